@@ -1,0 +1,39 @@
+# The front door: CI and the README call these targets.
+GO      ?= go
+PKGS    := ./...
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+BIN     := bin/eucora
+FUZZTIME ?= 20s
+
+.PHONY: build test test-short bench bench-transfer fuzz lint clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/eucora
+
+# Unit, cluster, black-box and real-client tests, all under the race detector.
+test:
+	$(GO) test -race -timeout 15m $(PKGS)
+
+test-short:
+	$(GO) test -short $(PKGS)
+
+bench: bench-transfer
+
+bench-transfer: build
+	bash bench/transfer.sh
+
+# Runs every fuzz target for FUZZTIME each.
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@if command -v staticcheck >/dev/null; then staticcheck $(PKGS); fi
+
+clean:
+	rm -rf bin

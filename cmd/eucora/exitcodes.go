@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/digest"
+)
+
+// Exit codes. This is the only place errors become process exit codes; the
+// table below is printed in --help. Append new codes; never renumber.
+const (
+	exitOK           = 0
+	exitError        = 1
+	exitUsage        = 2
+	exitNotInit      = 10
+	exitNoSpace      = 11
+	exitBadSignature = 20
+	exitCorrupt      = 21
+	exitStale        = 22
+	exitMissingVol   = 23
+	exitDenied       = 24
+	exitInterrupted  = 130
+)
+
+type exitCodeInfo struct {
+	code int
+	name string
+	desc string
+	// match reports whether err maps to this code; checked in table order.
+	match func(error) bool
+}
+
+func is(targets ...error) func(error) bool {
+	return func(err error) bool {
+		for _, t := range targets {
+			if errors.Is(err, t) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func as[T error]() func(error) bool {
+	return func(err error) bool {
+		var t T
+		return errors.As(err, &t)
+	}
+}
+
+func anyOf(ms ...func(error) bool) func(error) bool {
+	return func(err error) bool {
+		for _, m := range ms {
+			if m(err) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// exitCodes is ordered: the first match wins, so the more specific causes
+// come first.
+var exitCodes = []exitCodeInfo{
+	{exitOK, "ok", "success", nil},
+	{exitError, "error", "any other error", nil},
+	{exitUsage, "usage", "bad command line: unknown flag, missing or malformed argument", as[*usageError]()},
+	{exitNotInit, "not-initialised", "data directory or key not initialised", nil},
+	{exitNoSpace, "no-space", "not enough free space for the work", is(cas.ErrNoSpace)},
+	{exitBadSignature, "bad-signature", "bad signature, or signed by an unknown or untrusted key", nil},
+	{exitCorrupt, "corrupt", "hash mismatch, truncated or corrupt data, malformed input", as[*digest.MismatchError]()},
+	{exitStale, "stale", "stale, replayed, out-of-order or expired bundle", nil},
+	{exitMissingVol, "missing-volume", "one or more bundle volumes are missing", nil},
+	{exitDenied, "denied", "refused by policy: authentication, RBAC, separation of duties, guardrails", nil},
+	{exitInterrupted, "interrupted", "interrupted by a signal", is(context.Canceled)},
+}
+
+// registerExitMatch adds a matcher to the code's table entry. Command files
+// call it from init() to map their packages' errors.
+func registerExitMatch(code int, m func(error) bool) {
+	for i := range exitCodes {
+		if exitCodes[i].code == code {
+			if exitCodes[i].match == nil {
+				exitCodes[i].match = m
+			} else {
+				exitCodes[i].match = anyOf(exitCodes[i].match, m)
+			}
+			return
+		}
+	}
+	panic(fmt.Sprintf("unknown exit code %d", code))
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ec *exitCodeError
+	if errors.As(err, &ec) {
+		return ec.code
+	}
+	// Specific codes first, then usage, then interrupted.
+	for _, e := range exitCodes {
+		if e.code == exitUsage || e.code == exitInterrupted || e.match == nil {
+			continue
+		}
+		if e.match(err) {
+			return e.code
+		}
+	}
+	for _, e := range exitCodes {
+		if (e.code == exitUsage || e.code == exitInterrupted) && e.match(err) {
+			return e.code
+		}
+	}
+	return exitError
+}
+
+func exitName(code int) string {
+	for _, e := range exitCodes {
+		if e.code == code {
+			return e.name
+		}
+	}
+	return "error"
+}
+
+func exitCodeHelp() string {
+	var b strings.Builder
+	b.WriteString("EXIT CODES:\n")
+	for _, e := range exitCodes {
+		fmt.Fprintf(&b, "   %3d  %-16s %s\n", e.code, e.name, e.desc)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// usageError is a command-line mistake (exit 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// exitCodeError forces a specific exit code, for outcomes that are not Go
+// errors of a package (for example "some volumes failed verification").
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e *exitCodeError) Error() string { return e.err.Error() }
+func (e *exitCodeError) Unwrap() error { return e.err }
+
+func withExitCode(code int, err error) error { return &exitCodeError{code: code, err: err} }

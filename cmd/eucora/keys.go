@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/eucora/eucora/internal/signing"
+)
+
+func init() {
+	registerExitMatch(exitBadSignature, is(signing.ErrBadSignature, signing.ErrUnknownKey))
+	registerExitMatch(exitCorrupt, is(signing.ErrEnvelope))
+}
+
+type keysGenerateOptions struct {
+	out, name, typ string
+}
+
+func keysCommand() *cli.Command {
+	var o keysGenerateOptions
+	return &cli.Command{
+		Name:  "keys",
+		Usage: "manage signing keys",
+		Subcommands: []*cli.Command{{
+			Name:      "generate",
+			Usage:     "generate a signing key pair",
+			UsageText: "eucora keys generate --out DIR --name NAME [--type ed25519|openpgp]",
+			Description: "ed25519 (default) writes DIR/NAME.key (PKCS#8 PEM, mode 0600) and DIR/NAME.pub\n" +
+				"(PKIX PEM). The key id is the SHA-256 of the public key's DER encoding:\n" +
+				"  openssl pkey -pubin -in NAME.pub -outform DER | sha256sum",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "out", Usage: "directory to write the keys to", Required: true, Destination: &o.out},
+				&cli.StringFlag{Name: "name", Usage: "key name (file name without extension)", Required: true, Destination: &o.name},
+				&cli.StringFlag{Name: "type", Value: "ed25519", Usage: "ed25519 (bundles, hub, edge)", Destination: &o.typ},
+			},
+			Action: func(c *cli.Context) error {
+				out, err := outputFrom(c)
+				if err != nil {
+					return err
+				}
+				return runKeysGenerate(out, o)
+			},
+		}},
+	}
+}
+
+func runKeysGenerate(out *output, o keysGenerateOptions) error {
+	switch o.typ {
+	case "ed25519":
+	default:
+		return usageErrorf("--type: unknown key type %q (want ed25519)", o.typ)
+	}
+	k, err := signing.Generate()
+	if err != nil {
+		return err
+	}
+	keyPath, pubPath, err := signing.WriteKeyPair(o.out, o.name, k)
+	if err != nil {
+		return err
+	}
+	res := map[string]string{"type": o.typ, "key_id": k.ID, "private_key": keyPath, "public_key": pubPath}
+	return out.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "key id:      %s\nprivate key: %s (keep it secret, mode 0600)\npublic key:  %s\n", k.ID, keyPath, pubPath)
+	})
+}

@@ -1,0 +1,99 @@
+// Command eucora is EUCORA's single binary: hub, edge, bundle, mirror and
+// governance commands. Commands here only parse flags, call into packages
+// and print results; exit codes are mapped in exitcodes.go.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args))
+}
+
+func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app := newApp()
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return 0
+	}
+	code := exitCode(err)
+	if ctx.Err() != nil && code == exitError {
+		code = exitInterrupted
+	}
+	reportError(app, args, err, code)
+	return code
+}
+
+func newApp() *cli.App {
+	app := &cli.App{
+		Name:    "eucora",
+		Usage:   "air-gap-aware content and sync appliance for enterprise software deployment",
+		Version: version,
+		Description: "One binary for the hub (control plane), edge appliances, transfer bundles,\n" +
+			"APT mirrors and governance. Every command accepts --output json and --quiet.\n\n" +
+			exitCodeHelp(),
+		Commands:             commands(),
+		EnableBashCompletion: true,
+		ExitErrHandler:       func(*cli.Context, error) {}, // run() maps errors to exit codes
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageErrorf("%v", err)
+		},
+	}
+	addGlobalFlags(app)
+	return app
+}
+
+// commands lists the top-level command groups, one file each.
+func commands() []*cli.Command {
+	return []*cli.Command{
+		keysCommand(),
+		bundleCommand(),
+	}
+}
+
+// addGlobalFlags gives every command --output and --quiet, so they may be
+// written anywhere on the command line.
+func addGlobalFlags(app *cli.App) {
+	app.Flags = append(app.Flags, globalFlags()...)
+	var walk func([]*cli.Command)
+	walk = func(cmds []*cli.Command) {
+		for _, c := range cmds {
+			c.Flags = append(c.Flags, globalFlags()...)
+			if c.OnUsageError == nil {
+				c.OnUsageError = app.OnUsageError
+			}
+			walk(c.Subcommands)
+		}
+	}
+	walk(app.Commands)
+}
+
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "output format: text or json"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bars or informational messages"},
+	}
+}
+
+func reportError(app *cli.App, args []string, err error, code int) {
+	if wantsJSON(args) {
+		writeJSON(os.Stderr, map[string]any{"error": err.Error(), "exit_code": code, "exit_name": exitName(code)})
+		return
+	}
+	fmt.Fprintf(os.Stderr, "eucora: %v\n", err)
+	if code == exitUsage {
+		fmt.Fprintln(os.Stderr, "Run 'eucora --help' or 'eucora COMMAND --help' for usage.")
+	}
+}

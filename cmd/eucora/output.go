@@ -1,0 +1,84 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/eucora/eucora/internal/progress"
+)
+
+// output carries the global presentation choices of one invocation.
+type output struct {
+	json  bool
+	quiet bool
+	w     io.Writer
+}
+
+func outputFrom(c *cli.Context) (*output, error) {
+	o := &output{quiet: c.Bool("quiet"), w: c.App.Writer}
+	if o.w == nil {
+		o.w = os.Stdout
+	}
+	switch f := c.String("output"); f {
+	case "text", "":
+	case "json":
+		o.json = true
+	default:
+		return nil, usageErrorf("--output: unknown format %q (want text or json)", f)
+	}
+	return o, nil
+}
+
+// progressEnabled reports whether bars should be drawn.
+func (o *output) progressEnabled() bool {
+	return !o.json && progress.Enabled(os.Stderr, o.quiet)
+}
+
+// emit prints v as JSON, or calls text to print it for humans.
+func (o *output) emit(v any, text func(w io.Writer)) error {
+	if o.json {
+		return writeJSON(o.w, v)
+	}
+	text(o.w)
+	return nil
+}
+
+// infof prints an informational line on stderr unless quiet or JSON.
+func (o *output) infof(format string, args ...any) {
+	if o.quiet || o.json {
+		return
+	}
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+}
+
+// table returns a tabwriter for aligned text output; call Flush.
+func table(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// wantsJSON scans raw arguments for --output json (used when reporting an
+// error that happened before flags were parsed).
+func wantsJSON(args []string) bool {
+	for i, a := range args {
+		switch a {
+		case "--output=json", "-o=json", "-output=json":
+			return true
+		case "--output", "-o", "-output":
+			if i+1 < len(args) && args[i+1] == "json" {
+				return true
+			}
+		}
+	}
+	return false
+}

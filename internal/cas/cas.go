@@ -1,0 +1,432 @@
+// Package cas is EUCORA's content-addressed object store: a directory of
+// immutable files, each named by the SHA-256 of its bytes.
+//
+// Layout under the store root:
+//
+//	objects/ab/abcdef...   one file per object, read-only (0444)
+//	tmp/                   objects being written; cleared by Open
+//	partial/<digest>       resumable downloads (see Resume)
+//
+// Contract:
+//   - An object is visible under its name only after its bytes were hashed,
+//     matched the expected digest (when one was given), were fsynced, renamed
+//     into place and the directory fsynced. A crash leaves at most stray
+//     files in tmp/ or partial/, never a wrong object.
+//   - Put is idempotent: storing content that is already present succeeds and
+//     changes nothing.
+//   - Nothing from outside becomes a path: names are digest.Digest values,
+//     which Parse has checked to be 64 lowercase hex characters.
+package cas
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/eucora/eucora/internal/atomicfile"
+	"github.com/eucora/eucora/internal/digest"
+)
+
+var (
+	// ErrNotFound is returned when an object is not in the store.
+	ErrNotFound = errors.New("object not found")
+	// ErrNoSpace is returned by a free-space check that fails.
+	ErrNoSpace = errors.New("not enough free space")
+)
+
+// SpaceError reports a write refused because the volume lacks room.
+type SpaceError struct {
+	Dir        string
+	Need, Free uint64
+}
+
+func (e *SpaceError) Error() string {
+	return fmt.Sprintf("not enough free space in %s: need %s, have %s", e.Dir, humanBytes(e.Need), humanBytes(e.Free))
+}
+
+func (e *SpaceError) Unwrap() error { return ErrNoSpace }
+
+// Reserve is the free space Put keeps untouched on the volume.
+const Reserve = 64 << 20
+
+// Store is a content-addressed store rooted at a directory. It is safe for
+// concurrent use by several goroutines and processes.
+type Store struct {
+	root string
+}
+
+// Open opens (creating if needed) the store rooted at dir and removes
+// temporary files left by a crash.
+func Open(dir string) (*Store, error) {
+	for _, sub := range []string{"objects", "tmp", "partial"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	s := &Store{root: dir}
+	// Stale temp files are safe to drop: nothing refers to them.
+	ents, _ := os.ReadDir(filepath.Join(dir, "tmp"))
+	for _, e := range ents {
+		os.Remove(filepath.Join(dir, "tmp", e.Name()))
+	}
+	return s, nil
+}
+
+// Root returns the store's directory.
+func (s *Store) Root() string { return s.root }
+
+// Path returns the file path of object d (which may not exist).
+func (s *Store) Path(d digest.Digest) string {
+	h := d.Hex()
+	return filepath.Join(s.root, "objects", h[:2], h)
+}
+
+// Has reports whether object d is present.
+func (s *Store) Has(d digest.Digest) (bool, error) {
+	_, err := os.Stat(s.Path(d))
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return false, err
+}
+
+// Size returns the size of object d, or ErrNotFound.
+func (s *Store) Size(d digest.Digest) (int64, error) {
+	st, err := os.Stat(s.Path(d))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("%s: %w", d, ErrNotFound)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+// Open returns object d for reading (with Seek and ReadAt, for HTTP Range).
+// It does not verify; use Verify or OpenVerified when the bytes will be
+// trusted.
+func (s *Store) Open(d digest.Digest) (*os.File, error) {
+	f, err := os.Open(s.Path(d))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", d, ErrNotFound)
+	}
+	return f, err
+}
+
+// OpenVerified returns a reader over object d that hashes as it reads and
+// returns a *digest.MismatchError instead of io.EOF if the stored bytes no
+// longer match their name.
+func (s *Store) OpenVerified(d digest.Digest) (io.ReadCloser, error) {
+	f, err := s.Open(d)
+	if err != nil {
+		return nil, err
+	}
+	return &verifyingReader{f: f, v: digest.NewVerifier(d, -1)}, nil
+}
+
+// Verify re-hashes object d and reports a *digest.MismatchError on damage.
+func (s *Store) Verify(d digest.Digest) error {
+	r, err := s.OpenVerified(d)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = io.Copy(io.Discard, r)
+	return err
+}
+
+type verifyingReader struct {
+	f *os.File
+	v *digest.Verifier
+}
+
+func (r *verifyingReader) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	r.v.Write(p[:n])
+	if err == io.EOF {
+		if verr := r.v.Verify(); verr != nil {
+			return n, verr
+		}
+	}
+	return n, err
+}
+
+func (r *verifyingReader) Close() error { return r.f.Close() }
+
+// Put streams r into the store. If want is non-empty the content must hash
+// to it, and if size >= 0 it must be exactly size bytes; otherwise a
+// *digest.MismatchError is returned and nothing is stored. When size is known
+// the free space is checked before writing.
+func (s *Store) Put(ctx context.Context, r io.Reader, want digest.Digest, size int64) (digest.Digest, int64, error) {
+	if want != "" {
+		if ok, _ := s.Has(want); ok {
+			// Still consume and check the stream so callers see the
+			// same errors whether or not the object was present.
+			n, err := io.Copy(io.Discard, ctxReader{ctx, r})
+			if err != nil {
+				return "", n, err
+			}
+			if size >= 0 && n != size {
+				return "", n, &digest.MismatchError{Object: want.String(), Want: string(want), Got: string(want), WantSize: size, GotSize: n}
+			}
+			return want, n, nil
+		}
+	}
+	w, err := s.Create(want, size)
+	if err != nil {
+		return "", 0, err
+	}
+	defer w.Abort()
+	if _, err := io.Copy(w, ctxReader{ctx, r}); err != nil {
+		return "", w.n, err
+	}
+	d, err := w.Commit()
+	return d, w.n, err
+}
+
+// PutBytes stores b.
+func (s *Store) PutBytes(b []byte) (digest.Digest, error) {
+	d, _, err := s.Put(context.Background(), bytes.NewReader(b), "", int64(len(b)))
+	return d, err
+}
+
+// Writer streams one object into the store. Commit publishes it; Abort
+// discards it. `defer w.Abort()` after Create is always safe.
+type Writer struct {
+	s    *Store
+	f    *os.File
+	v    *digest.Verifier
+	want digest.Digest
+	size int64
+	n    int64
+	done bool
+	// partial is set when the writer resumes a partial download: Abort
+	// keeps the file so a later Resume continues from it.
+	partial bool
+}
+
+// Create starts an object. want may be empty when the digest is not known in
+// advance; size may be -1.
+func (s *Store) Create(want digest.Digest, size int64) (*Writer, error) {
+	if size > 0 {
+		if err := s.CheckSpace(uint64(size)); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "obj-*")
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{s: s, f: f, v: digest.NewVerifier(want, size), want: want, size: size}, nil
+}
+
+// Resume opens (or starts) a resumable partial object with known digest and
+// size. It returns the writer and the number of bytes already held, which the
+// caller skips in its source (an HTTP Range request, say). Bytes already held
+// are re-hashed, so a resumed object is verified end to end. Abort keeps the
+// partial file; Commit verifies and publishes it.
+func (s *Store) Resume(want digest.Digest, size int64) (*Writer, int64, error) {
+	if want == "" || size < 0 {
+		return nil, 0, errors.New("cas: Resume needs a digest and a size")
+	}
+	p := filepath.Join(s.root, "partial", want.Hex())
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, 0, err
+	}
+	w := &Writer{s: s, f: f, v: digest.NewVerifier(want, size), want: want, size: size, partial: true}
+	n, err := io.Copy(w.v, f)
+	if err != nil || n > size {
+		// A partial longer than the object, or unreadable: start over.
+		if err := f.Truncate(0); err != nil {
+			f.Close()
+			return nil, 0, err
+		}
+		f.Seek(0, io.SeekStart)
+		w.v = digest.NewVerifier(want, size)
+		n = 0
+	}
+	w.n = n
+	if err := s.CheckSpace(uint64(size - n)); err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return w, n, nil
+}
+
+// Write appends p to the object.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.size >= 0 && w.n+int64(len(p)) > w.size {
+		return 0, &digest.MismatchError{Object: w.name(), Want: string(w.want), Got: string(w.want), WantSize: w.size, GotSize: w.n + int64(len(p))}
+	}
+	n, err := w.f.Write(p)
+	w.v.Write(p[:n])
+	w.n += int64(n)
+	return n, err
+}
+
+// Written returns the number of bytes held so far.
+func (w *Writer) Written() int64 { return w.n }
+
+func (w *Writer) name() string {
+	if w.want != "" {
+		return w.want.String()
+	}
+	return "object"
+}
+
+// Commit verifies, syncs and publishes the object and returns its digest.
+// On a mismatch nothing is published and the temporary data is removed.
+func (w *Writer) Commit() (digest.Digest, error) {
+	if w.done {
+		return "", errors.New("cas: writer already finished")
+	}
+	w.done = true
+	tmp := w.f.Name()
+	got := digest.FromHash(w.v.Hash())
+	if (w.want != "" && got != w.want) || (w.size >= 0 && w.n != w.size) {
+		w.f.Close()
+		os.Remove(tmp)
+		want := string(w.want)
+		if want == "" {
+			want = string(got)
+		}
+		return "", &digest.MismatchError{Object: w.name(), Want: want, Got: string(got), WantSize: w.size, GotSize: w.n}
+	}
+	err := w.f.Chmod(0o444)
+	if err == nil {
+		err = w.f.Sync()
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	final := w.s.Path(got)
+	dir := filepath.Dir(final)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	if err := atomicfile.SyncDir(dir); err != nil {
+		return "", err
+	}
+	return got, nil
+}
+
+// Abort discards the object (a resumable partial is kept for Resume).
+func (w *Writer) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	if w.partial {
+		w.f.Sync()
+		w.f.Close()
+		return
+	}
+	w.f.Close()
+	os.Remove(w.f.Name())
+}
+
+// Remove deletes object d. Removing an absent object is not an error.
+func (s *Store) Remove(d digest.Digest) error {
+	err := os.Remove(s.Path(d))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Walk calls fn for every object in the store, in no particular order.
+// Files whose names are not digests are skipped.
+func (s *Store) Walk(fn func(d digest.Digest, size int64) error) error {
+	top := filepath.Join(s.root, "objects")
+	shards, err := os.ReadDir(top)
+	if err != nil {
+		return err
+	}
+	for _, sh := range shards {
+		if !sh.IsDir() || len(sh.Name()) != 2 {
+			continue
+		}
+		ents, err := os.ReadDir(filepath.Join(top, sh.Name()))
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			d, err := digest.Parse(e.Name())
+			if err != nil || d.Hex()[:2] != sh.Name() {
+				continue
+			}
+			info, err := e.Info()
+			if err != nil {
+				continue // removed meanwhile
+			}
+			if err := fn(d, info.Size()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// CheckSpace returns a *SpaceError when the store's volume has less than
+// need bytes free beyond Reserve.
+func (s *Store) CheckSpace(need uint64) error {
+	return CheckSpace(s.root, need)
+}
+
+// CheckSpace returns a *SpaceError when the volume holding dir has less than
+// need bytes free beyond Reserve.
+func CheckSpace(dir string, need uint64) error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("check free space in %s: %w", dir, err)
+	}
+	free := st.Bavail * uint64(st.Bsize)
+	if free < need+Reserve {
+		return &SpaceError{Dir: dir, Need: need, Free: free}
+	}
+	return nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

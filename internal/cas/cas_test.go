@@ -1,0 +1,145 @@
+package cas
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/eucora/eucora/internal/digest"
+)
+
+func mustOpen(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestPutHasOpenWalk(t *testing.T) {
+	s := mustOpen(t)
+	data := []byte("hello, air gap")
+	want := digest.FromBytes(data)
+	d, n, err := s.Put(context.Background(), bytes.NewReader(data), "", -1)
+	if err != nil || d != want || n != int64(len(data)) {
+		t.Fatalf("Put = %s %d %v", d, n, err)
+	}
+	// Idempotent.
+	if d2, _, err := s.Put(context.Background(), bytes.NewReader(data), want, int64(len(data))); err != nil || d2 != want {
+		t.Fatalf("second Put = %s %v", d2, err)
+	}
+	if ok, _ := s.Has(want); !ok {
+		t.Fatal("Has = false")
+	}
+	r, err := s.OpenVerified(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %q %v", got, err)
+	}
+	var seen []digest.Digest
+	s.Walk(func(d digest.Digest, size int64) error { seen = append(seen, d); return nil })
+	if len(seen) != 1 || seen[0] != want {
+		t.Fatalf("Walk saw %v", seen)
+	}
+	if _, err := s.Open(digest.FromBytes([]byte("absent"))); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Open absent: %v", err)
+	}
+}
+
+func TestPutMismatchStoresNothing(t *testing.T) {
+	s := mustOpen(t)
+	wrong := digest.FromBytes([]byte("other"))
+	_, _, err := s.Put(context.Background(), strings.NewReader("payload"), wrong, -1)
+	var me *digest.MismatchError
+	if !errors.As(err, &me) {
+		t.Fatalf("want MismatchError, got %v", err)
+	}
+	_, _, err = s.Put(context.Background(), strings.NewReader("payload"), "", 3)
+	if !errors.As(err, &me) {
+		t.Fatalf("size: want MismatchError, got %v", err)
+	}
+	assertEmpty(t, s)
+}
+
+func assertEmpty(t *testing.T, s *Store) {
+	t.Helper()
+	n := 0
+	s.Walk(func(digest.Digest, int64) error { n++; return nil })
+	tmp, _ := os.ReadDir(filepath.Join(s.Root(), "tmp"))
+	if n != 0 || len(tmp) != 0 {
+		t.Fatalf("store holds %d objects and %d temp files", n, len(tmp))
+	}
+}
+
+func TestVerifyDetectsDamage(t *testing.T) {
+	s := mustOpen(t)
+	d, err := s.PutBytes([]byte("original bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.Path(d)
+	os.Chmod(p, 0o644)
+	os.WriteFile(p, []byte("Original bytes"), 0o644)
+	var me *digest.MismatchError
+	if err := s.Verify(d); !errors.As(err, &me) {
+		t.Fatalf("Verify damaged: %v", err)
+	}
+}
+
+func TestResume(t *testing.T) {
+	s := mustOpen(t)
+	data := bytes.Repeat([]byte("0123456789"), 1000)
+	want := digest.FromBytes(data)
+	w, off, err := s.Resume(want, int64(len(data)))
+	if err != nil || off != 0 {
+		t.Fatal(off, err)
+	}
+	w.Write(data[:4321])
+	w.Abort() // link dropped
+	w, off, err = s.Resume(want, int64(len(data)))
+	if err != nil || off != 4321 {
+		t.Fatalf("resume offset %d %v", off, err)
+	}
+	w.Write(data[off:])
+	if d, err := w.Commit(); err != nil || d != want {
+		t.Fatalf("commit %s %v", d, err)
+	}
+	if err := s.Verify(want); err != nil {
+		t.Fatal(err)
+	}
+	// Too many bytes are refused.
+	w, _, _ = s.Resume(digest.FromBytes([]byte("ab")), 2)
+	if _, err := w.Write([]byte("abc")); err == nil {
+		t.Fatal("overlong write accepted")
+	}
+	w.Abort()
+}
+
+func TestOpenClearsTemp(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(dir)
+	os.WriteFile(filepath.Join(dir, "tmp", "obj-crash"), []byte("x"), 0o644)
+	s, _ = Open(dir)
+	assertEmpty(t, s)
+}
+
+func TestCheckSpace(t *testing.T) {
+	s := mustOpen(t)
+	var se *SpaceError
+	if err := s.CheckSpace(1 << 62); !errors.As(err, &se) || !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("want SpaceError, got %v", err)
+	}
+	if _, err := s.Create("", 1<<62); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("Create huge: %v", err)
+	}
+}
