@@ -1,7 +1,492 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/internal/progress"
+	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/transfer"
+)
+
+func init() {
+	registerExitMatch(exitBadSignature, is(transfer.ErrBadSignature, transfer.ErrUnknownKey))
+	registerExitMatch(exitCorrupt, is(transfer.ErrCorrupt))
+	registerExitMatch(exitStale, is(transfer.ErrExpired))
+	registerExitMatch(exitMissingVol, is(transfer.ErrMissingVolume))
+	registerExitMatch(exitNotInit, is(signing.ErrKeyFile))
+}
 
 func bundleCommand() *cli.Command {
-	return &cli.Command{Name: "bundle", Usage: "create, verify, inspect and extract transfer bundles"}
+	return &cli.Command{
+		Name:  "bundle",
+		Usage: "create, verify, inspect and extract transfer bundles",
+		Description: "A bundle is a set of plain tar volumes, each carrying the bundle's signed manifest,\n" +
+			"so any volume can be verified alone, in any order, from read-only media.\n" +
+			"docs/bundle-format.md describes the bytes and how to verify them by hand.",
+		Subcommands: []*cli.Command{bundleCreateCommand(), bundleVerifyCommand(), bundleInspectCommand(), bundleExtractCommand()},
+	}
+}
+
+type bundleCreateOptions struct {
+	from, out, key, volumeSize, target, source, expires, predecessor string
+	seq                                                              uint64
+}
+
+func bundleCreateCommand() *cli.Command {
+	var o bundleCreateOptions
+	return &cli.Command{
+		Name:      "create",
+		Usage:     "pack a directory tree into signed bundle volumes",
+		UsageText: "eucora bundle create --from DIR --out OUTDIR --key KEYFILE [--volume-size SIZE] [--target SITE] [--seq N] [--expires DURATION]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "from", Usage: "directory tree to pack (regular files and directories only)", Required: true, Destination: &o.from},
+			&cli.StringFlag{Name: "out", Usage: "directory to write the volumes to", Required: true, Destination: &o.out},
+			&cli.StringFlag{Name: "key", Usage: "Ed25519 signing key (from 'eucora keys generate')", Required: true, Destination: &o.key},
+			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: "largest volume file: 4GiB, 700MiB, 64MiB... (default fits FAT32)", Destination: &o.volumeSize},
+			&cli.StringFlag{Name: "target", Usage: "site the bundle is for", Destination: &o.target},
+			&cli.StringFlag{Name: "source", Usage: "name of the sender (default: host name)", Destination: &o.source},
+			&cli.Uint64Flag{Name: "seq", Usage: "sequence number for the target", Destination: &o.seq},
+			&cli.StringFlag{Name: "predecessor", Usage: "digest of the previous bundle for the target", Destination: &o.predecessor},
+			&cli.StringFlag{Name: "expires", Value: "30d", Usage: "how long the bundle stays importable (30d, 72h...)", Destination: &o.expires},
+		},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			return runBundleCreate(c.Context, out, o)
+		},
+	}
+}
+
+var hostSafe = regexp.MustCompile(`[^A-Za-z0-9._@-]`)
+
+func runBundleCreate(ctx context.Context, out *output, o bundleCreateOptions) error {
+	volSize, err := parseSize(o.volumeSize)
+	if err != nil {
+		return usageErrorf("--volume-size: %v", err)
+	}
+	ttl, err := parseDuration(o.expires)
+	if err != nil {
+		return usageErrorf("--expires: %v", err)
+	}
+	var pred digest.Digest
+	if o.predecessor != "" {
+		if pred, err = digest.Parse(o.predecessor); err != nil {
+			return usageErrorf("--predecessor: %v", err)
+		}
+	}
+	if o.source == "" {
+		h, _ := os.Hostname()
+		o.source = strings.Trim(hostSafe.ReplaceAllString(h, "-"), "-._@")
+		if o.source == "" {
+			o.source = "eucora"
+		}
+	}
+	key, err := signing.LoadPrivate(o.key)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	var bar *progress.Bar
+	res, err := transfer.Create(ctx, o.out, key, transfer.Header{
+		Source: o.source, Target: o.target, Sequence: o.seq, Predecessor: pred, Created: now, Expires: now.Add(ttl),
+	}, transfer.Content{Tree: o.from}, transfer.CreateOptions{
+		VolumeSize: volSize,
+		OnPlanned:  func(total int64) { bar = progress.NewBytes(out.progressEnabled(), total, "packing") },
+		Progress:   func(n int64) { bar.Add(n) },
+	})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	m := res.Signed.Manifest
+	summary := map[string]any{
+		"bundle_id": m.BundleID, "digest": res.Signed.Digest.String(), "key_id": m.KeyID,
+		"source": m.Source, "target": m.Target, "sequence": m.Sequence,
+		"created": m.Created, "expires": m.Expires, "volumes": res.Volumes,
+		"objects": len(m.Objects), "files": len(m.Files), "dirs": len(m.Dirs),
+		"payload_bytes": m.TotalSize(), "volume_bytes": res.Bytes,
+	}
+	return out.emit(summary, func(w io.Writer) {
+		fmt.Fprintf(w, "bundle %s (%s)\n", m.BundleID, res.Signed.Digest)
+		fmt.Fprintf(w, "  %d files, %d dirs, %d objects, %s payload in %s of volumes\n",
+			len(m.Files), len(m.Dirs), len(m.Objects), humanBytes(m.TotalSize()), humanBytes(res.Bytes))
+		for _, p := range res.Volumes {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+	})
+}
+
+type bundleVerifyOptions struct {
+	trust    cli.StringSlice
+	complete bool
+}
+
+func bundleVerifyCommand() *cli.Command {
+	var o bundleVerifyOptions
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "verify bundle volumes, each alone, in any order",
+		UsageText: "eucora bundle verify --trust PUBFILE [--trust ...] [--complete] PATH...",
+		Description: "PATH is a bundle directory or any subset of its volume files. Each volume is\n" +
+			"checked alone: tar structure, manifest signature, and the SHA-256 and size of\n" +
+			"every object. Nothing is written. Exits 0 only when every given volume verifies;\n" +
+			"with --complete, also only when every volume of the bundle is present.",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "trust", Usage: "trusted public key file (repeatable)", Required: true, Destination: &o.trust},
+			&cli.BoolFlag{Name: "complete", Usage: "fail unless every volume of the bundle is given", Destination: &o.complete},
+		},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			if c.NArg() == 0 {
+				return usageErrorf("bundle verify: give at least one bundle directory or volume file")
+			}
+			return runBundleVerify(c.Context, out, o, c.Args().Slice())
+		},
+	}
+}
+
+func loadTrust(files []string) (signing.Trust, error) {
+	var keys []*signing.PublicKey
+	for _, f := range files {
+		k, err := signing.LoadPublic(f)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return signing.NewTrust(keys...), nil
+}
+
+type volumeReport struct {
+	Path     string `json:"path"`
+	BundleID string `json:"bundle_id,omitempty"`
+	Volume   int    `json:"volume,omitempty"`
+	Of       int    `json:"of,omitempty"`
+	Entries  int    `json:"entries"`
+	Bytes    int64  `json:"payload_bytes"`
+	OK       bool   `json:"ok"`
+	Error    string `json:"error,omitempty"`
+	ExitCode int    `json:"exit_code"`
+	err      error
+}
+
+type bundleReport struct {
+	BundleID string `json:"bundle_id"`
+	Digest   string `json:"digest"`
+	KeyID    string `json:"key_id"`
+	Volumes  int    `json:"volumes"`
+	Given    []int  `json:"given"`
+	Missing  []int  `json:"missing"`
+	Expires  string `json:"expires"`
+	Expired  bool   `json:"expired"`
+}
+
+func runBundleVerify(ctx context.Context, out *output, o bundleVerifyOptions, paths []string) error {
+	trust, err := loadTrust(o.trust.Value())
+	if err != nil {
+		return err
+	}
+	files, err := transfer.ExpandPaths(paths)
+	if err != nil {
+		return err
+	}
+	var vols []volumeReport
+	var opened []*transfer.Volume
+	var total int64
+	for _, f := range files {
+		v, err := transfer.OpenVolume(f, trust)
+		r := volumeReport{Path: f, err: err}
+		if err == nil {
+			r.BundleID, r.Volume, r.Of, r.Entries, r.Bytes = v.Signed.BundleID, v.Index, v.Signed.Volumes, v.Entries(), v.PayloadBytes()
+			opened = append(opened, v)
+			total += v.PayloadBytes()
+		}
+		vols = append(vols, r)
+	}
+	bar := progress.NewBytes(out.progressEnabled(), total, "verifying")
+	j := 0
+	for i := range vols {
+		if vols[i].err != nil {
+			continue
+		}
+		vols[i].err = opened[j].Verify(ctx, 0, bar.Func())
+		j++
+	}
+	bar.Finish()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	// Group by bundle for missing volumes and expiry.
+	byID := map[string]*bundleReport{}
+	var bundles []*bundleReport
+	now := time.Now()
+	var failures []error
+	for _, v := range opened {
+		b := byID[string(v.Signed.Digest)]
+		if b == nil {
+			b = &bundleReport{BundleID: v.Signed.BundleID, Digest: v.Signed.Digest.String(), KeyID: v.Signed.KeyID,
+				Volumes: v.Signed.Volumes, Expires: v.Signed.Expires.Format(time.RFC3339), Expired: v.Signed.Expired(now)}
+			byID[string(v.Signed.Digest)] = b
+			bundles = append(bundles, b)
+			if b.Expired {
+				failures = append(failures, v.Signed.CheckExpiry(now))
+			}
+		}
+		b.Given = append(b.Given, v.Index)
+	}
+	for _, b := range bundles {
+		sort.Ints(b.Given)
+		b.Missing = []int{}
+		for i := 1; i <= b.Volumes; i++ {
+			if k := sort.SearchInts(b.Given, i); k >= len(b.Given) || b.Given[k] != i {
+				b.Missing = append(b.Missing, i)
+			}
+		}
+		if o.complete && len(b.Missing) > 0 {
+			failures = append(failures, &transfer.MissingVolumesError{BundleID: b.BundleID, Missing: b.Missing, Total: b.Volumes})
+		}
+	}
+	for i := range vols {
+		vols[i].OK = vols[i].err == nil
+		if vols[i].err != nil {
+			vols[i].Error = vols[i].err.Error()
+			vols[i].ExitCode = exitCode(vols[i].err)
+			failures = append(failures, vols[i].err)
+		}
+	}
+	err = out.emit(map[string]any{"volumes": vols, "bundles": bundles, "ok": len(failures) == 0}, func(w io.Writer) {
+		for _, v := range vols {
+			if v.OK {
+				fmt.Fprintf(w, "ok      %s  (bundle %s volume %d of %d, %d objects, %s)\n", v.Path, v.BundleID, v.Volume, v.Of, v.Entries, humanBytes(v.Bytes))
+			} else {
+				fmt.Fprintf(w, "FAILED  %s\n        %s\n", v.Path, v.Error)
+			}
+		}
+		for _, b := range bundles {
+			state := "all volumes present"
+			if len(b.Missing) > 0 {
+				state = fmt.Sprintf("MISSING volume(s) %s of %d", joinInts(b.Missing), b.Volumes)
+			}
+			fmt.Fprintf(w, "bundle %s: %d of %d volume(s) given, %s; signed by key %s\n", b.BundleID, len(b.Given), b.Volumes, state, b.KeyID[:16])
+			if b.Expired {
+				fmt.Fprintf(w, "bundle %s: EXPIRED at %s\n", b.BundleID, b.Expires)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if len(failures) == 0 {
+		return nil
+	}
+	worst := worstFailure(failures)
+	return withExitCode(exitCode(worst), fmt.Errorf("verification failed: %d problem(s); first: %v", len(failures), worst))
+}
+
+// worstFailure picks the failure whose exit code matters most to an admin:
+// authenticity first, then integrity, staleness, missing volumes, other.
+func worstFailure(errs []error) error {
+	rank := map[int]int{exitBadSignature: 0, exitCorrupt: 1, exitStale: 2, exitMissingVol: 3}
+	best, bestRank := errs[0], 99
+	for _, e := range errs {
+		r, ok := rank[exitCode(e)]
+		if !ok {
+			r = 4
+		}
+		if r < bestRank {
+			best, bestRank = e, r
+		}
+	}
+	return best
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ", ")
+}
+
+func bundleInspectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "summarise a bundle from any of its volumes (signature not checked)",
+		UsageText: "eucora bundle inspect PATH...",
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			if c.NArg() == 0 {
+				return usageErrorf("bundle inspect: give a bundle directory or volume file")
+			}
+			return runBundleInspect(out, c.Args().Slice())
+		},
+	}
+}
+
+type inspectReport struct {
+	BundleID    string         `json:"bundle_id"`
+	Digest      string         `json:"digest"`
+	Format      string         `json:"format"`
+	Source      string         `json:"source"`
+	Target      string         `json:"target"`
+	Sequence    uint64         `json:"sequence"`
+	Predecessor string         `json:"predecessor,omitempty"`
+	Created     time.Time      `json:"created"`
+	Expires     time.Time      `json:"expires"`
+	Expired     bool           `json:"expired"`
+	KeyID       string         `json:"key_id"`
+	Volumes     int            `json:"volumes"`
+	Given       []string       `json:"given"`
+	Objects     int            `json:"objects"`
+	Files       int            `json:"files"`
+	Dirs        int            `json:"dirs"`
+	Bytes       int64          `json:"payload_bytes"`
+	Records     map[string]int `json:"records"`
+	Verified    bool           `json:"signature_verified"`
+}
+
+func runBundleInspect(out *output, paths []string) error {
+	files, err := transfer.ExpandPaths(paths)
+	if err != nil {
+		return err
+	}
+	byDigest := map[string]*inspectReport{}
+	var reports []*inspectReport
+	for _, f := range files {
+		v, err := transfer.InspectVolume(f)
+		if err != nil {
+			return err
+		}
+		s := v.Signed
+		r := byDigest[string(s.Digest)]
+		if r == nil {
+			r = &inspectReport{BundleID: s.BundleID, Digest: s.Digest.String(), Format: s.Format, Source: s.Source, Target: s.Target,
+				Sequence: s.Sequence, Predecessor: string(s.Predecessor), Created: s.Created, Expires: s.Expires, Expired: s.Expired(time.Now()),
+				KeyID: s.Manifest.KeyID, Volumes: s.Volumes, Objects: len(s.Objects), Files: len(s.Files), Dirs: len(s.Dirs),
+				Bytes: s.TotalSize(), Records: map[string]int{}}
+			for _, rec := range s.Records {
+				r.Records[rec.Type]++
+			}
+			byDigest[string(s.Digest)] = r
+			reports = append(reports, r)
+		}
+		r.Given = append(r.Given, fmt.Sprintf("%d:%s", v.Index, f))
+	}
+	return out.emit(reports, func(w io.Writer) {
+		for _, r := range reports {
+			tw := table(w)
+			fmt.Fprintf(tw, "bundle\t%s\n", r.BundleID)
+			fmt.Fprintf(tw, "digest\t%s\n", r.Digest)
+			fmt.Fprintf(tw, "source\t%s\n", r.Source)
+			fmt.Fprintf(tw, "target\t%s\n", orDash(r.Target))
+			fmt.Fprintf(tw, "sequence\t%d\n", r.Sequence)
+			fmt.Fprintf(tw, "predecessor\t%s\n", orDash(r.Predecessor))
+			fmt.Fprintf(tw, "created\t%s\n", r.Created.Format(time.RFC3339))
+			exp := r.Expires.Format(time.RFC3339)
+			if r.Expired {
+				exp += "  (EXPIRED)"
+			}
+			fmt.Fprintf(tw, "expires\t%s\n", exp)
+			fmt.Fprintf(tw, "key id\t%s\n", r.KeyID)
+			fmt.Fprintf(tw, "volumes\t%d (given: %s)\n", r.Volumes, strings.Join(r.Given, ", "))
+			fmt.Fprintf(tw, "objects\t%d (%s)\n", r.Objects, humanBytes(r.Bytes))
+			fmt.Fprintf(tw, "tree\t%d files, %d dirs\n", r.Files, r.Dirs)
+			recs := []string{}
+			for t, n := range r.Records {
+				recs = append(recs, fmt.Sprintf("%s=%d", t, n))
+			}
+			sort.Strings(recs)
+			fmt.Fprintf(tw, "records\t%s\n", orDash(strings.Join(recs, ", ")))
+			fmt.Fprintf(tw, "signature\tnot checked (use 'eucora bundle verify --trust KEY')\n")
+			tw.Flush()
+		}
+	})
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+type bundleExtractOptions struct {
+	trust cli.StringSlice
+	to    string
+}
+
+func bundleExtractCommand() *cli.Command {
+	var o bundleExtractOptions
+	return &cli.Command{
+		Name:      "extract",
+		Usage:     "verify a complete bundle and materialise its tree",
+		UsageText: "eucora bundle extract --trust PUBFILE --to DIR PATH...",
+		Description: "DIR must be absent or empty. Work happens beside DIR and DIR appears complete\n" +
+			"in one rename: on any failure, or if killed, DIR holds no partial output, and a\n" +
+			"rerun finishes the job without redoing verified objects.",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "trust", Usage: "trusted public key file (repeatable)", Required: true, Destination: &o.trust},
+			&cli.StringFlag{Name: "to", Usage: "directory to create", Required: true, Destination: &o.to},
+		},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			if c.NArg() == 0 {
+				return usageErrorf("bundle extract: give the bundle directory or its volume files")
+			}
+			return runBundleExtract(c.Context, out, o, c.Args().Slice())
+		},
+	}
+}
+
+func runBundleExtract(ctx context.Context, out *output, o bundleExtractOptions, paths []string) error {
+	trust, err := loadTrust(o.trust.Value())
+	if err != nil {
+		return err
+	}
+	files, err := transfer.ExpandPaths(paths)
+	if err != nil {
+		return err
+	}
+	b, err := transfer.OpenOne(files, trust)
+	if err != nil {
+		return err
+	}
+	if err := b.Manifest.CheckExpiry(time.Now()); err != nil {
+		return err
+	}
+	bar := progress.NewBytes(out.progressEnabled(), b.Manifest.TotalSize(), "extracting")
+	res, err := transfer.Extract(ctx, b, o.to, transfer.ImportOptions{Progress: bar.Func()})
+	bar.Finish()
+	if err != nil {
+		if errors.Is(err, transfer.ErrNotEmpty) {
+			return usageErrorf("%v", err)
+		}
+		return err
+	}
+	return out.emit(map[string]any{"bundle_id": b.BundleID, "digest": b.Digest.String(), "dir": res.Dir,
+		"files": res.Files, "dirs": res.Dirs, "bytes": res.Bytes}, func(w io.Writer) {
+		fmt.Fprintf(w, "extracted bundle %s into %s: %d files, %d dirs, %s\n", b.BundleID, res.Dir, res.Files, res.Dirs, humanBytes(res.Bytes))
+	})
 }
