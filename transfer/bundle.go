@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
@@ -268,7 +269,8 @@ func Extract(ctx context.Context, b *Bundle, dir string, opts ImportOptions) (*E
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Rename(tree, dir); err != nil {
+	// syscall.Rename replaces an empty directory atomically; os.Rename refuses to.
+	if err := syscall.Rename(tree, dir); err != nil {
 		return nil, fmt.Errorf("move extracted tree into %s: %w", dir, err)
 	}
 	if err := syncDir(filepath.Dir(dir)); err != nil {

@@ -318,9 +318,9 @@ type Signed struct {
 // ReadSigned parses a DSSE envelope, verifies it against trust and parses
 // the manifest. Errors wrap ErrBadSignature, ErrUnknownKey or ErrCorrupt.
 func ReadSigned(envelope []byte, trust signing.Trust) (*Signed, error) {
-	env, err := signing.ParseEnvelope(envelope)
+	env, err := parseCanonicalEnvelope(envelope)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, err
 	}
 	payload, keyID, err := signing.Verify(env, trust, PayloadType)
 	if err != nil {
@@ -342,9 +342,9 @@ func ReadSigned(envelope []byte, trust signing.Trust) (*Signed, error) {
 // ReadUnverified parses an envelope's manifest without checking the
 // signature, for `bundle inspect`. Never act on its contents.
 func ReadUnverified(envelope []byte) (*Signed, error) {
-	env, err := signing.ParseEnvelope(envelope)
+	env, err := parseCanonicalEnvelope(envelope)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, err
 	}
 	if env.PayloadType != PayloadType {
 		return nil, fmt.Errorf("%w: payload type %q", ErrCorrupt, env.PayloadType)
@@ -376,4 +376,20 @@ func short(id string) string {
 		return id[:16]
 	}
 	return id
+}
+
+// parseCanonicalEnvelope decodes the manifest envelope and requires it to
+// be exactly the compact JSON the writer produces. Go's decoder matches
+// keys case-insensitively and skips whitespace; requiring canonical bytes
+// means no byte of a volume can change unnoticed.
+func parseCanonicalEnvelope(b []byte) (*signing.Envelope, error) {
+	env, err := signing.ParseEnvelope(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	canon, err := json.Marshal(env)
+	if err != nil || !bytes.Equal(canon, b) {
+		return nil, fmt.Errorf("%w: manifest envelope is not in canonical form (%d bytes, canonical %d)", ErrCorrupt, len(b), len(canon))
+	}
+	return env, nil
 }
