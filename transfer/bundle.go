@@ -235,14 +235,22 @@ type ExtractResult struct {
 // bundle discards it.
 func Extract(ctx context.Context, b *Bundle, dir string, opts ImportOptions) (*ExtractResult, error) {
 	dir = filepath.Clean(dir)
+	staging := filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".eucora-extract")
+	marker := filepath.Join(staging, "BUNDLE")
+	tree := filepath.Join(staging, "tree")
 	if err := checkEmptyTarget(dir); err != nil {
+		// Killed after the final rename but before cleanup: the staging
+		// marker names this bundle and its tree has moved into dir.
+		got, rerr := os.ReadFile(marker)
+		if _, terr := os.Stat(tree); rerr == nil && strings.TrimSpace(string(got)) == string(b.Digest) && errors.Is(terr, os.ErrNotExist) {
+			os.RemoveAll(staging)
+			return &ExtractResult{Dir: dir, Files: len(b.Manifest.Files), Dirs: len(b.Manifest.Dirs), Bytes: b.fileBytes()}, nil
+		}
 		return nil, err
 	}
 	if err := b.Complete(); err != nil {
 		return nil, err
 	}
-	staging := filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".eucora-extract")
-	marker := filepath.Join(staging, "BUNDLE")
 	if got, err := os.ReadFile(marker); err != nil || strings.TrimSpace(string(got)) != string(b.Digest) {
 		if err := os.RemoveAll(staging); err != nil {
 			return nil, err
@@ -264,7 +272,6 @@ func Extract(ctx context.Context, b *Bundle, dir string, opts ImportOptions) (*E
 		}
 		return nil, err
 	}
-	tree := filepath.Join(staging, "tree")
 	res, err := materialise(ctx, b.Manifest, store, tree)
 	if err != nil {
 		return nil, err
@@ -388,4 +395,12 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+func (b *Bundle) fileBytes() int64 {
+	var n int64
+	for _, f := range b.Manifest.Files {
+		n += f.Size
+	}
+	return n
 }

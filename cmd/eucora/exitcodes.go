@@ -68,7 +68,7 @@ func anyOf(ms ...func(error) bool) func(error) bool {
 var exitCodes = []exitCodeInfo{
 	{exitOK, "ok", "success", nil},
 	{exitError, "error", "any other error", nil},
-	{exitUsage, "usage", "bad command line: unknown flag, missing or malformed argument", as[*usageError]()},
+	{exitUsage, "usage", "bad command line: unknown flag, missing or malformed argument", anyOf(as[*usageError](), isMissingFlag)},
 	{exitNotInit, "not-initialised", "data directory or key not initialised", nil},
 	{exitNoSpace, "no-space", "not enough free space for the work", is(cas.ErrNoSpace)},
 	{exitBadSignature, "bad-signature", "bad signature, or signed by an unknown or untrusted key", nil},
@@ -158,3 +158,9 @@ func (e *exitCodeError) Error() string { return e.err.Error() }
 func (e *exitCodeError) Unwrap() error { return e.err }
 
 func withExitCode(code int, err error) error { return &exitCodeError{code: code, err: err} }
+
+// isMissingFlag matches urfave/cli's required-flag error, whose type is
+// unexported.
+func isMissingFlag(err error) bool {
+	return strings.HasPrefix(err.Error(), "Required flag")
+}

@@ -51,6 +51,7 @@ func newApp() *cli.App {
 			return usageErrorf("%v", err)
 		},
 	}
+	app.Action = unknownCommand
 	addGlobalFlags(app)
 	return app
 }
@@ -74,6 +75,9 @@ func addGlobalFlags(app *cli.App) {
 			if c.OnUsageError == nil {
 				c.OnUsageError = app.OnUsageError
 			}
+			if c.Action == nil && len(c.Subcommands) > 0 {
+				c.Action = unknownCommand
+			}
 			walk(c.Subcommands)
 		}
 	}
@@ -96,4 +100,13 @@ func reportError(app *cli.App, args []string, err error, code int) {
 	if code == exitUsage {
 		fmt.Fprintln(os.Stderr, "Run 'eucora --help' or 'eucora COMMAND --help' for usage.")
 	}
+}
+
+// unknownCommand is the action of the app and of command groups: with no
+// argument it shows help, otherwise the argument names no command.
+func unknownCommand(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return cli.ShowSubcommandHelp(c)
+	}
+	return usageErrorf("unknown command %q; run with --help for the list", c.Args().First())
 }

@@ -20,11 +20,11 @@ type output struct {
 }
 
 func outputFrom(c *cli.Context) (*output, error) {
-	o := &output{quiet: c.Bool("quiet"), w: c.App.Writer}
+	o := &output{quiet: globalBool(c, "quiet"), w: c.App.Writer}
 	if o.w == nil {
 		o.w = os.Stdout
 	}
-	switch f := c.String("output"); f {
+	switch f := globalString(c, "output"); f {
 	case "text", "":
 	case "json":
 		o.json = true
@@ -78,6 +78,27 @@ func wantsJSON(args []string) bool {
 			if i+1 < len(args) && args[i+1] == "json" {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// globalString returns a global flag's value from the innermost command
+// where it was set, so "eucora --output json bundle verify" and
+// "eucora bundle verify --output json" mean the same.
+func globalString(c *cli.Context, name string) string {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(name) {
+			return cc.String(name)
+		}
+	}
+	return c.String(name)
+}
+
+func globalBool(c *cli.Context, name string) bool {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(name) {
+			return cc.Bool(name)
 		}
 	}
 	return false
