@@ -225,6 +225,8 @@ type ExtractResult struct {
 	Files int
 	Dirs  int
 	Bytes int64
+
+	written []string // copied files and directories to sync
 }
 
 // Extract verifies b and materialises its tree in dir, which must be
@@ -251,10 +253,13 @@ func Extract(ctx context.Context, b *Bundle, dir string, opts ImportOptions) (*E
 	if err := b.Complete(); err != nil {
 		return nil, err
 	}
+	resuming := false
 	if got, err := os.ReadFile(marker); err != nil || strings.TrimSpace(string(got)) != string(b.Digest) {
 		if err := os.RemoveAll(staging); err != nil {
 			return nil, err
 		}
+	} else {
+		resuming = true
 	}
 	if err := os.MkdirAll(staging, 0o700); err != nil {
 		return nil, err
@@ -262,9 +267,17 @@ func Extract(ctx context.Context, b *Bundle, dir string, opts ImportOptions) (*E
 	if err := os.WriteFile(marker, []byte(b.Digest+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	store, err := cas.Open(filepath.Join(staging, "cas"))
+	// The staging store skips per-object fsync; one syncfs before the
+	// final rename makes the tree durable. After an unclean stop, objects
+	// already staged are re-verified before they are trusted.
+	store, err := cas.OpenWith(filepath.Join(staging, "cas"), cas.Options{NoSync: true})
 	if err != nil {
 		return nil, err
+	}
+	if resuming {
+		if err := reverify(ctx, store); err != nil {
+			return nil, err
+		}
 	}
 	if err := b.Import(ctx, store, opts); err != nil {
 		if errors.Is(err, ErrCorrupt) || isSigErr(err) {
@@ -274,6 +287,14 @@ func Extract(ctx context.Context, b *Bundle, dir string, opts ImportOptions) (*E
 	}
 	res, err := materialise(ctx, b.Manifest, store, tree)
 	if err != nil {
+		return nil, err
+	}
+	// Durable before visible: staged objects (hard-linked into the tree),
+	// copied files and every directory of the tree.
+	if err := store.Sync(); err != nil {
+		return nil, err
+	}
+	if err := cas.SyncPaths(res.written); err != nil {
 		return nil, err
 	}
 	// syscall.Rename replaces an empty directory atomically; os.Rename refuses to.
@@ -343,6 +364,8 @@ func materialise(ctx context.Context, m *Manifest, store *cas.Store, dir string)
 			linked[f.Digest] = true
 		} else if err := copyObject(store, f.Digest, dst); err != nil {
 			return nil, err
+		} else {
+			res.written = append(res.written, dst)
 		}
 		if err := os.Chmod(dst, os.FileMode(f.Mode)); err != nil {
 			return nil, err
@@ -356,15 +379,16 @@ func materialise(ctx context.Context, m *Manifest, store *cas.Store, dir string)
 	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i].Path) > len(dirs[j].Path) })
 	for _, d := range dirs {
 		p := filepath.Join(dir, filepath.FromSlash(d.Path))
-		syncDir(p)
 		if err := os.Chmod(p, os.FileMode(d.Mode)); err != nil {
 			return nil, err
 		}
+		res.written = append(res.written, p)
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, err
 	}
-	return res, syncDir(dir)
+	res.written = append(res.written, dir)
+	return res, nil
 }
 
 func copyObject(store *cas.Store, d digest.Digest, dst string) error {
@@ -381,11 +405,7 @@ func copyObject(store *cas.Store, d digest.Digest, dst string) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return f.Close() // made durable by the store's Sync before the rename
 }
 
 func syncDir(dir string) error {
@@ -403,4 +423,23 @@ func (b *Bundle) fileBytes() int64 {
 		n += f.Size
 	}
 	return n
+}
+
+// reverify hashes every object of a resumed staging store and drops the
+// ones that do not match their names.
+func reverify(ctx context.Context, store *cas.Store) error {
+	var bad []digest.Digest
+	err := store.Walk(func(d digest.Digest, _ int64) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if store.Verify(d) != nil {
+			bad = append(bad, d)
+		}
+		return nil
+	})
+	for _, d := range bad {
+		store.Remove(d)
+	}
+	return err
 }

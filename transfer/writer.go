@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -169,9 +170,19 @@ func Create(ctx context.Context, outDir string, key *signing.PrivateKey, h Heade
 		mtime: h.Created.Unix(), written: map[digest.Digest]int{}, prog: opts.Progress,
 	}
 	defer w.cleanup()
-	if w.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(opts.Level), zstd.WithWindowSize(EncoderWindow),
-		zstd.WithEncoderConcurrency(2), zstd.WithEncoderCRC(false)); err != nil {
+	newEnc := func() (*zstd.Encoder, error) {
+		return zstd.NewWriter(nil, zstd.WithEncoderLevel(opts.Level), zstd.WithWindowSize(EncoderWindow),
+			zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
+	}
+	if w.enc, err = newEnc(); err != nil {
 		return nil, err
+	}
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		e, err := newEnc()
+		if err != nil {
+			return nil, err
+		}
+		w.encs = append(w.encs, e)
 	}
 	objects := map[digest.Digest]bool{}
 	for _, it := range items {
@@ -407,7 +418,8 @@ type bundleWriter struct {
 	id       string
 	capacity int64 // payload bytes per volume (entries incl. headers)
 	mtime    int64
-	enc      *zstd.Encoder
+	enc      *zstd.Encoder   // for probes
+	encs     []*zstd.Encoder // frame compressors, one per core
 	vols     []*volFile
 	cur      *volFile
 	written  map[digest.Digest]int // entry digest -> volume
@@ -527,11 +539,7 @@ func (w *bundleWriter) writePart(src io.ReaderAt, it *item, off, n int64, compre
 	var copied int64
 	var err error
 	if compress {
-		w.enc.Reset(counter)
-		copied, err = hashCopy(w.ctx, w.enc, section, hw, w.prog)
-		if err == nil {
-			err = w.enc.Close()
-		}
+		copied, err = compressCopy(w.ctx, counter, section, hw, w.encs, w.prog)
 	} else {
 		copied, err = hashCopy(w.ctx, counter, section, hw, w.prog)
 	}
@@ -613,11 +621,16 @@ func (w *bundleWriter) finish(env []byte) ([]string, int64, error) {
 		if err := v.bw.Flush(); err != nil {
 			return nil, 0, err
 		}
-		if err := v.f.Sync(); err != nil {
-			return nil, 0, err
-		}
 		st, _ := v.f.Stat()
 		size += st.Size()
+	}
+	// Every volume is durable before any takes its final name.
+	var names []string
+	for _, v := range w.vols {
+		names = append(names, v.f.Name())
+	}
+	if err := cas.SyncPaths(names); err != nil {
+		return nil, 0, err
 	}
 	for i, v := range w.vols {
 		final := filepath.Join(w.outDir, VolumeFileName(w.id, i+1, total))
@@ -644,6 +657,9 @@ func (w *bundleWriter) cleanup() {
 	}
 	if w.enc != nil {
 		w.enc.Close()
+	}
+	for _, e := range w.encs {
+		e.Close()
 	}
 }
 

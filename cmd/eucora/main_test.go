@@ -83,8 +83,8 @@ func TestHelpListsExitCodes(t *testing.T) {
 func TestUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, args := range [][]string{
-		{"bundle", "create", "--from", "x"},                        // missing required flags
-		{"bundle", "verify", "--trust", "k.pub"},                   // no PATH
+		{"bundle", "create", "--from", "x"},      // missing required flags
+		{"bundle", "verify", "--trust", "k.pub"}, // no PATH
 		{"bundle", "create", "--from", ".", "--out", "o", "--key", "k", "--volume-size", "lots"},
 		{"--output", "yaml", "keys", "generate", "--out", ".", "--name", "x"},
 		{"no-such-command"},

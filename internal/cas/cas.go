@@ -27,6 +27,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/eucora/eucora/internal/atomicfile"
@@ -58,18 +59,33 @@ const Reserve = 64 << 20
 // Store is a content-addressed store rooted at a directory. It is safe for
 // concurrent use by several goroutines and processes.
 type Store struct {
-	root string
+	root   string
+	noSync bool
+
+	mu       sync.Mutex
+	unsynced []string // NoSync: objects committed since the last Sync
+}
+
+// Options tune a Store.
+type Options struct {
+	// NoSync skips the per-object fsync. Only for scratch stores whose
+	// owner calls Sync before relying on them and re-verifies objects after
+	// an unclean stop (a power loss can leave unsynced objects damaged).
+	NoSync bool
 }
 
 // Open opens (creating if needed) the store rooted at dir and removes
 // temporary files left by a crash.
-func Open(dir string) (*Store, error) {
+func Open(dir string) (*Store, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(dir string, opts Options) (*Store, error) {
 	for _, sub := range []string{"objects", "tmp", "partial"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
-	s := &Store{root: dir}
+	s := &Store{root: dir, noSync: opts.NoSync}
 	// Stale temp files are safe to drop: nothing refers to them.
 	ents, _ := os.ReadDir(filepath.Join(dir, "tmp"))
 	for _, e := range ents {
@@ -303,7 +319,7 @@ func (w *Writer) Commit() (digest.Digest, error) {
 		return "", &digest.MismatchError{Object: w.name(), Want: want, Got: string(got), WantSize: w.size, GotSize: w.n}
 	}
 	err := w.f.Chmod(0o444)
-	if err == nil {
+	if err == nil && !w.s.noSync {
 		err = w.f.Sync()
 	}
 	if cerr := w.f.Close(); err == nil {
@@ -323,7 +339,11 @@ func (w *Writer) Commit() (digest.Digest, error) {
 		os.Remove(tmp)
 		return "", err
 	}
-	if err := atomicfile.SyncDir(dir); err != nil {
+	if w.s.noSync {
+		w.s.mu.Lock()
+		w.s.unsynced = append(w.s.unsynced, final)
+		w.s.mu.Unlock()
+	} else if err := atomicfile.SyncDir(dir); err != nil {
 		return "", err
 	}
 	return got, nil
@@ -342,6 +362,75 @@ func (w *Writer) Abort() {
 	}
 	w.f.Close()
 	os.Remove(w.f.Name())
+}
+
+// Sync makes the objects a NoSync store committed since the last Sync
+// durable: their files and directories are fsynced in parallel, which lets
+// the device batch the writes.
+func (s *Store) Sync() error {
+	s.mu.Lock()
+	files := s.unsynced
+	s.unsynced = nil
+	s.mu.Unlock()
+	dirs := map[string]bool{}
+	for _, f := range files {
+		dirs[filepath.Dir(f)] = true
+	}
+	var present []string
+	for _, f := range files {
+		if _, err := os.Lstat(f); err == nil {
+			present = append(present, f) // removed objects need no sync
+		}
+	}
+	for d := range dirs {
+		present = append(present, d)
+	}
+	return SyncPaths(present)
+}
+
+// SyncPaths fsyncs files and directories with a few goroutines.
+func SyncPaths(paths []string) error {
+	const workers = 8
+	ch := make(chan string)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var first error
+			for p := range ch {
+				if err := syncPath(p); err != nil && first == nil {
+					first = err
+				}
+			}
+			errs <- first
+		}()
+	}
+	for _, p := range paths {
+		ch <- p
+	}
+	close(ch)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func syncPath(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", p, err)
+	}
+	return nil
 }
 
 // Remove deletes object d. Removing an absent object is not an error.

@@ -143,3 +143,22 @@ func TestCheckSpace(t *testing.T) {
 		t.Fatalf("Create huge: %v", err)
 	}
 }
+
+func TestNoSyncStoreSync(t *testing.T) {
+	s, err := OpenWith(t.TempDir(), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.PutBytes([]byte("a"))
+	b, _ := s.PutBytes([]byte("b"))
+	s.Remove(b) // a removed object needs no sync
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.Has(a); !ok {
+		t.Fatal("object lost")
+	}
+	if len(s.unsynced) != 0 {
+		t.Fatalf("unsynced list not cleared: %v", s.unsynced)
+	}
+}
