@@ -1,0 +1,97 @@
+package deploy
+
+import (
+	"fmt"
+	"time"
+)
+
+// PublishRequest is everything the publish gate judges. Ring 0 intents are
+// staging (ActionStage); Rings 1-4 are production publishing.
+type PublishRequest struct {
+	Principal Principal     `json:"principal"`
+	App       Application   `json:"app"`
+	Artifact  Artifact      `json:"artifact"`
+	Intent    Intent        `json:"intent"`
+	Risk      *Assessment   `json:"risk"`
+	Evidence  *EvidencePack `json:"evidence"`
+	// EvidenceStored is true once the signed pack was written to the
+	// evidence store; publish is refused otherwise (seed 5.7).
+	EvidenceStored      bool            `json:"evidence_stored"`
+	CABApproval         *ApprovalRecord `json:"cab_approval,omitempty"`
+	Exception           *Exception      `json:"exception,omitempty"`
+	ActiveIntents       []Intent        `json:"active_intents"`
+	ConcurrencyApproval *ApprovalRecord `json:"concurrency_approval,omitempty"`
+}
+
+// DecidePublish is the publish gate (seed 5.4.1, 5.5, 5.6, 7.1, 9.3, 9.4,
+// 14.1). It evaluates, in order, and reports every failed rule:
+//
+//	intent.*      the intent is well formed and names this app, version and artifact
+//	catalog.*     the artifact is well formed and approved for publish (production)
+//	risk.*        the assessment is for this ring, reproducible from its input
+//	              with its model, and CAB need is decided from it (privileged
+//	              tooling of the app counts as privileged)
+//	rbac.*/sod.*  Authorize(principal, publish or stage, intent) incl. CAB approval
+//	guardrail.*   target ⊆ publisher scope and ⊆ app scope, declared
+//	scan.*        scan_pass OR approved_exception (hard precondition)
+//	evidence.*    the pack is complete and stored (write-once) before publishing
+//	concurrency.* one active change per app and ring unless approved
+func DecidePublish(r PublishRequest, at time.Time) Decision {
+	var j judge
+	in := r.Intent
+	if err := in.Validate(); err != nil {
+		j.check("intent.valid", false, fmt.Sprintf("intent %s: %v", in.ID, err))
+		return j.decision()
+	}
+	j.check("intent.matches", in.AppID == r.App.ID && in.Version == r.Artifact.Version && in.AppID == r.Artifact.AppID && in.Artifact == r.Artifact.SHA256,
+		fmt.Sprintf("intent %s deploys %s %s artifact %s; app %s, artifact %s %s %s", in.ID, in.AppID, in.Version, in.Artifact.Short(), r.App.ID, r.Artifact.AppID, r.Artifact.Version, r.Artifact.SHA256.Short()))
+	if err := r.Artifact.Validate(); err != nil {
+		j.check("catalog.artifact-valid", false, fmt.Sprintf("artifact: %v", err))
+	}
+	if in.Ring.IsProduction() {
+		j.check("catalog.state", r.App.State == StateApproved || r.App.State == StatePublished,
+			fmt.Sprintf("application %s is %s: production publishing needs an approved release", r.App.ID, r.App.State))
+	}
+
+	cabRequired := false
+	switch {
+	case r.Risk == nil:
+		j.check("risk.assessed", false, "no risk assessment")
+	default:
+		re, err := Score(r.Risk.Input)
+		switch {
+		case err != nil:
+			j.check("risk.reproducible", false, fmt.Sprintf("risk assessment input: %v", err))
+		case re.Score != r.Risk.Score || re.Model != r.Risk.Model:
+			j.check("risk.reproducible", false, fmt.Sprintf("assessment says %s %g, its input scores %s %g", r.Risk.Model, r.Risk.Score, re.Model, re.Score))
+		default:
+			j.check("risk.reproducible", true, fmt.Sprintf("risk %g reproduced with model %s", re.Score, re.Model))
+			j.check("risk.ring", r.Risk.Input.TargetRing == in.Ring, fmt.Sprintf("assessment target %s, intent %s", r.Risk.Input.TargetRing, in.Ring))
+			m, _ := LookupModel(re.Model)
+			var reasons []string
+			cabRequired, reasons = m.CABRequirement(re.Score, r.Risk.Input.PrivilegedTooling || r.App.PrivilegedTools, in.Ring)
+			j.check("risk.cab-decision", true, fmt.Sprintf("CAB required: %v (%v)", cabRequired, reasons))
+		}
+	}
+
+	action := ActionPublish
+	if !in.Ring.IsProduction() {
+		action = ActionStage
+	}
+	obj := Object{Kind: "intent", ID: in.ID, Scope: *in.Scope, RequestedBy: in.RequestedBy, PackagedBy: r.Artifact.PackagedBy,
+		Ring: in.Ring, CABRequired: cabRequired, CABApproval: r.CABApproval}
+	j.merge("", Authorize(r.Principal, action, obj, at))
+	if action == ActionStage && cabRequired {
+		// Privileged tooling needs CAB at every ring, staging included.
+		j.merge("stage.", r.CABApproval.CheckCAB(Subject(SubjectIntent, in.ID), at))
+	}
+	j.merge("", CheckTargetScope(in.Scope, r.Principal.Scope, r.App.AllowedScope))
+	j.merge("", CheckScanGate(r.Artifact, in.ID, r.Exception, at))
+	j.merge("", r.Evidence.CheckComplete(in.RequiredEvidence...))
+	if r.Evidence != nil {
+		j.check("evidence.intent", r.Evidence.IntentID == in.ID, fmt.Sprintf("evidence pack is for intent %s, publishing %s", r.Evidence.IntentID, in.ID))
+	}
+	j.check("evidence.stored", r.EvidenceStored, "evidence pack stored write-once before publish (an unwritable evidence store refuses publish and promotion)")
+	j.merge("", CheckConcurrency(in, r.ActiveIntents, r.ConcurrencyApproval, at))
+	return j.decision()
+}
