@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/eucora/eucora/deploy"
 )
 
 // runCLI runs the eucora app in-process and returns stdout and the exit
@@ -124,5 +126,48 @@ func TestRiskScoreBadInputs(t *testing.T) {
 	}
 	if _, code, err := runCLI(t, "risk", "score", "--input", filepath.Join(t.TempDir(), "nope.json")); code != exitError {
 		t.Fatalf("missing file: %d %v", code, err)
+	}
+}
+
+// TestRiskScoreRunExitCodes goes through run(), the binary's real entry
+// point, so error reporting and the exit-code table are exercised as a
+// user sees them.
+func TestRiskScoreRunExitCodes(t *testing.T) {
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	stdout, stderr := os.Stdout, os.Stderr
+	os.Stdout, os.Stderr = devnull, devnull
+	defer func() { os.Stdout, os.Stderr = stdout, stderr }()
+	good := writeInput(t, issueExample)
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"risk", "score", "--input", good}, exitOK},
+		{[]string{"risk", "score", "--input", good, "--output", "json"}, exitOK},
+		{[]string{"risk", "explain", "--input", good}, exitOK},
+		{[]string{"risk", "models"}, exitOK},
+		{[]string{"risk", "score", "--input", writeInput(t, strings.Replace(issueExample, `"history":0.1`, `"history":2`, 1))}, exitCorrupt},
+		{[]string{"risk", "score", "--input", writeInput(t, strings.Replace(issueExample, `v1.0`, `v0.1`, 1)), "-o", "json"}, exitCorrupt},
+		{[]string{"risk", "score", "--bogus"}, exitUsage},
+		{[]string{"risk", "score"}, exitUsage},
+		{[]string{"risk", "score", "--input", good, "extra"}, exitUsage},
+	} {
+		if code := run(append([]string{"eucora"}, tc.args...)); code != tc.code {
+			t.Errorf("%v: exit %d, want %d", tc.args, code, tc.code)
+		}
+	}
+}
+
+func TestDeployErrorsMapToExitCodes(t *testing.T) {
+	denied := deploy.Decision{}.Err("publish intent i-1")
+	if code := exitCode(denied); code != exitDenied {
+		t.Fatalf("policy refusal: exit %d, want %d", code, exitDenied)
+	}
+	if _, err := deploy.ParseIntent([]byte(`{}`)); exitCode(err) != exitCorrupt {
+		t.Fatalf("malformed intent: exit %d", exitCode(err))
 	}
 }
