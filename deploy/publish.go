@@ -8,12 +8,13 @@ import (
 // PublishRequest is everything the publish gate judges. Ring 0 intents are
 // staging (ActionStage); Rings 1-4 are production publishing.
 type PublishRequest struct {
-	Principal Principal     `json:"principal"`
-	App       Application   `json:"app"`
-	Artifact  Artifact      `json:"artifact"`
-	Intent    Intent        `json:"intent"`
-	Risk      *Assessment   `json:"risk"`
-	Evidence  *EvidencePack `json:"evidence"`
+	Principal Principal          `json:"principal"`
+	App       Application        `json:"app"`
+	Version   ApplicationVersion `json:"version"`
+	Artifact  Artifact           `json:"artifact"`
+	Intent    Intent             `json:"intent"`
+	Risk      *Assessment        `json:"risk"`
+	Evidence  *EvidencePack      `json:"evidence"`
 	// EvidenceStored is true once the signed pack was written to the
 	// evidence store; publish is refused otherwise (seed 5.7).
 	EvidenceStored      bool            `json:"evidence_stored"`
@@ -27,14 +28,15 @@ type PublishRequest struct {
 // 14.1). It evaluates, in order, and reports every failed rule:
 //
 //	intent.*      the intent is well formed and names this app, version and artifact
-//	catalog.*     the artifact is well formed and approved for publish (production)
+//	catalog.*     the artifact is well formed; the version is approved (Rings 1-4)
+//	              or at least packaged (Ring 0)
 //	risk.*        the assessment is for this ring, reproducible from its input
 //	              with its model, and CAB need is decided from it (privileged
 //	              tooling of the app counts as privileged)
 //	rbac.*/sod.*  Authorize(principal, publish or stage, intent) incl. CAB approval
 //	guardrail.*   target ⊆ publisher scope and ⊆ app scope, declared
 //	scan.*        scan_pass OR approved_exception (hard precondition)
-//	evidence.*    the pack is complete and stored (write-once) before publishing
+//	evidence.*    from Ring 1: the pack is complete and stored (write-once)
 //	concurrency.* one active change per app and ring unless approved
 func DecidePublish(r PublishRequest, at time.Time) Decision {
 	var j judge
@@ -48,9 +50,14 @@ func DecidePublish(r PublishRequest, at time.Time) Decision {
 	if err := r.Artifact.Validate(); err != nil {
 		j.check("catalog.artifact-valid", false, fmt.Sprintf("artifact: %v", err))
 	}
+	j.check("catalog.version", r.Version.AppID == in.AppID && r.Version.Version == in.Version,
+		fmt.Sprintf("catalog version %s %s, intent %s %s", r.Version.AppID, r.Version.Version, in.AppID, in.Version))
 	if in.Ring.IsProduction() {
-		j.check("catalog.state", r.App.State == StateApproved || r.App.State == StatePublished,
-			fmt.Sprintf("application %s is %s: production publishing needs an approved release", r.App.ID, r.App.State))
+		j.check("catalog.state", r.Version.State == StateApproved || r.Version.State == StatePublished,
+			fmt.Sprintf("%s %s is %s: publishing to %s needs an approved release", in.AppID, in.Version, orNone(string(r.Version.State)), in.Ring))
+	} else {
+		j.check("catalog.state", r.Version.State != "" && r.Version.State != StateRequested && r.Version.State != StateRetired,
+			fmt.Sprintf("%s %s is %s: staging needs a packaged artifact", in.AppID, in.Version, orNone(string(r.Version.State))))
 	}
 
 	cabRequired := false
@@ -87,11 +94,15 @@ func DecidePublish(r PublishRequest, at time.Time) Decision {
 	}
 	j.merge("", CheckTargetScope(in.Scope, r.Principal.Scope, r.App.AllowedScope))
 	j.merge("", CheckScanGate(r.Artifact, in.ID, r.Exception, at))
-	j.merge("", r.Evidence.CheckComplete(in.RequiredEvidence...))
-	if r.Evidence != nil {
-		j.check("evidence.intent", r.Evidence.IntentID == in.ID, fmt.Sprintf("evidence pack is for intent %s, publishing %s", r.Evidence.IntentID, in.ID))
+	if in.Ring.IsProduction() {
+		j.merge("", r.Evidence.CheckComplete(in.RequiredEvidence...))
+		if r.Evidence != nil {
+			j.check("evidence.intent", r.Evidence.IntentID == in.ID, fmt.Sprintf("evidence pack is for intent %s, publishing %s", r.Evidence.IntentID, in.ID))
+		}
+		j.check("evidence.stored", r.EvidenceStored, "evidence pack stored write-once before publish (an unwritable evidence store refuses publish and promotion)")
+	} else {
+		j.check("evidence.staging", true, "staging to Ring 0 (Lab) produces the lab and Ring 0 test evidence; a complete evidence pack is required from Ring 1")
 	}
-	j.check("evidence.stored", r.EvidenceStored, "evidence pack stored write-once before publish (an unwritable evidence store refuses publish and promotion)")
 	j.merge("", CheckConcurrency(in, r.ActiveIntents, r.ConcurrencyApproval, at))
 	return j.decision()
 }

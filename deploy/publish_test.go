@@ -10,7 +10,8 @@ func passingPublish(t *testing.T) PublishRequest {
 	return PublishRequest{
 		Principal: Principal{ID: "paula", Role: RolePublisher, Scope: acme},
 		App:       fixtureApp(), Artifact: fixtureArtifact(), Intent: fixtureIntent(),
-		Risk: fixtureRisk(t, Ring2Pilot, 0.3, false), Evidence: &pack, EvidenceStored: true,
+		Version: ApplicationVersion{AppID: "com.acme.ledger", Version: "2.4.1", ReleaseNotes: "fixes", OSMatrix: []OSSupport{{OS: "windows"}}, State: StateApproved},
+		Risk:    fixtureRisk(t, Ring2Pilot, 0.3, false), Evidence: &pack, EvidenceStored: true,
 	}
 }
 
@@ -41,7 +42,9 @@ func TestDecidePublish(t *testing.T) {
 		{"another active change", func(r *PublishRequest) { o := fixtureIntent(); o.ID = "i-9"; r.ActiveIntents = []Intent{o} }, "concurrency.one-active-change"},
 		{"intent for another artifact", func(r *PublishRequest) { r.Intent.Artifact = dg('e') }, "intent.matches"},
 		{"intent without scope", func(r *PublishRequest) { r.Intent.Scope = nil }, "intent.valid"},
-		{"app not approved", func(r *PublishRequest) { r.App.State = StateStaged }, "catalog.state"},
+		{"version not approved", func(r *PublishRequest) { r.Version.State = StateStaged }, "catalog.state"},
+		{"version retired", func(r *PublishRequest) { r.Version.State = StateRetired }, "catalog.state"},
+		{"catalog version mismatch", func(r *PublishRequest) { r.Version.Version = "2.4.0" }, "catalog.version"},
 		{"intent requires exception records", func(r *PublishRequest) { r.Intent.RequiredEvidence = []EvidenceItem{EvidenceExceptions} }, "evidence.exception_records"},
 	} {
 		r := passingPublish(t)
@@ -84,13 +87,20 @@ func TestDecidePublish(t *testing.T) {
 	// Ring 0 is staging: a packaging engineer (not the packager) may stage.
 	r = passingPublish(t)
 	r.Intent.Ring = Ring0Lab
-	r.App.State = StatePackaged
+	r.Version.State = StatePackaged
+	r.Evidence, r.EvidenceStored = nil, false // test evidence does not exist before the lab
 	r.Risk = fixtureRisk(t, Ring0Lab, 0.3, false)
 	r.Principal = Principal{ID: "pete", Role: RolePackagingEngineer, Scope: acme}
 	if d := DecidePublish(r, t0); !d.Allowed {
 		t.Fatal(d.Reasons())
 	}
-	// ... but privileged tooling needs CAB even in Ring 0.
+	// ... not a requested (unpackaged) version ...
+	r.Version.State = StateRequested
+	if d := DecidePublish(r, t0); d.Allowed || !slices.Equal(d.Failed(), []string{"catalog.state"}) {
+		t.Fatal(d.Failed())
+	}
+	r.Version.State = StatePackaged
+	// ... and privileged tooling needs CAB even in Ring 0.
 	r.App.PrivilegedTools = true
 	if d := DecidePublish(r, t0); d.Allowed || !slices.Contains(d.Failed(), "stage.cab.present") {
 		t.Fatal(d.Failed())
