@@ -101,3 +101,13 @@ func (a *ApprovalRecord) CheckCAB(subject string, at time.Time) Decision {
 }
 
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// ParseApprovalRecord strictly decodes and validates an approval record
+// (as carried by hub API requests and hub-to-edge bundles).
+func ParseApprovalRecord(b []byte) (ApprovalRecord, error) {
+	var a ApprovalRecord
+	if err := decodeStrict(b, &a, "approval"); err != nil {
+		return ApprovalRecord{}, err
+	}
+	return a, a.Validate()
+}

@@ -1,7 +1,10 @@
 package deploy
 
 import (
+	"encoding/json"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -119,4 +122,79 @@ func TestScanGate(t *testing.T) {
 			t.Errorf("%s: %v %v", tc.name, d.Allowed, d.Reasons())
 		}
 	}
+}
+
+func TestParseApprovalAndException(t *testing.T) {
+	a := fixtureCAB("intent:i-100")
+	b, _ := json.Marshal(a)
+	got, err := ParseApprovalRecord(b)
+	if err != nil || got.ID != a.ID || !got.ExpiresAt.Equal(a.ExpiresAt) {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ from, to, field string }{
+		{`"decision":"approved"`, `"decision":"maybe"`, "decision"},
+		{`"approver":"carol"`, `"approver":"carol","approver":"rita"`, "approval"},
+		{`"id":"cab-7"`, `"id":"cab-7","extra":1`, "extra"},
+		{`"approver_role":"cab-approver"`, `"approver_role":"root"`, "approver_role"},
+	} {
+		doc := strings.Replace(string(b), tc.from, tc.to, 1)
+		var fe *FieldError
+		if _, err := ParseApprovalRecord([]byte(doc)); !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("%s: %v", tc.to, err)
+		}
+	}
+	e := fixtureException()
+	b, _ = json.Marshal(e)
+	if got, err := ParseException(b); err != nil || got.AccountableOwner != e.AccountableOwner {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(string(b), `"compensating_controls":["ring 2 capped at 500 devices","EDR rule 4411 monitors the component"]`, `"compensating_controls":[]`, 1)
+	var fe *FieldError
+	if _, err := ParseException([]byte(doc)); !errors.As(err, &fe) || fe.Field != "compensating_controls" {
+		t.Fatal(err)
+	}
+}
+
+func FuzzParseApprovalRecord(f *testing.F) {
+	b, _ := json.Marshal(fixtureCAB("intent:i-100"))
+	f.Add(b)
+	f.Add([]byte(`{"id":"a","decided_at":"2026-01-01T00:00:00Z","expires_at":"2025-01-01T00:00:00Z"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := ParseApprovalRecord(b)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidInput) {
+				t.Fatalf("error does not wrap ErrInvalidInput: %v", err)
+			}
+			return
+		}
+		if !a.ExpiresAt.After(a.DecidedAt) || a.Approver == "" {
+			t.Fatalf("accepted %+v", a)
+		}
+		// A parsed approval is judged without panicking, and never holds
+		// at or after its expiry.
+		if a.CheckCAB(a.Subject, a.ExpiresAt).Allowed {
+			t.Fatal("approval holds at its expiry")
+		}
+	})
+}
+
+func FuzzParseException(f *testing.F) {
+	b, _ := json.Marshal(fixtureException())
+	f.Add(b)
+	f.Add([]byte(`{"id":"x","compensating_controls":[""]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := ParseException(b)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidInput) {
+				t.Fatalf("error does not wrap ErrInvalidInput: %v", err)
+			}
+			return
+		}
+		if len(e.CompensatingControls) == 0 || e.ExpiresAt.IsZero() || e.AccountableOwner == "" {
+			t.Fatalf("accepted %+v", e)
+		}
+		if e.Check(e.IntentID, e.Artifact, e.ExpiresAt).Allowed {
+			t.Fatal("exception holds at its expiry")
+		}
+	})
 }

@@ -117,3 +117,12 @@ func CheckScanGate(a Artifact, intentID string, ex *Exception, at time.Time) Dec
 	j.merge("", d)
 	return j.decision()
 }
+
+// ParseException strictly decodes and validates an exception record.
+func ParseException(b []byte) (Exception, error) {
+	var e Exception
+	if err := decodeStrict(b, &e, "exception"); err != nil {
+		return Exception{}, err
+	}
+	return e, e.Validate()
+}
