@@ -31,7 +31,8 @@ func (s State) Valid() bool {
 
 // TransitionEvent is the audit event a legal transition produces.
 type TransitionEvent struct {
-	Action      string `json:"action"` // e.g. "lifecycle.publish"
+	Action      string `json:"action"`   // e.g. "lifecycle.publish"
+	Requires    Action `json:"requires"` // what the actor must be authorized for (see Authorize)
 	From        State  `json:"from"`
 	To          State  `json:"to"`
 	Description string `json:"description"`
@@ -55,6 +56,16 @@ type transition struct {
 	action, desc string
 }
 
+// transitionAction maps each transition's audit action to the action an
+// actor must be authorized for.
+var transitionAction = map[string]Action{
+	"lifecycle.package": ActionPackage,
+	"lifecycle.stage":   ActionStage,
+	"lifecycle.approve": ActionApprove,
+	"lifecycle.publish": ActionPublish,
+	"lifecycle.retire":  ActionRetire,
+}
+
 // transitions is the complete table of legal transitions. The chain moves
 // one step forward at a time; any state before retired may be retired
 // (withdrawn); nothing leaves retired.
@@ -75,7 +86,7 @@ var transitions = []transition{
 func Transition(from, to State) (TransitionEvent, error) {
 	for _, t := range transitions {
 		if t.from == from && t.to == to {
-			return TransitionEvent{Action: t.action, From: from, To: to, Description: fmt.Sprintf("%s -> %s: %s", from, to, t.desc)}, nil
+			return TransitionEvent{Action: t.action, Requires: transitionAction[t.action], From: from, To: to, Description: fmt.Sprintf("%s -> %s: %s", from, to, t.desc)}, nil
 		}
 	}
 	return TransitionEvent{}, &TransitionError{From: from, To: to}

@@ -26,7 +26,7 @@ func TestLifecycleEveryPair(t *testing.T) {
 			action, ok := legal[[2]State{from, to}]
 			if ok {
 				n++
-				if err != nil || ev.Action != action || ev.From != from || ev.To != to || !strings.HasPrefix(ev.Description, string(from)+" -> "+string(to)+": ") {
+				if err != nil || ev.Action != action || "lifecycle."+string(ev.Requires) != action || ev.From != from || ev.To != to || !strings.HasPrefix(ev.Description, string(from)+" -> "+string(to)+": ") {
 					t.Errorf("%s -> %s: %+v %v", from, to, ev, err)
 				}
 				continue

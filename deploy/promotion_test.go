@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"math/rand"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -131,5 +133,35 @@ func TestPromotionOtherGates(t *testing.T) {
 	in.Risk = fixtureRisk(t, Ring1Canary, 0.9, false)
 	if d := EvaluatePromotion(in, t0); !d.Allowed {
 		t.Fatal(d.Reasons())
+	}
+}
+
+// Property: the promotion gate is monotonic in install successes and
+// antitone in time-to-compliance, and deterministic.
+func TestPromotionProperties(t *testing.T) {
+	r := rand.New(rand.NewSource(4))
+	classes := []SiteClass{SiteOnline, SiteIntermittent, SiteAirGapped}
+	for i := 0; i < 5000; i++ {
+		in := passingPromotion(t, Ring(r.Intn(5)))
+		in.InstallAttempts = 1 + r.Intn(5000)
+		in.InstallSuccesses = r.Intn(in.InstallAttempts + 1)
+		in.SiteClass = classes[r.Intn(3)]
+		in.TimeToCompliance = time.Duration(1+r.Intn(10*24*3600)) * time.Second
+		d := EvaluatePromotion(in, t0)
+		if !reflect.DeepEqual(d, EvaluatePromotion(in, t0)) {
+			t.Fatal("not deterministic")
+		}
+		better := in
+		better.InstallSuccesses += r.Intn(in.InstallAttempts - in.InstallSuccesses + 1)
+		better.TimeToCompliance -= time.Duration(r.Int63n(int64(in.TimeToCompliance)))
+		if d.Allowed && !EvaluatePromotion(better, t0).Allowed {
+			t.Fatalf("better results failed: %+v -> %+v", in, better)
+		}
+		th := InstallSuccessThreshold(in.Ring)
+		limit, _ := TimeToCompliance(in.SiteClass)
+		want := float64(in.InstallSuccesses)/float64(in.InstallAttempts)*100 >= float64(th)-1e-9 && in.TimeToCompliance <= limit
+		if d.Allowed != want && !(float64(in.InstallSuccesses)*100 == float64(th*in.InstallAttempts)) {
+			t.Fatalf("allowed %v want %v for %+v", d.Allowed, want, in)
+		}
 	}
 }

@@ -287,3 +287,35 @@ func FuzzParseRiskInput(f *testing.F) {
 		}
 	})
 }
+
+// TestModelRegistryVersions: an assessment is scored with the model its
+// input names, so registering a new version never changes old scores.
+func TestModelRegistryVersions(t *testing.T) {
+	v2 := ModelV1
+	v2.Version = "v-test"
+	v2.Factors = append([]FactorSpec(nil), ModelV1.Factors...)
+	v2.Factors[0].Weight = 30 // privilege reweighted
+	v2.Factors[7].Weight = 0
+	models[v2.Version] = &v2
+	defer delete(models, v2.Version)
+
+	in := RiskInput{Model: "v1.0", Factors: allFactors(0), TargetRing: 2}
+	in.Factors[FactorPrivilege] = 1
+	a1, err := Score(in)
+	if err != nil || a1.Score != 20 {
+		t.Fatal(a1.Score, err)
+	}
+	in.Model = "v-test"
+	a2, err := Score(in)
+	if err != nil || a2.Score != 30 || a2.Model != "v-test" {
+		t.Fatal(a2.Score, err)
+	}
+	if got := ModelVersions(); !reflect.DeepEqual(got, []string{"v-test", "v1.0"}) {
+		t.Fatal(got)
+	}
+	// Re-scoring the old assessment's input reproduces it exactly.
+	again, _ := Score(a1.Input)
+	if !reflect.DeepEqual(again, a1) {
+		t.Fatal("old assessment does not reproduce")
+	}
+}

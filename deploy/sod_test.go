@@ -2,9 +2,12 @@ package deploy
 
 import (
 	"fmt"
+	"math/rand"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cleanObject returns an object on which every SoD rule other than RBAC is
@@ -109,5 +112,49 @@ func TestSoDRules(t *testing.T) {
 	// Auditors with enterprise scope read everything.
 	if d := Authorize(Principal{ID: "audrey", Role: RoleAuditor}, ActionRead, Object{Kind: "event", ID: "e-1", Scope: globexOpsNY}, t0); !d.Allowed {
 		t.Fatal(d.Reasons())
+	}
+}
+
+// Property: over random principals and objects, an allowed decision never
+// breaks a separation-of-duties invariant.
+func TestAuthorizeProperties(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	ids := []string{"pat", "rita", "carol", "paula", "sam"}
+	scopes := []Scope{{}, acme, acmeFin, acmeFinLon, acmeHR, globex}
+	pick := func(xs []string) string { return xs[r.Intn(len(xs))] }
+	for i := 0; i < 20000; i++ {
+		p := Principal{ID: pick(ids), Role: Roles[r.Intn(len(Roles))], Scope: scopes[r.Intn(len(scopes))]}
+		a := Actions[r.Intn(len(Actions))]
+		o := Object{Kind: "intent", ID: "i-100", Scope: scopes[r.Intn(len(scopes))], RequestedBy: pick(ids), PackagedBy: pick(ids),
+			Ring: Ring(r.Intn(5)), CABRequired: r.Intn(2) == 0}
+		if r.Intn(2) == 0 {
+			o.CABApproval = fixtureCAB(Subject(SubjectIntent, "i-100"))
+			o.CABApproval.Approver = pick(ids)
+		}
+		at := t0.Add(time.Duration(r.Intn(60*24)-24) * time.Hour)
+		d := Authorize(p, a, o, at)
+		again := Authorize(p, a, o, at)
+		if !reflect.DeepEqual(d, again) {
+			t.Fatal("not deterministic")
+		}
+		if !d.Allowed {
+			continue
+		}
+		switch {
+		case !p.Scope.Contains(o.Scope):
+			t.Fatalf("allowed out of scope: %+v %s %+v", p, a, o)
+		case p.Role == RoleAuditor && a != ActionRead:
+			t.Fatalf("auditor wrote: %s", a)
+		case a == ActionPublish && p.Role != RolePublisher:
+			t.Fatalf("%s published", p.Role)
+		case (a == ActionApprove || a == ActionApproveException) && (p.ID == o.RequestedBy || p.ID == o.PackagedBy):
+			t.Fatalf("self or packager approval: %+v %+v", p, o)
+		case a == ActionPublish && p.ID == o.PackagedBy:
+			t.Fatalf("packager published")
+		case a == ActionPublish && o.CABRequired && (o.CABApproval == nil || o.CABApproval.Approver == p.ID || !o.CABApproval.CheckCAB("intent:i-100", at).Allowed):
+			t.Fatalf("published without a valid independent CAB approval")
+		case a == ActionStage && o.Ring != Ring0Lab:
+			t.Fatalf("staged into production")
+		}
 	}
 }
