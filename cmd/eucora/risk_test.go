@@ -171,3 +171,17 @@ func TestDeployErrorsMapToExitCodes(t *testing.T) {
 		t.Fatalf("malformed intent: exit %d", exitCode(err))
 	}
 }
+
+func TestRiskScoreStdin(t *testing.T) {
+	app := newApp()
+	var out bytes.Buffer
+	app.Writer = &out
+	app.Reader = strings.NewReader(issueExample)
+	if err := app.RunContext(context.Background(), []string{"eucora", "risk", "score", "--input", "-", "-o", "json"}); err != nil {
+		t.Fatal(err)
+	}
+	var got riskScoreOutput
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || got.Score != 52.5 || !got.CABRequired {
+		t.Fatalf("%v %s", err, out.String())
+	}
+}
