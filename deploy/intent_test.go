@@ -30,6 +30,10 @@ func TestParseIntent(t *testing.T) {
 	}
 	for _, tc := range []struct{ from, to, field string }{
 		{`"ring":2`, `"ring":5`, "ring"},
+		{`"ring":2`, `"ring":true`, "ring"},
+		{`"not_before":"2026-11-26T12:00:00Z"`, `"not_before":"yesterday"`, "schedule.not_before"},
+		{`"constraints":["maintenance-window"]`, `"constraints":"x"`, "constraints"},
+		{`"scope":{"acquisition":"acme","bu":"fin"}`, `"scope":"acme"`, "scope"},
 		{`"ring":2`, `"ring":"2"`, "ring"},
 		{`"scope":{"acquisition":"acme","bu":"fin"},`, ``, "scope"},
 		{`"scope":{"acquisition":"acme","bu":"fin"}`, `"scope":null`, "scope"},
