@@ -141,7 +141,7 @@ func TestPromotionOtherGates(t *testing.T) {
 func TestPromotionProperties(t *testing.T) {
 	r := rand.New(rand.NewSource(4))
 	classes := []SiteClass{SiteOnline, SiteIntermittent, SiteAirGapped}
-	for i := 0; i < 5000; i++ {
+	for i := 0; i < 2000; i++ {
 		in := passingPromotion(t, Ring(r.Intn(5)))
 		in.InstallAttempts = 1 + r.Intn(5000)
 		in.InstallSuccesses = r.Intn(in.InstallAttempts + 1)

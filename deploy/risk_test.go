@@ -212,7 +212,7 @@ func randomInput(r *rand.Rand) RiskInput {
 // non-decreasing in every factor, and CAB is required exactly by the rule.
 func TestScoreProperties(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
-	for i := 0; i < 3000; i++ {
+	for i := 0; i < 1000; i++ {
 		in := randomInput(r)
 		a, err := Score(in)
 		if err != nil {

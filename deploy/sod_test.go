@@ -122,7 +122,7 @@ func TestAuthorizeProperties(t *testing.T) {
 	ids := []string{"pat", "rita", "carol", "paula", "sam"}
 	scopes := []Scope{{}, acme, acmeFin, acmeFinLon, acmeHR, globex}
 	pick := func(xs []string) string { return xs[r.Intn(len(xs))] }
-	for i := 0; i < 20000; i++ {
+	for i := 0; i < 5000; i++ {
 		p := Principal{ID: pick(ids), Role: Roles[r.Intn(len(Roles))], Scope: scopes[r.Intn(len(scopes))]}
 		a := Actions[r.Intn(len(Actions))]
 		o := Object{Kind: "intent", ID: "i-100", Scope: scopes[r.Intn(len(scopes))], RequestedBy: pick(ids), PackagedBy: pick(ids),
