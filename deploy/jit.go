@@ -137,6 +137,10 @@ func EvaluateElevation(r ElevationRequest, pol ElevationPolicy, at time.Time) El
 	notAfter := at.Add(r.Duration)
 	if cabRequired {
 		j.merge("jit.", r.CABApproval.CheckCAB(Subject(SubjectElevation, r.ID), at))
+		if r.CABApproval != nil {
+			j.check("jit.cab-not-self", r.CABApproval.Approver != r.Principal.ID,
+				fmt.Sprintf("CAB approver %s, requester %s: nobody approves their own elevation", r.CABApproval.Approver, r.Principal.ID))
+		}
 		if r.CABApproval != nil && r.CABApproval.ExpiresAt.Before(notAfter) {
 			notAfter = r.CABApproval.ExpiresAt
 		}

@@ -58,6 +58,11 @@ func TestEvaluateElevation(t *testing.T) {
 		{"risk 50.1 without CAB", func(r *ElevationRequest) { r.App.RiskScore = 50.1 }, "jit.cab.present"},
 		{"privileged tool without CAB", func(r *ElevationRequest) { r.App.Privileged = true }, "jit.cab.present"},
 		{"unknown model", func(r *ElevationRequest) { r.App.RiskModel = "v0" }, "jit.risk-model"},
+		{"requester approved their own elevation", func(r *ElevationRequest) {
+			r.App.Privileged = true
+			r.CABApproval = fixtureCAB(Subject(SubjectElevation, "el-1"))
+			r.CABApproval.Approver = "ed"
+		}, "jit.cab-not-self"},
 		{"CAB approval for another request", func(r *ElevationRequest) {
 			r.App.Privileged = true
 			r.CABApproval = fixtureCAB(Subject(SubjectElevation, "el-2"))

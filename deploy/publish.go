@@ -35,7 +35,9 @@ type PublishRequest struct {
 //	              tooling of the app counts as privileged)
 //	rbac.*/sod.*  Authorize(principal, publish or stage, intent) incl. CAB approval
 //	guardrail.*   target ⊆ publisher scope and ⊆ app scope, declared
-//	scan.*        scan_pass OR approved_exception (hard precondition)
+//	scan.*        scan_pass OR approved_exception (hard precondition); from
+//	              Ring 1 an exception must be linked by the CAB record and
+//	              included in the evidence pack
 //	evidence.*    from Ring 1: the pack is complete and stored (write-once)
 //	concurrency.* one active change per app and ring unless approved
 func DecidePublish(r PublishRequest, at time.Time) Decision {
@@ -94,6 +96,20 @@ func DecidePublish(r PublishRequest, at time.Time) Decision {
 	}
 	j.merge("", CheckTargetScope(in.Scope, r.Principal.Scope, r.App.AllowedScope))
 	j.merge("", CheckScanGate(r.Artifact, in.ID, r.Exception, at))
+	if r.Artifact.ScanDecision != ScanPass && r.Exception != nil && in.Ring.IsProduction() {
+		// Seed 7.1: the CAB record links the exception, and the evidence
+		// pack carries it.
+		linked := r.CABApproval != nil && r.CABApproval.ExceptionID == r.Exception.ID &&
+			r.CABApproval.CheckCAB(Subject(SubjectIntent, in.ID), at).Allowed
+		j.check("exception.cab-linked", linked, fmt.Sprintf("publishing on exception %s needs a valid CAB approval of intent %s linking it", r.Exception.ID, in.ID))
+		included := false
+		if r.Evidence != nil {
+			for _, e := range r.Evidence.Exceptions {
+				included = included || e.ID == r.Exception.ID
+			}
+		}
+		j.check("evidence.exception-included", included, fmt.Sprintf("evidence pack includes exception record %s", r.Exception.ID))
+	}
 	if in.Ring.IsProduction() {
 		j.merge("", r.Evidence.CheckComplete(in.RequiredEvidence...))
 		if r.Evidence != nil {

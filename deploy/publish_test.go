@@ -71,6 +71,22 @@ func TestDecidePublish(t *testing.T) {
 	if d := DecidePublish(r, r.Exception.ExpiresAt); d.Allowed || !slices.Contains(d.Failed(), "exception.not-expired") {
 		t.Fatal(d.Failed())
 	}
+	r.CABApproval.ExceptionID = ""
+	if d := DecidePublish(r, t0); d.Allowed || !slices.Equal(d.Failed(), []string{"exception.cab-linked"}) {
+		t.Fatal(d.Failed())
+	}
+	r.CABApproval.ExceptionID = r.Exception.ID
+	r.Evidence.Exceptions[0].ID = "ex-other"
+	if d := DecidePublish(r, t0); d.Allowed || !slices.Equal(d.Failed(), []string{"evidence.exception-included"}) {
+		t.Fatal(d.Failed())
+	}
+	// Low risk does not waive the CAB link of an exception.
+	r.Evidence.Exceptions[0].ID = r.Exception.ID
+	r.Risk = fixtureRisk(t, Ring2Pilot, 0.3, false)
+	r.CABApproval = nil
+	if d := DecidePublish(r, t0); d.Allowed || !slices.Equal(d.Failed(), []string{"exception.cab-linked"}) {
+		t.Fatal(d.Failed())
+	}
 
 	// High risk at Ring 1 publishes without CAB, but still needs complete evidence.
 	r = passingPublish(t)

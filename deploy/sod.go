@@ -117,8 +117,8 @@ func Authorize(p Principal, a Action, obj Object, at time.Time) Decision {
 	case ActionStage:
 		j.check("sod.staging-only", obj.Ring == Ring0Lab, fmt.Sprintf("stage targets %s: staging is Ring 0 only, Rings 1-4 are production and need a publisher", obj.Ring))
 	case ActionApprove, ActionApproveException:
-		j.check("sod.no-self-approval", obj.RequestedBy == "" || obj.RequestedBy != p.ID,
-			fmt.Sprintf("approver %s, requester %s: nobody approves their own request", p.ID, orNone(obj.RequestedBy)))
+		j.check("sod.no-self-approval", obj.RequestedBy != "" && obj.RequestedBy != p.ID,
+			fmt.Sprintf("approver %s, requester %s: nobody approves their own request (the requester must be known)", p.ID, orNone(obj.RequestedBy)))
 	}
 	switch a {
 	case ActionApprove, ActionPublish, ActionApproveException:
@@ -127,6 +127,7 @@ func Authorize(p Principal, a Action, obj Object, at time.Time) Decision {
 	}
 	if a == ActionPublish {
 		j.check("publish.ring", obj.Ring.Valid(), fmt.Sprintf("publish target %s", obj.Ring))
+		j.check("publish.packager-known", obj.PackagedBy != "", fmt.Sprintf("packager of the artifact of %s %s is recorded: %s", obj.Kind, obj.ID, orNone(obj.PackagedBy)))
 		if obj.CABRequired {
 			j.merge("publish.", obj.CABApproval.CheckCAB(Subject(SubjectIntent, obj.ID), at))
 			if obj.CABApproval != nil {

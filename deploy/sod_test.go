@@ -88,6 +88,8 @@ func TestSoDRules(t *testing.T) {
 		{"publisher with approval for another intent", pub, ActionPublish, func(o *Object) { o.CABApproval.Subject = "intent:i-1" }, "publish.cab.subject"},
 		{"auditor cannot write", Principal{ID: "audrey", Role: RoleAuditor, Scope: Scope{}}, ActionApprove, nil, "rbac.action"},
 		{"unknown action", pub, "delete", nil, "rbac.action"},
+		{"approval with unknown requester", Principal{ID: "carol", Role: RoleCABApprover, Scope: acme}, ActionApprove, func(o *Object) { o.RequestedBy = "" }, "sod.no-self-approval"},
+		{"publish with unknown packager", pub, ActionPublish, func(o *Object) { o.PackagedBy = "" }, "publish.packager-known"},
 		{"unknown role", Principal{ID: "x", Role: "root", Scope: acme}, ActionRead, nil, "rbac.role"},
 		{"malformed principal scope", Principal{ID: "x", Role: RoleAuditor, Scope: Scope{BU: "fin"}}, ActionRead, nil, "rbac.role"},
 	} {
@@ -147,7 +149,7 @@ func TestAuthorizeProperties(t *testing.T) {
 			t.Fatalf("auditor wrote: %s", a)
 		case a == ActionPublish && p.Role != RolePublisher:
 			t.Fatalf("%s published", p.Role)
-		case (a == ActionApprove || a == ActionApproveException) && (p.ID == o.RequestedBy || p.ID == o.PackagedBy):
+		case (a == ActionApprove || a == ActionApproveException) && (p.ID == o.RequestedBy || p.ID == o.PackagedBy || o.RequestedBy == ""):
 			t.Fatalf("self or packager approval: %+v %+v", p, o)
 		case a == ActionPublish && p.ID == o.PackagedBy:
 			t.Fatalf("packager published")
