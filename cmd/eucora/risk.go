@@ -32,7 +32,9 @@ type riskScoreOutput struct {
 
 func riskCommand() *cli.Command {
 	var o riskOptions
-	inputFlag := &cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "risk input JSON file ('-' for stdin)", Destination: &o.input}
+	inputFlag := func() cli.Flag {
+		return &cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "risk input JSON file ('-' for stdin)", Destination: &o.input}
+	}
 	return &cli.Command{
 		Name:  "risk",
 		Usage: "score and explain deterministic risk assessments offline (seed section 9)",
@@ -45,7 +47,7 @@ func riskCommand() *cli.Command {
 					"\"data_access\":x,\"sbom_vulnerability\":x,\"blast_radius\":x,\"operational_complexity\":x,\"history\":x},\n" +
 					"\"privileged_tooling\":bool,\"target_ring\":n}. Every field is required; factor values must be\n" +
 					"within 0..1 and are never clamped. Output: model, score, contributions, cab_required, reasons.",
-				Flags: []cli.Flag{inputFlag},
+				Flags: []cli.Flag{inputFlag()},
 				Action: func(c *cli.Context) error {
 					out, err := outputFrom(c)
 					if err != nil {
@@ -58,7 +60,7 @@ func riskCommand() *cli.Command {
 				Name:      "explain",
 				Usage:     "show each factor's weight, value, contribution and rubric meaning",
 				UsageText: "eucora risk explain --input FILE.json [--output json]",
-				Flags:     []cli.Flag{inputFlag},
+				Flags:     []cli.Flag{inputFlag()},
 				Action: func(c *cli.Context) error {
 					out, err := outputFrom(c)
 					if err != nil {
@@ -104,13 +106,17 @@ func readRiskInput(c *cli.Context, o riskOptions) (deploy.Assessment, error) {
 	if err != nil {
 		return deploy.Assessment{}, fmt.Errorf("--input: %w", err)
 	}
+	label := o.input
+	if label == "-" {
+		label = "stdin"
+	}
 	in, err := deploy.ParseRiskInput(b)
 	if err != nil {
-		return deploy.Assessment{}, fmt.Errorf("%s: %w", o.input, err)
+		return deploy.Assessment{}, fmt.Errorf("%s: %w", label, err)
 	}
 	a, err := deploy.Score(in)
 	if err != nil {
-		return deploy.Assessment{}, fmt.Errorf("%s: %w", o.input, err)
+		return deploy.Assessment{}, fmt.Errorf("%s: %w", label, err)
 	}
 	return a, nil
 }
