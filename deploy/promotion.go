@@ -59,12 +59,15 @@ type PromotionInput struct {
 	// TransferWindow: for air-gapped sites, the next approved transfer
 	// window when it is later than 7d (seed 10.2 "or next approved
 	// transfer window"); zero otherwise.
-	TransferWindow        time.Duration   `json:"transfer_window,omitzero"`
-	AttributableIncidents int             `json:"attributable_incidents"`
-	Planes                []string        `json:"planes"`             // execution planes the intent uses
-	RollbackValidated     []string        `json:"rollback_validated"` // planes whose rollback was validated
-	Risk                  *Assessment     `json:"risk"`               // the intent's assessment
-	CABApproval           *ApprovalRecord `json:"cab_approval,omitempty"`
+	TransferWindow        time.Duration `json:"transfer_window,omitzero"`
+	AttributableIncidents int           `json:"attributable_incidents"`
+	Planes                []string      `json:"planes"`             // execution planes the intent uses
+	RollbackValidated     []string      `json:"rollback_validated"` // planes whose rollback was validated
+	Risk                  *Assessment   `json:"risk"`               // the intent's assessment
+	// EvidenceStored is true once the ring's results were written to the
+	// evidence store; promotion is refused otherwise (seed 5.7).
+	EvidenceStored bool            `json:"evidence_stored"`
+	CABApproval    *ApprovalRecord `json:"cab_approval,omitempty"`
 }
 
 // EvaluatePromotion is the pure promotion gate of seed 10.2. It judges
@@ -74,6 +77,7 @@ type PromotionInput struct {
 //	promotion.time-to-compliance  measured <= the site class target
 //	promotion.no-incident         no security incident attributable to the package
 //	promotion.rollback-validated  rollback validated for every plane used
+//	promotion.evidence-stored     the ring's results are in the evidence store
 //	promotion.cab                 CAB approval, when the next ring requires it (seed 9.3), holds at time at
 func EvaluatePromotion(in PromotionInput, at time.Time) Decision {
 	var j judge
@@ -130,6 +134,7 @@ func EvaluatePromotion(in PromotionInput, at time.Time) Decision {
 	default:
 		j.check("promotion.rollback-validated", true, fmt.Sprintf("rollback validated for plane(s) %v", in.Planes))
 	}
+	j.check("promotion.evidence-stored", in.EvidenceStored, fmt.Sprintf("%s results stored in the evidence store (an unwritable evidence store refuses promotion)", in.Ring))
 	if in.Risk == nil {
 		j.check("promotion.cab", false, "no risk assessment: cannot decide whether CAB approval is required")
 		return j.decision()

@@ -11,7 +11,7 @@ import (
 func passingPromotion(t *testing.T, ring Ring) PromotionInput {
 	return PromotionInput{IntentID: "i-100", Ring: ring, SiteClass: SiteOnline, InstallAttempts: 1000, InstallSuccesses: 1000,
 		TimeToCompliance: 20 * time.Hour, Planes: []string{"intune", "sccm"}, RollbackValidated: []string{"sccm", "intune"},
-		Risk: fixtureRisk(t, ring, 0.3, false)}
+		Risk: fixtureRisk(t, ring, 0.3, false), EvidenceStored: true}
 }
 
 func TestInstallSuccessThresholds(t *testing.T) {
@@ -97,6 +97,7 @@ func TestPromotionOtherGates(t *testing.T) {
 		{"attributable incident", func(in *PromotionInput) { in.AttributableIncidents = 1 }, "promotion.no-incident"},
 		{"rollback not validated for one plane", func(in *PromotionInput) { in.RollbackValidated = []string{"intune"} }, "promotion.rollback-validated"},
 		{"no planes", func(in *PromotionInput) { in.Planes = nil }, "promotion.rollback-validated"},
+		{"evidence store unavailable", func(in *PromotionInput) { in.EvidenceStored = false }, "promotion.evidence-stored"},
 		{"no assessment", func(in *PromotionInput) { in.Risk = nil }, "promotion.cab"},
 		{"high risk into Ring 3 without CAB", func(in *PromotionInput) { in.Risk = fixtureRisk(t, Ring3Department, 0.6, false) }, "promotion.cab.present"},
 		{"privileged tooling without CAB", func(in *PromotionInput) { in.Risk = fixtureRisk(t, Ring3Department, 0.1, true) }, "promotion.cab.present"},
