@@ -433,3 +433,8 @@ func (s *MemEvidenceStore) GetEvidence(d digest.Digest) ([]byte, error) {
 	}
 	return append([]byte(nil), b...), nil
 }
+
+// ArtifactEvidenceFrom is the evidence record of a catalog artifact.
+func ArtifactEvidenceFrom(a Artifact) ArtifactEvidence {
+	return ArtifactEvidence{Name: a.Name, Platform: a.Platform, SHA256: a.SHA256, Size: a.Size, Signing: a.Signing, Decision: a.ScanDecision}
+}

@@ -105,6 +105,9 @@ func TestCanonicalForm(t *testing.T) {
 
 func TestEvidenceCompleteness(t *testing.T) {
 	p := fixturePack(t)
+	if ae := ArtifactEvidenceFrom(fixtureArtifact()); ae.SHA256 != p.Artifacts[0].SHA256 || ae.Size != 4096 || ae.Decision != ScanPass || ae.Signing.State != SigKnownVendor {
+		t.Fatalf("%+v", ae)
+	}
 	if ms := p.Missing(); len(ms) != 0 {
 		t.Fatalf("fixture incomplete: %v", ms)
 	}
