@@ -17,7 +17,8 @@
 //     (segmentation guardrails), ApprovalRecord.CheckCAB, Exception.Check,
 //     CheckScanGate.
 //   - Rollout: ParseIntent, CheckConcurrency, DecidePublish (the publish
-//     gate composing every rule), EvaluatePromotion (ring gates).
+//     gate composing every rule), EvaluatePromotion (ring gates),
+//     AdmitAtSite (what an edge re-checks offline before acting).
 //   - Evidence: EvidencePack (Missing, CheckComplete, CanonicalBytes),
 //     SignEvidence, VerifyEvidence, StoreEvidence, LoadEvidence,
 //     EvidenceStore, Canonical.

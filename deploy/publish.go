@@ -62,26 +62,7 @@ func DecidePublish(r PublishRequest, at time.Time) Decision {
 			fmt.Sprintf("%s %s is %s: staging needs a packaged artifact", in.AppID, in.Version, orNone(string(r.Version.State))))
 	}
 
-	cabRequired := false
-	switch {
-	case r.Risk == nil:
-		j.check("risk.assessed", false, "no risk assessment")
-	default:
-		re, err := Score(r.Risk.Input)
-		switch {
-		case err != nil:
-			j.check("risk.reproducible", false, fmt.Sprintf("risk assessment input: %v", err))
-		case re.Score != r.Risk.Score || re.Model != r.Risk.Model:
-			j.check("risk.reproducible", false, fmt.Sprintf("assessment says %s %g, its input scores %s %g", r.Risk.Model, r.Risk.Score, re.Model, re.Score))
-		default:
-			j.check("risk.reproducible", true, fmt.Sprintf("risk %g reproduced with model %s", re.Score, re.Model))
-			j.check("risk.ring", r.Risk.Input.TargetRing == in.Ring, fmt.Sprintf("assessment target %s, intent %s", r.Risk.Input.TargetRing, in.Ring))
-			m, _ := LookupModel(re.Model)
-			var reasons []string
-			cabRequired, reasons = m.CABRequirement(re.Score, r.Risk.Input.PrivilegedTooling || r.App.PrivilegedTools, in.Ring)
-			j.check("risk.cab-decision", true, fmt.Sprintf("CAB required: %v (%v)", cabRequired, reasons))
-		}
-	}
+	cabRequired := j.checkRisk(r.Risk, in.Ring, r.App.PrivilegedTools)
 
 	action := ActionPublish
 	if !in.Ring.IsProduction() {
@@ -121,4 +102,29 @@ func DecidePublish(r PublishRequest, at time.Time) Decision {
 	}
 	j.merge("", CheckConcurrency(in, r.ActiveIntents, r.ConcurrencyApproval, at))
 	return j.decision()
+}
+
+// checkRisk re-scores an assessment with its model, checks it targets ring
+// and returns whether CAB approval is required there (privileged tooling of
+// the app counts as privileged).
+func (j *judge) checkRisk(risk *Assessment, ring Ring, privilegedApp bool) bool {
+	if risk == nil {
+		j.check("risk.assessed", false, "no risk assessment")
+		return false
+	}
+	re, err := Score(risk.Input)
+	switch {
+	case err != nil:
+		j.check("risk.reproducible", false, fmt.Sprintf("risk assessment input: %v", err))
+		return false
+	case re.Score != risk.Score || re.Model != risk.Model:
+		j.check("risk.reproducible", false, fmt.Sprintf("assessment says %s %g, its input scores %s %g", risk.Model, risk.Score, re.Model, re.Score))
+		return false
+	}
+	j.check("risk.reproducible", true, fmt.Sprintf("risk %g reproduced with model %s", re.Score, re.Model))
+	j.check("risk.ring", risk.Input.TargetRing == ring, fmt.Sprintf("assessment target %s, intent %s", risk.Input.TargetRing, ring))
+	m, _ := LookupModel(re.Model)
+	required, reasons := m.CABRequirement(re.Score, risk.Input.PrivilegedTooling || privilegedApp, ring)
+	j.check("risk.cab-decision", true, fmt.Sprintf("CAB required: %v (%v)", required, reasons))
+	return required
 }
