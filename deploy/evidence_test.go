@@ -272,3 +272,32 @@ func FuzzParseEvidencePack(f *testing.F) {
 		_ = p.Missing()
 	})
 }
+
+// FuzzCanonical: for any JSON value, the canonical form is valid JSON,
+// decodes to the same value, and is a fixed point.
+func FuzzCanonical(f *testing.F) {
+	f.Add([]byte(`{"b":1,"a":[true,null,"<&>\u2028"],"é":{"z":1.5e300,"A":-0}}`))
+	f.Add([]byte(`"\ud800"`))
+	f.Add([]byte(`[1e-7, 123456789012345678901234567890]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var v any
+		if json.Unmarshal(b, &v) != nil {
+			return
+		}
+		c, err := Canonical(v)
+		if err != nil {
+			t.Fatalf("canonical of decoded JSON failed: %v", err)
+		}
+		var w any
+		if err := json.Unmarshal(c, &w); err != nil {
+			t.Fatalf("canonical form is not JSON: %v\n%s", err, c)
+		}
+		c2, err := Canonical(w)
+		if err != nil || !bytes.Equal(c, c2) {
+			t.Fatalf("not a fixed point:\n%s\n%s", c, c2)
+		}
+		if bytes.ContainsAny(c, "\n\t") {
+			t.Fatalf("insignificant whitespace: %s", c)
+		}
+	})
+}
