@@ -49,6 +49,12 @@ func DecidePublish(r PublishRequest, at time.Time) Decision {
 	}
 	j.check("intent.matches", in.AppID == r.App.ID && in.Version == r.Artifact.Version && in.AppID == r.Artifact.AppID && in.Artifact == r.Artifact.SHA256,
 		fmt.Sprintf("intent %s deploys %s %s artifact %s; app %s, artifact %s %s %s", in.ID, in.AppID, in.Version, in.Artifact.Short(), r.App.ID, r.Artifact.AppID, r.Artifact.Version, r.Artifact.SHA256.Short()))
+	if err := r.App.Validate(); err != nil {
+		j.check("catalog.app-valid", false, fmt.Sprintf("application %s: %v", r.App.ID, err))
+	}
+	if err := r.Version.Validate(); err != nil {
+		j.check("catalog.version-valid", false, fmt.Sprintf("version %s %s: %v", r.Version.AppID, r.Version.Version, err))
+	}
 	if err := r.Artifact.Validate(); err != nil {
 		j.check("catalog.artifact-valid", false, fmt.Sprintf("artifact: %v", err))
 	}

@@ -44,6 +44,9 @@ func TestDecidePublish(t *testing.T) {
 		{"intent without scope", func(r *PublishRequest) { r.Intent.Scope = nil }, "intent.valid"},
 		{"version not approved", func(r *PublishRequest) { r.Version.State = StateStaged }, "catalog.state"},
 		{"version retired", func(r *PublishRequest) { r.Version.State = StateRetired }, "catalog.state"},
+		{"malformed app scope", func(r *PublishRequest) { r.App.AllowedScope = Scope{BU: "fin"} }, "catalog.app-valid"},
+		{"version without OS matrix", func(r *PublishRequest) { r.Version.OSMatrix = nil }, "catalog.version-valid"},
+		{"artifact without packager", func(r *PublishRequest) { r.Artifact.PackagedBy = "" }, "catalog.artifact-valid"},
 		{"catalog version mismatch", func(r *PublishRequest) { r.Version.Version = "2.4.0" }, "catalog.version"},
 		{"intent requires exception records", func(r *PublishRequest) { r.Intent.RequiredEvidence = []EvidenceItem{EvidenceExceptions} }, "evidence.exception_records"},
 	} {
