@@ -3,6 +3,7 @@ package transfer
 import (
 	"flag"
 	"fmt"
+	"github.com/eucora/eucora/internal/digest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,9 +33,27 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			}
 		}
 	}
-	ents, err := os.ReadDir(dir)
-	if err != nil || len(ents) == 0 {
-		t.Fatalf("no fuzz seeds in %s (run go test -run TestWriteFuzzSeeds -update-seeds): %v", dir, err)
+	mdir := filepath.Join("testdata", "fuzz", "FuzzManifest")
+	if *updateSeeds {
+		os.MkdirAll(mdir, 0o755)
+		key := testKey(t, 1)
+		d := digest.FromBytes([]byte("x"))
+		good, _ := jsonMarshal(oneObjectManifest(key, d, 1))
+		bad := oneObjectManifest(key, d, 1)
+		bad.Files[0].Path = "../../etc/passwd"
+		evil, _ := jsonMarshal(bad)
+		for name, b := range map[string][]byte{"valid": good, "dotdot-path": evil, "truncated": good[:len(good)/2]} {
+			content := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(b)))
+			if err := os.WriteFile(filepath.Join(mdir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, d := range []string{dir, mdir} {
+		ents, err := os.ReadDir(d)
+		if err != nil || len(ents) == 0 {
+			t.Fatalf("no fuzz seeds in %s (run go test -run TestWriteFuzzSeeds ./transfer -args -update-seeds): %v", d, err)
+		}
 	}
 }
 

@@ -529,3 +529,21 @@ func TestExtractRefusesNonEmptyAndResumes(t *testing.T) {
 	}
 	assertSameTree(t, src, dst)
 }
+
+func TestCreateRemovesStalePartials(t *testing.T) {
+	dir := t.TempDir()
+	src, out := filepath.Join(dir, "src"), filepath.Join(dir, "out")
+	makeTree(t, src, 10<<10)
+	os.MkdirAll(out, 0o755)
+	stale := filepath.Join(out, ".01JD0000000000000000000000.0001.partial")
+	mine := filepath.Join(out, "notes.txt")
+	os.WriteFile(stale, []byte("killed half way"), 0o644)
+	os.WriteFile(mine, []byte("keep"), 0o644)
+	mustCreate(t, src, out, testKey(t, 1), 0, Header{Source: "hub"})
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("stale partial volume not removed")
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Error("unrelated file removed")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -157,6 +158,7 @@ func Create(ctx context.Context, outDir string, key *signing.PrivateKey, h Heade
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, err
 	}
+	removeStalePartials(outDir)
 	reserve := manifestReserve(m, items, total, opts.VolumeSize)
 	if opts.VolumeSize < reserve+minTailPart+4*blockSize {
 		return nil, fmt.Errorf("volume size %s is too small: the manifest alone needs up to %s", human(opts.VolumeSize), human(reserve))
@@ -660,6 +662,19 @@ func (w *bundleWriter) cleanup() {
 	}
 	for _, e := range w.encs {
 		e.Close()
+	}
+}
+
+var partialRe = regexp.MustCompile(`^\.[0-9A-HJKMNP-TV-Z]{26}\.[0-9]{4}\.partial$`)
+
+// removeStalePartials deletes unfinished volumes a killed create left in
+// dir. They never carry a final name, so nothing else refers to them.
+func removeStalePartials(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if partialRe.MatchString(e.Name()) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
 	}
 }
 
