@@ -182,6 +182,7 @@ feed:
 // Verify hashes every entry of the volume and checks it against its name
 // and the manifest. It writes nothing. progress receives raw bytes.
 func (v *Volume) Verify(ctx context.Context, workers int, prog progress.Func) error {
+	prog = serialized(prog)
 	return v.forEachEntry(ctx, workers, nil, func(ctx context.Context, r *entryReader, e *entry) error {
 		h := digest.NewVerifier(e.digest, e.raw)
 		if err := r.copyEntry(ctx, e, progressWriter{h, prog}); err != nil {
@@ -198,6 +199,7 @@ func (v *Volume) Verify(ctx context.Context, workers int, prog progress.Func) er
 // the store already holds (so an interrupted import resumes where it
 // stopped). Each entry is verified by the store before it becomes visible.
 func (v *Volume) ImportVolume(ctx context.Context, store *cas.Store, workers int, prog progress.Func) error {
+	prog = serialized(prog)
 	skip := func(e *entry) bool {
 		ok, _ := store.Has(e.digest)
 		if ok && prog != nil {
@@ -248,4 +250,18 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// serialized wraps a progress callback so that the worker goroutines never
+// call it concurrently; callers need no locking of their own.
+func serialized(f progress.Func) progress.Func {
+	if f == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	return func(n int64) {
+		mu.Lock()
+		f(n)
+		mu.Unlock()
+	}
 }
