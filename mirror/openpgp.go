@@ -132,13 +132,52 @@ func (s *Signer) ClearSign(release []byte) ([]byte, error) {
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	// go-crypto armors without the CRC-24 line (RFC 9580); gpgv 2.2, which
+	// apt uses, then misreads the END line. Re-armor the signature with it.
+	out := b.Bytes()
+	i := bytes.Index(out, []byte("-----BEGIN PGP SIGNATURE-----"))
+	block, _ := clearsign.Decode(out)
+	if i < 0 || block == nil {
+		return nil, errors.New("clearsign: unexpected encoder output")
+	}
+	sig, err := io.ReadAll(block.ArmoredSignature.Body)
+	if err != nil {
+		return nil, err
+	}
+	var res bytes.Buffer
+	res.Write(out[:i])
+	if err := armorChecksum(&res, "PGP SIGNATURE", sig); err != nil {
+		return nil, err
+	}
+	return res.Bytes(), nil
 }
+
+// armorChecksum writes data armored with a CRC-24 line, as gpg does.
+func armorChecksum(w *bytes.Buffer, blockType string, data []byte) error {
+	aw, err := armor.EncodeWithChecksumOption(w, blockType, nil, true)
+	if err != nil {
+		return err
+	}
+	if _, err := aw.Write(data); err != nil {
+		return err
+	}
+	if err := aw.Close(); err != nil {
+		return err
+	}
+	w.WriteByte('\n')
+	return nil
+}
+
+
 
 // DetachSign returns an armored detached signature (Release.gpg).
 func (s *Signer) DetachSign(release []byte) ([]byte, error) {
 	var b bytes.Buffer
-	if err := openpgp.ArmoredDetachSign(&b, s.entity, bytes.NewReader(release), s.config()); err != nil {
+	var sig bytes.Buffer
+	if err := openpgp.DetachSign(&sig, s.entity, bytes.NewReader(release), s.config()); err != nil {
+		return nil, err
+	}
+	if err := armorChecksum(&b, "PGP SIGNATURE", sig.Bytes()); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
@@ -183,26 +222,19 @@ func GenerateKey(dir, name, uid string) (*GeneratedKey, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	var priv, pubA, pubB bytes.Buffer
-	aw, err := armor.Encode(&priv, openpgp.PrivateKeyType, nil)
-	if err != nil {
+	var priv, privB, pubA, pubB bytes.Buffer
+	if err := e.SerializePrivate(&privB, cfg); err != nil {
 		return nil, err
 	}
-	if err := e.SerializePrivate(aw, cfg); err != nil {
+	if err := armorChecksum(&priv, openpgp.PrivateKeyType, privB.Bytes()); err != nil {
 		return nil, err
 	}
-	aw.Close()
-	priv.WriteByte('\n')
 	if err := e.Serialize(&pubB); err != nil {
 		return nil, err
 	}
-	aw, err = armor.Encode(&pubA, openpgp.PublicKeyType, nil)
-	if err != nil {
+	if err := armorChecksum(&pubA, openpgp.PublicKeyType, pubB.Bytes()); err != nil {
 		return nil, err
 	}
-	aw.Write(pubB.Bytes())
-	aw.Close()
-	pubA.WriteByte('\n')
 	if err := atomicfile.WriteFile(res.PrivateKey, priv.Bytes(), 0o600); err != nil {
 		return nil, err
 	}
@@ -217,16 +249,13 @@ func GenerateKey(dir, name, uid string) (*GeneratedKey, error) {
 
 // PublicKeyArmored returns the signer's public key, armored.
 func (s *Signer) PublicKeyArmored() ([]byte, error) {
-	var b bytes.Buffer
-	aw, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
-	if err != nil {
+	var raw, b bytes.Buffer
+	if err := s.entity.Serialize(&raw); err != nil {
 		return nil, err
 	}
-	if err := s.entity.Serialize(aw); err != nil {
+	if err := armorChecksum(&b, openpgp.PublicKeyType, raw.Bytes()); err != nil {
 		return nil, err
 	}
-	aw.Close()
-	b.WriteByte('\n')
 	return b.Bytes(), nil
 }
 

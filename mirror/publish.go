@@ -75,7 +75,7 @@ type PublishOptions struct {
 	Dist   string // default: the snapshot's upstream codename or suite
 	Signer *Signer
 	Origin string // default "EUCORA"
-	Label  string // default: the snapshot name
+	Label  string // default: the Origin (must not change between publishes)
 	// ValidFor, when > 0, sets Valid-Until that far after Date.
 	ValidFor time.Duration
 	// NoTree skips materialising the tree under public/.
@@ -291,7 +291,9 @@ func (r *Repo) Publish(ctx context.Context, snapshot string, opt PublishOptions)
 	}
 	label := opt.Label
 	if label == "" {
-		label = snapshot
+		// apt refuses a Label that changes between updates: keep it stable
+		// and name the snapshot in Description.
+		label = origin
 	}
 	sort.Strings(archs)
 	rel := debian.Paragraph{

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -198,7 +199,7 @@ func (r *Repo) Sync(ctx context.Context, name string, opt SyncOptions) (*SyncRes
 				res.Reused++
 				continue
 			}
-			jobs = append(jobs, job{url: m.URL + "/" + p.Filename, name: p.Filename, d: p.SHA256, size: p.Size})
+			jobs = append(jobs, job{url: m.URL + "/" + escapePath(p.Filename), name: p.Filename, d: p.SHA256, size: p.Size})
 			total += p.Size
 		}
 	}
@@ -431,4 +432,14 @@ func sortPkgs(ps []Pkg) {
 		}
 		return ps[i].SHA256 < ps[j].SHA256
 	})
+}
+
+// escapePath URL-escapes each element of a repository path, as apt does
+// (pool file names may contain '%', '+' or '~').
+func escapePath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		parts[i] = url.PathEscape(s)
+	}
+	return strings.Join(parts, "/")
 }

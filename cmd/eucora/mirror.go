@@ -321,7 +321,7 @@ func mirrorPublishCmd() *cli.Command {
 			&cli.StringFlag{Name: "prefix", Required: true, Usage: "publish prefix: served at /PREFIX/", Destination: &prefix},
 			&cli.StringFlag{Name: "dist", Usage: "distribution name (default: upstream codename)", Destination: &dist},
 			&cli.StringFlag{Name: "origin", Usage: "Release Origin (default EUCORA)", Destination: &origin},
-			&cli.StringFlag{Name: "label", Usage: "Release Label (default: snapshot name)", Destination: &label},
+			&cli.StringFlag{Name: "label", Usage: "Release Label (default: the Origin; apt refuses a changed Label)", Destination: &label},
 			&cli.DurationFlag{Name: "valid-for", Usage: "set Valid-Until this long after publishing", Destination: &validFor},
 			&cli.BoolFlag{Name: "no-tree", Usage: "do not materialise DATA/mirror/public/PREFIX (serve handles it)", Destination: &noTree},
 		},
