@@ -136,7 +136,7 @@ func (f *Fetcher) transportError(ctx context.Context, url string, err error) err
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	return &FetchError{URL: url, Reason: err.Error()}
+	return &FetchError{URL: url, Reason: err.Error(), Err: err}
 }
 
 type idleReader struct {
@@ -220,7 +220,10 @@ func (f *Fetcher) ToStore(ctx context.Context, store *cas.Store, url, name strin
 			defer r.stop()
 			if have > 0 && r.StatusCode == http.StatusOK {
 				// The server ignored Range: skip what we hold.
-				if _, err := io.CopyN(io.Discard, r.body, have); err != nil {
+				if n, err := io.CopyN(io.Discard, r.body, have); err != nil {
+					if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+						return &FetchError{URL: url, Reason: fmt.Sprintf("truncated: connection closed after %d of %d bytes", n, size), Err: io.ErrUnexpectedEOF}
+					}
 					return err
 				}
 			}
@@ -234,6 +237,9 @@ func (f *Fetcher) ToStore(ctx context.Context, store *cas.Store, url, name strin
 				if errors.As(err, &me) {
 					me.Object = name + " (" + url + ")"
 					return me
+				}
+				if errors.Is(err, io.ErrUnexpectedEOF) {
+					return &FetchError{URL: url, Reason: fmt.Sprintf("truncated: connection closed after %d of %d bytes", have+n, size), Err: io.ErrUnexpectedEOF}
 				}
 				return err
 			}

@@ -168,8 +168,6 @@ func armorChecksum(w *bytes.Buffer, blockType string, data []byte) error {
 	return nil
 }
 
-
-
 // DetachSign returns an armored detached signature (Release.gpg).
 func (s *Signer) DetachSign(release []byte) ([]byte, error) {
 	var b bytes.Buffer
