@@ -134,14 +134,18 @@ func TestBadUpstreamRefused(t *testing.T) {
 			is: ErrBadSignature, names: "unsigned",
 		},
 		{
-			name:  "expired Valid-Until",
-			build: func(t *testing.T) *upstream { return variant(t, nil, indexOpts{validUntil: time.Now().Add(-time.Minute)}, nil) },
-			is:    ErrExpired, names: "Valid-Until",
+			name: "expired Valid-Until",
+			build: func(t *testing.T) *upstream {
+				return variant(t, nil, indexOpts{validUntil: time.Now().Add(-time.Minute)}, nil)
+			},
+			is: ErrExpired, names: "Valid-Until",
 		},
 		{
-			name:  "replayed older Release",
-			build: func(t *testing.T) *upstream { return variant(t, nil, indexOpts{date: goodDate.Add(-24 * time.Hour)}, nil) },
-			is:    ErrRollback, names: "dists/test/InRelease",
+			name: "replayed older Release",
+			build: func(t *testing.T) *upstream {
+				return variant(t, nil, indexOpts{date: goodDate.Add(-24 * time.Hour)}, nil)
+			},
+			is: ErrRollback, names: "dists/test/InRelease",
 		},
 		{
 			name: "Packages hash mismatch",
@@ -208,9 +212,11 @@ func TestBadUpstreamRefused(t *testing.T) {
 			is: ErrMissingIndex, names: "main/binary-amd64/Packages.xz",
 		},
 		{
-			name:  "HTTP 404 on the Release",
-			build: func(t *testing.T) *upstream { return variant(t, nil, indexOpts{}, func(u *upstream) { os.RemoveAll(u.path("dists")) }) },
-			is:    ErrFetch, names: "HTTP 404",
+			name: "HTTP 404 on the Release",
+			build: func(t *testing.T) *upstream {
+				return variant(t, nil, indexOpts{}, func(u *upstream) { os.RemoveAll(u.path("dists")) })
+			},
+			is: ErrFetch, names: "HTTP 404",
 		},
 		{
 			name:  "HTTP 500 on InRelease",
