@@ -117,7 +117,8 @@ func (r *Repo) Diff(a, b string) ([]Change, error) {
 
 // PinSpec is one PKG=VERSION request.
 type PinSpec struct {
-	Package, Version string
+	Package string `json:"package"`
+	Version string `json:"version"`
 }
 
 // ParsePin parses "PKG=VERSION".

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Benchmark: EUCORA's APT mirror against aptly on the same upstream.
+#
+# Builds an upstream of N small packages plus a few large ones (bench/debgen
+# writes valid .deb files directly), indexes it with apt-ftparchive, signs it
+# with gpg, serves it on 127.0.0.1, then times, for each tool:
+#   1. mirror create       2. mirror sync/update   3. snapshot create
+#   4. publish (signed)    5. after one package changes upstream:
+#      sync + snapshot + re-publish (aptly: mirror update, snapshot create,
+#      publish switch)
+# and prints the ratio EUCORA/aptly per step (target: <= 0.5).
+#
+# Needs: go, aptly, apt-ftparchive (apt-utils), gpg, xz, gzip.
+# Env: N (default 2000), LARGE (3), LARGE_MB (40), KEEP=1 keeps the work dir.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-2000}
+LARGE=${LARGE:-3}
+LARGE_MB=${LARGE_MB:-40}
+for t in go aptly apt-ftparchive gpg xz gzip; do
+  command -v "$t" >/dev/null || { echo "bench-apt: $t is not installed (apt-get install aptly apt-utils gnupg xz-utils)" >&2; exit 1; }
+done
+
+W=$(mktemp -d /tmp/bench-apt.XXXXXX)
+cleanup() {
+  [ -n "${SRV_PID:-}" ] && kill "$SRV_PID" 2>/dev/null || true
+  GNUPGHOME=$W/gpg-up gpgconf --kill gpg-agent 2>/dev/null || true
+  GNUPGHOME=$W/gpg-pub gpgconf --kill gpg-agent 2>/dev/null || true
+  [ "${KEEP:-0}" = 1 ] && echo "kept $W" || rm -rf "$W"
+}
+trap cleanup EXIT
+
+echo "== building eucora and debgen"
+CGO_ENABLED=0 go build -trimpath -o "$W/eucora" ./cmd/eucora
+go build -o "$W/debgen" ./bench/debgen
+EU="$W/eucora"
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$(now)" -v b="$1" 'BEGIN{printf "%.6f", a-b}'; }
+calc() { awk "BEGIN{printf \"%.6f\", $1}"; }
+
+echo "== upstream: $N small packages + $LARGE x ${LARGE_MB} MiB"
+UP=$W/upstream
+mkdir -p "$UP" "$W/gpg-up" "$W/gpg-pub"
+chmod 700 "$W/gpg-up" "$W/gpg-pub"
+t0=$(now)
+"$W/debgen" gen -out "$UP" -n "$N" -large "$LARGE" -large-mb "$LARGE_MB"
+GNUPGHOME=$W/gpg-up gpg --batch -q --passphrase '' --quick-gen-key 'Bench upstream <up@example.invalid>' ed25519 sign never
+GNUPGHOME=$W/gpg-up gpg --batch -q --export > "$W/upstream.gpg"
+
+index_upstream() {
+  local dd=$UP/dists/bench bin=$UP/dists/bench/main/binary-amd64
+  rm -rf "$dd"; mkdir -p "$bin"
+  (cd "$UP" && apt-ftparchive packages pool > "$bin/Packages")
+  gzip -9nk "$bin/Packages"; xz -k -T0 "$bin/Packages"
+  (cd "$dd" && apt-ftparchive -o APT::FTPArchive::Release::Origin=Bench -o APT::FTPArchive::Release::Suite=bench \
+     -o APT::FTPArchive::Release::Codename=bench -o APT::FTPArchive::Release::Architectures=amd64 \
+     -o APT::FTPArchive::Release::Components=main release . > Release.tmp && mv Release.tmp Release)
+  GNUPGHOME=$W/gpg-up gpg --batch -q --yes --clearsign -o "$dd/InRelease" "$dd/Release"
+  GNUPGHOME=$W/gpg-up gpg --batch -q --yes -abs -o "$dd/Release.gpg" "$dd/Release"
+}
+index_upstream
+"$W/debgen" serve -dir "$UP" -addr 127.0.0.1:0 -addr-file "$W/addr" & SRV_PID=$!
+for _ in $(seq 50); do [ -s "$W/addr" ] && break; sleep 0.1; done
+URL="http://$(cat "$W/addr")"
+echo "   built and serving at $URL in $(printf %.1f "$(elapsed "$t0")") s"
+
+# Same selection for both: every pkg-* and the large ones.
+EU_FILTER='pkg-* | Section:big'
+APTLY_FILTER='Name (% pkg-*) | Section (big)'
+
+echo "== publish keys"
+"$EU" keys generate --type openpgp --name bench --out "$W/keys" -q >/dev/null
+GNUPGHOME=$W/gpg-pub gpg --batch -q --import "$W/keys/bench.key.asc"
+KEYID=$(GNUPGHOME=$W/gpg-pub gpg --batch --with-colons --list-secret-keys | awk -F: '/^fpr/ {print $10; exit}')
+
+cat > "$W/aptly.conf" <<JSON
+{"rootDir": "$W/aptly", "downloadConcurrency": 8, "architectures": ["amd64"],
+ "gpgDisableSign": false, "gpgDisableVerify": false, "gpgProvider": "gpg",
+ "skipContentsPublishing": true, "skipBz2Publishing": true}
+JSON
+APTLY="aptly -config=$W/aptly.conf"
+export GNUPGHOME=$W/gpg-pub
+
+declare -A T
+step() { # step NAME TOOL cmd...
+  local name=$1 tool=$2; shift 2
+  local s; s=$(now)
+  "$@" > "$W/$tool-$name.log" 2>&1 || { echo "FAILED: $tool $name (see below)"; tail -20 "$W/$tool-$name.log"; exit 1; }
+  T[$tool,$name]=$(elapsed "$s")
+}
+
+D=$W/eucora-data
+echo "== EUCORA"
+step create eucora "$EU" mirror apt create up --data "$D" --url "$URL" --dist bench --keyring "$W/upstream.gpg" --filter "$EU_FILTER" --with-deps -q
+step sync eucora "$EU" mirror apt sync up --data "$D" -q
+step snapshot eucora "$EU" mirror apt snapshot up --as s1 --data "$D" -q
+step publish eucora "$EU" mirror apt publish s1 --data "$D" --key "$W/keys/bench.key.asc" --prefix bench --dist bench -q
+
+echo "== aptly $(aptly version | head -1)"
+step create aptly $APTLY mirror create -keyring="$W/upstream.gpg" -architectures=amd64 -filter="$APTLY_FILTER" -filter-with-deps up "$URL" bench main
+step sync aptly $APTLY mirror update -keyring="$W/upstream.gpg" up
+step snapshot aptly $APTLY snapshot create s1 from mirror up
+step publish aptly $APTLY publish snapshot -batch -gpg-key="$KEYID" -distribution=bench s1 bench
+
+echo "== one package changes upstream"
+"$W/debgen" bump -out "$UP" -name pkg-0007 -version 1.1
+index_upstream
+resync_eu() {
+  "$EU" mirror apt sync up --data "$D" -q && "$EU" mirror apt snapshot up --as s2 --data "$D" -q &&
+  "$EU" mirror apt publish s2 --data "$D" --key "$W/keys/bench.key.asc" --prefix bench --dist bench -q
+}
+resync_aptly() {
+  $APTLY mirror update -keyring="$W/upstream.gpg" up && $APTLY snapshot create s2 from mirror up &&
+  $APTLY publish switch -batch -gpg-key="$KEYID" bench bench s2
+}
+step republish eucora resync_eu
+step republish aptly resync_aptly
+
+# Sanity: both published the same package set.
+EU_PKGS=$(grep -c '^Package:' "$D/mirror/public/bench/dists/bench/main/binary-amd64/Packages")
+AP_PKGS=$(grep -c '^Package:' "$W/aptly/public/bench/dists/bench/main/binary-amd64/Packages")
+echo "   published packages: eucora $EU_PKGS, aptly $AP_PKGS"
+gpgv --keyring "$W/keys/bench.gpg" "$D/mirror/public/bench/dists/bench/InRelease" 2>/dev/null && echo "   gpgv: EUCORA InRelease verifies"
+
+echo
+printf '%-10s %10s %10s %8s  %s\n' step eucora_s aptly_s ratio 'target <= 0.50'
+fail=0
+for s in create sync snapshot publish republish; do
+  e=${T[eucora,$s]} a=${T[aptly,$s]}
+  r=$(calc "$e / $a")
+  ok=ok; if awk "BEGIN{exit !($r > 0.5)}"; then ok=MISSED; fail=1; fi
+  printf '%-10s %10.3f %10.3f %8.3f  %s\n' "$s" "$e" "$a" "$r" "$ok"
+done
+te=0; ta=0
+for s in create sync snapshot publish; do te=$(calc "$te + ${T[eucora,$s]}"); ta=$(calc "$ta + ${T[aptly,$s]}"); done
+printf '%-10s %10.3f %10.3f %8.3f\n' total "$te" "$ta" "$(calc "$te / $ta")"
+exit 0
