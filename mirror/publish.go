@@ -156,15 +156,17 @@ func (r *Repo) LoadPublication(id digest.Digest) (*Publication, error) {
 	return &p, nil
 }
 
-// PoolPath is where a package is published: by component, initial and
-// name, under a directory named by its digest so that two different files
-// with the same upstream name never collide.
+// PoolPath is where a package is published: by component and initial (as
+// Debian does), the file named by the first 16 hex digits of its digest and
+// its upstream name, so that two different files with the same upstream
+// name never collide and the tree needs few directories. apt names a
+// downloaded file from the package's metadata, not from this path.
 func PoolPath(comp string, p *Pkg) string {
 	initial := p.Name[:1]
 	if strings.HasPrefix(p.Name, "lib") && len(p.Name) > 3 {
 		initial = p.Name[:4]
 	}
-	return "pool/" + comp + "/" + initial + "/" + p.Name + "/" + p.SHA256.Hex()[:16] + "/" + path.Base(p.Filename)
+	return "pool/" + comp + "/" + initial + "/" + p.SHA256.Hex()[:16] + "_" + path.Base(p.Filename)
 }
 
 // Publish builds the signed repository for snapshot and switches prefix's
@@ -261,11 +263,16 @@ func (r *Repo) Publish(ctx context.Context, snapshot string, opt PublishOptions)
 			}
 		}
 		plain := b.Bytes()
+		// xz is the slow one: compress both at once.
+		var xzb []byte
+		var xzErr error
+		done := make(chan struct{})
+		go func() { xzb, xzErr = xzBytes(plain); close(done) }()
 		gz, err := gzipBytes(plain)
-		if err != nil {
-			return nil, err
+		<-done
+		if err == nil {
+			err = xzErr
 		}
-		xzb, err := xzBytes(plain)
 		if err != nil {
 			return nil, err
 		}

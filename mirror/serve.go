@@ -203,12 +203,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	w.Header().Set("Content-Type", ContentType(p))
 	w.Header().Set("ETag", `"`+rt.ref.SHA256.Hex()+`"`)
+	modified := rt.modified
 	if strings.Contains(p, "/by-hash/") || strings.Contains(p, "/pool/") {
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
+		// Mutable names (InRelease, Packages...) change with each publish,
+		// possibly twice in one second: no Last-Modified, so conditional
+		// requests rely on the content's ETag alone.
 		w.Header().Set("Cache-Control", "no-cache")
+		modified = time.Time{}
 	}
-	http.ServeContent(w, req, "", rt.modified, f)
+	http.ServeContent(w, req, "", modified, f)
 }
 
 // verify checks the open object against ref once per file identity.

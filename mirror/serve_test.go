@@ -78,7 +78,7 @@ func TestHandlerRoutes(t *testing.T) {
 		"/q/dists/test/InRelease":                           404,
 		"/p/../../etc/passwd":                               404,
 		"/p/dists/test/main/binary-amd64/by-hash/SHA256/00": 404,
-		"/":                                                 200,
+		"/": 200,
 	}
 	for path, want := range cases {
 		if r := httpGet(t, h, path, nil); r.Code != want {

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -116,6 +119,9 @@ func (r *Repo) Sync(ctx context.Context, name string, opt SyncOptions) (*SyncRes
 	if err != nil {
 		return nil, err
 	}
+	if err := r.recoverPending(name); err != nil {
+		return nil, err
+	}
 	base := m.URL + "/dists/" + m.Dist + "/"
 	now := r.now()
 
@@ -207,6 +213,23 @@ func (r *Repo) Sync(ctx context.Context, name string, opt SyncOptions) (*SyncRes
 	if opt.Progress != nil {
 		add = opt.Progress(total, len(jobs))
 	}
+	if len(jobs) > 0 {
+		// Intent log: objects are committed without one fsync each; until
+		// the single SyncFS below succeeds, a crash may leave them torn, so
+		// the next sync re-verifies every object listed here.
+		pending := make([]digest.Digest, len(jobs))
+		for i, j := range jobs {
+			pending[i] = j.d
+		}
+		if err := writeJSON(r.pendingPath(name), pending); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err := r.Store.SyncFS(); err == nil {
+				os.Remove(r.pendingPath(name))
+			}
+		}()
+	}
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = 8
@@ -254,7 +277,12 @@ feed:
 		return nil, err
 	}
 
-	// 5. Manifest, then the mirror state (the commit point).
+	// 5. Payload durable, then manifest, then the mirror state (the commit point).
+	if len(jobs) > 0 {
+		if err := r.Store.SyncFS(); err != nil {
+			return nil, err
+		}
+	}
 	id, err := r.putJSON(man)
 	if err != nil {
 		return nil, err
@@ -270,6 +298,37 @@ feed:
 		return nil, err
 	}
 	return res, nil
+}
+
+func (r *Repo) pendingPath(name string) string {
+	return filepath.Join(r.Dir, "mirrors", "."+name+".pending")
+}
+
+// recoverPending re-verifies the objects an interrupted sync was storing
+// and removes any that are torn, then drops the intent log.
+func (r *Repo) recoverPending(name string) error {
+	var pending []digest.Digest
+	if err := readJSON(r.pendingPath(name), &pending); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		// An unreadable log was itself torn before anything was fetched.
+		return os.Remove(r.pendingPath(name))
+	}
+	for _, d := range pending {
+		if ok, _ := r.Store.Has(d); !ok {
+			continue
+		}
+		if err := r.Store.Verify(d); err != nil {
+			if err := r.Store.Remove(d); err != nil {
+				return err
+			}
+		}
+	}
+	if err := r.Store.SyncFS(); err != nil {
+		return err
+	}
+	return os.Remove(r.pendingPath(name))
 }
 
 func (r *Repo) readObject(d digest.Digest) ([]byte, error) {
