@@ -348,7 +348,11 @@ func (r *Repo) Publish(ctx context.Context, snapshot string, opt PublishOptions)
 		pub.Files = append(pub.Files, ref)
 	}
 	sort.Slice(pub.Files, func(i, j int) bool { return pub.Files[i].Path < pub.Files[j].Path })
-	pubID, err := r.putJSON(pub)
+	pj, err := json.Marshal(pub)
+	if err != nil {
+		return nil, err
+	}
+	pubID, err := r.putNoSync(pj)
 	if err != nil {
 		return nil, err
 	}
@@ -383,6 +387,10 @@ func (r *Repo) Publish(ctx context.Context, snapshot string, opt PublishOptions)
 		}
 		res.Tree = filepath.Join(r.Dir, "public", filepath.FromSlash(opt.Prefix))
 	}
+	// Everything the new state refers to is durable before the state is.
+	if err := r.Store.SyncFS(); err != nil {
+		return nil, err
+	}
 	if err := writeJSON(r.prefixPath(opt.Prefix), st); err != nil {
 		return nil, err
 	}
@@ -395,12 +403,31 @@ func (r *Repo) Publish(ctx context.Context, snapshot string, opt PublishOptions)
 	return res, nil
 }
 
+// putFile stores a generated file without its own fsync: Publish makes
+// everything durable with one SyncFS before it switches the prefix state,
+// and nothing refers to these objects before that.
 func (r *Repo) putFile(p string, data []byte) (FileRef, error) {
-	d, _, err := r.Store.Put(context.Background(), bytes.NewReader(data), "", int64(len(data)))
+	d, err := r.putNoSync(data)
 	if err != nil {
 		return FileRef{}, fmt.Errorf("store %s: %w", p, err)
 	}
 	return FileRef{Path: p, SHA256: d, Size: int64(len(data))}, nil
+}
+
+func (r *Repo) putNoSync(data []byte) (digest.Digest, error) {
+	d := digest.FromBytes(data)
+	if ok, _ := r.Store.Has(d); ok {
+		return d, nil
+	}
+	w, err := r.Store.Create(d, int64(len(data)))
+	if err != nil {
+		return "", err
+	}
+	defer w.Abort()
+	if _, err := w.Write(data); err != nil {
+		return "", err
+	}
+	return w.CommitNoSync()
 }
 
 func gzipBytes(data []byte) ([]byte, error) {
@@ -481,7 +508,7 @@ func (r *Repo) materialise(st *PrefixState) (string, error) {
 	if err := os.Rename(tmp, dir); err != nil {
 		return "", err
 	}
-	return id, atomicfile.SyncDir(filepath.Dir(dir))
+	return id, nil // made durable by the caller's SyncFS
 }
 
 func linkOrCopy(src, dst string) error {
