@@ -85,8 +85,10 @@ type Mirror struct {
 	Dist          string   `json:"dist"`
 	Components    []string `json:"components"`
 	Architectures []string `json:"architectures"`
-	// Keyring is the content-store digest of the trusted keyring.
-	Keyring  digest.Digest `json:"keyring"`
+	// KeyringData is the trusted keyring (as given: armored or binary);
+	// Keyring is its digest, checked before every use.
+	Keyring     digest.Digest `json:"keyring"`
+	KeyringData []byte        `json:"keyring_data,omitempty"`
 	Filter   string        `json:"filter,omitempty"`
 	WithDeps bool          `json:"with_deps,omitempty"`
 	Created  time.Time     `json:"created"`
@@ -134,11 +136,8 @@ func (r *Repo) CreateMirror(m *Mirror, keyring []byte) error {
 	if _, err := parseFilter(m.Filter); err != nil {
 		return err
 	}
-	d, err := r.Store.PutBytes(keyring)
-	if err != nil {
-		return err
-	}
-	m.Keyring = d
+	m.Keyring = digest.FromBytes(keyring)
+	m.KeyringData = keyring
 	m.URL = strings.TrimRight(m.URL, "/")
 	if m.Created.IsZero() {
 		m.Created = r.now().UTC()

@@ -107,11 +107,10 @@ func (r *Repo) Sync(ctx context.Context, name string, opt SyncOptions) (*SyncRes
 	if f == nil {
 		f = &Fetcher{}
 	}
-	keyData, err := r.readObject(m.Keyring)
-	if err != nil {
-		return nil, fmt.Errorf("mirror %q keyring: %w", name, err)
+	if got := digest.FromBytes(m.KeyringData); got != m.Keyring {
+		return nil, &digest.MismatchError{Object: "mirror " + name + " keyring", Want: string(m.Keyring), Got: string(got), WantSize: -1}
 	}
-	keyring, err := ReadKeyring(keyData, "mirror "+name+" keyring")
+	keyring, err := ReadKeyring(m.KeyringData, "mirror "+name+" keyring")
 	if err != nil {
 		return nil, err
 	}
@@ -329,15 +328,6 @@ func (r *Repo) recoverPending(name string) error {
 		return err
 	}
 	return os.Remove(r.pendingPath(name))
-}
-
-func (r *Repo) readObject(d digest.Digest) ([]byte, error) {
-	rc, err := r.Store.OpenVerified(d)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return io.ReadAll(rc)
 }
 
 func parseFilter(expr string) (*debian.Filter, error) {

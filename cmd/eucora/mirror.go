@@ -105,7 +105,9 @@ func mirrorCreateCmd() *cli.Command {
 			if err := repo.CreateMirror(m, kr); err != nil {
 				return err
 			}
-			return out.emit(m, func(w io.Writer) {
+			view := *m
+			view.KeyringData = nil // the digest identifies it
+			return out.emit(view, func(w io.Writer) {
 				fmt.Fprintf(w, "mirror %s: %s dists/%s %v %v\n", m.Name, m.URL, m.Dist, m.Components, m.Architectures)
 			})
 		},
