@@ -89,9 +89,9 @@ type Mirror struct {
 	// Keyring is its digest, checked before every use.
 	Keyring     digest.Digest `json:"keyring"`
 	KeyringData []byte        `json:"keyring_data,omitempty"`
-	Filter   string        `json:"filter,omitempty"`
-	WithDeps bool          `json:"with_deps,omitempty"`
-	Created  time.Time     `json:"created"`
+	Filter      string        `json:"filter,omitempty"`
+	WithDeps    bool          `json:"with_deps,omitempty"`
+	Created     time.Time     `json:"created"`
 	// Last good sync; empty until the first sync succeeds.
 	Synced      time.Time     `json:"synced,omitzero"`
 	Manifest    digest.Digest `json:"manifest,omitempty"`
