@@ -130,6 +130,7 @@ type indexOpts struct {
 	date       time.Time
 	byHash     bool
 	noInRel    bool // publish Release + Release.gpg only
+	plainOnly  bool // only an uncompressed Packages
 }
 
 // index regenerates Packages, Packages.gz, Packages.xz and a signed Release.
@@ -141,7 +142,9 @@ func (u *upstream) index(o indexOpts) {
 	os.MkdirAll(bin, 0o755)
 	pk := run(u.t, u.dir, nil, "apt-ftparchive", "packages", "pool")
 	os.WriteFile(filepath.Join(bin, "Packages"), []byte(pk), 0o644)
-	run(u.t, bin, nil, "sh", "-c", "gzip -9nk Packages && xz -k Packages")
+	if !o.plainOnly {
+		run(u.t, bin, nil, "sh", "-c", "gzip -9nk Packages && xz -k Packages")
+	}
 	if o.date.IsZero() {
 		o.date = time.Now().Add(-time.Hour)
 	}
