@@ -85,6 +85,10 @@ export GNUPGHOME=$W/gpg-pub
 declare -A T
 step() { # step NAME TOOL cmd...
   local name=$1 tool=$2; shift 2
+  # Flush dirty pages first (untimed) so no step pays for the previous
+  # tool's unwritten data: EUCORA syncs its store before it commits state
+  # (aptly does not), and syncfs would otherwise flush aptly's files too.
+  sync
   local s; s=$(now)
   "$@" > "$W/$tool-$name.log" 2>&1 || { echo "FAILED: $tool $name (see below)"; tail -20 "$W/$tool-$name.log"; exit 1; }
   T[$tool,$name]=$(elapsed "$s")
