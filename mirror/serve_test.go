@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/mirror/debian"
 )
 
 // publishFixture builds a repo with one synced, snapshotted and published
@@ -92,5 +95,64 @@ func TestHandlerRoutes(t *testing.T) {
 	etag := r.Header().Get("ETag")
 	if r2 := httpGet(t, h, "/p/dists/test/main/binary-amd64/Packages.xz", map[string]string{"If-None-Match": etag}); r2.Code != 304 {
 		t.Errorf("conditional GET: %d, want 304", r2.Code)
+	}
+}
+
+// TestRetiredByHashStaysReachable: after a new publish, the previous
+// publication's by-hash indexes and pool files are still served (a client
+// that read the old InRelease can finish), while the mutable names switch
+// at once and never mix.
+func TestRetiredByHashStaysReachable(t *testing.T) {
+	g := newGPG(t, "Upstream <up@example.invalid>")
+	u := newUpstream(t)
+	u.addDeb(debSpec{name: "alpha", version: "1.0"})
+	u.addDeb(debSpec{name: "beta", version: "2.0"})
+	u.index(indexOpts{signer: g})
+	srv := newFaultServer(t, u.dir)
+	repo := testRepo(t)
+	ctx := context.Background()
+	signer, _ := testSigner(t)
+	for i, filter := range []string{"alpha", ""} {
+		name := []string{"one", "two"}[i]
+		if err := repo.CreateMirror(&Mirror{Name: name, URL: srv.URL, Dist: "test", Filter: filter}, g.pub); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := repo.Sync(ctx, name, SyncOptions{Fetcher: fastFetcher()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := repo.CreateSnapshot(name, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := NewHandler(repo, nil)
+	if _, err := repo.Publish(ctx, "one", PublishOptions{Prefix: "p", Signer: signer}); err != nil {
+		t.Fatal(err)
+	}
+	old := mustPublication(t, repo, "p", "test")
+	oldRelease := httpGet(t, h, "/p/dists/test/Release", nil).Body.String()
+	if _, err := repo.Publish(ctx, "two", PublishOptions{Prefix: "p", Signer: signer}); err != nil {
+		t.Fatal(err)
+	}
+	newRelease := httpGet(t, h, "/p/dists/test/Release", nil).Body.String()
+	if newRelease == oldRelease {
+		t.Fatal("Release did not switch")
+	}
+	// The new Release's indexes are the ones served under their names.
+	rel, err := debian.ParseRelease([]byte(newRelease), "Release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, fs := range rel.Files {
+		body := httpGet(t, h, "/p/dists/test/"+p, nil).Body.Bytes()
+		if string(digest.FromBytes(body)) != fs.SHA256 {
+			t.Fatalf("%s served does not match the served Release", p)
+		}
+	}
+	for _, f := range old.Files {
+		if strings.Contains(f.Path, "/by-hash/") || strings.HasPrefix(f.Path, "pool/") {
+			if r := httpGet(t, h, "/p/"+f.Path, nil); r.Code != 200 {
+				t.Fatalf("retired %s: HTTP %d", f.Path, r.Code)
+			}
+		}
 	}
 }
