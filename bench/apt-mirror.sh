@@ -74,14 +74,8 @@ echo "== publish keys"
 GNUPGHOME=$W/gpg-pub gpg --batch -q --import "$W/keys/bench.key.asc"
 KEYID=$(GNUPGHOME=$W/gpg-pub gpg --batch --with-colons --list-secret-keys | awk -F: '/^fpr/ {print $10; exit}')
 
-cat > "$W/aptly.conf" <<JSON
-{"rootDir": "$W/aptly", "downloadConcurrency": 8, "architectures": ["amd64"],
- "gpgDisableSign": false, "gpgDisableVerify": false, "gpgProvider": "gpg",
- "skipContentsPublishing": true, "skipBz2Publishing": true}
-JSON
-APTLY="aptly -config=$W/aptly.conf"
 export GNUPGHOME=$W/gpg-pub
-
+REPEAT=${REPEAT:-3}
 declare -A T
 step() { # step NAME TOOL cmd...
   local name=$1 tool=$2; shift 2
@@ -91,52 +85,71 @@ step() { # step NAME TOOL cmd...
   sync
   local s; s=$(now)
   "$@" > "$W/$tool-$name.log" 2>&1 || { echo "FAILED: $tool $name (see below)"; tail -20 "$W/$tool-$name.log"; exit 1; }
-  T[$tool,$name]=$(elapsed "$s")
+  T[$tool,$name,$r]=$(elapsed "$s")
 }
 
-D=$W/eucora-data
-echo "== EUCORA"
-step create eucora "$EU" mirror apt create up --data "$D" --url "$URL" --dist bench --keyring "$W/upstream.gpg" --filter "$EU_FILTER" --with-deps -q
-step sync eucora "$EU" mirror apt sync up --data "$D" -q
-step snapshot eucora "$EU" mirror apt snapshot up --as s1 --data "$D" -q
-step publish eucora "$EU" mirror apt publish s1 --data "$D" --key "$W/keys/bench.key.asc" --prefix bench --dist bench -q
+for r in $(seq "$REPEAT"); do
+  echo "== run $r of $REPEAT"
+  D=$W/eucora-data-$r
+  cat > "$W/aptly.conf" <<JSON
+{"rootDir": "$W/aptly-$r", "downloadConcurrency": 8, "architectures": ["amd64"],
+ "gpgDisableSign": false, "gpgDisableVerify": false, "gpgProvider": "gpg",
+ "skipContentsPublishing": true, "skipBz2Publishing": true}
+JSON
+  APTLY="aptly -config=$W/aptly.conf"
 
-echo "== aptly $(aptly version | head -1)"
-step create aptly $APTLY mirror create -keyring="$W/upstream.gpg" -architectures=amd64 -filter="$APTLY_FILTER" -filter-with-deps up "$URL" bench main
-step sync aptly $APTLY mirror update -keyring="$W/upstream.gpg" up
-step snapshot aptly $APTLY snapshot create s1 from mirror up
-step publish aptly $APTLY publish snapshot -batch -gpg-key="$KEYID" -distribution=bench s1 bench
+  step create eucora "$EU" mirror apt create up --data "$D" --url "$URL" --dist bench --keyring "$W/upstream.gpg" --filter "$EU_FILTER" --with-deps -q
+  step sync eucora "$EU" mirror apt sync up --data "$D" -q
+  step snapshot eucora "$EU" mirror apt snapshot up --as s1 --data "$D" -q
+  step publish eucora "$EU" mirror apt publish s1 --data "$D" --key "$W/keys/bench.key.asc" --prefix bench --dist bench -q
 
-echo "== one package changes upstream"
-"$W/debgen" bump -out "$UP" -name pkg-0007 -version 1.1
-index_upstream
-resync_eu() {
-  "$EU" mirror apt sync up --data "$D" -q && "$EU" mirror apt snapshot up --as s2 --data "$D" -q &&
-  "$EU" mirror apt publish s2 --data "$D" --key "$W/keys/bench.key.asc" --prefix bench --dist bench -q
-}
-resync_aptly() {
-  $APTLY mirror update -keyring="$W/upstream.gpg" up && $APTLY snapshot create s2 from mirror up &&
-  $APTLY publish switch -batch -gpg-key="$KEYID" bench bench s2
-}
-step republish eucora resync_eu
-step republish aptly resync_aptly
+  step create aptly $APTLY mirror create -keyring="$W/upstream.gpg" -architectures=amd64 -filter="$APTLY_FILTER" -filter-with-deps up "$URL" bench main
+  step sync aptly $APTLY mirror update -keyring="$W/upstream.gpg" up
+  step snapshot aptly $APTLY snapshot create s1 from mirror up
+  step publish aptly $APTLY publish snapshot -batch -gpg-key="$KEYID" -distribution=bench s1 bench
 
-# Sanity: both published the same package set.
-EU_PKGS=$(grep -c '^Package:' "$D/mirror/public/bench/dists/bench/main/binary-amd64/Packages")
-AP_PKGS=$(grep -c '^Package:' "$W/aptly/public/bench/dists/bench/main/binary-amd64/Packages")
-echo "   published packages: eucora $EU_PKGS, aptly $AP_PKGS"
-gpgv --keyring "$W/keys/bench.gpg" "$D/mirror/public/bench/dists/bench/InRelease" 2>/dev/null && echo "   gpgv: EUCORA InRelease verifies"
+  # One package changes upstream.
+  "$W/debgen" bump -out "$UP" -name pkg-0007 -version "1.$r"
+  index_upstream
+  resync_eu() {
+    "$EU" mirror apt sync up --data "$D" -q && "$EU" mirror apt snapshot up --as s2 --data "$D" -q &&
+    "$EU" mirror apt publish s2 --data "$D" --key "$W/keys/bench.key.asc" --prefix bench --dist bench -q
+  }
+  resync_aptly() {
+    $APTLY mirror update -keyring="$W/upstream.gpg" up && $APTLY snapshot create s2 from mirror up &&
+    $APTLY publish switch -batch -gpg-key="$KEYID" bench bench s2
+  }
+  step republish eucora resync_eu
+  step republish aptly resync_aptly
 
+  # Sanity: both published the same package set, and apt's gpgv accepts ours.
+  EU_PKGS=$(grep -c '^Package:' "$D/mirror/public/bench/dists/bench/main/binary-amd64/Packages")
+  AP_PKGS=$(grep -c '^Package:' "$W/aptly-$r/public/bench/dists/bench/main/binary-amd64/Packages")
+  echo "   published packages: eucora $EU_PKGS, aptly $AP_PKGS"
+  [ "$EU_PKGS" = "$AP_PKGS" ] || { echo "package sets differ"; exit 1; }
+  gpgv --keyring "$W/keys/bench.gpg" "$D/mirror/public/bench/dists/bench/InRelease" 2>/dev/null || { echo "gpgv rejects EUCORA's InRelease"; exit 1; }
+  for s in create sync snapshot publish republish; do
+    printf '   %-10s eucora %7.3f s  aptly %7.3f s\n' "$s" "${T[eucora,$s,$r]}" "${T[aptly,$s,$r]}"
+  done
+  rm -rf "$W/aptly-$r" "$D"   # free the space before the next run
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo
+echo "median of $REPEAT runs (upstream: $N small + $LARGE x $LARGE_MB MiB packages)"
 printf '%-10s %10s %10s %8s  %s\n' step eucora_s aptly_s ratio 'target <= 0.50'
 fail=0
+declare -A M
 for s in create sync snapshot publish republish; do
-  e=${T[eucora,$s]} a=${T[aptly,$s]}
-  r=$(calc "$e / $a")
-  ok=ok; if awk "BEGIN{exit !($r > 0.5)}"; then ok=MISSED; fail=1; fi
-  printf '%-10s %10.3f %10.3f %8.3f  %s\n' "$s" "$e" "$a" "$r" "$ok"
+  ev=() av=()
+  for r in $(seq "$REPEAT"); do ev+=("${T[eucora,$s,$r]}"); av+=("${T[aptly,$s,$r]}"); done
+  e=$(median "${ev[@]}") a=$(median "${av[@]}")
+  M[eucora,$s]=$e; M[aptly,$s]=$a
+  ratio=$(calc "$e / $a")
+  ok=ok; if awk "BEGIN{exit !($ratio > 0.5)}"; then ok=MISSED; fail=1; fi
+  printf "%-10s %10.3f %10.3f %8.3f  %s\n" "$s" "$e" "$a" "$ratio" "$ok"
 done
 te=0; ta=0
-for s in create sync snapshot publish; do te=$(calc "$te + ${T[eucora,$s]}"); ta=$(calc "$ta + ${T[aptly,$s]}"); done
+for s in create sync snapshot publish; do te=$(calc "$te + ${M[eucora,$s]}"); ta=$(calc "$ta + ${M[aptly,$s]}"); done
 printf '%-10s %10.3f %10.3f %8.3f\n' total "$te" "$ta" "$(calc "$te / $ta")"
 exit 0
