@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/datadir"
 	"github.com/eucora/eucora/internal/digest"
 )
 
@@ -266,4 +268,24 @@ func (h *Handler) index(w http.ResponseWriter) {
 	}
 	sort.Strings(lines)
 	io.WriteString(w, strings.Join(lines, "\n")+"\n")
+}
+
+// OpenHandler opens the mirror state of the data directory dataDir (its
+// cas/ store and mirror/ state, as laid out by internal/datadir) and returns
+// the handler serving its publications. This is what an edge embeds: it
+// needs no signing key, only the publications' objects and prefix states.
+func OpenHandler(dataDir string, log *slog.Logger) (*Handler, error) {
+	d, err := datadir.Open(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := cas.Open(d.CAS())
+	if err != nil {
+		return nil, err
+	}
+	repo, err := OpenRepo(d.Mirror(), st)
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(repo, log), nil
 }

@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +73,16 @@ func TestHandlerRefusesCorruptObject(t *testing.T) {
 }
 
 func TestHandlerRoutes(t *testing.T) {
-	_, h := publishFixture(t)
+	repo, h := publishFixture(t)
+	// The handler an edge embeds, opened from the data directory alone,
+	// serves the same bytes.
+	h2, err := OpenHandler(filepath.Dir(repo.Dir), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := httpGet(t, h, "/p/dists/test/InRelease", nil), httpGet(t, h2, "/p/dists/test/InRelease", nil); a.Code != 200 || a.Body.String() != b.Body.String() {
+		t.Fatalf("OpenHandler serves different bytes (%d, %d)", a.Code, b.Code)
+	}
 	cases := map[string]int{
 		"/p/dists/test/InRelease":                           200,
 		"/p/dists/test/main/binary-amd64/Packages.xz":       200,
