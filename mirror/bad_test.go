@@ -157,7 +157,7 @@ func TestBadUpstreamRefused(t *testing.T) {
 					}
 				})
 			},
-			as: new(*digest.MismatchError), names: "main/binary-amd64/Packages.xz",
+			as: new(*digest.MismatchError), names: "main/binary-amd64/Packages.gz",
 		},
 		{
 			name: "by-hash index hash mismatch",
@@ -169,7 +169,7 @@ func TestBadUpstreamRefused(t *testing.T) {
 					}
 				})
 			},
-			as: new(*digest.MismatchError), names: "main/binary-amd64/Packages.xz",
+			as: new(*digest.MismatchError), names: "main/binary-amd64/Packages.gz",
 		},
 		{
 			name: ".deb hash mismatch",

@@ -97,7 +97,7 @@ func TestEndToEndAptClient(t *testing.T) {
 	if res.Packages != 4 || res.AddedByDeps != 3 || len(res.Unresolved) != 0 {
 		t.Fatalf("sync result %+v", res)
 	}
-	if hits := srv.hits["/dists/test/main/binary-amd64/Packages.xz"]; hits != 0 {
+	if hits := srv.hits["/dists/test/main/binary-amd64/Packages.gz"]; hits != 0 {
 		t.Fatalf("Acquire-By-Hash: yes, but the plain index path was fetched %d times", hits)
 	}
 	s1, err := repo.CreateSnapshot("up", "s1")

@@ -131,6 +131,7 @@ type indexOpts struct {
 	byHash     bool
 	noInRel    bool // publish Release + Release.gpg only
 	plainOnly  bool // only an uncompressed Packages
+	xzOnly     bool // only Packages.xz
 }
 
 // index regenerates Packages, Packages.gz, Packages.xz and a signed Release.
@@ -142,7 +143,11 @@ func (u *upstream) index(o indexOpts) {
 	os.MkdirAll(bin, 0o755)
 	pk := run(u.t, u.dir, nil, "apt-ftparchive", "packages", "pool")
 	os.WriteFile(filepath.Join(bin, "Packages"), []byte(pk), 0o644)
-	if !o.plainOnly {
+	switch {
+	case o.plainOnly:
+	case o.xzOnly:
+		run(u.t, bin, nil, "sh", "-c", "xz Packages")
+	default:
 		run(u.t, bin, nil, "sh", "-c", "gzip -9nk Packages && xz -k Packages")
 	}
 	if o.date.IsZero() {
@@ -177,7 +182,10 @@ func (u *upstream) index(o indexOpts) {
 		bh := filepath.Join(bin, "by-hash/SHA256")
 		os.MkdirAll(bh, 0o755)
 		for _, n := range []string{"Packages", "Packages.gz", "Packages.xz"} {
-			b, _ := os.ReadFile(filepath.Join(bin, n))
+			b, err := os.ReadFile(filepath.Join(bin, n))
+			if err != nil {
+				continue
+			}
 			sum := sha256.Sum256(b)
 			os.WriteFile(filepath.Join(bh, hex.EncodeToString(sum[:])), b, 0o644)
 		}

@@ -37,6 +37,26 @@ func TestSyncReleaseGPGPlainIndex(t *testing.T) {
 	}
 }
 
+// TestSyncXZOnlyByHash: only Packages.xz, fetched by hash.
+func TestSyncXZOnlyByHash(t *testing.T) {
+	g := newGPG(t, "Upstream <up@example.invalid>")
+	u := newUpstream(t)
+	u.addDeb(debSpec{name: "alpha", version: "1.0"})
+	u.index(indexOpts{signer: g, xzOnly: true, byHash: true})
+	srv := newFaultServer(t, u.dir)
+	repo := testRepo(t)
+	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.pub); err != nil {
+		t.Fatal(err)
+	}
+	res, err := repo.Sync(context.Background(), "up", SyncOptions{Fetcher: fastFetcher()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Packages != 1 || srv.hits["/dists/test/main/binary-amd64/Packages.xz"] != 0 {
+		t.Fatalf("result %+v, requests %v", res, srv.hits)
+	}
+}
+
 // TestSyncRecoversFromTornObjects: an intent log left by a crash makes the
 // next sync re-verify the listed objects and replace a torn one.
 func TestSyncRecoversFromTornObjects(t *testing.T) {
