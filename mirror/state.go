@@ -1,8 +1,6 @@
 package mirror
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -307,15 +305,6 @@ func (r *Repo) loadObjectJSON(id digest.Digest, v any) error {
 		return fmt.Errorf("object %s: %v: %w", id, err, ErrInvalid)
 	}
 	return nil
-}
-
-func (r *Repo) putJSON(v any) (digest.Digest, error) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	d, _, err := r.Store.Put(context.Background(), bytes.NewReader(data), "", int64(len(data)))
-	return d, err
 }
 
 func writeJSON(path string, v any) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -276,14 +277,17 @@ feed:
 		return nil, err
 	}
 
-	// 5. Payload durable, then manifest, then the mirror state (the commit point).
-	if len(jobs) > 0 {
-		if err := r.Store.SyncFS(); err != nil {
-			return nil, err
-		}
-	}
-	id, err := r.putJSON(man)
+	// 5. Payload and manifest durable (one syncfs), then the mirror state
+	// (the commit point).
+	mj, err := json.Marshal(man)
 	if err != nil {
+		return nil, err
+	}
+	id, err := r.putNoSync(mj)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Store.SyncFS(); err != nil {
 		return nil, err
 	}
 	res.Manifest = id
