@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/eucora
 FUZZTIME ?= 20s
 
-.PHONY: build test test-short bench bench-transfer fuzz lint clean
+.PHONY: build test test-short bench bench-transfer bench-apt fuzz lint clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/eucora
@@ -17,10 +17,14 @@ test:
 test-short:
 	$(GO) test -short $(PKGS)
 
-bench: bench-transfer
+bench: bench-transfer bench-apt
 
 bench-transfer: build
 	bash bench/transfer.sh
+
+# EUCORA's APT mirror against aptly (needs aptly, apt-utils, gnupg, xz-utils).
+bench-apt:
+	bash bench/apt-mirror.sh
 
 # Runs every fuzz target for FUZZTIME each.
 fuzz:

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/mirror"
 )
 
 func init() {
@@ -29,11 +30,13 @@ func keysCommand() *cli.Command {
 			UsageText: "eucora keys generate --out DIR --name NAME [--type ed25519|openpgp]",
 			Description: "ed25519 (default) writes DIR/NAME.key (PKCS#8 PEM, mode 0600) and DIR/NAME.pub\n" +
 				"(PKIX PEM). The key id is the SHA-256 of the public key's DER encoding:\n" +
-				"  openssl pkey -pubin -in NAME.pub -outform DER | sha256sum",
+				"  openssl pkey -pubin -in NAME.pub -outform DER | sha256sum\n" +
+				"openpgp writes DIR/NAME.key.asc (armored private key, mode 0600), DIR/NAME.asc and\n" +
+				"DIR/NAME.gpg (public key, armored and binary; NAME.gpg is an apt signed-by keyring).",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "out", Usage: "directory to write the keys to", Required: true, Destination: &o.out},
 				&cli.StringFlag{Name: "name", Usage: "key name (file name without extension)", Required: true, Destination: &o.name},
-				&cli.StringFlag{Name: "type", Value: "ed25519", Usage: "ed25519 (bundles, hub, edge)", Destination: &o.typ},
+				&cli.StringFlag{Name: "type", Value: "ed25519", Usage: "ed25519 (bundles, hub, edge) or openpgp (APT publish)", Destination: &o.typ},
 			},
 			Action: func(c *cli.Context) error {
 				out, err := outputFrom(c)
@@ -49,8 +52,10 @@ func keysCommand() *cli.Command {
 func runKeysGenerate(out *output, o keysGenerateOptions) error {
 	switch o.typ {
 	case "ed25519":
+	case "openpgp":
+		return runKeysGenerateOpenPGP(out, o)
 	default:
-		return usageErrorf("--type: unknown key type %q (want ed25519)", o.typ)
+		return usageErrorf("--type: unknown key type %q (want ed25519 or openpgp)", o.typ)
 	}
 	k, err := signing.Generate()
 	if err != nil {
@@ -63,5 +68,18 @@ func runKeysGenerate(out *output, o keysGenerateOptions) error {
 	res := map[string]string{"type": o.typ, "key_id": k.ID, "private_key": keyPath, "public_key": pubPath}
 	return out.emit(res, func(w io.Writer) {
 		fmt.Fprintf(w, "key id:      %s\nprivate key: %s (keep it secret, mode 0600)\npublic key:  %s\n", k.ID, keyPath, pubPath)
+	})
+}
+
+func runKeysGenerateOpenPGP(out *output, o keysGenerateOptions) error {
+	k, err := mirror.GenerateKey(o.out, o.name, "EUCORA APT "+o.name)
+	if err != nil {
+		return err
+	}
+	res := map[string]string{"type": o.typ, "key_id": k.Fingerprint, "private_key": k.PrivateKey,
+		"public_key": k.PublicASC, "public_key_binary": k.PublicGPG}
+	return out.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "fingerprint: %s\nprivate key: %s (keep it secret, mode 0600)\npublic key:  %s (armored), %s (binary, apt signed-by)\n",
+			k.Fingerprint, k.PrivateKey, k.PublicASC, k.PublicGPG)
 	})
 }

@@ -24,7 +24,7 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := newApp()
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, reorderMirrorArgs(args))
 	if err == nil {
 		return 0
 	}
@@ -62,6 +62,7 @@ func commands() []*cli.Command {
 		keysCommand(),
 		bundleCommand(),
 		riskCommand(),
+		mirrorCommand(),
 	}
 }
 

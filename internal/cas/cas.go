@@ -30,6 +30,8 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/digest"
 )
@@ -302,7 +304,18 @@ func (w *Writer) name() string {
 
 // Commit verifies, syncs and publishes the object and returns its digest.
 // On a mismatch nothing is published and the temporary data is removed.
-func (w *Writer) Commit() (digest.Digest, error) {
+func (w *Writer) Commit() (digest.Digest, error) { return w.commit(true) }
+
+// CommitNoSync is Commit without the fsync of the object and of its
+// directory: the object is visible at once but durable only after the
+// caller's SyncFS returns. A caller that uses it must remember which
+// objects it committed this way until SyncFS succeeds, and re-verify them
+// (Verify) after a crash; mirror sync keeps such an intent log. It exists
+// because one fsync per object dominates the cost of storing thousands of
+// small files.
+func (w *Writer) CommitNoSync() (digest.Digest, error) { return w.commit(false) }
+
+func (w *Writer) commit(durable bool) (digest.Digest, error) {
 	if w.done {
 		return "", errors.New("cas: writer already finished")
 	}
@@ -319,7 +332,8 @@ func (w *Writer) Commit() (digest.Digest, error) {
 		return "", &digest.MismatchError{Object: w.name(), Want: want, Got: string(got), WantSize: w.size, GotSize: w.n}
 	}
 	err := w.f.Chmod(0o444)
-	if err == nil && !w.s.noSync {
+	durable = durable && !w.s.noSync
+	if err == nil && durable {
 		err = w.f.Sync()
 	}
 	if cerr := w.f.Close(); err == nil {
@@ -339,7 +353,7 @@ func (w *Writer) Commit() (digest.Digest, error) {
 		os.Remove(tmp)
 		return "", err
 	}
-	if w.s.noSync {
+	if !durable {
 		w.s.mu.Lock()
 		w.s.unsynced = append(w.s.unsynced, final)
 		w.s.mu.Unlock()
@@ -471,6 +485,25 @@ func (s *Store) Walk(fn func(d digest.Digest, size int64) error) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// SyncFS flushes the whole file system holding the store (syncfs(2)),
+// making every object committed with CommitNoSync durable together with
+// any other file the caller wrote there. Sync is the narrower choice when
+// only the store's own objects need flushing.
+func (s *Store) SyncFS() error {
+	d, err := os.Open(s.root)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	s.mu.Lock()
+	s.unsynced = nil
+	s.mu.Unlock()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("syncfs %s: %w", s.root, err)
 	}
 	return nil
 }

@@ -162,3 +162,32 @@ func TestNoSyncStoreSync(t *testing.T) {
 		t.Fatalf("unsynced list not cleared: %v", s.unsynced)
 	}
 }
+
+func TestCommitNoSyncThenSyncFS(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("deferred durability")
+	w, err := s.Create(digest.FromBytes(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	d, err := w.CommitNoSync()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SyncFS(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Verify(d); err != nil {
+		t.Fatal(err)
+	}
+	// A wrong digest is refused exactly as by Commit.
+	w, _ = s.Create(digest.FromBytes([]byte("other")), -1)
+	w.Write(data)
+	if _, err := w.CommitNoSync(); err == nil {
+		t.Fatal("CommitNoSync accepted content that does not match its digest")
+	}
+}

@@ -1,0 +1,538 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/datadir"
+	"github.com/eucora/eucora/internal/progress"
+	"github.com/eucora/eucora/mirror"
+	"github.com/eucora/eucora/mirror/debian"
+)
+
+func init() {
+	registerExitMatch(exitBadSignature, is(mirror.ErrBadSignature, mirror.ErrUnknownKey))
+	registerExitMatch(exitStale, is(mirror.ErrExpired, mirror.ErrRollback))
+	registerExitMatch(exitCorrupt, is(debian.ErrSyntax))
+	registerExitMatch(exitNotInit, is(mirror.ErrNotFound))
+}
+
+func dataFlag(dst *string) cli.Flag {
+	return &cli.StringFlag{Name: "data", Value: datadir.Default, Usage: "data directory", EnvVars: []string{"EUCORA_DATA"}, Destination: dst}
+}
+
+func openMirrorRepo(data string) (*mirror.Repo, error) {
+	d, err := datadir.Open(data)
+	if err != nil {
+		return nil, err
+	}
+	st, err := cas.Open(d.CAS())
+	if err != nil {
+		return nil, err
+	}
+	return mirror.OpenRepo(d.Mirror(), st)
+}
+
+func mirrorCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "mirror",
+		Usage: "mirror, snapshot, publish and serve repositories",
+		Subcommands: []*cli.Command{{
+			Name:  "apt",
+			Usage: "APT repositories (see docs/apt-mirror.md)",
+			Subcommands: []*cli.Command{
+				mirrorCreateCmd(), mirrorSyncCmd(), mirrorListCmd(), mirrorSnapshotCmd(), mirrorSnapshotsCmd(),
+				mirrorDiffCmd(), mirrorPublishCmd(), mirrorPublishedCmd(), mirrorServeCmd(), mirrorPinCmd(),
+			},
+		}},
+	}
+}
+
+func oneArg(c *cli.Context, what string) (string, error) {
+	if c.NArg() != 1 {
+		return "", usageErrorf("%s: want exactly one %s, got %d arguments", c.Command.Name, what, c.NArg())
+	}
+	return c.Args().First(), nil
+}
+
+func mirrorCreateCmd() *cli.Command {
+	var data, url, dist, keyring, filter string
+	var withDeps bool
+	var comps, archs cli.StringSlice
+	return &cli.Command{
+		Name:      "create",
+		Usage:     "define a mirror of an upstream APT repository",
+		UsageText: "eucora mirror apt create NAME --url URL --dist DIST [--component C]... [--arch A]... --keyring FILE [--filter EXPR] [--with-deps]",
+		Flags: []cli.Flag{
+			dataFlag(&data),
+			&cli.StringFlag{Name: "url", Required: true, Usage: "repository base URL (the directory holding dists/ and pool/)", Destination: &url},
+			&cli.StringFlag{Name: "dist", Required: true, Usage: "distribution (suite or codename)", Destination: &dist},
+			&cli.StringSliceFlag{Name: "component", Usage: "component (repeatable; default main)", Destination: &comps},
+			&cli.StringSliceFlag{Name: "arch", Usage: "architecture (repeatable; default amd64)", Destination: &archs},
+			&cli.StringFlag{Name: "keyring", Required: true, Usage: "trusted OpenPGP keyring (armored or binary)", Destination: &keyring},
+			&cli.StringFlag{Name: "filter", Usage: "package filter, e.g. 'nginx* | Priority:required' (docs/apt-mirror.md)", Destination: &filter},
+			&cli.BoolFlag{Name: "with-deps", Usage: "also mirror what selected packages depend on", Destination: &withDeps},
+		},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			name, err := oneArg(c, "mirror NAME")
+			if err != nil {
+				return err
+			}
+			kr, err := os.ReadFile(keyring)
+			if err != nil {
+				return fmt.Errorf("--keyring: %w", err)
+			}
+			repo, err := openMirrorRepo(data)
+			if err != nil {
+				return err
+			}
+			m := &mirror.Mirror{Name: name, URL: url, Dist: dist, Components: comps.Value(), Architectures: archs.Value(), Filter: filter, WithDeps: withDeps}
+			if err := repo.CreateMirror(m, kr); err != nil {
+				return err
+			}
+			view := *m
+			view.KeyringData = nil // the digest identifies it
+			return out.emit(view, func(w io.Writer) {
+				fmt.Fprintf(w, "mirror %s: %s dists/%s %v %v\n", m.Name, m.URL, m.Dist, m.Components, m.Architectures)
+			})
+		},
+	}
+}
+
+func mirrorSyncCmd() *cli.Command {
+	var data string
+	var workers, retries int
+	var idle time.Duration
+	return &cli.Command{
+		Name:      "sync",
+		Usage:     "fetch and verify the mirror's upstream; on failure the previous state stays",
+		UsageText: "eucora mirror apt sync NAME [--workers N] [--idle-timeout 30s] [--retries 3]",
+		Flags: []cli.Flag{
+			dataFlag(&data),
+			&cli.IntFlag{Name: "workers", Value: 8, Usage: "parallel package downloads", Destination: &workers},
+			&cli.IntFlag{Name: "retries", Value: 3, Usage: "retries of a transient failure (-1: none)", Destination: &retries},
+			&cli.DurationFlag{Name: "idle-timeout", Value: 30 * time.Second, Usage: "abort a download that receives nothing for this long", Destination: &idle},
+		},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			name, err := oneArg(c, "mirror NAME")
+			if err != nil {
+				return err
+			}
+			repo, err := openMirrorRepo(data)
+			if err != nil {
+				return err
+			}
+			var bar *progress.Bar
+			opt := mirror.SyncOptions{
+				Workers: workers,
+				Fetcher: &mirror.Fetcher{IdleTimeout: idle, Retries: retries, UserAgent: "eucora/" + version},
+				Progress: func(total int64, files int) func(int64) {
+					bar = progress.NewBytes(out.progressEnabled(), total, fmt.Sprintf("sync %s (%d files)", name, files))
+					return bar.Add
+				},
+			}
+			res, err := repo.Sync(c.Context, name, opt)
+			bar.Finish()
+			if err != nil {
+				return fmt.Errorf("sync %s failed, previous state kept: %w", name, err)
+			}
+			return out.emit(res, func(w io.Writer) {
+				fmt.Fprintf(w, "mirror %s: %d packages (%s), downloaded %d (%s), reused %d, added by deps %d, manifest %s\n",
+					name, res.Packages, human(res.Bytes), res.Downloaded, human(res.DownloadedBytes), res.Reused, res.AddedByDeps, res.Manifest.Short())
+				for _, u := range res.Unresolved {
+					fmt.Fprintf(w, "  unresolved: %s\n", u)
+				}
+			})
+		},
+	}
+}
+
+func mirrorListCmd() *cli.Command {
+	var data string
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list mirrors",
+		Flags: []cli.Flag{dataFlag(&data)},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			repo, err := openMirrorRepo(data)
+			if err != nil {
+				return err
+			}
+			ms, err := repo.Mirrors()
+			if err != nil {
+				return err
+			}
+			if ms == nil {
+				ms = []*mirror.Mirror{}
+			}
+			return out.emit(ms, func(w io.Writer) {
+				t := table(w)
+				fmt.Fprintln(t, "NAME\tURL\tDIST\tPACKAGES\tSYNCED\tMANIFEST")
+				for _, m := range ms {
+					synced := "never"
+					if !m.Synced.IsZero() {
+						synced = m.Synced.Format(time.RFC3339)
+					}
+					fmt.Fprintf(t, "%s\t%s\t%s\t%d\t%s\t%s\n", m.Name, m.URL, m.Dist, m.Packages, synced, m.Manifest.Short())
+				}
+				t.Flush()
+			})
+		},
+	}
+}
+
+func mirrorSnapshotCmd() *cli.Command {
+	var data, as string
+	return &cli.Command{
+		Name:      "snapshot",
+		Usage:     "freeze a mirror's last good sync as an immutable snapshot",
+		UsageText: "eucora mirror apt snapshot MIRROR [--as SNAPNAME]",
+		Flags:     []cli.Flag{dataFlag(&data), &cli.StringFlag{Name: "as", Usage: "snapshot name (default MIRROR-TIMESTAMP)", Destination: &as}},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			name, err := oneArg(c, "mirror NAME")
+			if err != nil {
+				return err
+			}
+			repo, err := openMirrorRepo(data)
+			if err != nil {
+				return err
+			}
+			s, err := repo.CreateSnapshot(name, as)
+			if err != nil {
+				return err
+			}
+			return out.emit(s, func(w io.Writer) {
+				fmt.Fprintf(w, "snapshot %s of mirror %s: %d packages, id %s\n", s.Name, s.Mirror, s.Packages, s.ID)
+			})
+		},
+	}
+}
+
+func mirrorSnapshotsCmd() *cli.Command {
+	var data string
+	return &cli.Command{
+		Name:  "snapshots",
+		Usage: "list snapshots",
+		Flags: []cli.Flag{dataFlag(&data)},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			repo, err := openMirrorRepo(data)
+			if err != nil {
+				return err
+			}
+			ss, err := repo.Snapshots()
+			if err != nil {
+				return err
+			}
+			if ss == nil {
+				ss = []*mirror.Snapshot{}
+			}
+			return out.emit(ss, func(w io.Writer) {
+				t := table(w)
+				fmt.Fprintln(t, "NAME\tMIRROR\tPACKAGES\tSIZE\tCREATED\tID")
+				for _, s := range ss {
+					fmt.Fprintf(t, "%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.Mirror, s.Packages, human(s.Bytes), s.Created.Format(time.RFC3339), s.ID.Short())
+				}
+				t.Flush()
+			})
+		},
+	}
+}
+
+func mirrorDiffCmd() *cli.Command {
+	var data string
+	return &cli.Command{
+		Name:      "diff",
+		Usage:     "show what changed between two snapshots",
+		UsageText: "eucora mirror apt diff A B",
+		Flags:     []cli.Flag{dataFlag(&data)},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			if c.NArg() != 2 {
+				return usageErrorf("diff: want two snapshot names, got %d arguments", c.NArg())
+			}
+			repo, err := openMirrorRepo(data)
+			if err != nil {
+				return err
+			}
+			ch, err := repo.Diff(c.Args().Get(0), c.Args().Get(1))
+			if err != nil {
+				return err
+			}
+			if ch == nil {
+				ch = []mirror.Change{}
+			}
+			return out.emit(ch, func(w io.Writer) {
+				if len(ch) == 0 {
+					fmt.Fprintln(w, "no differences")
+					return
+				}
+				t := table(w)
+				for _, x := range ch {
+					fmt.Fprintf(t, "%s\t%s/%s\t%s\t%s\t%s\n", x.Kind, x.Name, x.Arch, x.Component, x.From, x.To)
+				}
+				t.Flush()
+			})
+		},
+	}
+}
+
+func mirrorPublishCmd() *cli.Command {
+	var data, key, prefix, dist, origin, label string
+	var validFor time.Duration
+	var noTree bool
+	return &cli.Command{
+		Name:      "publish",
+		Usage:     "publish a snapshot as a signed repository, switched atomically",
+		UsageText: "eucora mirror apt publish SNAPNAME --key KEYFILE --prefix PREFIX [--dist DIST] [--valid-for 168h]",
+		Flags: []cli.Flag{
+			dataFlag(&data),
+			&cli.StringFlag{Name: "key", Required: true, Usage: "OpenPGP private key (NAME.key.asc from 'eucora keys generate --type openpgp')", Destination: &key},
+			&cli.StringFlag{Name: "prefix", Required: true, Usage: "publish prefix: served at /PREFIX/", Destination: &prefix},
+			&cli.StringFlag{Name: "dist", Usage: "distribution name (default: upstream codename)", Destination: &dist},
+			&cli.StringFlag{Name: "origin", Usage: "Release Origin (default EUCORA)", Destination: &origin},
+			&cli.StringFlag{Name: "label", Usage: "Release Label (default: the Origin; apt refuses a changed Label)", Destination: &label},
+			&cli.DurationFlag{Name: "valid-for", Usage: "set Valid-Until this long after publishing", Destination: &validFor},
+			&cli.BoolFlag{Name: "no-tree", Usage: "do not materialise DATA/mirror/public/PREFIX (serve handles it)", Destination: &noTree},
+		},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			snap, err := oneArg(c, "SNAPNAME")
+			if err != nil {
+				return err
+			}
+			signer, err := mirror.LoadSigner(key)
+			if err != nil {
+				return err
+			}
+			repo, err := openMirrorRepo(data)
+			if err != nil {
+				return err
+			}
+			var bar *progress.Bar
+			res, err := repo.Publish(c.Context, snap, mirror.PublishOptions{
+				Prefix: prefix, Dist: dist, Signer: signer, Origin: origin, Label: label, ValidFor: validFor, NoTree: noTree,
+				Progress: func(total int) func(int64) {
+					bar = progress.NewCount(out.progressEnabled(), int64(total), "publish "+snap)
+					return bar.Add
+				},
+			})
+			bar.Finish()
+			if err != nil {
+				return fmt.Errorf("publish %s failed, previous publication kept: %w", snap, err)
+			}
+			return out.emit(res, func(w io.Writer) {
+				fmt.Fprintf(w, "published %s at /%s/ dists/%s: %d packages, %d files, publication %s, signed by %s\n",
+					res.Snapshot, res.Prefix, res.Dist, res.Packages, res.Files, res.Publication.Short(), res.SignedBy)
+				if res.Tree != "" {
+					fmt.Fprintf(w, "tree: %s\n", res.Tree)
+				}
+			})
+		},
+	}
+}
+
+func mirrorPublishedCmd() *cli.Command {
+	var data string
+	return &cli.Command{
+		Name:  "published",
+		Usage: "list published prefixes and distributions",
+		Flags: []cli.Flag{dataFlag(&data)},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			repo, err := openMirrorRepo(data)
+			if err != nil {
+				return err
+			}
+			sts, err := repo.Prefixes()
+			if err != nil {
+				return err
+			}
+			if sts == nil {
+				sts = []*mirror.PrefixState{}
+			}
+			return out.emit(sts, func(w io.Writer) {
+				t := table(w)
+				fmt.Fprintln(t, "PREFIX\tDIST\tSNAPSHOT\tPUBLISHED\tPUBLICATION")
+				for _, st := range sts {
+					for d, ds := range st.Dists {
+						fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\n", st.Prefix, d, ds.Snapshot, ds.Published.Format(time.RFC3339), ds.Publication.Short())
+					}
+				}
+				t.Flush()
+			})
+		},
+	}
+}
+
+func mirrorServeCmd() *cli.Command {
+	var data, listen string
+	return &cli.Command{
+		Name:      "serve",
+		Usage:     "serve every publication over HTTP at /PREFIX/ (objects verified before serving)",
+		UsageText: "eucora mirror apt serve [--listen 127.0.0.1:8080]",
+		Flags: []cli.Flag{
+			dataFlag(&data),
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "address to listen on", Destination: &listen},
+		},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			repo, err := openMirrorRepo(data)
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			srv := &http.Server{Handler: mirror.NewHandler(repo, log), ReadHeaderTimeout: 10 * time.Second}
+			if err := out.emit(map[string]string{"listen": ln.Addr().String(), "url": "http://" + ln.Addr().String() + "/"}, func(w io.Writer) {
+				fmt.Fprintf(w, "serving APT publications at http://%s/\n", ln.Addr())
+			}); err != nil {
+				return err
+			}
+			go func() {
+				<-c.Context.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				srv.Shutdown(ctx)
+			}()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+}
+
+func mirrorPinCmd() *cli.Command {
+	var priority int
+	return &cli.Command{
+		Name:      "pin",
+		Usage:     "print apt preferences that hold or downgrade packages to a version",
+		UsageText: "eucora mirror apt pin PKG=VERSION... [--priority 1001] > /etc/apt/preferences.d/eucora-pin",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "priority", Value: 1001, Usage: "Pin-Priority: >1000 also downgrades; 990-1000 only holds", Destination: &priority},
+		},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			if c.NArg() == 0 {
+				return usageErrorf("pin: want at least one PKG=VERSION")
+			}
+			var pins []mirror.PinSpec
+			for _, a := range c.Args().Slice() {
+				p, err := mirror.ParsePin(a)
+				if err != nil {
+					return usageErrorf("%v", err)
+				}
+				pins = append(pins, p)
+			}
+			prefs := mirror.Preferences(pins, priority)
+			return out.emit(map[string]any{"pins": pins, "priority": priority, "preferences": prefs}, func(w io.Writer) {
+				io.WriteString(w, prefs)
+			})
+		},
+	}
+}
+
+func human(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// mirrorBoolFlags are the mirror commands' flags that take no value.
+var mirrorBoolFlags = map[string]bool{"with-deps": true, "no-tree": true, "quiet": true, "q": true, "help": true, "h": true}
+
+// reorderMirrorArgs lets 'eucora mirror apt CMD NAME --flag v' work as the
+// docs write it: urfave/cli stops parsing flags at the first positional
+// argument, so for mirror commands the positionals are moved after the
+// flags. Other commands are returned unchanged.
+func reorderMirrorArgs(args []string) []string {
+	i := 0
+	for i < len(args) && args[i] != "mirror" {
+		i++
+	}
+	if i+2 >= len(args) || args[i+1] != "apt" {
+		return args
+	}
+	head := append([]string{}, args[:i+3]...)
+	var flags, pos []string
+	rest := args[i+3:]
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		switch {
+		case a == "--":
+			pos = append(pos, rest[j+1:]...)
+			j = len(rest)
+		case len(a) > 1 && a[0] == '-':
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if !strings.Contains(name, "=") && !mirrorBoolFlags[name] && j+1 < len(rest) {
+				flags = append(flags, rest[j+1])
+				j++
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	out := append(head, flags...)
+	if len(pos) > 0 {
+		out = append(out, "--")
+		out = append(out, pos...)
+	}
+	return out
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/mirror"
+	"github.com/eucora/eucora/mirror/debian"
+)
+
+// runCLI runs the eucora command line in-process and returns its exit code
+// and standard output.
+func runMirrorCLI(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	app := newApp()
+	var out bytes.Buffer
+	app.Writer = &out
+	app.ErrWriter = io.Discard
+	err := app.Run(reorderMirrorArgs(append([]string{"eucora"}, args...)))
+	return exitCode(err), out.String()
+}
+
+func TestMirrorExitCodes(t *testing.T) {
+	cases := []struct {
+		err  error
+		want int
+	}{
+		{&mirror.SignatureError{File: "InRelease", Reason: "x", Err: mirror.ErrBadSignature}, exitBadSignature},
+		{fmt.Errorf("sync: %w", &mirror.SignatureError{File: "InRelease", Reason: "x", Err: mirror.ErrUnknownKey}), exitBadSignature},
+		{fmt.Errorf("sync: %w", &mirror.ExpiredError{File: "InRelease", ValidUntil: time.Now(), Now: time.Now()}), exitStale},
+		{fmt.Errorf("x: %w", mirror.ErrRollback), exitStale},
+		{fmt.Errorf("sync: %w", &digest.MismatchError{Object: "a.deb", Want: "1", Got: "2"}), exitCorrupt},
+		{fmt.Errorf("Packages: %w", debian.ErrSyntax), exitCorrupt},
+		{fmt.Errorf("snapshot: %w", mirror.ErrNotFound), exitNotInit},
+		{&mirror.FetchError{URL: "u", Status: 500}, exitError},
+	}
+	for _, c := range cases {
+		if got := exitCode(c.err); got != c.want {
+			t.Errorf("exitCode(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
+}
+
+func TestKeysGenerateOpenPGP(t *testing.T) {
+	dir := t.TempDir()
+	code, out := runMirrorCLI(t, "keys", "generate", "--type", "openpgp", "--name", "apt", "--out", dir, "--output", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	var res map[string]string
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res["key_id"]) != 40 {
+		t.Fatalf("json output %q: %v", out, err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "apt.key.asc"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("private key mode: %v %v", st, err)
+	}
+	for _, f := range []string{"apt.asc", "apt.gpg"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mirror.ReadKeyring(b, f); err != nil {
+			t.Fatalf("%s is not a usable keyring: %v", f, err)
+		}
+	}
+	if _, err := mirror.LoadSigner(filepath.Join(dir, "apt.key.asc")); err != nil {
+		t.Fatal(err)
+	}
+	// Never overwrites a key.
+	if code, _ := runMirrorCLI(t, "keys", "generate", "--type", "openpgp", "--name", "apt", "--out", dir); code == 0 {
+		t.Fatal("existing key overwritten")
+	}
+	if code, _ := runMirrorCLI(t, "keys", "generate", "--type", "rsa", "--name", "x", "--out", dir); code != exitUsage {
+		t.Fatalf("unknown --type: exit %d, want %d", code, exitUsage)
+	}
+}
+
+func TestMirrorPinAndEmptyLists(t *testing.T) {
+	code, out := runMirrorCLI(t, "mirror", "apt", "pin", "openssl=3.0.11-1~deb12u2", "bash=5.2-1", "--priority", "990")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	want := "Explanation: EUCORA pin openssl=3.0.11-1~deb12u2\nPackage: openssl\nPin: version 3.0.11-1~deb12u2\nPin-Priority: 990\n\n" +
+		"Explanation: EUCORA pin bash=5.2-1\nPackage: bash\nPin: version 5.2-1\nPin-Priority: 990\n"
+	if out != want {
+		t.Fatalf("pin output:\n%s\nwant:\n%s", out, want)
+	}
+	if code, _ := runMirrorCLI(t, "mirror", "apt", "pin", "openssl"); code != exitUsage {
+		t.Fatalf("pin without version: exit %d", code)
+	}
+	data := t.TempDir()
+	for _, cmd := range []string{"list", "snapshots", "published"} {
+		code, out := runMirrorCLI(t, "mirror", "apt", cmd, "--data", data, "-o", "json")
+		if code != 0 || strings.TrimSpace(out) != "[]" {
+			t.Fatalf("%s on an empty data dir: exit %d, %q", cmd, code, out)
+		}
+	}
+	if code, _ := runMirrorCLI(t, "mirror", "apt", "snapshot", "nope", "--data", data); code != exitNotInit {
+		t.Fatalf("snapshot of an unknown mirror: exit %d, want %d", code, exitNotInit)
+	}
+	kr := filepath.Join(t.TempDir(), "k.gpg")
+	os.WriteFile(kr, []byte("not a keyring"), 0o644)
+	if code, _ := runMirrorCLI(t, "mirror", "apt", "create", "m", "--data", data, "--url", "http://127.0.0.1:1", "--dist", "d", "--keyring", kr); code == 0 {
+		t.Fatal("create accepted a bogus keyring")
+	}
+}
+
+func TestReorderMirrorArgs(t *testing.T) {
+	got := reorderMirrorArgs([]string{"eucora", "mirror", "apt", "create", "up", "--url", "u", "--with-deps", "--dist=x", "-q"})
+	want := "eucora mirror apt create --url u --with-deps --dist=x -q -- up"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("got %q", strings.Join(got, " "))
+	}
+	other := []string{"eucora", "keys", "generate", "x", "--out", "d"}
+	if strings.Join(reorderMirrorArgs(other), " ") != strings.Join(other, " ") {
+		t.Fatal("non-mirror arguments changed")
+	}
+}

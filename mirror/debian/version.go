@@ -1,0 +1,165 @@
+package debian
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Version is a parsed Debian version: [epoch:]upstream[-revision].
+type Version struct {
+	Epoch    int
+	Upstream string
+	Revision string
+}
+
+// ParseVersion splits v as dpkg does (lib/dpkg/parsehelp.c parseversion).
+func ParseVersion(v string) (Version, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return Version{}, fmt.Errorf("empty version")
+	}
+	var out Version
+	if i := strings.IndexByte(v, ':'); i >= 0 {
+		e, err := strconv.Atoi(v[:i])
+		if err != nil || e < 0 {
+			return Version{}, fmt.Errorf("version %q: epoch %q is not a non-negative number", clip(v), clip(v[:i]))
+		}
+		out.Epoch = e
+		v = v[i+1:]
+	}
+	if i := strings.LastIndexByte(v, '-'); i >= 0 {
+		out.Revision = v[i+1:]
+		v = v[:i]
+	}
+	out.Upstream = v
+	if out.Upstream == "" {
+		return Version{}, fmt.Errorf("version has an empty upstream part")
+	}
+	for _, c := range out.Upstream + out.Revision {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.ContainsRune(".+~-:", c)) {
+			return Version{}, fmt.Errorf("version contains invalid character %q", c)
+		}
+	}
+	return out, nil
+}
+
+// ValidVersion reports a syntax error in a version string.
+func ValidVersion(v string) error {
+	_, err := ParseVersion(v)
+	return err
+}
+
+// CompareVersions orders Debian versions as dpkg --compare-versions does:
+// -1 when a < b, 0 when equal, 1 when a > b. Unparseable versions sort
+// before parseable ones and among themselves by byte order, so the order
+// is total.
+func CompareVersions(a, b string) int {
+	va, ea := ParseVersion(a)
+	vb, eb := ParseVersion(b)
+	switch {
+	case ea != nil && eb != nil:
+		return sign(strings.Compare(a, b))
+	case ea != nil:
+		return -1
+	case eb != nil:
+		return 1
+	}
+	return va.Compare(vb)
+}
+
+// Compare orders v against w.
+func (v Version) Compare(w Version) int {
+	if v.Epoch != w.Epoch {
+		if v.Epoch < w.Epoch {
+			return -1
+		}
+		return 1
+	}
+	if c := verrevcmp(v.Upstream, w.Upstream); c != 0 {
+		return c
+	}
+	return verrevcmp(v.Revision, w.Revision)
+}
+
+func (v Version) String() string {
+	s := v.Upstream
+	if v.Epoch > 0 {
+		s = strconv.Itoa(v.Epoch) + ":" + s
+	}
+	if v.Revision != "" {
+		s += "-" + v.Revision
+	}
+	return s
+}
+
+func order(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return 0
+	case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+		return int(c)
+	case c == '~':
+		return -1
+	case c != 0:
+		return int(c) + 256
+	}
+	return 0
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// verrevcmp is dpkg's lib/dpkg/version.c verrevcmp.
+func verrevcmp(a, b string) int {
+	i, j := 0, 0
+	at := func(s string, k int) byte {
+		if k < len(s) {
+			return s[k]
+		}
+		return 0
+	}
+	for i < len(a) || j < len(b) {
+		firstDiff := 0
+		for (i < len(a) && !isDigit(a[i])) || (j < len(b) && !isDigit(b[j])) {
+			ac, bc := order(at(a, i)), order(at(b, j))
+			if ac != bc {
+				return sign(ac - bc)
+			}
+			i++
+			j++
+		}
+		for at(a, i) == '0' {
+			i++
+		}
+		for at(b, j) == '0' {
+			j++
+		}
+		for isDigit(at(a, i)) && isDigit(at(b, j)) {
+			if firstDiff == 0 {
+				firstDiff = int(a[i]) - int(b[j])
+			}
+			i++
+			j++
+		}
+		if isDigit(at(a, i)) {
+			return 1
+		}
+		if isDigit(at(b, j)) {
+			return -1
+		}
+		if firstDiff != 0 {
+			return sign(firstDiff)
+		}
+	}
+	return 0
+}
+
+func sign(x int) int {
+	switch {
+	case x < 0:
+		return -1
+	case x > 0:
+		return 1
+	}
+	return 0
+}

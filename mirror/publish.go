@@ -1,0 +1,580 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/ulikunitz/xz"
+
+	"github.com/eucora/eucora/internal/atomicfile"
+	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/mirror/debian"
+)
+
+// PublicationKind tags publication manifests.
+const PublicationKind = "eucora.apt.publication/v1"
+
+// FileRef is one file of a published tree: a path relative to the prefix
+// and the content-store object that holds its bytes.
+type FileRef struct {
+	Path   string        `json:"path"`
+	SHA256 digest.Digest `json:"sha256"`
+	Size   int64         `json:"size"`
+}
+
+// Publication is a complete signed repository for one distribution: every
+// file is a content-store object, so a publication moves between machines
+// (hub to edge) as a set of objects plus this manifest and is served
+// byte-identical everywhere.
+type Publication struct {
+	Kind       string        `json:"kind"`
+	Dist       string        `json:"dist"`
+	Snapshot   string        `json:"snapshot"`
+	SnapshotID digest.Digest `json:"snapshot_id"`
+	Published  time.Time     `json:"published"`
+	SignedBy   string        `json:"signed_by"`
+	Files      []FileRef     `json:"files"` // sorted by Path
+}
+
+// DistState is one distribution published under a prefix.
+type DistState struct {
+	Publication digest.Digest `json:"publication"`
+	Snapshot    string        `json:"snapshot"`
+	SnapshotID  digest.Digest `json:"snapshot_id"`
+	Published   time.Time     `json:"published"`
+}
+
+// PrefixState is everything published under one prefix. It is the single
+// pointer that publish replaces atomically.
+type PrefixState struct {
+	Prefix string               `json:"prefix"`
+	Dists  map[string]DistState `json:"dists"`
+	// Retired publications stay reachable for by-hash and pool paths for a
+	// while, so a client that read the old InRelease can finish.
+	Retired []digest.Digest `json:"retired,omitempty"`
+	Tree    string          `json:"tree,omitempty"`
+	Prev    string          `json:"prev_tree,omitempty"`
+}
+
+// PublishOptions tune a publish.
+type PublishOptions struct {
+	Prefix string
+	Dist   string // default: the snapshot's upstream codename or suite
+	Signer *Signer
+	Origin string // default "EUCORA"
+	Label  string // default: the Origin (must not change between publishes)
+	// ValidFor, when > 0, sets Valid-Until that far after Date.
+	ValidFor time.Duration
+	// NoTree skips materialising the tree under public/.
+	NoTree   bool
+	Progress func(total int) func(n int64)
+}
+
+// PublishResult reports a publish.
+type PublishResult struct {
+	Prefix      string        `json:"prefix"`
+	Dist        string        `json:"dist"`
+	Snapshot    string        `json:"snapshot"`
+	Publication digest.Digest `json:"publication"`
+	Files       int           `json:"files"`
+	Packages    int           `json:"packages"`
+	Tree        string        `json:"tree,omitempty"`
+	SignedBy    string        `json:"signed_by"`
+}
+
+const retiredKeep = 4
+
+func prefixKey(prefix string) string { return strings.ReplaceAll(prefix, "/", "%2F") }
+
+func (r *Repo) prefixPath(prefix string) string {
+	return filepath.Join(r.Dir, "publish", prefixKey(prefix)+".json")
+}
+
+// PrefixState loads the state of prefix (empty when nothing is published).
+func (r *Repo) PrefixState(prefix string) (*PrefixState, error) {
+	var st PrefixState
+	err := readJSON(r.prefixPath(prefix), &st)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &PrefixState{Prefix: prefix, Dists: map[string]DistState{}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st.Dists == nil {
+		st.Dists = map[string]DistState{}
+	}
+	return &st, nil
+}
+
+// Prefixes lists the states of every published prefix.
+func (r *Repo) Prefixes() ([]*PrefixState, error) {
+	names, err := listJSON(filepath.Join(r.Dir, "publish"))
+	if err != nil {
+		return nil, err
+	}
+	var out []*PrefixState
+	for _, n := range names {
+		var st PrefixState
+		if err := readJSON(filepath.Join(r.Dir, "publish", n+".json"), &st); err != nil {
+			return nil, err
+		}
+		out = append(out, &st)
+	}
+	return out, nil
+}
+
+// LoadPublication reads and verifies a publication manifest.
+func (r *Repo) LoadPublication(id digest.Digest) (*Publication, error) {
+	var p Publication
+	if err := r.loadObjectJSON(id, &p); err != nil {
+		return nil, err
+	}
+	if p.Kind != PublicationKind {
+		return nil, fmt.Errorf("object %s: kind %q, want %q: %w", id, p.Kind, PublicationKind, ErrInvalid)
+	}
+	for _, f := range p.Files {
+		if !debian.CleanRelPath(f.Path) {
+			return nil, fmt.Errorf("publication %s: unsafe path %q: %w", id, f.Path, ErrInvalid)
+		}
+		if _, err := digest.Parse(string(f.SHA256)); err != nil {
+			return nil, fmt.Errorf("publication %s: %s: %w", id, f.Path, err)
+		}
+	}
+	return &p, nil
+}
+
+// PoolPath is where a package is published: by component and initial (as
+// Debian does), the file named by the first 16 hex digits of its digest and
+// its upstream name, so that two different files with the same upstream
+// name never collide and the tree needs few directories. apt names a
+// downloaded file from the package's metadata, not from this path.
+func PoolPath(comp string, p *Pkg) string {
+	initial := p.Name[:1]
+	if strings.HasPrefix(p.Name, "lib") && len(p.Name) > 3 {
+		initial = p.Name[:4]
+	}
+	return "pool/" + comp + "/" + initial + "/" + p.SHA256.Hex()[:16] + "_" + path.Base(p.Filename)
+}
+
+// Publish builds the signed repository for snapshot and switches prefix's
+// distribution to it atomically. Nothing visible changes on error.
+func (r *Repo) Publish(ctx context.Context, snapshot string, opt PublishOptions) (*PublishResult, error) {
+	if opt.Signer == nil {
+		return nil, fmt.Errorf("publish: a signing key is required: %w", ErrKeyring)
+	}
+	if err := CheckPrefix(opt.Prefix); err != nil {
+		return nil, err
+	}
+	snap, err := r.Snapshot(snapshot)
+	if err != nil {
+		return nil, err
+	}
+	man, err := r.LoadManifest(snap.ID)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %q: %w", snapshot, err)
+	}
+	dist := opt.Dist
+	if dist == "" {
+		dist = man.Codename
+		if dist == "" {
+			dist = man.Suite
+		}
+	}
+	if err := CheckName("distribution", dist); err != nil {
+		return nil, err
+	}
+	now := r.now().UTC().Truncate(time.Second)
+	pub := &Publication{Kind: PublicationKind, Dist: dist, Snapshot: snapshot, SnapshotID: snap.ID, Published: now, SignedBy: opt.Signer.Fingerprint()}
+	res := &PublishResult{Prefix: opt.Prefix, Dist: dist, Snapshot: snapshot, SignedBy: pub.SignedBy}
+	var add func(int64)
+	if opt.Progress != nil {
+		n := 0
+		for _, ix := range man.Indexes {
+			n += len(ix.Packages)
+		}
+		add = opt.Progress(n)
+	}
+
+	// Pool: every package must be present and intact in the store.
+	pool := map[string]FileRef{}
+	for _, ix := range man.Indexes {
+		for i := range ix.Packages {
+			p := &ix.Packages[i]
+			pp := PoolPath(ix.Component, p)
+			if _, ok := pool[pp]; ok {
+				continue
+			}
+			sz, err := r.Store.Size(p.SHA256)
+			if err != nil {
+				return nil, fmt.Errorf("snapshot %q: package %s (%s): %w", snapshot, p.Key(), p.SHA256, err)
+			}
+			if sz != p.Size {
+				return nil, &digest.MismatchError{Object: "store object " + string(p.SHA256) + " (" + p.Key() + ")", Want: string(p.SHA256), Got: string(p.SHA256), WantSize: p.Size, GotSize: sz}
+			}
+			pool[pp] = FileRef{Path: pp, SHA256: p.SHA256, Size: p.Size}
+		}
+	}
+
+	// Indexes.
+	type relEntry struct {
+		path string
+		ref  FileRef
+	}
+	var relFiles []relEntry
+	distDir := "dists/" + dist + "/"
+	var comps, archs []string
+	seenC, seenA := map[string]bool{}, map[string]bool{}
+	for _, ix := range man.Indexes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if !seenC[ix.Component] {
+			seenC[ix.Component] = true
+			comps = append(comps, ix.Component)
+		}
+		if !seenA[ix.Architecture] {
+			seenA[ix.Architecture] = true
+			archs = append(archs, ix.Architecture)
+		}
+		var b bytes.Buffer
+		for i := range ix.Packages {
+			p := &ix.Packages[i]
+			if i > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(p.Control)
+			fmt.Fprintf(&b, "Filename: %s\nSize: %d\nSHA256: %s\n", PoolPath(ix.Component, p), p.Size, p.SHA256.Hex())
+			res.Packages++
+			if add != nil {
+				add(1)
+			}
+		}
+		plain := b.Bytes()
+		// xz is the slow one: compress both at once.
+		var xzb []byte
+		var xzErr error
+		done := make(chan struct{})
+		go func() { xzb, xzErr = xzBytes(plain); close(done) }()
+		gz, err := gzipBytes(plain)
+		<-done
+		if err == nil {
+			err = xzErr
+		}
+		if err != nil {
+			return nil, err
+		}
+		sub := ix.Component + "/binary-" + ix.Architecture + "/"
+		for _, v := range []struct {
+			name string
+			data []byte
+		}{{"Packages", plain}, {"Packages.gz", gz}, {"Packages.xz", xzb}} {
+			ref, err := r.putFile(distDir+sub+v.name, v.data)
+			if err != nil {
+				return nil, err
+			}
+			relFiles = append(relFiles, relEntry{sub + v.name, ref})
+			pub.Files = append(pub.Files, ref,
+				FileRef{Path: distDir + sub + "by-hash/SHA256/" + ref.SHA256.Hex(), SHA256: ref.SHA256, Size: ref.Size})
+		}
+	}
+
+	// Release, InRelease, Release.gpg.
+	origin := opt.Origin
+	if origin == "" {
+		origin = "EUCORA"
+	}
+	label := opt.Label
+	if label == "" {
+		// apt refuses a Label that changes between updates: keep it stable
+		// and name the snapshot in Description.
+		label = origin
+	}
+	sort.Strings(archs)
+	rel := debian.Paragraph{
+		{Name: "Origin", Value: origin},
+		{Name: "Label", Value: label},
+		{Name: "Suite", Value: dist},
+		{Name: "Codename", Value: dist},
+		{Name: "Date", Value: debian.FormatDate(now)},
+	}
+	if opt.ValidFor > 0 {
+		rel = append(rel, debian.Field{Name: "Valid-Until", Value: debian.FormatDate(now.Add(opt.ValidFor))})
+	}
+	rel = append(rel,
+		debian.Field{Name: "Architectures", Value: strings.Join(archs, " ")},
+		debian.Field{Name: "Components", Value: strings.Join(comps, " ")},
+		debian.Field{Name: "Description", Value: "EUCORA snapshot " + snapshot + " (" + string(snap.ID.Short()) + ")"},
+		debian.Field{Name: "Acquire-By-Hash", Value: "yes"},
+	)
+	sort.Slice(relFiles, func(i, j int) bool { return relFiles[i].path < relFiles[j].path })
+	var sums strings.Builder
+	for _, e := range relFiles {
+		fmt.Fprintf(&sums, "\n %s %d %s", e.ref.SHA256.Hex(), e.ref.Size, e.path)
+	}
+	rel = append(rel, debian.Field{Name: "SHA256", Value: sums.String()})
+	relData := []byte(rel.String())
+	inrel, err := opt.Signer.ClearSign(relData)
+	if err != nil {
+		return nil, fmt.Errorf("sign InRelease: %w", err)
+	}
+	sig, err := opt.Signer.DetachSign(relData)
+	if err != nil {
+		return nil, fmt.Errorf("sign Release.gpg: %w", err)
+	}
+	for _, v := range []struct {
+		name string
+		data []byte
+	}{{"Release", relData}, {"InRelease", inrel}, {"Release.gpg", sig}} {
+		ref, err := r.putFile(distDir+v.name, v.data)
+		if err != nil {
+			return nil, err
+		}
+		pub.Files = append(pub.Files, ref)
+	}
+	for _, ref := range pool {
+		pub.Files = append(pub.Files, ref)
+	}
+	sort.Slice(pub.Files, func(i, j int) bool { return pub.Files[i].Path < pub.Files[j].Path })
+	pj, err := json.Marshal(pub)
+	if err != nil {
+		return nil, err
+	}
+	pubID, err := r.putNoSync(pj)
+	if err != nil {
+		return nil, err
+	}
+	res.Publication = pubID
+	res.Files = len(pub.Files)
+
+	// Switch: under the prefix lock, materialise then replace the pointer.
+	unlock, err := r.lockPrefix(opt.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	st, err := r.PrefixState(opt.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	if old, ok := st.Dists[dist]; ok && old.Publication != pubID {
+		st.Retired = append([]digest.Digest{old.Publication}, st.Retired...)
+		if len(st.Retired) > retiredKeep {
+			st.Retired = st.Retired[:retiredKeep]
+		}
+	}
+	st.Prefix = opt.Prefix
+	st.Dists[dist] = DistState{Publication: pubID, Snapshot: snapshot, SnapshotID: snap.ID, Published: now}
+	if !opt.NoTree {
+		tree, err := r.materialise(st)
+		if err != nil {
+			return nil, err
+		}
+		if tree != st.Tree {
+			st.Prev, st.Tree = st.Tree, tree
+		}
+		res.Tree = filepath.Join(r.Dir, "public", filepath.FromSlash(opt.Prefix))
+	}
+	// Everything the new state refers to is durable before the state is.
+	if err := r.Store.SyncFS(); err != nil {
+		return nil, err
+	}
+	if err := writeJSON(r.prefixPath(opt.Prefix), st); err != nil {
+		return nil, err
+	}
+	if !opt.NoTree {
+		if err := r.swapPublic(st); err != nil {
+			return nil, err
+		}
+		r.collectTrees()
+	}
+	return res, nil
+}
+
+// putFile stores a generated file without its own fsync: Publish makes
+// everything durable with one SyncFS before it switches the prefix state,
+// and nothing refers to these objects before that.
+func (r *Repo) putFile(p string, data []byte) (FileRef, error) {
+	d, err := r.putNoSync(data)
+	if err != nil {
+		return FileRef{}, fmt.Errorf("store %s: %w", p, err)
+	}
+	return FileRef{Path: p, SHA256: d, Size: int64(len(data))}, nil
+}
+
+func (r *Repo) putNoSync(data []byte) (digest.Digest, error) {
+	d := digest.FromBytes(data)
+	if ok, _ := r.Store.Has(d); ok {
+		return d, nil
+	}
+	w, err := r.Store.Create(d, int64(len(data)))
+	if err != nil {
+		return "", err
+	}
+	defer w.Abort()
+	if _, err := w.Write(data); err != nil {
+		return "", err
+	}
+	return w.CommitNoSync()
+}
+
+func gzipBytes(data []byte) ([]byte, error) {
+	var b bytes.Buffer
+	w, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func xzBytes(data []byte) ([]byte, error) {
+	var b bytes.Buffer
+	w, err := xz.NewWriter(&b)
+	if err != nil {
+		return nil, err
+	}
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func (r *Repo) lockPrefix(prefix string) (func(), error) {
+	p := filepath.Join(r.Dir, "publish", "."+prefixKey(prefix)+".lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// materialise builds trees/ID with every file of every distribution of
+// st, hardlinked from the store (copied when the store is on another
+// device). ID is the digest of the distributions map, so an unchanged
+// prefix reuses its tree.
+func (r *Repo) materialise(st *PrefixState) (string, error) {
+	j, _ := json.Marshal(st.Dists)
+	id := digest.FromBytes(j).Hex()[:32]
+	dir := filepath.Join(r.Dir, "trees", id)
+	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
+		return id, nil
+	}
+	os.RemoveAll(dir)
+	tmp := dir + ".tmp"
+	os.RemoveAll(tmp)
+	made := map[string]bool{}
+	for _, ds := range st.Dists {
+		pub, err := r.LoadPublication(ds.Publication)
+		if err != nil {
+			return "", err
+		}
+		for _, f := range pub.Files {
+			dst := filepath.Join(tmp, filepath.FromSlash(f.Path))
+			if d := filepath.Dir(dst); !made[d] {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					return "", err
+				}
+				made[d] = true
+			}
+			if err := linkOrCopy(r.Store.Path(f.SHA256), dst); err != nil {
+				return "", fmt.Errorf("materialise %s: %w", f.Path, err)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return "", err
+	}
+	return id, nil // made durable by the caller's SyncFS
+}
+
+func linkOrCopy(src, dst string) error {
+	err := os.Link(src, dst)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// swapPublic points public/PREFIX at the prefix's tree with one rename.
+func (r *Repo) swapPublic(st *PrefixState) error {
+	link := filepath.Join(r.Dir, "public", filepath.FromSlash(st.Prefix))
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(filepath.Dir(link), filepath.Join(r.Dir, "trees", st.Tree))
+	if err != nil {
+		return err
+	}
+	tmp := link + ".new"
+	os.Remove(tmp)
+	if err := os.Symlink(rel, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return atomicfile.SyncDir(filepath.Dir(link))
+}
+
+// collectTrees removes materialised trees no prefix refers to.
+func (r *Repo) collectTrees() {
+	keep := map[string]bool{}
+	sts, err := r.Prefixes()
+	if err != nil {
+		return
+	}
+	for _, st := range sts {
+		keep[st.Tree] = true
+		keep[st.Prev] = true
+	}
+	ents, _ := os.ReadDir(filepath.Join(r.Dir, "trees"))
+	for _, e := range ents {
+		// A tree another publish is building is not referenced yet: leave
+		// recent and unfinished trees alone.
+		info, err := e.Info()
+		if err != nil || strings.HasSuffix(e.Name(), ".tmp") || time.Since(info.ModTime()) < time.Minute {
+			continue
+		}
+		if !keep[e.Name()] {
+			os.RemoveAll(filepath.Join(r.Dir, "trees", e.Name()))
+		}
+	}
+}

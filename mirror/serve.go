@@ -1,0 +1,291 @@
+package mirror
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/datadir"
+	"github.com/eucora/eucora/internal/digest"
+)
+
+// Handler serves every published prefix over HTTP: GET and HEAD, Range,
+// conditional requests and content types. Each object is verified against
+// its digest before its first byte is served; the result is cached by file
+// identity (device, inode, size, modification and change times) so a large
+// repository is hashed once, not on every request.
+//
+// The handler reads the publication state on each request (cheaply: it
+// re-reads only when a state file changed), so a publish is visible at
+// once and atomically: one request sees one publication.
+type Handler struct {
+	repo *Repo
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	sig      string
+	routes   map[string]route // URL path (without leading /) -> object
+	pubCache map[digest.Digest]*Publication
+
+	vmu      sync.Mutex
+	verified map[fileID]digest.Digest
+}
+
+type route struct {
+	ref      FileRef
+	modified time.Time
+}
+
+type fileID struct {
+	dev, ino        uint64
+	size            int64
+	mtimeNs, ctimeN int64
+}
+
+// NewHandler returns the handler serving repo's publications. log may be nil.
+func NewHandler(repo *Repo, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Handler{repo: repo, log: log, pubCache: map[digest.Digest]*Publication{}, verified: map[fileID]digest.Digest{}}
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// stateSignature summarises the publish/ directory's files.
+func (h *Handler) stateSignature() (string, error) {
+	dir := h.repo.Dir + "/publish"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(&b, "%s:%d:%d;", e.Name(), info.Size(), info.ModTime().UnixNano())
+	}
+	return b.String(), nil
+}
+
+func (h *Handler) lookup(p string) (route, bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sig, err := h.stateSignature()
+	if err != nil {
+		return route{}, false, err
+	}
+	if sig != h.sig || h.routes == nil {
+		if err := h.reload(); err != nil {
+			return route{}, false, err
+		}
+		h.sig = sig
+	}
+	rt, ok := h.routes[p]
+	return rt, ok, nil
+}
+
+func (h *Handler) publication(id digest.Digest) (*Publication, error) {
+	if p, ok := h.pubCache[id]; ok {
+		return p, nil
+	}
+	p, err := h.repo.LoadPublication(id)
+	if err != nil {
+		return nil, err
+	}
+	h.pubCache[id] = p
+	return p, nil
+}
+
+func (h *Handler) reload() error {
+	sts, err := h.repo.Prefixes()
+	if err != nil {
+		return err
+	}
+	routes := map[string]route{}
+	for _, st := range sts {
+		// Current publications first: they win every path.
+		for _, ds := range st.Dists {
+			pub, err := h.publication(ds.Publication)
+			if err != nil {
+				return fmt.Errorf("prefix %s dist: %w", st.Prefix, err)
+			}
+			for _, f := range pub.Files {
+				routes[st.Prefix+"/"+f.Path] = route{f, pub.Published}
+			}
+		}
+		// Retired ones keep their by-hash indexes and pool files reachable.
+		for _, id := range st.Retired {
+			pub, err := h.publication(id)
+			if err != nil {
+				h.log.Warn("retired publication unreadable", "prefix", st.Prefix, "publication", id, "err", err)
+				continue
+			}
+			for _, f := range pub.Files {
+				k := st.Prefix + "/" + f.Path
+				if _, taken := routes[k]; taken {
+					continue
+				}
+				if strings.Contains(f.Path, "/by-hash/") || strings.HasPrefix(f.Path, "pool/") {
+					routes[k] = route{f, pub.Published}
+				}
+			}
+		}
+	}
+	h.routes = routes
+	return nil
+}
+
+// ContentType returns the media type served for a repository path.
+func ContentType(p string) string {
+	base := path.Base(p)
+	switch {
+	case strings.HasSuffix(base, ".deb"), strings.HasSuffix(base, ".udeb"):
+		return "application/vnd.debian.binary-package"
+	case strings.HasSuffix(base, ".gz"):
+		return "application/gzip"
+	case strings.HasSuffix(base, ".xz"):
+		return "application/x-xz"
+	case strings.HasSuffix(base, ".gpg"):
+		return "application/pgp-signature"
+	case base == "InRelease":
+		return "text/plain; charset=utf-8"
+	case base == "Release", base == "Packages", strings.HasSuffix(base, ".dsc"):
+		return "text/plain; charset=utf-8"
+	}
+	return "application/octet-stream"
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	p := strings.TrimPrefix(path.Clean("/"+req.URL.Path), "/")
+	if p == "" {
+		h.index(w)
+		return
+	}
+	rt, ok, err := h.lookup(p)
+	if err != nil {
+		h.log.Error("publication state unreadable", "err", err)
+		http.Error(w, "publication state unreadable", http.StatusInternalServerError)
+		return
+	}
+	if !ok {
+		http.NotFound(w, req)
+		return
+	}
+	f, err := h.repo.Store.Open(rt.ref.SHA256)
+	if err != nil {
+		h.log.Error("object missing", "path", p, "object", rt.ref.SHA256, "err", err)
+		http.Error(w, "object missing from the store", http.StatusInternalServerError)
+		return
+	}
+	defer f.Close()
+	if err := h.verify(f, rt.ref); err != nil {
+		h.log.Error("refusing to serve a corrupt object", "path", p, "err", err)
+		http.Error(w, "object failed verification", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", ContentType(p))
+	w.Header().Set("ETag", `"`+rt.ref.SHA256.Hex()+`"`)
+	modified := rt.modified
+	if strings.Contains(p, "/by-hash/") || strings.Contains(p, "/pool/") {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		// Mutable names (InRelease, Packages...) change with each publish,
+		// possibly twice in one second: no Last-Modified, so conditional
+		// requests rely on the content's ETag alone.
+		w.Header().Set("Cache-Control", "no-cache")
+		modified = time.Time{}
+	}
+	http.ServeContent(w, req, "", modified, f)
+}
+
+// verify checks the open object against ref once per file identity.
+func (h *Handler) verify(f *os.File, ref FileRef) error {
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	id := fileID{size: info.Size(), mtimeNs: info.ModTime().UnixNano()}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		id.dev, id.ino, id.ctimeN = uint64(st.Dev), st.Ino, st.Ctim.Nano()
+	}
+	h.vmu.Lock()
+	d, ok := h.verified[id]
+	h.vmu.Unlock()
+	if ok && d == ref.SHA256 {
+		return nil
+	}
+	v := digest.NewVerifier(ref.SHA256, ref.Size)
+	if _, err := io.Copy(v, f); err != nil {
+		return err
+	}
+	if err := v.Verify(); err != nil {
+		if me, ok := err.(*digest.MismatchError); ok {
+			me.Object = ref.Path + " (object " + ref.SHA256.String() + ")"
+		}
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	h.vmu.Lock()
+	h.verified[id] = ref.SHA256
+	h.vmu.Unlock()
+	return nil
+}
+
+func (h *Handler) index(w http.ResponseWriter) {
+	sts, err := h.repo.Prefixes()
+	if err != nil {
+		http.Error(w, "publication state unreadable", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	var lines []string
+	for _, st := range sts {
+		for dist, ds := range st.Dists {
+			lines = append(lines, fmt.Sprintf("/%s/ dists/%s snapshot %s (%s)", st.Prefix, dist, ds.Snapshot, ds.SnapshotID.Short()))
+		}
+	}
+	sort.Strings(lines)
+	io.WriteString(w, strings.Join(lines, "\n")+"\n")
+}
+
+// OpenHandler opens the mirror state of the data directory dataDir (its
+// cas/ store and mirror/ state, as laid out by internal/datadir) and returns
+// the handler serving its publications. This is what an edge embeds: it
+// needs no signing key, only the publications' objects and prefix states.
+func OpenHandler(dataDir string, log *slog.Logger) (*Handler, error) {
+	d, err := datadir.Open(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := cas.Open(d.CAS())
+	if err != nil {
+		return nil, err
+	}
+	repo, err := OpenRepo(d.Mirror(), st)
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(repo, log), nil
+}

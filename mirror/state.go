@@ -1,0 +1,343 @@
+package mirror
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/eucora/eucora/internal/atomicfile"
+	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/digest"
+)
+
+// Repo is the mirror state of one data directory: definitions and sync
+// state of mirrors, named snapshots and publications. Content (packages,
+// manifests, generated indexes) lives in the content store.
+//
+// Layout under dir (DATA/mirror):
+//
+//	mirrors/NAME.json      definition and last good sync (atomically replaced)
+//	snapshots/NAME.json    named, immutable pointer to a snapshot manifest
+//	publish/KEY.json       per prefix: dist -> publication manifest
+//	trees/ID/              materialised trees (hardlinks into the store)
+//	public/PREFIX          symlink to trees/ID, swapped atomically
+type Repo struct {
+	Dir   string
+	Store *cas.Store
+	// Now is the clock (tests set it). Defaults to time.Now.
+	Now func() time.Time
+}
+
+// OpenRepo opens the mirror state in dir over store.
+func OpenRepo(dir string, store *cas.Store) (*Repo, error) {
+	for _, sub := range []string{"mirrors", "snapshots", "publish", "trees", "public"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return &Repo{Dir: dir, Store: store, Now: time.Now}, nil
+}
+
+func (r *Repo) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`)
+
+// CheckName validates a mirror, snapshot or distribution name.
+func CheckName(kind, name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("%s name %q: use letters, digits, '.', '_', '+', '-' (at most 128): %w", kind, name, ErrInvalid)
+	}
+	return nil
+}
+
+// CheckPrefix validates a publish prefix: one or more names joined by '/'.
+func CheckPrefix(prefix string) error {
+	if prefix == "" {
+		return fmt.Errorf("publish prefix is empty: %w", ErrInvalid)
+	}
+	for _, el := range strings.Split(prefix, "/") {
+		if !nameRE.MatchString(el) {
+			return fmt.Errorf("publish prefix %q: element %q: use letters, digits, '.', '_', '+', '-': %w", prefix, el, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// Mirror is a mirror definition plus its last successful sync.
+type Mirror struct {
+	Name          string   `json:"name"`
+	URL           string   `json:"url"`
+	Dist          string   `json:"dist"`
+	Components    []string `json:"components"`
+	Architectures []string `json:"architectures"`
+	// KeyringData is the trusted keyring (as given: armored or binary);
+	// Keyring is its digest, checked before every use.
+	Keyring     digest.Digest `json:"keyring"`
+	KeyringData []byte        `json:"keyring_data,omitempty"`
+	Filter      string        `json:"filter,omitempty"`
+	WithDeps    bool          `json:"with_deps,omitempty"`
+	Created     time.Time     `json:"created"`
+	// Last good sync; empty until the first sync succeeds.
+	Synced      time.Time     `json:"synced,omitzero"`
+	Manifest    digest.Digest `json:"manifest,omitempty"`
+	ReleaseDate time.Time     `json:"release_date,omitzero"`
+	Packages    int           `json:"packages,omitempty"`
+	Bytes       int64         `json:"bytes,omitempty"`
+}
+
+func (r *Repo) mirrorPath(name string) string {
+	return filepath.Join(r.Dir, "mirrors", name+".json")
+}
+
+// CreateMirror records a new mirror definition; keyring holds the trusted
+// keys (armored or binary), copied into the content store.
+func (r *Repo) CreateMirror(m *Mirror, keyring []byte) error {
+	if err := CheckName("mirror", m.Name); err != nil {
+		return err
+	}
+	if _, err := os.Stat(r.mirrorPath(m.Name)); err == nil {
+		return fmt.Errorf("mirror %q: %w", m.Name, ErrExists)
+	}
+	if _, err := ReadKeyring(keyring, "--keyring"); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(m.URL, "http://") && !strings.HasPrefix(m.URL, "https://") {
+		return fmt.Errorf("mirror URL %q: want http:// or https://: %w", m.URL, ErrInvalid)
+	}
+	if err := CheckName("distribution", m.Dist); err != nil && !strings.Contains(m.Dist, "/") {
+		return err
+	}
+	if len(m.Components) == 0 {
+		m.Components = []string{"main"}
+	}
+	if len(m.Architectures) == 0 {
+		m.Architectures = []string{"amd64"}
+	}
+	for _, c := range append(append([]string{}, m.Components...), m.Architectures...) {
+		if err := CheckName("component or architecture", c); err != nil {
+			return err
+		}
+	}
+	if _, err := parseFilter(m.Filter); err != nil {
+		return err
+	}
+	m.Keyring = digest.FromBytes(keyring)
+	m.KeyringData = keyring
+	m.URL = strings.TrimRight(m.URL, "/")
+	if m.Created.IsZero() {
+		m.Created = r.now().UTC()
+	}
+	return writeJSON(r.mirrorPath(m.Name), m)
+}
+
+// Mirror loads a mirror by name.
+func (r *Repo) Mirror(name string) (*Mirror, error) {
+	if err := CheckName("mirror", name); err != nil {
+		return nil, err
+	}
+	var m Mirror
+	if err := readJSON(r.mirrorPath(name), &m); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("mirror %q: %w", name, ErrNotFound)
+		}
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Mirrors lists all mirrors, by name.
+func (r *Repo) Mirrors() ([]*Mirror, error) {
+	names, err := listJSON(filepath.Join(r.Dir, "mirrors"))
+	if err != nil {
+		return nil, err
+	}
+	var out []*Mirror
+	for _, n := range names {
+		m, err := r.Mirror(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Snapshot is a named, immutable pointer to a snapshot manifest.
+type Snapshot struct {
+	Name     string        `json:"name"`
+	ID       digest.Digest `json:"id"` // digest of the manifest
+	Mirror   string        `json:"mirror"`
+	Created  time.Time     `json:"created"`
+	Packages int           `json:"packages"`
+	Bytes    int64         `json:"bytes"`
+}
+
+func (r *Repo) snapshotPath(name string) string {
+	return filepath.Join(r.Dir, "snapshots", name+".json")
+}
+
+// CreateSnapshot freezes the mirror's last good sync under name (default
+// MIRROR-YYYYMMDDTHHMMSSZ). Names are never reused.
+func (r *Repo) CreateSnapshot(mirror, name string) (*Snapshot, error) {
+	m, err := r.Mirror(mirror)
+	if err != nil {
+		return nil, err
+	}
+	if m.Manifest == "" {
+		return nil, fmt.Errorf("mirror %q has never synced: run 'eucora mirror apt sync %s' first: %w", mirror, mirror, ErrNotFound)
+	}
+	if name == "" {
+		name = mirror + "-" + r.now().UTC().Format("20060102T150405Z")
+	}
+	if err := CheckName("snapshot", name); err != nil {
+		return nil, err
+	}
+	if ok, err := r.Store.Has(m.Manifest); err != nil || !ok {
+		return nil, fmt.Errorf("mirror %q: manifest %s missing from the store: %w", mirror, m.Manifest, cas.ErrNotFound)
+	}
+	s := &Snapshot{Name: name, ID: m.Manifest, Mirror: mirror, Created: r.now().UTC(), Packages: m.Packages, Bytes: m.Bytes}
+	// O_EXCL makes creation race-free: a name is taken once, for ever.
+	data, _ := json.MarshalIndent(s, "", "  ")
+	p := r.snapshotPath(name)
+	f, err := os.OpenFile(p+".tmp", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("snapshot %q is being created: %w", name, ErrExists)
+		}
+		return nil, err
+	}
+	_, err = f.Write(append(data, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	f.Close()
+	if err == nil {
+		// Link fails if the name exists: snapshots are never replaced.
+		err = os.Link(p+".tmp", p)
+	}
+	os.Remove(p + ".tmp")
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("snapshot %q: %w (snapshots are immutable; choose another name)", name, ErrExists)
+		}
+		return nil, err
+	}
+	if err := atomicfile.SyncDir(filepath.Dir(p)); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Snapshot loads a snapshot by name.
+func (r *Repo) Snapshot(name string) (*Snapshot, error) {
+	if err := CheckName("snapshot", name); err != nil {
+		return nil, err
+	}
+	var s Snapshot
+	if err := readJSON(r.snapshotPath(name), &s); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("snapshot %q: %w", name, ErrNotFound)
+		}
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Snapshots lists snapshots, oldest first.
+func (r *Repo) Snapshots() ([]*Snapshot, error) {
+	names, err := listJSON(filepath.Join(r.Dir, "snapshots"))
+	if err != nil {
+		return nil, err
+	}
+	var out []*Snapshot
+	for _, n := range names {
+		s, err := r.Snapshot(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.Before(out[j].Created)
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, nil
+}
+
+// LoadManifest reads and verifies a snapshot manifest from the store.
+func (r *Repo) LoadManifest(id digest.Digest) (*Manifest, error) {
+	var m Manifest
+	if err := r.loadObjectJSON(id, &m); err != nil {
+		return nil, err
+	}
+	if m.Kind != ManifestKind {
+		return nil, fmt.Errorf("object %s: kind %q, want %q: %w", id, m.Kind, ManifestKind, ErrInvalid)
+	}
+	return &m, nil
+}
+
+func (r *Repo) loadObjectJSON(id digest.Digest, v any) error {
+	rc, err := r.Store.OpenVerified(id)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("object %s: %v: %w", id, err, ErrInvalid)
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: %v: %w", path, err, ErrInvalid)
+	}
+	return nil
+}
+
+func listJSON(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		n := e.Name()
+		if strings.HasSuffix(n, ".json") && !strings.HasPrefix(n, ".") {
+			out = append(out, strings.TrimSuffix(n, ".json"))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}

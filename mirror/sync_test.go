@@ -1,0 +1,141 @@
+package mirror
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/mirror/debian"
+)
+
+// TestSyncReleaseGPGPlainIndex: no InRelease, a detached Release.gpg and an
+// uncompressed index only.
+func TestSyncReleaseGPGPlainIndex(t *testing.T) {
+	g := newGPG(t, "Upstream <up@example.invalid>")
+	u := newUpstream(t)
+	u.addDeb(debSpec{name: "alpha", version: "1:2.0~rc1-3", fields: map[string]string{"Section": "web"}})
+	u.addDeb(debSpec{name: "beta", version: "1.0", fields: map[string]string{"Priority": "required"}})
+	u.addDeb(debSpec{name: "gamma", version: "1.0"})
+	u.index(indexOpts{signer: g, noInRel: true, plainOnly: true})
+	srv := newFaultServer(t, u.dir)
+	repo := testRepo(t)
+	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test", Filter: "Section:web | Priority:required"}, g.pub); err != nil {
+		t.Fatal(err)
+	}
+	res, err := repo.Sync(context.Background(), "up", SyncOptions{Fetcher: fastFetcher()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Packages != 2 {
+		t.Fatalf("filter selected %d packages, want alpha and beta", res.Packages)
+	}
+	if srv.hits["/dists/test/InRelease"] != 1 || srv.hits["/dists/test/Release.gpg"] != 1 || srv.hits["/dists/test/main/binary-amd64/Packages"] != 1 {
+		t.Fatalf("requests: %v", srv.hits)
+	}
+}
+
+// TestSyncXZOnlyByHash: only Packages.xz, fetched by hash.
+func TestSyncXZOnlyByHash(t *testing.T) {
+	g := newGPG(t, "Upstream <up@example.invalid>")
+	u := newUpstream(t)
+	u.addDeb(debSpec{name: "alpha", version: "1.0"})
+	u.index(indexOpts{signer: g, xzOnly: true, byHash: true})
+	srv := newFaultServer(t, u.dir)
+	repo := testRepo(t)
+	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.pub); err != nil {
+		t.Fatal(err)
+	}
+	res, err := repo.Sync(context.Background(), "up", SyncOptions{Fetcher: fastFetcher()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Packages != 1 || srv.hits["/dists/test/main/binary-amd64/Packages.xz"] != 0 {
+		t.Fatalf("result %+v, requests %v", res, srv.hits)
+	}
+}
+
+// TestSyncRecoversFromTornObjects: an intent log left by a crash makes the
+// next sync re-verify the listed objects and replace a torn one.
+func TestSyncRecoversFromTornObjects(t *testing.T) {
+	g := newGPG(t, "Upstream <up@example.invalid>")
+	u := newUpstream(t)
+	rel := u.addDeb(debSpec{name: "alpha", version: "1.0", payload: 4096})
+	u.index(indexOpts{signer: g})
+	srv := newFaultServer(t, u.dir)
+	repo := testRepo(t)
+	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.pub); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := repo.Sync(ctx, "up", SyncOptions{Fetcher: fastFetcher()}); err != nil {
+		t.Fatal(err)
+	}
+	d := digest.FromBytes(u.debs[rel])
+	// Simulate a crash between an unsynced commit and syncfs: the object
+	// exists under its name with torn content, and the intent log lists it.
+	p := repo.Store.Path(d)
+	os.Chmod(p, 0o644)
+	os.WriteFile(p, make([]byte, len(u.debs[rel])), 0o644)
+	if err := writeJSON(repo.pendingPath("up"), []digest.Digest{d}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Sync(ctx, "up", SyncOptions{Fetcher: fastFetcher()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Store.Verify(d); err != nil {
+		t.Fatalf("torn object not repaired: %v", err)
+	}
+	if _, err := os.Stat(repo.pendingPath("up")); !os.IsNotExist(err) {
+		t.Fatalf("intent log not removed: %v", err)
+	}
+	if srv.hits["/"+rel] != 2 {
+		t.Fatalf("package fetched %d times, want 2 (once more after the repair)", srv.hits["/"+rel])
+	}
+}
+
+func cand(name, version, fields string) *candidate {
+	para := debian.Paragraph{{Name: "Package", Value: name}, {Name: "Version", Value: version}}
+	for _, kv := range strings.Split(fields, ";") {
+		if kv == "" {
+			continue
+		}
+		i := strings.IndexByte(kv, '=')
+		para = append(para, debian.Field{Name: kv[:i], Value: kv[i+1:]})
+	}
+	return &candidate{p: &debian.Package{Name: name, Version: version, Arch: "amd64", Para: para}}
+}
+
+func TestResolveDeps(t *testing.T) {
+	app := cand("app", "1.0", "Depends=virt (>= 2), lib (>> 1:0) | other, missing (>= 1)")
+	app.selected = true
+	u := []*candidate{
+		app,
+		cand("prov-unversioned", "1.0", "Provides=virt"),
+		cand("prov-v1", "1.0", "Provides=virt (= 1)"),
+		cand("prov-v3", "1.0", "Provides=virt (= 3)"),
+		cand("lib", "2.0", ""),
+		cand("lib", "1:0.5", "Depends=base"),
+		cand("lib", "1:0.1~", ""),
+		cand("other", "1.0", ""),
+		cand("base", "1.0", ""),
+	}
+	added, unresolved := resolveDeps(u)
+	var got []string
+	for _, c := range u {
+		if c.selected {
+			got = append(got, c.p.Name+"="+c.p.Version)
+		}
+	}
+	want := "app=1.0 prov-v3=1.0 lib=1:0.5 base=1.0"
+	if strings.Join(got, " ") != want || added != 3 {
+		t.Fatalf("selected %q (added %d), want %q", strings.Join(got, " "), added, want)
+	}
+	if len(unresolved) != 1 || !strings.Contains(unresolved[0], "missing (>= 1)") {
+		t.Fatalf("unresolved = %q", unresolved)
+	}
+}
+
+var _ = filepath.Join
