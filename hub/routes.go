@@ -48,7 +48,7 @@ type Route struct {
 	// Enterprise requires a token whose scope is the whole enterprise.
 	Enterprise bool
 	// Local routes are served by the receiving node, never forwarded.
-	Local bool
+	Local   bool
 	handler func(s *Server, w http.ResponseWriter, r *http.Request, p *Principal)
 }
 

@@ -44,13 +44,13 @@ var (
 // A state with a higher version is refused on open.
 const FormatVersion = 1
 
-func nodeKey(id string) []byte    { return []byte("n/" + id) }
-func siteKey(name string) []byte  { return []byte("s/" + name) }
-func tokenKey(id string) []byte   { return []byte("t/" + id) }
-func hashKey(h string) []byte     { return []byte("h/" + h) }
-func blobKey(hex string) []byte   { return []byte("b/" + hex) }
-func chainKey(o string) []byte    { return []byte("c/" + o) }
-func eventKey(c uint64) []byte    { return binary.BigEndian.AppendUint64([]byte("e/"), c) }
+func nodeKey(id string) []byte   { return []byte("n/" + id) }
+func siteKey(name string) []byte { return []byte("s/" + name) }
+func tokenKey(id string) []byte  { return []byte("t/" + id) }
+func hashKey(h string) []byte    { return []byte("h/" + h) }
+func blobKey(hex string) []byte  { return []byte("b/" + hex) }
+func chainKey(o string) []byte   { return []byte("c/" + o) }
+func eventKey(c uint64) []byte   { return binary.BigEndian.AppendUint64([]byte("e/"), c) }
 func dedupKey(o string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte("d/"+o+"\x00"), seq)
 }
