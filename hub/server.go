@@ -309,7 +309,7 @@ func (s *Server) ensureBootstrap() error {
 		ID: ulid.Make().String(), Name: "bootstrap", Role: deploy.RolePlatformAdmin,
 		Hash: hashToken(secret), CreatedAt: store.NowUTC(), CreatedBy: "bootstrap",
 	}
-	cmd, err := store.NewCommand(store.CmdTokenCreate, tok, s.systemAudit("tokens.create", "token/"+tok.ID))
+	cmd, err := store.NewCommand(store.CmdTokenCreate, tok, s.systemAudit(store.CmdTokenCreate, "token/"+tok.ID))
 	if err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func TestSingleNodeBootstrap(t *testing.T) {
 	if i := store.VerifyChain("", hubEvents); i != -1 {
 		t.Fatalf("hub chain broken at %d", i)
 	}
-	for _, want := range []string{"site.create/ok", "site.create/conflict", "blob.register/ok", "tokens.create/ok"} {
+	for _, want := range []string{"site.create/ok", "site.create/conflict", "blob.register/ok", "token.create/ok"} {
 		if actions[want] == 0 {
 			t.Errorf("no %s event; have %v", want, actions)
 		}

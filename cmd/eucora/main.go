@@ -60,6 +60,11 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		keysCommand(),
 		bundleCommand(),
+		hubCommand(),
+		statusCommand(),
+		siteCommand(),
+		tokenCommand(),
+		eventsCommand(),
 	}
 }
 
