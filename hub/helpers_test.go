@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ type testNode struct {
 	ln                net.Listener
 	httpAddr          string
 	srv               *Server
+	down              atomic.Bool // set while crashed, read by writer goroutines
 }
 
 func freeAddr(t testing.TB) string {

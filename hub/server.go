@@ -191,6 +191,15 @@ func (s *Server) Close() error {
 	return s.store.Close()
 }
 
+// crash stops the node abruptly, as a kill would: no leadership transfer,
+// no draining (tests).
+func (s *Server) crash() {
+	s.cancel()
+	s.httpSrv.Close()
+	s.wg.Wait()
+	s.store.Close()
+}
+
 func (s *Server) join() error {
 	c := client.New(s.cfg.Join, s.cfg.JoinToken)
 	req := client.JoinRequest{NodeID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.self}
