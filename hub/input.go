@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -174,6 +175,21 @@ func DecodeEventsBatch(r io.Reader) (store.EventsIngestBody, error) {
 	}
 	if len(v.Events) == 0 {
 		return v, badField("events", "at least one event is required")
+	}
+	for i := range v.Events {
+		// Canonical form: compact data, none for null, so the stored
+		// bytes (and the chain hash) do not depend on the sender's spacing.
+		v.Events[i].Time = v.Events[i].Time.UTC()
+		d := v.Events[i].Data
+		if len(d) == 0 || string(d) == "null" {
+			v.Events[i].Data = nil
+			continue
+		}
+		var b bytes.Buffer
+		if err := json.Compact(&b, d); err != nil {
+			return v, badField(fmt.Sprintf("events[%d].data", i), "%v", err)
+		}
+		v.Events[i].Data = b.Bytes()
 	}
 	if len(v.Events) > maxBatchLen {
 		return v, &InputError{Status: http.StatusRequestEntityTooLarge, Field: "events", Msg: fmt.Sprintf("%d events; at most %d per batch", len(v.Events), maxBatchLen)}
