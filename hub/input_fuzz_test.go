@@ -46,7 +46,9 @@ func FuzzDecodeSiteRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDecoded(t, data, func(r *bytes.Reader) (SiteRequest, error) { return DecodeSiteRequest(r) },
-			func(v SiteRequest) error { return store.ValidateSite(store.Site{Name: v.Name, Class: v.Class, Scope: v.Scope}) })
+			func(v SiteRequest) error {
+				return store.ValidateSite(store.Site{Name: v.Name, Class: v.Class, Scope: v.Scope})
+			})
 	})
 }
 
