@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -250,11 +249,13 @@ func validBackupName(n string) bool {
 	return false
 }
 
-// Restore rebuilds the state of a new single node in dataDir from a backup:
-// it verifies everything, puts blobs into the content store (each verified
-// by its name) and installs the state, whose applied index is reset so the
-// node bootstraps a new Raft log. dataDir must hold no hub state.
-func Restore(r io.Reader, dataDir string) (BackupManifest, error) {
+// Restore rebuilds a new single node in dataDir from a backup: it verifies
+// everything, puts blobs into the content store (each verified by its
+// name) and installs the state as the node's FSM and as a Raft snapshot
+// whose configuration is nodeID at raftAddr alone. `hub serve` with the
+// same --node-id and --raft then leads a one-node cluster that can grow
+// with --join. dataDir must hold no hub state.
+func Restore(r io.Reader, dataDir, nodeID, raftAddr string) (BackupManifest, error) {
 	dir, err := datadir.Open(dataDir)
 	if err != nil {
 		return BackupManifest{}, err
@@ -280,14 +281,12 @@ func Restore(r io.Reader, dataDir string) (BackupManifest, error) {
 	if err := os.MkdirAll(ck, 0o750); err != nil {
 		return BackupManifest{}, err
 	}
-	var names []string
 	m, err := ReadBackup(r, func(name string, rd io.Reader) error {
 		kind, file, _ := strings.Cut(name, "/")
 		if kind == "blobs" {
 			_, _, err := blobs.Put(contextBackground(), rd, digest.Digest(file), -1)
 			return err
 		}
-		names = append(names, file)
 		f, err := os.OpenFile(filepath.Join(ck, file), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
 		if err != nil {
 			return err
@@ -305,8 +304,7 @@ func Restore(r io.Reader, dataDir string) (BackupManifest, error) {
 	if err != nil {
 		return m, err
 	}
-	sort.Strings(names)
-	if err := store.InstallState(dir.Hub(), ck); err != nil {
+	if _, err := store.InstallState(dir.Hub(), ck, nodeID, raftAddr); err != nil {
 		return m, err
 	}
 	return m, nil

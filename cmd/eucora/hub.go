@@ -24,7 +24,7 @@ func hubCommand() *cli.Command {
 	var so hubServeOptions
 	var backupOut string
 	var withBlobs bool
-	var restoreData string
+	var restoreData, restoreNode, restoreRaft string
 	return &cli.Command{
 		Name:  "hub",
 		Usage: "run and operate the hub (control plane)",
@@ -93,12 +93,15 @@ func hubCommand() *cli.Command {
 		}, {
 			Name:      "restore",
 			Usage:     "rebuild a single hub node from a backup",
-			UsageText: "eucora hub restore FILE --data DIR",
+			UsageText: "eucora hub restore FILE --data DIR [--node-id ID] [--raft ADDR]",
 			Description: "Verifies FILE completely, then installs its state and blobs in DIR, which must hold\n" +
-				"no hub state. Start it with 'eucora hub serve --data DIR' (it bootstraps a new\n" +
-				"one-node cluster with the restored state) and grow it back with --join.",
+				"no hub state, as a one-node cluster whose only member is --node-id at --raft.\n" +
+				"Start it with 'eucora hub serve --data DIR' and the same --node-id and --raft,\n" +
+				"then grow it back to three with 'eucora hub serve --join URL' on two new nodes.",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "data", Value: datadir.Default, Usage: "data directory to create", Destination: &restoreData},
+				&cli.StringFlag{Name: "node-id", Value: hub.DefaultNodeID, Usage: "id of the restored node", Destination: &restoreNode},
+				&cli.StringFlag{Name: "raft", Value: hub.DefaultRaftAddr, Usage: "Raft address of the restored node", Destination: &restoreRaft},
 			},
 			Action: func(c *cli.Context) error {
 				out, err := outputFrom(c)
@@ -109,20 +112,20 @@ func hubCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				restoreData = c.String("data")
+				restoreData, restoreNode, restoreRaft = c.String("data"), c.String("node-id"), c.String("raft")
 				f, err := os.Open(args[0])
 				if err != nil {
 					return err
 				}
 				defer f.Close()
 				start := time.Now()
-				m, err := hub.Restore(f, restoreData)
+				m, err := hub.Restore(f, restoreData, restoreNode, restoreRaft)
 				if err != nil {
 					return err
 				}
 				res := map[string]any{"data": restoreData, "applied_index": m.AppliedIndex, "blobs": m.Blobs, "seconds": time.Since(start).Seconds()}
 				return out.emit(res, func(w io.Writer) {
-					fmt.Fprintf(w, "restored %s into %s: %d blobs, state at index %d, %.1fs\nstart it with: eucora hub serve --data %s\n", args[0], restoreData, m.Blobs, m.AppliedIndex, time.Since(start).Seconds(), restoreData)
+					fmt.Fprintf(w, "restored %s into %s: %d blobs, state at index %d, %.1fs\nstart it with: eucora hub serve --data %s --node-id %s --raft %s\n", args[0], restoreData, m.Blobs, m.AppliedIndex, time.Since(start).Seconds(), restoreData, restoreNode, restoreRaft)
 				})
 			},
 		}},

@@ -402,18 +402,10 @@ func (s *State) ReplaceFrom(dir string) error {
 	return nil
 }
 
-// resetForRestore sets the applied index to zero and drops node records,
-// for a state restored from a backup into a new Raft cluster.
-func (s *State) resetForRestore() error {
+// dropNodes deletes the node records, for a state restored into a new
+// cluster.
+func (s *State) dropNodes() error {
 	return s.read(func(db *pebble.DB) error {
-		b := db.NewBatch()
-		defer b.Close()
-		if err := b.Set(keyApplied, make([]byte, 8), nil); err != nil {
-			return err
-		}
-		if err := b.DeleteRange([]byte("n/"), []byte("n0"), nil); err != nil {
-			return err
-		}
-		return b.Commit(pebble.Sync)
+		return db.DeleteRange([]byte("n/"), []byte("n0"), pebble.Sync)
 	})
 }

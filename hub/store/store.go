@@ -8,6 +8,7 @@ package store
 
 import (
 	"bufio"
+	"encoding/binary"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -367,32 +369,73 @@ func (s *Store) CheckpointTo(dir string) (uint64, error) {
 	return appliedFromCheckpoint(dir)
 }
 
-// InstallState moves the Pebble checkpoint in ckDir into hubDir as the FSM
-// state of a new node, with its applied index reset (a new Raft log applies
-// from 1) and the old cluster's node records dropped. hubDir must hold no
-// hub state yet.
-func InstallState(hubDir, ckDir string) error {
+// InstallState makes hubDir the state of a new one-node cluster from the
+// Pebble checkpoint in ckDir (consumed): the checkpoint becomes the FSM
+// state (old node records dropped), and a Raft snapshot of it at its
+// applied index, whose configuration is this node alone, is written so that
+// members added later receive the state by InstallSnapshot. hubDir must
+// hold no hub state yet.
+func InstallState(hubDir, ckDir, nodeID, raftAddr string) (uint64, error) {
 	fsm := filepath.Join(hubDir, "fsm")
-	for _, p := range []string{fsm, filepath.Join(hubDir, "raft.db")} {
+	for _, p := range []string{fsm, filepath.Join(hubDir, "raft.db"), filepath.Join(hubDir, "snapshots")} {
 		if _, err := os.Stat(p); err == nil {
-			return fmt.Errorf("%s exists: restore needs an empty hub directory", p)
+			return 0, fmt.Errorf("%s exists: restore needs an empty hub directory", p)
 		}
 	}
 	st, err := OpenState(ckDir, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if err := st.resetForRestore(); err != nil {
+	if err := st.dropNodes(); err != nil {
 		st.Close()
-		return err
+		return 0, err
+	}
+	index, err := st.Applied()
+	if err == nil && index == 0 {
+		index = 1
+		err = st.read(func(db *pebble.DB) error { return db.Set(keyApplied, binary.BigEndian.AppendUint64(nil, 1), pebble.Sync) })
+	}
+	if err != nil {
+		st.Close()
+		return 0, err
 	}
 	if err := st.Close(); err != nil {
-		return err
+		return 0, err
 	}
 	if err := os.MkdirAll(hubDir, 0o750); err != nil {
-		return err
+		return 0, err
 	}
-	return os.Rename(ckDir, fsm)
+	if err := os.Rename(ckDir, fsm); err != nil {
+		return 0, err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(hubDir, "snapshots"), 2, hclog.NewNullLogger())
+	if err != nil {
+		return 0, err
+	}
+	conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(nodeID), Address: raft.ServerAddress(raftAddr)}}}
+	// The transport only encodes the legacy peer list of the snapshot meta.
+	_, enc := raft.NewInmemTransport(raft.ServerAddress(raftAddr))
+	defer enc.Close()
+	sink, err := snaps.Create(raft.SnapshotVersionMax, index, 1, conf, 1, enc)
+	if err != nil {
+		return 0, err
+	}
+	if err := writeTarDir(sink, fsm); err != nil {
+		sink.Cancel()
+		return 0, err
+	}
+	if err := sink.Close(); err != nil {
+		return 0, err
+	}
+	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(hubDir, "raft.db")})
+	if err != nil {
+		return 0, err
+	}
+	if err := logs.SetUint64([]byte("CurrentTerm"), 1); err != nil {
+		logs.Close()
+		return 0, err
+	}
+	return index, logs.Close()
 }
 
 // Transfer hands leadership to another voter (graceful shutdown).
