@@ -8,8 +8,8 @@ package store
 
 import (
 	"bufio"
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -393,7 +393,9 @@ func InstallState(hubDir, ckDir, nodeID, raftAddr string) (uint64, error) {
 	index, err := st.Applied()
 	if err == nil && index == 0 {
 		index = 1
-		err = st.read(func(db *pebble.DB) error { return db.Set(keyApplied, binary.BigEndian.AppendUint64(nil, 1), pebble.Sync) })
+		err = st.read(func(db *pebble.DB) error {
+			return db.Set(keyApplied, binary.BigEndian.AppendUint64(nil, 1), pebble.Sync)
+		})
 	}
 	if err != nil {
 		st.Close()
