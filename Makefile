@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/eucora
 FUZZTIME ?= 20s
 
-.PHONY: build test test-short bench bench-transfer bench-apt fuzz lint clean
+.PHONY: build test test-short bench bench-transfer bench-apt bench-hub fuzz lint clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/eucora
@@ -17,7 +17,7 @@ test:
 test-short:
 	$(GO) test -short $(PKGS)
 
-bench: bench-transfer bench-apt
+bench: bench-transfer bench-apt bench-hub
 
 bench-transfer: build
 	bash bench/transfer.sh
@@ -25,6 +25,10 @@ bench-transfer: build
 # EUCORA's APT mirror against aptly (needs aptly, apt-utils, gnupg, xz-utils).
 bench-apt:
 	bash bench/apt-mirror.sh
+
+# Hub event ingest on 1 and 3 loopback nodes (target: >= 20,000 events/s on 3).
+bench-hub: build
+	bash bench/hub-events.sh
 
 # Runs every fuzz target for FUZZTIME each.
 fuzz:

@@ -1,3 +1,6 @@
 // Package hub is EUCORA's control plane server: the Raft-replicated system
-// of record, its authenticated HTTP API with RBAC, and site sync state.
+// of record (package hub/store), its authenticated HTTP API with one RBAC
+// table (routes.go), blob replication to a majority before acknowledgement
+// (blobs.go), and consistent backups (backup.go). See DESIGN.md beside this
+// file for the invariants and the threat model, and docs/api.md for the API.
 package hub

@@ -23,6 +23,7 @@ const (
 	exitStale        = 22
 	exitMissingVol   = 23
 	exitDenied       = 24
+	exitUnavailable  = 25
 	exitInterrupted  = 130
 )
 
@@ -76,6 +77,7 @@ var exitCodes = []exitCodeInfo{
 	{exitStale, "stale", "stale, replayed, out-of-order or expired bundle", nil},
 	{exitMissingVol, "missing-volume", "one or more bundle volumes are missing", nil},
 	{exitDenied, "denied", "refused by policy: authentication, RBAC, separation of duties, guardrails", nil},
+	{exitUnavailable, "unavailable", "hub unreachable or without a leader; retry later", nil},
 	{exitInterrupted, "interrupted", "interrupted by a signal", is(context.Canceled)},
 }
 

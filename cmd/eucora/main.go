@@ -61,6 +61,11 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		keysCommand(),
 		bundleCommand(),
+		hubCommand(),
+		statusCommand(),
+		siteCommand(),
+		tokenCommand(),
+		eventsCommand(),
 		riskCommand(),
 		mirrorCommand(),
 	}

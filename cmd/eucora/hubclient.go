@@ -1,0 +1,114 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/eucora/eucora/hub"
+	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/internal/datadir"
+)
+
+func init() {
+	registerExitMatch(exitDenied, is(client.ErrDenied))
+	registerExitMatch(exitUnavailable, is(client.ErrUnavailable))
+	registerExitMatch(exitCorrupt, is(hub.ErrBadBackup))
+}
+
+// hubClientFlags are the flags of every command that talks to a hub.
+func hubClientFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "hub", EnvVars: []string{"EUCORA_HUB"}, Value: "http://" + hub.DefaultHTTPAddr, Usage: "hub URL (any member)"},
+		&cli.StringFlag{Name: "token", EnvVars: []string{"EUCORA_TOKEN"}, Usage: "bearer token"},
+		&cli.StringFlag{Name: "token-file", Usage: "file holding the bearer token (default: ./eucora-data/bootstrap.token if readable)"},
+		&cli.BoolFlag{Name: "stale", Usage: "read from the node asked, without a leader round trip"},
+	}
+}
+
+// hubClient builds a client from --hub and the token flags, in the order
+// --token, EUCORA_TOKEN, --token-file, ./eucora-data/bootstrap.token.
+func hubClient(c *cli.Context) (*client.Client, error) {
+	tok := c.String("token")
+	if tok == "" {
+		path := c.String("token-file")
+		explicit := path != ""
+		if !explicit {
+			path = filepath.Join(datadir.Default, hub.BootstrapTokenFile)
+		}
+		b, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			tok = strings.TrimSpace(string(b))
+		case explicit:
+			return nil, usageErrorf("--token-file: %v", err)
+		case !errors.Is(err, os.ErrNotExist):
+			// An unreadable default is not an error: the hub answers 401.
+		}
+	}
+	cl := client.New(c.String("hub"), tok)
+	cl.Stale = c.Bool("stale")
+	return cl, nil
+}
+
+// positional returns a command's positional arguments, accepting flags
+// written after them ("site add NAME --class C"): urfave/cli v2 stops
+// parsing flags at the first positional argument, so the rest is parsed
+// here against the command's own flags.
+func positional(c *cli.Context, want int) ([]string, error) {
+	args := c.Args().Slice()
+	if len(args) <= want {
+		if len(args) != want {
+			return nil, usageErrorf("%s needs exactly %d argument(s), got %d", c.Command.FullName(), want, len(args))
+		}
+		return args, nil
+	}
+	set := flag.NewFlagSet(c.Command.Name, flag.ContinueOnError)
+	set.SetOutput(io.Discard)
+	for _, f := range c.Command.Flags {
+		if err := f.Apply(set); err != nil {
+			return nil, err
+		}
+	}
+	var pos []string
+	rest := args
+	for len(rest) > 0 {
+		if strings.HasPrefix(rest[0], "-") {
+			if err := set.Parse(rest); err != nil {
+				return nil, usageErrorf("%v", err)
+			}
+			rest = set.Args()
+			continue
+		}
+		pos = append(pos, rest[0])
+		rest = rest[1:]
+	}
+	var setErr error
+	set.Visit(func(f *flag.Flag) {
+		if err := c.Set(f.Name, f.Value.String()); err != nil && setErr == nil {
+			setErr = err
+		}
+	})
+	if setErr != nil {
+		return nil, usageErrorf("%v", setErr)
+	}
+	if len(pos) != want {
+		return nil, usageErrorf("%s needs exactly %d argument(s), got %d", c.Command.FullName(), want, len(pos))
+	}
+	return pos, nil
+}
+
+// required checks flags that may arrive after positional arguments.
+func required(c *cli.Context, names ...string) error {
+	for _, n := range names {
+		if c.String(n) == "" {
+			return usageErrorf("--%s is required", n)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/client"
+)
+
+func tokenCommand() *cli.Command {
+	var name, role, scope string
+	return &cli.Command{
+		Name:  "token",
+		Usage: "create and revoke API tokens",
+		Subcommands: []*cli.Command{{
+			Name:      "create",
+			Usage:     "create a token; its secret is shown once",
+			UsageText: "eucora token create --name NAME --role ROLE [--scope acquisition=a,bu=b,site=c]",
+			Flags: append([]cli.Flag{
+				&cli.StringFlag{Name: "name", Required: true, Destination: &name},
+				&cli.StringFlag{Name: "role", Required: true, Usage: "platform-admin, packaging-engineer, publisher, cab-approver, security-reviewer, endpoint-ops, auditor", Destination: &role},
+				&cli.StringFlag{Name: "scope", Usage: "acquisition=A,bu=B,site=S (default: enterprise)", Destination: &scope},
+			}, hubClientFlags()...),
+			Action: func(c *cli.Context) error {
+				out, err := outputFrom(c)
+				if err != nil {
+					return err
+				}
+				r, err := deploy.ParseRole(role)
+				if err != nil {
+					return usageErrorf("--role: %v", err)
+				}
+				sc, err := deploy.ParseScope(scope)
+				if err != nil {
+					return usageErrorf("--scope: %v", err)
+				}
+				cl, err := hubClient(c)
+				if err != nil {
+					return err
+				}
+				t, err := cl.CreateToken(c.Context, client.TokenRequest{Name: name, Role: r, Scope: sc})
+				if err != nil {
+					return err
+				}
+				return out.emit(t, func(w io.Writer) {
+					fmt.Fprintf(w, "token %s (%s, %s, scope %s)\n%s\nThe secret is shown only once.\n", t.ID, t.Name, t.Role, t.Scope, t.Token)
+				})
+			},
+		}, {
+			Name:      "revoke",
+			Usage:     "revoke a token",
+			UsageText: "eucora token revoke ID",
+			Flags:     hubClientFlags(),
+			Action: func(c *cli.Context) error {
+				out, err := outputFrom(c)
+				if err != nil {
+					return err
+				}
+				args, err := positional(c, 1)
+				if err != nil {
+					return err
+				}
+				cl, err := hubClient(c)
+				if err != nil {
+					return err
+				}
+				if err := cl.RevokeToken(c.Context, args[0]); err != nil {
+					return err
+				}
+				return out.emit(map[string]string{"revoked": args[0]}, func(w io.Writer) {
+					fmt.Fprintf(w, "token %s revoked\n", args[0])
+				})
+			},
+		}},
+	}
+}

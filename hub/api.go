@@ -1,0 +1,332 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/eucora/eucora/hub/store"
+)
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request, _ *Principal) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request, _ *Principal) {
+	if h := s.store.FSM().Halted(); h != nil {
+		writeError(w, http.StatusServiceUnavailable, "state machine halted: %v", h)
+		return
+	}
+	if _, id := s.store.Leader(); id == "" {
+		writeError(w, http.StatusServiceUnavailable, "no leader known")
+		return
+	}
+	select {
+	case <-s.ready:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	default:
+		writeError(w, http.StatusServiceUnavailable, "node not yet registered in the cluster")
+	}
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ *Principal) {
+	s.metrics.handler().ServeHTTP(w, r)
+}
+
+// StatusNode is one member in GET /v1/status.
+type StatusNode struct {
+	ID        string `json:"id"`
+	RaftAddr  string `json:"raft_addr"`
+	HTTPAddr  string `json:"http_addr"`
+	Suffrage  string `json:"suffrage"`
+	Reachable bool   `json:"reachable"`
+}
+
+// StatusResponse is GET /v1/status.
+type StatusResponse struct {
+	store.Status
+	LeaderHTTP string       `json:"leader_http"`
+	Nodes      []StatusNode `json:"nodes"`
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, _ *Principal) {
+	st := StatusResponse{Status: s.store.Status(), Nodes: []StatusNode{}}
+	if u, err := s.leaderURL(); err == nil {
+		st.LeaderHTTP = u
+	}
+	servers, err := s.store.Servers()
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	st.Nodes = make([]StatusNode, len(servers))
+	var wg sync.WaitGroup
+	for i, sv := range servers {
+		n := StatusNode{ID: string(sv.ID), RaftAddr: string(sv.Address), Suffrage: suffrage(sv.Suffrage)}
+		if rec, err := s.nodeRecord(n.ID); err == nil {
+			n.HTTPAddr = rec.HTTPAddr
+		}
+		st.Nodes[i] = n
+		if n.HTTPAddr == "" {
+			continue
+		}
+		wg.Add(1)
+		go func(i int, u string) {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", u+"/healthz", nil)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+				st.Nodes[i].Reachable = resp.StatusCode == http.StatusOK
+			}
+		}(i, n.HTTPAddr)
+	}
+	wg.Wait()
+	writeJSON(w, http.StatusOK, st)
+}
+
+func suffrage(s raft.ServerSuffrage) string {
+	switch s {
+	case raft.Voter:
+		return "voter"
+	case raft.Nonvoter:
+		return "nonvoter"
+	}
+	return "staging"
+}
+
+func (s *Server) handleSitesList(w http.ResponseWriter, r *http.Request, p *Principal) {
+	all, err := s.store.State().Sites()
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	out := []store.Site{}
+	for _, site := range all {
+		if p.Scope.Contains(site.Scope) {
+			out = append(out, site)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sites": out})
+}
+
+func (s *Server) handleSiteGet(w http.ResponseWriter, r *http.Request, p *Principal) {
+	site, err := s.store.State().Site(r.PathValue("name"))
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	if !p.Scope.Contains(site.Scope) {
+		writeError(w, http.StatusForbidden, "site %q (scope %s) is outside this token's scope %s", site.Name, site.Scope, p.Scope)
+		return
+	}
+	writeJSON(w, http.StatusOK, site)
+}
+
+// apply proposes a write carrying its audit event and maps the outcome.
+func (s *Server) apply(w http.ResponseWriter, r *http.Request, p *Principal, typ, object string, body any, status int) (json.RawMessage, bool) {
+	cmd, err := store.NewCommand(typ, body, s.audit(r, p, typ, object))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return nil, false
+	}
+	start := time.Now()
+	v, err := s.store.Apply(r.Context(), cmd)
+	s.metrics.apply.Observe(time.Since(start).Seconds())
+	if err != nil {
+		writeStoreError(w, err)
+		return nil, false
+	}
+	raw, _ := json.Marshal(v)
+	if status != 0 {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		w.Write(append(raw, '\n'))
+	}
+	return raw, true
+}
+
+func (s *Server) handleSiteCreate(w http.ResponseWriter, r *http.Request, p *Principal) {
+	req, err := DecodeSiteRequest(http.MaxBytesReader(w, r.Body, maxSmallBody))
+	if err != nil {
+		writeInputError(w, err)
+		return
+	}
+	if !p.Scope.Contains(req.Scope) {
+		s.denyScope(w, r, p, "sites.create", fmt.Sprintf("site scope %s is outside this token's scope %s", req.Scope, p.Scope))
+		return
+	}
+	site := store.Site{Name: req.Name, Class: req.Class, Scope: req.Scope, CreatedAt: store.NowUTC(), CreatedBy: p.actor()}
+	s.apply(w, r, p, store.CmdSiteCreate, "site/"+site.Name, site, http.StatusCreated)
+}
+
+func (s *Server) denyScope(w http.ResponseWriter, r *http.Request, p *Principal, action, reason string) {
+	for _, rt := range Routes() {
+		if rt.Name == action {
+			s.deny(r, rt, p, http.StatusForbidden, reason)
+		}
+	}
+	writeError(w, http.StatusForbidden, "%s", reason)
+}
+
+// tokenView is a token without its hash.
+type tokenView struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Role      string     `json:"role"`
+	Scope     any        `json:"scope"`
+	CreatedAt time.Time  `json:"created_at"`
+	CreatedBy string     `json:"created_by,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	Token     string     `json:"token,omitempty"`
+}
+
+func viewToken(t store.Token) tokenView {
+	return tokenView{ID: t.ID, Name: t.Name, Role: string(t.Role), Scope: t.Scope, CreatedAt: t.CreatedAt, CreatedBy: t.CreatedBy, RevokedAt: t.RevokedAt}
+}
+
+func (s *Server) handleTokensList(w http.ResponseWriter, r *http.Request, p *Principal) {
+	all, err := s.store.State().Tokens()
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	out := []tokenView{}
+	for _, t := range all {
+		if p.Scope.Contains(t.Scope) {
+			out = append(out, viewToken(t))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+}
+
+func (s *Server) handleTokenCreate(w http.ResponseWriter, r *http.Request, p *Principal) {
+	req, err := DecodeTokenRequest(http.MaxBytesReader(w, r.Body, maxSmallBody))
+	if err != nil {
+		writeInputError(w, err)
+		return
+	}
+	if !p.Scope.Contains(req.Scope) {
+		s.denyScope(w, r, p, "tokens.create", fmt.Sprintf("token scope %s is outside this token's scope %s", req.Scope, p.Scope))
+		return
+	}
+	secret := "euc_" + randomSecret()
+	t := store.Token{
+		ID: ulid.Make().String(), Name: req.Name, Role: roleOf(req.Role), Scope: req.Scope,
+		Hash: hashToken(secret), CreatedAt: store.NowUTC(), CreatedBy: p.actor(),
+	}
+	if _, ok := s.apply(w, r, p, store.CmdTokenCreate, "token/"+t.ID, t, 0); !ok {
+		return
+	}
+	v := viewToken(t)
+	v.Token = secret
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func (s *Server) handleTokenRevoke(w http.ResponseWriter, r *http.Request, p *Principal) {
+	id := r.PathValue("id")
+	t, err := s.store.State().Token(id)
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	if !p.Scope.Contains(t.Scope) {
+		s.denyScope(w, r, p, "tokens.revoke", fmt.Sprintf("token scope %s is outside this token's scope %s", t.Scope, p.Scope))
+		return
+	}
+	raw, ok := s.apply(w, r, p, store.CmdTokenRevoke, "token/"+id, store.TokenRevokeBody{ID: id, Time: store.NowUTC()}, 0)
+	if !ok {
+		return
+	}
+	var rt store.Token
+	json.Unmarshal(raw, &rt)
+	writeJSON(w, http.StatusOK, viewToken(rt))
+}
+
+func (s *Server) handleEventsList(w http.ResponseWriter, r *http.Request, p *Principal) {
+	q := r.URL.Query()
+	var after uint64
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "after: %q is not a cursor (want a decimal number)", v)
+			return
+		}
+		after = n
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			writeError(w, http.StatusBadRequest, "limit: %q: want 1..10000", v)
+			return
+		}
+		limit = n
+	}
+	evs, err := s.store.State().Events(after, limit)
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	next := after
+	if len(evs) > 0 {
+		next = evs[len(evs)-1].Cursor
+	}
+	if evs == nil {
+		evs = []store.Event{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": evs, "next": strconv.FormatUint(next, 10)})
+}
+
+func (s *Server) handleEventsBatch(w http.ResponseWriter, r *http.Request, p *Principal) {
+	body, err := DecodeEventsBatch(http.MaxBytesReader(w, r.Body, maxBatchBody))
+	if err != nil {
+		writeInputError(w, err)
+		return
+	}
+	site, err := s.store.State().Site(body.Origin)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusUnprocessableEntity, "origin: no site named %q", body.Origin)
+		return
+	} else if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	if !p.Scope.Contains(site.Scope) {
+		s.denyScope(w, r, p, "events.ingest", fmt.Sprintf("origin site %q (scope %s) is outside this token's scope %s", site.Name, site.Scope, p.Scope))
+		return
+	}
+	s.apply(w, r, p, store.CmdEventsIngest, "origin/"+body.Origin, body, http.StatusOK)
+}
+
+func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request, p *Principal) {
+	req, err := DecodeJoinRequest(http.MaxBytesReader(w, r.Body, maxSmallBody))
+	if err != nil {
+		writeInputError(w, err)
+		return
+	}
+	if err := s.store.AddVoter(req.NodeID, req.RaftAddr); err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	s.apply(w, r, p, store.CmdNodeUpsert, "node/"+req.NodeID,
+		store.Node{ID: req.NodeID, RaftAddr: req.RaftAddr, HTTPAddr: req.HTTPAddr}, http.StatusOK)
+}
+
+func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, p *Principal) {
+	id := r.PathValue("id")
+	if err := s.store.RemoveServer(id); err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	s.apply(w, r, p, store.CmdNodeRemove, "node/"+id, store.NodeRemoveBody{ID: id}, http.StatusOK)
+}

@@ -1,0 +1,309 @@
+// Package client is a small Go client of the hub's HTTP API, used by the
+// eucora CLI, the black-box tests and the benchmarks.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/store"
+)
+
+var (
+	// ErrDenied is wrapped by *APIError for 401 and 403 answers.
+	ErrDenied = errors.New("denied")
+	// ErrUnavailable is returned when the hub cannot be reached or has no
+	// leader (connection refused, 502/503/504).
+	ErrUnavailable = errors.New("hub unavailable")
+	// ErrNotFound is wrapped by *APIError for 404 answers.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is wrapped by *APIError for 409 answers.
+	ErrConflict = errors.New("conflict")
+)
+
+// APIError is a non-2xx answer of the hub.
+type APIError struct {
+	Status  int
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("hub answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+}
+
+// Unwrap maps the status to a sentinel.
+func (e *APIError) Unwrap() error {
+	switch e.Status {
+	case 401, 403:
+		return ErrDenied
+	case 404:
+		return ErrNotFound
+	case 409:
+		return ErrConflict
+	case 502, 503, 504:
+		return ErrUnavailable
+	}
+	return nil
+}
+
+// Client talks to one hub node.
+type Client struct {
+	Base  string // e.g. http://127.0.0.1:8440
+	Token string
+	HTTP  *http.Client
+	// Stale makes reads local to the node (?stale=true).
+	Stale bool
+}
+
+// New returns a client for base with token.
+func New(base, token string) *Client {
+	return &Client{Base: strings.TrimRight(base, "/"), Token: token, HTTP: &http.Client{Timeout: 60 * time.Second}}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	resp, err := c.Raw(ctx, method, path, body, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode %s %s answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// Raw sends a request and returns a 2xx response (caller closes the body)
+// or an *APIError.
+func (c *Client) Raw(ctx context.Context, method, path string, body io.Reader, hdr http.Header) (*http.Response, error) {
+	u := c.Base + path
+	if c.Stale && (method == http.MethodGet || method == http.MethodHead) {
+		if strings.Contains(u, "?") {
+			u += "&stale=true"
+		} else {
+			u += "?stale=true"
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	if l, ok := body.(interface{ Len() int }); ok && req.ContentLength == 0 && l.Len() > 0 {
+		req.ContentLength = int64(l.Len())
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, method, u, err)
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Error string `json:"error"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(b, &e) != nil || e.Error == "" {
+		e.Error = strings.TrimSpace(string(b))
+	}
+	return nil, &APIError{Status: resp.StatusCode, Message: e.Error}
+}
+
+// NodeStatus is one member in a Status.
+type NodeStatus struct {
+	ID        string `json:"id"`
+	RaftAddr  string `json:"raft_addr"`
+	HTTPAddr  string `json:"http_addr"`
+	Suffrage  string `json:"suffrage"`
+	Reachable bool   `json:"reachable"`
+}
+
+// Status is GET /v1/status.
+type Status struct {
+	NodeID       string       `json:"node_id"`
+	LeaderID     string       `json:"leader_id"`
+	LeaderHTTP   string       `json:"leader_http"`
+	State        string       `json:"state"`
+	Term         uint64       `json:"term"`
+	CommitIndex  uint64       `json:"commit_index"`
+	AppliedIndex uint64       `json:"applied_index"`
+	Halted       string       `json:"halted,omitempty"`
+	Nodes        []NodeStatus `json:"nodes"`
+}
+
+// Status returns the node's view of the cluster.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var s Status
+	return s, c.do(ctx, "GET", "/v1/status", nil, &s)
+}
+
+// SiteRequest is POST /v1/sites.
+type SiteRequest struct {
+	Name  string       `json:"name"`
+	Class string       `json:"class"`
+	Scope deploy.Scope `json:"scope"`
+}
+
+// CreateSite registers a site.
+func (c *Client) CreateSite(ctx context.Context, r SiteRequest) (store.Site, error) {
+	var s store.Site
+	return s, c.do(ctx, "POST", "/v1/sites", r, &s)
+}
+
+// Site returns one site.
+func (c *Client) Site(ctx context.Context, name string) (store.Site, error) {
+	var s store.Site
+	return s, c.do(ctx, "GET", "/v1/sites/"+url.PathEscape(name), nil, &s)
+}
+
+// Sites lists the sites in the caller's scope.
+func (c *Client) Sites(ctx context.Context) ([]store.Site, error) {
+	var out struct {
+		Sites []store.Site `json:"sites"`
+	}
+	return out.Sites, c.do(ctx, "GET", "/v1/sites", nil, &out)
+}
+
+// TokenRequest is POST /v1/tokens.
+type TokenRequest struct {
+	Name  string       `json:"name"`
+	Role  deploy.Role  `json:"role"`
+	Scope deploy.Scope `json:"scope"`
+}
+
+// NewToken is the answer of POST /v1/tokens: the only time the secret is
+// shown.
+type NewToken struct {
+	ID        string       `json:"id"`
+	Name      string       `json:"name"`
+	Role      deploy.Role  `json:"role"`
+	Scope     deploy.Scope `json:"scope"`
+	CreatedAt time.Time    `json:"created_at"`
+	Token     string       `json:"token"`
+}
+
+// CreateToken creates a token.
+func (c *Client) CreateToken(ctx context.Context, r TokenRequest) (NewToken, error) {
+	var t NewToken
+	return t, c.do(ctx, "POST", "/v1/tokens", r, &t)
+}
+
+// RevokeToken revokes a token.
+func (c *Client) RevokeToken(ctx context.Context, id string) error {
+	return c.do(ctx, "DELETE", "/v1/tokens/"+url.PathEscape(id), nil, nil)
+}
+
+// EventPage is GET /v1/events.
+type EventPage struct {
+	Events []store.Event `json:"events"`
+	Next   string        `json:"next"`
+}
+
+// Events returns up to limit events after cursor ("" or "0" for the start).
+func (c *Client) Events(ctx context.Context, after string, limit int) (EventPage, error) {
+	var p EventPage
+	q := url.Values{}
+	if after != "" {
+		q.Set("after", after)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	return p, c.do(ctx, "GET", "/v1/events?"+q.Encode(), nil, &p)
+}
+
+// IngestEvents posts a batch of an origin's events.
+func (c *Client) IngestEvents(ctx context.Context, b store.EventsIngestBody) (store.IngestResult, error) {
+	var r store.IngestResult
+	return r, c.do(ctx, "POST", "/v1/events:batch", b, &r)
+}
+
+// PutBlob uploads a blob of size bytes that must hash to hex.
+func (c *Client) PutBlob(ctx context.Context, hex string, r io.Reader, size int64) error {
+	req := io.NopCloser(r)
+	hdr := http.Header{"Content-Type": {"application/octet-stream"}}
+	resp, err := c.rawSized(ctx, "PUT", "/v1/blobs/sha256/"+hex, req, size, hdr)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
+}
+
+func (c *Client) rawSized(ctx context.Context, method, path string, body io.ReadCloser, size int64, hdr http.Header) (*http.Response, error) {
+	if size >= 0 {
+		return c.Raw(ctx, method, path, &sizedReader{body, size}, hdr)
+	}
+	return c.Raw(ctx, method, path, body, hdr)
+}
+
+// sizedReader lets net/http send a Content-Length.
+type sizedReader struct {
+	io.ReadCloser
+	n int64
+}
+
+func (s *sizedReader) Len() int { return int(s.n) }
+
+// GetBlob returns a reader over a blob.
+func (c *Client) GetBlob(ctx context.Context, hex string) (io.ReadCloser, error) {
+	resp, err := c.Raw(ctx, "GET", "/v1/blobs/sha256/"+hex, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// JoinRequest is POST /v1/cluster/join.
+type JoinRequest struct {
+	NodeID   string `json:"node_id"`
+	RaftAddr string `json:"raft_addr"`
+	HTTPAddr string `json:"http_addr"`
+}
+
+// Join asks the cluster to add a voter.
+func (c *Client) Join(ctx context.Context, r JoinRequest) error {
+	return c.do(ctx, "POST", "/v1/cluster/join", r, nil)
+}
+
+// RemoveNode removes a member from the cluster.
+func (c *Client) RemoveNode(ctx context.Context, id string) error {
+	return c.do(ctx, "DELETE", "/v1/cluster/nodes/"+url.PathEscape(id), nil, nil)
+}

@@ -1,0 +1,272 @@
+package hub
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/store"
+)
+
+// siteNames returns the names of the sites a node holds locally.
+func siteNames(t testing.TB, n *testNode) map[string]bool {
+	t.Helper()
+	sites, err := n.srv.Store().State().Sites()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, s := range sites {
+		out[s.Name] = true
+	}
+	return out
+}
+
+// hasAll reports whether every node holds every name in want.
+func hasAll(t testing.TB, nodes []*testNode, want []string) bool {
+	for _, n := range nodes {
+		have := siteNames(t, n)
+		for _, w := range want {
+			if !have[w] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func checkChains(t testing.TB, n *testNode) {
+	t.Helper()
+	evs, err := n.srv.Store().State().Events(0, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byOrigin := map[string][]store.Event{}
+	for i, e := range evs {
+		if e.Cursor != uint64(i+1) {
+			t.Fatalf("%s: event %d has cursor %d", n.id, i, e.Cursor)
+		}
+		byOrigin[e.Origin] = append(byOrigin[e.Origin], e)
+	}
+	for o, es := range byOrigin {
+		if i := store.VerifyChain("", es); i != -1 {
+			t.Fatalf("%s: chain of %s broken at %d", n.id, o, i)
+		}
+	}
+}
+
+// writeSites creates sites named prefix-k through the nodes round-robin,
+// until stop is closed or total acknowledgements are reached; it returns
+// the acknowledged names.
+func writeSites(t testing.TB, nodes []*testNode, tok, prefix string, acks *atomic.Int64, total int64) []string {
+	var acked []string
+	for k := 0; acks.Load() < total; k++ {
+		name := fmt.Sprintf("%s-%d", prefix, k)
+		for try := 0; ; try++ {
+			n := nodes[(k+try)%len(nodes)]
+			if n.down.Load() {
+				continue
+			}
+			_, err := cli(n, tok).CreateSite(ctxT(t), client.SiteRequest{Name: name, Class: "online"})
+			if err == nil {
+				acked = append(acked, name)
+				acks.Add(1)
+				break
+			}
+			if errors.Is(err, client.ErrConflict) {
+				break // an earlier ambiguous attempt was applied: not acknowledged to us
+			}
+			if try > 2000 {
+				t.Errorf("write %s never succeeded: %v", name, err)
+				return acked
+			}
+		}
+	}
+	return acked
+}
+
+func TestClusterLeaderLossDuringConcurrentWrites(t *testing.T) {
+	nodes, tok := startCluster(t, 3)
+	var acks atomic.Int64
+	var mu sync.Mutex
+	var all []string
+	var wg sync.WaitGroup
+	for w := 0; w < 3; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			a := writeSites(t, nodes, tok, fmt.Sprintf("w%d", w), &acks, 150)
+			mu.Lock()
+			all = append(all, a...)
+			mu.Unlock()
+		}(w)
+	}
+	eventually(t, "some writes", func() bool { return acks.Load() >= 30 })
+	old := leaderOf(t, nodes)
+	old.down.Store(true) // writers skip it from now on
+	old.srv.crash()
+	old.srv = nil
+	eventually(t, "a new leader", func() bool {
+		for _, n := range nodes {
+			if n != old && n.srv != nil && n.srv.Store().IsLeader() {
+				return true
+			}
+		}
+		return false
+	})
+	wg.Wait()
+	old.start(t, false, "", "")
+	waitReady(t, old)
+	eventually(t, "every acknowledged write on every node", func() bool { return hasAll(t, nodes, all) })
+	if len(all) < 150 {
+		t.Fatalf("only %d writes acknowledged", len(all))
+	}
+	for _, n := range nodes {
+		checkChains(t, n)
+	}
+}
+
+func TestClusterFollowerRestartFromSnapshot(t *testing.T) {
+	nodes, tok := startCluster(t, 3)
+	leader := leaderOf(t, nodes)
+	var follower *testNode
+	for _, n := range nodes {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
+	c := cli(leader, tok)
+	ctx := ctxT(t)
+	var want []string
+	add := func(prefix string, k int) {
+		for i := 0; i < k; i++ {
+			name := fmt.Sprintf("%s-%d", prefix, i)
+			if _, err := c.CreateSite(ctx, client.SiteRequest{Name: name, Class: "intermittent"}); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, name)
+		}
+	}
+	add("a", 20)
+	eventually(t, "follower caught up", func() bool { return hasAll(t, []*testNode{follower}, want) })
+	// The follower restarts from its own snapshot...
+	if err := follower.srv.Store().Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	follower.stop(t)
+	// ...and, while it is down, the leader compacts its log past the
+	// follower's last entry, so catching up needs InstallSnapshot.
+	add("b", 120)
+	if err := leader.srv.Store().Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	add("c", 10)
+	follower.start(t, false, "", "")
+	waitReady(t, follower)
+	eventually(t, "restarted follower has everything", func() bool { return hasAll(t, nodes, want) })
+	checkChains(t, follower)
+	// Restart once more, now from the installed snapshot.
+	follower.stop(t)
+	follower.start(t, false, "", "")
+	waitReady(t, follower)
+	if !hasAll(t, []*testNode{follower}, want) {
+		t.Fatal("state lost across restart")
+	}
+}
+
+func TestClusterNodeRemovedAndReAdded(t *testing.T) {
+	nodes, tok := startCluster(t, 3)
+	ctx := ctxT(t)
+	victim := nodes[2]
+	c := cli(nodes[0], tok)
+	if err := c.RemoveNode(ctx, victim.id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "two members", func() bool {
+		s, err := c.Status(ctx)
+		return err == nil && len(s.Nodes) == 2
+	})
+	victim.stop(t)
+	if _, err := c.CreateSite(ctx, client.SiteRequest{Name: "after-removal", Class: "online"}); err != nil {
+		t.Fatal(err)
+	}
+	// Re-add with an empty data directory, through a member that is not
+	// necessarily the leader.
+	fresh := newTestNode(t, t.TempDir(), victim.id)
+	nodes[2] = fresh
+	fresh.start(t, false, nodes[1].url(), tok)
+	waitReady(t, fresh)
+	eventually(t, "re-added node caught up", func() bool { return hasAll(t, nodes, []string{"after-removal"}) })
+	s, err := cli(fresh, tok).Status(ctx)
+	if err != nil || len(s.Nodes) != 3 {
+		t.Fatalf("status after re-add: %+v %v", s, err)
+	}
+	for _, n := range s.Nodes {
+		if !n.Reachable || n.Suffrage != "voter" {
+			t.Fatalf("node %+v", n)
+		}
+	}
+}
+
+func TestClusterBlobMajorityAndRepair(t *testing.T) {
+	nodes, tok := startCluster(t, 3)
+	ctx := ctxT(t)
+	data := make([]byte, 300<<10)
+	rand.Read(data)
+	sum := sha256.Sum256(data)
+	hx := hex.EncodeToString(sum[:])
+	leader := leaderOf(t, nodes)
+	var follower *testNode
+	for _, n := range nodes {
+		if n != leader {
+			follower = n
+		}
+	}
+	// Through a follower: forwarded to the leader, acknowledged on a majority.
+	if err := cli(follower, tok).PutBlob(ctx, hx, bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	holders := 0
+	for _, n := range nodes {
+		if ok, _ := n.srv.cas.Has(digestOf(hx)); ok {
+			holders++
+		}
+	}
+	if holders < 2 {
+		t.Fatalf("acknowledged blob on %d nodes", holders)
+	}
+	eventually(t, "blob on every node", func() bool {
+		for _, n := range nodes {
+			if ok, _ := n.srv.cas.Has(digestOf(hx)); !ok {
+				return false
+			}
+		}
+		return true
+	})
+	// Any node serves it, also after losing its copy (fetched from peers).
+	if err := follower.srv.cas.Remove(digestOf(hx)); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		cl := cli(n, tok)
+		cl.Stale = true
+		rc, err := cl.GetBlob(ctx, hx)
+		if err != nil {
+			t.Fatalf("%s: %v", n.id, err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, data) {
+			t.Fatalf("%s served different bytes", n.id)
+		}
+	}
+}

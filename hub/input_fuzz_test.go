@@ -1,0 +1,96 @@
+package hub
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/eucora/eucora/hub/store"
+)
+
+// checkDecoded asserts the decoder contract on any input: an error is an
+// *InputError with a 4xx status; a success is valid and survives a JSON
+// round trip unchanged.
+func checkDecoded[T any](t *testing.T, data []byte, dec func(*bytes.Reader) (T, error), valid func(T) error) {
+	v, err := dec(bytes.NewReader(data))
+	if err != nil {
+		var ie *InputError
+		if !errors.As(err, &ie) || (ie.Status != 400 && ie.Status != 413 && ie.Status != 422) || ie.Msg == "" {
+			t.Fatalf("error %#v is not a 4xx InputError", err)
+		}
+		return
+	}
+	if err := valid(v); err != nil {
+		t.Fatalf("decoder accepted invalid %+v: %v", v, err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := dec(bytes.NewReader(b))
+	if err != nil || !reflect.DeepEqual(v, v2) {
+		t.Fatalf("round trip: %+v -> %s -> %+v, %v", v, b, v2, err)
+	}
+}
+
+func FuzzDecodeSiteRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"berlin","class":"air-gapped","scope":{"acquisition":"acme","bu":"eu","site":"ber"}}`,
+		`{"name":"a","class":"online"}`, `{"name":"a","class":"online","x":1}`, `{}`, `[]`, `null`, `{"name":"a"}{}`,
+		`{"name":"a","class":"online","scope":{"site":"x"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkDecoded(t, data, func(r *bytes.Reader) (SiteRequest, error) { return DecodeSiteRequest(r) },
+			func(v SiteRequest) error {
+				return store.ValidateSite(store.Site{Name: v.Name, Class: v.Class, Scope: v.Scope})
+			})
+	})
+}
+
+func FuzzDecodeTokenRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"ops","role":"auditor"}`, `{"name":"ops","role":"platform-admin","scope":{"acquisition":"a"}}`,
+		`{"name":"ops","role":"root"}`, `{"name":"","role":"auditor"}`, `{"role":7}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkDecoded(t, data, func(r *bytes.Reader) (TokenRequest, error) { return DecodeTokenRequest(r) },
+			func(v TokenRequest) error {
+				if !store.NamePattern.MatchString(v.Name) {
+					return errors.New("name")
+				}
+				return v.Scope.Validate()
+			})
+	})
+}
+
+func FuzzDecodeJoinRequest(f *testing.F) {
+	f.Add([]byte(`{"node_id":"n2","raft_addr":"127.0.0.1:8451","http_addr":"http://127.0.0.1:8450"}`))
+	f.Add([]byte(`{"node_id":"n2","raft_addr":"nope","http_addr":"ftp://x"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkDecoded(t, data, func(r *bytes.Reader) (JoinRequest, error) { return DecodeJoinRequest(r) },
+			func(v JoinRequest) error {
+				if !store.NamePattern.MatchString(v.NodeID) || !strings.Contains(v.RaftAddr, ":") {
+					return errors.New("join")
+				}
+				return nil
+			})
+	})
+}
+
+func FuzzDecodeEventsBatch(f *testing.F) {
+	f.Add([]byte(`{"origin":"berlin","events":[{"sequence":1,"id":"e1","time":"2026-11-28T12:00:00Z","actor":"apt","action":"install","object":"pkg/curl","outcome":"ok","data":{"v":"8.0"}}]}`))
+	f.Add([]byte(`{"origin":"hub","events":[{"sequence":1,"time":"2026-11-28T12:00:00Z","action":"x","outcome":"ok"}]}`))
+	f.Add([]byte(`{"origin":"b","events":[]}`))
+	f.Add([]byte(`{"origin":"b","events":[{"sequence":18446744073709551615,"time":"2026-11-28T12:00:00+02:00","action":"x","outcome":"ok","data":[1,2]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkDecoded(t, data, func(r *bytes.Reader) (store.EventsIngestBody, error) { return DecodeEventsBatch(r) },
+			store.ValidateIngest)
+	})
+}

@@ -1,0 +1,104 @@
+package hub
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/eucora/eucora/hub/store"
+)
+
+// metrics are one node's Prometheus collectors, in a registry of their own
+// so several nodes can run in one process (tests).
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	apply    prometheus.Histogram
+	fsmApply prometheus.Histogram
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "eucora_hub_http_requests_total", Help: "API requests by route and status code.",
+	}, []string{"route", "code"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "eucora_hub_http_request_duration_seconds", Help: "API request latency by route.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+	}, []string{"route"})
+	m.apply = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "eucora_hub_raft_apply_duration_seconds", Help: "Time from proposing a command to its apply on the leader.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+	})
+	m.fsmApply = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "eucora_hub_fsm_apply_batch_duration_seconds", Help: "Time the state machine spends applying one batch of entries.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+	})
+	m.reg.MustRegister(m.requests, m.latency, m.apply, m.fsmApply,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) register(st *store.Store) {
+	gauge := func(name, help string, f func() float64) {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	gauge("eucora_hub_raft_state", "Raft state: 0 follower, 1 candidate, 2 leader, 3 shutdown.", func() float64 { return float64(st.RaftState()) })
+	gauge("eucora_hub_raft_term", "Current Raft term.", func() float64 { return float64(st.Status().Term) })
+	gauge("eucora_hub_raft_commit_index", "Raft commit index.", func() float64 { return float64(st.Status().CommitIndex) })
+	gauge("eucora_hub_raft_applied_index", "Raft applied index.", func() float64 { return float64(st.Status().AppliedIndex) })
+	gauge("eucora_hub_fsm_halted", "1 when the state machine halted on an unsupported command.", func() float64 {
+		if st.FSM().Halted() != nil {
+			return 1
+		}
+		return 0
+	})
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (m *metrics) instrument(route string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		h.ServeHTTP(rec, r)
+		if rec.code == 0 {
+			rec.code = http.StatusOK
+		}
+		m.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
+		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}

@@ -1,0 +1,402 @@
+package hub
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/store"
+)
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	TokenID string
+	Name    string
+	Role    deploy.Role
+	Scope   deploy.Scope
+}
+
+func (p *Principal) actor() string {
+	if p == nil {
+		return "anonymous"
+	}
+	return "token:" + p.Name + "/" + p.TokenID
+}
+
+// Route is one API endpoint and who may call it. Routes is the one RBAC
+// table of the hub: every endpoint is declared here with its allowed roles.
+type Route struct {
+	Method  string
+	Pattern string
+	Name    string        // metric label and audit action
+	Roles   []deploy.Role // nil: no authentication (health, metrics)
+	// Write marks a state change: it is forwarded to the leader and
+	// audited. No write lists RoleAuditor (checked by a test).
+	Write bool
+	// Enterprise requires a token whose scope is the whole enterprise.
+	Enterprise bool
+	// Local routes are served by the receiving node, never forwarded.
+	Local   bool
+	handler func(s *Server, w http.ResponseWriter, r *http.Request, p *Principal)
+}
+
+var (
+	allRoles   = deploy.Roles
+	adminOnly  = []deploy.Role{deploy.RolePlatformAdmin}
+	eventRead  = []deploy.Role{deploy.RolePlatformAdmin, deploy.RoleAuditor, deploy.RoleSecurityReviewer, deploy.RoleEndpointOps}
+	eventWrite = []deploy.Role{deploy.RolePlatformAdmin, deploy.RoleEndpointOps}
+	blobWrite  = []deploy.Role{deploy.RolePlatformAdmin, deploy.RolePackagingEngineer, deploy.RolePublisher}
+	tokenRead  = []deploy.Role{deploy.RolePlatformAdmin, deploy.RoleAuditor}
+)
+
+// Routes returns the API table.
+func Routes() []Route {
+	return []Route{
+		{Method: "GET", Pattern: "/healthz", Name: "healthz", Local: true, handler: (*Server).handleHealthz},
+		{Method: "GET", Pattern: "/readyz", Name: "readyz", Local: true, handler: (*Server).handleReadyz},
+		{Method: "GET", Pattern: "/metrics", Name: "metrics", Local: true, handler: (*Server).handleMetrics},
+		{Method: "GET", Pattern: "/v1/status", Name: "status", Roles: allRoles, Local: true, handler: (*Server).handleStatus},
+		{Method: "GET", Pattern: "/v1/sites", Name: "sites.list", Roles: allRoles, handler: (*Server).handleSitesList},
+		{Method: "GET", Pattern: "/v1/sites/{name}", Name: "sites.get", Roles: allRoles, handler: (*Server).handleSiteGet},
+		{Method: "POST", Pattern: "/v1/sites", Name: "sites.create", Roles: adminOnly, Write: true, handler: (*Server).handleSiteCreate},
+		{Method: "GET", Pattern: "/v1/tokens", Name: "tokens.list", Roles: tokenRead, handler: (*Server).handleTokensList},
+		{Method: "POST", Pattern: "/v1/tokens", Name: "tokens.create", Roles: adminOnly, Write: true, handler: (*Server).handleTokenCreate},
+		{Method: "DELETE", Pattern: "/v1/tokens/{id}", Name: "tokens.revoke", Roles: adminOnly, Write: true, handler: (*Server).handleTokenRevoke},
+		{Method: "PUT", Pattern: "/v1/blobs/sha256/{hex}", Name: "blobs.put", Roles: blobWrite, Write: true, handler: (*Server).handleBlobPut},
+		{Method: "GET", Pattern: "/v1/blobs/sha256/{hex}", Name: "blobs.get", Roles: allRoles, handler: (*Server).handleBlobGet},
+		{Method: "HEAD", Pattern: "/v1/blobs/sha256/{hex}", Name: "blobs.head", Roles: allRoles, handler: (*Server).handleBlobGet},
+		{Method: "GET", Pattern: "/v1/events", Name: "events.list", Roles: eventRead, Enterprise: true, handler: (*Server).handleEventsList},
+		{Method: "POST", Pattern: "/v1/events:batch", Name: "events.ingest", Roles: eventWrite, Write: true, handler: (*Server).handleEventsBatch},
+		{Method: "POST", Pattern: "/v1/cluster/join", Name: "cluster.join", Roles: adminOnly, Write: true, Enterprise: true, handler: (*Server).handleJoin},
+		{Method: "DELETE", Pattern: "/v1/cluster/nodes/{id}", Name: "cluster.remove", Roles: adminOnly, Write: true, Enterprise: true, handler: (*Server).handleRemove},
+		{Method: "GET", Pattern: "/v1/backup", Name: "backup", Roles: adminOnly, Enterprise: true, handler: (*Server).handleBackup},
+	}
+}
+
+const forwardedHeader = "X-Eucora-Forwarded"
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, rt := range Routes() {
+		mux.Handle(rt.Method+" "+rt.Pattern, s.metrics.instrument(rt.Name, s.wrap(rt)))
+	}
+	// Peer endpoints: authenticated by the cluster's peer secret, local.
+	mux.Handle("POST /internal/v1/apply", s.metrics.instrument("internal.apply", s.peerOnly(s.handleInternalApply)))
+	mux.Handle("GET /internal/v1/blobs/{hex}", s.metrics.instrument("internal.blob", s.peerOnly(s.handleInternalBlob)))
+	mux.Handle("POST /internal/v1/blobs/{hex}/fetch", s.metrics.instrument("internal.fetch", s.peerOnly(s.handleInternalFetch)))
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
+	}))
+	return mux
+}
+
+var correlationPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+type ctxKey int
+
+const correlationKey ctxKey = 1
+
+func correlationID(r *http.Request) string {
+	v, _ := r.Context().Value(correlationKey).(string)
+	return v
+}
+
+func isStale(r *http.Request) bool {
+	return (r.Method == "GET" || r.Method == "HEAD") && r.URL.Query().Get("stale") == "true"
+}
+
+// wrap applies, in order: correlation id, forwarding to the leader,
+// authentication, RBAC, linearizable-read barrier, then the handler.
+func (s *Server) wrap(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cid := r.Header.Get("X-Correlation-ID")
+		if !correlationPattern.MatchString(cid) {
+			cid = ulid.Make().String()
+		}
+		w.Header().Set("X-Correlation-ID", cid)
+		r.Header.Set("X-Correlation-ID", cid)
+		r = r.WithContext(context.WithValue(r.Context(), correlationKey, cid))
+		if !rt.Local && !isStale(r) && !s.store.IsLeader() {
+			s.forward(w, r)
+			return
+		}
+		var p *Principal
+		if rt.Roles != nil {
+			var err error
+			p, err = s.authenticate(r)
+			if err != nil {
+				s.deny(r, rt, nil, http.StatusUnauthorized, err.Error())
+				w.Header().Set("WWW-Authenticate", `Bearer realm="eucora"`)
+				writeError(w, http.StatusUnauthorized, "%v", err)
+				return
+			}
+			if reason := authorize(rt, p); reason != "" {
+				s.deny(r, rt, p, http.StatusForbidden, reason)
+				writeError(w, http.StatusForbidden, "%s", reason)
+				return
+			}
+		}
+		if !rt.Local && !rt.Write && !isStale(r) {
+			if err := s.store.VerifyRead(r.Context()); err != nil {
+				writeStoreError(w, err)
+				return
+			}
+		}
+		rt.handler(s, w, r, p)
+	})
+}
+
+// authorize returns why p may not call rt, or "".
+func authorize(rt Route, p *Principal) string {
+	if !slices.Contains(rt.Roles, p.Role) {
+		return fmt.Sprintf("role %s may not call %s %s", p.Role, rt.Method, rt.Pattern)
+	}
+	if rt.Enterprise && !p.Scope.IsEnterprise() {
+		return fmt.Sprintf("%s %s needs an enterprise-wide token; this token's scope is %s", rt.Method, rt.Pattern, p.Scope)
+	}
+	return ""
+}
+
+var errNoToken = errors.New("missing bearer token (Authorization: Bearer TOKEN)")
+
+func (s *Server) authenticate(r *http.Request) (*Principal, error) {
+	h := r.Header.Get("Authorization")
+	secret, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || secret == "" {
+		return nil, errNoToken
+	}
+	t, err := s.store.State().TokenByHash(hashToken(strings.TrimSpace(secret)))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errors.New("unknown token")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t.RevokedAt != nil {
+		return nil, fmt.Errorf("token %s was revoked at %s", t.ID, t.RevokedAt.Format(time.RFC3339))
+	}
+	return &Principal{TokenID: t.ID, Name: t.Name, Role: t.Role, Scope: t.Scope}, nil
+}
+
+// deny records a denied request as an audit event. It never blocks the
+// answer for long and never fails it.
+func (s *Server) deny(r *http.Request, rt Route, p *Principal, status int, reason string) {
+	a := s.audit(r, p, rt.Name, r.URL.Path)
+	a.Outcome = "denied"
+	a.Reason = fmt.Sprintf("%d: %s", status, reason)
+	cmd, err := store.NewCommand(store.CmdAuditRecord, struct{}{}, a)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := s.propose(ctx, cmd); err != nil {
+		s.log.Warn("could not record denied request", "route", rt.Name, "err", err)
+	}
+}
+
+func (s *Server) audit(r *http.Request, p *Principal, action, object string) *store.AuditInput {
+	a := &store.AuditInput{
+		ID: ulid.Make().String(), Time: store.NowUTC(), Actor: p.actor(), Action: action, Object: object,
+		CorrelationID: correlationID(r),
+	}
+	if p != nil {
+		a.Role = string(p.Role)
+	}
+	return a
+}
+
+// propose applies cmd through the leader: directly when this node leads,
+// otherwise through the leader's peer endpoint.
+func (s *Server) propose(ctx context.Context, cmd store.Command) (json.RawMessage, error) {
+	start := time.Now()
+	if s.store.IsLeader() {
+		v, err := s.store.Apply(ctx, cmd)
+		s.metrics.apply.Observe(time.Since(start).Seconds())
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(v)
+	}
+	leader, err := s.leaderURL()
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Value json.RawMessage `json:"value"`
+		Error string          `json:"error"`
+	}
+	if err := s.peerJSON(ctx, "POST", leader+"/internal/v1/apply", cmd, &out); err != nil {
+		return nil, err
+	}
+	if out.Error != "" {
+		return nil, errors.New(out.Error)
+	}
+	return out.Value, nil
+}
+
+func (s *Server) leaderURL() (string, error) {
+	_, id := s.store.Leader()
+	if id == "" {
+		return "", store.ErrNotLeader
+	}
+	n, err := s.nodeRecord(id)
+	if err != nil {
+		return "", fmt.Errorf("leader %s has no known http address: %w", id, store.ErrNotLeader)
+	}
+	return n.HTTPAddr, nil
+}
+
+// forward proxies a request to the leader, once.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get(forwardedHeader) != "" {
+		writeError(w, http.StatusServiceUnavailable, "forwarded request reached a non-leader; leadership is changing, retry")
+		return
+	}
+	leader, err := s.leaderURL()
+	if err != nil {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "no leader known: %v; retry", err)
+		return
+	}
+	u, err := url.Parse(leader)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "leader address %q: %v", leader, err)
+		return
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.Out.Host = pr.In.Host
+			pr.Out.Header.Set(forwardedHeader, s.cfg.NodeID)
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusBadGateway, "forwarding to leader %s: %v", leader, err)
+		},
+	}
+	rp.ServeHTTP(w, r)
+}
+
+func (s *Server) peerOnly(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := s.store.State().Identity()
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "cluster identity not replicated to this node yet")
+			return
+		}
+		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(id.PeerSecret)) != 1 {
+			writeError(w, http.StatusUnauthorized, "peer endpoint: bad peer credentials")
+			return
+		}
+		h(w, r)
+	})
+}
+
+func (s *Server) peerRequest(ctx context.Context, method, u string, body []byte) (*http.Request, error) {
+	id, err := s.store.State().Identity()
+	if err != nil {
+		return nil, fmt.Errorf("no cluster identity yet: %w", err)
+	}
+	var req *http.Request
+	if body != nil {
+		req, err = http.NewRequestWithContext(ctx, method, u, strings.NewReader(string(body)))
+	} else {
+		req, err = http.NewRequestWithContext(ctx, method, u, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+id.PeerSecret)
+	req.Header.Set("Content-Type", "application/json")
+	return req, nil
+}
+
+func (s *Server) peerJSON(ctx context.Context, method, u string, in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := s.peerRequest(ctx, method, u, b)
+	if err != nil {
+		return err
+	}
+	resp, err := s.peer.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		json.NewDecoder(resp.Body).Decode(&e)
+		return fmt.Errorf("%s %s: %d %s", method, u, resp.StatusCode, e.Error)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func (s *Server) handleInternalApply(w http.ResponseWriter, r *http.Request) {
+	var cmd store.Command
+	if err := decodeStrict(w, r, &cmd, 64<<20); err != nil {
+		writeInputError(w, err)
+		return
+	}
+	if !s.store.IsLeader() {
+		writeError(w, http.StatusServiceUnavailable, "not the leader")
+		return
+	}
+	v, err := s.propose(r.Context(), cmd)
+	out := map[string]any{"value": v}
+	if err != nil {
+		out["error"] = err.Error()
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, format string, args ...any) {
+	writeJSON(w, status, map[string]string{"error": fmt.Sprintf(format, args...)})
+}
+
+// writeStoreError maps store errors to statuses.
+func writeStoreError(w http.ResponseWriter, err error) {
+	var uc *store.UnsupportedCommandError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "%v", err)
+	case errors.Is(err, store.ErrConflict):
+		writeError(w, http.StatusConflict, "%v", err)
+	case errors.Is(err, store.ErrInvalid):
+		writeError(w, http.StatusUnprocessableEntity, "%v", err)
+	case errors.As(err, &uc):
+		writeError(w, http.StatusUnprocessableEntity, "%v", err)
+	case errors.Is(err, store.ErrNotLeader), errors.Is(err, store.ErrHalted):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "%v; retry", err)
+	default:
+		// Leadership lost after proposing, timeouts: the outcome is unknown.
+		writeError(w, http.StatusServiceUnavailable, "outcome unknown, retry if idempotent: %v", err)
+	}
+}

@@ -1,0 +1,420 @@
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/atomicfile"
+	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/datadir"
+	"github.com/eucora/eucora/internal/signing"
+)
+
+// Defaults of `eucora hub serve` with no flags.
+const (
+	DefaultHTTPAddr = "127.0.0.1:8440"
+	DefaultRaftAddr = "127.0.0.1:8441"
+	DefaultNodeID   = "node1"
+	// BootstrapTokenFile is written (0600) under the data directory on the
+	// first bootstrap.
+	BootstrapTokenFile = "bootstrap.token"
+)
+
+// Errors of the server's lifecycle.
+var (
+	// ErrJoin is returned when joining a cluster failed for good.
+	ErrJoin = errors.New("join failed")
+)
+
+// Config configures a hub node.
+type Config struct {
+	DataDir   string
+	HTTPAddr  string // address to bind; advertised to peers as http://HTTPAddr
+	RaftAddr  string
+	NodeID    string
+	Bootstrap bool   // make a one-node cluster if this node has no state
+	Join      string // URL of any member to join through, if no state
+	JoinToken string // platform-admin token for Join
+	Logger    *slog.Logger
+	// Listener, if set, is used instead of binding HTTPAddr (tests).
+	Listener net.Listener
+	// Fast shortens Raft timeouts (tests).
+	Fast              bool
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	// DutyInterval is how often background duties run (default 1s).
+	DutyInterval time.Duration
+}
+
+// Server is one running hub node.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	dir     datadir.Dir
+	store   *store.Store
+	cas     *cas.Store
+	httpSrv *http.Server
+	ln      net.Listener
+	self    string // advertised base URL
+	metrics *metrics
+	peer    *http.Client
+	mux     *http.ServeMux
+
+	verified sync.Map // blob hex -> struct{}: verified since start
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	ready  chan struct{}
+	once   sync.Once
+}
+
+// New opens the node's state, starts Raft and the HTTP API, and bootstraps
+// or joins as configured. It returns once serving; Ready reports when the
+// node knows a leader.
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.DutyInterval == 0 {
+		cfg.DutyInterval = time.Second
+	}
+	if !store.NamePattern.MatchString(cfg.NodeID) {
+		return nil, fmt.Errorf("node id %q: want 1-63 characters of a-z, 0-9, '.', '_', '-'", cfg.NodeID)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), ready: make(chan struct{})}
+	var err error
+	if s.dir, err = datadir.Open(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if s.cas, err = cas.Open(s.dir.CAS()); err != nil {
+		return nil, err
+	}
+	s.metrics = newMetrics()
+	s.store, err = store.Open(store.Config{
+		Dir: s.dir.Hub(), NodeID: cfg.NodeID, RaftAddr: cfg.RaftAddr, Logger: s.log, Fast: cfg.Fast,
+		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs,
+		OnApply: func(d time.Duration) { s.metrics.fsmApply.Observe(d.Seconds()) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.register(s.store)
+	s.ln = cfg.Listener
+	if s.ln == nil {
+		if s.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			s.store.Close()
+			return nil, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+	s.self = "http://" + s.ln.Addr().String()
+	s.peer = &http.Client{Timeout: 5 * time.Minute}
+	s.mux = s.routes()
+	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.httpSrv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server", "err", err)
+		}
+	}()
+
+	has, err := s.store.HasState()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	switch {
+	case !has && cfg.Join != "":
+		if err := s.join(); err != nil {
+			s.Close()
+			return nil, err
+		}
+	case !has && cfg.Bootstrap:
+		if err := s.store.Bootstrap(); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.log.Info("bootstrapped a new cluster")
+	}
+	s.wg.Add(1)
+	go s.duties(cfg.Bootstrap)
+	s.log.Info("hub serving", "http", s.self, "raft", cfg.RaftAddr, "data", s.dir.Root)
+	return s, nil
+}
+
+// URL returns the node's advertised HTTP base URL.
+func (s *Server) URL() string { return s.self }
+
+// Store returns the node's store.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Ready is closed once the node knows a leader and its own record is in
+// the state.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// NotifySystemd tells systemd (if it supervises us) that the hub is ready.
+func NotifySystemd() { daemon.SdNotify(false, daemon.SdNotifyReady) }
+
+// Close shuts the node down gracefully: leadership is handed over when
+// there are peers, HTTP drains, Raft stops.
+func (s *Server) Close() error {
+	s.cancel()
+	if s.store.IsLeader() {
+		if srv, err := s.store.Servers(); err == nil && len(srv) > 1 {
+			_ = s.store.Transfer()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.httpSrv.Shutdown(ctx)
+	s.wg.Wait()
+	return s.store.Close()
+}
+
+// crash stops the node abruptly, as a kill would: no leadership transfer,
+// no draining (tests).
+func (s *Server) crash() {
+	s.cancel()
+	s.httpSrv.Close()
+	s.wg.Wait()
+	s.store.Close()
+}
+
+func (s *Server) join() error {
+	c := client.New(s.cfg.Join, s.cfg.JoinToken)
+	req := client.JoinRequest{NodeID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.self}
+	delay := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(s.ctx, 60*time.Second)
+		err := c.Join(ctx, req)
+		cancel()
+		if err == nil {
+			s.log.Info("joined cluster", "via", s.cfg.Join)
+			return nil
+		}
+		if errors.Is(err, client.ErrDenied) || attempt >= 30 {
+			return fmt.Errorf("%w through %s: %v", ErrJoin, s.cfg.Join, err)
+		}
+		s.log.Warn("join attempt failed; retrying", "err", err, "attempt", attempt)
+		select {
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 3*time.Second)
+	}
+}
+
+// duties runs the node's background work: bootstrap identity and token,
+// the node's own record, pruning removed members, materialising the hub
+// key, and repairing missing blobs.
+func (s *Server) duties(bootstrap bool) {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.DutyInterval)
+	defer t.Stop()
+	quick := time.NewTicker(50 * time.Millisecond)
+	defer quick.Stop()
+	bootDone := !bootstrap
+	for {
+		if s.store.IsLeader() {
+			if !bootDone {
+				if err := s.ensureBootstrap(); err != nil {
+					s.log.Error("bootstrap identity", "err", err)
+				} else {
+					bootDone = true
+				}
+			}
+			if err := s.leaderDuties(); err != nil && !errors.Is(err, store.ErrNotLeader) {
+				s.log.Warn("leader duties", "err", err)
+			}
+		}
+		s.materialiseKey()
+		if _, id := s.store.Leader(); id != "" {
+			if _, err := s.nodeRecord(s.cfg.NodeID); err == nil {
+				s.once.Do(func() { close(s.ready) })
+			}
+		}
+		s.repairBlobs()
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		case <-quick.C:
+			// Until ready, look more often.
+			select {
+			case <-s.ready:
+				continue
+			default:
+			}
+		}
+	}
+}
+
+// ensureBootstrap creates the hub identity and the first platform-admin
+// token once per cluster. Both steps are idempotent across crashes.
+func (s *Server) ensureBootstrap() error {
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	st := s.store.State()
+	if _, err := st.Identity(); errors.Is(err, store.ErrNotFound) {
+		keyPath := filepath.Join(s.dir.Keys(), "hub.key")
+		k, err := signing.LoadPrivate(keyPath)
+		if err != nil {
+			if _, statErr := os.Stat(keyPath); statErr == nil {
+				return err
+			}
+			if k, err = signing.Generate(); err != nil {
+				return err
+			}
+			if _, _, err := signing.WriteKeyPair(s.dir.Keys(), "hub", k); err != nil {
+				return err
+			}
+		}
+		keyPEM, err := os.ReadFile(keyPath)
+		if err != nil {
+			return err
+		}
+		id := store.Identity{
+			KeyID: k.ID, PrivatePEM: string(keyPEM), PublicPEM: string(signing.EncodePublic(k.Public())),
+			PeerSecret: randomSecret(), CreatedAt: store.NowUTC(),
+		}
+		cmd, err := store.NewCommand(store.CmdIdentityInit, id, s.systemAudit("identity.init", "hub/identity"))
+		if err != nil {
+			return err
+		}
+		if _, err := s.store.Apply(ctx, cmd); err != nil {
+			return err
+		}
+		s.log.Info("hub signing key created", "key_id", k.ID, "path", keyPath)
+	} else if err != nil {
+		return err
+	}
+	toks, err := st.Tokens()
+	if err != nil || len(toks) > 0 {
+		return err
+	}
+	secret := "euc_" + randomSecret()
+	tok := store.Token{
+		ID: ulid.Make().String(), Name: "bootstrap", Role: deploy.RolePlatformAdmin,
+		Hash: hashToken(secret), CreatedAt: store.NowUTC(), CreatedBy: "bootstrap",
+	}
+	cmd, err := store.NewCommand(store.CmdTokenCreate, tok, s.systemAudit(store.CmdTokenCreate, "token/"+tok.ID))
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.Apply(ctx, cmd); err != nil {
+		return err
+	}
+	path := filepath.Join(s.dir.Root, BootstrapTokenFile)
+	if err := atomicfile.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return err
+	}
+	s.log.Info("platform-admin bootstrap token written; keep it secret", "path", path)
+	return nil
+}
+
+func (s *Server) systemAudit(action, object string) *store.AuditInput {
+	return &store.AuditInput{ID: ulid.Make().String(), Time: store.NowUTC(), Actor: "node:" + s.cfg.NodeID, Action: action, Object: object}
+}
+
+// leaderDuties keeps node records in line with the Raft configuration.
+func (s *Server) leaderDuties() error {
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	if n, err := s.nodeRecord(s.cfg.NodeID); err != nil || n.HTTPAddr != s.self || n.RaftAddr != s.cfg.RaftAddr {
+		cmd, _ := store.NewCommand(store.CmdNodeUpsert, store.Node{ID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.self}, nil)
+		if _, err := s.store.Apply(ctx, cmd); err != nil {
+			return err
+		}
+	}
+	servers, err := s.store.Servers()
+	if err != nil {
+		return err
+	}
+	in := map[string]bool{}
+	for _, sv := range servers {
+		in[string(sv.ID)] = true
+	}
+	nodes, err := s.store.State().Nodes()
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if !in[n.ID] {
+			cmd, _ := store.NewCommand(store.CmdNodeRemove, store.NodeRemoveBody{ID: n.ID}, nil)
+			if _, err := s.store.Apply(ctx, cmd); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) nodeRecord(id string) (store.Node, error) {
+	nodes, err := s.store.State().Nodes()
+	if err != nil {
+		return store.Node{}, err
+	}
+	for _, n := range nodes {
+		if n.ID == id {
+			return n, nil
+		}
+	}
+	return store.Node{}, fmt.Errorf("node %q: %w", id, store.ErrNotFound)
+}
+
+// materialiseKey writes the replicated hub key to DIR/keys/hub.key on
+// nodes that lack it, so any leader can sign.
+func (s *Server) materialiseKey() {
+	keyPath := filepath.Join(s.dir.Keys(), "hub.key")
+	if _, err := os.Stat(keyPath); err == nil {
+		return
+	}
+	id, err := s.store.State().Identity()
+	if err != nil {
+		return
+	}
+	k, err := signing.ParsePrivate([]byte(id.PrivatePEM), "hub identity")
+	if err != nil {
+		s.log.Error("replicated hub key unreadable", "err", err)
+		return
+	}
+	if _, _, err := signing.WriteKeyPair(s.dir.Keys(), "hub", k); err != nil {
+		s.log.Warn("write hub key", "err", err)
+	}
+}
+
+func randomSecret() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+func contextBackground() context.Context { return context.Background() }

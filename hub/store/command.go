@@ -1,0 +1,216 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/eucora/eucora/deploy"
+)
+
+// Errors returned by the store and by the command processor. Handlers turn
+// them into HTTP statuses; nothing else inspects their text.
+var (
+	// ErrNotLeader is returned when a write or a linearizable read reaches a
+	// node that is not the leader.
+	ErrNotLeader = errors.New("not the raft leader")
+	// ErrNotFound is returned when a record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is returned when a create names a record that exists.
+	ErrConflict = errors.New("already exists")
+	// ErrHalted is returned by every apply after this node met a command it
+	// does not understand: it stops applying rather than diverge.
+	ErrHalted = errors.New("state machine halted on an unsupported command; upgrade this node")
+	// ErrInvalid is returned for a command whose contents break a rule.
+	ErrInvalid = errors.New("invalid command")
+)
+
+// UnsupportedCommandError reports a command type or version this binary does
+// not implement. The FSM refuses it and halts (see DESIGN.md).
+type UnsupportedCommandError struct {
+	Type    string
+	Version int
+}
+
+func (e *UnsupportedCommandError) Error() string {
+	return fmt.Sprintf("unsupported command %q version %d", e.Type, e.Version)
+}
+
+// Command types. Each has exactly one version today; a change to a body's
+// meaning is a new version, and old versions stay decodable.
+const (
+	CmdNodeUpsert   = "node.upsert"
+	CmdNodeRemove   = "node.remove"
+	CmdIdentityInit = "identity.init"
+	CmdSiteCreate   = "site.create"
+	CmdTokenCreate  = "token.create"
+	CmdTokenRevoke  = "token.revoke"
+	CmdBlobRegister = "blob.register"
+	CmdEventsIngest = "events.ingest"
+	CmdAuditRecord  = "audit.record"
+)
+
+// supported maps each command type to the highest version this binary
+// applies.
+var supported = map[string]int{
+	CmdNodeUpsert: 1, CmdNodeRemove: 1, CmdIdentityInit: 1, CmdSiteCreate: 1,
+	CmdTokenCreate: 1, CmdTokenRevoke: 1, CmdBlobRegister: 1, CmdEventsIngest: 1,
+	CmdAuditRecord: 1,
+}
+
+// Command is the envelope of every Raft log entry. Everything the FSM needs
+// (ids, times, hashes) is inside it: Apply never reads a clock or a random
+// source.
+type Command struct {
+	Type    string          `json:"type"`
+	Version int             `json:"v"`
+	Audit   *AuditInput     `json:"audit,omitempty"`
+	Body    json.RawMessage `json:"body,omitempty"`
+}
+
+// NewCommand builds a version-1 command with body encoded as JSON.
+func NewCommand(typ string, body any, audit *AuditInput) (Command, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return Command{}, err
+	}
+	return Command{Type: typ, Version: supported[typ], Audit: audit, Body: b}, nil
+}
+
+// AuditInput is the audit event a write carries; the processor appends it to
+// the hub's chain with the outcome of the write.
+type AuditInput struct {
+	ID            string    `json:"id"`
+	Time          time.Time `json:"time"`
+	Actor         string    `json:"actor,omitempty"`
+	Role          string    `json:"role,omitempty"`
+	Action        string    `json:"action"`
+	Object        string    `json:"object,omitempty"`
+	CorrelationID string    `json:"correlation_id,omitempty"`
+	// Outcome is preset for denied requests; otherwise the processor sets
+	// "ok" or the failure class of the write.
+	Outcome string `json:"outcome,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Node is a cluster member's addresses.
+type Node struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	HTTPAddr string `json:"http_addr"`
+}
+
+// Identity is the hub's cluster-wide identity, created once at bootstrap:
+// its Ed25519 signing key (edges will trust its public half) and the secret
+// nodes use to authenticate to each other.
+type Identity struct {
+	KeyID      string    `json:"key_id"`
+	PrivatePEM string    `json:"private_pem"`
+	PublicPEM  string    `json:"public_pem"`
+	PeerSecret string    `json:"peer_secret"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Site classes.
+const (
+	ClassOnline       = "online"
+	ClassIntermittent = "intermittent"
+	ClassAirGapped    = "air-gapped"
+)
+
+// Site is a remote location served by an edge. Later versions add the
+// enrolled edge key and sync state as new optional fields.
+type Site struct {
+	Name      string       `json:"name"`
+	Class     string       `json:"class"`
+	Scope     deploy.Scope `json:"scope"`
+	CreatedAt time.Time    `json:"created_at"`
+	CreatedBy string       `json:"created_by,omitempty"`
+	EdgeKeyID string       `json:"edge_key_id,omitempty"`
+}
+
+// Token is an API credential. Only the SHA-256 of the secret is stored.
+type Token struct {
+	ID        string       `json:"id"`
+	Name      string       `json:"name"`
+	Role      deploy.Role  `json:"role"`
+	Scope     deploy.Scope `json:"scope"`
+	Hash      string       `json:"hash"`
+	CreatedAt time.Time    `json:"created_at"`
+	CreatedBy string       `json:"created_by,omitempty"`
+	RevokedAt *time.Time   `json:"revoked_at,omitempty"`
+}
+
+// Blob is the record of a blob acknowledged as durable on a majority.
+type Blob struct {
+	Digest    string    `json:"digest"`
+	Size      int64     `json:"size"`
+	Holders   []string  `json:"holders"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Event is one entry of the append-only audit log. Cursor orders the whole
+// log at the hub; Origin/Sequence identify it in its origin's chain, whose
+// hashes link each event to the previous one of the same origin.
+type Event struct {
+	Cursor        uint64          `json:"cursor"`
+	ID            string          `json:"id"`
+	Time          time.Time       `json:"time"`
+	Origin        string          `json:"origin"`
+	Sequence      uint64          `json:"sequence"`
+	Actor         string          `json:"actor,omitempty"`
+	Role          string          `json:"role,omitempty"`
+	Action        string          `json:"action"`
+	Object        string          `json:"object,omitempty"`
+	CorrelationID string          `json:"correlation_id,omitempty"`
+	Outcome       string          `json:"outcome"`
+	Reason        string          `json:"reason,omitempty"`
+	Data          json.RawMessage `json:"data,omitempty"`
+	PrevHash      string          `json:"prev_hash"`
+	Hash          string          `json:"hash"`
+}
+
+// HubOrigin is the origin of events the hub writes itself.
+const HubOrigin = "hub"
+
+// Command bodies.
+type (
+	// NodeRemoveBody removes a node record.
+	NodeRemoveBody struct {
+		ID string `json:"id"`
+	}
+	// TokenRevokeBody revokes a token at a time chosen by the proposer.
+	TokenRevokeBody struct {
+		ID   string    `json:"id"`
+		Time time.Time `json:"time"`
+	}
+	// IngestEvent is one event of an origin's batch.
+	IngestEvent struct {
+		Sequence      uint64          `json:"sequence"`
+		ID            string          `json:"id"`
+		Time          time.Time       `json:"time"`
+		Actor         string          `json:"actor,omitempty"`
+		Role          string          `json:"role,omitempty"`
+		Action        string          `json:"action"`
+		Object        string          `json:"object,omitempty"`
+		CorrelationID string          `json:"correlation_id,omitempty"`
+		Outcome       string          `json:"outcome"`
+		Reason        string          `json:"reason,omitempty"`
+		Data          json.RawMessage `json:"data,omitempty"`
+	}
+	// EventsIngestBody is a batch of events from one origin, applied in one
+	// Raft entry and deduplicated by (origin, sequence).
+	EventsIngestBody struct {
+		Origin string        `json:"origin"`
+		Events []IngestEvent `json:"events"`
+	}
+)
+
+// IngestResult is what an events.ingest apply returns.
+type IngestResult struct {
+	Accepted    int    `json:"accepted"`
+	Duplicates  int    `json:"duplicates"`
+	FirstCursor uint64 `json:"first_cursor,omitempty"`
+	LastCursor  uint64 `json:"last_cursor,omitempty"`
+}

@@ -1,0 +1,378 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/eucora/eucora/deploy"
+)
+
+// Batch is the write set one apply works on. Get sees earlier Sets of the
+// same batch. The FSM passes a Pebble indexed batch; recovery tools may pass
+// anything that keeps this contract.
+type Batch interface {
+	Get(key []byte) ([]byte, error) // ErrNotFound when absent
+	Set(key, value []byte) error
+}
+
+// Processor applies decoded commands to a Batch. It is deterministic: the
+// result depends only on the command and the batch's prior contents. It
+// checks every precondition before its first Set, so a refused command
+// writes nothing but (where it carries one) its audit event.
+type Processor struct{}
+
+// Process applies cmd. The returned value is the command's result; the error
+// is a domain error (ErrConflict, ErrNotFound, ErrInvalid) or an
+// *UnsupportedCommandError, on which the caller must halt.
+func (Processor) Process(b Batch, cmd Command) (any, error) {
+	if v, ok := supported[cmd.Type]; !ok || cmd.Version < 1 || cmd.Version > v {
+		return nil, &UnsupportedCommandError{Type: cmd.Type, Version: cmd.Version}
+	}
+	res, err := apply(b, cmd)
+	if cmd.Audit != nil {
+		a := *cmd.Audit
+		if a.Outcome == "" {
+			a.Outcome, a.Reason = outcomeOf(err)
+		}
+		if aerr := appendEvent(b, HubOrigin, 0, Event{
+			ID: a.ID, Time: a.Time.UTC(), Actor: a.Actor, Role: a.Role, Action: a.Action, Object: a.Object,
+			CorrelationID: a.CorrelationID, Outcome: a.Outcome, Reason: a.Reason,
+		}); aerr != nil {
+			return nil, aerr
+		}
+	}
+	return res, err
+}
+
+func outcomeOf(err error) (string, string) {
+	switch {
+	case err == nil:
+		return "ok", ""
+	case errors.Is(err, ErrConflict):
+		return "conflict", err.Error()
+	case errors.Is(err, ErrNotFound):
+		return "not-found", err.Error()
+	default:
+		return "failed", err.Error()
+	}
+}
+
+func decode[T any](cmd Command) (T, error) {
+	var v T
+	if err := json.Unmarshal(cmd.Body, &v); err != nil {
+		return v, fmt.Errorf("%w: %s body: %v", ErrInvalid, cmd.Type, err)
+	}
+	return v, nil
+}
+
+func exists(b Batch, k []byte) (bool, error) {
+	_, err := b.Get(k)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func setJSON(b Batch, k []byte, v any) error {
+	j, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Set(k, j)
+}
+
+func setUint(b Batch, k []byte, n uint64) error {
+	return b.Set(k, binary.BigEndian.AppendUint64(nil, n))
+}
+
+// NamePattern is what site, origin and node names must match.
+var NamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// ValidateSite checks a site record's fields, naming the bad one.
+func ValidateSite(s Site) error {
+	if !NamePattern.MatchString(s.Name) {
+		return fmt.Errorf("%w: name %q: want 1-63 characters of a-z, 0-9, '.', '_', '-'", ErrInvalid, s.Name)
+	}
+	switch s.Class {
+	case ClassOnline, ClassIntermittent, ClassAirGapped:
+	default:
+		return fmt.Errorf("%w: class %q: want online, intermittent or air-gapped", ErrInvalid, s.Class)
+	}
+	if err := s.Scope.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return nil
+}
+
+func apply(b Batch, cmd Command) (any, error) {
+	switch cmd.Type {
+	case CmdAuditRecord:
+		return nil, nil
+	case CmdNodeUpsert:
+		n, err := decode[Node](cmd)
+		if err != nil {
+			return nil, err
+		}
+		if n.ID == "" || n.RaftAddr == "" || n.HTTPAddr == "" {
+			return nil, fmt.Errorf("%w: node needs id, raft_addr and http_addr", ErrInvalid)
+		}
+		return nil, setJSON(b, nodeKey(n.ID), n)
+	case CmdNodeRemove:
+		n, err := decode[NodeRemoveBody](cmd)
+		if err != nil {
+			return nil, err
+		}
+		// Deletion of a node record is an overwrite with a tombstone-free
+		// delete; membership history lives in the event log.
+		if d, ok := b.(interface{ Delete([]byte) error }); ok {
+			return nil, d.Delete(nodeKey(n.ID))
+		}
+		return nil, fmt.Errorf("%w: batch cannot delete", ErrInvalid)
+	case CmdIdentityInit:
+		id, err := decode[Identity](cmd)
+		if err != nil {
+			return nil, err
+		}
+		var cur Identity
+		if raw, err := b.Get(keyIdentity); err == nil {
+			// Created once: later inits are no-ops returning the first.
+			if err := json.Unmarshal(raw, &cur); err != nil {
+				return nil, err
+			}
+			return cur, nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		if id.KeyID == "" || id.PrivatePEM == "" || id.PeerSecret == "" {
+			return nil, fmt.Errorf("%w: identity needs key_id, private_pem and peer_secret", ErrInvalid)
+		}
+		return id, setJSON(b, keyIdentity, id)
+	case CmdSiteCreate:
+		s, err := decode[Site](cmd)
+		if err != nil {
+			return nil, err
+		}
+		if err := ValidateSite(s); err != nil {
+			return nil, err
+		}
+		if ok, err := exists(b, siteKey(s.Name)); err != nil {
+			return nil, err
+		} else if ok {
+			return nil, fmt.Errorf("site %q: %w", s.Name, ErrConflict)
+		}
+		return s, setJSON(b, siteKey(s.Name), s)
+	case CmdTokenCreate:
+		t, err := decode[Token](cmd)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := deploy.ParseRole(string(t.Role)); err != nil {
+			return nil, fmt.Errorf("%w: role: %v", ErrInvalid, err)
+		}
+		if t.ID == "" || len(t.Hash) != 64 {
+			return nil, fmt.Errorf("%w: token needs id and a sha256 hash", ErrInvalid)
+		}
+		if ok, err := exists(b, tokenKey(t.ID)); err != nil {
+			return nil, err
+		} else if ok {
+			return nil, fmt.Errorf("token %q: %w", t.ID, ErrConflict)
+		}
+		if ok, err := exists(b, hashKey(t.Hash)); err != nil {
+			return nil, err
+		} else if ok {
+			return nil, fmt.Errorf("token secret: %w", ErrConflict)
+		}
+		if err := setJSON(b, tokenKey(t.ID), t); err != nil {
+			return nil, err
+		}
+		return t, b.Set(hashKey(t.Hash), []byte(t.ID))
+	case CmdTokenRevoke:
+		r, err := decode[TokenRevokeBody](cmd)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := b.Get(tokenKey(r.ID))
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("token %q: %w", r.ID, ErrNotFound)
+		} else if err != nil {
+			return nil, err
+		}
+		var t Token
+		if err := json.Unmarshal(raw, &t); err != nil {
+			return nil, err
+		}
+		if t.RevokedAt != nil {
+			return t, nil // revoking twice is a no-op
+		}
+		at := r.Time.UTC()
+		t.RevokedAt = &at
+		return t, setJSON(b, tokenKey(t.ID), t)
+	case CmdBlobRegister:
+		bl, err := decode[Blob](cmd)
+		if err != nil {
+			return nil, err
+		}
+		if len(bl.Digest) != 64 || bl.Size < 0 {
+			return nil, fmt.Errorf("%w: blob needs a sha256 hex digest and a size", ErrInvalid)
+		}
+		var cur Blob
+		if err := getJSON(batchGetter{b}, blobKey(bl.Digest), &cur); err == nil {
+			for _, h := range bl.Holders {
+				if !slices.Contains(cur.Holders, h) {
+					cur.Holders = append(cur.Holders, h)
+				}
+			}
+			return cur, setJSON(b, blobKey(bl.Digest), cur)
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		return bl, setJSON(b, blobKey(bl.Digest), bl)
+	case CmdEventsIngest:
+		body, err := decode[EventsIngestBody](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return ingest(b, body)
+	}
+	return nil, &UnsupportedCommandError{Type: cmd.Type, Version: cmd.Version}
+}
+
+// ValidateIngest checks a batch's fields, naming the first bad one.
+func ValidateIngest(body EventsIngestBody) error {
+	if !NamePattern.MatchString(body.Origin) || body.Origin == HubOrigin {
+		return fmt.Errorf("%w: origin %q: want a site name", ErrInvalid, body.Origin)
+	}
+	for i, e := range body.Events {
+		switch {
+		case e.Sequence == 0:
+			return fmt.Errorf("%w: events[%d].sequence: must be >= 1", ErrInvalid, i)
+		case e.Action == "":
+			return fmt.Errorf("%w: events[%d].action: required", ErrInvalid, i)
+		case e.Time.IsZero():
+			return fmt.Errorf("%w: events[%d].time: required", ErrInvalid, i)
+		case e.Outcome == "":
+			return fmt.Errorf("%w: events[%d].outcome: required", ErrInvalid, i)
+		}
+	}
+	return nil
+}
+
+func ingest(b Batch, body EventsIngestBody) (IngestResult, error) {
+	var res IngestResult
+	if err := ValidateIngest(body); err != nil {
+		return res, err
+	}
+	for _, e := range body.Events {
+		k := dedupKey(body.Origin, e.Sequence)
+		if ok, err := exists(b, k); err != nil {
+			return res, err
+		} else if ok {
+			res.Duplicates++
+			continue
+		}
+		if err := b.Set(k, nil); err != nil {
+			return res, err
+		}
+		id := e.ID
+		if id == "" {
+			id = fmt.Sprintf("%s-%d", body.Origin, e.Sequence)
+		}
+		c, err := appendEventCursor(b, body.Origin, e.Sequence, Event{
+			ID: id, Time: e.Time.UTC(), Actor: e.Actor, Role: e.Role, Action: e.Action, Object: e.Object,
+			CorrelationID: e.CorrelationID, Outcome: e.Outcome, Reason: e.Reason, Data: e.Data,
+		})
+		if err != nil {
+			return res, err
+		}
+		if res.FirstCursor == 0 {
+			res.FirstCursor = c
+		}
+		res.LastCursor = c
+		res.Accepted++
+	}
+	return res, nil
+}
+
+// chainHead is the newest event of one origin's chain at the hub.
+type chainHead struct {
+	Count    uint64 `json:"count"`
+	LastHash string `json:"last_hash"`
+	LastSeq  uint64 `json:"last_seq"`
+}
+
+type batchGetter struct{ b Batch }
+
+func (g batchGetter) Get(k []byte) ([]byte, ioCloser, error) {
+	v, err := g.b.Get(k)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, errPebbleNotFound
+	}
+	return v, nopCloser{}, err
+}
+
+func appendEvent(b Batch, origin string, seq uint64, e Event) error {
+	_, err := appendEventCursor(b, origin, seq, e)
+	return err
+}
+
+// appendEventCursor links e into origin's chain and the global log. A zero
+// seq means "next in the origin's chain" (the hub's own events).
+func appendEventCursor(b Batch, origin string, seq uint64, e Event) (uint64, error) {
+	var head chainHead
+	if err := getJSON(batchGetter{b}, chainKey(origin), &head); err != nil && !errors.Is(err, ErrNotFound) {
+		return 0, err
+	}
+	cur, err := getUint(batchGetter{b}, keyCursor)
+	if err != nil {
+		return 0, err
+	}
+	head.Count++
+	if seq == 0 {
+		seq = head.Count
+	}
+	e.Origin, e.Sequence, e.PrevHash, e.Cursor, e.Hash = origin, seq, head.LastHash, 0, ""
+	e.Hash = EventHash(e)
+	e.Cursor = cur + 1
+	head.LastHash, head.LastSeq = e.Hash, seq
+	if err := setJSON(b, eventKey(e.Cursor), e); err != nil {
+		return 0, err
+	}
+	if err := setJSON(b, chainKey(origin), head); err != nil {
+		return 0, err
+	}
+	return e.Cursor, setUint(b, keyCursor, e.Cursor)
+}
+
+// EventHash is the chain hash of e: hex SHA-256 of its JSON encoding with
+// Cursor and Hash zeroed. PrevHash links it to its predecessor of the same
+// origin.
+func EventHash(e Event) string {
+	e.Cursor, e.Hash = 0, ""
+	j, _ := json.Marshal(e)
+	sum := sha256.Sum256(j)
+	return hex.EncodeToString(sum[:])
+}
+
+// VerifyChain checks that events (of one origin, in order, starting at the
+// origin's first event or after prev) link correctly. It returns the index of
+// the first bad event, or -1.
+func VerifyChain(prev string, events []Event) int {
+	for i, e := range events {
+		if e.PrevHash != prev || EventHash(e) != e.Hash {
+			return i
+		}
+		prev = e.Hash
+	}
+	return -1
+}
+
+// NowUTC is the proposer's clock, truncated to microseconds so JSON round
+// trips are exact.
+func NowUTC() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

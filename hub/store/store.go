@@ -1,0 +1,444 @@
+// Package store is the hub's replicated system of record: a hashicorp/raft
+// node (raft-boltdb log and stable store, file snapshots) whose state
+// machine keeps its state in Pebble. Commands are versioned JSON envelopes
+// whose ids and times are chosen by the proposer; the FSM decodes them and
+// delegates to Processor, which recovery tools can reuse. See
+// hub/DESIGN.md for the invariants.
+package store
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+// Config configures a Store.
+type Config struct {
+	Dir      string // state directory (DIR/hub)
+	NodeID   string
+	RaftAddr string // address to bind and advertise, host:port
+	Logger   *slog.Logger
+	// Tuning for tests; zero values take production defaults.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+	Fast              bool // shorter timeouts, for in-process tests
+	// OnApply, if set, observes the duration of each FSM apply batch.
+	OnApply func(time.Duration)
+}
+
+// Store is one Raft node with its FSM.
+type Store struct {
+	cfg   Config
+	log   *slog.Logger
+	raft  *raft.Raft
+	fsm   *FSM
+	state *State
+	trans *raft.NetworkTransport
+	logs  *raftboltdb.BoltStore
+	snaps *raft.FileSnapshotStore
+
+	readyTerm atomic.Uint64 // term in which this leader applied a barrier
+}
+
+// slogWriter forwards raft's hclog lines to slog.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	sc := bufio.NewScanner(strings.NewReader(string(p)))
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.Contains(line, "[ERROR]"):
+			w.l.Error(line)
+		case strings.Contains(line, "[WARN]"):
+			w.l.Warn(line)
+		default:
+			w.l.Info(line)
+		}
+	}
+	return len(p), nil
+}
+
+// Open opens or creates the node's state under cfg.Dir and starts Raft. It
+// does not bootstrap; call Bootstrap for a new cluster.
+func Open(cfg Config) (*Store, error) {
+	l := cfg.Logger
+	if l == nil {
+		l = slog.Default()
+	}
+	l = l.With("node", cfg.NodeID)
+	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, log: l}
+	var err error
+	s.state, err = OpenState(filepath.Join(cfg.Dir, "fsm"), l)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Store, error) {
+		s.closeStores()
+		return nil, err
+	}
+	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{l}})
+	s.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	if err != nil {
+		return fail(fmt.Errorf("raft log %s: %w", cfg.Dir, err))
+	}
+	s.snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.Dir, "snapshots"), 2, hl)
+	if err != nil {
+		return fail(err)
+	}
+	addr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
+	if err != nil {
+		return fail(fmt.Errorf("raft address %q: %w", cfg.RaftAddr, err))
+	}
+	s.trans, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 5, 10*time.Second, hl)
+	if err != nil {
+		return fail(fmt.Errorf("raft transport %s: %w", cfg.RaftAddr, err))
+	}
+	s.fsm = NewFSM(s.state, filepath.Join(cfg.Dir, "tmp"), l)
+	s.fsm.onApply = cfg.OnApply
+	os.RemoveAll(filepath.Join(cfg.Dir, "tmp"))
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.Logger = hl
+	rc.SnapshotThreshold = 8192
+	rc.SnapshotInterval = 2 * time.Minute
+	rc.TrailingLogs = 10240
+	if cfg.Fast {
+		rc.HeartbeatTimeout = 400 * time.Millisecond
+		rc.ElectionTimeout = 400 * time.Millisecond
+		rc.LeaderLeaseTimeout = 200 * time.Millisecond
+		rc.CommitTimeout = 5 * time.Millisecond
+	}
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if cfg.SnapshotInterval > 0 {
+		rc.SnapshotInterval = cfg.SnapshotInterval
+	}
+	if cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.TrailingLogs
+	}
+	// The Pebble state survives restarts with its applied index, so a
+	// snapshot is restored at start only when the state is behind it (or
+	// was lost).
+	applied, err := s.state.Applied()
+	if err != nil {
+		return fail(err)
+	}
+	if metas, err := s.snaps.List(); err == nil && len(metas) > 0 && applied >= metas[0].Index {
+		rc.NoSnapshotRestoreOnStart = true
+	}
+	s.raft, err = raft.NewRaft(rc, s.fsm, s.logs, s.logs, s.snaps, s.trans)
+	if err != nil {
+		return fail(err)
+	}
+	return s, nil
+}
+
+func (s *Store) closeStores() {
+	if s.trans != nil {
+		s.trans.Close()
+	}
+	if s.logs != nil {
+		s.logs.Close()
+	}
+	if s.state != nil {
+		s.state.Close()
+	}
+}
+
+// HasState reports whether this node already has Raft state (so it must
+// not bootstrap or join again).
+func (s *Store) HasState() (bool, error) {
+	return raft.HasExistingState(s.logs, s.logs, s.snaps)
+}
+
+// Bootstrap makes this node a one-member cluster if it has no Raft state;
+// otherwise it does nothing.
+func (s *Store) Bootstrap() error {
+	has, err := s.HasState()
+	if err != nil || has {
+		return err
+	}
+	f := s.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
+		ID: raft.ServerID(s.cfg.NodeID), Address: raft.ServerAddress(s.cfg.RaftAddr), Suffrage: raft.Voter,
+	}}})
+	return f.Error()
+}
+
+// State returns the FSM state for reads. Reads through it are local: call
+// VerifyRead first for a linearizable read.
+func (s *Store) State() *State { return s.state }
+
+// FSM returns the state machine.
+func (s *Store) FSM() *FSM { return s.fsm }
+
+// NodeID returns this node's id.
+func (s *Store) NodeID() string { return s.cfg.NodeID }
+
+// RaftAddr returns this node's Raft address.
+func (s *Store) RaftAddr() string { return s.cfg.RaftAddr }
+
+// IsLeader reports whether this node believes it is the leader.
+func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
+
+// Leader returns the leader's Raft address and id, empty when unknown.
+func (s *Store) Leader() (addr, id string) {
+	a, i := s.raft.LeaderWithID()
+	return string(a), string(i)
+}
+
+// Apply proposes cmd and waits for it to be applied on this (leader) node.
+// It returns the command's result value, a domain error from the
+// processor, or ErrNotLeader. A write whose outcome is unknown (leadership
+// lost after proposing) returns raft.ErrLeadershipLost and may or may not
+// have been applied; callers must treat it as ambiguous.
+func (s *Store) Apply(ctx context.Context, cmd Command) (any, error) {
+	if f := s.fsm.Halted(); f != nil {
+		return nil, fmt.Errorf("%w: %v", ErrHalted, f)
+	}
+	b, err := json.Marshal(cmd)
+	if err != nil {
+		return nil, err
+	}
+	timeout := 10 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	fut := s.raft.Apply(b, timeout)
+	if err := fut.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
+			return nil, ErrNotLeader
+		}
+		return nil, err
+	}
+	r, ok := fut.Response().(Result)
+	if !ok {
+		return nil, fmt.Errorf("unexpected apply response %T", fut.Response())
+	}
+	return r.Value, r.Err
+}
+
+// VerifyRead makes the next local read linearizable: it confirms this node
+// is still the leader and that it has applied everything committed before
+// its term began.
+func (s *Store) VerifyRead(ctx context.Context) error {
+	if s.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	term := s.raft.CurrentTerm()
+	if s.readyTerm.Load() != term {
+		if err := s.raft.Barrier(5 * time.Second).Error(); err != nil {
+			if errors.Is(err, raft.ErrNotLeader) {
+				return ErrNotLeader
+			}
+			return err
+		}
+		s.readyTerm.Store(term)
+	}
+	if err := s.raft.VerifyLeader().Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return ErrNotLeader
+		}
+		return err
+	}
+	if f := s.fsm.Halted(); f != nil {
+		return fmt.Errorf("%w: %v", ErrHalted, f)
+	}
+	return nil
+}
+
+// AddVoter adds (or re-adds) a voting member. Leader only.
+func (s *Store) AddVoter(id, addr string) error {
+	err := s.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 30*time.Second).Error()
+	if errors.Is(err, raft.ErrNotLeader) {
+		return ErrNotLeader
+	}
+	return err
+}
+
+// RemoveServer removes a member. Leader only.
+func (s *Store) RemoveServer(id string) error {
+	err := s.raft.RemoveServer(raft.ServerID(id), 0, 30*time.Second).Error()
+	if errors.Is(err, raft.ErrNotLeader) {
+		return ErrNotLeader
+	}
+	return err
+}
+
+// Servers returns the latest Raft configuration.
+func (s *Store) Servers() ([]raft.Server, error) {
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, err
+	}
+	return f.Configuration().Servers, nil
+}
+
+// Status is a node's Raft view.
+type Status struct {
+	NodeID       string `json:"node_id"`
+	LeaderID     string `json:"leader_id"`
+	State        string `json:"state"`
+	Term         uint64 `json:"term"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+	Halted       string `json:"halted,omitempty"`
+}
+
+// Status returns this node's Raft view.
+func (s *Store) Status() Status {
+	_, id := s.Leader()
+	st := Status{
+		NodeID: s.cfg.NodeID, LeaderID: id, State: strings.ToLower(s.raft.State().String()),
+		Term: s.raft.CurrentTerm(), CommitIndex: s.raft.CommitIndex(), AppliedIndex: s.raft.AppliedIndex(),
+	}
+	if h := s.fsm.Halted(); h != nil {
+		st.Halted = h.Error()
+	}
+	return st
+}
+
+// RaftState returns the numeric raft state (0 follower, 1 candidate, 2
+// leader, 3 shutdown).
+func (s *Store) RaftState() raft.RaftState { return s.raft.State() }
+
+// Snapshot forces a Raft snapshot (tests and operators).
+func (s *Store) Snapshot() error { return s.raft.Snapshot().Error() }
+
+// WaitLeader waits until some leader is known or ctx ends.
+func (s *Store) WaitLeader(ctx context.Context) (string, error) {
+	for {
+		if _, id := s.Leader(); id != "" {
+			return id, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// WaitApplied waits until this node applied at least index.
+func (s *Store) WaitApplied(ctx context.Context, index uint64) error {
+	for s.raft.AppliedIndex() < index {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// Close stops Raft and closes the stores. It does not remove the node from
+// the cluster.
+func (s *Store) Close() error {
+	err := s.raft.Shutdown().Error()
+	s.closeStores()
+	return err
+}
+
+// CheckpointTo writes a consistent Pebble checkpoint of the state into dir
+// (which must not exist) and returns the applied index it holds.
+func (s *Store) CheckpointTo(dir string) (uint64, error) {
+	if err := s.state.Checkpoint(dir); err != nil {
+		return 0, err
+	}
+	return appliedFromCheckpoint(dir)
+}
+
+// InstallState makes hubDir the state of a new one-node cluster from the
+// Pebble checkpoint in ckDir (consumed): the checkpoint becomes the FSM
+// state (old node records dropped), and a Raft snapshot of it at its
+// applied index, whose configuration is this node alone, is written so that
+// members added later receive the state by InstallSnapshot. hubDir must
+// hold no hub state yet.
+func InstallState(hubDir, ckDir, nodeID, raftAddr string) (uint64, error) {
+	fsm := filepath.Join(hubDir, "fsm")
+	for _, p := range []string{fsm, filepath.Join(hubDir, "raft.db"), filepath.Join(hubDir, "snapshots")} {
+		if _, err := os.Stat(p); err == nil {
+			return 0, fmt.Errorf("%s exists: restore needs an empty hub directory", p)
+		}
+	}
+	st, err := OpenState(ckDir, nil)
+	if err != nil {
+		return 0, err
+	}
+	if err := st.dropNodes(); err != nil {
+		st.Close()
+		return 0, err
+	}
+	index, err := st.Applied()
+	if err == nil && index == 0 {
+		index = 1
+		err = st.read(func(db *pebble.DB) error {
+			return db.Set(keyApplied, binary.BigEndian.AppendUint64(nil, 1), pebble.Sync)
+		})
+	}
+	if err != nil {
+		st.Close()
+		return 0, err
+	}
+	if err := st.Close(); err != nil {
+		return 0, err
+	}
+	if err := os.MkdirAll(hubDir, 0o750); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(ckDir, fsm); err != nil {
+		return 0, err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(hubDir, "snapshots"), 2, hclog.NewNullLogger())
+	if err != nil {
+		return 0, err
+	}
+	conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(nodeID), Address: raft.ServerAddress(raftAddr)}}}
+	// The transport only encodes the legacy peer list of the snapshot meta.
+	_, enc := raft.NewInmemTransport(raft.ServerAddress(raftAddr))
+	defer enc.Close()
+	sink, err := snaps.Create(raft.SnapshotVersionMax, index, 1, conf, 1, enc)
+	if err != nil {
+		return 0, err
+	}
+	if err := writeTarDir(sink, fsm); err != nil {
+		sink.Cancel()
+		return 0, err
+	}
+	if err := sink.Close(); err != nil {
+		return 0, err
+	}
+	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(hubDir, "raft.db")})
+	if err != nil {
+		return 0, err
+	}
+	if err := logs.SetUint64([]byte("CurrentTerm"), 1); err != nil {
+		logs.Close()
+		return 0, err
+	}
+	return index, logs.Close()
+}
+
+// Transfer hands leadership to another voter (graceful shutdown).
+func (s *Store) Transfer() error { return s.raft.LeadershipTransfer().Error() }
