@@ -77,10 +77,10 @@ type frameJob struct {
 // compressCopy reads src in frameSize blocks, hashes them in order on the
 // reading goroutine, compresses each into its own zstd frame on the
 // encoder pool, and writes the frames to dst in order. It returns the raw
-// bytes read. Memory: about 2*(workers+2) blocks.
+// bytes read. Memory: about 2*(4*workers+2) blocks of frameSize.
 func compressCopy(ctx context.Context, dst io.Writer, src io.Reader, h io.Writer, encs []*zstd.Encoder, prog progress.Func) (int64, error) {
 	workers := len(encs)
-	depth := workers + 2
+	depth := 4*workers + 2 // lets compression run ahead while the writer is in write(2)
 	free := make(chan *frameJob, depth)
 	for i := 0; i < depth; i++ {
 		free <- &frameJob{in: make([]byte, frameSize), done: make(chan struct{}, 1)}
