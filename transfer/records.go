@@ -437,3 +437,8 @@ func ParseRecord(typ string, b []byte) (any, error) {
 	}
 	return nil, badRecord(typ, "unknown record type")
 }
+
+// ValidName reports whether s is a valid source, target, site or origin
+// name (1-128 characters of A-Z a-z 0-9 . _ @ -, not starting with a
+// punctuation character).
+func ValidName(s string) bool { return nameRe.MatchString(s) }
