@@ -62,6 +62,7 @@ func commands() []*cli.Command {
 		keysCommand(),
 		bundleCommand(),
 		riskCommand(),
+		edgeCommand(),
 	}
 }
 
