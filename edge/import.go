@@ -186,7 +186,19 @@ func (e *Edge) Import(ctx context.Context, paths []string, opts ImportOptions) (
 		res.Warnings = append(res.Warnings, fmt.Sprintf("predecessor: bundle names %s, the last applied bundle is %s",
 			orNone(m.Predecessor), orNone(st.Applied.Digest)))
 	}
+	// Held objects are the bundle's content; record objects are applied
+	// into the state and need not stay in the store.
+	recordOnly := map[digest.Digest]bool{}
+	for _, r := range m.Records {
+		recordOnly[r.Digest] = true
+	}
+	for _, f := range m.Files {
+		delete(recordOnly, f.Digest)
+	}
 	for _, o := range m.Objects {
+		if recordOnly[o.Digest] {
+			continue
+		}
 		if _, ok := st.Held[o.Digest]; !ok {
 			res.ObjectsAdded++
 			res.BytesAdded += o.Size
@@ -212,6 +224,11 @@ func (e *Edge) Import(ctx context.Context, paths []string, opts ImportOptions) (
 		return nil, err
 	}
 	res.Event = ev
+	for d := range recordOnly {
+		if _, held := st.Held[d]; !held {
+			e.store.Remove(d)
+		}
+	}
 	return res, nil
 }
 
