@@ -80,6 +80,16 @@ func TestImportRefusals(t *testing.T) {
 	off := findObject(t, vol, obj.Digest)
 	vol[off+100] ^= 0xff
 	os.WriteFile(tampered.Volumes[0], vol, 0o644)
+	// Tampered manifest: one base64 character of the signed payload changed.
+	badSig := next(func(*bundleSpec) {})
+	vol, _ = os.ReadFile(badSig.Volumes[0])
+	at := bytes.Index(vol, []byte(`"payload":"`)) + len(`"payload":"`) + 40
+	if vol[at] == 'A' {
+		vol[at] = 'B'
+	} else {
+		vol[at] = 'A'
+	}
+	os.WriteFile(badSig.Volumes[0], vol, 0o644)
 	// Missing volume: three volumes, one not given.
 	multi := next(func(s *bundleSpec) {
 		s.volSize = 1 << 20
@@ -104,6 +114,7 @@ func TestImportRefusals(t *testing.T) {
 		{"no target", []string{dirOf(next(func(s *bundleSpec) { s.target = "" }))}, ErrForeignTarget},
 		{"wrong key", []string{dirOf(next(func(s *bundleSpec) { s.key = other }))}, transfer.ErrUnknownKey},
 		{"tampered volume", []string{dirOf(tampered)}, transfer.ErrCorrupt},
+		{"tampered manifest", []string{dirOf(badSig)}, transfer.ErrBadSignature},
 		{"expired by the local clock", []string{dirOf(next(func(s *bundleSpec) {
 			s.created, s.expires = t0.Add(-48*time.Hour), t0.Add(-time.Minute)
 		}))}, transfer.ErrExpired},
@@ -297,6 +308,22 @@ func TestExportReceiptEventsAndAck(t *testing.T) {
 	if _, err := transfer.VerifyChain("lon", head, edited); !errors.Is(err, transfer.ErrChain) {
 		t.Fatalf("edited event not detected: %v", err)
 	}
+}
+
+// Only one process works on an edge at a time.
+func TestImportLocked(t *testing.T) {
+	hub := mustKey(t)
+	e := newTestEdge(t, "lon", hub)
+	b1 := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 1, blobs: [][]byte{[]byte("x")}})
+	unlock, err := e.lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Import(context.Background(), []string{dirOf(b1)}, ImportOptions{}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("import while locked: %v", err)
+	}
+	unlock()
+	mustImport(t, e, b1)
 }
 
 // An edited event in the state file is caught when the edge opens.
