@@ -3,6 +3,9 @@ package transfer
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -190,4 +193,26 @@ func FuzzParseRecord(f *testing.F) {
 			t.Fatalf("%s round trip changed the record", typ)
 		}
 	})
+}
+
+// The by-hand recipe of docs/sync-records.md recomputes event hashes.
+func TestEventHashByHand(t *testing.T) {
+	for _, tool := range []string{"jq", "sha256sum", "sh"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	for _, e := range testChain(t, 3) {
+		p := filepath.Join(t.TempDir(), "event.json")
+		if err := os.WriteFile(p, mustJSON(t, e), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("sh", "-c", `jq -cS 'del(.hash)' "$1" | tr -d '\n' > "$1.body" && printf '%s' "$2" | cat - "$1.body" | sha256sum`, "sh", p, e.PrevHash).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Fields(string(out))[0]; got != e.Hash {
+			t.Fatalf("event %d: by hand %s, hash %s", e.Seq, got, e.Hash)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -143,8 +144,14 @@ func TestEdgeCLIRefusals(t *testing.T) {
 	if !strings.Contains(r.stdout, `"sequence": 3`) {
 		t.Fatalf("import b3: %s", r.stdout)
 	}
+	// A gap (sequences 4 and 5 never arrived) is applied and reported.
+	hubBundle(t, dir, "src1", "b6", "keys/hub.key", "lon", "6")
+	r = mustRun(t, dir, "edge", "import", "--data", "data", "b6")
+	if !strings.Contains(r.stdout, "applied bundle") || !strings.Contains(r.stdout, "WARNING gap: sequences 4..5") {
+		t.Fatalf("gap report: %s", r.stdout)
+	}
 	r = mustRun(t, dir, "edge", "export", "--data", "data", "--out", "x", "--output", "json")
-	if !strings.Contains(r.stdout, `"events": 10`) || !strings.Contains(r.stdout, `"applied_seq": 3`) {
+	if !strings.Contains(r.stdout, `"events": 11`) || !strings.Contains(r.stdout, `"applied_seq": 6`) {
 		t.Fatalf("export: %s", r.stdout)
 	}
 	mustRun(t, dir, "bundle", "verify", "--trust", "data/edge.pub", "x")
@@ -152,49 +159,65 @@ func TestEdgeCLIRefusals(t *testing.T) {
 
 // SIGKILL at random points of 'edge import', rerun, and compare with a
 // clean import: same applied bundle, same objects, every object intact.
+// Each round starts from a fresh edge, so kill points cover the whole
+// import, before and after its commit.
 func TestEdgeImportSurvivesSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	mustRun(t, dir, "keys", "generate", "--out", "keys", "--name", "hub")
 	writeTree(t, filepath.Join(dir, "src"), 9, 12, 2<<20)
 	hubBundle(t, dir, "src", "b1", "keys/hub.key", "lon", "1", "--volume-size", "8MiB")
 	mustRun(t, dir, "edge", "init", "--data", "clean", "--site", "lon", "--hub-key", "keys/hub.pub")
+	start := time.Now()
 	mustRun(t, dir, "edge", "import", "--quiet", "--data", "clean", "b1")
+	took := time.Since(start)
 	want := edgeStatus(t, dir, "clean")
 
-	mustRun(t, dir, "edge", "init", "--data", "data", "--site", "lon", "--hub-key", "keys/hub.pub")
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	killed := 0
+	seed := time.Now().UnixNano()
+	if v := os.Getenv("EUCORA_KILL_SEED"); v != "" { // reproduce a failure
+		fmt.Sscan(v, &seed)
+	}
+	t.Logf("kill schedule seed %d; a clean import takes %v", seed, took)
+	rng := rand.New(rand.NewSource(seed))
+	killed, committed := 0, 0
 	for round := 0; round < 8; round++ {
-		cmd := exec.Command(eucoraBin, "edge", "import", "--quiet", "--data", "data", "b1")
+		data := fmt.Sprintf("data%d", round)
+		mustRun(t, dir, "edge", "init", "--data", data, "--site", "lon", "--hub-key", "keys/hub.pub")
+		cmd := exec.Command(eucoraBin, "edge", "import", "--quiet", "--data", data, "b1")
 		cmd.Dir = dir
-		var errb bytes.Buffer
-		cmd.Stderr = &errb
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(rng.Intn(90)) * time.Millisecond)
+		// Kill points spread over a whole import's duration and a bit past.
+		time.Sleep(time.Duration(rng.Int63n(int64(took) * 6 / 5)))
 		cmd.Process.Signal(syscall.SIGKILL)
-		if err := cmd.Wait(); err == nil {
-			continue // finished first; later rounds are duplicates
+		if err := cmd.Wait(); err != nil {
+			killed++
 		}
-		killed++
 		// Old state or new, never a mix.
-		s := edgeStatus(t, dir, "data")
-		if s.Applied.Seq != 0 && (s.Applied.Digest != want.Applied.Digest || s.ObjectsDigest != want.ObjectsDigest) {
+		s := edgeStatus(t, dir, data)
+		switch {
+		case s.Applied.Seq == 0 && s.Objects == 0:
+		case s.Applied.Digest == want.Applied.Digest && s.ObjectsDigest == want.ObjectsDigest:
+			committed++
+		default:
 			t.Fatalf("round %d: partial state %+v", round, s)
 		}
-		if s.Applied.Seq == 0 && s.Objects != 0 {
-			t.Fatalf("round %d: objects held before commit: %+v", round, s)
+		// The rerun completes (or, after the commit, is a duplicate).
+		mustRun(t, dir, "edge", "import", "--quiet", "--data", data, "b1")
+		got := edgeStatus(t, dir, data)
+		got.Pending, got.Chain = want.Pending, want.Chain
+		if got != want {
+			t.Fatalf("round %d: after the kill and rerun: %+v\nclean import: %+v", round, got, want)
 		}
+		checkObjects(t, filepath.Join(dir, data, "cas", "objects"))
 	}
-	mustRun(t, dir, "edge", "import", "--quiet", "--data", "data", "b1")
-	got := edgeStatus(t, dir, "data")
-	got.Pending, got.Chain = want.Pending, want.Chain
-	if got != want {
-		t.Fatalf("after kills and rerun: %+v\nclean import:        %+v", got, want)
-	}
-	// Every object in the store is whole.
-	err := filepath.Walk(filepath.Join(dir, "data", "cas", "objects"), func(p string, fi os.FileInfo, err error) error {
+	t.Logf("killed %d of 8 imports (%d after the commit)", killed, committed)
+}
+
+// checkObjects verifies that every object in a store is whole.
+func checkObjects(t *testing.T, root string) {
+	t.Helper()
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() {
 			return err
 		}
@@ -210,7 +233,6 @@ func TestEdgeImportSurvivesSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("killed %d of 8 imports mid-way", killed)
 }
 
 func sha256hex(b []byte) string {
