@@ -377,6 +377,7 @@ func (st *state) ack(a transfer.Ack) string {
 	if st.Pending[i].Hash != a.Hash {
 		return fmt.Sprintf("ack of event %d names hash %s, the edge's event has %s: not pruned", a.Sequence, clip(a.Hash, 16), clip(st.Pending[i].Hash, 16))
 	}
+	st.Acked = transfer.ChainHead{Seq: a.Sequence, Hash: a.Hash}
 	st.Pending = append([]transfer.Event{}, st.Pending[i+1:]...)
 	return ""
 }

@@ -339,4 +339,14 @@ func TestStateChainTamperDetected(t *testing.T) {
 	if _, err := e.Status(); !errors.Is(err, ErrState) {
 		t.Fatalf("edited event not detected: %v", err)
 	}
+	// Dropping the first pending event is caught too.
+	os.WriteFile(p, b, 0o600)
+	st := mustState(t, e)
+	st.Pending = st.Pending[1:]
+	if err := st.save(e.dir.Edge()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Status(); !errors.Is(err, ErrState) {
+		t.Fatalf("dropped event not detected: %v", err)
+	}
 }

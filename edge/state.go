@@ -41,7 +41,10 @@ type state struct {
 
 	// Chain is the head of the edge's own event chain; Pending are the
 	// events the hub has not acknowledged, in order.
+	// Acked is the last event the hub acknowledged (seq 0 and the genesis
+	// hash for none): Pending continues the chain from it.
 	Chain   transfer.ChainHead `json:"chain"`
+	Acked   transfer.ChainHead `json:"acked"`
 	Pending []transfer.Event   `json:"pending"`
 
 	// Export is the edge's own outgoing sequence: Seq is the last sequence
@@ -65,7 +68,7 @@ func newState(site, hubKeyID, edgeKeyID string) *state {
 		Version: stateVersion, Site: site, HubKeyID: hubKeyID, EdgeKey: edgeKeyID,
 		Held: map[digest.Digest]int64{}, Intents: map[string]deploy.Intent{},
 		Approvals: map[string]deploy.ApprovalRecord{}, Exceptions: map[string]deploy.Exception{},
-		Chain: transfer.ChainHead{Hash: transfer.GenesisHash}, Pending: []transfer.Event{},
+		Chain: transfer.ChainHead{Hash: transfer.GenesisHash}, Acked: transfer.ChainHead{Hash: transfer.GenesisHash}, Pending: []transfer.Event{},
 	}
 }
 
@@ -93,13 +96,15 @@ func loadState(edgeDir string) (*state, error) {
 	if st.Held == nil || st.Intents == nil || st.Approvals == nil || st.Exceptions == nil {
 		return nil, fmt.Errorf("%w: %s: missing maps", ErrState, p)
 	}
-	// The pending events must continue to the recorded head.
-	if n := len(st.Pending); n > 0 {
-		first := st.Pending[0]
-		head, err := transfer.VerifyChain(st.Site, transfer.ChainHead{Seq: first.Seq - 1, Hash: first.PrevHash}, st.Pending)
-		if err != nil || head != st.Chain {
-			return nil, fmt.Errorf("%w: %s: pending events do not lead to the chain head: %v", ErrState, p, err)
-		}
+	// The pending events must continue the chain from the last
+	// acknowledged event to the recorded head: an edited, dropped or
+	// reordered event is caught here.
+	head, err := transfer.VerifyChain(st.Site, st.Acked, st.Pending)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrState, p, err)
+	}
+	if head != st.Chain {
+		return nil, fmt.Errorf("%w: %s: pending events end at event %d, the chain head is %d", ErrState, p, head.Seq, st.Chain.Seq)
 	}
 	return &st, nil
 }
