@@ -202,6 +202,35 @@ func VerifyChain(origin string, head ChainHead, events []Event) (ChainHead, erro
 	return head, nil
 }
 
+// After returns the events of b that follow head, the receiver's last
+// event of b's origin, checked to continue head's chain: batches overlap
+// (an edge resends every unacknowledged event), so a receiver merges each
+// event exactly once by taking only what follows its head. A batch that
+// starts beyond head.Seq+1 is a gap (ChainError: wait for a batch that
+// covers it); one whose copy of the head event has another hash is a fork.
+// A batch entirely at or behind head returns no events and no error.
+func (b EventBatch) After(head ChainHead) ([]Event, error) {
+	if len(b.Events) == 0 {
+		return nil, nil
+	}
+	if b.Events[0].Seq > head.Seq+1 {
+		return nil, &ChainError{Origin: b.Origin, Seq: b.Events[0].Seq, Reason: fmt.Sprintf("batch starts after a gap: the receiver holds up to %d", head.Seq)}
+	}
+	var rest []Event
+	for _, e := range b.Events {
+		switch {
+		case e.Seq == head.Seq && e.Hash != head.Hash:
+			return nil, &ChainError{Origin: b.Origin, Seq: e.Seq, Reason: fmt.Sprintf("hash %s, the receiver holds %s for this event (a fork or an edit)", clipHash(e.Hash), clipHash(head.Hash))}
+		case e.Seq > head.Seq:
+			rest = append(rest, e)
+		}
+	}
+	if _, err := VerifyChain(b.Origin, head, rest); err != nil {
+		return nil, err
+	}
+	return rest, nil
+}
+
 func clipHash(s string) string {
 	if len(s) > 16 {
 		return s[:16]

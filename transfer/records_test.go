@@ -216,3 +216,38 @@ func TestEventHashByHand(t *testing.T) {
 		}
 	}
 }
+
+func TestEventBatchAfterMergesExactlyOnce(t *testing.T) {
+	ev := testChain(t, 6)
+	batch := func(from, to int) EventBatch {
+		return EventBatch{Origin: "lon", First: uint64(from), Last: uint64(to), Events: ev[from-1 : to]}
+	}
+	head := ChainHead{Hash: GenesisHash}
+	var merged []Event
+	for _, b := range []EventBatch{batch(1, 3), batch(1, 3), batch(2, 5), batch(1, 2), batch(1, 6)} {
+		got, err := b.After(head)
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged = append(merged, got...)
+		if len(got) > 0 {
+			head = ChainHead{Seq: got[len(got)-1].Seq, Hash: got[len(got)-1].Hash}
+		}
+	}
+	if len(merged) != 6 || head.Seq != 6 {
+		t.Fatalf("merged %d events, head %d", len(merged), head.Seq)
+	}
+	for i, e := range merged {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("event %d merged as %d", e.Seq, i+1)
+		}
+	}
+	// A gap waits for a batch that covers it.
+	if _, err := batch(4, 6).After(ChainHead{Seq: 2, Hash: ev[1].Hash}); !errors.Is(err, ErrChain) {
+		t.Fatalf("gap: %v", err)
+	}
+	// A different history for the receiver's head event is a fork.
+	if _, err := batch(2, 6).After(ChainHead{Seq: 3, Hash: strings.Repeat("f", 64)}); !errors.Is(err, ErrChain) {
+		t.Fatalf("fork: %v", err)
+	}
+}

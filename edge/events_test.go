@@ -1,0 +1,137 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"math/rand"
+	"path/filepath"
+	"testing"
+
+	"github.com/eucora/eucora/transfer"
+)
+
+// hubModel is the hub's side of edge->hub sync as far as events go: it
+// accepts an origin's exports in sequence order and merges each event
+// exactly once (transfer.EventBatch.After).
+type hubModel struct {
+	lastExport uint64
+	head       transfer.ChainHead
+	merged     []transfer.Event
+	receipt    transfer.Receipt
+}
+
+func (h *hubModel) receive(t *testing.T, e *Edge, dir string) {
+	t.Helper()
+	b, recs := readBundleRecords(t, dir, e.PublicKey())
+	if b.Manifest.Sequence <= h.lastExport {
+		return // older or duplicate export: its events are in a newer one
+	}
+	rc, err := transfer.ParseReceipt(recs[transfer.RecordReceipt][0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs[transfer.RecordEvents]) > 0 {
+		eb, err := transfer.ParseEventBatch(recs[transfer.RecordEvents][0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := eb.After(h.head)
+		if errors.Is(err, transfer.ErrChain) {
+			t.Fatalf("export %d does not continue the hub's chain: %v", b.Manifest.Sequence, err)
+		}
+		h.merged = append(h.merged, got...)
+		if n := len(got); n > 0 {
+			h.head = transfer.ChainHead{Seq: got[n-1].Seq, Hash: got[n-1].Hash}
+		}
+	}
+	if rc.ChainHead != h.head {
+		t.Fatalf("receipt names chain head %+v, the events lead to %+v", rc.ChainHead, h.head)
+	}
+	h.lastExport, h.receipt = b.Manifest.Sequence, rc
+}
+
+// Edge exports travel through a channel that loses, duplicates and
+// reorders them, with hub acks flowing back; every event reaches the hub
+// exactly once and in order, and the hub's view ends equal to the edge's.
+func TestEventsReachHubExactlyOnce(t *testing.T) {
+	hub := mustKey(t)
+	for seed := int64(1); seed <= 4; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		e := newTestEdge(t, "lon", hub)
+		h := &hubModel{head: transfer.ChainHead{Hash: transfer.GenesisHash}}
+		hubSeq := uint64(0)
+		var last *transfer.Result
+		hubBundle := func(records []transfer.RecordSource) *transfer.Result {
+			hubSeq++
+			s := bundleSpec{key: hub, target: "lon", seq: hubSeq, blobs: [][]byte{randBlob(rng, 100)}, records: records}
+			if last != nil {
+				s.pred = last.Signed.Digest
+			}
+			last = writeBundle(t, s)
+			return last
+		}
+		for round := 0; round < 3; round++ {
+			// Activity at the edge: imports (applied, duplicate, stale) and exports.
+			var exports []string
+			for step := 0; step < 6; step++ {
+				switch rng.Intn(3) {
+				case 0:
+					mustImport(t, e, hubBundle(nil))
+				case 1:
+					if last != nil {
+						e.Import(context.Background(), []string{dirOf(last)}, ImportOptions{})
+					}
+				default:
+					out := filepath.Join(t.TempDir(), "x")
+					if _, err := e.Export(context.Background(), out, ExportOptions{}); err != nil {
+						t.Fatal(err)
+					}
+					exports = append(exports, out)
+				}
+			}
+			out := filepath.Join(t.TempDir(), "x")
+			if _, err := e.Export(context.Background(), out, ExportOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			// Lose, duplicate and reorder all but the newest, which the edge
+			// resends until the hub's ack shows it arrived.
+			var deliver []string
+			for _, x := range exports {
+				if rng.Float64() < 0.3 {
+					continue
+				}
+				deliver = append(deliver, x)
+				if rng.Float64() < 0.3 {
+					deliver = append(deliver, x)
+				}
+			}
+			rng.Shuffle(len(deliver), func(i, j int) { deliver[i], deliver[j] = deliver[j], deliver[i] })
+			for _, x := range append(deliver, out) {
+				h.receive(t, e, x)
+			}
+			// The hub acknowledges what it merged.
+			ack := record(t, transfer.RecordAck, transfer.Ack{Origin: "lon", Sequence: h.head.Seq, Hash: h.head.Hash})
+			mustImport(t, e, hubBundle([]transfer.RecordSource{ack}))
+			st := mustState(t, e)
+			if st.Acked != h.head || len(st.Pending) != 1 {
+				t.Fatalf("seed %d round %d: after the ack: acked %+v (hub head %+v), %d pending", seed, round, st.Acked, h.head, len(st.Pending))
+			}
+		}
+		out := filepath.Join(t.TempDir(), "x")
+		if _, err := e.Export(context.Background(), out, ExportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		h.receive(t, e, out)
+		st := mustState(t, e)
+		if h.head != st.Chain || uint64(len(h.merged)) != st.Chain.Seq {
+			t.Fatalf("seed %d: hub merged %d events to %+v, edge head %+v", seed, len(h.merged), h.head, st.Chain)
+		}
+		if _, err := transfer.VerifyChain("lon", transfer.ChainHead{Hash: transfer.GenesisHash}, h.merged); err != nil {
+			t.Fatalf("seed %d: merged chain: %v", seed, err)
+		}
+		s, _ := e.Status()
+		if h.receipt.AppliedSeq != s.Applied.Seq || h.receipt.Objects.ListDigest != s.ObjectsDigest {
+			t.Fatalf("seed %d: hub's receipt %+v, edge %+v", seed, h.receipt, s)
+		}
+	}
+}
