@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/eucora/eucora/transfer"
@@ -133,5 +134,51 @@ func TestEventsReachHubExactlyOnce(t *testing.T) {
 		if h.receipt.AppliedSeq != s.Applied.Seq || h.receipt.Objects.ListDigest != s.ObjectsDigest {
 			t.Fatalf("seed %d: hub's receipt %+v, edge %+v", seed, h.receipt, s)
 		}
+	}
+}
+
+// Many events split into several records, in chain order; event fields
+// from hostile input (non-UTF-8, overlong paths) stay within the limits
+// the hub's parser enforces.
+func TestExportSplitsEventsAndClipsFields(t *testing.T) {
+	defer func(n int) { eventsPerRecord = n }(eventsPerRecord)
+	eventsPerRecord = 2
+	hub := mustKey(t)
+	e := newTestEdge(t, "lon", hub)
+	long := filepath.Join(t.TempDir(), string([]byte{0xff, 0xfe})+strings.Repeat("é", 700))
+	for i := 0; i < 5; i++ {
+		if _, err := e.Import(context.Background(), []string{long}, ImportOptions{}); err == nil {
+			t.Fatal("import of a missing path succeeded")
+		}
+	}
+	out := filepath.Join(t.TempDir(), "x")
+	if _, err := e.Export(context.Background(), out, ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, recs := readBundleRecords(t, out, e.PublicKey())
+	head := transfer.ChainHead{Hash: transfer.GenesisHash}
+	var n int
+	for _, r := range b.Manifest.Records {
+		if r.Type != transfer.RecordEvents {
+			continue
+		}
+		n++
+	}
+	if n != 3 || len(recs[transfer.RecordEvents]) != 3 {
+		t.Fatalf("%d events records, want 3", n)
+	}
+	for _, data := range recs[transfer.RecordEvents] {
+		eb, err := transfer.ParseEventBatch(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := eb.After(head)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head = transfer.ChainHead{Seq: got[len(got)-1].Seq, Hash: got[len(got)-1].Hash}
+	}
+	if head.Seq != 5 {
+		t.Fatalf("merged up to %d", head.Seq)
 	}
 }

@@ -10,6 +10,11 @@ import (
 	"github.com/eucora/eucora/transfer"
 )
 
+// eventsPerRecord caps the events of one events record: an event is at
+// most about 6 KiB encoded (object 1 KiB, detail 4 KiB), so a record stays
+// well under transfer.MaxRecordSize.
+var eventsPerRecord = 2000
+
 // ExportOptions tune Export.
 type ExportOptions struct {
 	transfer.CreateOptions
@@ -59,14 +64,20 @@ func (e *Edge) Export(ctx context.Context, outDir string, opts ExportOptions) (*
 	}
 	recs := []transfer.RecordSource{{Type: transfer.RecordReceipt, Data: rb}}
 	res := &ExportResult{Sequence: seq, Predecessor: pred, Receipt: rc, Events: len(st.Pending)}
-	if n := len(st.Pending); n > 0 {
-		batch := transfer.EventBatch{Origin: st.Site, First: st.Pending[0].Seq, Last: st.Pending[n-1].Seq, Events: st.Pending}
+	// Events go in batches of at most eventsPerRecord, in chain order, so
+	// no record approaches transfer.MaxRecordSize.
+	for i := 0; i < len(st.Pending); i += eventsPerRecord {
+		evs := st.Pending[i:min(len(st.Pending), i+eventsPerRecord)]
+		batch := transfer.EventBatch{Origin: st.Site, First: evs[0].Seq, Last: evs[len(evs)-1].Seq, Events: evs}
 		eb, err := json.Marshal(batch)
 		if err != nil {
 			return nil, err
 		}
 		recs = append(recs, transfer.RecordSource{Type: transfer.RecordEvents, Data: eb})
-		res.FirstEvent, res.LastEvent = batch.First, batch.Last
+		if res.FirstEvent == 0 {
+			res.FirstEvent = batch.First
+		}
+		res.LastEvent = batch.Last
 	}
 	ttl := opts.TTL
 	if ttl == 0 {

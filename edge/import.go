@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/internal/digest"
@@ -109,7 +110,7 @@ func (e *Edge) Import(ctx context.Context, paths []string, opts ImportOptions) (
 	if m.Sequence == st.Applied.Seq && b.Digest == st.Applied.Digest {
 		res.Outcome = OutcomeDuplicate
 		ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import",
-			Object: object, Outcome: OutcomeDuplicate, Detail: "already applied; nothing changed"})
+			Object: clip(object, 1024), Outcome: OutcomeDuplicate, Detail: "already applied; nothing changed"})
 		if err != nil {
 			return nil, err
 		}
@@ -215,7 +216,7 @@ func (e *Edge) Import(ctx context.Context, paths []string, opts ImportOptions) (
 		detail += "; " + strings.Join(res.Warnings, "; ")
 	}
 	res.Outcome = OutcomeApplied
-	ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import", Object: object,
+	ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import", Object: clip(object, 1024),
 		Outcome: OutcomeApplied, Detail: clip(detail, 4096)})
 	if err != nil {
 		return nil, err
@@ -389,9 +390,15 @@ func orNone(d digest.Digest) string {
 	return d.Short()
 }
 
+// clip makes s valid UTF-8 and cuts it to at most n bytes on a rune
+// boundary, so an event field never grows past its limit when encoded.
 func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
