@@ -86,7 +86,7 @@ func TestConvergenceUnderHostileSchedules(t *testing.T) {
 				if err != nil || res.Outcome != OutcomeApplied {
 					t.Fatalf("%s: want applied, got %v %v", where, res, err)
 				}
-				wantGap := applied != 0 && uint64(d.seq) > applied+1
+				wantGap := uint64(d.seq) > applied+1
 				if (res.Gap != nil) != wantGap || res.PredecessorMismatch != (uint64(d.seq) != applied+1) {
 					t.Fatalf("%s: gap %v predecessor mismatch %v", where, res.Gap, res.PredecessorMismatch)
 				}

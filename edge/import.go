@@ -178,7 +178,7 @@ func (e *Edge) Import(ctx context.Context, paths []string, opts ImportOptions) (
 	}
 
 	// Every check passed: build the new state and commit it in one write.
-	if st.Applied.Seq != 0 && m.Sequence > st.Applied.Seq+1 {
+	if m.Sequence > st.Applied.Seq+1 {
 		res.Gap = []uint64{st.Applied.Seq + 1, m.Sequence - 1}
 		res.Warnings = append(res.Warnings, fmt.Sprintf("gap: sequences %d..%d were never applied here; this bundle is cumulative and was applied", st.Applied.Seq+1, m.Sequence-1))
 	}
