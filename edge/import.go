@@ -28,7 +28,7 @@ const (
 // ImportOptions tune Import.
 type ImportOptions struct {
 	Workers   int
-	Progress  progress.Func     // raw bytes consumed
+	Progress  progress.Func     // raw bytes consumed; called from several goroutines at once
 	OnPlanned func(total int64) // called once the bundle's payload size is known
 }
 

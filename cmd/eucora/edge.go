@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -73,7 +74,7 @@ func runEdgeInit(out *output, o edgeInitOptions) error {
 		return err
 	}
 	res := map[string]any{"site": e.Site(), "edge_key_id": e.PublicKey().ID, "hub_key_id": hub.ID,
-		"edge_public_key": o.data + "/edge.pub"}
+		"edge_public_key": filepath.Join(o.data, "edge.pub")}
 	return out.emit(res, func(w io.Writer) {
 		fmt.Fprintf(w, "edge %s initialised in %s\n  edge key %s (public key: %s/edge.pub; register it at the hub)\n  trusts hub key %s\n",
 			e.Site(), o.data, e.PublicKey().ID, o.data, hub.ID)
