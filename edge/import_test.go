@@ -350,3 +350,28 @@ func TestStateChainTamperDetected(t *testing.T) {
 		t.Fatalf("dropped event not detected: %v", err)
 	}
 }
+
+// Record types the edge does not use are ignored and reported; intents,
+// approvals and exceptions are kept; a time record raises the trusted time
+// but never lowers it.
+func TestImportRecords(t *testing.T) {
+	hub := mustKey(t)
+	e := newTestEdge(t, "lon", hub)
+	rc := transfer.Receipt{Site: "par", Objects: transfer.HeldObjects{ListDigest: transfer.HeldListDigest(nil)},
+		ChainHead: transfer.ChainHead{Hash: transfer.GenesisHash}, Generated: t0}
+	b1 := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 1, hubClock: t0.Add(48 * time.Hour),
+		records: []transfer.RecordSource{record(t, transfer.RecordReceipt, rc), {Type: "key-rotation", Data: []byte(`{}`)}}})
+	res := mustImport(t, e, b1)
+	if res.IgnoredRecords[transfer.RecordReceipt] != 1 || res.IgnoredRecords["key-rotation"] != 1 || res.Records[transfer.RecordTime] != 1 {
+		t.Fatalf("records %v ignored %v", res.Records, res.IgnoredRecords)
+	}
+	b2 := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 2, pred: b1.Signed.Digest, hubClock: t0.Add(time.Hour)})
+	mustImport(t, e, b2)
+	if s, _ := e.Status(); !s.TrustedTime.Equal(t0.Add(48*time.Hour)) || s.Objects != 0 {
+		t.Fatalf("trusted time %v, objects %d (records are not held objects)", s.TrustedTime, s.Objects)
+	}
+	// Record objects do not stay in the store once applied.
+	if got := storeList(t, e.store); len(got) != 0 {
+		t.Fatalf("store holds %d record objects", len(got))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -137,8 +138,13 @@ func printImport(w io.Writer, r *edge.ImportResult) {
 	case edge.OutcomeApplied:
 		fmt.Fprintf(w, "applied bundle %s: sequence %d (previous %d)\n", r.BundleID, r.Sequence, r.PreviousSeq)
 		fmt.Fprintf(w, "  %d objects added (%s)\n", r.ObjectsAdded, humanBytes(r.BytesAdded))
-		for t, n := range r.Records {
-			fmt.Fprintf(w, "  %d %s record(s)\n", n, t)
+		types := make([]string, 0, len(r.Records))
+		for t := range r.Records {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		for _, t := range types {
+			fmt.Fprintf(w, "  %d %s record(s)\n", r.Records[t], t)
 		}
 	case edge.OutcomeDuplicate:
 		fmt.Fprintf(w, "bundle %s (sequence %d) is already applied: nothing to do\n", r.BundleID, r.Sequence)
