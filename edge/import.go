@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"time"
@@ -285,17 +284,9 @@ func (e *Edge) readRecords(m *transfer.Manifest) (*records, error) {
 			rs.ignored[r.Type]++
 			continue
 		}
-		if r.Size > transfer.MaxRecordSize {
-			return nil, fmt.Errorf("%w: %s record %s is %d bytes, over the %d byte limit", transfer.ErrBadRecord, r.Type, r.Digest.Short(), r.Size, transfer.MaxRecordSize)
-		}
-		rc, err := e.store.OpenVerified(r.Digest)
+		b, err := transfer.ReadRecord(e.store, r)
 		if err != nil {
 			return nil, err
-		}
-		b, err := io.ReadAll(io.LimitReader(rc, transfer.MaxRecordSize+1))
-		rc.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s record %s: %w", r.Type, r.Digest.Short(), err)
 		}
 		v, err := transfer.ParseRecord(r.Type, b)
 		if err != nil {

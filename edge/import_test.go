@@ -375,3 +375,56 @@ func TestImportRecords(t *testing.T) {
 		t.Fatalf("store holds %d record objects", len(got))
 	}
 }
+
+// The media is hostile: random byte flips anywhere in a volume either
+// leave a bundle that still verifies (the flip hit padding) and applies
+// whole, or are refused as a verdict on the bundle with nothing changed.
+func TestImportRandomCorruption(t *testing.T) {
+	hub := mustKey(t)
+	rng := rand.New(rand.NewSource(11))
+	good := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 1,
+		blobs: [][]byte{randBlob(rng, 3000), bytes.Repeat([]byte("compressible "), 400), []byte("tiny")},
+		records: []transfer.RecordSource{{Type: transfer.RecordTime, Data: []byte(`{"hub":"hub","time":"2026-11-28T12:00:00Z"}`)}}})
+	orig, err := os.ReadFile(good.Volumes[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	iterations := 40
+	if testing.Short() {
+		iterations = 10
+	}
+	counts := map[string]int{}
+	for i := 0; i < iterations; i++ {
+		vol := append([]byte(nil), orig...)
+		for k := 0; k <= rng.Intn(3); k++ {
+			vol[rng.Intn(len(vol))] ^= byte(1 + rng.Intn(255))
+		}
+		p := filepath.Join(t.TempDir(), filepath.Base(good.Volumes[0]))
+		os.WriteFile(p, vol, 0o644)
+		e := newTestEdge(t, "lon", hub)
+		before := takeSnapshot(t, e)
+		res, err := e.Import(context.Background(), []string{p}, ImportOptions{})
+		if err == nil {
+			counts["applied"]++
+			for _, o := range good.Signed.Manifest.Objects {
+				if _, held := mustState(t, e).Held[o.Digest]; held {
+					if err := e.store.Verify(o.Digest); err != nil {
+						t.Fatalf("iteration %d: applied a damaged object: %v", i, err)
+					}
+				}
+			}
+			if s, _ := e.Status(); s.Applied.Digest != good.Signed.Digest || s.Objects != 3 {
+				t.Fatalf("iteration %d: applied %+v", i, s)
+			}
+			continue
+		}
+		counts[res.Outcome]++
+		if res.Outcome != OutcomeRefused {
+			t.Fatalf("iteration %d: a damaged volume gave a non-verdict error: %v", i, err)
+		}
+		if !before.equal(takeSnapshot(t, e)) {
+			t.Fatalf("iteration %d: refusal (%v) changed state or store", i, err)
+		}
+	}
+	t.Logf("%v", counts)
+}

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
 )
 
@@ -443,6 +445,27 @@ func ParseExceptionRecord(b []byte) (deploy.Exception, error) {
 		return deploy.Exception{}, fmt.Errorf("%w: %s: %w", ErrBadRecord, RecordException, err)
 	}
 	return e, nil
+}
+
+// ReadRecord reads record r's bytes from store (where Bundle.Import put
+// them), verifying size and digest, refusing records over MaxRecordSize.
+func ReadRecord(store *cas.Store, r Record) ([]byte, error) {
+	if r.Size > MaxRecordSize {
+		return nil, badRecord(r.Type, "record %s is %d bytes, over the %d byte limit", r.Digest.Short(), r.Size, MaxRecordSize)
+	}
+	rc, err := store.OpenVerified(r.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("%s record %s: %w", r.Type, r.Digest.Short(), err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, MaxRecordSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s record %s: %w", r.Type, r.Digest.Short(), err)
+	}
+	if int64(len(b)) != r.Size {
+		return nil, badRecord(r.Type, "record %s is %d bytes, the manifest says %d", r.Digest.Short(), len(b), r.Size)
+	}
+	return b, nil
 }
 
 // ParseRecord validates b as a record of type typ and returns the parsed

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
 )
 
@@ -249,5 +250,30 @@ func TestEventBatchAfterMergesExactlyOnce(t *testing.T) {
 	// A different history for the receiver's head event is a fork.
 	if _, err := batch(2, 6).After(ChainHead{Seq: 3, Hash: strings.Repeat("f", 64)}); !errors.Is(err, ErrChain) {
 		t.Fatalf("fork: %v", err)
+	}
+}
+
+func TestReadRecord(t *testing.T) {
+	store, err := cas.Open(filepath.Join(t.TempDir(), "cas"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(`{"hub":"hub","time":"2026-11-28T12:00:00Z"}`)
+	d, err := store.PutBytes(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadRecord(store, Record{Type: RecordTime, Digest: d, Size: int64(len(data))})
+	if err != nil || string(got) != string(data) {
+		t.Fatalf("%q %v", got, err)
+	}
+	if _, err := ReadRecord(store, Record{Type: RecordTime, Digest: d, Size: 3}); !errors.Is(err, ErrBadRecord) {
+		t.Fatalf("size mismatch: %v", err)
+	}
+	if _, err := ReadRecord(store, Record{Type: RecordTime, Digest: d, Size: MaxRecordSize + 1}); !errors.Is(err, ErrBadRecord) {
+		t.Fatalf("oversize: %v", err)
+	}
+	if _, err := ReadRecord(store, Record{Type: RecordTime, Digest: digest.FromBytes([]byte("absent")), Size: 6}); err == nil {
+		t.Fatal("absent record read")
 	}
 }
