@@ -383,7 +383,7 @@ func TestImportRandomCorruption(t *testing.T) {
 	hub := mustKey(t)
 	rng := rand.New(rand.NewSource(11))
 	good := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 1,
-		blobs: [][]byte{randBlob(rng, 3000), bytes.Repeat([]byte("compressible "), 400), []byte("tiny")},
+		blobs:   [][]byte{randBlob(rng, 3000), bytes.Repeat([]byte("compressible "), 400), []byte("tiny")},
 		records: []transfer.RecordSource{{Type: transfer.RecordTime, Data: []byte(`{"hub":"hub","time":"2026-11-28T12:00:00Z"}`)}}})
 	orig, err := os.ReadFile(good.Volumes[0])
 	if err != nil {
