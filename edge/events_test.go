@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -180,5 +181,30 @@ func TestExportSplitsEventsAndClipsFields(t *testing.T) {
 	}
 	if head.Seq != 5 {
 		t.Fatalf("merged up to %d", head.Seq)
+	}
+}
+
+// An export that fails after reserving its sequence leaves a gap in the
+// edge's outgoing sequence, never two bundles with one sequence; the next
+// export names the last bundle actually written as its predecessor.
+func TestExportFailureLeavesGapNotReuse(t *testing.T) {
+	hub := mustKey(t)
+	e := newTestEdge(t, "lon", hub)
+	x1 := filepath.Join(t.TempDir(), "x1")
+	r1, err := e.Export(context.Background(), x1, ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocked := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(blocked, []byte("not a directory"), 0o644)
+	if _, err := e.Export(context.Background(), filepath.Join(blocked, "x2"), ExportOptions{}); err == nil {
+		t.Fatal("export into a file succeeded")
+	}
+	r3, err := e.Export(context.Background(), filepath.Join(t.TempDir(), "x3"), ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.Sequence != 1 || r3.Sequence != 3 || r3.Predecessor != r1.Digest {
+		t.Fatalf("sequences %d, %d; predecessor %s (want %s)", r1.Sequence, r3.Sequence, r3.Predecessor, r1.Digest)
 	}
 }
