@@ -71,6 +71,9 @@ func Init(dir, site string, hubKey *signing.PublicKey) (*Edge, error) {
 	if !transfer.ValidName(site) {
 		return nil, fmt.Errorf("site name %q: want 1-128 characters of A-Z a-z 0-9 . _ @ -", site)
 	}
+	if hubKey == nil {
+		return nil, errors.New("no hub key given: an edge trusts exactly one hub key")
+	}
 	if site == hubTarget {
 		return nil, fmt.Errorf("site name %q is reserved for the hub", site)
 	}

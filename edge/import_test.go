@@ -41,6 +41,9 @@ func TestInit(t *testing.T) {
 	if _, err := Init(dir, "lon", hub.Public()); !errors.Is(err, ErrAlreadyInitialised) {
 		t.Fatalf("second init: %v", err)
 	}
+	if _, err := Init(filepath.Join(t.TempDir(), "d"), "lon", nil); err == nil {
+		t.Error("init without a hub key succeeded")
+	}
 	for _, bad := range []string{"", "../x", "hub", "a/b"} {
 		if _, err := Init(filepath.Join(t.TempDir(), "d"), bad, hub.Public()); err == nil {
 			t.Errorf("site %q accepted", bad)
