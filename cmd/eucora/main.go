@@ -68,6 +68,7 @@ func commands() []*cli.Command {
 		eventsCommand(),
 		riskCommand(),
 		mirrorCommand(),
+		edgeCommand(),
 	}
 }
 

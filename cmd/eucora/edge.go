@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/eucora/eucora/edge"
+	"github.com/eucora/eucora/internal/datadir"
+	"github.com/eucora/eucora/internal/progress"
+	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/transfer"
+)
+
+func init() {
+	registerExitMatch(exitNotInit, is(edge.ErrNotInitialised))
+	registerExitMatch(exitStale, is(edge.ErrStale, edge.ErrForeignTarget))
+	registerExitMatch(exitCorrupt, is(transfer.ErrBadRecord, edge.ErrState))
+}
+
+func edgeCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "edge",
+		Usage: "the appliance at a remote site: enrol, import hub bundles, export receipts and events",
+		Description: "An edge trusts exactly one key, the hub's. It applies hub bundles from media\n" +
+			"(volumes in any order, resumable, crash-safe), refuses older, replayed, foreign,\n" +
+			"tampered, expired and unknown-key bundles, and records every attempt in its own\n" +
+			"audit hash chain, which 'edge export' carries back to the hub with a receipt.\n" +
+			"edge/DESIGN.md states the rules; docs/sync-records.md the record formats.",
+		Subcommands: []*cli.Command{edgeInitCommand(), edgeImportCommand(), edgeExportCommand(), edgeStatusCommand()},
+	}
+}
+
+func dataFlag(dst *string) cli.Flag {
+	return &cli.StringFlag{Name: "data", Value: datadir.Default, Usage: "data directory", Destination: dst}
+}
+
+type edgeInitOptions struct{ data, site, hubKey string }
+
+func edgeInitCommand() *cli.Command {
+	var o edgeInitOptions
+	return &cli.Command{
+		Name:      "init",
+		Usage:     "create the edge's key pair and state, trusting exactly the given hub key",
+		UsageText: "eucora edge init --data DIR --site NAME --hub-key HUB.pub",
+		Description: "Writes DIR/keys/edge.key (mode 0600), DIR/edge.pub (register it at the hub),\n" +
+			"DIR/edge/hub.pub (the one trusted key) and DIR/edge/state.json.",
+		Flags: []cli.Flag{
+			dataFlag(&o.data),
+			&cli.StringFlag{Name: "site", Usage: "this site's name, as the hub addresses it", Required: true, Destination: &o.site},
+			&cli.StringFlag{Name: "hub-key", Usage: "the hub's public key file (from 'eucora hub key')", Required: true, Destination: &o.hubKey},
+		},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			return runEdgeInit(out, o)
+		},
+	}
+}
+
+func runEdgeInit(out *output, o edgeInitOptions) error {
+	hub, err := signing.LoadPublic(o.hubKey)
+	if err != nil {
+		return err
+	}
+	e, err := edge.Init(o.data, o.site, hub)
+	if err != nil {
+		return err
+	}
+	res := map[string]any{"site": e.Site(), "edge_key_id": e.PublicKey().ID, "hub_key_id": hub.ID,
+		"edge_public_key": filepath.Join(o.data, "edge.pub")}
+	return out.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "edge %s initialised in %s\n  edge key %s (public key: %s/edge.pub; register it at the hub)\n  trusts hub key %s\n",
+			e.Site(), o.data, e.PublicKey().ID, o.data, hub.ID)
+	})
+}
+
+type edgeImportOptions struct {
+	data string
+}
+
+func edgeImportCommand() *cli.Command {
+	var o edgeImportOptions
+	return &cli.Command{
+		Name:      "import",
+		Usage:     "verify and apply a hub bundle",
+		UsageText: "eucora edge import --data DIR PATH...",
+		Description: "PATH is a bundle directory or its volume files, in any order. A duplicate of the\n" +
+			"last applied bundle is a no-op (exit 0). Refused, with the exit code below and an\n" +
+			"audit event, changing nothing else: a bundle not signed by the hub key (20),\n" +
+			"tampered or malformed (21), for another site, older or replayed (22), expired\n" +
+			"against max(local clock, newest hub time seen) (22), with volumes missing (23).\n" +
+			"A gap in sequence or an unexpected predecessor is applied (bundles are cumulative)\n" +
+			"and reported. An interrupted import resumes from what is stored.",
+		Flags: []cli.Flag{dataFlag(&o.data)},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			if c.NArg() == 0 {
+				return usageErrorf("edge import: give a bundle directory or its volume files")
+			}
+			return runEdgeImport(c.Context, out, o, c.Args().Slice())
+		},
+	}
+}
+
+func runEdgeImport(ctx context.Context, out *output, o edgeImportOptions, paths []string) error {
+	e, err := edge.Open(o.data)
+	if err != nil {
+		return err
+	}
+	var bar *progress.Bar
+	res, err := e.Import(ctx, paths, edge.ImportOptions{
+		OnPlanned: func(total int64) { bar = progress.NewBytes(out.progressEnabled(), total, "importing") },
+		Progress:  func(n int64) { bar.Add(n) },
+	})
+	bar.Finish()
+	if res == nil {
+		return err
+	}
+	if eerr := out.emit(res, func(w io.Writer) { printImport(w, res) }); eerr != nil && err == nil {
+		err = eerr
+	}
+	return err
+}
+
+func printImport(w io.Writer, r *edge.ImportResult) {
+	switch r.Outcome {
+	case edge.OutcomeApplied:
+		fmt.Fprintf(w, "applied bundle %s: sequence %d (previous %d)\n", r.BundleID, r.Sequence, r.PreviousSeq)
+		fmt.Fprintf(w, "  %d objects added (%s)\n", r.ObjectsAdded, humanBytes(r.BytesAdded))
+		types := make([]string, 0, len(r.Records))
+		for t := range r.Records {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		for _, t := range types {
+			fmt.Fprintf(w, "  %d %s record(s)\n", r.Records[t], t)
+		}
+	case edge.OutcomeDuplicate:
+		fmt.Fprintf(w, "bundle %s (sequence %d) is already applied: nothing to do\n", r.BundleID, r.Sequence)
+	default:
+		what := "import"
+		if r.BundleID != "" {
+			what = fmt.Sprintf("bundle %s (sequence %d)", r.BundleID, r.Sequence)
+		}
+		fmt.Fprintf(w, "%s %s: %s\n", r.Outcome, what, r.Error)
+	}
+	for _, s := range r.Warnings {
+		fmt.Fprintf(w, "  WARNING %s\n", s)
+	}
+	fmt.Fprintf(w, "  audit event %d (%s)\n", r.Event.Seq, r.Event.Outcome)
+}
+
+type edgeExportOptions struct {
+	data, out, volumeSize string
+}
+
+func edgeExportCommand() *cli.Command {
+	var o edgeExportOptions
+	return &cli.Command{
+		Name:      "export",
+		Usage:     "write a signed bundle for the hub: receipt and unacknowledged audit events",
+		UsageText: "eucora edge export --data DIR --out OUTDIR [--volume-size SIZE]",
+		Flags: []cli.Flag{
+			dataFlag(&o.data),
+			&cli.StringFlag{Name: "out", Usage: "directory to write the volumes to", Required: true, Destination: &o.out},
+			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: "largest volume file", Destination: &o.volumeSize},
+		},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			return runEdgeExport(c.Context, out, o)
+		},
+	}
+}
+
+func runEdgeExport(ctx context.Context, out *output, o edgeExportOptions) error {
+	volSize, err := parseSize(o.volumeSize)
+	if err != nil {
+		return usageErrorf("--volume-size: %v", err)
+	}
+	e, err := edge.Open(o.data)
+	if err != nil {
+		return err
+	}
+	res, err := e.Export(ctx, o.out, edge.ExportOptions{CreateOptions: transfer.CreateOptions{VolumeSize: volSize}})
+	if err != nil {
+		return err
+	}
+	return out.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "exported bundle %s (%s): sequence %d for the hub\n", res.BundleID, res.Digest, res.Sequence)
+		fmt.Fprintf(w, "  receipt: applied sequence %d, %d objects (%s), chain head %d\n",
+			res.Receipt.AppliedSeq, res.Receipt.Objects.Count, humanBytes(res.Receipt.Objects.Bytes), res.Receipt.ChainHead.Seq)
+		if res.Events > 0 {
+			fmt.Fprintf(w, "  %d unacknowledged event(s): %d..%d\n", res.Events, res.FirstEvent, res.LastEvent)
+		}
+		for _, v := range res.Volumes {
+			fmt.Fprintf(w, "  %s\n", v)
+		}
+	})
+}
+
+func edgeStatusCommand() *cli.Command {
+	var data string
+	return &cli.Command{
+		Name:      "status",
+		Usage:     "show what the edge has applied and holds",
+		UsageText: "eucora edge status --data DIR",
+		Flags:     []cli.Flag{dataFlag(&data)},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			e, err := edge.Open(data)
+			if err != nil {
+				return err
+			}
+			s, err := e.Status()
+			if err != nil {
+				return err
+			}
+			return out.emit(s, func(w io.Writer) {
+				tw := table(w)
+				fmt.Fprintf(tw, "site\t%s\n", s.Site)
+				fmt.Fprintf(tw, "last applied\tsequence %d %s %s\n", s.Applied.Seq, orDash(string(s.Applied.Digest)), timeOrDash(s.Applied.At))
+				fmt.Fprintf(tw, "trusted hub time\t%s\n", timeOrDash(s.TrustedTime))
+				fmt.Fprintf(tw, "objects held\t%d (%s)\n", s.Objects, humanBytes(s.Bytes))
+				fmt.Fprintf(tw, "records\t%d intents, %d approvals, %d exceptions\n", s.Intents, s.Approvals, s.Exceptions)
+				fmt.Fprintf(tw, "pending events\t%d\n", s.Pending)
+				fmt.Fprintf(tw, "chain head\t%d %s\n", s.Chain.Seq, s.Chain.Hash)
+				fmt.Fprintf(tw, "last export\tsequence %d\n", s.ExportSeq)
+				tw.Flush()
+			})
+		},
+	}
+}
+
+func timeOrDash(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,65 @@
+package edge
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/eucora/eucora/deploy"
+)
+
+// AdmitContext is what the caller supplies about an intent besides the
+// records the edge holds: the edge's own site scope and the application,
+// artifact and risk assessment the intent refers to.
+type AdmitContext struct {
+	Site     deploy.Scope
+	App      deploy.Application
+	Artifact deploy.Artifact
+	Risk     *deploy.Assessment
+}
+
+// Admit decides, offline, whether the edge may act on the held intent
+// intentID at time at, with deploy.AdmitAtSite: the CAB approval used is a
+// held approval for the intent (the one that holds at at, if any), the
+// exception a held exception linked to the intent. An intent that needs CAB
+// approval is actionable only with a present, valid approval.
+// ErrUnknownIntent if the edge holds no such intent.
+func (e *Edge) Admit(intentID string, c AdmitContext, at time.Time) (deploy.Decision, error) {
+	st, err := loadState(e.dir.Edge())
+	if err != nil {
+		return deploy.Decision{}, err
+	}
+	in, ok := st.Intents[intentID]
+	if !ok {
+		return deploy.Decision{}, fmt.Errorf("%w: %q", ErrUnknownIntent, intentID)
+	}
+	subject := deploy.Subject(deploy.SubjectIntent, intentID)
+	var cab *deploy.ApprovalRecord
+	for _, id := range sortedKeys(st.Approvals) {
+		a := st.Approvals[id]
+		if a.Subject != subject {
+			continue
+		}
+		if cab == nil || a.CheckCAB(subject, at).Allowed {
+			cab = &a
+		}
+	}
+	var exc *deploy.Exception
+	for _, id := range sortedKeys(st.Exceptions) {
+		x := st.Exceptions[id]
+		if x.IntentID == intentID {
+			exc = &x
+		}
+	}
+	return deploy.AdmitAtSite(deploy.SiteAdmission{Site: c.Site, App: c.App, Artifact: c.Artifact, Intent: in,
+		Risk: c.Risk, CABApproval: cab, Exception: exc}, at), nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,183 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/eucora/eucora/internal/atomicfile"
+	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/datadir"
+	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/transfer"
+)
+
+// Sentinel errors. Refusals of a bundle wrap one of these or one of
+// transfer's (ErrBadSignature, ErrUnknownKey, ErrCorrupt, ErrExpired,
+// ErrMissingVolume, ErrBadRecord).
+var (
+	// ErrNotInitialised: the data directory holds no edge (run Init).
+	ErrNotInitialised = errors.New("edge not initialised")
+	// ErrAlreadyInitialised: Init on a directory that already holds an edge.
+	ErrAlreadyInitialised = errors.New("edge already initialised")
+	// ErrForeignTarget: the bundle is addressed to another site (or to none).
+	ErrForeignTarget = errors.New("bundle is for another site")
+	// ErrStale: the bundle's sequence is not newer than the last applied
+	// one and it is not that same bundle (older, replayed or forked).
+	ErrStale = errors.New("stale or replayed bundle")
+	// ErrState: the state file is unreadable or inconsistent.
+	ErrState = errors.New("edge state damaged")
+	// ErrBusy: another process holds the edge's lock.
+	ErrBusy = errors.New("edge busy")
+	// ErrUnknownIntent: Admit was asked about an intent the edge does not hold.
+	ErrUnknownIntent = errors.New("intent not held")
+)
+
+// Key and file names inside the data directory.
+const (
+	keyName    = "edge"     // DIR/keys/edge.key, DIR/keys/edge.pub
+	pubFile    = "edge.pub" // DIR/edge.pub, what the hub enrols
+	hubKeyFile = "hub.pub"  // DIR/edge/hub.pub, the one trusted key
+	lockFile   = "lock"     // DIR/edge/lock
+	eventActor = "edge"     // actor prefix of the edge's own events
+	hubTarget  = "hub"      // target of the edge's exports
+	exportTTL  = 90 * 24 * time.Hour
+)
+
+// Edge is an initialised edge appliance's data directory: its state, its
+// content store (DIR/cas) and its keys. Methods that change state take an
+// exclusive lock on DIR/edge/lock, so two processes never interleave.
+type Edge struct {
+	dir   datadir.Dir
+	key   *signing.PrivateKey
+	hub   *signing.PublicKey
+	store *cas.Store
+	site  string
+
+	// Clock is the local clock (time.Now by default). Expiry is checked
+	// against max(Clock(), the newest hub time the edge accepted).
+	Clock func() time.Time
+}
+
+// Init creates an edge in dir for site: its Ed25519 key pair
+// (DIR/keys/edge.key mode 0600, DIR/edge.pub), the one trusted hub key
+// (DIR/edge/hub.pub) and an empty state. The state file is written last, so
+// an interrupted Init is completed by running it again (the key pair
+// already written is kept). ErrAlreadyInitialised if dir holds an edge.
+func Init(dir, site string, hubKey *signing.PublicKey) (*Edge, error) {
+	if !transfer.ValidName(site) {
+		return nil, fmt.Errorf("site name %q: want 1-128 characters of A-Z a-z 0-9 . _ @ -", site)
+	}
+	if hubKey == nil {
+		return nil, errors.New("no hub key given: an edge trusts exactly one hub key")
+	}
+	if site == hubTarget {
+		return nil, fmt.Errorf("site name %q is reserved for the hub", site)
+	}
+	d, err := datadir.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(statePath(d.Edge())); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrAlreadyInitialised, statePath(d.Edge()))
+	}
+	if err := os.MkdirAll(d.Edge(), 0o700); err != nil {
+		return nil, err
+	}
+	keyPath := filepath.Join(d.Keys(), keyName+".key")
+	var key *signing.PrivateKey
+	if _, err := os.Stat(keyPath); err == nil {
+		if key, err = signing.LoadPrivate(keyPath); err != nil {
+			return nil, err
+		}
+	} else {
+		if key, err = signing.Generate(); err != nil {
+			return nil, err
+		}
+		if _, _, err := signing.WriteKeyPair(d.Keys(), keyName, key); err != nil {
+			return nil, err
+		}
+	}
+	if key.ID == hubKey.ID {
+		return nil, errors.New("the hub key given is this edge's own key")
+	}
+	if err := atomicfile.WriteFile(filepath.Join(d.Root, pubFile), signing.EncodePublic(key.Public()), 0o644); err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(d.Edge(), hubKeyFile), signing.EncodePublic(hubKey), 0o644); err != nil {
+		return nil, err
+	}
+	if err := newState(site, hubKey.ID, key.ID).save(d.Edge()); err != nil {
+		return nil, err
+	}
+	return Open(dir)
+}
+
+// Open opens the edge in dir. ErrNotInitialised if there is none.
+func Open(dir string) (*Edge, error) {
+	if dir == "" {
+		dir = datadir.Default
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("%w: data directory %s: %v", ErrNotInitialised, dir, err)
+	}
+	d := datadir.Dir{Root: dir}
+	st, err := loadState(d.Edge())
+	if err != nil {
+		return nil, err
+	}
+	key, err := signing.LoadPrivate(filepath.Join(d.Keys(), keyName+".key"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotInitialised, err)
+	}
+	hub, err := signing.LoadPublic(filepath.Join(d.Edge(), hubKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotInitialised, err)
+	}
+	if hub.ID != st.HubKeyID || key.ID != st.EdgeKey {
+		return nil, fmt.Errorf("%w: keys on disk (edge %s, hub %s) are not the ones the state names (edge %s, hub %s)",
+			ErrState, key.ID[:16], hub.ID[:16], st.EdgeKey[:min(16, len(st.EdgeKey))], st.HubKeyID[:min(16, len(st.HubKeyID))])
+	}
+	store, err := cas.Open(d.CAS())
+	if err != nil {
+		return nil, err
+	}
+	return &Edge{dir: d, key: key, hub: hub, store: store, site: st.Site, Clock: time.Now}, nil
+}
+
+// Site is the edge's site name.
+func (e *Edge) Site() string { return e.site }
+
+// PublicKey is the edge's own public key (what the hub enrols).
+func (e *Edge) PublicKey() *signing.PublicKey { return e.key.Public() }
+
+// HubKey is the one key the edge trusts.
+func (e *Edge) HubKey() *signing.PublicKey { return e.hub }
+
+// Store is the edge's content store.
+func (e *Edge) Store() *cas.Store { return e.store }
+
+// lock takes the edge's exclusive lock; call the returned func to release.
+func (e *Edge) lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(e.dir.Edge(), lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: another eucora process is using %s", ErrBusy, e.dir.Root)
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// now is max(local clock, trusted hub time), in UTC.
+func (e *Edge) now(st *state) time.Time {
+	n := e.Clock().UTC()
+	if st.TrustedTime.After(n) {
+		return st.TrustedTime
+	}
+	return n
+}

@@ -1,0 +1,149 @@
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/transfer"
+)
+
+// eventsPerRecord caps the events of one events record: an event is at
+// most about 6 KiB encoded (object 1 KiB, detail 4 KiB), so a record stays
+// well under transfer.MaxRecordSize.
+var eventsPerRecord = 2000
+
+// ExportOptions tune Export.
+type ExportOptions struct {
+	transfer.CreateOptions
+	TTL time.Duration // 0: 90 days
+}
+
+// ExportResult describes a written edge bundle.
+type ExportResult struct {
+	BundleID    string           `json:"bundle_id"`
+	Digest      digest.Digest    `json:"digest"`
+	Sequence    uint64           `json:"sequence"`
+	Predecessor digest.Digest    `json:"predecessor,omitempty"`
+	Receipt     transfer.Receipt `json:"receipt"`
+	Events      int              `json:"events"`
+	FirstEvent  uint64           `json:"first_event,omitempty"`
+	LastEvent   uint64           `json:"last_event,omitempty"`
+	Volumes     []string         `json:"volumes"`
+	Bytes       int64            `json:"bytes"`
+}
+
+// Export writes a bundle for the hub into outDir, signed with the edge key:
+// target "hub", the edge's next outgoing sequence, predecessor the last
+// bundle it exported, carrying a receipt and an events record with every
+// event the hub has not acknowledged. The sequence is reserved (committed)
+// before the bundle is written, so an interrupted export leaves a gap in
+// the edge's sequence, never two different bundles with one sequence.
+func (e *Edge) Export(ctx context.Context, outDir string, opts ExportOptions) (*ExportResult, error) {
+	unlock, err := e.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	st, err := loadState(e.dir.Edge())
+	if err != nil {
+		return nil, err
+	}
+	st.Export.Seq++
+	seq, pred := st.Export.Seq, st.Export.Digest
+	if err := st.save(e.dir.Edge()); err != nil {
+		return nil, err
+	}
+	now := e.Clock().UTC()
+	rc := st.receipt(now)
+	rb, err := json.Marshal(rc)
+	if err != nil {
+		return nil, err
+	}
+	recs := []transfer.RecordSource{{Type: transfer.RecordReceipt, Data: rb}}
+	res := &ExportResult{Sequence: seq, Predecessor: pred, Receipt: rc, Events: len(st.Pending)}
+	// Events go in batches of at most eventsPerRecord, in chain order, so
+	// no record approaches transfer.MaxRecordSize.
+	for i := 0; i < len(st.Pending); i += eventsPerRecord {
+		evs := st.Pending[i:min(len(st.Pending), i+eventsPerRecord)]
+		batch := transfer.EventBatch{Origin: st.Site, First: evs[0].Seq, Last: evs[len(evs)-1].Seq, Events: evs}
+		eb, err := json.Marshal(batch)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, transfer.RecordSource{Type: transfer.RecordEvents, Data: eb})
+		if res.FirstEvent == 0 {
+			res.FirstEvent = batch.First
+		}
+		res.LastEvent = batch.Last
+	}
+	ttl := opts.TTL
+	if ttl == 0 {
+		ttl = exportTTL
+	}
+	out, err := transfer.Create(ctx, outDir, e.key, transfer.Header{
+		Source: st.Site, Target: hubTarget, Sequence: seq, Predecessor: pred, Created: now, Expires: now.Add(ttl),
+	}, transfer.Content{Records: recs}, opts.CreateOptions)
+	if err != nil {
+		return nil, fmt.Errorf("export sequence %d: %w", seq, err)
+	}
+	st.Export.Digest = out.Signed.Digest
+	if err := st.save(e.dir.Edge()); err != nil {
+		return nil, err
+	}
+	res.BundleID, res.Digest, res.Volumes, res.Bytes = out.Signed.BundleID, out.Signed.Digest, out.Volumes, out.Bytes
+	return res, nil
+}
+
+// receipt describes what the edge holds at time now.
+func (st *state) receipt(now time.Time) transfer.Receipt {
+	return transfer.Receipt{
+		Site: st.Site, AppliedSeq: st.Applied.Seq, AppliedDigest: st.Applied.Digest,
+		Objects: st.heldSummary(), ChainHead: st.Chain, Generated: now.UTC(),
+	}
+}
+
+// Status is a summary of the edge's state.
+type Status struct {
+	Site          string             `json:"site"`
+	EdgeKeyID     string             `json:"edge_key_id"`
+	HubKeyID      string             `json:"hub_key_id"`
+	Applied       Applied            `json:"last_applied"`
+	TrustedTime   time.Time          `json:"trusted_hub_time,omitzero"`
+	Objects       int64              `json:"objects"`
+	Bytes         int64              `json:"bytes"`
+	ObjectsDigest digest.Digest      `json:"objects_list_digest"`
+	Intents       int                `json:"intents"`
+	Approvals     int                `json:"approvals"`
+	Exceptions    int                `json:"exceptions"`
+	Pending       int                `json:"pending_events"`
+	Chain         transfer.ChainHead `json:"chain_head"`
+	ExportSeq     uint64             `json:"last_export_seq"`
+	ExportDigest  digest.Digest      `json:"last_export_digest,omitempty"`
+}
+
+// Status reads the edge's state.
+func (e *Edge) Status() (*Status, error) {
+	st, err := loadState(e.dir.Edge())
+	if err != nil {
+		return nil, err
+	}
+	h := st.heldSummary()
+	return &Status{
+		Site: st.Site, EdgeKeyID: st.EdgeKey, HubKeyID: st.HubKeyID, Applied: st.Applied, TrustedTime: st.TrustedTime,
+		Objects: h.Count, Bytes: h.Bytes, ObjectsDigest: h.ListDigest,
+		Intents: len(st.Intents), Approvals: len(st.Approvals), Exceptions: len(st.Exceptions),
+		Pending: len(st.Pending), Chain: st.Chain, ExportSeq: st.Export.Seq, ExportDigest: st.Export.Digest,
+	}, nil
+}
+
+// PendingEvents returns the events not yet acknowledged by the hub.
+func (e *Edge) PendingEvents() ([]transfer.Event, error) {
+	st, err := loadState(e.dir.Edge())
+	if err != nil {
+		return nil, err
+	}
+	return st.Pending, nil
+}

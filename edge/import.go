@@ -1,0 +1,395 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/internal/progress"
+	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/transfer"
+)
+
+// Import outcomes, as recorded in the audit event and the result.
+const (
+	OutcomeApplied   = "applied"
+	OutcomeDuplicate = "duplicate"
+	OutcomeRefused   = "refused"
+	OutcomeFailed    = "failed" // not a verdict on the bundle: I/O, space, interruption
+)
+
+// ImportOptions tune Import.
+type ImportOptions struct {
+	Workers   int
+	Progress  progress.Func     // raw bytes consumed; called from several goroutines at once
+	OnPlanned func(total int64) // called once the bundle's payload size is known
+}
+
+// ImportResult is what an import attempt did.
+type ImportResult struct {
+	Outcome     string        `json:"outcome"`
+	BundleID    string        `json:"bundle_id,omitempty"`
+	Digest      digest.Digest `json:"digest,omitempty"`
+	Sequence    uint64        `json:"sequence,omitempty"`
+	PreviousSeq uint64        `json:"previous_seq"`
+	// Gap is set when sequences between the previous and this one were
+	// never applied (the bundle is cumulative and was applied anyway).
+	Gap []uint64 `json:"gap,omitempty"` // [first, last] missing sequence
+	// PredecessorMismatch: the bundle names a predecessor other than the
+	// last bundle applied.
+	PredecessorMismatch bool           `json:"predecessor_mismatch,omitempty"`
+	Predecessor         digest.Digest  `json:"predecessor,omitempty"`
+	ObjectsAdded        int            `json:"objects_added"`
+	BytesAdded          int64          `json:"bytes_added"`
+	Records             map[string]int `json:"records,omitempty"`         // applied records by type
+	IgnoredRecords      map[string]int `json:"ignored_records,omitempty"` // types this edge does not use
+	Warnings            []string       `json:"warnings,omitempty"`
+	Error               string         `json:"error,omitempty"`
+	Event               transfer.Event `json:"event"` // the audit event recorded
+}
+
+// Import verifies and applies one hub bundle given as volume files or
+// directories of volumes (any order). See edge/DESIGN.md for the rules.
+// Every attempt appends one audit event to the edge's chain. A refusal
+// returns the result (Outcome "refused") and an error wrapping the cause;
+// nothing but the event changes. A duplicate of the last applied bundle is
+// a no-op returning Outcome "duplicate" and a nil error. Objects stream into
+// the content store; the state (applied sequence, held objects, records,
+// trusted time) changes in one atomic write after every object is present
+// and verified, so a kill at any point leaves the old state or the new and
+// a rerun resumes from the objects already stored.
+func (e *Edge) Import(ctx context.Context, paths []string, opts ImportOptions) (*ImportResult, error) {
+	unlock, err := e.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	st, err := loadState(e.dir.Edge())
+	if err != nil {
+		return nil, err
+	}
+	res := &ImportResult{PreviousSeq: st.Applied.Seq}
+	object := "volumes " + strings.Join(paths, " ")
+	fail := func(cause error) (*ImportResult, error) {
+		res.Outcome = outcomeOf(cause)
+		res.Error = cause.Error()
+		ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import",
+			Object: clip(object, 1024), Outcome: res.Outcome, Detail: clip(cause.Error(), 4096)})
+		if err == nil {
+			err = st.save(e.dir.Edge())
+		}
+		if err != nil {
+			return res, fmt.Errorf("%w (and recording the audit event failed: %v)", cause, err)
+		}
+		res.Event = ev
+		return res, cause
+	}
+
+	files, err := transfer.ExpandPaths(paths)
+	if err != nil {
+		return fail(err)
+	}
+	b, err := transfer.OpenOne(files, signing.NewTrust(e.hub))
+	if err != nil {
+		return fail(err)
+	}
+	m := b.Manifest
+	res.BundleID, res.Digest, res.Sequence, res.Predecessor = m.BundleID, b.Digest, m.Sequence, m.Predecessor
+	object = fmt.Sprintf("bundle %s seq %d digest %s", m.BundleID, m.Sequence, b.Digest)
+
+	if m.Target != e.site {
+		return fail(fmt.Errorf("%w: bundle %s is for site %q, this edge is %q", ErrForeignTarget, m.BundleID, m.Target, e.site))
+	}
+	if m.Sequence == st.Applied.Seq && b.Digest == st.Applied.Digest {
+		res.Outcome = OutcomeDuplicate
+		ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import",
+			Object: clip(object, 1024), Outcome: OutcomeDuplicate, Detail: "already applied; nothing changed"})
+		if err != nil {
+			return nil, err
+		}
+		if err := st.save(e.dir.Edge()); err != nil {
+			return nil, err
+		}
+		res.Event = ev
+		return res, nil
+	}
+	if m.Sequence == 0 {
+		return fail(fmt.Errorf("%w: bundle %s has sequence 0; hub bundles for a site start at 1", ErrStale, m.BundleID))
+	}
+	if m.Sequence <= st.Applied.Seq {
+		kind := "older than"
+		if m.Sequence == st.Applied.Seq {
+			kind = "a different bundle with the same sequence as"
+		}
+		return fail(fmt.Errorf("%w: bundle %s has sequence %d, %s the last applied sequence %d (%s)",
+			ErrStale, m.BundleID, m.Sequence, kind, st.Applied.Seq, st.Applied.Digest.Short()))
+	}
+	now := e.now(st)
+	if err := m.CheckExpiry(now); err != nil {
+		if st.TrustedTime.After(e.Clock()) {
+			err = fmt.Errorf("%w (judged at the newest hub time seen, %s, which is ahead of the local clock)", err, st.TrustedTime.Format(time.RFC3339))
+		}
+		return fail(err)
+	}
+	if err := b.Complete(); err != nil {
+		return fail(err)
+	}
+
+	// Stream the objects in. Remember which were absent so a refusal can
+	// take them out again.
+	var fresh []digest.Digest
+	for _, o := range m.Objects {
+		for _, p := range o.Parts {
+			if ok, _ := e.store.Has(p.Digest); !ok {
+				fresh = append(fresh, p.Digest)
+			}
+		}
+		if ok, _ := e.store.Has(o.Digest); !ok && len(o.Parts) > 1 {
+			fresh = append(fresh, o.Digest)
+		}
+	}
+	if opts.OnPlanned != nil {
+		opts.OnPlanned(m.TotalSize())
+	}
+	if err := b.Import(ctx, e.store, transfer.ImportOptions{Workers: opts.Workers, Progress: opts.Progress}); err != nil {
+		if isRefusal(err) {
+			e.dropUnheld(st, fresh)
+		}
+		return fail(err)
+	}
+	// Every object must now be present and whole.
+	for _, o := range m.Objects {
+		if n, err := e.store.Size(o.Digest); err != nil || n != o.Size {
+			return fail(fmt.Errorf("object %s missing or of the wrong size after import (%d bytes, want %d): %v", o.Digest.Short(), n, o.Size, err))
+		}
+	}
+
+	recs, err := e.readRecords(m)
+	if err != nil {
+		e.dropUnheld(st, fresh)
+		return fail(err)
+	}
+
+	// Every check passed: build the new state and commit it in one write.
+	if m.Sequence > st.Applied.Seq+1 {
+		res.Gap = []uint64{st.Applied.Seq + 1, m.Sequence - 1}
+		res.Warnings = append(res.Warnings, fmt.Sprintf("gap: sequences %d..%d were never applied here; this bundle is cumulative and was applied", st.Applied.Seq+1, m.Sequence-1))
+	}
+	if m.Predecessor != st.Applied.Digest {
+		res.PredecessorMismatch = true
+		res.Warnings = append(res.Warnings, fmt.Sprintf("predecessor: bundle names %s, the last applied bundle is %s",
+			orNone(m.Predecessor), orNone(st.Applied.Digest)))
+	}
+	// Held objects are the bundle's content; record objects are applied
+	// into the state and need not stay in the store.
+	recordOnly := map[digest.Digest]bool{}
+	for _, r := range m.Records {
+		recordOnly[r.Digest] = true
+	}
+	for _, f := range m.Files {
+		delete(recordOnly, f.Digest)
+	}
+	for _, o := range m.Objects {
+		if recordOnly[o.Digest] {
+			continue
+		}
+		if _, ok := st.Held[o.Digest]; !ok {
+			res.ObjectsAdded++
+			res.BytesAdded += o.Size
+			st.Held[o.Digest] = o.Size
+		}
+	}
+	res.Warnings = append(res.Warnings, recs.apply(st, res)...)
+	if m.Created.After(st.TrustedTime) {
+		st.TrustedTime = m.Created.UTC()
+	}
+	st.Applied = Applied{Seq: m.Sequence, Digest: b.Digest, BundleID: m.BundleID, At: e.Clock().UTC()}
+	detail := fmt.Sprintf("applied seq %d after %d; %d objects added (%d bytes)", m.Sequence, res.PreviousSeq, res.ObjectsAdded, res.BytesAdded)
+	if len(res.Warnings) > 0 {
+		detail += "; " + strings.Join(res.Warnings, "; ")
+	}
+	res.Outcome = OutcomeApplied
+	ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import", Object: clip(object, 1024),
+		Outcome: OutcomeApplied, Detail: clip(detail, 4096)})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.save(e.dir.Edge()); err != nil {
+		return nil, err
+	}
+	res.Event = ev
+	for d := range recordOnly {
+		if _, held := st.Held[d]; !held {
+			e.store.Remove(d)
+		}
+	}
+	return res, nil
+}
+
+func (e *Edge) actor() string { return eventActor + ":" + e.site }
+
+// isRefusal reports whether err is a verdict on the bundle (as opposed to
+// a local failure such as I/O, lack of space or an interruption).
+func isRefusal(err error) bool {
+	for _, t := range []error{transfer.ErrBadSignature, transfer.ErrUnknownKey, transfer.ErrCorrupt, transfer.ErrExpired,
+		transfer.ErrMissingVolume, transfer.ErrMixedBundles, transfer.ErrBadRecord, ErrForeignTarget, ErrStale} {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	var me *digest.MismatchError
+	return errors.As(err, &me)
+}
+
+func outcomeOf(err error) string {
+	if isRefusal(err) {
+		return OutcomeRefused
+	}
+	return OutcomeFailed
+}
+
+// dropUnheld removes objects a refused import added that no applied bundle
+// holds, so a refusal leaves the store as it was.
+func (e *Edge) dropUnheld(st *state, fresh []digest.Digest) {
+	for _, d := range fresh {
+		if _, held := st.Held[d]; !held {
+			e.store.Remove(d)
+		}
+	}
+}
+
+// records are the parsed records of a bundle, validated before anything is
+// applied.
+type records struct {
+	intents    []deploy.Intent
+	approvals  []deploy.ApprovalRecord
+	exceptions []deploy.Exception
+	times      []transfer.TimeAttestation
+	acks       []transfer.Ack
+	ignored    map[string]int
+}
+
+func (e *Edge) readRecords(m *transfer.Manifest) (*records, error) {
+	rs := &records{ignored: map[string]int{}}
+	for _, r := range m.Records {
+		switch r.Type {
+		case transfer.RecordIntent, transfer.RecordApproval, transfer.RecordException, transfer.RecordTime, transfer.RecordAck:
+		default:
+			rs.ignored[r.Type]++
+			continue
+		}
+		b, err := transfer.ReadRecord(e.store, r)
+		if err != nil {
+			return nil, err
+		}
+		v, err := transfer.ParseRecord(r.Type, b)
+		if err != nil {
+			return nil, fmt.Errorf("record %s: %w", r.Digest.Short(), err)
+		}
+		switch v := v.(type) {
+		case deploy.Intent:
+			rs.intents = append(rs.intents, v)
+		case deploy.ApprovalRecord:
+			rs.approvals = append(rs.approvals, v)
+		case deploy.Exception:
+			rs.exceptions = append(rs.exceptions, v)
+		case transfer.TimeAttestation:
+			rs.times = append(rs.times, v)
+		case transfer.Ack:
+			rs.acks = append(rs.acks, v)
+		}
+	}
+	return rs, nil
+}
+
+// apply folds the records into st and returns warnings.
+func (rs *records) apply(st *state, res *ImportResult) []string {
+	var warn []string
+	res.Records = map[string]int{}
+	for _, in := range rs.intents {
+		st.Intents[in.ID] = in
+		res.Records[transfer.RecordIntent]++
+	}
+	for _, a := range rs.approvals {
+		st.Approvals[a.ID] = a
+		res.Records[transfer.RecordApproval]++
+	}
+	for _, x := range rs.exceptions {
+		st.Exceptions[x.ID] = x
+		res.Records[transfer.RecordException]++
+	}
+	for _, t := range rs.times {
+		if t.Time.After(st.TrustedTime) {
+			st.TrustedTime = t.Time
+		}
+		res.Records[transfer.RecordTime]++
+	}
+	for _, a := range rs.acks {
+		if w := st.ack(a); w != "" {
+			warn = append(warn, w)
+		} else {
+			res.Records[transfer.RecordAck]++
+		}
+	}
+	if len(rs.ignored) > 0 {
+		res.IgnoredRecords = rs.ignored
+		var types []string
+		for t := range rs.ignored {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		warn = append(warn, "ignored record types this edge does not use: "+strings.Join(types, ", "))
+	}
+	if len(res.Records) == 0 {
+		res.Records = nil
+	}
+	return warn
+}
+
+// ack prunes the pending events the hub acknowledged. It returns a warning
+// (and prunes nothing) when the ack is for another origin, beyond the
+// chain head, or names a hash other than the edge's own event.
+func (st *state) ack(a transfer.Ack) string {
+	if a.Origin != st.Site {
+		return fmt.Sprintf("ack for origin %q ignored (this edge is %q)", a.Origin, st.Site)
+	}
+	if a.Sequence > st.Chain.Seq {
+		return fmt.Sprintf("ack of event %d ignored: the chain head is %d", a.Sequence, st.Chain.Seq)
+	}
+	i := sort.Search(len(st.Pending), func(i int) bool { return st.Pending[i].Seq >= a.Sequence })
+	if i == len(st.Pending) || st.Pending[i].Seq != a.Sequence {
+		return "" // already acknowledged and pruned
+	}
+	if st.Pending[i].Hash != a.Hash {
+		return fmt.Sprintf("ack of event %d names hash %s, the edge's event has %s: not pruned", a.Sequence, clip(a.Hash, 16), clip(st.Pending[i].Hash, 16))
+	}
+	st.Acked = transfer.ChainHead{Seq: a.Sequence, Hash: a.Hash}
+	st.Pending = append([]transfer.Event{}, st.Pending[i+1:]...)
+	return ""
+}
+
+func orNone(d digest.Digest) string {
+	if d == "" {
+		return "none"
+	}
+	return d.Short()
+}
+
+// clip makes s valid UTF-8 and cuts it to at most n bytes on a rune
+// boundary, so an event field never grows past its limit when encoded.
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

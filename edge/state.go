@@ -1,0 +1,142 @@
+package edge
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/internal/atomicfile"
+	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/transfer"
+)
+
+// stateVersion is the version of the state file's schema.
+const stateVersion = 1
+
+// state is everything an edge knows besides object bytes and keys. It is
+// one JSON file replaced atomically (internal/atomicfile), so every change
+// of an import, export or refusal commits in one step (edge/DESIGN.md).
+type state struct {
+	Version  int    `json:"version"`
+	Site     string `json:"site"`
+	HubKeyID string `json:"hub_key_id"`
+	EdgeKey  string `json:"edge_key_id"`
+
+	Applied     Applied   `json:"applied"`
+	TrustedTime time.Time `json:"trusted_time,omitzero"` // newest hub time seen
+
+	// Held maps each object the edge holds (applied bundles' objects) to
+	// its size. encoding/json writes map keys sorted.
+	Held map[digest.Digest]int64 `json:"held"`
+
+	Intents    map[string]deploy.Intent         `json:"intents"`
+	Approvals  map[string]deploy.ApprovalRecord `json:"approvals"`
+	Exceptions map[string]deploy.Exception      `json:"exceptions"`
+
+	// Chain is the head of the edge's own event chain; Pending are the
+	// events the hub has not acknowledged, in order.
+	// Acked is the last event the hub acknowledged (seq 0 and the genesis
+	// hash for none): Pending continues the chain from it.
+	Chain   transfer.ChainHead `json:"chain"`
+	Acked   transfer.ChainHead `json:"acked"`
+	Pending []transfer.Event   `json:"pending"`
+
+	// Export is the edge's own outgoing sequence: Seq is the last sequence
+	// reserved, Digest the digest of the last bundle written.
+	Export struct {
+		Seq    uint64        `json:"seq"`
+		Digest digest.Digest `json:"digest,omitempty"`
+	} `json:"export"`
+}
+
+// Applied is the last hub bundle the edge applied.
+type Applied struct {
+	Seq      uint64        `json:"seq"`
+	Digest   digest.Digest `json:"digest,omitempty"`
+	BundleID string        `json:"bundle_id,omitempty"`
+	At       time.Time     `json:"at,omitzero"`
+}
+
+func newState(site, hubKeyID, edgeKeyID string) *state {
+	return &state{
+		Version: stateVersion, Site: site, HubKeyID: hubKeyID, EdgeKey: edgeKeyID,
+		Held: map[digest.Digest]int64{}, Intents: map[string]deploy.Intent{},
+		Approvals: map[string]deploy.ApprovalRecord{}, Exceptions: map[string]deploy.Exception{},
+		Chain: transfer.ChainHead{Hash: transfer.GenesisHash}, Acked: transfer.ChainHead{Hash: transfer.GenesisHash}, Pending: []transfer.Event{},
+	}
+}
+
+func statePath(edgeDir string) string { return filepath.Join(edgeDir, "state.json") }
+
+// loadState reads and checks the state file. ErrNotInitialised if absent.
+func loadState(edgeDir string) (*state, error) {
+	p := statePath(edgeDir)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s does not exist (run 'eucora edge init')", ErrNotInitialised, p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st state
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrState, p, err)
+	}
+	if st.Version != stateVersion {
+		return nil, fmt.Errorf("%w: %s: version %d, this build reads %d", ErrState, p, st.Version, stateVersion)
+	}
+	if st.Held == nil || st.Intents == nil || st.Approvals == nil || st.Exceptions == nil {
+		return nil, fmt.Errorf("%w: %s: missing maps", ErrState, p)
+	}
+	// The pending events must continue the chain from the last
+	// acknowledged event to the recorded head: an edited, dropped or
+	// reordered event is caught here.
+	head, err := transfer.VerifyChain(st.Site, st.Acked, st.Pending)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrState, p, err)
+	}
+	if head != st.Chain {
+		return nil, fmt.Errorf("%w: %s: pending events end at event %d, the chain head is %d", ErrState, p, head.Seq, st.Chain.Seq)
+	}
+	return &st, nil
+}
+
+// save replaces the state file atomically.
+func (st *state) save(edgeDir string) error {
+	b, err := json.MarshalIndent(st, "", " ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(statePath(edgeDir), append(b, '\n'), 0o600)
+}
+
+// appendEvent seals e onto the chain and queues it for the hub.
+func (st *state) appendEvent(e transfer.Event) (transfer.Event, error) {
+	e.Seq = st.Chain.Seq + 1
+	if err := e.Seal(st.Chain.Hash); err != nil {
+		return e, err
+	}
+	st.Chain = transfer.ChainHead{Seq: e.Seq, Hash: e.Hash}
+	st.Pending = append(st.Pending, e)
+	return e, nil
+}
+
+// heldSummary counts the held objects and digests their sorted list.
+func (st *state) heldSummary() transfer.HeldObjects {
+	ds := make([]digest.Digest, 0, len(st.Held))
+	var bytes int64
+	for d, n := range st.Held {
+		ds = append(ds, d)
+		bytes += n
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return transfer.HeldObjects{Count: int64(len(ds)), Bytes: bytes, ListDigest: transfer.HeldListDigest(ds)}
+}

@@ -1,0 +1,279 @@
+package transfer
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/digest"
+)
+
+var recT0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+// testChain builds n sealed events of origin "lon".
+func testChain(t testing.TB, n int) []Event {
+	t.Helper()
+	prev := GenesisHash
+	var out []Event
+	for i := 1; i <= n; i++ {
+		e := Event{Seq: uint64(i), Time: recT0.Add(time.Duration(i) * time.Minute), Actor: "edge:lon", Action: "import",
+			Object: "bundle " + strings.Repeat("a", i), Outcome: "applied", Detail: "<&> detail"}
+		if err := e.Seal(prev); err != nil {
+			t.Fatal(err)
+		}
+		prev = e.Hash
+		out = append(out, e)
+	}
+	return out
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestEventChainVerifies(t *testing.T) {
+	ev := testChain(t, 5)
+	head, err := VerifyChain("lon", ChainHead{Hash: GenesisHash}, ev)
+	if err != nil || head.Seq != 5 || head.Hash != ev[4].Hash {
+		t.Fatalf("head %+v err %v", head, err)
+	}
+	// The hash is the documented formula, computed independently here.
+	c, _ := CanonicalEvent(ev[0])
+	if !strings.HasPrefix(string(c), `{"action":"import","actor":"edge:lon","detail":"<&> detail","object":`) {
+		t.Fatalf("canonical form: %s", c)
+	}
+	if got := digest.FromBytes(append([]byte(GenesisHash), c...)).Hex(); got != ev[0].Hash {
+		t.Fatalf("hash %s, formula gives %s", ev[0].Hash, got)
+	}
+}
+
+func TestEventChainDetectsEditsAndDrops(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mut  func([]Event) []Event
+		want string
+	}{
+		{"edited outcome", func(e []Event) []Event { e[2].Outcome = "refused"; return e }, "edited"},
+		{"edited time", func(e []Event) []Event { e[1].Time = e[1].Time.Add(time.Second); return e }, "edited"},
+		{"dropped middle", func(e []Event) []Event { return append(e[:2:2], e[3:]...) }, "gap"},
+		{"dropped first", func(e []Event) []Event { return e[1:] }, "gap"},
+		{"edited and rehashed", func(e []Event) []Event { e[2].Outcome = "refused"; e[2].Seal(e[2].PrevHash); return e }, "does not link"},
+		{"reordered", func(e []Event) []Event { e[1], e[2] = e[2], e[1]; return e }, "gap"},
+	} {
+		ev := tc.mut(testChain(t, 5))
+		_, err := VerifyChain("lon", ChainHead{Hash: GenesisHash}, ev)
+		var ce *ChainError
+		if !errors.As(err, &ce) || !errors.Is(err, ErrChain) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		// The batch parser catches the same breaks (except a dropped head,
+		// which only the receiver's own head reveals).
+		if tc.name == "dropped first" {
+			continue
+		}
+		b := mustJSON(t, EventBatch{Origin: "lon", First: ev[0].Seq, Last: ev[len(ev)-1].Seq, Events: ev})
+		if _, err := ParseEventBatch(b); !errors.Is(err, ErrBadRecord) {
+			t.Errorf("%s: ParseEventBatch accepted a broken chain: %v", tc.name, err)
+		}
+	}
+}
+
+func TestParseRecordsValid(t *testing.T) {
+	ev := testChain(t, 3)
+	for typ, v := range map[string]any{
+		RecordReceipt: Receipt{Site: "lon", AppliedSeq: 4, AppliedDigest: digest.FromBytes([]byte("b")),
+			Objects: HeldObjects{Count: 2, Bytes: 10, ListDigest: HeldListDigest(nil)}, ChainHead: ChainHead{Seq: 3, Hash: ev[2].Hash}, Generated: recT0},
+		RecordEvents: EventBatch{Origin: "lon", First: 1, Last: 3, Events: ev},
+		RecordTime:   TimeAttestation{Hub: "hub", Time: recT0},
+		RecordAck:    Ack{Origin: "lon", Sequence: 3, Hash: ev[2].Hash},
+	} {
+		b := mustJSON(t, v)
+		got, err := ParseRecord(typ, b)
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		if string(mustJSON(t, got)) != string(b) {
+			t.Errorf("%s: round trip %s != %s", typ, mustJSON(t, got), b)
+		}
+	}
+}
+
+func TestParseRecordsRefuse(t *testing.T) {
+	ev := testChain(t, 2)
+	rcpt := `{"site":"lon","applied_seq":1,"applied_digest":"` + strings.Repeat("b", 64) + `","objects":{"count":0,"bytes":0,"list_digest":"` + HeldListDigest(nil).Hex() +
+		`"},"chain_head":{"seq":0,"hash":"` + GenesisHash + `"},"generated":"2026-11-28T12:00:00Z"}`
+	if _, err := ParseReceipt([]byte(rcpt)); err != nil {
+		t.Fatal(err)
+	}
+	batch := string(mustJSON(t, EventBatch{Origin: "lon", First: 1, Last: 2, Events: ev}))
+	for _, tc := range []struct{ typ, in, want string }{
+		{RecordReceipt, strings.Replace(rcpt, `"site":"lon"`, `"site":"../x"`, 1), "site"},
+		{RecordReceipt, strings.Replace(rcpt, `"applied_seq":1`, `"applied_seq":0`, 1), "both or neither"},
+		{RecordReceipt, strings.Replace(rcpt, `Z"}`, `+01:00"}`, 1), "UTC"},
+		{RecordReceipt, strings.Replace(rcpt, `"seq":0`, `"seq":0,"extra":1`, 1), "unknown field"},
+		{RecordReceipt, rcpt + `{}`, "trailing"},
+		{RecordReceipt, strings.Replace(rcpt, `"count":0`, `"count":-1`, 1), "negative"},
+		{RecordReceipt, strings.Replace(rcpt, GenesisHash, strings.Repeat("A", 64), 1), "hex"},
+		{RecordEvents, strings.Replace(batch, `"first":1`, `"first":2`, 1), "do not match"},
+		{RecordEvents, `{"origin":"lon","first":1,"last":1,"events":[]}`, "no events"},
+		{RecordEvents, strings.Replace(batch, `"actor":"edge:lon"`, `"actor":""`, 1), "actor"},
+		{RecordTime, `{"hub":"hub","time":"0001-01-01T00:00:00Z"}`, "missing"},
+		{RecordTime, `{"hub":"hub"}`, "missing"},
+		{RecordAck, `{"origin":"lon","sequence":0,"hash":"` + GenesisHash + `"}`, "sequence 0"},
+		{RecordAck, `{"origin":"lon","sequence":1,"hash":"zz"}`, "hash"},
+		{RecordIntent, `{"id":"i-1"}`, "intent"},
+		{RecordApproval, `{}`, "approval"},
+		{RecordException, `[]`, "exception"},
+		{"key-rotation", `{}`, "unknown record type"},
+		{RecordAck, strings.Repeat(" ", MaxRecordSize+1), "exceeds"},
+	} {
+		_, err := ParseRecord(tc.typ, []byte(tc.in))
+		if !errors.Is(err, ErrBadRecord) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %.60q: got %v, want %q", tc.typ, tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestHeldListDigest(t *testing.T) {
+	a, b := digest.FromBytes([]byte("a")), digest.FromBytes([]byte("b"))
+	if HeldListDigest([]digest.Digest{a, b}) != HeldListDigest([]digest.Digest{b, a, b}) {
+		t.Fatal("order or duplicates change the list digest")
+	}
+	lo, hi := a, b
+	if hi < lo {
+		lo, hi = hi, lo
+	}
+	if want := digest.FromBytes([]byte(lo.Hex() + "\n" + hi.Hex() + "\n")); HeldListDigest([]digest.Digest{a, b}) != want {
+		t.Fatal("list digest is not the documented formula")
+	}
+	if HeldListDigest(nil) != digest.FromBytes(nil) {
+		t.Fatal("empty list digest")
+	}
+}
+
+// FuzzParseRecord: no input panics any parser, and whatever a parser
+// accepts re-encodes to a record it accepts again with the same meaning.
+func FuzzParseRecord(f *testing.F) {
+	ev := testChain(f, 2)
+	for _, s := range []struct {
+		typ string
+		v   any
+	}{
+		{RecordEvents, EventBatch{Origin: "lon", First: 1, Last: 2, Events: ev}},
+		{RecordTime, TimeAttestation{Hub: "hub", Time: recT0}},
+		{RecordAck, Ack{Origin: "lon", Sequence: 2, Hash: ev[1].Hash}},
+		{RecordReceipt, Receipt{Site: "lon", Objects: HeldObjects{ListDigest: HeldListDigest(nil)}, ChainHead: ChainHead{Hash: GenesisHash}, Generated: recT0}},
+	} {
+		f.Add(s.typ, mustJSON(f, s.v))
+	}
+	f.Add(RecordIntent, []byte(`{"id":"i-1"}`))
+	f.Fuzz(func(t *testing.T, typ string, data []byte) {
+		v, err := ParseRecord(typ, data)
+		if err != nil {
+			if !errors.Is(err, ErrBadRecord) {
+				t.Fatalf("error does not wrap ErrBadRecord: %v", err)
+			}
+			return
+		}
+		again, err := ParseRecord(typ, mustJSON(t, v))
+		if err != nil {
+			t.Fatalf("re-encoded %s record refused: %v", typ, err)
+		}
+		if string(mustJSON(t, again)) != string(mustJSON(t, v)) {
+			t.Fatalf("%s round trip changed the record", typ)
+		}
+	})
+}
+
+// The by-hand recipe of docs/sync-records.md recomputes event hashes.
+func TestEventHashByHand(t *testing.T) {
+	for _, tool := range []string{"jq", "sha256sum", "sh"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	for _, e := range testChain(t, 3) {
+		p := filepath.Join(t.TempDir(), "event.json")
+		if err := os.WriteFile(p, mustJSON(t, e), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("sh", "-c", `jq -cS 'del(.hash)' "$1" | tr -d '\n' > "$1.body" && printf '%s' "$2" | cat - "$1.body" | sha256sum`, "sh", p, e.PrevHash).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Fields(string(out))[0]; got != e.Hash {
+			t.Fatalf("event %d: by hand %s, hash %s", e.Seq, got, e.Hash)
+		}
+	}
+}
+
+func TestEventBatchAfterMergesExactlyOnce(t *testing.T) {
+	ev := testChain(t, 6)
+	batch := func(from, to int) EventBatch {
+		return EventBatch{Origin: "lon", First: uint64(from), Last: uint64(to), Events: ev[from-1 : to]}
+	}
+	head := ChainHead{Hash: GenesisHash}
+	var merged []Event
+	for _, b := range []EventBatch{batch(1, 3), batch(1, 3), batch(2, 5), batch(1, 2), batch(1, 6)} {
+		got, err := b.After(head)
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged = append(merged, got...)
+		if len(got) > 0 {
+			head = ChainHead{Seq: got[len(got)-1].Seq, Hash: got[len(got)-1].Hash}
+		}
+	}
+	if len(merged) != 6 || head.Seq != 6 {
+		t.Fatalf("merged %d events, head %d", len(merged), head.Seq)
+	}
+	for i, e := range merged {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("event %d merged as %d", e.Seq, i+1)
+		}
+	}
+	// A gap waits for a batch that covers it.
+	if _, err := batch(4, 6).After(ChainHead{Seq: 2, Hash: ev[1].Hash}); !errors.Is(err, ErrChain) {
+		t.Fatalf("gap: %v", err)
+	}
+	// A different history for the receiver's head event is a fork.
+	if _, err := batch(2, 6).After(ChainHead{Seq: 3, Hash: strings.Repeat("f", 64)}); !errors.Is(err, ErrChain) {
+		t.Fatalf("fork: %v", err)
+	}
+}
+
+func TestReadRecord(t *testing.T) {
+	store, err := cas.Open(filepath.Join(t.TempDir(), "cas"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(`{"hub":"hub","time":"2026-11-28T12:00:00Z"}`)
+	d, err := store.PutBytes(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadRecord(store, Record{Type: RecordTime, Digest: d, Size: int64(len(data))})
+	if err != nil || string(got) != string(data) {
+		t.Fatalf("%q %v", got, err)
+	}
+	if _, err := ReadRecord(store, Record{Type: RecordTime, Digest: d, Size: 3}); !errors.Is(err, ErrBadRecord) {
+		t.Fatalf("size mismatch: %v", err)
+	}
+	if _, err := ReadRecord(store, Record{Type: RecordTime, Digest: d, Size: MaxRecordSize + 1}); !errors.Is(err, ErrBadRecord) {
+		t.Fatalf("oversize: %v", err)
+	}
+	if _, err := ReadRecord(store, Record{Type: RecordTime, Digest: digest.FromBytes([]byte("absent")), Size: 6}); err == nil {
+		t.Fatal("absent record read")
+	}
+}
