@@ -11,7 +11,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/eucora/eucora/edge"
-	"github.com/eucora/eucora/internal/datadir"
 	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
@@ -34,10 +33,6 @@ func edgeCommand() *cli.Command {
 			"edge/DESIGN.md states the rules; docs/sync-records.md the record formats.",
 		Subcommands: []*cli.Command{edgeInitCommand(), edgeImportCommand(), edgeExportCommand(), edgeStatusCommand()},
 	}
-}
-
-func dataFlag(dst *string) cli.Flag {
-	return &cli.StringFlag{Name: "data", Value: datadir.Default, Usage: "data directory", Destination: dst}
 }
 
 type edgeInitOptions struct{ data, site, hubKey string }

@@ -28,10 +28,6 @@ func init() {
 	registerExitMatch(exitNotInit, is(mirror.ErrNotFound))
 }
 
-func dataFlag(dst *string) cli.Flag {
-	return &cli.StringFlag{Name: "data", Value: datadir.Default, Usage: "data directory", EnvVars: []string{"EUCORA_DATA"}, Destination: dst}
-}
-
 func openMirrorRepo(data string) (*mirror.Repo, error) {
 	d, err := datadir.Open(data)
 	if err != nil {
