@@ -20,6 +20,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/eucora/eucora/internal/atomicfile"
+	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/progress"
@@ -161,7 +162,7 @@ func Create(ctx context.Context, outDir string, key *signing.PrivateKey, h Heade
 	removeStalePartials(outDir)
 	reserve := manifestReserve(m, items, total, opts.VolumeSize)
 	if opts.VolumeSize < reserve+minTailPart+4*blockSize {
-		return nil, fmt.Errorf("volume size %s is too small: the manifest alone needs up to %s", human(opts.VolumeSize), human(reserve))
+		return nil, fmt.Errorf("volume size %s is too small: the manifest alone needs up to %s", bytesize.Format(opts.VolumeSize), bytesize.Format(reserve))
 	}
 	volumesEstimate := total/(opts.VolumeSize-reserve) + 1
 	if err := cas.CheckSpace(outDir, uint64(total+volumesEstimate*reserve)); err != nil {
@@ -721,17 +722,4 @@ func knownCompressedType(mt string) bool {
 		}
 	}
 	return false
-}
-
-func human(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

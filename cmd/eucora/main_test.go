@@ -102,19 +102,6 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"4GiB": 4 << 30, "700MiB": 700 << 20, "64MiB": 64 << 20, "1.5GiB": 3 << 29, "4GB": 4e9, "1048576": 1 << 20, "512k": 512 << 10} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "GiB", "-1MiB", "4XB", "1e400GiB", "0"} {
-		if _, err := parseSize(bad); err == nil {
-			t.Errorf("parseSize(%q) accepted", bad)
-		}
-	}
-}
-
 func TestParseDuration(t *testing.T) {
 	for in, want := range map[string]string{"30d": "720h0m0s", "7d12h": "180h0m0s", "90m": "1h30m0s"} {
 		if got, err := parseDuration(in); err != nil || got.String() != want {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/datadir"
 	"github.com/eucora/eucora/internal/progress"
@@ -477,18 +478,7 @@ func mirrorPinCmd() *cli.Command {
 	}
 }
 
-func human(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func human(n int64) string { return bytesize.Format(n) }
 
 // mirrorBoolFlags are the mirror commands' flags that take no value.
 var mirrorBoolFlags = map[string]bool{"with-deps": true, "no-tree": true, "quiet": true, "q": true, "help": true, "h": true}

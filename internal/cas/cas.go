@@ -33,6 +33,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/eucora/eucora/internal/atomicfile"
+	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/digest"
 )
 
@@ -50,7 +51,7 @@ type SpaceError struct {
 }
 
 func (e *SpaceError) Error() string {
-	return fmt.Sprintf("not enough free space in %s: need %s, have %s", e.Dir, humanBytes(e.Need), humanBytes(e.Free))
+	return fmt.Sprintf("not enough free space in %s: need %s, have %s", e.Dir, bytesize.Format(int64(e.Need)), bytesize.Format(int64(e.Free)))
 }
 
 func (e *SpaceError) Unwrap() error { return ErrNoSpace }
@@ -538,17 +539,4 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
