@@ -78,7 +78,7 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 }
 
 func pebbleOptions(l *slog.Logger) *pebble.Options {
-	o := &pebble.Options{Logger: pebbleLogger{l}, CacheSize: 64 << 20}
+	o := &pebble.Options{Logger: pebbleLogger{l}, CacheSize: 64 << 20, MemTableSize: 64 << 20, MemTableStopWritesThreshold: 4, L0CompactionThreshold: 8, L0StopWritesThreshold: 32, LBaseMaxBytes: 512 << 20}
 	// Bloom filters on every level: event dedup looks up keys that almost
 	// never exist, and a filter answers that without reading blocks.
 	for i := range o.Levels {
