@@ -274,8 +274,13 @@ func ingest(b Batch, body EventsIngestBody) (IngestResult, error) {
 		return res, err
 	}
 	for _, e := range body.Events {
-		k := dedupKey(body.Origin, e.Sequence)
-		if e.Sequence <= l.head.MaxSeq {
+		seq := e.Sequence
+		if seq <= l.head.Contig {
+			res.Duplicates++ // below the contiguous watermark: seen
+			continue
+		}
+		k := dedupKey(body.Origin, seq)
+		if seq <= l.head.MaxSeq {
 			if ok, err := exists(b, k); err != nil {
 				return res, err
 			} else if ok {
@@ -283,7 +288,21 @@ func ingest(b Batch, body EventsIngestBody) (IngestResult, error) {
 				continue
 			}
 		}
-		if err := b.Set(k, nil); err != nil {
+		if seq == l.head.Contig+1 {
+			// In order: advance the watermark, absorbing any sequences
+			// that arrived early (their markers).
+			l.head.Contig = seq
+			for l.head.MaxSeq > l.head.Contig {
+				ok, err := exists(b, dedupKey(body.Origin, l.head.Contig+1))
+				if err != nil {
+					return res, err
+				}
+				if !ok {
+					break
+				}
+				l.head.Contig++
+			}
+		} else if err := b.Set(k, nil); err != nil {
 			return res, err
 		}
 		id := e.ID
@@ -311,8 +330,10 @@ type chainHead struct {
 	Count    uint64 `json:"count"`
 	LastHash string `json:"last_hash"`
 	LastSeq  uint64 `json:"last_seq"`
-	// MaxSeq is the highest sequence accepted from the origin: a sequence
-	// above it is new without a dedup lookup (the common, in-order case).
+	// Dedup state: every sequence <= Contig was accepted; a sequence above
+	// MaxSeq was not; between them a d/ marker records each accepted one.
+	// In-order batches therefore need no lookups and no markers.
+	Contig uint64 `json:"contig"`
 	MaxSeq uint64 `json:"max_seq"`
 }
 
