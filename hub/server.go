@@ -416,5 +416,3 @@ func hashToken(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
 }
-
-func contextBackground() context.Context { return context.Background() }
