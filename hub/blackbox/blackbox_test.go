@@ -460,3 +460,48 @@ func TestEventBatchesAreIngestedExactlyOnceAcrossLeaderKill(t *testing.T) {
 		}
 	}
 }
+
+// TestSystemdNotifyAndGracefulSIGTERM checks that a node tells systemd it is
+// ready (READY=1 on NOTIFY_SOCKET) and that SIGTERM on the leader exits 0
+// and hands the cluster to another leader.
+func TestSystemdNotifyAndGracefulSIGTERM(t *testing.T) {
+	ps, tok := startCluster(t)
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	victim := leaderProc(t, ps, tok)
+	victim.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-victim.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("leader did not exit on SIGTERM")
+	}
+	if code := victim.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("SIGTERM exit code %d", code)
+	}
+	var others []*proc
+	for _, p := range ps {
+		if p != victim {
+			others = append(others, p)
+		}
+	}
+	if l := leaderProc(t, others, tok); l == victim {
+		t.Fatal("no new leader")
+	}
+	// Restart it under a fake systemd.
+	os.Setenv("NOTIFY_SOCKET", sock)
+	victim.start(t)
+	os.Unsetenv("NOTIFY_SOCKET")
+	conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+	buf := make([]byte, 256)
+	n, _, err := conn.ReadFromUnix(buf)
+	if err != nil || !strings.Contains(string(buf[:n]), "READY=1") {
+		t.Fatalf("notify: %q %v", buf[:n], err)
+	}
+	if !ready(victim) {
+		t.Fatal("notified ready but /readyz fails")
+	}
+}
