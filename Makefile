@@ -17,7 +17,7 @@ test:
 test-short:
 	$(GO) test -short $(PKGS)
 
-bench: bench-transfer
+bench: bench-transfer bench-hub
 
 bench-transfer: build
 	bash bench/transfer.sh
