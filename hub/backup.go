@@ -2,6 +2,7 @@ package hub
 
 import (
 	"archive/tar"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -284,7 +285,7 @@ func Restore(r io.Reader, dataDir, nodeID, raftAddr string) (BackupManifest, err
 	m, err := ReadBackup(r, func(name string, rd io.Reader) error {
 		kind, file, _ := strings.Cut(name, "/")
 		if kind == "blobs" {
-			_, _, err := blobs.Put(contextBackground(), rd, digest.Digest(file), -1)
+			_, _, err := blobs.Put(context.Background(), rd, digest.Digest(file), -1)
 			return err
 		}
 		f, err := os.OpenFile(filepath.Join(ck, file), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,18 +19,16 @@ func TestBackupRestoreGrowsBackToThree(t *testing.T) {
 	ctx := ctxT(t)
 	c := cli(nodes[1], tok)
 	for _, name := range []string{"berlin", "paris"} {
-		if _, err := c.CreateSite(ctx, client.SiteRequest{Name: name, Class: "air-gapped"}); err != nil {
-			t.Fatal(err)
-		}
+		createSite(t, nodes, tok, client.SiteRequest{Name: name, Class: "air-gapped"})
 	}
 	data := bytes.Repeat([]byte("backup"), 5000)
 	sum := sha256.Sum256(data)
 	hx := hex.EncodeToString(sum[:])
-	if err := c.PutBlob(ctx, hx, bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := retry(t, func() error { return c.PutBlob(ctx, hx, bytes.NewReader(data), int64(len(data))) }); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := c.Raw(ctx, "GET", "/v1/backup?blobs=true", nil, nil)
-	if err != nil {
+	var resp *http.Response
+	if err := retry(t, func() (err error) { resp, err = c.Raw(ctx, "GET", "/v1/backup?blobs=true", nil, nil); return err }); err != nil {
 		t.Fatal(err)
 	}
 	backup, _ := io.ReadAll(resp.Body)

@@ -144,15 +144,11 @@ func TestClusterFollowerRestartFromSnapshot(t *testing.T) {
 			break
 		}
 	}
-	c := cli(leader, tok)
-	ctx := ctxT(t)
 	var want []string
 	add := func(prefix string, k int) {
 		for i := 0; i < k; i++ {
 			name := fmt.Sprintf("%s-%d", prefix, i)
-			if _, err := c.CreateSite(ctx, client.SiteRequest{Name: name, Class: "intermittent"}); err != nil {
-				t.Fatal(err)
-			}
+			createSite(t, nodes, tok, client.SiteRequest{Name: name, Class: "intermittent"})
 			want = append(want, name)
 		}
 	}
@@ -166,7 +162,7 @@ func TestClusterFollowerRestartFromSnapshot(t *testing.T) {
 	// ...and, while it is down, the leader compacts its log past the
 	// follower's last entry, so catching up needs InstallSnapshot.
 	add("b", 120)
-	if err := leader.srv.Store().Snapshot(); err != nil {
+	if err := leaderOf(t, nodes).srv.Store().Snapshot(); err != nil {
 		t.Fatal(err)
 	}
 	add("c", 10)
@@ -188,7 +184,7 @@ func TestClusterNodeRemovedAndReAdded(t *testing.T) {
 	ctx := ctxT(t)
 	victim := nodes[2]
 	c := cli(nodes[0], tok)
-	if err := c.RemoveNode(ctx, victim.id); err != nil {
+	if err := retry(t, func() error { return c.RemoveNode(ctx, victim.id) }); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "two members", func() bool {
@@ -196,9 +192,7 @@ func TestClusterNodeRemovedAndReAdded(t *testing.T) {
 		return err == nil && len(s.Nodes) == 2
 	})
 	victim.stop(t)
-	if _, err := c.CreateSite(ctx, client.SiteRequest{Name: "after-removal", Class: "online"}); err != nil {
-		t.Fatal(err)
-	}
+	createSite(t, nodes[:2], tok, client.SiteRequest{Name: "after-removal", Class: "online"})
 	// Re-add with an empty data directory, through a member that is not
 	// necessarily the leader.
 	fresh := newTestNode(t, t.TempDir(), victim.id)
@@ -232,7 +226,7 @@ func TestClusterBlobMajorityAndRepair(t *testing.T) {
 		}
 	}
 	// Through a follower: forwarded to the leader, acknowledged on a majority.
-	if err := cli(follower, tok).PutBlob(ctx, hx, bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := retry(t, func() error { return cli(follower, tok).PutBlob(ctx, hx, bytes.NewReader(data), int64(len(data))) }); err != nil {
 		t.Fatal(err)
 	}
 	holders := 0
@@ -259,7 +253,8 @@ func TestClusterBlobMajorityAndRepair(t *testing.T) {
 	for _, n := range nodes {
 		cl := cli(n, tok)
 		cl.Stale = true
-		rc, err := cl.GetBlob(ctx, hx)
+		var rc io.ReadCloser
+		err := retry(t, func() (err error) { rc, err = cl.GetBlob(ctx, hx); return err })
 		if err != nil {
 			t.Fatalf("%s: %v", n.id, err)
 		}

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -172,3 +173,46 @@ func leaderOf(t testing.TB, nodes []*testNode) *testNode {
 func cli(n *testNode, tok string) *client.Client { return client.New(n.url(), tok) }
 
 func digestOf(hx string) digest.Digest { return digest.MustParse(hx) }
+
+// createSite creates a site through the nodes, retrying through another
+// node while the cluster has no leader. A conflict after an ambiguous
+// attempt means the earlier attempt was applied.
+func createSite(t testing.TB, nodes []*testNode, tok string, req client.SiteRequest) {
+	t.Helper()
+	var err error
+	ambiguous := false
+	for try := 0; try < 300; try++ {
+		n := nodes[try%len(nodes)]
+		if n.srv == nil || n.down.Load() {
+			continue
+		}
+		_, err = cli(n, tok).CreateSite(ctxT(t), req)
+		switch {
+		case err == nil:
+			return
+		case errors.Is(err, client.ErrConflict) && ambiguous:
+			return
+		case errors.Is(err, client.ErrUnavailable):
+			ambiguous = true
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		t.Fatalf("create site %s: %v", req.Name, err)
+	}
+	t.Fatalf("create site %s: %v", req.Name, err)
+}
+
+// retry runs fn until it succeeds or fails with something other than
+// client.ErrUnavailable (no leader during an election), for idempotent
+// operations.
+func retry(t testing.TB, fn func() error) error {
+	t.Helper()
+	var err error
+	for try := 0; try < 300; try++ {
+		if err = fn(); err == nil || !errors.Is(err, client.ErrUnavailable) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return err
+}

@@ -19,6 +19,8 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 	apply    prometheus.Histogram
 	fsmApply prometheus.Histogram
+
+	deniedDropped prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -38,7 +40,10 @@ func newMetrics() *metrics {
 		Name: "eucora_hub_fsm_apply_batch_duration_seconds", Help: "Time the state machine spends applying one batch of entries.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.apply, m.fsmApply,
+	m.deniedDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "eucora_hub_denied_events_dropped_total", Help: "Denied requests not recorded as audit events because the per-node budget was exceeded.",
+	})
+	m.reg.MustRegister(m.requests, m.latency, m.apply, m.fsmApply, m.deniedDropped,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

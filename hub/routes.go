@@ -193,6 +193,12 @@ func (s *Server) authenticate(r *http.Request) (*Principal, error) {
 // deny records a denied request as an audit event. It never blocks the
 // answer for long and never fails it.
 func (s *Server) deny(r *http.Request, rt Route, p *Principal, status int, reason string) {
+	// Each recorded denial is a Raft entry: a flood of bad requests must
+	// not become a flood of writes. Beyond the budget they are counted.
+	if !s.denyLimit.Allow() {
+		s.metrics.deniedDropped.Inc()
+		return
+	}
 	a := s.audit(r, p, rt.Name, r.URL.Path)
 	a.Outcome = "denied"
 	a.Reason = fmt.Sprintf("%d: %s", status, reason)

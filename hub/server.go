@@ -18,6 +18,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/oklog/ulid/v2"
+	"golang.org/x/time/rate"
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/client"
@@ -33,6 +34,10 @@ const (
 	DefaultHTTPAddr = "127.0.0.1:8440"
 	DefaultRaftAddr = "127.0.0.1:8441"
 	DefaultNodeID   = "node1"
+	// DeniedEventsPerSecond bounds how many denied requests per second a
+	// node records as audit events; the rest are counted in
+	// eucora_hub_denied_events_dropped_total.
+	DeniedEventsPerSecond = 50
 	// BootstrapTokenFile is written (0600) under the data directory on the
 	// first bootstrap.
 	BootstrapTokenFile = "bootstrap.token"
@@ -78,7 +83,8 @@ type Server struct {
 	peer    *http.Client
 	mux     *http.ServeMux
 
-	verified sync.Map // blob hex -> struct{}: verified since start
+	verified  sync.Map      // blob hex -> struct{}: verified since start
+	denyLimit *rate.Limiter // budget for recording denied requests
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -100,7 +106,8 @@ func New(cfg Config) (*Server, error) {
 	if !store.NamePattern.MatchString(cfg.NodeID) {
 		return nil, fmt.Errorf("node id %q: want 1-63 characters of a-z, 0-9, '.', '_', '-'", cfg.NodeID)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), ready: make(chan struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), ready: make(chan struct{}),
+		denyLimit: rate.NewLimiter(rate.Limit(DeniedEventsPerSecond), 2*DeniedEventsPerSecond)}
 	var err error
 	if s.dir, err = datadir.Open(cfg.DataDir); err != nil {
 		return nil, err
@@ -416,5 +423,3 @@ func hashToken(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
 }
-
-func contextBackground() context.Context { return context.Background() }

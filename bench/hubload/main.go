@@ -22,7 +22,7 @@ import (
 func main() {
 	hubs := flag.String("hubs", "http://127.0.0.1:8440", "comma-separated hub URLs; batches go round-robin")
 	token := flag.String("token", os.Getenv("EUCORA_TOKEN"), "token (platform-admin or endpoint-ops)")
-	origin := flag.String("origin", "bench", "origin site (created if missing)")
+	origin := flag.String("origin", "bench", "origin site name prefix: sender w posts as site ORIGIN-w, in sequence order, like one edge each")
 	total := flag.Int("events", 200000, "events to send")
 	size := flag.Int("batch", 1000, "events per batch")
 	conc := flag.Int("concurrency", 8, "concurrent senders")
@@ -31,12 +31,16 @@ func main() {
 	urls := strings.Split(*hubs, ",")
 	ctx := context.Background()
 	admin := client.New(urls[0], *token)
-	if _, err := admin.CreateSite(ctx, client.SiteRequest{Name: *origin, Class: "online"}); err != nil && !strings.Contains(err.Error(), "409") {
-		fail("create site: %v", err)
+	origins := make([]string, *conc)
+	for w := range origins {
+		origins[w] = fmt.Sprintf("%s-%d", *origin, w)
+		if _, err := admin.CreateSite(ctx, client.SiteRequest{Name: origins[w], Class: "online"}); err != nil && !strings.Contains(err.Error(), "409") {
+			fail("create site: %v", err)
+		}
 	}
 	startCursor := lastCursor(ctx, admin)
-	batches := *total / *size
-	var next atomic.Int64
+	perSender := *total / *size / *conc
+	batches := perSender * *conc
 	var mu sync.Mutex
 	var lat []time.Duration
 	var accepted, dups atomic.Int64
@@ -48,15 +52,11 @@ func main() {
 		go func(w int) {
 			defer wg.Done()
 			c := client.New(urls[w%len(urls)], *token)
-			for {
-				b := int(next.Add(1)) - 1
-				if b >= batches {
-					return
-				}
-				body := store.EventsIngestBody{Origin: *origin, Events: make([]store.IngestEvent, *size)}
+			for b := 0; b < perSender; b++ {
+				body := store.EventsIngestBody{Origin: origins[w], Events: make([]store.IngestEvent, *size)}
 				for i := range body.Events {
 					seq := uint64(b**size + i + 1)
-					body.Events[i] = store.IngestEvent{Sequence: seq, ID: fmt.Sprintf("%s-%d", *origin, seq), Time: now,
+					body.Events[i] = store.IngestEvent{Sequence: seq, ID: fmt.Sprintf("%s-%d", origins[w], seq), Time: now,
 						Actor: "apt", Action: "package.install", Object: "pkg/curl", Outcome: "ok"}
 				}
 				for try := 0; ; try++ {
@@ -88,11 +88,19 @@ func main() {
 		pct(0.50).Round(100*time.Microsecond), pct(0.99).Round(100*time.Microsecond))
 
 	// Exactly once: resend one batch (all duplicates), then count.
-	body := store.EventsIngestBody{Origin: *origin, Events: []store.IngestEvent{{Sequence: 1, Time: now, Action: "package.install", Outcome: "ok"}}}
+	body := store.EventsIngestBody{Origin: origins[0], Events: []store.IngestEvent{{Sequence: 1, Time: now, Action: "package.install", Outcome: "ok"}}}
 	if r, err := admin.IngestEvents(ctx, body); err != nil || r.Duplicates != 1 {
 		fail("resent event not deduplicated: %+v %v", r, err)
 	}
-	seen := make(map[uint64]bool, sent)
+	type key struct {
+		origin string
+		seq    uint64
+	}
+	mine := map[string]bool{}
+	for _, o := range origins {
+		mine[o] = true
+	}
+	seen := make(map[key]bool, sent)
 	after := fmt.Sprint(startCursor)
 	for {
 		p, err := admin.Events(ctx, after, 10000)
@@ -100,13 +108,14 @@ func main() {
 			fail("read back: %v", err)
 		}
 		for _, e := range p.Events {
-			if e.Origin != *origin {
+			if !mine[e.Origin] {
 				continue
 			}
-			if seen[e.Sequence] {
-				fail("event %d stored twice", e.Sequence)
+			k := key{e.Origin, e.Sequence}
+			if seen[k] {
+				fail("event %s/%d stored twice", e.Origin, e.Sequence)
 			}
-			seen[e.Sequence] = true
+			seen[k] = true
 		}
 		if len(p.Events) < 10000 {
 			break

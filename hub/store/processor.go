@@ -269,22 +269,47 @@ func ingest(b Batch, body EventsIngestBody) (IngestResult, error) {
 	if err := ValidateIngest(body); err != nil {
 		return res, err
 	}
+	l, err := openLedger(b, body.Origin)
+	if err != nil {
+		return res, err
+	}
 	for _, e := range body.Events {
-		k := dedupKey(body.Origin, e.Sequence)
-		if ok, err := exists(b, k); err != nil {
-			return res, err
-		} else if ok {
-			res.Duplicates++
+		seq := e.Sequence
+		if seq <= l.head.Contig {
+			res.Duplicates++ // below the contiguous watermark: seen
 			continue
 		}
-		if err := b.Set(k, nil); err != nil {
+		k := dedupKey(body.Origin, seq)
+		if seq <= l.head.MaxSeq {
+			if ok, err := exists(b, k); err != nil {
+				return res, err
+			} else if ok {
+				res.Duplicates++
+				continue
+			}
+		}
+		if seq == l.head.Contig+1 {
+			// In order: advance the watermark, absorbing any sequences
+			// that arrived early (their markers).
+			l.head.Contig = seq
+			for l.head.MaxSeq > l.head.Contig {
+				ok, err := exists(b, dedupKey(body.Origin, l.head.Contig+1))
+				if err != nil {
+					return res, err
+				}
+				if !ok {
+					break
+				}
+				l.head.Contig++
+			}
+		} else if err := b.Set(k, nil); err != nil {
 			return res, err
 		}
 		id := e.ID
 		if id == "" {
 			id = fmt.Sprintf("%s-%d", body.Origin, e.Sequence)
 		}
-		c, err := appendEventCursor(b, body.Origin, e.Sequence, Event{
+		c, err := l.append(b, e.Sequence, Event{
 			ID: id, Time: e.Time.UTC(), Actor: e.Actor, Role: e.Role, Action: e.Action, Object: e.Object,
 			CorrelationID: e.CorrelationID, Outcome: e.Outcome, Reason: e.Reason, Data: e.Data,
 		})
@@ -297,7 +322,7 @@ func ingest(b Batch, body EventsIngestBody) (IngestResult, error) {
 		res.LastCursor = c
 		res.Accepted++
 	}
-	return res, nil
+	return res, l.close(b)
 }
 
 // chainHead is the newest event of one origin's chain at the hub.
@@ -305,6 +330,11 @@ type chainHead struct {
 	Count    uint64 `json:"count"`
 	LastHash string `json:"last_hash"`
 	LastSeq  uint64 `json:"last_seq"`
+	// Dedup state: every sequence <= Contig was accepted; a sequence above
+	// MaxSeq was not; between them a d/ marker records each accepted one.
+	// In-order batches therefore need no lookups and no markers.
+	Contig uint64 `json:"contig"`
+	MaxSeq uint64 `json:"max_seq"`
 }
 
 type batchGetter struct{ b Batch }
@@ -317,37 +347,78 @@ func (g batchGetter) Get(k []byte) ([]byte, ioCloser, error) {
 	return v, nopCloser{}, err
 }
 
-func appendEvent(b Batch, origin string, seq uint64, e Event) error {
-	_, err := appendEventCursor(b, origin, seq, e)
-	return err
+// ledger appends events of one origin: it reads the chain head and the
+// global cursor once and writes them back once.
+type ledger struct {
+	origin string
+	head   chainHead
+	cursor uint64
 }
 
-// appendEventCursor links e into origin's chain and the global log. A zero
-// seq means "next in the origin's chain" (the hub's own events).
-func appendEventCursor(b Batch, origin string, seq uint64, e Event) (uint64, error) {
-	var head chainHead
-	if err := getJSON(batchGetter{b}, chainKey(origin), &head); err != nil && !errors.Is(err, ErrNotFound) {
-		return 0, err
+func openLedger(b Batch, origin string) (*ledger, error) {
+	l := &ledger{origin: origin}
+	if err := getJSON(batchGetter{b}, chainKey(origin), &l.head); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
 	}
-	cur, err := getUint(batchGetter{b}, keyCursor)
+	var err error
+	l.cursor, err = getUint(batchGetter{b}, keyCursor)
+	return l, err
+}
+
+// append links e into the chain and the global log. A zero seq means
+// "next in the origin's chain" (the hub's own events).
+func (l *ledger) append(b Batch, seq uint64, e Event) (uint64, error) {
+	l.head.Count++
+	if seq == 0 {
+		seq = l.head.Count
+	}
+	e.Origin, e.Sequence, e.PrevHash, e.Cursor, e.Hash = l.origin, seq, l.head.LastHash, 0, ""
+	// The stored value is the hash followed by the very bytes it covers,
+	// so each event is encoded once.
+	body, err := json.Marshal(e)
 	if err != nil {
 		return 0, err
 	}
-	head.Count++
-	if seq == 0 {
-		seq = head.Count
+	sum := sha256.Sum256(body)
+	e.Hash = hex.EncodeToString(sum[:])
+	l.cursor++
+	e.Cursor = l.cursor
+	l.head.LastHash, l.head.LastSeq = e.Hash, seq
+	l.head.MaxSeq = max(l.head.MaxSeq, seq)
+	return e.Cursor, b.Set(eventKey(e.Cursor), append([]byte(e.Hash), body...))
+}
+
+func (l *ledger) close(b Batch) error {
+	if err := setJSON(b, chainKey(l.origin), l.head); err != nil {
+		return err
 	}
-	e.Origin, e.Sequence, e.PrevHash, e.Cursor, e.Hash = origin, seq, head.LastHash, 0, ""
-	e.Hash = EventHash(e)
-	e.Cursor = cur + 1
-	head.LastHash, head.LastSeq = e.Hash, seq
-	if err := setJSON(b, eventKey(e.Cursor), e); err != nil {
-		return 0, err
+	return setUint(b, keyCursor, l.cursor)
+}
+
+func appendEvent(b Batch, origin string, seq uint64, e Event) error {
+	l, err := openLedger(b, origin)
+	if err != nil {
+		return err
 	}
-	if err := setJSON(b, chainKey(origin), head); err != nil {
-		return 0, err
+	if _, err := l.append(b, seq, e); err != nil {
+		return err
 	}
-	return e.Cursor, setUint(b, keyCursor, e.Cursor)
+	return l.close(b)
+}
+
+// decodeEvent reads a stored event: 64 hex characters of hash, then the
+// JSON the hash covers (with cursor and hash zero); the cursor is the key's.
+func decodeEvent(key, v []byte) (Event, error) {
+	var e Event
+	if len(v) < 64 || len(key) != 10 {
+		return e, fmt.Errorf("event %x: corrupt record", key)
+	}
+	if err := json.Unmarshal(v[64:], &e); err != nil {
+		return e, fmt.Errorf("event %x: %w", key, err)
+	}
+	e.Hash = string(v[:64])
+	e.Cursor = binary.BigEndian.Uint64(key[2:])
+	return e, nil
 }
 
 // EventHash is the chain hash of e: hex SHA-256 of its JSON encoding with

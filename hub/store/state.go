@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/eucora/eucora/internal/atomicfile"
 )
@@ -76,8 +77,18 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	os.Exit(1)
 }
 
+func pebbleOptions(l *slog.Logger) *pebble.Options {
+	o := &pebble.Options{Logger: pebbleLogger{l}, CacheSize: 64 << 20, MemTableSize: 64 << 20, MemTableStopWritesThreshold: 4, L0CompactionThreshold: 8, L0StopWritesThreshold: 32, LBaseMaxBytes: 512 << 20}
+	// Bloom filters on every level: event dedup looks up keys that almost
+	// never exist, and a filter answers that without reading blocks.
+	for i := range o.Levels {
+		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	return o
+}
+
 func openPebble(dir string, l *slog.Logger) (*pebble.DB, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{l}})
+	db, err := pebble.Open(dir, pebbleOptions(l))
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", dir, err)
 	}
@@ -280,9 +291,9 @@ func (s *State) Events(after uint64, limit int) (out []Event, err error) {
 		}
 		defer it.Close()
 		for it.First(); it.Valid() && len(out) < limit; it.Next() {
-			var e Event
-			if err := json.Unmarshal(it.Value(), &e); err != nil {
-				return fmt.Errorf("event %x: %w", it.Key(), err)
+			e, err := decodeEvent(it.Key(), it.Value())
+			if err != nil {
+				return err
 			}
 			out = append(out, e)
 		}

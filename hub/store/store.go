@@ -124,9 +124,9 @@ func Open(cfg Config) (*Store, error) {
 	rc.SnapshotInterval = 2 * time.Minute
 	rc.TrailingLogs = 10240
 	if cfg.Fast {
-		rc.HeartbeatTimeout = 400 * time.Millisecond
-		rc.ElectionTimeout = 400 * time.Millisecond
-		rc.LeaderLeaseTimeout = 200 * time.Millisecond
+		rc.HeartbeatTimeout = 700 * time.Millisecond
+		rc.ElectionTimeout = 700 * time.Millisecond
+		rc.LeaderLeaseTimeout = 350 * time.Millisecond
 		rc.CommitTimeout = 5 * time.Millisecond
 	}
 	if cfg.SnapshotThreshold > 0 {
