@@ -245,7 +245,9 @@ func (f *Fetcher) ToStore(ctx context.Context, store *cas.Store, url, name strin
 			if progress != nil {
 				dst = progressWriter{w, progress}
 			}
-			n, err := io.Copy(dst, r.body)
+			buf := copyBufs.Get().(*[]byte)
+			n, err := io.CopyBuffer(dst, r.body, *buf)
+			copyBufs.Put(buf)
 			if err != nil {
 				var me *digest.MismatchError
 				if errors.As(err, &me) {
@@ -269,10 +271,14 @@ func (f *Fetcher) ToStore(ctx context.Context, store *cas.Store, url, name strin
 			}
 			return err
 		}
-		startWriteback(store.Path(d))
+		if size >= 1<<20 {
+			startWriteback(store.Path(d))
+		}
 		return nil
 	})
 }
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 type progressWriter struct {
 	w  io.Writer

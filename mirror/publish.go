@@ -445,7 +445,14 @@ func gzipBytes(data []byte) ([]byte, error) {
 
 func xzBytes(data []byte) ([]byte, error) {
 	var b bytes.Buffer
-	w, err := xz.NewWriter(&b)
+	// A dictionary no larger than the input compresses the same and saves
+	// allocating (and clearing) the default 8 MiB window and its hash table.
+	dict := 1 << 16
+	for dict < len(data) && dict < 8<<20 {
+		dict <<= 1
+	}
+	cfg := xz.WriterConfig{DictCap: dict}
+	w, err := cfg.NewWriter(&b)
 	if err != nil {
 		return nil, err
 	}
