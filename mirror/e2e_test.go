@@ -146,6 +146,18 @@ func TestEndToEndAptClient(t *testing.T) {
 		t.Fatalf("materialised Release differs from served one: %v", err)
 	}
 
+	// Pool files in the tree are hardlinks of the store's objects, not copies.
+	for _, f := range mustPublication(t, repo, "corp/debian", "test").Files {
+		if !strings.HasPrefix(f.Path, "pool/") {
+			continue
+		}
+		a, err1 := os.Stat(filepath.Join(repo.Dir, "public/corp/debian", f.Path))
+		b, err2 := os.Stat(repo.Store.Path(f.SHA256))
+		if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+			t.Fatalf("%s in the tree is not a hardlink of its store object (%v, %v)", f.Path, err1, err2)
+		}
+	}
+
 	// Real apt-get update and download.
 	apt := newAptClient(t, pub.URL+"/corp/debian", "test", pubKey)
 	apt.mustRun("update")
