@@ -464,7 +464,12 @@ func xzBytes(data []byte) ([]byte, error) {
 }
 
 func (r *Repo) lockPrefix(prefix string) (func(), error) {
-	p := filepath.Join(r.Dir, "publish", "."+prefixKey(prefix)+".lock")
+	return r.lockFile(filepath.Join(r.Dir, "publish", "."+prefixKey(prefix)+".lock"))
+}
+
+// lockFile takes an exclusive flock on p (created if needed), across
+// processes; the returned function releases it.
+func (r *Repo) lockFile(p string) (func(), error) {
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err

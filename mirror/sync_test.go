@@ -139,3 +139,36 @@ func TestResolveDeps(t *testing.T) {
 }
 
 var _ = filepath.Join
+
+// TestConcurrentSyncs: two syncs of one mirror at once both succeed, one
+// after the other, and agree.
+func TestConcurrentSyncs(t *testing.T) {
+	g := newGPG(t, "Upstream <up@example.invalid>")
+	u := newUpstream(t)
+	u.addDeb(debSpec{name: "alpha", version: "1.0", payload: 32 << 10})
+	u.addDeb(debSpec{name: "beta", version: "1.0", payload: 32 << 10})
+	u.index(indexOpts{signer: g})
+	srv := newFaultServer(t, u.dir)
+	repo := testRepo(t)
+	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.pub); err != nil {
+		t.Fatal(err)
+	}
+	type out struct {
+		res *SyncResult
+		err error
+	}
+	ch := make(chan out, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			res, err := repo.Sync(context.Background(), "up", SyncOptions{Fetcher: fastFetcher()})
+			ch <- out{res, err}
+		}()
+	}
+	a, b := <-ch, <-ch
+	if a.err != nil || b.err != nil {
+		t.Fatal(a.err, b.err)
+	}
+	if a.res.Manifest != b.res.Manifest || a.res.Downloaded+b.res.Downloaded != 2 {
+		t.Fatalf("concurrent syncs disagree or downloaded twice: %+v %+v", a.res, b.res)
+	}
+}
