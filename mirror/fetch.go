@@ -26,7 +26,8 @@ type Fetcher struct {
 	// IdleTimeout aborts a request that receives no byte (headers or body)
 	// for this long. Default 30s.
 	IdleTimeout time.Duration
-	// Retries is how many times a transient failure is retried. Default 3.
+	// Retries is how many times a transient failure is retried: 0 means
+	// the default (3), a negative value none.
 	Retries int
 	// Backoff is the first retry delay (doubling). Default 500ms.
 	Backoff time.Duration
@@ -64,13 +65,11 @@ func (f *Fetcher) idle() time.Duration {
 // retry runs op, retrying transient failures.
 func (f *Fetcher) retry(ctx context.Context, op func() error) error {
 	retries := f.Retries
-	if retries < 0 {
-		retries = 0
-	} else if retries == 0 {
-		retries = 3
-	}
-	if f.Retries < 0 {
-		retries = 0
+	switch {
+	case retries < 0:
+		retries = 0 // none
+	case retries == 0:
+		retries = 3 // the default
 	}
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = f.Backoff
