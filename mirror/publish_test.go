@@ -2,9 +2,13 @@ package mirror
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/eucora/eucora/internal/digest"
 )
 
 // TestLinkOrCopyAcrossDevices: the tree falls back to copying when the
@@ -40,4 +44,73 @@ func TestLinkOrCopyAcrossDevices(t *testing.T) {
 	if !os.SameFile(a, c) {
 		t.Fatal("expected a hardlink on the same device")
 	}
+}
+
+// TestInstallElsewhereIsByteIdentical: a publication's objects copied into
+// another data directory and installed there are served byte for byte as
+// at the origin (the hub -> edge path), without any signing key; a damaged
+// object makes Install refuse and change nothing.
+func TestInstallElsewhereIsByteIdentical(t *testing.T) {
+	hub, hubH := publishFixture(t)
+	id := mustPublicationID(t, hub, "p", "test")
+	objs, err := hub.PublicationObjects(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge := testRepo(t)
+	copyObj := func(f FileRef) {
+		rc, err := hub.Store.OpenVerified(f.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		if _, _, err := edge.Store.Put(context.Background(), rc, f.SHA256, f.Size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Damage one pool object on the way: Install must refuse.
+	var victim FileRef
+	for _, f := range objs {
+		if strings.HasPrefix(f.Path, "pool/") && victim.Path == "" {
+			victim = f
+			continue
+		}
+		copyObj(f)
+	}
+	w, _ := edge.Store.Create("", -1)
+	w.Write([]byte("not the package"))
+	bad, _ := w.Commit()
+	os.MkdirAll(filepath.Dir(edge.Store.Path(victim.SHA256)), 0o755)
+	if err := os.Rename(edge.Store.Path(bad), edge.Store.Path(victim.SHA256)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := edge.Install(context.Background(), "site", id, false); err == nil {
+		t.Fatal("Install accepted a publication with a damaged object")
+	}
+	if sts, _ := edge.Prefixes(); len(sts) != 0 {
+		t.Fatalf("a refused Install changed the state: %+v", sts)
+	}
+	os.Remove(edge.Store.Path(victim.SHA256))
+	copyObj(victim)
+	if _, err := edge.Install(context.Background(), "p", id, false); err != nil {
+		t.Fatal(err)
+	}
+	edgeH := NewHandler(edge, nil)
+	pub := mustPublication(t, hub, "p", "test")
+	for _, f := range pub.Files {
+		a := httpGet(t, hubH, "/p/"+f.Path, nil)
+		b := httpGet(t, edgeH, "/p/"+f.Path, nil)
+		if a.Code != 200 || b.Code != 200 || !bytes.Equal(a.Body.Bytes(), b.Body.Bytes()) {
+			t.Fatalf("%s: hub %d, edge %d, equal %v", f.Path, a.Code, b.Code, bytes.Equal(a.Body.Bytes(), b.Body.Bytes()))
+		}
+	}
+}
+
+func mustPublicationID(t *testing.T, repo *Repo, prefix, dist string) digest.Digest {
+	t.Helper()
+	st, err := repo.PrefixState(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Dists[dist].Publication
 }

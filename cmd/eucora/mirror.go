@@ -16,6 +16,7 @@ import (
 
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/datadir"
+	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/mirror"
 	"github.com/eucora/eucora/mirror/debian"
@@ -53,7 +54,7 @@ func mirrorCommand() *cli.Command {
 			Usage: "APT repositories (see docs/apt-mirror.md)",
 			Subcommands: []*cli.Command{
 				mirrorCreateCmd(), mirrorSyncCmd(), mirrorListCmd(), mirrorSnapshotCmd(), mirrorSnapshotsCmd(),
-				mirrorDiffCmd(), mirrorPublishCmd(), mirrorPublishedCmd(), mirrorServeCmd(), mirrorPinCmd(),
+				mirrorDiffCmd(), mirrorPublishCmd(), mirrorPublishedCmd(), mirrorInstallCmd(), mirrorServeCmd(), mirrorPinCmd(),
 			},
 		}},
 	}
@@ -399,6 +400,47 @@ func mirrorPublishedCmd() *cli.Command {
 					}
 				}
 				t.Flush()
+			})
+		},
+	}
+}
+
+func mirrorInstallCmd() *cli.Command {
+	var data, prefix string
+	var noTree bool
+	return &cli.Command{
+		Name:      "install",
+		Usage:     "serve a publication whose objects are already in the store (received from a hub), byte-identical, with no signing key",
+		UsageText: "eucora mirror apt install PUBLICATION-DIGEST --prefix PREFIX [--no-tree]",
+		Flags: []cli.Flag{
+			dataFlag(&data),
+			&cli.StringFlag{Name: "prefix", Required: true, Usage: "publish prefix: served at /PREFIX/", Destination: &prefix},
+			&cli.BoolFlag{Name: "no-tree", Usage: "do not materialise DATA/mirror/public/PREFIX", Destination: &noTree},
+		},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			arg, err := oneArg(c, "PUBLICATION-DIGEST")
+			if err != nil {
+				return err
+			}
+			id, err := digest.Parse(arg)
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			repo, err := openMirrorRepo(data)
+			if err != nil {
+				return err
+			}
+			res, err := repo.Install(c.Context, prefix, id, noTree)
+			if err != nil {
+				return fmt.Errorf("install %s failed, previous publication kept: %w", id.Short(), err)
+			}
+			return out.emit(res, func(w io.Writer) {
+				fmt.Fprintf(w, "installed publication %s (snapshot %s) at /%s/ dists/%s: %d files, signed by %s\n",
+					res.Publication.Short(), res.Snapshot, res.Prefix, res.Dist, res.Files, res.SignedBy)
 			})
 		},
 	}
