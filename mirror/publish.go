@@ -508,7 +508,7 @@ func (r *Repo) putNoSync(data []byte) (digest.Digest, error) {
 
 func gzipBytes(data []byte) ([]byte, error) {
 	var b bytes.Buffer
-	w, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	w, err := gzip.NewWriterLevel(&b, gzip.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}
