@@ -3,12 +3,16 @@ package mirror
 import (
 	"bytes"
 	"context"
+	"errors"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/mirror/debian"
 )
 
 // TestLinkOrCopyAcrossDevices: the tree falls back to copying when the
@@ -113,4 +117,50 @@ func mustPublicationID(t *testing.T, repo *Repo, prefix, dist string) digest.Dig
 		t.Fatal(err)
 	}
 	return st.Dists[dist].Publication
+}
+
+// TestMirrorOfPublication: EUCORA's own publication is a valid upstream for
+// another EUCORA (a site mirroring the hub over the network): signature,
+// Valid-Until, by-hash indexes and pool all check out, and the packages are
+// the same bytes.
+func TestMirrorOfPublication(t *testing.T) {
+	hub, _ := publishFixture(t)
+	signer, key := testSigner(t)
+	if _, err := hub.Publish(context.Background(), "s1", PublishOptions{Prefix: "signed", Signer: signer, ValidFor: time.Hour, NoTree: true}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(NewHandler(hub, nil))
+	defer srv.Close()
+	rel, err := debian.ParseRelease([]byte(httpGet(t, NewHandler(hub, nil), "/signed/dists/test/Release", nil).Body.String()), "Release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Until(rel.ValidUntil); d < 50*time.Minute || d > 61*time.Minute {
+		t.Fatalf("Valid-Until %v is not one hour ahead", rel.ValidUntil)
+	}
+	pub, _ := os.ReadFile(key.PublicGPG)
+	site := testRepo(t)
+	if err := site.CreateMirror(&Mirror{Name: "hub", URL: srv.URL + "/signed", Dist: "test"}, pub); err != nil {
+		t.Fatal(err)
+	}
+	res, err := site.Sync(context.Background(), "hub", SyncOptions{Fetcher: fastFetcher()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubSnap, _ := hub.Snapshot("s1")
+	hubMan, _ := hub.LoadManifest(hubSnap.ID)
+	siteMan, _ := site.LoadManifest(res.Manifest)
+	if len(siteMan.Indexes) != 1 || len(siteMan.Indexes[0].Packages) != len(hubMan.Indexes[0].Packages) {
+		t.Fatalf("site mirrored %+v", siteMan.Indexes)
+	}
+	for i, p := range siteMan.Indexes[0].Packages {
+		if p.SHA256 != hubMan.Indexes[0].Packages[i].SHA256 {
+			t.Fatalf("package %s differs", p.Key())
+		}
+	}
+	// Once expired, the site refuses it.
+	site.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	if _, err := site.Sync(context.Background(), "hub", SyncOptions{Fetcher: fastFetcher()}); !errors.Is(err, ErrExpired) {
+		t.Fatalf("expired publication: %v", err)
+	}
 }
