@@ -2,10 +2,12 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/mirror/debian"
@@ -171,5 +173,33 @@ func TestConcurrentSyncs(t *testing.T) {
 	}
 	if a.res.Manifest != b.res.Manifest || a.res.Downloaded+b.res.Downloaded != 2 {
 		t.Fatalf("concurrent syncs disagree or downloaded twice: %+v %+v", a.res, b.res)
+	}
+}
+
+// TestSnapshotAfterCrashLeftover: a temp file left by a crash during
+// snapshot creation does not block the name for ever, while an existing
+// snapshot is never replaced.
+func TestSnapshotAfterCrashLeftover(t *testing.T) {
+	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
+	u := mirrortest.NewUpstream(t)
+	u.AddDeb(mirrortest.DebSpec{Name: "alpha", Version: "1.0"})
+	u.Index(mirrortest.IndexOpts{Signer: g})
+	srv := mirrortest.NewFaultServer(t, u.Dir)
+	repo := testRepo(t)
+	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.Pub); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Sync(context.Background(), "up", SyncOptions{Fetcher: fastFetcher()}); err != nil {
+		t.Fatal(err)
+	}
+	tmp := repo.snapshotPath("s") + ".tmp"
+	os.WriteFile(tmp, []byte("{torn"), 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(tmp, old, old)
+	if _, err := repo.CreateSnapshot("up", "s"); err != nil {
+		t.Fatalf("a stale temp file blocked the snapshot: %v", err)
+	}
+	if _, err := repo.CreateSnapshot("up", "s"); !errors.Is(err, ErrExists) {
+		t.Fatalf("snapshot replaced: %v", err)
 	}
 }
