@@ -54,7 +54,7 @@ func mirrorCommand() *cli.Command {
 			Usage: "APT repositories (see docs/apt-mirror.md)",
 			Subcommands: []*cli.Command{
 				mirrorCreateCmd(), mirrorSyncCmd(), mirrorListCmd(), mirrorSnapshotCmd(), mirrorSnapshotsCmd(),
-				mirrorDiffCmd(), mirrorPublishCmd(), mirrorPublishedCmd(), mirrorInstallCmd(), mirrorServeCmd(), mirrorPinCmd(),
+				mirrorDiffCmd(), mirrorPublishCmd(), mirrorPublishedCmd(), mirrorInstallCmd(), mirrorVerifyCmd(), mirrorServeCmd(), mirrorPinCmd(),
 			},
 		}},
 	}
@@ -442,6 +442,55 @@ func mirrorInstallCmd() *cli.Command {
 				fmt.Fprintf(w, "installed publication %s (snapshot %s) at /%s/ dists/%s: %d files, signed by %s\n",
 					res.Publication.Short(), res.Snapshot, res.Prefix, res.Dist, res.Files, res.SignedBy)
 			})
+		},
+	}
+}
+
+func mirrorVerifyCmd() *cli.Command {
+	var data string
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "re-hash every object of snapshots to find bit rot or tampering (exit 21 if any is damaged)",
+		UsageText: "eucora mirror apt verify SNAPNAME...",
+		Flags:     []cli.Flag{dataFlag(&data)},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			if c.NArg() == 0 {
+				return usageErrorf("verify: want at least one snapshot name")
+			}
+			repo, err := openMirrorRepo(data)
+			if err != nil {
+				return err
+			}
+			var results []*mirror.VerifyResult
+			var firstErr error
+			for _, name := range c.Args().Slice() {
+				res, err := repo.VerifySnapshot(c.Context, name)
+				if res != nil {
+					results = append(results, res)
+				}
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+			}
+			if err := out.emit(results, func(w io.Writer) {
+				for _, r := range results {
+					status := "ok"
+					if len(r.Bad) > 0 {
+						status = fmt.Sprintf("%d DAMAGED", len(r.Bad))
+					}
+					fmt.Fprintf(w, "snapshot %s: %d objects, %s: %s\n", r.Snapshot, r.Objects, human(r.Bytes), status)
+					for _, b := range r.Bad {
+						fmt.Fprintf(w, "  %s\n", b)
+					}
+				}
+			}); err != nil {
+				return err
+			}
+			return firstErr
 		},
 	}
 }

@@ -108,4 +108,28 @@ func TestMirrorCLIEndToEnd(t *testing.T) {
 	if len(diff) != 0 {
 		t.Fatalf("diff of a snapshot with itself: %v", diff)
 	}
+
+	// verify: clean, then a package damaged in the store is found (exit 21).
+	var vr []map[string]any
+	mustJSON(&vr, "mirror", "apt", "verify", "s1")
+	if len(vr) != 1 || vr[0]["objects"].(float64) != 3 || vr[0]["bad"] != nil {
+		t.Fatalf("verify of a clean snapshot: %v", vr)
+	}
+	objs, _ := filepath.Glob(filepath.Join(data, "cas/objects/*/*"))
+	damaged := 0
+	for _, o := range objs {
+		b, _ := os.ReadFile(o)
+		if bytes.HasPrefix(b, []byte("!<arch>\n")) && damaged == 0 {
+			os.Chmod(o, 0o644)
+			b[len(b)-1] ^= 1
+			os.WriteFile(o, b, 0o644)
+			damaged++
+		}
+	}
+	if damaged != 1 {
+		t.Fatal("no package object found to damage")
+	}
+	if code, out := runCLI(t, "mirror", "apt", "verify", "s1", "--data", data); code != exitCorrupt {
+		t.Fatalf("verify of a damaged snapshot: exit %d, want %d\n%s", code, exitCorrupt, out)
+	}
 }
