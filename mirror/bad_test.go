@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/mirror/mirrortest"
 )
 
 // TestBadUpstreamRefused feeds a synced mirror every kind of bad upstream
@@ -21,18 +22,18 @@ import (
 // the mirror's state byte-identical, and leave the published snapshot
 // served as before.
 func TestBadUpstreamRefused(t *testing.T) {
-	g := newGPG(t, "Upstream <up@example.invalid>")
-	stranger := newGPG(t, "Stranger <x@example.invalid>")
+	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
+	stranger := mirrortest.NewGPG(t, "Stranger <x@example.invalid>")
 
-	base := newUpstream(t)
-	base.addDeb(debSpec{name: "alpha", version: "1.0"})
-	base.addDeb(debSpec{name: "beta", version: "1.0"})
+	base := mirrortest.NewUpstream(t)
+	base.AddDeb(mirrortest.DebSpec{Name: "alpha", Version: "1.0"})
+	base.AddDeb(mirrortest.DebSpec{Name: "beta", Version: "1.0"})
 	goodDate := time.Now().Add(-time.Hour)
-	base.index(indexOpts{signer: g, date: goodDate})
-	srv := newFaultServer(t, base.dir)
+	base.Index(mirrortest.IndexOpts{Signer: g, Date: goodDate})
+	srv := mirrortest.NewFaultServer(t, base.Dir)
 
 	repo := testRepo(t)
-	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.pub); err != nil {
+	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.Pub); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -55,29 +56,29 @@ func TestBadUpstreamRefused(t *testing.T) {
 
 	// variant builds a new upstream from base's packages plus extra ones,
 	// indexed with opts, and lets mutate damage it.
-	variant := func(t *testing.T, extra []debSpec, opts indexOpts, mutate func(u *upstream)) *upstream {
-		u := newUpstream(t)
-		for p, b := range base.debs {
-			os.MkdirAll(filepath.Dir(u.path(p)), 0o755)
-			os.WriteFile(u.path(p), b, 0o644)
-			u.debs[p] = b
+	variant := func(t *testing.T, extra []mirrortest.DebSpec, opts mirrortest.IndexOpts, mutate func(u *mirrortest.Upstream)) *mirrortest.Upstream {
+		u := mirrortest.NewUpstream(t)
+		for p, b := range base.Debs {
+			os.MkdirAll(filepath.Dir(u.Path(p)), 0o755)
+			os.WriteFile(u.Path(p), b, 0o644)
+			u.Debs[p] = b
 		}
 		for _, s := range extra {
-			u.addDeb(s)
+			u.AddDeb(s)
 		}
-		if opts.signer == nil {
-			opts.signer = g
+		if opts.Signer == nil {
+			opts.Signer = g
 		}
-		if opts.date.IsZero() {
-			opts.date = time.Now().Add(-time.Minute)
+		if opts.Date.IsZero() {
+			opts.Date = time.Now().Add(-time.Minute)
 		}
-		u.index(opts)
+		u.Index(opts)
 		if mutate != nil {
 			mutate(u)
 		}
 		return u
 	}
-	newPkg := []debSpec{{name: "gamma", version: "1.0", payload: 64 << 10}}
+	newPkg := []mirrortest.DebSpec{{Name: "gamma", Version: "1.0", Payload: 64 << 10}}
 	gammaURL := "/pool/main/g/gamma/gamma_1.0_amd64.deb"
 	flip := func(path string, at int) {
 		b, err := os.ReadFile(path)
@@ -93,7 +94,7 @@ func TestBadUpstreamRefused(t *testing.T) {
 
 	cases := []struct {
 		name   string
-		build  func(t *testing.T) *upstream
+		build  func(t *testing.T) *mirrortest.Upstream
 		faults map[string]http.HandlerFunc
 		is     error  // sentinel the error must match
 		as     any    // or a typed error it must be
@@ -101,9 +102,9 @@ func TestBadUpstreamRefused(t *testing.T) {
 	}{
 		{
 			name: "InRelease bad signature",
-			build: func(t *testing.T) *upstream {
-				return variant(t, nil, indexOpts{}, func(u *upstream) {
-					p := u.path("dists/test/InRelease")
+			build: func(t *testing.T) *mirrortest.Upstream {
+				return variant(t, nil, mirrortest.IndexOpts{}, func(u *mirrortest.Upstream) {
+					p := u.Path("dists/test/InRelease")
 					b, _ := os.ReadFile(p)
 					os.WriteFile(p, bytes.Replace(b, []byte("Label: Upstream"), []byte("Label: Upstreax"), 1), 0o644)
 				})
@@ -112,9 +113,9 @@ func TestBadUpstreamRefused(t *testing.T) {
 		},
 		{
 			name: "Release.gpg bad signature",
-			build: func(t *testing.T) *upstream {
-				return variant(t, nil, indexOpts{noInRel: true}, func(u *upstream) {
-					p := u.path("dists/test/Release")
+			build: func(t *testing.T) *mirrortest.Upstream {
+				return variant(t, nil, mirrortest.IndexOpts{NoInRelease: true}, func(u *mirrortest.Upstream) {
+					p := u.Path("dists/test/Release")
 					b, _ := os.ReadFile(p)
 					os.WriteFile(p, bytes.Replace(b, []byte("Origin: Upstream"), []byte("Origin: Upstreax"), 1), 0o644)
 				})
@@ -122,38 +123,40 @@ func TestBadUpstreamRefused(t *testing.T) {
 			is: ErrBadSignature, names: "dists/test/Release.gpg",
 		},
 		{
-			name:  "unknown key",
-			build: func(t *testing.T) *upstream { return variant(t, nil, indexOpts{signer: stranger}, nil) },
-			is:    ErrUnknownKey, names: "dists/test/InRelease",
+			name: "unknown key",
+			build: func(t *testing.T) *mirrortest.Upstream {
+				return variant(t, nil, mirrortest.IndexOpts{Signer: stranger}, nil)
+			},
+			is: ErrUnknownKey, names: "dists/test/InRelease",
 		},
 		{
 			name: "unsigned repository",
-			build: func(t *testing.T) *upstream {
-				return variant(t, nil, indexOpts{noInRel: true}, func(u *upstream) { os.Remove(u.path("dists/test/Release.gpg")) })
+			build: func(t *testing.T) *mirrortest.Upstream {
+				return variant(t, nil, mirrortest.IndexOpts{NoInRelease: true}, func(u *mirrortest.Upstream) { os.Remove(u.Path("dists/test/Release.gpg")) })
 			},
 			is: ErrBadSignature, names: "unsigned",
 		},
 		{
 			name: "expired Valid-Until",
-			build: func(t *testing.T) *upstream {
-				return variant(t, nil, indexOpts{validUntil: time.Now().Add(-time.Minute)}, nil)
+			build: func(t *testing.T) *mirrortest.Upstream {
+				return variant(t, nil, mirrortest.IndexOpts{ValidUntil: time.Now().Add(-time.Minute)}, nil)
 			},
 			is: ErrExpired, names: "Valid-Until",
 		},
 		{
 			name: "replayed older Release",
-			build: func(t *testing.T) *upstream {
-				return variant(t, nil, indexOpts{date: goodDate.Add(-24 * time.Hour)}, nil)
+			build: func(t *testing.T) *mirrortest.Upstream {
+				return variant(t, nil, mirrortest.IndexOpts{Date: goodDate.Add(-24 * time.Hour)}, nil)
 			},
 			is: ErrRollback, names: "dists/test/InRelease",
 		},
 		{
 			name: "Packages hash mismatch",
-			build: func(t *testing.T) *upstream {
-				return variant(t, nil, indexOpts{}, func(u *upstream) {
+			build: func(t *testing.T) *mirrortest.Upstream {
+				return variant(t, nil, mirrortest.IndexOpts{}, func(u *mirrortest.Upstream) {
 					// Same size, different bytes, in every compression.
 					for _, n := range []string{"Packages", "Packages.gz", "Packages.xz"} {
-						flip(u.path("dists/test/main/binary-amd64/"+n), -2)
+						flip(u.Path("dists/test/main/binary-amd64/"+n), -2)
 					}
 				})
 			},
@@ -161,11 +164,11 @@ func TestBadUpstreamRefused(t *testing.T) {
 		},
 		{
 			name: "by-hash index hash mismatch",
-			build: func(t *testing.T) *upstream {
-				return variant(t, nil, indexOpts{byHash: true}, func(u *upstream) {
-					ents, _ := os.ReadDir(u.path("dists/test/main/binary-amd64/by-hash/SHA256"))
+			build: func(t *testing.T) *mirrortest.Upstream {
+				return variant(t, nil, mirrortest.IndexOpts{ByHash: true}, func(u *mirrortest.Upstream) {
+					ents, _ := os.ReadDir(u.Path("dists/test/main/binary-amd64/by-hash/SHA256"))
 					for _, e := range ents {
-						flip(u.path("dists/test/main/binary-amd64/by-hash/SHA256/"+e.Name()), 10)
+						flip(u.Path("dists/test/main/binary-amd64/by-hash/SHA256/"+e.Name()), 10)
 					}
 				})
 			},
@@ -173,16 +176,16 @@ func TestBadUpstreamRefused(t *testing.T) {
 		},
 		{
 			name: ".deb hash mismatch",
-			build: func(t *testing.T) *upstream {
-				return variant(t, newPkg, indexOpts{}, func(u *upstream) { flip(u.path(gammaURL[1:]), -100) })
+			build: func(t *testing.T) *mirrortest.Upstream {
+				return variant(t, newPkg, mirrortest.IndexOpts{}, func(u *mirrortest.Upstream) { flip(u.Path(gammaURL[1:]), -100) })
 			},
 			as: new(*digest.MismatchError), names: "gamma_1.0_amd64.deb",
 		},
 		{
 			name: ".deb size mismatch",
-			build: func(t *testing.T) *upstream {
-				return variant(t, newPkg, indexOpts{}, func(u *upstream) {
-					f, _ := os.OpenFile(u.path(gammaURL[1:]), os.O_APPEND|os.O_WRONLY, 0)
+			build: func(t *testing.T) *mirrortest.Upstream {
+				return variant(t, newPkg, mirrortest.IndexOpts{}, func(u *mirrortest.Upstream) {
+					f, _ := os.OpenFile(u.Path(gammaURL[1:]), os.O_APPEND|os.O_WRONLY, 0)
 					f.Write([]byte("trailing garbage"))
 					f.Close()
 				})
@@ -191,7 +194,7 @@ func TestBadUpstreamRefused(t *testing.T) {
 		},
 		{
 			name:  "truncated download",
-			build: func(t *testing.T) *upstream { return variant(t, newPkg, indexOpts{}, nil) },
+			build: func(t *testing.T) *mirrortest.Upstream { return variant(t, newPkg, mirrortest.IndexOpts{}, nil) },
 			faults: map[string]http.HandlerFunc{gammaURL: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Length", "70000")
 				w.WriteHeader(200)
@@ -202,10 +205,10 @@ func TestBadUpstreamRefused(t *testing.T) {
 		},
 		{
 			name: "Release names missing files",
-			build: func(t *testing.T) *upstream {
-				return variant(t, nil, indexOpts{}, func(u *upstream) {
+			build: func(t *testing.T) *mirrortest.Upstream {
+				return variant(t, nil, mirrortest.IndexOpts{}, func(u *mirrortest.Upstream) {
 					for _, n := range []string{"Packages", "Packages.gz", "Packages.xz"} {
-						os.Remove(u.path("dists/test/main/binary-amd64/" + n))
+						os.Remove(u.Path("dists/test/main/binary-amd64/" + n))
 					}
 				})
 			},
@@ -213,14 +216,14 @@ func TestBadUpstreamRefused(t *testing.T) {
 		},
 		{
 			name: "HTTP 404 on the Release",
-			build: func(t *testing.T) *upstream {
-				return variant(t, nil, indexOpts{}, func(u *upstream) { os.RemoveAll(u.path("dists")) })
+			build: func(t *testing.T) *mirrortest.Upstream {
+				return variant(t, nil, mirrortest.IndexOpts{}, func(u *mirrortest.Upstream) { os.RemoveAll(u.Path("dists")) })
 			},
 			is: ErrFetch, names: "HTTP 404",
 		},
 		{
 			name:  "HTTP 500 on InRelease",
-			build: func(t *testing.T) *upstream { return variant(t, nil, indexOpts{}, nil) },
+			build: func(t *testing.T) *mirrortest.Upstream { return variant(t, nil, mirrortest.IndexOpts{}, nil) },
 			faults: map[string]http.HandlerFunc{"/dists/test/InRelease": func(w http.ResponseWriter, r *http.Request) {
 				http.Error(w, "boom", 500)
 			}},
@@ -228,7 +231,7 @@ func TestBadUpstreamRefused(t *testing.T) {
 		},
 		{
 			name:  "HTTP 500 on a package",
-			build: func(t *testing.T) *upstream { return variant(t, newPkg, indexOpts{}, nil) },
+			build: func(t *testing.T) *mirrortest.Upstream { return variant(t, newPkg, mirrortest.IndexOpts{}, nil) },
 			faults: map[string]http.HandlerFunc{gammaURL: func(w http.ResponseWriter, r *http.Request) {
 				http.Error(w, "boom", 500)
 			}},
@@ -236,7 +239,7 @@ func TestBadUpstreamRefused(t *testing.T) {
 		},
 		{
 			name:  "stalled server",
-			build: func(t *testing.T) *upstream { return variant(t, newPkg, indexOpts{}, nil) },
+			build: func(t *testing.T) *mirrortest.Upstream { return variant(t, newPkg, mirrortest.IndexOpts{}, nil) },
 			faults: map[string]http.HandlerFunc{gammaURL: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Length", "70000")
 				w.WriteHeader(200)
@@ -248,7 +251,7 @@ func TestBadUpstreamRefused(t *testing.T) {
 		},
 		{
 			name:  "stalled before headers",
-			build: func(t *testing.T) *upstream { return variant(t, nil, indexOpts{}, nil) },
+			build: func(t *testing.T) *mirrortest.Upstream { return variant(t, nil, mirrortest.IndexOpts{}, nil) },
 			faults: map[string]http.HandlerFunc{"/dists/test/InRelease": func(w http.ResponseWriter, r *http.Request) {
 				<-r.Context().Done()
 			}},
@@ -256,8 +259,8 @@ func TestBadUpstreamRefused(t *testing.T) {
 		},
 		{
 			name: "malformed Packages",
-			build: func(t *testing.T) *upstream {
-				return variant(t, nil, indexOpts{}, func(u *upstream) {})
+			build: func(t *testing.T) *mirrortest.Upstream {
+				return variant(t, nil, mirrortest.IndexOpts{}, func(u *mirrortest.Upstream) {})
 			},
 			faults: nil,
 			is:     nil, names: "",
@@ -267,24 +270,24 @@ func TestBadUpstreamRefused(t *testing.T) {
 	// and signed Packages index.
 	cases[len(cases)-1] = struct {
 		name   string
-		build  func(t *testing.T) *upstream
+		build  func(t *testing.T) *mirrortest.Upstream
 		faults map[string]http.HandlerFunc
 		is     error
 		as     any
 		names  string
 	}{
 		name: "malformed but signed Packages",
-		build: func(t *testing.T) *upstream {
-			u := variant(t, nil, indexOpts{}, nil)
-			bin := u.path("dists/test/main/binary-amd64")
+		build: func(t *testing.T) *mirrortest.Upstream {
+			u := variant(t, nil, mirrortest.IndexOpts{}, nil)
+			bin := u.Path("dists/test/main/binary-amd64")
 			p, _ := os.ReadFile(filepath.Join(bin, "Packages"))
 			p = bytes.Replace(p, []byte("Filename: pool/"), []byte("Filename: ../../etc/"), 1)
 			os.WriteFile(filepath.Join(bin, "Packages"), p, 0o644)
 			os.Remove(filepath.Join(bin, "Packages.gz"))
 			os.Remove(filepath.Join(bin, "Packages.xz"))
-			run(t, bin, nil, "sh", "-c", "gzip -9nk Packages && xz -k Packages")
-			dd := u.path("dists/test")
-			rel := run(t, dd, nil, "apt-ftparchive", "-o", "APT::FTPArchive::Release::Codename=test", "release", ".")
+			mirrortest.Run(t, bin, nil, "sh", "-c", "gzip -9nk Packages && xz -k Packages")
+			dd := u.Path("dists/test")
+			rel := mirrortest.Run(t, dd, nil, "apt-ftparchive", "-o", "APT::FTPArchive::Release::Codename=test", "release", ".")
 			rel = strings.Replace(rel, "Codename: test\n", "Codename: test\nDate: "+time.Now().UTC().Format(time.RFC1123)+"\n", 1)
 			lines := []string{}
 			for _, l := range strings.Split(rel, "\n") {
@@ -294,7 +297,7 @@ func TestBadUpstreamRefused(t *testing.T) {
 			}
 			os.WriteFile(filepath.Join(dd, "Release"), []byte(strings.Join(lines, "\n")), 0o644)
 			os.Remove(filepath.Join(dd, "InRelease"))
-			run(t, dd, g.env(), "gpg", "--batch", "--yes", "--clearsign", "-o", "InRelease", "Release")
+			mirrortest.Run(t, dd, g.Env(), "gpg", "--batch", "--yes", "--clearsign", "-o", "InRelease", "Release")
 			return u
 		},
 		is: ErrInvalid, names: "unsafe or missing Filename",
@@ -303,13 +306,13 @@ func TestBadUpstreamRefused(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			u := c.build(t)
-			srv.setRoot(u.dir)
+			srv.SetRoot(u.Dir)
 			for p, f := range c.faults {
-				srv.setFault(p, f)
+				srv.SetFault(p, f)
 			}
 			defer func() {
 				for p := range c.faults {
-					srv.setFault(p, nil)
+					srv.SetFault(p, nil)
 				}
 			}()
 			_, err := repo.Sync(ctx, "up", SyncOptions{Fetcher: fastFetcher(), Workers: 2})
@@ -345,7 +348,7 @@ func TestBadUpstreamRefused(t *testing.T) {
 	}
 	// After all that, the good upstream still syncs, and a snapshot of it
 	// equals the first one (nothing half-done leaked into the content).
-	srv.setRoot(base.dir)
+	srv.SetRoot(base.Dir)
 	res, err := repo.Sync(ctx, "up", SyncOptions{Fetcher: fastFetcher()})
 	if err != nil {
 		t.Fatal(err)
@@ -360,14 +363,14 @@ func TestBadUpstreamRefused(t *testing.T) {
 // TestResumeAfterTruncation: a download cut short is resumed with an HTTP
 // Range request from the bytes already held, not restarted.
 func TestResumeAfterTruncation(t *testing.T) {
-	g := newGPG(t, "Upstream <up@example.invalid>")
-	u := newUpstream(t)
-	rel := u.addDeb(debSpec{name: "big", version: "1.0", payload: 256 << 10})
-	u.index(indexOpts{signer: g})
-	srv := newFaultServer(t, u.dir)
-	full := u.debs[rel]
+	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
+	u := mirrortest.NewUpstream(t)
+	rel := u.AddDeb(mirrortest.DebSpec{Name: "big", Version: "1.0", Payload: 256 << 10})
+	u.Index(mirrortest.IndexOpts{Signer: g})
+	srv := mirrortest.NewFaultServer(t, u.Dir)
+	full := u.Debs[rel]
 	var ranges []string
-	srv.setFault("/"+rel, func(w http.ResponseWriter, r *http.Request) {
+	srv.SetFault("/"+rel, func(w http.ResponseWriter, r *http.Request) {
 		ranges = append(ranges, r.Header.Get("Range"))
 		if len(ranges) == 1 {
 			w.Header().Set("Content-Length", strconv.Itoa(len(full)))
@@ -378,7 +381,7 @@ func TestResumeAfterTruncation(t *testing.T) {
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(full))
 	})
 	repo := testRepo(t)
-	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.pub); err != nil {
+	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.Pub); err != nil {
 		t.Fatal(err)
 	}
 	res, err := repo.Sync(context.Background(), "up", SyncOptions{Fetcher: fastFetcher()})

@@ -1,11 +1,13 @@
 package mirror
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/mirror/debian"
 )
 
@@ -150,4 +152,53 @@ func Preferences(pins []PinSpec, priority int) string {
 			p.Package, p.Version, p.Package, p.Version, strconv.Itoa(priority))
 	}
 	return b.String()
+}
+
+// VerifyResult reports a re-hash of a snapshot's objects.
+type VerifyResult struct {
+	Snapshot string   `json:"snapshot"`
+	Objects  int      `json:"objects"`
+	Bytes    int64    `json:"bytes"`
+	Bad      []string `json:"bad,omitempty"` // one line per damaged or missing object
+}
+
+// VerifySnapshot re-hashes every package object of a snapshot (and its
+// manifest) to find bit rot or tampering in the store. It changes nothing;
+// the error, when objects are damaged, wraps the first *digest.MismatchError
+// or cas.ErrNotFound.
+func (r *Repo) VerifySnapshot(ctx context.Context, name string) (*VerifyResult, error) {
+	s, err := r.Snapshot(name)
+	if err != nil {
+		return nil, err
+	}
+	m, err := r.LoadManifest(s.ID) // verified while read
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %q manifest: %w", name, err)
+	}
+	res := &VerifyResult{Snapshot: name, Objects: 1}
+	seen := map[digest.Digest]bool{}
+	var first error
+	for _, ix := range m.Indexes {
+		for _, p := range ix.Packages {
+			if seen[p.SHA256] {
+				continue
+			}
+			seen[p.SHA256] = true
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			res.Objects++
+			res.Bytes += p.Size
+			if err := r.Store.Verify(p.SHA256); err != nil {
+				res.Bad = append(res.Bad, fmt.Sprintf("%s (%s): %v", p.Key(), p.Filename, err))
+				if first == nil {
+					first = err
+				}
+			}
+		}
+	}
+	if first != nil {
+		return res, fmt.Errorf("snapshot %q: %d of %d objects damaged or missing, first: %s: %w", name, len(res.Bad), res.Objects, res.Bad[0], first)
+	}
+	return res, nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eucora/eucora/mirror/mirrortest"
 )
 
 // aptClient runs the real apt-get against a temporary root, unprivileged
@@ -20,7 +22,7 @@ type aptClient struct {
 }
 
 func newAptClient(t *testing.T, url, dist string, keyring []byte) *aptClient {
-	needTools(t, "apt-get")
+	mirrortest.NeedTools(t, "apt-get")
 	root := t.TempDir()
 	for _, d := range []string{"state/lists/partial", "cache/archives/partial", "etc/sources.list.d", "etc/apt.conf.d",
 		"etc/preferences.d", "etc/trusted.gpg.d", "dl", "log"} {
@@ -70,22 +72,22 @@ func (a *aptClient) mustRun(args ...string) string {
 // upstream moves on, a second snapshot is published, and the first one is
 // published again (rollback).
 func TestEndToEndAptClient(t *testing.T) {
-	u := newUpstream(t)
-	g := newGPG(t, "Upstream <up@example.invalid>")
-	u.addDeb(debSpec{name: "hello", version: "1.0-1", fields: map[string]string{"Depends": "libgreet (>= 1.1) | libalt, mta"}})
-	u.addDeb(debSpec{name: "libgreet", version: "1.0-1"})
-	u.addDeb(debSpec{name: "libgreet", version: "1.1-1", fields: map[string]string{"Pre-Depends": "libc-test"}})
-	u.addDeb(debSpec{name: "libc-test", version: "2:1.0~rc1-1", fields: map[string]string{"Priority": "required", "Section": "libs"}})
-	u.addDeb(debSpec{name: "postfix-test", version: "3.0", fields: map[string]string{"Provides": "mta"}})
-	u.addDeb(debSpec{name: "unrelated", version: "9.9", payload: 4096})
-	u.index(indexOpts{signer: g, byHash: true, validUntil: time.Now().Add(24 * time.Hour)})
-	srv := newFaultServer(t, u.dir)
+	u := mirrortest.NewUpstream(t)
+	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
+	u.AddDeb(mirrortest.DebSpec{Name: "hello", Version: "1.0-1", Fields: map[string]string{"Depends": "libgreet (>= 1.1) | libalt, mta"}})
+	u.AddDeb(mirrortest.DebSpec{Name: "libgreet", Version: "1.0-1"})
+	u.AddDeb(mirrortest.DebSpec{Name: "libgreet", Version: "1.1-1", Fields: map[string]string{"Pre-Depends": "libc-test"}})
+	u.AddDeb(mirrortest.DebSpec{Name: "libc-test", Version: "2:1.0~rc1-1", Fields: map[string]string{"Priority": "required", "Section": "libs"}})
+	u.AddDeb(mirrortest.DebSpec{Name: "postfix-test", Version: "3.0", Fields: map[string]string{"Provides": "mta"}})
+	u.AddDeb(mirrortest.DebSpec{Name: "unrelated", Version: "9.9", Payload: 4096})
+	u.Index(mirrortest.IndexOpts{Signer: g, ByHash: true, ValidUntil: time.Now().Add(24 * time.Hour)})
+	srv := mirrortest.NewFaultServer(t, u.Dir)
 
 	repo := testRepo(t)
 	kr := filepath.Join(t.TempDir(), "up.gpg")
-	os.WriteFile(kr, g.pub, 0o644)
+	os.WriteFile(kr, g.Pub, 0o644)
 	m := &Mirror{Name: "up", URL: srv.URL, Dist: "test", Filter: "hello", WithDeps: true}
-	if err := repo.CreateMirror(m, g.pub); err != nil {
+	if err := repo.CreateMirror(m, g.Pub); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -97,7 +99,7 @@ func TestEndToEndAptClient(t *testing.T) {
 	if res.Packages != 4 || res.AddedByDeps != 3 || len(res.Unresolved) != 0 {
 		t.Fatalf("sync result %+v", res)
 	}
-	if hits := srv.hits["/dists/test/main/binary-amd64/Packages.gz"]; hits != 0 {
+	if hits := srv.Hits("/dists/test/main/binary-amd64/Packages.gz"); hits != 0 {
 		t.Fatalf("Acquire-By-Hash: yes, but the plain index path was fetched %d times", hits)
 	}
 	s1, err := repo.CreateSnapshot("up", "s1")
@@ -133,12 +135,12 @@ func TestEndToEndAptClient(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dl, "InRelease"), inrel.Body.Bytes(), 0o644)
 	os.WriteFile(filepath.Join(dl, "key.gpg"), pubKey, 0o644)
-	run(t, dl, nil, "gpgv", "--keyring", filepath.Join(dl, "key.gpg"), filepath.Join(dl, "InRelease"))
+	mirrortest.Run(t, dl, nil, "gpgv", "--keyring", filepath.Join(dl, "key.gpg"), filepath.Join(dl, "InRelease"))
 	rel := httpGet(t, h, "/corp/debian/dists/test/Release", nil).Body.Bytes()
 	sig := httpGet(t, h, "/corp/debian/dists/test/Release.gpg", nil).Body.Bytes()
 	os.WriteFile(filepath.Join(dl, "Release"), rel, 0o644)
 	os.WriteFile(filepath.Join(dl, "Release.gpg"), sig, 0o644)
-	run(t, dl, nil, "gpgv", "--keyring", filepath.Join(dl, "key.gpg"), filepath.Join(dl, "Release.gpg"), filepath.Join(dl, "Release"))
+	mirrortest.Run(t, dl, nil, "gpgv", "--keyring", filepath.Join(dl, "key.gpg"), filepath.Join(dl, "Release.gpg"), filepath.Join(dl, "Release"))
 
 	// The materialised tree is the same bytes, pool files hardlinked.
 	treeRel, err := os.ReadFile(filepath.Join(repo.Dir, "public/corp/debian/dists/test/Release"))
@@ -146,12 +148,24 @@ func TestEndToEndAptClient(t *testing.T) {
 		t.Fatalf("materialised Release differs from served one: %v", err)
 	}
 
+	// Pool files in the tree are hardlinks of the store's objects, not copies.
+	for _, f := range mustPublication(t, repo, "corp/debian", "test").Files {
+		if !strings.HasPrefix(f.Path, "pool/") {
+			continue
+		}
+		a, err1 := os.Stat(filepath.Join(repo.Dir, "public/corp/debian", f.Path))
+		b, err2 := os.Stat(repo.Store.Path(f.SHA256))
+		if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+			t.Fatalf("%s in the tree is not a hardlink of its store object (%v, %v)", f.Path, err1, err2)
+		}
+	}
+
 	// Real apt-get update and download.
 	apt := newAptClient(t, pub.URL+"/corp/debian", "test", pubKey)
 	apt.mustRun("update")
 	apt.mustRun("download", "hello", "libgreet", "postfix-test")
 	got, err := os.ReadFile(filepath.Join(apt.root, "dl", "hello_1.0-1_amd64.deb"))
-	if err != nil || !bytes.Equal(got, u.debs["pool/main/h/hello/hello_1.0-1_amd64.deb"]) {
+	if err != nil || !bytes.Equal(got, u.Debs["pool/main/h/hello/hello_1.0-1_amd64.deb"]) {
 		t.Fatalf("downloaded hello differs from upstream: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(apt.root, "dl", "libgreet_1.1-1_amd64.deb")); err != nil {
@@ -174,9 +188,9 @@ func TestEndToEndAptClient(t *testing.T) {
 	}
 
 	// Upstream moves on: hello 2.0 appears, the old one goes.
-	os.Remove(u.path("pool/main/h/hello/hello_1.0-1_amd64.deb"))
-	u.addDeb(debSpec{name: "hello", version: "2.0-1", fields: map[string]string{"Depends": "libgreet"}})
-	u.index(indexOpts{signer: g, byHash: true})
+	os.Remove(u.Path("pool/main/h/hello/hello_1.0-1_amd64.deb"))
+	u.AddDeb(mirrortest.DebSpec{Name: "hello", Version: "2.0-1", Fields: map[string]string{"Depends": "libgreet"}})
+	u.Index(mirrortest.IndexOpts{Signer: g, ByHash: true})
 	if _, err := repo.Sync(ctx, "up", SyncOptions{Fetcher: fastFetcher()}); err != nil {
 		t.Fatal(err)
 	}

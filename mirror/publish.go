@@ -359,48 +359,124 @@ func (r *Repo) Publish(ctx context.Context, snapshot string, opt PublishOptions)
 	res.Publication = pubID
 	res.Files = len(pub.Files)
 
-	// Switch: under the prefix lock, materialise then replace the pointer.
-	unlock, err := r.lockPrefix(opt.Prefix)
+	tree, err := r.switchPrefix(opt.Prefix, dist, DistState{Publication: pubID, Snapshot: snapshot, SnapshotID: snap.ID, Published: now}, opt.NoTree)
 	if err != nil {
 		return nil, err
+	}
+	res.Tree = tree
+	return res, nil
+}
+
+// switchPrefix points prefix/dist at a publication whose objects are all in
+// the store: under the prefix lock, it materialises the tree (unless
+// noTree), makes everything durable, then replaces the prefix state with
+// one rename and swaps the public symlink. It returns the tree's path.
+func (r *Repo) switchPrefix(prefix, dist string, ds DistState, noTree bool) (string, error) {
+	unlock, err := r.lockPrefix(prefix)
+	if err != nil {
+		return "", err
 	}
 	defer unlock()
-	st, err := r.PrefixState(opt.Prefix)
+	st, err := r.PrefixState(prefix)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	if old, ok := st.Dists[dist]; ok && old.Publication != pubID {
+	if old, ok := st.Dists[dist]; ok && old.Publication != ds.Publication {
 		st.Retired = append([]digest.Digest{old.Publication}, st.Retired...)
 		if len(st.Retired) > retiredKeep {
 			st.Retired = st.Retired[:retiredKeep]
 		}
 	}
-	st.Prefix = opt.Prefix
-	st.Dists[dist] = DistState{Publication: pubID, Snapshot: snapshot, SnapshotID: snap.ID, Published: now}
-	if !opt.NoTree {
+	st.Prefix = prefix
+	st.Dists[dist] = ds
+	treePath := ""
+	if !noTree {
 		tree, err := r.materialise(st)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		if tree != st.Tree {
 			st.Prev, st.Tree = st.Tree, tree
 		}
-		res.Tree = filepath.Join(r.Dir, "public", filepath.FromSlash(opt.Prefix))
+		treePath = filepath.Join(r.Dir, "public", filepath.FromSlash(prefix))
 	}
 	// Everything the new state refers to is durable before the state is.
 	if err := r.Store.SyncFS(); err != nil {
-		return nil, err
+		return "", err
 	}
-	if err := writeJSON(r.prefixPath(opt.Prefix), st); err != nil {
-		return nil, err
+	if err := writeJSON(r.prefixPath(prefix), st); err != nil {
+		return "", err
 	}
-	if !opt.NoTree {
+	if !noTree {
 		if err := r.swapPublic(st); err != nil {
-			return nil, err
+			return "", err
 		}
 		r.collectTrees()
 	}
-	return res, nil
+	return treePath, nil
+}
+
+// PublicationObjects lists every store object publication id needs: its
+// files and the manifest itself. Shipping these objects to another data
+// directory (a transfer bundle) and calling Install there reproduces the
+// publication byte for byte, with no signing key.
+func (r *Repo) PublicationObjects(id digest.Digest) ([]FileRef, error) {
+	pub, err := r.LoadPublication(id)
+	if err != nil {
+		return nil, err
+	}
+	size, err := r.Store.Size(id)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[digest.Digest]bool{id: true}
+	out := []FileRef{{Path: "publication.json", SHA256: id, Size: size}}
+	for _, f := range pub.Files {
+		if !seen[f.SHA256] {
+			seen[f.SHA256] = true
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// Install publishes, under prefix, the publication id whose objects are
+// already in the store (received from a hub, for instance). Every object
+// is verified against its digest and size first; on any error nothing
+// changes. The distribution is the publication's own.
+func (r *Repo) Install(ctx context.Context, prefix string, id digest.Digest, noTree bool) (*PublishResult, error) {
+	if err := CheckPrefix(prefix); err != nil {
+		return nil, err
+	}
+	pub, err := r.LoadPublication(id)
+	if err != nil {
+		return nil, fmt.Errorf("install publication %s: %w", id, err)
+	}
+	verified := map[digest.Digest]bool{}
+	for _, f := range pub.Files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if verified[f.SHA256] {
+			continue
+		}
+		sz, err := r.Store.Size(f.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("install publication %s: %s: %w", id.Short(), f.Path, err)
+		}
+		if sz != f.Size {
+			return nil, &digest.MismatchError{Object: f.Path, Want: string(f.SHA256), Got: string(f.SHA256), WantSize: f.Size, GotSize: sz}
+		}
+		if err := r.Store.Verify(f.SHA256); err != nil {
+			return nil, fmt.Errorf("install publication %s: %s: %w", id.Short(), f.Path, err)
+		}
+		verified[f.SHA256] = true
+	}
+	tree, err := r.switchPrefix(prefix, pub.Dist, DistState{Publication: id, Snapshot: pub.Snapshot, SnapshotID: pub.SnapshotID, Published: pub.Published}, noTree)
+	if err != nil {
+		return nil, err
+	}
+	return &PublishResult{Prefix: prefix, Dist: pub.Dist, Snapshot: pub.Snapshot, Publication: id, Files: len(pub.Files), Tree: tree, SignedBy: pub.SignedBy}, nil
 }
 
 // putFile stores a generated file without its own fsync: Publish makes
@@ -432,7 +508,7 @@ func (r *Repo) putNoSync(data []byte) (digest.Digest, error) {
 
 func gzipBytes(data []byte) ([]byte, error) {
 	var b bytes.Buffer
-	w, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	w, err := gzip.NewWriterLevel(&b, gzip.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}
@@ -445,7 +521,14 @@ func gzipBytes(data []byte) ([]byte, error) {
 
 func xzBytes(data []byte) ([]byte, error) {
 	var b bytes.Buffer
-	w, err := xz.NewWriter(&b)
+	// A dictionary no larger than the input compresses the same and saves
+	// allocating (and clearing) the default 8 MiB window and its hash table.
+	dict := 1 << 16
+	for dict < len(data) && dict < 8<<20 {
+		dict <<= 1
+	}
+	cfg := xz.WriterConfig{DictCap: dict}
+	w, err := cfg.NewWriter(&b)
 	if err != nil {
 		return nil, err
 	}
@@ -457,7 +540,12 @@ func xzBytes(data []byte) ([]byte, error) {
 }
 
 func (r *Repo) lockPrefix(prefix string) (func(), error) {
-	p := filepath.Join(r.Dir, "publish", "."+prefixKey(prefix)+".lock")
+	return r.lockFile(filepath.Join(r.Dir, "publish", "."+prefixKey(prefix)+".lock"))
+}
+
+// lockFile takes an exclusive flock on p (created if needed), across
+// processes; the returned function releases it.
+func (r *Repo) lockFile(p string) (func(), error) {
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err

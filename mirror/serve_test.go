@@ -10,20 +10,21 @@ import (
 
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/mirror/debian"
+	"github.com/eucora/eucora/mirror/mirrortest"
 )
 
 // publishFixture builds a repo with one synced, snapshotted and published
 // mirror of a two-package upstream.
 func publishFixture(t *testing.T) (*Repo, *Handler) {
 	t.Helper()
-	g := newGPG(t, "Upstream <up@example.invalid>")
-	u := newUpstream(t)
-	u.addDeb(debSpec{name: "alpha", version: "1.0", payload: 8192})
-	u.addDeb(debSpec{name: "beta", version: "2.0"})
-	u.index(indexOpts{signer: g})
-	srv := newFaultServer(t, u.dir)
+	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
+	u := mirrortest.NewUpstream(t)
+	u.AddDeb(mirrortest.DebSpec{Name: "alpha", Version: "1.0", Payload: 8192})
+	u.AddDeb(mirrortest.DebSpec{Name: "beta", Version: "2.0"})
+	u.Index(mirrortest.IndexOpts{Signer: g})
+	srv := mirrortest.NewFaultServer(t, u.Dir)
 	repo := testRepo(t)
-	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.pub); err != nil {
+	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.Pub); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -113,18 +114,18 @@ func TestHandlerRoutes(t *testing.T) {
 // that read the old InRelease can finish), while the mutable names switch
 // at once and never mix.
 func TestRetiredByHashStaysReachable(t *testing.T) {
-	g := newGPG(t, "Upstream <up@example.invalid>")
-	u := newUpstream(t)
-	u.addDeb(debSpec{name: "alpha", version: "1.0"})
-	u.addDeb(debSpec{name: "beta", version: "2.0"})
-	u.index(indexOpts{signer: g})
-	srv := newFaultServer(t, u.dir)
+	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
+	u := mirrortest.NewUpstream(t)
+	u.AddDeb(mirrortest.DebSpec{Name: "alpha", Version: "1.0"})
+	u.AddDeb(mirrortest.DebSpec{Name: "beta", Version: "2.0"})
+	u.Index(mirrortest.IndexOpts{Signer: g})
+	srv := mirrortest.NewFaultServer(t, u.Dir)
 	repo := testRepo(t)
 	ctx := context.Background()
 	signer, _ := testSigner(t)
 	for i, filter := range []string{"alpha", ""} {
 		name := []string{"one", "two"}[i]
-		if err := repo.CreateMirror(&Mirror{Name: name, URL: srv.URL, Dist: "test", Filter: filter}, g.pub); err != nil {
+		if err := repo.CreateMirror(&Mirror{Name: name, URL: srv.URL, Dist: "test", Filter: filter}, g.Pub); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := repo.Sync(ctx, name, SyncOptions{Fetcher: fastFetcher()}); err != nil {

@@ -213,6 +213,14 @@ func (r *Repo) CreateSnapshot(mirror, name string) (*Snapshot, error) {
 	data, _ := json.MarshalIndent(s, "", "  ")
 	p := r.snapshotPath(name)
 	f, err := os.OpenFile(p+".tmp", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		// Another process is creating it, or a crash left the temp file:
+		// a temp file older than a minute is a leftover and is removed.
+		if st, serr := os.Stat(p + ".tmp"); serr == nil && time.Since(st.ModTime()) > time.Minute {
+			os.Remove(p + ".tmp")
+			f, err = os.OpenFile(p+".tmp", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("snapshot %q is being created: %w", name, ErrExists)

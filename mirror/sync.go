@@ -104,6 +104,15 @@ func (r *Repo) Sync(ctx context.Context, name string, opt SyncOptions) (*SyncRes
 	if err != nil {
 		return nil, err
 	}
+	// One sync per mirror at a time; a second waits for the first.
+	unlock, err := r.lockFile(filepath.Join(r.Dir, "mirrors", "."+name+".lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if m, err = r.Mirror(name); err != nil { // re-read under the lock
+		return nil, err
+	}
 	f := opt.Fetcher
 	if f == nil {
 		f = &Fetcher{}

@@ -2,27 +2,30 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/mirror/debian"
+	"github.com/eucora/eucora/mirror/mirrortest"
 )
 
 // TestSyncReleaseGPGPlainIndex: no InRelease, a detached Release.gpg and an
 // uncompressed index only.
 func TestSyncReleaseGPGPlainIndex(t *testing.T) {
-	g := newGPG(t, "Upstream <up@example.invalid>")
-	u := newUpstream(t)
-	u.addDeb(debSpec{name: "alpha", version: "1:2.0~rc1-3", fields: map[string]string{"Section": "web"}})
-	u.addDeb(debSpec{name: "beta", version: "1.0", fields: map[string]string{"Priority": "required"}})
-	u.addDeb(debSpec{name: "gamma", version: "1.0"})
-	u.index(indexOpts{signer: g, noInRel: true, plainOnly: true})
-	srv := newFaultServer(t, u.dir)
+	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
+	u := mirrortest.NewUpstream(t)
+	u.AddDeb(mirrortest.DebSpec{Name: "alpha", Version: "1:2.0~rc1-3", Fields: map[string]string{"Section": "web"}})
+	u.AddDeb(mirrortest.DebSpec{Name: "beta", Version: "1.0", Fields: map[string]string{"Priority": "required"}})
+	u.AddDeb(mirrortest.DebSpec{Name: "gamma", Version: "1.0"})
+	u.Index(mirrortest.IndexOpts{Signer: g, NoInRelease: true, PlainOnly: true})
+	srv := mirrortest.NewFaultServer(t, u.Dir)
 	repo := testRepo(t)
-	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test", Filter: "Section:web | Priority:required"}, g.pub); err != nil {
+	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test", Filter: "Section:web | Priority:required"}, g.Pub); err != nil {
 		t.Fatal(err)
 	}
 	res, err := repo.Sync(context.Background(), "up", SyncOptions{Fetcher: fastFetcher()})
@@ -32,53 +35,53 @@ func TestSyncReleaseGPGPlainIndex(t *testing.T) {
 	if res.Packages != 2 {
 		t.Fatalf("filter selected %d packages, want alpha and beta", res.Packages)
 	}
-	if srv.hits["/dists/test/InRelease"] != 1 || srv.hits["/dists/test/Release.gpg"] != 1 || srv.hits["/dists/test/main/binary-amd64/Packages"] != 1 {
-		t.Fatalf("requests: %v", srv.hits)
+	if srv.Hits("/dists/test/InRelease") != 1 || srv.Hits("/dists/test/Release.gpg") != 1 || srv.Hits("/dists/test/main/binary-amd64/Packages") != 1 {
+		t.Fatalf("requests: %v", srv)
 	}
 }
 
 // TestSyncXZOnlyByHash: only Packages.xz, fetched by hash.
 func TestSyncXZOnlyByHash(t *testing.T) {
-	g := newGPG(t, "Upstream <up@example.invalid>")
-	u := newUpstream(t)
-	u.addDeb(debSpec{name: "alpha", version: "1.0"})
-	u.index(indexOpts{signer: g, xzOnly: true, byHash: true})
-	srv := newFaultServer(t, u.dir)
+	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
+	u := mirrortest.NewUpstream(t)
+	u.AddDeb(mirrortest.DebSpec{Name: "alpha", Version: "1.0"})
+	u.Index(mirrortest.IndexOpts{Signer: g, XZOnly: true, ByHash: true})
+	srv := mirrortest.NewFaultServer(t, u.Dir)
 	repo := testRepo(t)
-	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.pub); err != nil {
+	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.Pub); err != nil {
 		t.Fatal(err)
 	}
 	res, err := repo.Sync(context.Background(), "up", SyncOptions{Fetcher: fastFetcher()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Packages != 1 || srv.hits["/dists/test/main/binary-amd64/Packages.xz"] != 0 {
-		t.Fatalf("result %+v, requests %v", res, srv.hits)
+	if res.Packages != 1 || srv.Hits("/dists/test/main/binary-amd64/Packages.xz") != 0 {
+		t.Fatalf("result %+v, requests %v", res, srv)
 	}
 }
 
 // TestSyncRecoversFromTornObjects: an intent log left by a crash makes the
 // next sync re-verify the listed objects and replace a torn one.
 func TestSyncRecoversFromTornObjects(t *testing.T) {
-	g := newGPG(t, "Upstream <up@example.invalid>")
-	u := newUpstream(t)
-	rel := u.addDeb(debSpec{name: "alpha", version: "1.0", payload: 4096})
-	u.index(indexOpts{signer: g})
-	srv := newFaultServer(t, u.dir)
+	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
+	u := mirrortest.NewUpstream(t)
+	rel := u.AddDeb(mirrortest.DebSpec{Name: "alpha", Version: "1.0", Payload: 4096})
+	u.Index(mirrortest.IndexOpts{Signer: g})
+	srv := mirrortest.NewFaultServer(t, u.Dir)
 	repo := testRepo(t)
-	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.pub); err != nil {
+	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.Pub); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	if _, err := repo.Sync(ctx, "up", SyncOptions{Fetcher: fastFetcher()}); err != nil {
 		t.Fatal(err)
 	}
-	d := digest.FromBytes(u.debs[rel])
+	d := digest.FromBytes(u.Debs[rel])
 	// Simulate a crash between an unsynced commit and syncfs: the object
 	// exists under its name with torn content, and the intent log lists it.
 	p := repo.Store.Path(d)
 	os.Chmod(p, 0o644)
-	os.WriteFile(p, make([]byte, len(u.debs[rel])), 0o644)
+	os.WriteFile(p, make([]byte, len(u.Debs[rel])), 0o644)
 	if err := writeJSON(repo.pendingPath("up"), []digest.Digest{d}); err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +94,8 @@ func TestSyncRecoversFromTornObjects(t *testing.T) {
 	if _, err := os.Stat(repo.pendingPath("up")); !os.IsNotExist(err) {
 		t.Fatalf("intent log not removed: %v", err)
 	}
-	if srv.hits["/"+rel] != 2 {
-		t.Fatalf("package fetched %d times, want 2 (once more after the repair)", srv.hits["/"+rel])
+	if srv.Hits("/"+rel) != 2 {
+		t.Fatalf("package fetched %d times, want 2 (once more after the repair)", srv.Hits("/"+rel))
 	}
 }
 
@@ -139,3 +142,64 @@ func TestResolveDeps(t *testing.T) {
 }
 
 var _ = filepath.Join
+
+// TestConcurrentSyncs: two syncs of one mirror at once both succeed, one
+// after the other, and agree.
+func TestConcurrentSyncs(t *testing.T) {
+	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
+	u := mirrortest.NewUpstream(t)
+	u.AddDeb(mirrortest.DebSpec{Name: "alpha", Version: "1.0", Payload: 32 << 10})
+	u.AddDeb(mirrortest.DebSpec{Name: "beta", Version: "1.0", Payload: 32 << 10})
+	u.Index(mirrortest.IndexOpts{Signer: g})
+	srv := mirrortest.NewFaultServer(t, u.Dir)
+	repo := testRepo(t)
+	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.Pub); err != nil {
+		t.Fatal(err)
+	}
+	type out struct {
+		res *SyncResult
+		err error
+	}
+	ch := make(chan out, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			res, err := repo.Sync(context.Background(), "up", SyncOptions{Fetcher: fastFetcher()})
+			ch <- out{res, err}
+		}()
+	}
+	a, b := <-ch, <-ch
+	if a.err != nil || b.err != nil {
+		t.Fatal(a.err, b.err)
+	}
+	if a.res.Manifest != b.res.Manifest || a.res.Downloaded+b.res.Downloaded != 2 {
+		t.Fatalf("concurrent syncs disagree or downloaded twice: %+v %+v", a.res, b.res)
+	}
+}
+
+// TestSnapshotAfterCrashLeftover: a temp file left by a crash during
+// snapshot creation does not block the name for ever, while an existing
+// snapshot is never replaced.
+func TestSnapshotAfterCrashLeftover(t *testing.T) {
+	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
+	u := mirrortest.NewUpstream(t)
+	u.AddDeb(mirrortest.DebSpec{Name: "alpha", Version: "1.0"})
+	u.Index(mirrortest.IndexOpts{Signer: g})
+	srv := mirrortest.NewFaultServer(t, u.Dir)
+	repo := testRepo(t)
+	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.Pub); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Sync(context.Background(), "up", SyncOptions{Fetcher: fastFetcher()}); err != nil {
+		t.Fatal(err)
+	}
+	tmp := repo.snapshotPath("s") + ".tmp"
+	os.WriteFile(tmp, []byte("{torn"), 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(tmp, old, old)
+	if _, err := repo.CreateSnapshot("up", "s"); err != nil {
+		t.Fatalf("a stale temp file blocked the snapshot: %v", err)
+	}
+	if _, err := repo.CreateSnapshot("up", "s"); !errors.Is(err, ErrExists) {
+		t.Fatalf("snapshot replaced: %v", err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/datadir"
+	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/mirror"
 	"github.com/eucora/eucora/mirror/debian"
@@ -50,7 +51,7 @@ func mirrorCommand() *cli.Command {
 			Usage: "APT repositories (see docs/apt-mirror.md)",
 			Subcommands: []*cli.Command{
 				mirrorCreateCmd(), mirrorSyncCmd(), mirrorListCmd(), mirrorSnapshotCmd(), mirrorSnapshotsCmd(),
-				mirrorDiffCmd(), mirrorPublishCmd(), mirrorPublishedCmd(), mirrorServeCmd(), mirrorPinCmd(),
+				mirrorDiffCmd(), mirrorPublishCmd(), mirrorPublishedCmd(), mirrorInstallCmd(), mirrorVerifyCmd(), mirrorServeCmd(), mirrorPinCmd(),
 			},
 		}},
 	}
@@ -397,6 +398,96 @@ func mirrorPublishedCmd() *cli.Command {
 				}
 				t.Flush()
 			})
+		},
+	}
+}
+
+func mirrorInstallCmd() *cli.Command {
+	var data, prefix string
+	var noTree bool
+	return &cli.Command{
+		Name:      "install",
+		Usage:     "serve a publication whose objects are already in the store (received from a hub), byte-identical, with no signing key",
+		UsageText: "eucora mirror apt install PUBLICATION-DIGEST --prefix PREFIX [--no-tree]",
+		Flags: []cli.Flag{
+			dataFlag(&data),
+			&cli.StringFlag{Name: "prefix", Required: true, Usage: "publish prefix: served at /PREFIX/", Destination: &prefix},
+			&cli.BoolFlag{Name: "no-tree", Usage: "do not materialise DATA/mirror/public/PREFIX", Destination: &noTree},
+		},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			arg, err := oneArg(c, "PUBLICATION-DIGEST")
+			if err != nil {
+				return err
+			}
+			id, err := digest.Parse(arg)
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			repo, err := openMirrorRepo(data)
+			if err != nil {
+				return err
+			}
+			res, err := repo.Install(c.Context, prefix, id, noTree)
+			if err != nil {
+				return fmt.Errorf("install %s failed, previous publication kept: %w", id.Short(), err)
+			}
+			return out.emit(res, func(w io.Writer) {
+				fmt.Fprintf(w, "installed publication %s (snapshot %s) at /%s/ dists/%s: %d files, signed by %s\n",
+					res.Publication.Short(), res.Snapshot, res.Prefix, res.Dist, res.Files, res.SignedBy)
+			})
+		},
+	}
+}
+
+func mirrorVerifyCmd() *cli.Command {
+	var data string
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "re-hash every object of snapshots to find bit rot or tampering (exit 21 if any is damaged)",
+		UsageText: "eucora mirror apt verify SNAPNAME...",
+		Flags:     []cli.Flag{dataFlag(&data)},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			if c.NArg() == 0 {
+				return usageErrorf("verify: want at least one snapshot name")
+			}
+			repo, err := openMirrorRepo(data)
+			if err != nil {
+				return err
+			}
+			var results []*mirror.VerifyResult
+			var firstErr error
+			for _, name := range c.Args().Slice() {
+				res, err := repo.VerifySnapshot(c.Context, name)
+				if res != nil {
+					results = append(results, res)
+				}
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+			}
+			if err := out.emit(results, func(w io.Writer) {
+				for _, r := range results {
+					status := "ok"
+					if len(r.Bad) > 0 {
+						status = fmt.Sprintf("%d DAMAGED", len(r.Bad))
+					}
+					fmt.Fprintf(w, "snapshot %s: %d objects, %s: %s\n", r.Snapshot, r.Objects, human(r.Bytes), status)
+					for _, b := range r.Bad {
+						fmt.Fprintf(w, "  %s\n", b)
+					}
+				}
+			}); err != nil {
+				return err
+			}
+			return firstErr
 		},
 	}
 }
