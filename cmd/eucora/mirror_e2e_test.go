@@ -29,7 +29,7 @@ func TestMirrorCLIEndToEnd(t *testing.T) {
 
 	mustJSON := func(v any, args ...string) {
 		t.Helper()
-		code, out := runCLI(t, append(args, "--data", data, "-o", "json")...)
+		code, out := runMirrorCLI(t, append(args, "--data", data, "-o", "json")...)
 		if code != 0 {
 			t.Fatalf("eucora %v: exit %d\n%s", args, code, out)
 		}
@@ -49,7 +49,7 @@ func TestMirrorCLIEndToEnd(t *testing.T) {
 	}
 	mustJSON(&res, "mirror", "apt", "snapshot", "up", "--as", "s1")
 	keys := filepath.Join(tmp, "keys")
-	if code, out := runCLI(t, "keys", "generate", "--type", "openpgp", "--name", "pub", "--out", keys); code != 0 {
+	if code, out := runMirrorCLI(t, "keys", "generate", "--type", "openpgp", "--name", "pub", "--out", keys); code != 0 {
 		t.Fatal(out)
 	}
 	mustJSON(&res, "mirror", "apt", "publish", "s1", "--key", filepath.Join(keys, "pub.key.asc"), "--prefix", "corp")
@@ -70,7 +70,7 @@ func TestMirrorCLIEndToEnd(t *testing.T) {
 
 	refuse := func(name string, want int) {
 		t.Helper()
-		code, out := runCLI(t, "mirror", "apt", "sync", "up", "--data", data, "--retries", "-1", "--idle-timeout", "2s")
+		code, out := runMirrorCLI(t, "mirror", "apt", "sync", "up", "--data", data, "--retries", "-1", "--idle-timeout", "2s")
 		if code != want {
 			t.Errorf("%s: exit %d, want %d\n%s", name, code, want, out)
 		}
@@ -129,7 +129,7 @@ func TestMirrorCLIEndToEnd(t *testing.T) {
 	if damaged != 1 {
 		t.Fatal("no package object found to damage")
 	}
-	if code, out := runCLI(t, "mirror", "apt", "verify", "s1", "--data", data); code != exitCorrupt {
+	if code, out := runMirrorCLI(t, "mirror", "apt", "verify", "s1", "--data", data); code != exitCorrupt {
 		t.Fatalf("verify of a damaged snapshot: exit %d, want %d\n%s", code, exitCorrupt, out)
 	}
 }
