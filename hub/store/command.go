@@ -71,7 +71,7 @@ var supported = map[string]int{
 	CmdNodeUpsert: 1, CmdNodeRemove: 1, CmdIdentityInit: 1, CmdSiteCreate: 1,
 	CmdTokenCreate: 1, CmdTokenRevoke: 1, CmdBlobRegister: 1, CmdEventsIngest: 1,
 	CmdAuditRecord: 1,
-	CmdAppCreate: 1, CmdVersionCreate: 1, CmdArtifactCreate: 1, CmdVersionTransition: 1,
+	CmdAppCreate:   1, CmdVersionCreate: 1, CmdArtifactCreate: 1, CmdVersionTransition: 1,
 	CmdAssessmentCreate: 1, CmdApprovalCreate: 1, CmdExceptionCreate: 1, CmdIntentCreate: 1,
 	CmdIntentPublish: 1, CmdIntentPromote: 1, CmdEvidenceRecord: 1, CmdElevationDecide: 1,
 }

@@ -55,15 +55,15 @@ func govPack(t testing.TB, intent string) deploy.EvidencePack {
 	fin := deploy.Scope{Acquisition: "acme", BU: "fin"}
 	return deploy.EvidencePack{
 		Schema: deploy.EvidenceSchema, IntentID: intent, AppID: "com.acme.ledger", Version: "2.4.1", CreatedAt: t0,
-		Artifacts:      []deploy.ArtifactEvidence{{Name: "ledger.msi", Platform: deploy.PlatformMSI, SHA256: gdg('a'), Size: 4096, Signing: deploy.Signing{State: deploy.SigKnownVendor}, Decision: deploy.ScanPass}},
-		SBOM:           doc('c'), ScanReport: doc('d'), PolicyDecision: deploy.ScanPass,
-		InstallDoc:     doc('1'), UninstallDoc: doc('2'), DetectionDoc: doc('3'),
-		RolloutPlan:    &deploy.RolloutPlan{Rings: []deploy.Ring{0, 1, 2}, Schedule: deploy.Schedule{NotBefore: t0}, Targeting: []string{"grp-fin"}},
-		RollbackPlans:  []deploy.RollbackPlan{{Plane: "intune", Strategy: "supersedence"}},
-		TestEvidence:   deploy.TestEvidence{Lab: &deploy.TestResult{Passed: true, Report: *doc('5')}, Ring0: &deploy.TestResult{Passed: true, Report: *doc('6')}},
-		Exceptions:     []deploy.Exception{},
-		ScopeDiff:      &deploy.ScopeDiff{Previous: fin, Requested: fin, Change: "unchanged", Summary: "unchanged"},
-		Risk:           &risk,
+		Artifacts: []deploy.ArtifactEvidence{{Name: "ledger.msi", Platform: deploy.PlatformMSI, SHA256: gdg('a'), Size: 4096, Signing: deploy.Signing{State: deploy.SigKnownVendor}, Decision: deploy.ScanPass}},
+		SBOM:      doc('c'), ScanReport: doc('d'), PolicyDecision: deploy.ScanPass,
+		InstallDoc: doc('1'), UninstallDoc: doc('2'), DetectionDoc: doc('3'),
+		RolloutPlan:   &deploy.RolloutPlan{Rings: []deploy.Ring{0, 1, 2}, Schedule: deploy.Schedule{NotBefore: t0}, Targeting: []string{"grp-fin"}},
+		RollbackPlans: []deploy.RollbackPlan{{Plane: "intune", Strategy: "supersedence"}},
+		TestEvidence:  deploy.TestEvidence{Lab: &deploy.TestResult{Passed: true, Report: *doc('5')}, Ring0: &deploy.TestResult{Passed: true, Report: *doc('6')}},
+		Exceptions:    []deploy.Exception{},
+		ScopeDiff:     &deploy.ScopeDiff{Previous: fin, Requested: fin, Change: "unchanged", Summary: "unchanged"},
+		Risk:          &risk,
 	}
 }
 
