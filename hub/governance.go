@@ -455,14 +455,16 @@ func (s *Server) handleIntentGet(w http.ResponseWriter, r *http.Request, p *Prin
 	if !inScope(w, p, "intent "+in.ID, *in.Scope) {
 		return
 	}
+	all, err := st.Decisions()
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
 	view := IntentView{Intent: in, Decisions: []store.DecisionRecord{}}
-	for _, id := range in.Decisions {
-		d, err := st.Decision(id)
-		if err != nil {
-			writeStoreError(w, err)
-			return
+	for _, d := range all {
+		if d.Subject == "intent/"+in.ID {
+			view.Decisions = append(view.Decisions, d)
 		}
-		view.Decisions = append(view.Decisions, d)
 	}
 	writeJSON(w, http.StatusOK, view)
 }

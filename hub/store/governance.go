@@ -122,7 +122,7 @@ type (
 		CreatedAt           time.Time    `json:"created_at"`
 		PublishedAt         *time.Time   `json:"published_at,omitempty"`
 		PromotedTo          *deploy.Ring `json:"promoted_to,omitempty"`
-		Decisions           []string     `json:"decisions"` // ids of the decision records about this intent
+		LastDecision        string       `json:"last_decision"` // id of the decision that last changed the intent
 	}
 	// EvidenceRecord says a signed evidence pack is stored write-once in the
 	// content store under Digest (canonical bytes) with its DSSE envelope
@@ -716,7 +716,7 @@ func applyIntentCreate(b Batch, kind string, body IntentCreateBody) (any, error)
 		return rec, err
 	}
 	rec := IntentRecord{Intent: in, AssessmentID: body.AssessmentID, ConcurrencyApproval: body.ConcurrencyApproval, Status: IntentPending,
-		CreatedAt: body.At.UTC(), Decisions: []string{body.DecisionID}}
+		CreatedAt: body.At.UTC(), LastDecision: body.DecisionID}
 	if err := setJSON(b, activeKey(in.AppID), append(ids, in.ID)); err != nil {
 		return nil, err
 	}
@@ -793,15 +793,10 @@ func applyPublish(b Batch, kind string, body PublishBody) (any, error) {
 		ActiveIntents: active, ConcurrencyApproval: conc}
 	d := deploy.DecidePublish(req, body.At)
 	rec, derr := decide(b, body.GovCtx, kind, "intent/"+in.ID, *in.Scope, as.Assessment.Model, req, nil, d)
-	in.Decisions = append(in.Decisions, body.DecisionID)
 	if derr != nil {
-		// The intent keeps its status; only the decision id is linked so
-		// `intent show` lists the refusal.
-		if err := setJSON(b, intentKey(in.ID), in); err != nil {
-			return nil, err
-		}
-		return rec, derr
+		return rec, derr // the intent is unchanged; the decision record explains
 	}
+	in.LastDecision = body.DecisionID
 	at := body.At.UTC()
 	in.Status, in.PublishedAt = IntentPublished, &at
 	if in.Ring.IsProduction() && v.State == deploy.StateApproved {
@@ -854,14 +849,10 @@ func applyPromote(b Batch, kind string, body PromoteBody) (any, error) {
 	authz.Checks = slices.DeleteFunc(authz.Checks, func(c deploy.Check) bool { return c.Rule == "publish.cab" })
 	d := Combine(authz, deploy.EvaluatePromotion(pin, body.At))
 	rec, derr := decide(b, body.GovCtx, kind, "intent/"+in.ID, *in.Scope, as.Assessment.Model, pin, nil, d)
-	in.Decisions = append(in.Decisions, body.DecisionID)
 	if derr != nil {
-		if err := setJSON(b, intentKey(in.ID), in); err != nil {
-			return nil, err
-		}
 		return rec, derr
 	}
-	in.Status, in.PromotedTo = IntentPromoted, &next
+	in.Status, in.PromotedTo, in.LastDecision = IntentPromoted, &next, body.DecisionID
 	ids, _, err := activeIntents(b, in.AppID)
 	if err != nil {
 		return nil, err

@@ -227,8 +227,18 @@ func TestGovernanceProcessorDeterministic(t *testing.T) {
 		t.Fatalf("artifact packager is the caller: %+v", arts)
 	}
 	i1, _ := s1.Intent("i-1")
-	if i1.Status != IntentPromoted || i1.PromotedTo == nil || *i1.PromotedTo != deploy.Ring3Department || len(i1.Decisions) != 4 {
+	if i1.Status != IntentPromoted || i1.PromotedTo == nil || *i1.PromotedTo != deploy.Ring3Department || i1.LastDecision != "d-015" {
 		t.Fatalf("intent after promote: %+v", i1)
+	}
+	all, _ := s1.Decisions()
+	var about []string
+	for _, d := range all {
+		if d.Subject == "intent/i-1" {
+			about = append(about, fmt.Sprintf("%s:%v", d.Kind, d.Allowed))
+		}
+	}
+	if want := "gov.intent.create:true gov.intent.publish:false gov.intent.publish:true gov.intent.promote:true"; strings.Join(about, " ") != want {
+		t.Fatalf("decisions about i-1: %v, want %s", about, want)
 	}
 	if _, err := s1.Intent("i-2"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("refused intent stored: %v", err)
