@@ -47,7 +47,9 @@ func (w *govWorld) token(name string, role deploy.Role, scope deploy.Scope) {
 	w.users[key] = cli(w.n, nt.Token)
 }
 
-func (w *govWorld) as(name string, role deploy.Role) *client.Client { return w.users[name+"/"+string(role)] }
+func (w *govWorld) as(name string, role deploy.Role) *client.Client {
+	return w.users[name+"/"+string(role)]
+}
 
 // govState renders the governance state a refusal must not change (the
 // decision records and the audit log excepted).
@@ -146,8 +148,8 @@ func evidencePack(t *testing.T, intent, version string, risk deploy.Assessment, 
 	fin := deploy.Scope{Acquisition: "acme", BU: "fin"}
 	p := deploy.EvidencePack{
 		Schema: deploy.EvidenceSchema, IntentID: intent, AppID: "com.acme.ledger", Version: version, CreatedAt: at,
-		Artifacts:  []deploy.ArtifactEvidence{{Name: "ledger.msi", Platform: deploy.PlatformMSI, SHA256: hexDigest('a'), Size: 4096, Signing: deploy.Signing{State: deploy.SigKnownVendor}, Decision: deploy.ScanPass}},
-		SBOM:       doc('c'), ScanReport: doc('d'), PolicyDecision: deploy.ScanPass,
+		Artifacts: []deploy.ArtifactEvidence{{Name: "ledger.msi", Platform: deploy.PlatformMSI, SHA256: hexDigest('a'), Size: 4096, Signing: deploy.Signing{State: deploy.SigKnownVendor}, Decision: deploy.ScanPass}},
+		SBOM:      doc('c'), ScanReport: doc('d'), PolicyDecision: deploy.ScanPass,
 		InstallDoc: doc('1'), UninstallDoc: doc('2'), DetectionDoc: doc('3'),
 		RolloutPlan:   &deploy.RolloutPlan{Rings: []deploy.Ring{0, 1, 2, 3}, Schedule: deploy.Schedule{NotBefore: at}, Targeting: []string{"grp-fin"}},
 		RollbackPlans: []deploy.RollbackPlan{{Plane: "intune", Strategy: "supersedence"}},
@@ -384,14 +386,14 @@ func TestGovernanceEndToEnd(t *testing.T) {
 
 	// 9. JIT elevation and LOB retention.
 	el := must[store.DecisionRecord](t, "elevation")(w.as("eve", deploy.RoleEndpointOps).Elevate(ctx, client.ElevationRequest{ID: "el-1",
-		Device: deploy.DevicePosture{DeviceID: "pc-1", Cohort: "fin", Managed: true, Compliant: true, DiskEncrypted: true, EDRHealthy: true, PatchAgeDays: 2},
+		Device:      deploy.DevicePosture{DeviceID: "pc-1", Cohort: "fin", Managed: true, Compliant: true, DiskEncrypted: true, EDRHealthy: true, PatchAgeDays: 2},
 		DeviceScope: fin, App: deploy.AppClassification{AppID: app, RiskScore: 20, RiskModel: "v1.0"}, Duration: "1h"}))
 	if !el.Allowed || !strings.Contains(string(el.Result), `"grant"`) {
 		t.Fatalf("elevation: %+v", el)
 	}
 	w.refused("elevation beyond max duration", []string{"jit.duration"}, func() error {
 		_, err := w.as("eve", deploy.RoleEndpointOps).Elevate(ctx, client.ElevationRequest{ID: "el-2",
-			Device: deploy.DevicePosture{DeviceID: "pc-1", Cohort: "fin", Managed: true, Compliant: true, DiskEncrypted: true, EDRHealthy: true},
+			Device:      deploy.DevicePosture{DeviceID: "pc-1", Cohort: "fin", Managed: true, Compliant: true, DiskEncrypted: true, EDRHealthy: true},
 			DeviceScope: fin, App: deploy.AppClassification{AppID: app, RiskScore: 20, RiskModel: "v1.0"}, Duration: "9h"})
 		return err
 	})
