@@ -19,6 +19,14 @@ import (
 
 const maxGovBody = deploy.MaxDocumentSize
 
+// canon returns a validated digest in its canonical form (plain hex).
+func canon(d digest.Digest) digest.Digest {
+	if p, err := digest.Parse(string(d)); err == nil {
+		return p
+	}
+	return d
+}
+
 // deployError maps a deploy validation error to a 422 naming the field.
 func deployError(prefix string, err error) error {
 	var fe *deploy.FieldError
@@ -111,6 +119,7 @@ func DecodeArtifactRequest(r io.Reader, app, v, packager string) (deploy.Artifac
 	if err := art.Validate(); err != nil {
 		return art, deployError("", err)
 	}
+	art.SHA256, art.Provenance, art.SBOM, art.ScanReport = canon(art.SHA256), canon(art.Provenance), canon(art.SBOM), canon(art.ScanReport)
 	return art, nil
 }
 
@@ -154,9 +163,11 @@ func DecodeAssessmentRequest(r io.Reader) (AssessmentRequest, deploy.RiskInput, 
 		}
 	}
 	if v.Artifact != "" {
-		if _, err := digest.Parse(string(v.Artifact)); err != nil {
+		d, err := digest.Parse(string(v.Artifact))
+		if err != nil {
 			return v, deploy.RiskInput{}, badField("artifact", "%v", err)
 		}
+		v.Artifact = d
 	}
 	if len(v.Input) == 0 || string(v.Input) == "null" {
 		return v, deploy.RiskInput{}, badField("input", "missing: a risk input document")
@@ -227,6 +238,7 @@ func DecodeExceptionRequest(r io.Reader) (deploy.Exception, error) {
 	if err := check.Validate(); err != nil {
 		return e, deployError("", err)
 	}
+	e.Artifact = canon(e.Artifact)
 	return e, nil
 }
 
@@ -263,6 +275,7 @@ func DecodeIntentRequest(r io.Reader, requester string) (IntentRequest, deploy.I
 	if err := in.Validate(); err != nil {
 		return v, in, deployError("", err)
 	}
+	in.Artifact = canon(in.Artifact)
 	if !deploy.ValidIdentifier(v.AssessmentID) {
 		return v, in, badField("assessment_id", "%q: want the id of a stored risk assessment", v.AssessmentID)
 	}
@@ -299,9 +312,11 @@ func DecodePublishRequest(r io.Reader) (PublishRequest, error) {
 		return v, err
 	}
 	if v.Evidence != "" {
-		if _, err := digest.Parse(string(v.Evidence)); err != nil {
+		d, err := digest.Parse(string(v.Evidence))
+		if err != nil {
 			return v, badField("evidence", "%v", err)
 		}
+		v.Evidence = d
 	}
 	return v, nil
 }
@@ -353,9 +368,11 @@ func DecodePromoteRequest(r io.Reader) (PromoteRequest, deploy.PromotionInput, e
 		return v, deploy.PromotionInput{}, err
 	}
 	if v.Evidence != "" {
-		if _, err := digest.Parse(string(v.Evidence)); err != nil {
+		d, err := digest.Parse(string(v.Evidence))
+		if err != nil {
 			return v, deploy.PromotionInput{}, badField("evidence", "%v", err)
 		}
+		v.Evidence = d
 	}
 	return v, deploy.PromotionInput{SiteClass: v.SiteClass, InstallAttempts: v.InstallAttempts, InstallSuccesses: v.InstallSuccesses,
 		TimeToCompliance: ttc, TransferWindow: tw, AttributableIncidents: v.AttributableIncidents, Planes: v.Planes, RollbackValidated: v.RollbackValidated}, nil

@@ -328,7 +328,7 @@ func TestGovernanceEndToEnd(t *testing.T) {
 		return err
 	})
 	ex := must[deploy.Exception](t, "exception")(sam.CreateException(ctx, exReq))
-	if ex.ApprovedBy != "sam" || ex.ApproverRole != deploy.RoleSecurityReviewer || ex.Artifact != hexDigest('b') {
+	if ex.ApprovedBy != "sam" || ex.ApproverRole != deploy.RoleSecurityReviewer || ex.Artifact != digest.MustParse(string(hexDigest('b'))) {
 		t.Fatalf("exception: %+v", ex)
 	}
 	w.refused("publish without the exception", []string{"scan.pass-or-exception"}, func() error {

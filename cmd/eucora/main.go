@@ -68,6 +68,15 @@ func commands() []*cli.Command {
 		eventsCommand(),
 		riskCommand(),
 		mirrorCommand(),
+		appCommand(),
+		versionCommand(),
+		artifactCommand(),
+		assessCommand(),
+		approveCommand(),
+		exceptionCommand(),
+		intentCommand(),
+		evidenceCommand(),
+		decisionCommand(),
 	}
 }
 

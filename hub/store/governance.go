@@ -250,6 +250,15 @@ func fieldInvalid(prefix string, err error) error {
 	return invalidf("%s%v", prefix, err)
 }
 
+// normDigest returns d in canonical form (plain hex) when it parses, so a
+// "sha256:" prefix never splits one object into two keys.
+func normDigest(d digest.Digest) digest.Digest {
+	if p, err := digest.Parse(string(d)); err == nil {
+		return p
+	}
+	return d
+}
+
 func getRec[T any](b Batch, k []byte, what string) (T, error) {
 	var v T
 	raw, err := b.Get(k)
@@ -418,6 +427,7 @@ func applyVersionCreate(b Batch, kind string, body VersionCreateBody) (any, erro
 func applyArtifactCreate(b Batch, kind string, body ArtifactCreateBody) (any, error) {
 	a := body.Artifact
 	a.PackagedBy = body.Principal.ID // the packager is the caller, never a claim
+	a.SHA256, a.Provenance, a.SBOM, a.ScanReport = normDigest(a.SHA256), normDigest(a.Provenance), normDigest(a.SBOM), normDigest(a.ScanReport)
 	if err := a.Validate(); err != nil {
 		return nil, fieldInvalid("", err)
 	}
@@ -538,6 +548,7 @@ func applyAssessmentCreate(b Batch, kind string, body AssessmentCreateBody) (any
 	if err != nil {
 		return nil, fieldInvalid("input.", err)
 	}
+	body.Artifact = normDigest(body.Artifact)
 	app, err := getRec[AppRecord](b, appKey(body.AppID), "application "+body.AppID)
 	if err != nil {
 		return nil, err
@@ -617,6 +628,7 @@ func applyApprovalCreate(b Batch, kind string, body ApprovalCreateBody) (any, er
 
 func applyExceptionCreate(b Batch, kind string, body ExceptionCreateBody) (any, error) {
 	e := body.Exception
+	e.Artifact = normDigest(e.Artifact)
 	e.ApprovedBy, e.ApproverRole, e.ApprovedAt = body.Principal.ID, body.Principal.Role, body.At.UTC()
 	if err := e.Validate(); err != nil {
 		return nil, fieldInvalid("", err)
@@ -675,6 +687,7 @@ func optApproval(b Batch, id, field string) (*deploy.ApprovalRecord, error) {
 func applyIntentCreate(b Batch, kind string, body IntentCreateBody) (any, error) {
 	in := body.Intent
 	in.RequestedBy = body.Principal.ID
+	in.Artifact = normDigest(in.Artifact)
 	if err := in.Validate(); err != nil {
 		return nil, fieldInvalid("", err)
 	}
@@ -728,7 +741,8 @@ func evidenceFor(b Batch, d digest.Digest, intent string) (bool, error) {
 	if d == "" {
 		return false, nil
 	}
-	if _, err := digest.Parse(string(d)); err != nil {
+	d, err := digest.Parse(string(d))
+	if err != nil {
 		return false, invalidf("evidence: %v", err)
 	}
 	rec, err := getRec[EvidenceRecord](b, evidenceKey(d.Hex()), "evidence")
@@ -780,7 +794,7 @@ func applyPublish(b Batch, kind string, body PublishBody) (any, error) {
 	pack := body.Pack
 	if pack != nil {
 		// The pack must be the stored one: its canonical digest names it.
-		if _, d, err := pack.CanonicalBytes(); err != nil || d != body.Evidence {
+		if _, d, err := pack.CanonicalBytes(); err != nil || d != normDigest(body.Evidence) {
 			pack, stored = nil, false
 		}
 	}
@@ -869,6 +883,7 @@ func applyPromote(b Batch, kind string, body PromoteBody) (any, error) {
 
 func applyEvidenceRecord(b Batch, kind string, body EvidenceRecordBody) (any, error) {
 	r := body.Record
+	r.Digest, r.Envelope = normDigest(r.Digest), normDigest(r.Envelope)
 	for _, f := range []struct {
 		name string
 		d    digest.Digest
