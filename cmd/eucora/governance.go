@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +23,15 @@ import (
 // "Governance"). The hub records the caller (token name) as packager,
 // requester or approver and judges every rule; a policy refusal exits 24
 // (denied) with every failed rule.
+
+func init() {
+	// The hub refused the request as malformed or invalid (400, 413, 422,
+	// naming the field): the same class as a local malformed input.
+	registerExitMatch(exitCorrupt, func(err error) bool {
+		var ae *client.APIError
+		return errors.As(err, &ae) && (ae.Status == 400 || ae.Status == 413 || ae.Status == 422)
+	})
+}
 
 // readDoc reads a JSON document from a file or '-' (stdin).
 func readDoc(c *cli.Context, flag string) ([]byte, error) {
@@ -545,4 +555,25 @@ func decisionCommand() *cli.Command {
 				}),
 		},
 	}
+}
+
+func elevateCommand() *cli.Command {
+	return govCmd("elevate", "ask for a just-in-time elevation (endpoint ops, packaging engineer)",
+		"eucora elevate --input REQUEST.json",
+		[]cli.Flag{&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "elevation request JSON (docs/api.md) ('-' for stdin)"}},
+		0, func(c *cli.Context, out *output, cl *client.Client, args []string) error {
+			b, err := readDoc(c, "input")
+			if err != nil {
+				return err
+			}
+			var req client.ElevationRequest
+			if err := json.Unmarshal(b, &req); err != nil {
+				return fmt.Errorf("--input: %w", &deploy.FieldError{Field: "body", Msg: err.Error()})
+			}
+			d, err := cl.Elevate(c.Context, req)
+			if err != nil {
+				return err
+			}
+			return out.emit(d, func(w io.Writer) { printDecision(w, d) })
+		})
 }

@@ -158,7 +158,23 @@ func TestGovernanceCLI(t *testing.T) {
 	if apr.Approver != "carol" || apr.Decision != deploy.Approved {
 		t.Fatalf("approval: %+v", apr)
 	}
-	// Bad input is refused before the hub: a usage error.
+	// JIT elevation: allowed within policy, denied (exit 24) beyond it.
+	for dur, want := range map[string]int{"1h": 0, "9h": exitDenied} {
+		el, _ := json.Marshal(client.ElevationRequest{ID: "el-" + dur, Device: deploy.DevicePosture{DeviceID: "pc-1", Cohort: "fin", Managed: true,
+			Compliant: true, DiskEncrypted: true, EDRHealthy: true}, DeviceScope: deploy.Scope{Acquisition: "acme"},
+			App: deploy.AppClassification{AppID: "com.acme.ledger", RiskScore: 20, RiskModel: "v1.0"}, Duration: dur})
+		elFile := filepath.Join(dir, "el-"+dur+".json")
+		os.WriteFile(elFile, el, 0o644)
+		if r := eucora(t, dir, as("pat", "elevate", "--input", elFile)...); r.code != want || (want == 0) != strings.Contains(r.stdout, "ALLOWED") {
+			t.Fatalf("elevate %s: exit %d, want %d\n%s%s", dur, r.code, want, r.stdout, r.stderr)
+		}
+	}
+	// Invalid input refused by the hub (422 naming the field) exits 21.
+	r = eucora(t, dir, as("pat", "version", "add", "com.acme.ledger", "9.9")...)
+	if r.code != exitCorrupt || !strings.Contains(r.stderr, "os_matrix") {
+		t.Fatalf("version without OS matrix: exit %d %s", r.code, r.stderr)
+	}
+	// A missing document is a usage error.
 	if r := eucora(t, dir, as("rita", "intent", "add")...); r.code != exitUsage {
 		t.Fatalf("intent add without --input: exit %d", r.code)
 	}

@@ -77,6 +77,7 @@ func commands() []*cli.Command {
 		intentCommand(),
 		evidenceCommand(),
 		decisionCommand(),
+		elevateCommand(),
 	}
 }
 
