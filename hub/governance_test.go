@@ -471,3 +471,66 @@ func TestGovernanceBadInput(t *testing.T) {
 		t.Error("bad input changed state")
 	}
 }
+
+// TestGovernanceThroughFollower sends governance writes to a follower of a
+// three-node cluster: they are forwarded to the leader, judged once, and
+// their decisions replicate; evidence reaches a majority before it counts.
+func TestGovernanceThroughFollower(t *testing.T) {
+	nodes, admin := startCluster(t, 3)
+	ctx := ctxT(t)
+	leader := leaderOf(t, nodes)
+	var f *testNode
+	for _, n := range nodes {
+		if n != leader {
+			f = n
+			break
+		}
+	}
+	acme := deploy.Scope{Acquisition: "acme"}
+	w := &govWorld{t: t, n: f, ctx: ctx, users: map[string]*client.Client{}}
+	for _, u := range []struct {
+		name  string
+		role  deploy.Role
+		scope deploy.Scope
+	}{{"pat", deploy.RolePackagingEngineer, acme}, {"pat", deploy.RoleCABApprover, deploy.Scope{}}, {"rita", deploy.RolePublisher, acme}} {
+		nt, err := cli(f, admin).CreateToken(ctx, client.TokenRequest{Name: u.name, Role: u.role, Scope: u.scope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.users[u.name+"/"+string(u.role)] = cli(f, nt.Token)
+	}
+	pat, rita := w.as("pat", deploy.RolePackagingEngineer), w.as("rita", deploy.RolePublisher)
+	const app = "com.acme.ledger"
+	must[store.AppRecord](t, "app")(pat.CreateApp(ctx, client.AppRequest{ID: app, Name: "Ledger", Owner: "fin", Category: "finance",
+		SupportTier: "tier-1", LicensingModel: "free", AllowedScope: acme}))
+	must[store.VersionRecord](t, "version")(pat.CreateVersion(ctx, app, client.VersionRequest{Version: "1.0", OSMatrix: []deploy.OSSupport{{OS: "windows"}}}))
+	must[store.ArtifactRecord](t, "artifact")(pat.CreateArtifact(ctx, app, "1.0", client.ArtifactRequest{Platform: deploy.PlatformMSI, Name: "l.msi",
+		SHA256: hexDigest('a'), Size: 1, Signing: deploy.Signing{State: deploy.SigUnsigned}, ScanDecision: deploy.ScanPass}))
+	must[store.VersionRecord](t, "package")(pat.Transition(ctx, app, "1.0", deploy.StatePackaged))
+	must[store.VersionRecord](t, "stage")(pat.Transition(ctx, app, "1.0", deploy.StateStaged))
+	_, err := w.as("pat", deploy.RoleCABApprover).Transition(ctx, app, "1.0", deploy.StateApproved)
+	var de *client.DeniedError
+	if !errors.As(err, &de) || !slices.Contains(de.Decision.Decision.Failed(), "sod.no-self-approval") {
+		t.Fatalf("self-approval through a follower: %v", err)
+	}
+	for _, n := range nodes {
+		eventually(t, "decision on "+n.id, func() bool {
+			d, err := n.srv.Store().State().Decision(de.Decision.ID)
+			return err == nil && !d.Allowed
+		})
+	}
+	as := must[store.AssessmentRecord](t, "assess")(rita.CreateAssessment(ctx, client.AssessmentRequest{ID: "as-1", AppID: app, Version: "1.0",
+		Input: riskInput(0.2, deploy.Ring1Canary)}))
+	fin := deploy.Scope{Acquisition: "acme", BU: "fin"}
+	must[store.IntentRecord](t, "intent")(rita.CreateIntent(ctx, client.IntentRequest{ID: "i-1", AppID: app, Version: "1.0", Artifact: hexDigest('a'),
+		Ring: deploy.Ring1Canary, Scope: &fin, Schedule: deploy.Schedule{NotBefore: time.Now().UTC()}, AssessmentID: "as-1"}))
+	pack := evidencePack(t, "i-1", "1.0", as.Assessment, time.Now().UTC().Truncate(time.Second))
+	ev := must[client.EvidenceView](t, "evidence")(rita.StoreEvidence(ctx, pack))
+	b, err := leader.srv.Store().State().Blob(ev.Record.Digest.Hex())
+	if err != nil || len(b.Holders) < 2 {
+		t.Fatalf("evidence blob %+v %v: want a majority of holders", b, err)
+	}
+	if got := must[client.EvidenceView](t, "read evidence")(rita.Evidence(ctx, ev.Record.Digest)); got.KeyID != ev.Record.KeyID {
+		t.Fatalf("evidence read through follower: %+v", got.Record)
+	}
+}
