@@ -373,10 +373,23 @@ func (s *Server) handleApprovalCreate(w http.ResponseWriter, r *http.Request, p 
 	s.govApply(w, r, p, store.CmdApprovalCreate, "approval/"+a.ID, c, store.ApprovalCreateBody{GovCtx: c, Record: a}, http.StatusCreated)
 }
 
+// intentScoped answers 403 and returns false when intent id exists and is
+// outside p's scope.
+func (s *Server) intentScoped(w http.ResponseWriter, p *Principal, what, id string) bool {
+	in, err := s.store.State().Intent(id)
+	if err != nil {
+		return true // not linked to a stored intent: no scope to check
+	}
+	return inScope(w, p, what, *in.Scope)
+}
+
 func (s *Server) handleApprovalGet(w http.ResponseWriter, r *http.Request, p *Principal) {
 	a, err := s.store.State().Approval(r.PathValue("id"))
 	if err != nil {
 		writeStoreError(w, err)
+		return
+	}
+	if kind, id, _ := strings.Cut(a.Subject, ":"); kind == deploy.SubjectIntent && !s.intentScoped(w, p, "approval "+a.ID, id) {
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
@@ -409,7 +422,9 @@ func (s *Server) handleExceptionGet(w http.ResponseWriter, r *http.Request, p *P
 		writeStoreError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, e)
+	if s.intentScoped(w, p, "exception "+e.ID, e.IntentID) {
+		writeJSON(w, http.StatusOK, e)
+	}
 }
 
 func (s *Server) handleIntentCreate(w http.ResponseWriter, r *http.Request, p *Principal) {

@@ -401,6 +401,28 @@ func TestGovernanceEndToEnd(t *testing.T) {
 	if !ret.LOB || len(ret.Verdicts) != 1 || ret.Verdicts[0].Version != "2.4.1" || !ret.Verdicts[0].Keep {
 		t.Fatalf("retention: %+v", ret)
 	}
+	// Reads are scoped: an auditor of another acquisition sees none of it.
+	w.token("gil", deploy.RoleAuditor, deploy.Scope{Acquisition: "globex"})
+	gil := w.as("gil", deploy.RoleAuditor)
+	if apps, err := gil.Apps(ctx); err != nil || len(apps) != 0 {
+		t.Fatalf("out-of-scope app list: %v %v", apps, err)
+	}
+	for what, read := range map[string]func() error{
+		"app":       func() error { _, err := gil.App(ctx, app); return err },
+		"intent":    func() error { _, err := gil.Intent(ctx, "i-1"); return err },
+		"decision":  func() error { _, err := gil.Decision(ctx, pub.ID); return err },
+		"evidence":  func() error { _, err := gil.Evidence(ctx, ev.Record.Digest); return err },
+		"exception": func() error { _, err := gil.Raw(ctx, "GET", "/v1/exceptions/ex-1", nil, nil); return err },
+		"approval":  func() error { _, err := gil.Raw(ctx, "GET", "/v1/approvals/cab-1", nil, nil); return err },
+	} {
+		if err := read(); err == nil || !strings.Contains(err.Error(), "403") {
+			t.Errorf("out-of-scope %s read: %v", what, err)
+		}
+	}
+	// ...except the refused attempt to target globex, which concerns it.
+	if ds, err := gil.Decisions(ctx, ""); err != nil || len(ds) != 1 || ds[0].Subject != "intent/i-x" || ds[0].Allowed {
+		t.Fatalf("decisions visible to globex: %+v %v", ds, err)
+	}
 	// Decisions are listed per subject and readable one by one.
 	ds := must[[]store.DecisionRecord](t, "decisions")(carol.Decisions(ctx, "intent/i-1"))
 	if len(ds) != len(view.Decisions)+2 { // + the two promotion decisions
