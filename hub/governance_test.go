@@ -401,6 +401,18 @@ func TestGovernanceEndToEnd(t *testing.T) {
 	if !ret.LOB || len(ret.Verdicts) != 1 || ret.Verdicts[0].Version != "2.4.1" || !ret.Verdicts[0].Keep {
 		t.Fatalf("retention: %+v", ret)
 	}
+	// A second active change at one ring needs an explicit CAB approval.
+	i4 := client.IntentRequest{ID: "i-4", AppID: app, Version: "2.4.1", Artifact: hexDigest('a'), Ring: deploy.Ring1Canary, Scope: &fin,
+		Schedule: deploy.Schedule{NotBefore: t0}, AssessmentID: "as-3"}
+	w.refused("concurrent change", []string{"concurrency.one-active-change"}, func() error {
+		_, err := rita.CreateIntent(ctx, i4)
+		return err
+	})
+	must[deploy.ApprovalRecord](t, "concurrency cab")(carol.CreateApproval(ctx, client.ApprovalRequest{ID: "cab-c", Subject: "concurrency:i-4",
+		RequestedBy: "rita", Decision: deploy.Approved, ExpiresAt: t0.Add(24 * time.Hour)}))
+	i4.ConcurrencyApproval = "cab-c"
+	must[store.IntentRecord](t, "approved concurrent change")(rita.CreateIntent(ctx, i4))
+
 	// Reads are scoped: an auditor of another acquisition sees none of it.
 	w.token("gil", deploy.RoleAuditor, deploy.Scope{Acquisition: "globex"})
 	gil := w.as("gil", deploy.RoleAuditor)
@@ -419,12 +431,19 @@ func TestGovernanceEndToEnd(t *testing.T) {
 			t.Errorf("out-of-scope %s read: %v", what, err)
 		}
 	}
-	// ...except the refused attempt to target globex, which concerns it.
-	if ds, err := gil.Decisions(ctx, ""); err != nil || len(ds) != 1 || ds[0].Subject != "intent/i-x" || ds[0].Allowed {
-		t.Fatalf("decisions visible to globex: %+v %v", ds, err)
+	// ...except the refused attempt to target globex, which concerns it,
+	// and enterprise-wide records (the concurrency approval, judged in the
+	// approver's enterprise scope as its intent did not exist yet).
+	ds, err := gil.Decisions(ctx, "")
+	var seen []string
+	for _, d := range ds {
+		seen = append(seen, d.Subject)
+	}
+	if err != nil || strings.Join(seen, " ") != "intent/i-x approval/cab-c" {
+		t.Fatalf("decisions visible to globex: %v %v", seen, err)
 	}
 	// Decisions are listed per subject and readable one by one.
-	ds := must[[]store.DecisionRecord](t, "decisions")(carol.Decisions(ctx, "intent/i-1"))
+	ds = must[[]store.DecisionRecord](t, "decisions")(carol.Decisions(ctx, "intent/i-1"))
 	if len(ds) != len(view.Decisions)+2 { // + the two promotion decisions
 		t.Fatalf("%d decisions about i-1", len(ds))
 	}
