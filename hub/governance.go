@@ -151,7 +151,7 @@ type Denial struct {
 // with the stored decision; other errors map as for every write.
 func (s *Server) govApply(w http.ResponseWriter, r *http.Request, p *Principal, typ, object string, c store.GovCtx, body any, status int) (json.RawMessage, bool) {
 	a := s.audit(r, p, typ, object)
-	a.Time = c.At
+	a.ID, a.Time = c.DecisionID, c.At // the audit event and the decision record share id and time
 	cmd, err := store.NewCommand(typ, body, a)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "%v", err)

@@ -114,7 +114,7 @@ func (w *govWorld) refused(what string, rules []string, fn func() error) store.D
 		w.t.Errorf("%s: a refusal changed state:\n%s\n%s", what, before, after)
 	}
 	ev := lastEvent(w.t, w.n)
-	if ev.Outcome != "denied" || !strings.HasPrefix(ev.Action, "gov.") {
+	if ev.Outcome != "denied" || !strings.HasPrefix(ev.Action, "gov.") || ev.ID != de.Decision.ID {
 		w.t.Errorf("%s: newest audit event %+v, want a denied governance event", what, ev)
 	}
 	stored, err := w.n.srv.Store().State().Decision(de.Decision.ID)
