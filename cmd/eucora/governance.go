@@ -403,11 +403,7 @@ func intentCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					var req client.IntentRequest
-					if err := json.Unmarshal(b, &req); err != nil {
-						return fmt.Errorf("--input: %w", &deploy.FieldError{Field: "body", Msg: err.Error()})
-					}
-					in, err := cl.CreateIntent(c.Context, req)
+					in, err := cl.CreateIntentJSON(c.Context, b)
 					if err != nil {
 						return err
 					}
@@ -463,11 +459,7 @@ func intentCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					var req client.PromoteRequest
-					if err := json.Unmarshal(b, &req); err != nil {
-						return fmt.Errorf("--input: %w", &deploy.FieldError{Field: "body", Msg: err.Error()})
-					}
-					d, err := cl.Promote(c.Context, args[0], req)
+					d, err := cl.PromoteJSON(c.Context, args[0], b)
 					if err != nil {
 						return err
 					}
@@ -566,11 +558,7 @@ func elevateCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var req client.ElevationRequest
-			if err := json.Unmarshal(b, &req); err != nil {
-				return fmt.Errorf("--input: %w", &deploy.FieldError{Field: "body", Msg: err.Error()})
-			}
-			d, err := cl.Elevate(c.Context, req)
+			d, err := cl.ElevateJSON(c.Context, b)
 			if err != nil {
 				return err
 			}

@@ -174,6 +174,12 @@ func TestGovernanceCLI(t *testing.T) {
 	if r.code != exitCorrupt || !strings.Contains(r.stderr, "os_matrix") {
 		t.Fatalf("version without OS matrix: exit %d %s", r.code, r.stderr)
 	}
+	// Unknown fields in a document reach the hub's strict decoder: exit 21 naming the field.
+	bad := filepath.Join(dir, "bad-intent.json")
+	os.WriteFile(bad, []byte(`{"id":"i-9","colour":"red"}`), 0o644)
+	if r := eucora(t, dir, as("rita", "intent", "add", "--input", bad)...); r.code != exitCorrupt || !strings.Contains(r.stderr, "colour") {
+		t.Fatalf("intent add with an unknown field: exit %d %s", r.code, r.stderr)
+	}
 	// A missing document is a usage error.
 	if r := eucora(t, dir, as("rita", "intent", "add")...); r.code != exitUsage {
 		t.Fatalf("intent add without --input: exit %d", r.code)

@@ -379,3 +379,22 @@ func (c *Client) Elevate(ctx context.Context, r ElevationRequest) (store.Decisio
 	var out store.DecisionRecord
 	return out, c.gov(ctx, "POST", "/v1/elevations", r, &out)
 }
+
+// CreateIntentJSON declares an intent from a JSON document sent as is, so
+// the hub's strict decoder sees (and names) any unknown field.
+func (c *Client) CreateIntentJSON(ctx context.Context, doc json.RawMessage) (store.IntentRecord, error) {
+	var out store.IntentRecord
+	return out, c.gov(ctx, "POST", "/v1/intents", doc, &out)
+}
+
+// PromoteJSON runs the promotion gate with a measured-results document sent as is.
+func (c *Client) PromoteJSON(ctx context.Context, id string, doc json.RawMessage) (store.DecisionRecord, error) {
+	var out store.DecisionRecord
+	return out, c.gov(ctx, "POST", "/v1/intents/"+esc(id)+":promote", doc, &out)
+}
+
+// ElevateJSON asks for a JIT elevation with a request document sent as is.
+func (c *Client) ElevateJSON(ctx context.Context, doc json.RawMessage) (store.DecisionRecord, error) {
+	var out store.DecisionRecord
+	return out, c.gov(ctx, "POST", "/v1/elevations", doc, &out)
+}
