@@ -43,6 +43,7 @@ var (
 	securityRoles   = []deploy.Role{deploy.RoleSecurityReviewer}
 	publisherRoles  = []deploy.Role{deploy.RolePublisher}
 	elevationRoles  = []deploy.Role{deploy.RoleEndpointOps, deploy.RolePackagingEngineer}
+	scopeRoles      = []deploy.Role{deploy.RoleEndpointOps}
 )
 
 // governanceRoutes are appended to Routes. Patterns with a ":verb" after a
@@ -53,6 +54,7 @@ func governanceRoutes() []Route {
 		{Method: "GET", Pattern: "/v1/apps", Name: "apps.list", Roles: allRoles, handler: (*Server).handleAppsList},
 		{Method: "GET", Pattern: "/v1/apps/{app}", Name: "apps.get", Roles: allRoles, handler: (*Server).handleAppGet},
 		{Method: "GET", Pattern: "/v1/apps/{app}/retention", Name: "apps.retention", Roles: allRoles, handler: (*Server).handleRetention},
+		{Method: "POST", Pattern: "/v1/apps/{app}:scope", Name: "apps.scope", Roles: scopeRoles, Write: true, handler: (*Server).handleAppScope},
 		{Method: "POST", Pattern: "/v1/apps/{app}/versions", Name: "versions.create", Roles: requestRoles, Write: true, handler: (*Server).handleVersionCreate},
 		{Method: "POST", Pattern: "/v1/apps/{app}/versions/{v}:transition", Name: "versions.transition", Roles: transitionRoles, Write: true, handler: (*Server).handleTransition},
 		{Method: "POST", Pattern: "/v1/apps/{app}/versions/{v}/artifacts", Name: "artifacts.create", Roles: packagerRoles, Write: true, handler: (*Server).handleArtifactCreate},
@@ -300,6 +302,26 @@ func (s *Server) handleRetention(w http.ResponseWriter, r *http.Request, p *Prin
 		return
 	}
 	writeJSON(w, http.StatusOK, RetentionView{AppID: app.ID, LOB: app.LOB, At: at, Verdicts: verdicts})
+}
+
+func (s *Server) handleAppScope(w http.ResponseWriter, r *http.Request, p *Principal) {
+	app := r.PathValue("app")
+	req, err := DecodeScopeRequest(http.MaxBytesReader(w, r.Body, maxSmallBody))
+	if err != nil {
+		writeInputError(w, err)
+		return
+	}
+	all, err := s.store.State().Sites()
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	sites := []deploy.Site{}
+	for _, st := range all {
+		sites = append(sites, deploy.Site{Name: st.Name, Scope: st.Scope})
+	}
+	c := govCtx(p)
+	s.govApply(w, r, p, store.CmdAppScopeChange, "app/"+app, c, store.AppScopeBody{GovCtx: c, AppID: app, Scope: req.Scope, Approval: req.Approval, Sites: sites}, http.StatusOK)
 }
 
 func (s *Server) handleVersionCreate(w http.ResponseWriter, r *http.Request, p *Principal) {

@@ -175,3 +175,15 @@ func FuzzDecodeEvidencePack(f *testing.F) {
 		})
 	})
 }
+
+func FuzzDecodeScopeRequest(f *testing.F) {
+	seeds(f, `{"scope":{"acquisition":"acme","bu":"fin"},"approval":"cab-s"}`, `{"scope":{"site":"x"}}`, `{"approval":"a b"}`, `{"scope":null}`)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkGov(t, data, func(r *bytes.Reader) (ScopeRequest, error) { return DecodeScopeRequest(r) }, func(v ScopeRequest) error {
+			if v.Approval != "" && !deploy.ValidIdentifier(v.Approval) {
+				return errors.New("approval")
+			}
+			return v.Scope.Validate()
+		})
+	})
+}

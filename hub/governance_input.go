@@ -430,3 +430,21 @@ func DecodeEvidencePack(r io.Reader) (deploy.EvidencePack, error) {
 	}
 	return p, nil
 }
+
+// ScopeRequest is the body of POST /v1/apps/{app}:scope.
+type ScopeRequest struct {
+	Scope    deploy.Scope `json:"scope"`
+	Approval string       `json:"approval,omitempty"`
+}
+
+// DecodeScopeRequest decodes an allowed-scope change.
+func DecodeScopeRequest(r io.Reader) (ScopeRequest, error) {
+	var v ScopeRequest
+	if err := decodeJSON(r, &v); err != nil {
+		return v, err
+	}
+	if err := v.Scope.Validate(); err != nil {
+		return v, badField("scope", "%v", err)
+	}
+	return v, checkOptIDs([2]string{"approval", v.Approval})
+}

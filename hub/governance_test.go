@@ -447,6 +447,23 @@ func TestGovernanceEndToEnd(t *testing.T) {
 	if len(ds) != len(view.Decisions)+2 { // + the two promotion decisions
 		t.Fatalf("%d decisions about i-1", len(ds))
 	}
+
+	// 10. The allowed scope changes only under a CAB approval of the next scope version.
+	eve := w.as("eve", deploy.RoleEndpointOps)
+	w.refused("scope change without CAB", []string{"cab.present"}, func() error {
+		_, err := eve.ChangeAppScope(ctx, app, fin, "")
+		return err
+	})
+	must[deploy.ApprovalRecord](t, "scope cab")(carol.CreateApproval(ctx, client.ApprovalRequest{ID: "cab-s", Subject: deploy.ScopeChangeSubject(app, 2),
+		RequestedBy: "eve", Decision: deploy.Approved, ExpiresAt: t0.Add(24 * time.Hour)}))
+	narrowed := must[store.AppRecord](t, "scope change")(eve.ChangeAppScope(ctx, app, fin, "cab-s"))
+	if narrowed.AllowedScope != fin || narrowed.ScopeVersion != 2 {
+		t.Fatalf("scope change: %+v", narrowed)
+	}
+	sd := must[[]store.DecisionRecord](t, "scope decisions")(carol.Decisions(ctx, "app/"+app))
+	if last := sd[len(sd)-1]; !last.Allowed || !strings.Contains(string(last.Result), `"change":"narrowed"`) {
+		t.Fatalf("scope decision: %+v", last)
+	}
 }
 
 func ruleNames(d deploy.Decision) []string {

@@ -41,6 +41,7 @@ var rbacWant = map[string]string{
 	"apps.list":           "PKUCSEA",
 	"apps.get":            "PKUCSEA",
 	"apps.retention":      "PKUCSEA",
+	"apps.scope":          "E",
 	"versions.create":     "KE",
 	"versions.transition": "KUC",
 	"artifacts.create":    "K",
@@ -220,6 +221,8 @@ func rbacRequest(t *testing.T, ac *client.Client, rt Route, bhex string, blob []
 		return "POST", "/v1/apps/no.such.app/versions/1.0/artifacts", js(`{}`)
 	case "intents.publish":
 		return "POST", "/v1/intents/nosuch:publish", js(`{}`)
+	case "apps.scope":
+		return "POST", "/v1/apps/no.such.app:scope", js(`{"scope":{"acquisition":"acme"}}`)
 	case "intents.promote":
 		return "POST", "/v1/intents/nosuch:promote", js(`{}`)
 	}

@@ -179,6 +179,25 @@ func appCommand() *cli.Command {
 						tw.Flush()
 					})
 				}),
+			govCmd("scope", "change an application's allowed scope under a CAB approval (endpoint ops)",
+				"eucora app scope ID --scope acquisition=a[,bu=b] --approval ID",
+				[]cli.Flag{&cli.StringFlag{Name: "scope"}, &cli.StringFlag{Name: "approval", Usage: "CAB approval of scope-change:APP@NEXT_VERSION"}},
+				1, func(c *cli.Context, out *output, cl *client.Client, args []string) error {
+					if err := required(c, "scope"); err != nil {
+						return err
+					}
+					sc, err := deploy.ParseScope(c.String("scope"))
+					if err != nil {
+						return usageErrorf("--scope: %v", err)
+					}
+					a, err := cl.ChangeAppScope(c.Context, args[0], sc, c.String("approval"))
+					if err != nil {
+						return err
+					}
+					return out.emit(a, func(w io.Writer) {
+						fmt.Fprintf(w, "application %s allowed scope is %s (scope version %d)\n", a.ID, a.AllowedScope, a.ScopeVersion)
+					})
+				}),
 			govCmd("retention", "plan LOB version retention", "eucora app retention ID [--at RFC3339]",
 				[]cli.Flag{&cli.StringFlag{Name: "at", Usage: "judge at this time (default now)"}},
 				1, func(c *cli.Context, out *output, cl *client.Client, args []string) error {

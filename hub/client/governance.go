@@ -398,3 +398,10 @@ func (c *Client) ElevateJSON(ctx context.Context, doc json.RawMessage) (store.De
 	var out store.DecisionRecord
 	return out, c.gov(ctx, "POST", "/v1/elevations", doc, &out)
 }
+
+// ChangeAppScope changes an application's allowed scope under a CAB
+// approval of "scope-change:APP@N" (N = the next scope version).
+func (c *Client) ChangeAppScope(ctx context.Context, app string, scope deploy.Scope, approval string) (store.AppRecord, error) {
+	var out store.AppRecord
+	return out, c.gov(ctx, "POST", "/v1/apps/"+esc(app)+":scope", map[string]any{"scope": scope, "approval": approval}, &out)
+}

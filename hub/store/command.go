@@ -63,6 +63,7 @@ const (
 	CmdIntentPromote     = "gov.intent.promote"
 	CmdEvidenceRecord    = "gov.evidence.record"
 	CmdElevationDecide   = "gov.elevation.decide"
+	CmdAppScopeChange    = "gov.app.scope"
 )
 
 // supported maps each command type to the highest version this binary
@@ -74,6 +75,7 @@ var supported = map[string]int{
 	CmdAppCreate:   1, CmdVersionCreate: 1, CmdArtifactCreate: 1, CmdVersionTransition: 1,
 	CmdAssessmentCreate: 1, CmdApprovalCreate: 1, CmdExceptionCreate: 1, CmdIntentCreate: 1,
 	CmdIntentPublish: 1, CmdIntentPromote: 1, CmdEvidenceRecord: 1, CmdElevationDecide: 1,
+	CmdAppScopeChange: 1,
 }
 
 // Command is the envelope of every Raft log entry. Everything the FSM needs

@@ -228,6 +228,16 @@ type (
 		GovCtx
 		Record EvidenceRecord `json:"record"`
 	}
+	// AppScopeBody changes an application's allowed scope under a CAB
+	// approval of ScopeChangeSubject(app, scope_version+1). Sites is the
+	// inventory the proposer read, for the blast-radius summary.
+	AppScopeBody struct {
+		GovCtx
+		AppID    string        `json:"app_id"`
+		Scope    deploy.Scope  `json:"scope"`
+		Approval string        `json:"approval,omitempty"`
+		Sites    []deploy.Site `json:"sites"`
+	}
 	// ElevationBody judges a JIT elevation request.
 	ElevationBody struct {
 		GovCtx
@@ -354,6 +364,8 @@ func applyGovernance(b Batch, cmd Command) (any, error) {
 		return govCmd(b, cmd, applyEvidenceRecord)
 	case CmdElevationDecide:
 		return govCmd(b, cmd, applyElevation)
+	case CmdAppScopeChange:
+		return govCmd(b, cmd, applyScopeChange)
 	}
 	return nil, &UnsupportedCommandError{Type: cmd.Type, Version: cmd.Version}
 }
@@ -940,4 +952,26 @@ func applyElevation(b Batch, kind string, body ElevationBody) (any, error) {
 		return rec, derr
 	}
 	return rec, setJSON(b, grantKey(req.ID), ed.Grant)
+}
+
+func applyScopeChange(b Batch, kind string, body AppScopeBody) (any, error) {
+	if err := body.Scope.Validate(); err != nil {
+		return nil, invalidf("scope: %v", err)
+	}
+	app, err := getRec[AppRecord](b, appKey(body.AppID), "application "+body.AppID)
+	if err != nil {
+		return nil, err
+	}
+	cab, err := optApproval(b, body.Approval, "approval")
+	if err != nil {
+		return nil, err
+	}
+	next, diff, change := deploy.ChangeAppScope(app.Application, body.Scope, cab, body.Sites, body.At)
+	authz := deploy.Authorize(body.Principal, deploy.ActionChangeScope, deploy.Object{Kind: "application", ID: app.ID, Scope: body.Scope}, body.At)
+	d := Combine(authz, change)
+	if rec, err := decide(b, body.GovCtx, kind, "app/"+app.ID, app.AllowedScope, "", body, diff, d); err != nil {
+		return rec, err
+	}
+	app.Application = next
+	return app, setJSON(b, appKey(app.ID), app)
 }

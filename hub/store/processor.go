@@ -244,7 +244,7 @@ func apply(b Batch, cmd Command) (any, error) {
 		return ingest(b, body)
 	case CmdAppCreate, CmdVersionCreate, CmdArtifactCreate, CmdVersionTransition, CmdAssessmentCreate,
 		CmdApprovalCreate, CmdExceptionCreate, CmdIntentCreate, CmdIntentPublish, CmdIntentPromote,
-		CmdEvidenceRecord, CmdElevationDecide:
+		CmdEvidenceRecord, CmdElevationDecide, CmdAppScopeChange:
 		return applyGovernance(b, cmd)
 	}
 	return nil, &UnsupportedCommandError{Type: cmd.Type, Version: cmd.Version}
