@@ -138,6 +138,10 @@ func governanceLog(t testing.TB) ([]*raft.Log, map[string]int) {
 			App: deploy.AppClassification{AppID: "com.acme.ledger", RiskScore: 20, RiskModel: "v1.0"}, Duration: time.Hour}}
 	}, deploy.Principal{ID: "eve", Role: deploy.RoleEndpointOps, Scope: acmeScope})
 	mark("elevation")
+	g.add(CmdAppScopeChange, func(c GovCtx) any {
+		return AppScopeBody{GovCtx: c, AppID: "com.acme.ledger", Scope: fin, Sites: []deploy.Site{{Name: "lon", Scope: deploy.Scope{Acquisition: "acme", BU: "fin", Site: "lon"}, Devices: 10}}}
+	}, deploy.Principal{ID: "eve", Role: deploy.RoleEndpointOps, Scope: acmeScope})
+	mark("scope-without-cab")
 	logs := make([]*raft.Log, len(g.cmds))
 	for i, c := range g.cmds {
 		logs[i] = entry(t, uint64(i+1), c)
@@ -190,7 +194,7 @@ func TestGovernanceProcessorDeterministic(t *testing.T) {
 		}
 		err := r.(Result).Err
 		switch name {
-		case "self-approve", "second-intent", "publish-without":
+		case "self-approve", "second-intent", "publish-without", "scope-without-cab":
 			if !errors.Is(err, deploy.ErrDenied) {
 				t.Errorf("%s: %v, want denied", name, err)
 			}
@@ -254,8 +258,11 @@ func TestGovernanceProcessorDeterministic(t *testing.T) {
 			denied++
 		}
 	}
-	if denied != 3 {
-		t.Fatalf("%d denied events, want 3", denied)
+	if denied != 4 {
+		t.Fatalf("%d denied events, want 4", denied)
+	}
+	if a, _ := s1.App("com.acme.ledger"); a.AllowedScope != acmeScope || a.ScopeVersion != 1 {
+		t.Fatalf("refused scope change applied: %+v", a)
 	}
 }
 
