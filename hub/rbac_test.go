@@ -36,6 +36,31 @@ var rbacWant = map[string]string{
 	"cluster.join":   "P",
 	"cluster.remove": "P",
 	"backup":         "P",
+	// Governance (hub/governance.go).
+	"apps.create":         "KE",
+	"apps.list":           "PKUCSEA",
+	"apps.get":            "PKUCSEA",
+	"apps.retention":      "PKUCSEA",
+	"apps.scope":          "E",
+	"versions.create":     "KE",
+	"versions.transition": "KUC",
+	"artifacts.create":    "K",
+	"assessments.create":  "KU",
+	"assessments.get":     "PKUCSEA",
+	"approvals.create":    "C",
+	"approvals.get":       "PKUCSEA",
+	"exceptions.create":   "S",
+	"exceptions.get":      "PKUCSEA",
+	"intents.create":      "KU",
+	"intents.list":        "PKUCSEA",
+	"intents.get":         "PKUCSEA",
+	"intents.publish":     "KU",
+	"intents.promote":     "U",
+	"evidence.create":     "KU",
+	"evidence.get":        "PKUCSEA",
+	"decisions.list":      "PKUCSEA",
+	"decisions.get":       "PKUCSEA",
+	"elevations.create":   "KE",
 }
 
 var roleLetter = map[deploy.Role]string{
@@ -178,6 +203,28 @@ func rbacRequest(t *testing.T, ac *client.Client, rt Route, bhex string, blob []
 		return "POST", "/v1/cluster/join", js(`{"node_id":"BAD ID","raft_addr":"x","http_addr":"y"}`) // 422 once allowed
 	case "cluster.remove":
 		return "DELETE", "/v1/cluster/nodes/nosuchnode", nil
+	// Governance: an allowed caller gets 404 (no such record) or 422
+	// (invalid body) without touching state; the policy rules behind the
+	// route table are exercised by governance_test.go.
+	case "apps.get", "apps.retention":
+		return "GET", strings.Replace(rt.Pattern, "{app}", "no.such.app", 1), nil
+	case "assessments.get", "approvals.get", "exceptions.get", "intents.get", "decisions.get":
+		return "GET", strings.Replace(rt.Pattern, "{id}", "nosuch", 1), nil
+	case "evidence.get":
+		return "GET", "/v1/evidence/sha256:" + strings.Repeat("0", 64), nil
+	case "versions.create", "apps.create", "assessments.create", "approvals.create", "exceptions.create",
+		"intents.create", "evidence.create", "elevations.create":
+		return "POST", strings.Replace(rt.Pattern, "{app}", "no.such.app", 1), js(`{}`)
+	case "versions.transition":
+		return "POST", "/v1/apps/no.such.app/versions/1.0:transition", js(`{"to":"packaged"}`)
+	case "artifacts.create":
+		return "POST", "/v1/apps/no.such.app/versions/1.0/artifacts", js(`{}`)
+	case "intents.publish":
+		return "POST", "/v1/intents/nosuch:publish", js(`{}`)
+	case "apps.scope":
+		return "POST", "/v1/apps/no.such.app:scope", js(`{"scope":{"acquisition":"acme"}}`)
+	case "intents.promote":
+		return "POST", "/v1/intents/nosuch:promote", js(`{}`)
 	}
 	return rt.Method, rt.Pattern, nil
 }

@@ -63,7 +63,7 @@ var (
 
 // Routes returns the API table.
 func Routes() []Route {
-	return []Route{
+	return append([]Route{
 		{Method: "GET", Pattern: "/healthz", Name: "healthz", Local: true, handler: (*Server).handleHealthz},
 		{Method: "GET", Pattern: "/readyz", Name: "readyz", Local: true, handler: (*Server).handleReadyz},
 		{Method: "GET", Pattern: "/metrics", Name: "metrics", Local: true, handler: (*Server).handleMetrics},
@@ -82,16 +82,22 @@ func Routes() []Route {
 		{Method: "POST", Pattern: "/v1/cluster/join", Name: "cluster.join", Roles: adminOnly, Write: true, Enterprise: true, handler: (*Server).handleJoin},
 		{Method: "DELETE", Pattern: "/v1/cluster/nodes/{id}", Name: "cluster.remove", Roles: adminOnly, Write: true, Enterprise: true, handler: (*Server).handleRemove},
 		{Method: "GET", Pattern: "/v1/backup", Name: "backup", Roles: adminOnly, Enterprise: true, handler: (*Server).handleBackup},
-	}
+	}, governanceRoutes()...)
 }
 
 const forwardedHeader = "X-Eucora-Forwarded"
 
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
+	var colon []Route
 	for _, rt := range Routes() {
+		if isColonRoute(rt.Pattern) {
+			colon = append(colon, rt)
+			continue
+		}
 		mux.Handle(rt.Method+" "+rt.Pattern, s.metrics.instrument(rt.Name, s.wrap(rt)))
 	}
+	s.registerColonRoutes(mux, colon)
 	// Peer endpoints: authenticated by the cluster's peer secret, local.
 	mux.Handle("POST /internal/v1/apply", s.metrics.instrument("internal.apply", s.peerOnly(s.handleInternalApply)))
 	mux.Handle("GET /internal/v1/blobs/{hex}", s.metrics.instrument("internal.blob", s.peerOnly(s.handleInternalBlob)))

@@ -69,6 +69,16 @@ func commands() []*cli.Command {
 		riskCommand(),
 		mirrorCommand(),
 		edgeCommand(),
+		appCommand(),
+		versionCommand(),
+		artifactCommand(),
+		assessCommand(),
+		approveCommand(),
+		exceptionCommand(),
+		intentCommand(),
+		evidenceCommand(),
+		decisionCommand(),
+		elevateCommand(),
 	}
 }
 

@@ -59,12 +59,16 @@ func riskCommand() *cli.Command {
 			{
 				Name:      "explain",
 				Usage:     "show each factor's weight, value, contribution and rubric meaning",
-				UsageText: "eucora risk explain --input FILE.json [--output json]",
-				Flags:     []cli.Flag{inputFlag()},
+				UsageText: "eucora risk explain --input FILE.json | --id ASSESSMENT [--hub URL] [--output json]",
+				Flags: append([]cli.Flag{inputFlag(),
+					&cli.StringFlag{Name: "id", Usage: "explain the assessment stored at the hub under this id"}}, hubClientFlags()...),
 				Action: func(c *cli.Context) error {
 					out, err := outputFrom(c)
 					if err != nil {
 						return err
+					}
+					if c.String("id") != "" {
+						return runStoredRiskExplain(c, out)
 					}
 					return runRiskExplain(c, out, o)
 				},
@@ -141,7 +145,28 @@ func runRiskExplain(c *cli.Context, out *output, o riskOptions) error {
 	if err != nil {
 		return err
 	}
-	return out.emit(a, func(w io.Writer) {
+	return explainAssessment(out, a, a)
+}
+
+// runStoredRiskExplain explains an assessment stored at the hub; the JSON
+// output is the stored record (inputs, score, model, who, when).
+func runStoredRiskExplain(c *cli.Context, out *output) error {
+	if c.String("input") != "" {
+		return usageErrorf("--id and --input are exclusive")
+	}
+	cl, err := hubClient(c)
+	if err != nil {
+		return err
+	}
+	rec, err := cl.Assessment(c.Context, c.String("id"))
+	if err != nil {
+		return err
+	}
+	return explainAssessment(out, rec, rec.Assessment)
+}
+
+func explainAssessment(out *output, v any, a deploy.Assessment) error {
+	return out.emit(v, func(w io.Writer) {
 		fmt.Fprintf(w, "model %s, target %s, privileged tooling: %s\n\n", a.Model, a.Input.TargetRing, yesNo(a.Input.PrivilegedTooling))
 		tw := table(w)
 		fmt.Fprintln(tw, "FACTOR\tWEIGHT\tVALUE\tCONTRIBUTION\tMEANING")

@@ -49,6 +49,21 @@ const (
 	CmdBlobRegister = "blob.register"
 	CmdEventsIngest = "events.ingest"
 	CmdAuditRecord  = "audit.record"
+
+	// Governance commands (see governance.go).
+	CmdAppCreate         = "gov.app.create"
+	CmdVersionCreate     = "gov.version.create"
+	CmdArtifactCreate    = "gov.artifact.create"
+	CmdVersionTransition = "gov.version.transition"
+	CmdAssessmentCreate  = "gov.assessment.create"
+	CmdApprovalCreate    = "gov.approval.create"
+	CmdExceptionCreate   = "gov.exception.create"
+	CmdIntentCreate      = "gov.intent.create"
+	CmdIntentPublish     = "gov.intent.publish"
+	CmdIntentPromote     = "gov.intent.promote"
+	CmdEvidenceRecord    = "gov.evidence.record"
+	CmdElevationDecide   = "gov.elevation.decide"
+	CmdAppScopeChange    = "gov.app.scope"
 )
 
 // supported maps each command type to the highest version this binary
@@ -57,6 +72,10 @@ var supported = map[string]int{
 	CmdNodeUpsert: 1, CmdNodeRemove: 1, CmdIdentityInit: 1, CmdSiteCreate: 1,
 	CmdTokenCreate: 1, CmdTokenRevoke: 1, CmdBlobRegister: 1, CmdEventsIngest: 1,
 	CmdAuditRecord: 1,
+	CmdAppCreate:   1, CmdVersionCreate: 1, CmdArtifactCreate: 1, CmdVersionTransition: 1,
+	CmdAssessmentCreate: 1, CmdApprovalCreate: 1, CmdExceptionCreate: 1, CmdIntentCreate: 1,
+	CmdIntentPublish: 1, CmdIntentPromote: 1, CmdEvidenceRecord: 1, CmdElevationDecide: 1,
+	CmdAppScopeChange: 1,
 }
 
 // Command is the envelope of every Raft log entry. Everything the FSM needs

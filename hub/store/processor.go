@@ -55,6 +55,8 @@ func outcomeOf(err error) (string, string) {
 	switch {
 	case err == nil:
 		return "ok", ""
+	case errors.Is(err, deploy.ErrDenied):
+		return "denied", err.Error()
 	case errors.Is(err, ErrConflict):
 		return "conflict", err.Error()
 	case errors.Is(err, ErrNotFound):
@@ -240,6 +242,10 @@ func apply(b Batch, cmd Command) (any, error) {
 			return nil, err
 		}
 		return ingest(b, body)
+	case CmdAppCreate, CmdVersionCreate, CmdArtifactCreate, CmdVersionTransition, CmdAssessmentCreate,
+		CmdApprovalCreate, CmdExceptionCreate, CmdIntentCreate, CmdIntentPublish, CmdIntentPromote,
+		CmdEvidenceRecord, CmdElevationDecide, CmdAppScopeChange:
+		return applyGovernance(b, cmd)
 	}
 	return nil, &UnsupportedCommandError{Type: cmd.Type, Version: cmd.Version}
 }

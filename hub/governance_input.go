@@ -1,0 +1,450 @@
+package hub
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/internal/digest"
+)
+
+// Governance request bodies (docs/api.md, "Governance"). Every decoder is
+// strict (unknown fields, trailing data and wrong types are 400 naming the
+// field) and validates with the deploy rules (422 naming the field), so a
+// refused body never reaches the state machine.
+
+const maxGovBody = deploy.MaxDocumentSize
+
+// canon returns a validated digest in its canonical form (plain hex).
+func canon(d digest.Digest) digest.Digest {
+	if p, err := digest.Parse(string(d)); err == nil {
+		return p
+	}
+	return d
+}
+
+// deployError maps a deploy validation error to a 422 naming the field.
+func deployError(prefix string, err error) error {
+	var fe *deploy.FieldError
+	if errors.As(err, &fe) {
+		return badField(prefix+fe.Field, "%s", fe.Msg)
+	}
+	var ie *InputError
+	if errors.As(err, &ie) {
+		return err
+	}
+	if prefix != "" {
+		return badField(prefix[:len(prefix)-1], "%v", err)
+	}
+	return &InputError{Status: http.StatusUnprocessableEntity, Msg: err.Error()}
+}
+
+// AppRequest is the body of POST /v1/apps.
+type AppRequest struct {
+	ID              string       `json:"id"`
+	Name            string       `json:"name"`
+	Owner           string       `json:"owner"`
+	Category        string       `json:"category"`
+	SupportTier     string       `json:"support_tier"`
+	LicensingModel  string       `json:"licensing_model"`
+	AllowedScope    deploy.Scope `json:"allowed_scope"`
+	LOB             bool         `json:"lob,omitempty"`
+	PrivilegedTools bool         `json:"privileged_tools,omitempty"`
+}
+
+// DecodeAppRequest decodes and validates an application.
+func DecodeAppRequest(r io.Reader) (deploy.Application, error) {
+	var v AppRequest
+	if err := decodeJSON(r, &v); err != nil {
+		return deploy.Application{}, err
+	}
+	app := deploy.Application{ID: v.ID, Name: v.Name, Owner: v.Owner, Category: v.Category, SupportTier: v.SupportTier,
+		LicensingModel: v.LicensingModel, AllowedScope: v.AllowedScope, ScopeVersion: 1, State: deploy.StateRequested,
+		LOB: v.LOB, PrivilegedTools: v.PrivilegedTools}
+	if err := app.Validate(); err != nil {
+		return app, deployError("", err)
+	}
+	return app, nil
+}
+
+// VersionRequest is the body of POST /v1/apps/{app}/versions.
+type VersionRequest struct {
+	Version      string              `json:"version"`
+	ReleaseNotes string              `json:"release_notes"`
+	OSMatrix     []deploy.OSSupport  `json:"os_matrix"`
+	Dependencies []deploy.Dependency `json:"dependencies"`
+}
+
+// DecodeVersionRequest decodes and validates a version of app.
+func DecodeVersionRequest(r io.Reader, app string) (deploy.ApplicationVersion, error) {
+	var v VersionRequest
+	if err := decodeJSON(r, &v); err != nil {
+		return deploy.ApplicationVersion{}, err
+	}
+	av := deploy.ApplicationVersion{AppID: app, Version: v.Version, ReleaseNotes: v.ReleaseNotes, OSMatrix: v.OSMatrix,
+		Dependencies: v.Dependencies, State: deploy.StateRequested}
+	if err := av.Validate(); err != nil {
+		return av, deployError("", err)
+	}
+	return av, nil
+}
+
+// ArtifactRequest is the body of POST /v1/apps/{app}/versions/{v}/artifacts.
+// The packager is the caller.
+type ArtifactRequest struct {
+	Platform     deploy.Platform     `json:"platform"`
+	Name         string              `json:"name"`
+	SHA256       digest.Digest       `json:"sha256"`
+	Size         int64               `json:"size"`
+	Signing      deploy.Signing      `json:"signing"`
+	Provenance   digest.Digest       `json:"provenance,omitempty"`
+	SBOM         digest.Digest       `json:"sbom,omitempty"`
+	ScanReport   digest.Digest       `json:"scan_report,omitempty"`
+	ScanDecision deploy.ScanDecision `json:"scan_decision"`
+}
+
+// DecodeArtifactRequest decodes and validates an artifact of app version v
+// packaged by packager.
+func DecodeArtifactRequest(r io.Reader, app, v, packager string) (deploy.Artifact, error) {
+	var a ArtifactRequest
+	if err := decodeJSON(r, &a); err != nil {
+		return deploy.Artifact{}, err
+	}
+	art := deploy.Artifact{AppID: app, Version: v, Platform: a.Platform, Name: a.Name, SHA256: a.SHA256, Size: a.Size, Signing: a.Signing,
+		Provenance: a.Provenance, SBOM: a.SBOM, ScanReport: a.ScanReport, ScanDecision: a.ScanDecision, PackagedBy: packager}
+	if err := art.Validate(); err != nil {
+		return art, deployError("", err)
+	}
+	art.SHA256, art.Provenance, art.SBOM, art.ScanReport = canon(art.SHA256), canon(art.Provenance), canon(art.SBOM), canon(art.ScanReport)
+	return art, nil
+}
+
+// TransitionRequest is the body of POST /v1/apps/{app}/versions/{v}:transition.
+type TransitionRequest struct {
+	To deploy.State `json:"to"`
+}
+
+// DecodeTransitionRequest decodes a lifecycle transition.
+func DecodeTransitionRequest(r io.Reader) (TransitionRequest, error) {
+	var v TransitionRequest
+	if err := decodeJSON(r, &v); err != nil {
+		return v, err
+	}
+	if !v.To.Valid() {
+		return v, badField("to", "unknown state %q (want one of %v)", v.To, deploy.States)
+	}
+	return v, nil
+}
+
+// AssessmentRequest is the body of POST /v1/assessments. Input is the
+// document `eucora risk score --input` reads.
+type AssessmentRequest struct {
+	ID       string          `json:"id"`
+	AppID    string          `json:"app_id"`
+	Version  string          `json:"version"`
+	Artifact digest.Digest   `json:"artifact,omitempty"`
+	Input    json.RawMessage `json:"input"`
+}
+
+// DecodeAssessmentRequest decodes the request and strictly parses its
+// risk input.
+func DecodeAssessmentRequest(r io.Reader) (AssessmentRequest, deploy.RiskInput, error) {
+	var v AssessmentRequest
+	if err := decodeJSON(r, &v); err != nil {
+		return v, deploy.RiskInput{}, err
+	}
+	for _, f := range []struct{ name, v string }{{"id", v.ID}, {"app_id", v.AppID}, {"version", v.Version}} {
+		if !deploy.ValidIdentifier(f.v) {
+			return v, deploy.RiskInput{}, badField(f.name, "%q: want 1-128 characters of A-Z, a-z, 0-9, '.', '_', '+', '-'", f.v)
+		}
+	}
+	if v.Artifact != "" {
+		d, err := digest.Parse(string(v.Artifact))
+		if err != nil {
+			return v, deploy.RiskInput{}, badField("artifact", "%v", err)
+		}
+		v.Artifact = d
+	}
+	if len(v.Input) == 0 || string(v.Input) == "null" {
+		return v, deploy.RiskInput{}, badField("input", "missing: a risk input document")
+	}
+	in, err := deploy.ParseRiskInput(v.Input)
+	if err != nil {
+		return v, in, deployError("input.", err)
+	}
+	return v, in, nil
+}
+
+// ApprovalRequest is the body of POST /v1/approvals: a CAB decision by the
+// caller (approver, role and decision time are the caller's and the hub's).
+type ApprovalRequest struct {
+	ID           string                  `json:"id"`
+	Subject      string                  `json:"subject"`
+	RequestedBy  string                  `json:"requested_by"`
+	Decision     deploy.ApprovalDecision `json:"decision"`
+	Conditions   []string                `json:"conditions,omitempty"`
+	ExpiresAt    time.Time               `json:"expires_at"`
+	ExceptionID  string                  `json:"exception_id,omitempty"`
+	EvidencePack string                  `json:"evidence_pack,omitempty"`
+}
+
+// DecodeApprovalRequest decodes and validates an approval as if decided at
+// time at by approver.
+func DecodeApprovalRequest(r io.Reader, approver deploy.Principal, at time.Time) (deploy.ApprovalRecord, error) {
+	var v ApprovalRequest
+	if err := decodeJSON(r, &v); err != nil {
+		return deploy.ApprovalRecord{}, err
+	}
+	a := deploy.ApprovalRecord{ID: v.ID, Subject: v.Subject, RequestedBy: v.RequestedBy, Approver: approver.ID, ApproverRole: approver.Role,
+		Decision: v.Decision, Conditions: v.Conditions, DecidedAt: at, ExpiresAt: v.ExpiresAt.UTC(), ExceptionID: v.ExceptionID, EvidencePack: v.EvidencePack}
+	if err := a.Validate(); err != nil {
+		return a, deployError("", err)
+	}
+	return a, nil
+}
+
+// ExceptionRequest is the body of POST /v1/exceptions: an exception the
+// calling Security Reviewer approves. Artifact defaults to the linked
+// intent's.
+type ExceptionRequest struct {
+	ID                   string        `json:"id"`
+	IntentID             string        `json:"intent_id"`
+	Artifact             digest.Digest `json:"artifact,omitempty"`
+	Findings             []string      `json:"findings"`
+	Justification        string        `json:"justification"`
+	CompensatingControls []string      `json:"compensating_controls"`
+	AccountableOwner     string        `json:"accountable_owner"`
+	RequestedBy          string        `json:"requested_by"`
+	ExpiresAt            time.Time     `json:"expires_at"`
+}
+
+// DecodeExceptionRequest decodes an exception; the caller validates it once
+// the artifact and approval are filled in.
+func DecodeExceptionRequest(r io.Reader) (deploy.Exception, error) {
+	var v ExceptionRequest
+	if err := decodeJSON(r, &v); err != nil {
+		return deploy.Exception{}, err
+	}
+	e := deploy.Exception{ID: v.ID, IntentID: v.IntentID, Artifact: v.Artifact, Findings: v.Findings, Justification: v.Justification,
+		CompensatingControls: v.CompensatingControls, AccountableOwner: v.AccountableOwner, RequestedBy: v.RequestedBy, ExpiresAt: v.ExpiresAt.UTC()}
+	check := e
+	if check.Artifact == "" {
+		check.Artifact = digest.Digest(fmt.Sprintf("%064d", 0)) // filled from the intent later
+	}
+	if err := check.Validate(); err != nil {
+		return e, deployError("", err)
+	}
+	e.Artifact = canon(e.Artifact)
+	return e, nil
+}
+
+// IntentRequest is the body of POST /v1/intents; the requester is the
+// caller.
+type IntentRequest struct {
+	ID                  string                `json:"id"`
+	AppID               string                `json:"app_id"`
+	Version             string                `json:"version"`
+	Artifact            digest.Digest         `json:"artifact"`
+	Ring                deploy.Ring           `json:"ring"`
+	Scope               *deploy.Scope         `json:"scope"`
+	Schedule            deploy.Schedule       `json:"schedule"`
+	Constraints         []string              `json:"constraints"`
+	RequiredEvidence    []deploy.EvidenceItem `json:"required_evidence"`
+	Exclusions          []string              `json:"exclusions"`
+	AssessmentID        string                `json:"assessment_id"`
+	ConcurrencyApproval string                `json:"concurrency_approval,omitempty"`
+}
+
+// DecodeIntentRequest decodes and validates an intent requested by
+// requester.
+func DecodeIntentRequest(r io.Reader, requester string) (IntentRequest, deploy.Intent, error) {
+	var v IntentRequest
+	if err := decodeJSON(r, &v); err != nil {
+		return v, deploy.Intent{}, err
+	}
+	in := deploy.Intent{ID: v.ID, AppID: v.AppID, Version: v.Version, Artifact: v.Artifact, Ring: v.Ring, Scope: v.Scope,
+		Schedule: deploy.Schedule{NotBefore: v.Schedule.NotBefore.UTC(), Deadline: v.Schedule.Deadline.UTC()}, Constraints: v.Constraints,
+		RequiredEvidence: v.RequiredEvidence, Exclusions: v.Exclusions, RequestedBy: requester}
+	if v.Schedule.Deadline.IsZero() {
+		in.Schedule.Deadline = time.Time{}
+	}
+	if err := in.Validate(); err != nil {
+		return v, in, deployError("", err)
+	}
+	in.Artifact = canon(in.Artifact)
+	if !deploy.ValidIdentifier(v.AssessmentID) {
+		return v, in, badField("assessment_id", "%q: want the id of a stored risk assessment", v.AssessmentID)
+	}
+	if v.ConcurrencyApproval != "" && !deploy.ValidIdentifier(v.ConcurrencyApproval) {
+		return v, in, badField("concurrency_approval", "%q: want an approval id", v.ConcurrencyApproval)
+	}
+	return v, in, nil
+}
+
+// PublishRequest is the body of POST /v1/intents/{id}:publish.
+type PublishRequest struct {
+	Approval  string        `json:"approval,omitempty"`
+	Exception string        `json:"exception,omitempty"`
+	Evidence  digest.Digest `json:"evidence,omitempty"`
+}
+
+func checkOptIDs(fields ...[2]string) error {
+	for _, f := range fields {
+		if f[1] != "" && !deploy.ValidIdentifier(f[1]) {
+			return badField(f[0], "%q: want an id", f[1])
+		}
+	}
+	return nil
+}
+
+// DecodePublishRequest decodes a publish request (an empty body is no
+// approval, exception or evidence).
+func DecodePublishRequest(r io.Reader) (PublishRequest, error) {
+	var v PublishRequest
+	if err := decodeJSON(r, &v); err != nil {
+		return v, err
+	}
+	if err := checkOptIDs([2]string{"approval", v.Approval}, [2]string{"exception", v.Exception}); err != nil {
+		return v, err
+	}
+	if v.Evidence != "" {
+		d, err := digest.Parse(string(v.Evidence))
+		if err != nil {
+			return v, badField("evidence", "%v", err)
+		}
+		v.Evidence = d
+	}
+	return v, nil
+}
+
+// PromoteRequest is the body of POST /v1/intents/{id}:promote: the
+// measured results of the intent's ring. Durations are Go durations
+// ("36h", "90m").
+type PromoteRequest struct {
+	SiteClass             deploy.SiteClass `json:"site_class"`
+	InstallAttempts       int              `json:"install_attempts"`
+	InstallSuccesses      int              `json:"install_successes"`
+	TimeToCompliance      string           `json:"time_to_compliance"`
+	TransferWindow        string           `json:"transfer_window,omitempty"`
+	AttributableIncidents int              `json:"attributable_incidents"`
+	Planes                []string         `json:"planes"`
+	RollbackValidated     []string         `json:"rollback_validated"`
+	Approval              string           `json:"approval,omitempty"`
+	Evidence              digest.Digest    `json:"evidence,omitempty"`
+}
+
+// DecodePromoteRequest decodes the measured inputs of a promotion.
+func DecodePromoteRequest(r io.Reader) (PromoteRequest, deploy.PromotionInput, error) {
+	var v PromoteRequest
+	if err := decodeJSON(r, &v); err != nil {
+		return v, deploy.PromotionInput{}, err
+	}
+	if _, ok := deploy.TimeToCompliance(v.SiteClass); !ok {
+		return v, deploy.PromotionInput{}, badField("site_class", "%q: want online, intermittent or air-gapped", v.SiteClass)
+	}
+	ttc, err := time.ParseDuration(v.TimeToCompliance)
+	if err != nil || ttc <= 0 {
+		return v, deploy.PromotionInput{}, badField("time_to_compliance", "%q: want a positive duration such as 36h", v.TimeToCompliance)
+	}
+	var tw time.Duration
+	if v.TransferWindow != "" {
+		if tw, err = time.ParseDuration(v.TransferWindow); err != nil || tw < 0 {
+			return v, deploy.PromotionInput{}, badField("transfer_window", "%q: want a duration such as 240h", v.TransferWindow)
+		}
+	}
+	switch {
+	case v.InstallAttempts < 0:
+		return v, deploy.PromotionInput{}, badField("install_attempts", "%d: want 0 or more", v.InstallAttempts)
+	case v.InstallSuccesses < 0 || v.InstallSuccesses > v.InstallAttempts:
+		return v, deploy.PromotionInput{}, badField("install_successes", "%d: want 0..install_attempts (%d)", v.InstallSuccesses, v.InstallAttempts)
+	case v.AttributableIncidents < 0:
+		return v, deploy.PromotionInput{}, badField("attributable_incidents", "%d: want 0 or more", v.AttributableIncidents)
+	}
+	if err := checkOptIDs([2]string{"approval", v.Approval}); err != nil {
+		return v, deploy.PromotionInput{}, err
+	}
+	if v.Evidence != "" {
+		d, err := digest.Parse(string(v.Evidence))
+		if err != nil {
+			return v, deploy.PromotionInput{}, badField("evidence", "%v", err)
+		}
+		v.Evidence = d
+	}
+	return v, deploy.PromotionInput{SiteClass: v.SiteClass, InstallAttempts: v.InstallAttempts, InstallSuccesses: v.InstallSuccesses,
+		TimeToCompliance: ttc, TransferWindow: tw, AttributableIncidents: v.AttributableIncidents, Planes: v.Planes, RollbackValidated: v.RollbackValidated}, nil
+}
+
+// ElevationRequest is the body of POST /v1/elevations; the requester is
+// the caller.
+type ElevationRequest struct {
+	ID          string                   `json:"id"`
+	Device      deploy.DevicePosture     `json:"device"`
+	DeviceScope deploy.Scope             `json:"device_scope"`
+	App         deploy.AppClassification `json:"app"`
+	Duration    string                   `json:"duration"`
+	Approval    string                   `json:"approval,omitempty"`
+}
+
+// DecodeElevationRequest decodes a JIT elevation request.
+func DecodeElevationRequest(r io.Reader) (ElevationRequest, deploy.ElevationRequest, error) {
+	var v ElevationRequest
+	if err := decodeJSON(r, &v); err != nil {
+		return v, deploy.ElevationRequest{}, err
+	}
+	if !deploy.ValidIdentifier(v.ID) {
+		return v, deploy.ElevationRequest{}, badField("id", "%q: want an id", v.ID)
+	}
+	if err := v.DeviceScope.Validate(); err != nil {
+		return v, deploy.ElevationRequest{}, badField("device_scope", "%v", err)
+	}
+	d, err := time.ParseDuration(v.Duration)
+	if err != nil || d <= 0 {
+		return v, deploy.ElevationRequest{}, badField("duration", "%q: want a positive duration such as 2h", v.Duration)
+	}
+	if err := checkOptIDs([2]string{"approval", v.Approval}); err != nil {
+		return v, deploy.ElevationRequest{}, err
+	}
+	return v, deploy.ElevationRequest{ID: v.ID, Device: v.Device, DeviceScope: v.DeviceScope, App: v.App, Duration: d}, nil
+}
+
+// DecodeEvidencePack reads and strictly parses an evidence pack body.
+func DecodeEvidencePack(r io.Reader) (deploy.EvidencePack, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return deploy.EvidencePack{}, jsonError(err)
+	}
+	if len(b) == 0 {
+		return deploy.EvidencePack{}, &InputError{Status: http.StatusBadRequest, Msg: "empty body: an evidence pack is required"}
+	}
+	p, err := deploy.ParseEvidencePack(b)
+	if err != nil {
+		var fe *deploy.FieldError
+		if errors.As(err, &fe) {
+			return p, &InputError{Status: http.StatusUnprocessableEntity, Field: fe.Field, Msg: fe.Msg}
+		}
+		return p, &InputError{Status: http.StatusBadRequest, Msg: err.Error()}
+	}
+	return p, nil
+}
+
+// ScopeRequest is the body of POST /v1/apps/{app}:scope.
+type ScopeRequest struct {
+	Scope    deploy.Scope `json:"scope"`
+	Approval string       `json:"approval,omitempty"`
+}
+
+// DecodeScopeRequest decodes an allowed-scope change.
+func DecodeScopeRequest(r io.Reader) (ScopeRequest, error) {
+	var v ScopeRequest
+	if err := decodeJSON(r, &v); err != nil {
+		return v, err
+	}
+	if err := v.Scope.Validate(); err != nil {
+		return v, badField("scope", "%v", err)
+	}
+	return v, checkOptIDs([2]string{"approval", v.Approval})
+}

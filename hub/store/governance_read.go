@@ -1,0 +1,94 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/internal/digest"
+)
+
+func getGov[T any](s *State, k []byte, what string) (v T, err error) {
+	err = s.read(func(db *pebble.DB) error { return getJSON(db, k, &v) })
+	if errors.Is(err, ErrNotFound) {
+		err = fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return v, err
+}
+
+// App returns the catalog application id.
+func (s *State) App(id string) (AppRecord, error) {
+	return getGov[AppRecord](s, appKey(id), "application "+id)
+}
+
+// Apps lists the catalog in id order.
+func (s *State) Apps() (out []AppRecord, err error) {
+	err = scan(s, "ga/", func(v AppRecord) bool { out = append(out, v); return true })
+	return out, err
+}
+
+// Version returns one version of app.
+func (s *State) Version(app, v string) (VersionRecord, error) {
+	return getGov[VersionRecord](s, versionKey(app, v), "version "+app+" "+v)
+}
+
+// Versions lists the versions of app in version-string order.
+func (s *State) Versions(app string) (out []VersionRecord, err error) {
+	err = scan(s, versionPrefix(app), func(v VersionRecord) bool { out = append(out, v); return true })
+	return out, err
+}
+
+// Artifacts lists the artifacts of a version in digest order.
+func (s *State) Artifacts(app, v string) (out []ArtifactRecord, err error) {
+	err = scan(s, artifactPrefix(app, v), func(a ArtifactRecord) bool { out = append(out, a); return true })
+	return out, err
+}
+
+// Assessment returns a stored risk assessment.
+func (s *State) Assessment(id string) (AssessmentRecord, error) {
+	return getGov[AssessmentRecord](s, assessmentKey(id), "assessment "+id)
+}
+
+// Approval returns a CAB approval record.
+func (s *State) Approval(id string) (deploy.ApprovalRecord, error) {
+	return getGov[deploy.ApprovalRecord](s, approvalKey(id), "approval "+id)
+}
+
+// Exception returns an exception record.
+func (s *State) Exception(id string) (deploy.Exception, error) {
+	return getGov[deploy.Exception](s, exceptionKey(id), "exception "+id)
+}
+
+// Intent returns a deployment intent.
+func (s *State) Intent(id string) (IntentRecord, error) {
+	return getGov[IntentRecord](s, intentKey(id), "intent "+id)
+}
+
+// Intents lists every intent in id order.
+func (s *State) Intents() (out []IntentRecord, err error) {
+	err = scan(s, "gi/", func(v IntentRecord) bool { out = append(out, v); return true })
+	return out, err
+}
+
+// Evidence returns the record of a stored evidence pack.
+func (s *State) Evidence(d digest.Digest) (EvidenceRecord, error) {
+	return getGov[EvidenceRecord](s, evidenceKey(d.Hex()), "evidence "+d.String())
+}
+
+// Decision returns a decision record.
+func (s *State) Decision(id string) (DecisionRecord, error) {
+	return getGov[DecisionRecord](s, decisionKey(id), "decision "+id)
+}
+
+// Decisions lists decision records in id (time) order.
+func (s *State) Decisions() (out []DecisionRecord, err error) {
+	err = scan(s, "gd/", func(v DecisionRecord) bool { out = append(out, v); return true })
+	return out, err
+}
+
+// Grant returns the JIT grant of an allowed elevation request.
+func (s *State) Grant(id string) (deploy.ElevationGrant, error) {
+	return getGov[deploy.ElevationGrant](s, grantKey(id), "elevation "+id)
+}
