@@ -355,10 +355,34 @@ func (s *Store) WaitApplied(ctx context.Context, index uint64) error {
 // Close stops Raft and closes the stores. It does not remove the node from
 // the cluster.
 func (s *Store) Close() error {
-	err := s.raft.Shutdown().Error()
-	s.closeStores()
-	return err
+	f := s.raft.Shutdown()
+	// Raft does not close its transport. Closing it releases peers whose
+	// pipelines wait on this node's connections; without it a stopped
+	// node's connection handlers block them for ever.
+	s.trans.Close()
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		s.closeStores()
+		return err
+	case <-time.After(shutdownGrace):
+	}
+	// A replication pipeline can still wait on a half-open connection to a
+	// dead peer: drop every pooled connection and wait once more.
+	s.trans.CloseStreams()
+	select {
+	case err := <-done:
+		s.closeStores()
+		return err
+	case <-time.After(shutdownGrace):
+		// Raft goroutines may still touch the stores: leave them open.
+		return fmt.Errorf("raft shutdown did not finish within %v", 2*shutdownGrace)
+	}
 }
+
+// shutdownGrace bounds each wait for Raft to stop.
+const shutdownGrace = 5 * time.Second
 
 // CheckpointTo writes a consistent Pebble checkpoint of the state into dir
 // (which must not exist) and returns the applied index it holds.
