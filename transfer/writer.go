@@ -431,10 +431,14 @@ type bundleWriter struct {
 }
 
 type volFile struct {
-	f    *os.File
-	bw   *bufio.Writer
-	used int64
+	f      *os.File
+	bw     *bufio.Writer
+	used   int64
+	hinted int64 // bytes handed to StartWriteback so far
 }
+
+// writebackChunk is how much a volume grows between writeback hints.
+const writebackChunk = 8 << 20
 
 func (w *bundleWriter) newVolume() error {
 	n := len(w.vols) + 1
@@ -586,6 +590,10 @@ func (w *bundleWriter) writePart(src io.ReaderAt, it *item, off, n int64, compre
 		return Part{}, err
 	}
 	v.used = hdrOff + blockSize + stored + padLen(stored)
+	if v.used-v.hinted >= writebackChunk {
+		cas.StartWriteback(v.f) // overlap the disk writes with the rest of the work
+		v.hinted = v.used
+	}
 	w.written[d] = len(w.vols)
 	return Part{Digest: d, Size: n, Volume: len(w.vols)}, nil
 }
