@@ -411,40 +411,33 @@ func ParseAck(b []byte) (Ack, error) {
 
 // ParseIntentRecord validates an intent record with deploy.ParseIntent.
 func ParseIntentRecord(b []byte) (deploy.Intent, error) {
-	if len(b) > MaxRecordSize {
-		return deploy.Intent{}, badRecord(RecordIntent, "%d bytes exceeds %d", len(b), MaxRecordSize)
-	}
-	in, err := deploy.ParseIntent(b)
-	if err != nil {
-		return deploy.Intent{}, fmt.Errorf("%w: %s: %w", ErrBadRecord, RecordIntent, err)
-	}
-	return in, nil
+	return parseWith(RecordIntent, b, deploy.ParseIntent)
 }
 
 // ParseApprovalRecord validates an approval record with
 // deploy.ParseApprovalRecord.
 func ParseApprovalRecord(b []byte) (deploy.ApprovalRecord, error) {
-	if len(b) > MaxRecordSize {
-		return deploy.ApprovalRecord{}, badRecord(RecordApproval, "%d bytes exceeds %d", len(b), MaxRecordSize)
-	}
-	a, err := deploy.ParseApprovalRecord(b)
-	if err != nil {
-		return deploy.ApprovalRecord{}, fmt.Errorf("%w: %s: %w", ErrBadRecord, RecordApproval, err)
-	}
-	return a, nil
+	return parseWith(RecordApproval, b, deploy.ParseApprovalRecord)
 }
 
 // ParseExceptionRecord validates an exception record with
 // deploy.ParseException.
 func ParseExceptionRecord(b []byte) (deploy.Exception, error) {
+	return parseWith(RecordException, b, deploy.ParseException)
+}
+
+// parseWith applies the record size limit, then a deploy parser, and
+// labels its errors with the record type.
+func parseWith[T any](typ string, b []byte, parse func([]byte) (T, error)) (T, error) {
+	var zero T
 	if len(b) > MaxRecordSize {
-		return deploy.Exception{}, badRecord(RecordException, "%d bytes exceeds %d", len(b), MaxRecordSize)
+		return zero, badRecord(typ, "%d bytes exceeds %d", len(b), MaxRecordSize)
 	}
-	e, err := deploy.ParseException(b)
+	v, err := parse(b)
 	if err != nil {
-		return deploy.Exception{}, fmt.Errorf("%w: %s: %w", ErrBadRecord, RecordException, err)
+		return zero, fmt.Errorf("%w: %s: %w", ErrBadRecord, typ, err)
 	}
-	return e, nil
+	return v, nil
 }
 
 // ReadRecord reads record r's bytes from store (where Bundle.Import put
