@@ -12,7 +12,7 @@ build:
 
 # Unit, cluster, black-box and real-client tests, all under the race detector.
 test:
-	$(GO) test -race -timeout 15m $(PKGS)
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 test-short:
 	$(GO) test -short $(PKGS)
