@@ -14,6 +14,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/signing"
 )
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request, _ *Principal) {
@@ -55,6 +56,23 @@ type StatusResponse struct {
 	store.Status
 	LeaderHTTP string       `json:"leader_http"`
 	Nodes      []StatusNode `json:"nodes"`
+}
+
+// HubKeyResponse is GET /v1/hub/key: the public half of the hub's Ed25519
+// signing key, which edges trust for bundles, evidence and time.
+type HubKeyResponse struct {
+	KeyID     string `json:"key_id"`
+	PublicPEM string `json:"public_pem"`
+}
+
+func (s *Server) handleHubKey(w http.ResponseWriter, r *http.Request, _ *Principal) {
+	k, err := s.hubKey()
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "hub key not available on this node yet: %v", err)
+		return
+	}
+	pub := k.Public()
+	writeJSON(w, http.StatusOK, HubKeyResponse{KeyID: pub.ID, PublicPEM: string(signing.EncodePublic(pub))})
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, _ *Principal) {

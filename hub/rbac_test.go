@@ -22,6 +22,7 @@ import (
 // S security-reviewer, E endpoint-ops, A auditor.
 var rbacWant = map[string]string{
 	"status":         "PKUCSEA",
+	"hub.key":        "PKUCSEA",
 	"sites.list":     "PKUCSEA",
 	"sites.get":      "PKUCSEA",
 	"sites.create":   "P",

@@ -68,6 +68,7 @@ func Routes() []Route {
 		{Method: "GET", Pattern: "/readyz", Name: "readyz", Local: true, handler: (*Server).handleReadyz},
 		{Method: "GET", Pattern: "/metrics", Name: "metrics", Local: true, handler: (*Server).handleMetrics},
 		{Method: "GET", Pattern: "/v1/status", Name: "status", Roles: allRoles, Local: true, handler: (*Server).handleStatus},
+		{Method: "GET", Pattern: "/v1/hub/key", Name: "hub.key", Roles: allRoles, Local: true, handler: (*Server).handleHubKey},
 		{Method: "GET", Pattern: "/v1/sites", Name: "sites.list", Roles: allRoles, handler: (*Server).handleSitesList},
 		{Method: "GET", Pattern: "/v1/sites/{name}", Name: "sites.get", Roles: allRoles, handler: (*Server).handleSiteGet},
 		{Method: "POST", Pattern: "/v1/sites", Name: "sites.create", Roles: adminOnly, Write: true, handler: (*Server).handleSiteCreate},

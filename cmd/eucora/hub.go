@@ -13,6 +13,7 @@ import (
 	"github.com/eucora/eucora/hub"
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/datadir"
+	"github.com/eucora/eucora/internal/signing"
 )
 
 type hubServeOptions struct {
@@ -90,7 +91,7 @@ func hubCommand() *cli.Command {
 					fmt.Fprintf(w, "backup %s: %d files, %d blobs, applied index %d (from %s), verified, %.1fs\n", backupOut, len(m.Files), m.Blobs, m.AppliedIndex, m.NodeID, time.Since(start).Seconds())
 				})
 			},
-		}, {
+		}, hubKeyCommand(), {
 			Name:      "restore",
 			Usage:     "rebuild a single hub node from a backup",
 			UsageText: "eucora hub restore FILE --data DIR [--node-id ID] [--raft ADDR]",
@@ -155,4 +156,46 @@ func runHubServe(ctx context.Context, o hubServeOptions) error {
 		return err
 	}
 	return nil
+}
+
+// hubKeyCommand exports the hub's public signing key, which edges are
+// initialised with ('eucora edge init --hub-key FILE').
+func hubKeyCommand() *cli.Command {
+	var outFile string
+	return &cli.Command{
+		Name:      "key",
+		Usage:     "export the hub's public signing key (edges trust it)",
+		UsageText: "eucora hub key --out FILE",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "out", Required: true, Usage: "file to write the PEM public key to", Destination: &outFile},
+		}, hubClientFlags()...),
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			cl, err := hubClient(c)
+			if err != nil {
+				return err
+			}
+			k, err := cl.HubKey(c.Context)
+			if err != nil {
+				return err
+			}
+			// Never write what does not parse or does not match its id.
+			pub, err := signing.ParsePublic([]byte(k.PublicPEM), "hub answer")
+			if err != nil {
+				return err
+			}
+			if pub.ID != k.KeyID {
+				return fmt.Errorf("hub answered key id %s for a key whose id is %s", k.KeyID, pub.ID)
+			}
+			if err := atomicfile.WriteFile(outFile, signing.EncodePublic(pub), 0o644); err != nil {
+				return err
+			}
+			return out.emit(map[string]string{"key_id": pub.ID, "file": outFile}, func(w io.Writer) {
+				fmt.Fprintf(w, "hub key %s written to %s\n", pub.ID, outFile)
+			})
+		},
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/hub"
+	"github.com/eucora/eucora/internal/signing"
 )
 
 func freeAddr(t *testing.T) string {
@@ -62,6 +63,30 @@ func TestHubCommands(t *testing.T) {
 	out, code := runHubCLI(t, append([]string{"site", "add", "berlin", "--class", "air-gapped", "--scope", "acquisition=acme"}, h...)...)
 	if code != 0 || !strings.Contains(out, "site berlin added") {
 		t.Fatalf("site add: %d %q", code, out)
+	}
+	// The exported hub key is the key the hub signs with, and an edge can
+	// be initialised with it.
+	keyFile := filepath.Join(t.TempDir(), "hub.pub")
+	out, code = runHubCLI(t, append([]string{"hub", "key", "--out", keyFile, "-o", "json"}, h...)...)
+	var hk struct {
+		KeyID string `json:"key_id"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &hk) != nil {
+		t.Fatalf("hub key: %d %q", code, out)
+	}
+	exported, err := signing.LoadPublic(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := signing.LoadPrivate(filepath.Join(dir, "keys", "hub.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exported.ID != signer.ID || hk.KeyID != signer.ID {
+		t.Fatalf("exported key %s (reported %s), hub signs with %s", exported.ID, hk.KeyID, signer.ID)
+	}
+	if _, code := runHubCLI(t, "edge", "init", "--data", t.TempDir(), "--site", "berlin", "--hub-key", keyFile); code != 0 {
+		t.Fatalf("edge init with the exported hub key: exit %d", code)
 	}
 	if _, code := runHubCLI(t, append([]string{"site", "add", "paris"}, h...)...); code != exitUsage {
 		t.Fatalf("site add without --class: exit %d", code)

@@ -174,6 +174,18 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	return s, c.do(ctx, "GET", "/v1/status", nil, &s)
 }
 
+// HubKey is the hub's public signing key (GET /v1/hub/key).
+type HubKey struct {
+	KeyID     string `json:"key_id"`
+	PublicPEM string `json:"public_pem"`
+}
+
+// HubKey fetches the hub's public signing key.
+func (c *Client) HubKey(ctx context.Context) (HubKey, error) {
+	var k HubKey
+	return k, c.do(ctx, "GET", "/v1/hub/key", nil, &k)
+}
+
 // SiteRequest is POST /v1/sites.
 type SiteRequest struct {
 	Name  string       `json:"name"`
