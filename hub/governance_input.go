@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/internal/digest"
 )
 
@@ -44,17 +44,7 @@ func deployError(prefix string, err error) error {
 }
 
 // AppRequest is the body of POST /v1/apps.
-type AppRequest struct {
-	ID              string       `json:"id"`
-	Name            string       `json:"name"`
-	Owner           string       `json:"owner"`
-	Category        string       `json:"category"`
-	SupportTier     string       `json:"support_tier"`
-	LicensingModel  string       `json:"licensing_model"`
-	AllowedScope    deploy.Scope `json:"allowed_scope"`
-	LOB             bool         `json:"lob,omitempty"`
-	PrivilegedTools bool         `json:"privileged_tools,omitempty"`
-}
+type AppRequest = client.AppRequest
 
 // DecodeAppRequest decodes and validates an application.
 func DecodeAppRequest(r io.Reader) (deploy.Application, error) {
@@ -72,12 +62,7 @@ func DecodeAppRequest(r io.Reader) (deploy.Application, error) {
 }
 
 // VersionRequest is the body of POST /v1/apps/{app}/versions.
-type VersionRequest struct {
-	Version      string              `json:"version"`
-	ReleaseNotes string              `json:"release_notes"`
-	OSMatrix     []deploy.OSSupport  `json:"os_matrix"`
-	Dependencies []deploy.Dependency `json:"dependencies"`
-}
+type VersionRequest = client.VersionRequest
 
 // DecodeVersionRequest decodes and validates a version of app.
 func DecodeVersionRequest(r io.Reader, app string) (deploy.ApplicationVersion, error) {
@@ -95,17 +80,7 @@ func DecodeVersionRequest(r io.Reader, app string) (deploy.ApplicationVersion, e
 
 // ArtifactRequest is the body of POST /v1/apps/{app}/versions/{v}/artifacts.
 // The packager is the caller.
-type ArtifactRequest struct {
-	Platform     deploy.Platform     `json:"platform"`
-	Name         string              `json:"name"`
-	SHA256       digest.Digest       `json:"sha256"`
-	Size         int64               `json:"size"`
-	Signing      deploy.Signing      `json:"signing"`
-	Provenance   digest.Digest       `json:"provenance,omitempty"`
-	SBOM         digest.Digest       `json:"sbom,omitempty"`
-	ScanReport   digest.Digest       `json:"scan_report,omitempty"`
-	ScanDecision deploy.ScanDecision `json:"scan_decision"`
-}
+type ArtifactRequest = client.ArtifactRequest
 
 // DecodeArtifactRequest decodes and validates an artifact of app version v
 // packaged by packager.
@@ -142,13 +117,7 @@ func DecodeTransitionRequest(r io.Reader) (TransitionRequest, error) {
 
 // AssessmentRequest is the body of POST /v1/assessments. Input is the
 // document `eucora risk score --input` reads.
-type AssessmentRequest struct {
-	ID       string          `json:"id"`
-	AppID    string          `json:"app_id"`
-	Version  string          `json:"version"`
-	Artifact digest.Digest   `json:"artifact,omitempty"`
-	Input    json.RawMessage `json:"input"`
-}
+type AssessmentRequest = client.AssessmentRequest
 
 // DecodeAssessmentRequest decodes the request and strictly parses its
 // risk input.
@@ -181,16 +150,7 @@ func DecodeAssessmentRequest(r io.Reader) (AssessmentRequest, deploy.RiskInput, 
 
 // ApprovalRequest is the body of POST /v1/approvals: a CAB decision by the
 // caller (approver, role and decision time are the caller's and the hub's).
-type ApprovalRequest struct {
-	ID           string                  `json:"id"`
-	Subject      string                  `json:"subject"`
-	RequestedBy  string                  `json:"requested_by"`
-	Decision     deploy.ApprovalDecision `json:"decision"`
-	Conditions   []string                `json:"conditions,omitempty"`
-	ExpiresAt    time.Time               `json:"expires_at"`
-	ExceptionID  string                  `json:"exception_id,omitempty"`
-	EvidencePack string                  `json:"evidence_pack,omitempty"`
-}
+type ApprovalRequest = client.ApprovalRequest
 
 // DecodeApprovalRequest decodes and validates an approval as if decided at
 // time at by approver.
@@ -210,17 +170,7 @@ func DecodeApprovalRequest(r io.Reader, approver deploy.Principal, at time.Time)
 // ExceptionRequest is the body of POST /v1/exceptions: an exception the
 // calling Security Reviewer approves. Artifact defaults to the linked
 // intent's.
-type ExceptionRequest struct {
-	ID                   string        `json:"id"`
-	IntentID             string        `json:"intent_id"`
-	Artifact             digest.Digest `json:"artifact,omitempty"`
-	Findings             []string      `json:"findings"`
-	Justification        string        `json:"justification"`
-	CompensatingControls []string      `json:"compensating_controls"`
-	AccountableOwner     string        `json:"accountable_owner"`
-	RequestedBy          string        `json:"requested_by"`
-	ExpiresAt            time.Time     `json:"expires_at"`
-}
+type ExceptionRequest = client.ExceptionRequest
 
 // DecodeExceptionRequest decodes an exception; the caller validates it once
 // the artifact and approval are filled in.
@@ -244,20 +194,7 @@ func DecodeExceptionRequest(r io.Reader) (deploy.Exception, error) {
 
 // IntentRequest is the body of POST /v1/intents; the requester is the
 // caller.
-type IntentRequest struct {
-	ID                  string                `json:"id"`
-	AppID               string                `json:"app_id"`
-	Version             string                `json:"version"`
-	Artifact            digest.Digest         `json:"artifact"`
-	Ring                deploy.Ring           `json:"ring"`
-	Scope               *deploy.Scope         `json:"scope"`
-	Schedule            deploy.Schedule       `json:"schedule"`
-	Constraints         []string              `json:"constraints"`
-	RequiredEvidence    []deploy.EvidenceItem `json:"required_evidence"`
-	Exclusions          []string              `json:"exclusions"`
-	AssessmentID        string                `json:"assessment_id"`
-	ConcurrencyApproval string                `json:"concurrency_approval,omitempty"`
-}
+type IntentRequest = client.IntentRequest
 
 // DecodeIntentRequest decodes and validates an intent requested by
 // requester.
@@ -286,11 +223,7 @@ func DecodeIntentRequest(r io.Reader, requester string) (IntentRequest, deploy.I
 }
 
 // PublishRequest is the body of POST /v1/intents/{id}:publish.
-type PublishRequest struct {
-	Approval  string        `json:"approval,omitempty"`
-	Exception string        `json:"exception,omitempty"`
-	Evidence  digest.Digest `json:"evidence,omitempty"`
-}
+type PublishRequest = client.PublishRequest
 
 func checkOptIDs(fields ...[2]string) error {
 	for _, f := range fields {
@@ -324,18 +257,7 @@ func DecodePublishRequest(r io.Reader) (PublishRequest, error) {
 // PromoteRequest is the body of POST /v1/intents/{id}:promote: the
 // measured results of the intent's ring. Durations are Go durations
 // ("36h", "90m").
-type PromoteRequest struct {
-	SiteClass             deploy.SiteClass `json:"site_class"`
-	InstallAttempts       int              `json:"install_attempts"`
-	InstallSuccesses      int              `json:"install_successes"`
-	TimeToCompliance      string           `json:"time_to_compliance"`
-	TransferWindow        string           `json:"transfer_window,omitempty"`
-	AttributableIncidents int              `json:"attributable_incidents"`
-	Planes                []string         `json:"planes"`
-	RollbackValidated     []string         `json:"rollback_validated"`
-	Approval              string           `json:"approval,omitempty"`
-	Evidence              digest.Digest    `json:"evidence,omitempty"`
-}
+type PromoteRequest = client.PromoteRequest
 
 // DecodePromoteRequest decodes the measured inputs of a promotion.
 func DecodePromoteRequest(r io.Reader) (PromoteRequest, deploy.PromotionInput, error) {
@@ -380,14 +302,7 @@ func DecodePromoteRequest(r io.Reader) (PromoteRequest, deploy.PromotionInput, e
 
 // ElevationRequest is the body of POST /v1/elevations; the requester is
 // the caller.
-type ElevationRequest struct {
-	ID          string                   `json:"id"`
-	Device      deploy.DevicePosture     `json:"device"`
-	DeviceScope deploy.Scope             `json:"device_scope"`
-	App         deploy.AppClassification `json:"app"`
-	Duration    string                   `json:"duration"`
-	Approval    string                   `json:"approval,omitempty"`
-}
+type ElevationRequest = client.ElevationRequest
 
 // DecodeElevationRequest decodes a JIT elevation request.
 func DecodeElevationRequest(r io.Reader) (ElevationRequest, deploy.ElevationRequest, error) {
