@@ -228,21 +228,32 @@ type AppView struct {
 	Versions []AppVersionView `json:"versions"`
 }
 
-func (s *Server) handleAppGet(w http.ResponseWriter, r *http.Request, p *Principal) {
+// scopedApp loads the application named in the path and its versions. When
+// the application is missing or outside the caller's scope it answers the
+// request itself and returns ok == false.
+func (s *Server) scopedApp(w http.ResponseWriter, r *http.Request, p *Principal) (app store.AppRecord, vs []store.VersionRecord, ok bool) {
 	st := s.store.State()
 	app, err := st.App(r.PathValue("app"))
 	if err != nil {
 		writeStoreError(w, err)
-		return
+		return app, nil, false
 	}
 	if !inScope(w, p, "application "+app.ID, app.AllowedScope) {
-		return
+		return app, nil, false
 	}
-	vs, err := st.Versions(app.ID)
-	if err != nil {
+	if vs, err = st.Versions(app.ID); err != nil {
 		writeStoreError(w, err)
+		return app, nil, false
+	}
+	return app, vs, true
+}
+
+func (s *Server) handleAppGet(w http.ResponseWriter, r *http.Request, p *Principal) {
+	app, vs, ok := s.scopedApp(w, r, p)
+	if !ok {
 		return
 	}
+	st := s.store.State()
 	view := AppView{App: app, Versions: []AppVersionView{}}
 	for _, v := range vs {
 		arts, err := st.Artifacts(app.ID, v.Version)
@@ -276,18 +287,8 @@ func (s *Server) handleRetention(w http.ResponseWriter, r *http.Request, p *Prin
 		}
 		at = t.UTC()
 	}
-	st := s.store.State()
-	app, err := st.App(r.PathValue("app"))
-	if err != nil {
-		writeStoreError(w, err)
-		return
-	}
-	if !inScope(w, p, "application "+app.ID, app.AllowedScope) {
-		return
-	}
-	vs, err := st.Versions(app.ID)
-	if err != nil {
-		writeStoreError(w, err)
+	app, vs, ok := s.scopedApp(w, r, p)
+	if !ok {
 		return
 	}
 	var rel []deploy.Release
