@@ -28,11 +28,7 @@ func eventsCommand() *cli.Command {
 				&cli.IntFlag{Name: "limit", Value: 100, Usage: "events per request (1..10000)", Destination: &limit},
 			}, hubClientFlags()...),
 			Action: func(c *cli.Context) error {
-				out, err := outputFrom(c)
-				if err != nil {
-					return err
-				}
-				cl, err := hubClient(c)
+				out, cl, err := hubSession(c)
 				if err != nil {
 					return err
 				}

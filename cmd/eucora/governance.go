@@ -82,11 +82,7 @@ func govCmd(name, usage, usageText string, flags []cli.Flag, nargs int, action f
 			if err != nil {
 				return err
 			}
-			out, err := outputFrom(c)
-			if err != nil {
-				return err
-			}
-			cl, err := hubClient(c)
+			out, cl, err := hubSession(c)
 			if err != nil {
 				return err
 			}

@@ -56,11 +56,7 @@ func hubCommand() *cli.Command {
 				&cli.BoolFlag{Name: "with-blobs", Usage: "include every blob", Destination: &withBlobs},
 			}, hubClientFlags()...),
 			Action: func(c *cli.Context) error {
-				out, err := outputFrom(c)
-				if err != nil {
-					return err
-				}
-				cl, err := hubClient(c)
+				out, cl, err := hubSession(c)
 				if err != nil {
 					return err
 				}
@@ -170,11 +166,7 @@ func hubKeyCommand() *cli.Command {
 			&cli.StringFlag{Name: "out", Required: true, Usage: "file to write the PEM public key to", Destination: &outFile},
 		}, hubClientFlags()...),
 		Action: func(c *cli.Context) error {
-			out, err := outputFrom(c)
-			if err != nil {
-				return err
-			}
-			cl, err := hubClient(c)
+			out, cl, err := hubSession(c)
 			if err != nil {
 				return err
 			}

@@ -60,6 +60,20 @@ func hubClient(c *cli.Context) (*client.Client, error) {
 // written after them ("site add NAME --class C"): urfave/cli v2 stops
 // parsing flags at the first positional argument, so the rest is parsed
 // here against the command's own flags.
+// hubSession returns what every hub command needs: the output settings and
+// a client for the hub named by the flags.
+func hubSession(c *cli.Context) (*output, *client.Client, error) {
+	out, err := outputFrom(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := hubClient(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, cl, nil
+}
+
 func positional(c *cli.Context, want int) ([]string, error) {
 	args := c.Args().Slice()
 	if len(args) <= want {

@@ -58,11 +58,7 @@ func siteCommand() *cli.Command {
 			UsageText: "eucora site list",
 			Flags:     hubClientFlags(),
 			Action: func(c *cli.Context) error {
-				out, err := outputFrom(c)
-				if err != nil {
-					return err
-				}
-				cl, err := hubClient(c)
+				out, cl, err := hubSession(c)
 				if err != nil {
 					return err
 				}

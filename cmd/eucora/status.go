@@ -14,11 +14,7 @@ func statusCommand() *cli.Command {
 		UsageText: "eucora status [--hub URL]",
 		Flags:     hubClientFlags(),
 		Action: func(c *cli.Context) error {
-			out, err := outputFrom(c)
-			if err != nil {
-				return err
-			}
-			cl, err := hubClient(c)
+			out, cl, err := hubSession(c)
 			if err != nil {
 				return err
 			}
