@@ -195,6 +195,8 @@ type bundleReport struct {
 	Missing  []int  `json:"missing"`
 	Expires  string `json:"expires"`
 	Expired  bool   `json:"expired"`
+
+	group *transfer.Bundle // the given volumes, for Missing and Complete
 }
 
 func runBundleVerify(ctx context.Context, out *output, o bundleVerifyOptions, paths []string) error {
@@ -238,28 +240,26 @@ func runBundleVerify(ctx context.Context, out *output, o bundleVerifyOptions, pa
 	now := time.Now()
 	var failures []error
 	for _, v := range opened {
-		b := byID[string(v.Signed.Digest)]
+		id := string(v.Signed.Digest)
+		b := byID[id]
 		if b == nil {
 			b = &bundleReport{BundleID: v.Signed.BundleID, Digest: v.Signed.Digest.String(), KeyID: v.Signed.KeyID,
-				Volumes: v.Signed.Volumes, Expires: v.Signed.Expires.Format(time.RFC3339), Expired: v.Signed.Expired(now)}
-			byID[string(v.Signed.Digest)] = b
+				Volumes: v.Signed.Volumes, Expires: v.Signed.Expires.Format(time.RFC3339), Expired: v.Signed.Expired(now),
+				group: &transfer.Bundle{Signed: v.Signed, Volumes: map[int]*transfer.Volume{}}}
+			byID[id] = b
 			bundles = append(bundles, b)
 			if b.Expired {
 				failures = append(failures, v.Signed.CheckExpiry(now))
 			}
 		}
 		b.Given = append(b.Given, v.Index)
+		b.group.Volumes[v.Index] = v
 	}
 	for _, b := range bundles {
 		sort.Ints(b.Given)
-		b.Missing = []int{}
-		for i := 1; i <= b.Volumes; i++ {
-			if k := sort.SearchInts(b.Given, i); k >= len(b.Given) || b.Given[k] != i {
-				b.Missing = append(b.Missing, i)
-			}
-		}
-		if o.complete && len(b.Missing) > 0 {
-			failures = append(failures, &transfer.MissingVolumesError{BundleID: b.BundleID, Missing: b.Missing, Total: b.Volumes})
+		b.Missing = append([]int{}, b.group.Missing()...)
+		if err := b.group.Complete(); o.complete && err != nil {
+			failures = append(failures, err)
 		}
 	}
 	for i := range vols {
