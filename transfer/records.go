@@ -27,6 +27,9 @@ const (
 	RecordIntent    = "intent"
 	RecordApproval  = "approval"
 	RecordException = "exception"
+	RecordArtifact  = "artifact" // hub -> edge: deploy.Artifact of an intent, its bytes served as distribution-point content
+	RecordAPT       = "apt"      // hub -> edge: an APT publication the edge serves byte-identical
+	RecordHeld      = "held"     // edge -> hub: the full list of objects the edge holds
 )
 
 // MaxRecordSize caps one record a reader will load and parse.
@@ -102,6 +105,22 @@ type Ack struct {
 	Origin   string `json:"origin"`
 	Sequence uint64 `json:"sequence"`
 	Hash     string `json:"hash"`
+}
+
+// APTPublication names a signed APT publication (mirror package) the
+// site serves under Prefix for distribution Dist. The publication manifest
+// object and every object it lists travel in the bundle or are already held.
+type APTPublication struct {
+	Prefix      string        `json:"prefix"`
+	Dist        string        `json:"dist"`
+	Publication digest.Digest `json:"publication"`
+}
+
+// HeldList is every object an edge holds, sorted ascending, no duplicates.
+// HeldListDigest(Digests) equals the receipt's objects.list_digest.
+type HeldList struct {
+	Site    string          `json:"site"`
+	Digests []digest.Digest `json:"digests"`
 }
 
 // HeldListDigest is the SHA-256 of the held objects' hex digests, sorted
@@ -426,6 +445,64 @@ func ParseExceptionRecord(b []byte) (deploy.Exception, error) {
 	return parseWith(RecordException, b, deploy.ParseException)
 }
 
+// ParseArtifactRecord strictly decodes an artifact record and validates it
+// with deploy.Artifact.Validate.
+func ParseArtifactRecord(b []byte) (deploy.Artifact, error) {
+	var a deploy.Artifact
+	if err := decodeRecord(b, &a, RecordArtifact); err != nil {
+		return deploy.Artifact{}, err
+	}
+	if err := a.Validate(); err != nil {
+		return deploy.Artifact{}, badRecord(RecordArtifact, "%v", err)
+	}
+	if strings.ContainsAny(a.Name, "/\\") || a.Name == "." || a.Name == ".." || ValidatePath(a.Name) != nil {
+		return deploy.Artifact{}, badRecord(RecordArtifact, "name %q: want a plain file name", a.Name)
+	}
+	return a, nil
+}
+
+// ParseAPTPublication strictly decodes an apt record.
+func ParseAPTPublication(b []byte) (APTPublication, error) {
+	var p APTPublication
+	if err := decodeRecord(b, &p, RecordAPT); err != nil {
+		return APTPublication{}, err
+	}
+	if err := ValidatePath(p.Prefix); err != nil {
+		return APTPublication{}, badRecord(RecordAPT, "prefix: %v", err)
+	}
+	if err := ValidatePath(p.Dist); err != nil {
+		return APTPublication{}, badRecord(RecordAPT, "dist: %v", err)
+	}
+	if _, err := digest.Parse(string(p.Publication)); err != nil {
+		return APTPublication{}, badRecord(RecordAPT, "publication: %v", err)
+	}
+	return p, nil
+}
+
+// ParseHeldList strictly decodes a held record: digests well formed,
+// strictly ascending.
+func ParseHeldList(b []byte) (HeldList, error) {
+	var h HeldList
+	if err := decodeRecord(b, &h, RecordHeld); err != nil {
+		return HeldList{}, err
+	}
+	if err := checkName(RecordHeld, "site", h.Site); err != nil {
+		return HeldList{}, err
+	}
+	for i, d := range h.Digests {
+		if _, err := digest.Parse(string(d)); err != nil {
+			return HeldList{}, badRecord(RecordHeld, "digests[%d]: %v", i, err)
+		}
+		if i > 0 && d <= h.Digests[i-1] {
+			return HeldList{}, badRecord(RecordHeld, "digests[%d]: not strictly ascending", i)
+		}
+	}
+	if h.Digests == nil {
+		h.Digests = []digest.Digest{}
+	}
+	return h, nil
+}
+
 // parseWith applies the record size limit, then a deploy parser, and
 // labels its errors with the record type.
 func parseWith[T any](typ string, b []byte, parse func([]byte) (T, error)) (T, error) {
@@ -479,6 +556,12 @@ func ParseRecord(typ string, b []byte) (any, error) {
 		return ParseApprovalRecord(b)
 	case RecordException:
 		return ParseExceptionRecord(b)
+	case RecordArtifact:
+		return ParseArtifactRecord(b)
+	case RecordAPT:
+		return ParseAPTPublication(b)
+	case RecordHeld:
+		return ParseHeldList(b)
 	}
 	return nil, badRecord(typ, "unknown record type")
 }

@@ -178,6 +178,9 @@ func FuzzParseRecord(f *testing.F) {
 		f.Add(s.typ, mustJSON(f, s.v))
 	}
 	f.Add(RecordIntent, []byte(`{"id":"i-1"}`))
+	f.Add(RecordAPT, []byte(`{"prefix":"ubuntu","dist":"jammy","publication":"`+strings.Repeat("a", 64)+`"}`))
+	f.Add(RecordHeld, []byte(`{"site":"lon","digests":["`+strings.Repeat("a", 64)+`","`+strings.Repeat("b", 64)+`"]}`))
+	f.Add(RecordArtifact, []byte(`{"app_id":"a","version":"1","platform":"msi","name":"a.msi"}`))
 	f.Fuzz(func(t *testing.T, typ string, data []byte) {
 		v, err := ParseRecord(typ, data)
 		if err != nil {
@@ -275,5 +278,37 @@ func TestReadRecord(t *testing.T) {
 	}
 	if _, err := ReadRecord(store, Record{Type: RecordTime, Digest: digest.FromBytes([]byte("absent")), Size: 6}); err == nil {
 		t.Fatal("absent record read")
+	}
+}
+
+func TestNewRecordTypes(t *testing.T) {
+	a, b := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	good := []struct{ typ, data string }{
+		{RecordAPT, `{"prefix":"ubuntu/main","dist":"jammy","publication":"` + a + `"}`},
+		{RecordHeld, `{"site":"lon","digests":["` + a + `","` + b + `"]}`},
+		{RecordHeld, `{"site":"lon","digests":[]}`},
+	}
+	for _, g := range good {
+		if _, err := ParseRecord(g.typ, []byte(g.data)); err != nil {
+			t.Errorf("%s %s: %v", g.typ, g.data, err)
+		}
+	}
+	bad := []struct{ typ, data, want string }{
+		{RecordAPT, `{"prefix":"../x","dist":"jammy","publication":"` + a + `"}`, "prefix"},
+		{RecordAPT, `{"prefix":"/abs","dist":"jammy","publication":"` + a + `"}`, "prefix"},
+		{RecordAPT, `{"prefix":"u","dist":"","publication":"` + a + `"}`, "dist"},
+		{RecordAPT, `{"prefix":"u","dist":"j","publication":"zz"}`, "publication"},
+		{RecordAPT, `{"prefix":"u","dist":"j","publication":"` + a + `","x":1}`, "unknown field"},
+		{RecordHeld, `{"site":"lon","digests":["` + b + `","` + a + `"]}`, "ascending"},
+		{RecordHeld, `{"site":"lon","digests":["` + a + `","` + a + `"]}`, "ascending"},
+		{RecordHeld, `{"site":"../x","digests":[]}`, "site"},
+		{RecordHeld, `{"site":"lon","digests":["A` + a[1:] + `"]}`, "digests[0]"},
+		{RecordArtifact, `{"app_id":"a"}`, "artifact"},
+	}
+	for _, c := range bad {
+		_, err := ParseRecord(c.typ, []byte(c.data))
+		if err == nil || !errors.Is(err, ErrBadRecord) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %s: got %v, want an ErrBadRecord naming %q", c.typ, c.data, err, c.want)
+		}
 	}
 }
