@@ -138,8 +138,8 @@ const (
 	ClassAirGapped    = "air-gapped"
 )
 
-// Site is a remote location served by an edge. Later versions add the
-// enrolled edge key and sync state as new optional fields.
+// Site is a remote location served by an edge. Its sync state is a
+// separate record (SiteSync).
 type Site struct {
 	Name      string       `json:"name"`
 	Class     string       `json:"class"`
@@ -147,6 +147,11 @@ type Site struct {
 	CreatedAt time.Time    `json:"created_at"`
 	CreatedBy string       `json:"created_by,omitempty"`
 	EdgeKeyID string       `json:"edge_key_id,omitempty"`
+	// EdgeKeyPEM is the enrolled edge's public key: the only key whose
+	// bundles the hub accepts from this site.
+	EdgeKeyPEM string `json:"edge_key_pem,omitempty"`
+	// APT are the APT publications the site serves.
+	APT []APTAssignment `json:"apt,omitempty"`
 }
 
 // Token is an API credential. Only the SHA-256 of the secret is stored.

@@ -102,6 +102,9 @@ func ValidateSite(s Site) error {
 	if !NamePattern.MatchString(s.Name) {
 		return fmt.Errorf("%w: name %q: want 1-63 characters of a-z, 0-9, '.', '_', '-'", ErrInvalid, s.Name)
 	}
+	if s.Name == HubOrigin {
+		return fmt.Errorf("%w: name %q is reserved for the hub itself", ErrInvalid, s.Name)
+	}
 	switch s.Class {
 	case ClassOnline, ClassIntermittent, ClassAirGapped:
 	default:
@@ -246,6 +249,8 @@ func apply(b Batch, cmd Command) (any, error) {
 		CmdApprovalCreate, CmdExceptionCreate, CmdIntentCreate, CmdIntentPublish, CmdIntentPromote,
 		CmdEvidenceRecord, CmdElevationDecide, CmdAppScopeChange:
 		return applyGovernance(b, cmd)
+	case CmdSiteEnroll, CmdSiteAssign, CmdExportReserve, CmdExportRecord, CmdSiteImport:
+		return applySiteSync(b, cmd)
 	}
 	return nil, &UnsupportedCommandError{Type: cmd.Type, Version: cmd.Version}
 }
