@@ -184,6 +184,14 @@ func (s *Server) handleSiteCreate(w http.ResponseWriter, r *http.Request, p *Pri
 		return
 	}
 	site := store.Site{Name: req.Name, Class: req.Class, Scope: req.Scope, CreatedAt: store.NowUTC(), CreatedBy: p.actor()}
+	if req.EdgeKeyPEM != "" {
+		pub, err := signing.ParsePublic([]byte(req.EdgeKeyPEM), "edge key")
+		if err != nil {
+			writeInputError(w, badField("edge_key_pem", "%v", err))
+			return
+		}
+		site.EdgeKeyID, site.EdgeKeyPEM = pub.ID, string(signing.EncodePublic(pub))
+	}
 	s.apply(w, r, p, store.CmdSiteCreate, "site/"+site.Name, site, http.StatusCreated)
 }
 
@@ -317,6 +325,10 @@ func (s *Server) handleEventsBatch(w http.ResponseWriter, r *http.Request, p *Pr
 		return
 	} else if err != nil {
 		writeStoreError(w, err)
+		return
+	}
+	if site.EdgeKeyID != "" {
+		writeError(w, http.StatusUnprocessableEntity, "origin: site %q has an enrolled edge; its events arrive hash-chained in signed edge bundles ('eucora hub import')", site.Name)
 		return
 	}
 	if !p.Scope.Contains(site.Scope) {

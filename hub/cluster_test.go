@@ -238,9 +238,14 @@ func TestClusterBlobMajorityAndRepair(t *testing.T) {
 	if holders < 2 {
 		t.Fatalf("acknowledged blob on %d nodes", holders)
 	}
-	eventually(t, "blob on every node", func() bool {
+	eventually(t, "blob and its record on every node", func() bool {
 		for _, n := range nodes {
 			if ok, _ := n.srv.cas.Has(digestOf(hx)); !ok {
+				return false
+			}
+			// A copy may arrive before the node applies the record; a
+			// stale read below needs both.
+			if _, err := n.srv.store.State().Blob(hx); err != nil {
 				return false
 			}
 		}

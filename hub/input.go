@@ -11,6 +11,7 @@ import (
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/signing"
 )
 
 // Body size limits.
@@ -96,6 +97,8 @@ type SiteRequest struct {
 	Name  string       `json:"name"`
 	Class string       `json:"class"`
 	Scope deploy.Scope `json:"scope"`
+	// EdgeKeyPEM optionally enrols the site's edge key at creation.
+	EdgeKeyPEM string `json:"edge_key_pem,omitempty"`
 }
 
 // DecodeSiteRequest decodes and validates a site request.
@@ -103,6 +106,11 @@ func DecodeSiteRequest(r io.Reader) (SiteRequest, error) {
 	var v SiteRequest
 	if err := decodeJSON(r, &v); err != nil {
 		return v, err
+	}
+	if v.EdgeKeyPEM != "" {
+		if _, err := signing.ParsePublic([]byte(v.EdgeKeyPEM), "edge key"); err != nil {
+			return v, badField("edge_key_pem", "%v", err)
+		}
 	}
 	if err := store.ValidateSite(store.Site{Name: v.Name, Class: v.Class, Scope: v.Scope}); err != nil {
 		msg := strings.TrimPrefix(err.Error(), store.ErrInvalid.Error()+": ")

@@ -62,6 +62,16 @@ var rbacWant = map[string]string{
 	"decisions.list":      "PKUCSEA",
 	"decisions.get":       "PKUCSEA",
 	"elevations.create":   "KE",
+	// Site sync (hub/sitesync.go).
+	"sites.enroll":          "P",
+	"sites.assign":          "P",
+	"sites.export":          "PE",
+	"sites.export.get":      "PE",
+	"sites.export.manifest": "PE",
+	"sites.export.object":   "PE",
+	"sites.export.volume":   "PE",
+	"sites.import":          "PE",
+	"sites.sync":            "PSEA",
 }
 
 var roleLetter = map[deploy.Role]string{

@@ -83,7 +83,7 @@ func Routes() []Route {
 		{Method: "POST", Pattern: "/v1/cluster/join", Name: "cluster.join", Roles: adminOnly, Write: true, Enterprise: true, handler: (*Server).handleJoin},
 		{Method: "DELETE", Pattern: "/v1/cluster/nodes/{id}", Name: "cluster.remove", Roles: adminOnly, Write: true, Enterprise: true, handler: (*Server).handleRemove},
 		{Method: "GET", Pattern: "/v1/backup", Name: "backup", Roles: adminOnly, Enterprise: true, handler: (*Server).handleBackup},
-	}, governanceRoutes()...)
+	}, append(governanceRoutes(), siteSyncRoutes()...)...)
 }
 
 const forwardedHeader = "X-Eucora-Forwarded"
@@ -399,7 +399,7 @@ func writeStoreError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "%v", err)
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrStale):
 		writeError(w, http.StatusConflict, "%v", err)
 	case errors.Is(err, store.ErrInvalid):
 		writeError(w, http.StatusUnprocessableEntity, "%v", err)

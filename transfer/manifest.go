@@ -313,6 +313,8 @@ type Signed struct {
 	KeyID string
 	// Payload is the exact signed manifest JSON.
 	Payload []byte
+	// Envelope is the exact DSSE envelope bytes (MANIFEST.dsse.json).
+	Envelope []byte
 }
 
 // ReadSigned parses a DSSE envelope, verifies it against trust and parses
@@ -336,7 +338,7 @@ func ReadSigned(envelope []byte, trust signing.Trust) (*Signed, error) {
 	if m.KeyID != keyID {
 		return nil, fmt.Errorf("%w: manifest names key %s but was signed by %s", ErrBadSignature, short(m.KeyID), short(keyID))
 	}
-	return &Signed{Manifest: m, Digest: digest.FromBytes(payload), KeyID: keyID, Payload: payload}, nil
+	return &Signed{Manifest: m, Digest: digest.FromBytes(payload), KeyID: keyID, Payload: payload, Envelope: envelope}, nil
 }
 
 // ReadUnverified parses an envelope's manifest without checking the
@@ -357,7 +359,7 @@ func ReadUnverified(envelope []byte) (*Signed, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Signed{Manifest: m, Digest: digest.FromBytes(payload), Payload: payload}, nil
+	return &Signed{Manifest: m, Digest: digest.FromBytes(payload), Payload: payload, Envelope: envelope}, nil
 }
 
 // Expired reports whether the bundle has expired at time now.

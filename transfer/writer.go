@@ -228,7 +228,7 @@ func Create(ctx context.Context, outDir string, key *signing.PrivateKey, h Heade
 		return nil, err
 	}
 	return &Result{
-		Signed:  &Signed{Manifest: m, Digest: digest.FromBytes(payload), KeyID: key.ID, Payload: payload},
+		Signed:  &Signed{Manifest: m, Digest: digest.FromBytes(payload), KeyID: key.ID, Payload: payload, Envelope: env},
 		Volumes: paths, Bytes: size,
 	}, nil
 }

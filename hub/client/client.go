@@ -188,9 +188,10 @@ func (c *Client) HubKey(ctx context.Context) (HubKey, error) {
 
 // SiteRequest is POST /v1/sites.
 type SiteRequest struct {
-	Name  string       `json:"name"`
-	Class string       `json:"class"`
-	Scope deploy.Scope `json:"scope"`
+	Name       string       `json:"name"`
+	Class      string       `json:"class"`
+	Scope      deploy.Scope `json:"scope"`
+	EdgeKeyPEM string       `json:"edge_key_pem,omitempty"`
 }
 
 // CreateSite registers a site.

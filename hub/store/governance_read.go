@@ -61,6 +61,18 @@ func (s *State) Exception(id string) (deploy.Exception, error) {
 	return getGov[deploy.Exception](s, exceptionKey(id), "exception "+id)
 }
 
+// Approvals lists every approval record in id order.
+func (s *State) Approvals() (out []deploy.ApprovalRecord, err error) {
+	err = scan(s, "gp/", func(v deploy.ApprovalRecord) bool { out = append(out, v); return true })
+	return out, err
+}
+
+// Exceptions lists every exception in id order.
+func (s *State) Exceptions() (out []deploy.Exception, err error) {
+	err = scan(s, "gx/", func(v deploy.Exception) bool { out = append(out, v); return true })
+	return out, err
+}
+
 // Intent returns a deployment intent.
 func (s *State) Intent(id string) (IntentRecord, error) {
 	return getGov[IntentRecord](s, intentKey(id), "intent "+id)

@@ -1,0 +1,223 @@
+package client
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/transfer"
+)
+
+// Site sync API (docs/sync-protocol.md).
+
+// EnrollRequest is PUT /v1/sites/{name}/edge-key.
+type EnrollRequest struct {
+	PublicKeyPEM string `json:"public_key_pem"`
+}
+
+// AssignRequest is PUT /v1/sites/{name}/apt: the complete list of APT
+// publications the site serves.
+type AssignRequest struct {
+	Publications []store.APTAssignment `json:"publications"`
+}
+
+// ExportRequest is POST /v1/sites/{name}/exports.
+type ExportRequest struct {
+	VolumeSize int64 `json:"volume_size,omitempty"` // 0: the bundle default
+	Full       bool  `json:"full,omitempty"`        // ignore what the site holds
+	IfChanged  bool  `json:"if_changed,omitempty"`  // reuse the last export when it says the same
+}
+
+// Export is an export of the hub for a site.
+type Export struct {
+	store.ExportRecord
+	Reused bool `json:"reused"`
+}
+
+// ImportRequest is POST /v1/sites/{name}/imports: an edge bundle's signed
+// manifest and its records, so the hub verifies everything itself.
+// Envelope is the base64 of the exact MANIFEST.dsse.json bytes; Records
+// maps each record's hex digest to the base64 of its bytes.
+type ImportRequest struct {
+	Envelope string            `json:"envelope"`
+	Records  map[string]string `json:"records"`
+}
+
+// ImportResult is what the hub did with an edge bundle.
+type ImportResult struct {
+	store.SiteImportResult
+	Site     string         `json:"site"`
+	BundleID string         `json:"bundle_id"`
+	Digest   digest.Digest  `json:"digest"`
+	Ignored  map[string]int `json:"ignored_records,omitempty"`
+}
+
+// SiteSync is GET /v1/sites/{name}/sync.
+type SiteSync struct {
+	Site                    string                `json:"site"`
+	Class                   string                `json:"class"`
+	EdgeKeyID               string                `json:"edge_key_id,omitempty"`
+	APT                     []store.APTAssignment `json:"apt"`
+	LastExportedSeq         uint64                `json:"last_exported_seq"`
+	LastExportedAt          *time.Time            `json:"last_exported_at"`
+	ReservedSeq             uint64                `json:"reserved_seq"`
+	LastAppliedSeq          uint64                `json:"last_applied_seq"`
+	LastReceiptAt           *time.Time            `json:"last_receipt_at"`
+	LastImportSeq           uint64                `json:"last_import_seq"`
+	LastImportAt            *time.Time            `json:"last_import_at"`
+	HeldObjects             int64                 `json:"held_objects"`
+	HeldBytes               int64                 `json:"held_bytes"`
+	PendingObjects          int                   `json:"pending_objects"`
+	PendingBytes            int64                 `json:"pending_bytes"`
+	PendingError            string                `json:"pending_error,omitempty"`
+	EventsReceived          uint64                `json:"events_received"`
+	LastEventSeq            uint64                `json:"last_event_seq"`
+	Gaps                    []store.SeqRange      `json:"gaps"`
+	ChainOK                 bool                  `json:"chain_ok"`
+	ChainError              string                `json:"chain_error,omitempty"`
+	StalenessSeconds        int64                 `json:"staleness_seconds"`
+	TimeToComplianceSeconds int64                 `json:"time_to_compliance_seconds"`
+	Stale                   bool                  `json:"stale"`
+}
+
+func sitePath(name string, rest ...string) string {
+	p := "/v1/sites/" + url.PathEscape(name)
+	for _, r := range rest {
+		p += "/" + url.PathEscape(r)
+	}
+	return p
+}
+
+// EnrollSite registers a site's edge public key.
+func (c *Client) EnrollSite(ctx context.Context, name string, publicPEM []byte) (store.Site, error) {
+	var s store.Site
+	return s, c.do(ctx, "PUT", sitePath(name, "edge-key"), EnrollRequest{PublicKeyPEM: string(publicPEM)}, &s)
+}
+
+// AssignAPT sets the APT publications a site serves.
+func (c *Client) AssignAPT(ctx context.Context, name string, pubs []store.APTAssignment) (store.Site, error) {
+	var s store.Site
+	return s, c.do(ctx, "PUT", sitePath(name, "apt"), AssignRequest{Publications: pubs}, &s)
+}
+
+// ExportSite asks the hub for the site's next bundle.
+func (c *Client) ExportSite(ctx context.Context, name string, r ExportRequest) (Export, error) {
+	var e Export
+	return e, c.do(ctx, "POST", sitePath(name, "exports"), r, &e)
+}
+
+// SiteExport returns a recorded export.
+func (c *Client) SiteExport(ctx context.Context, name string, seq uint64) (Export, error) {
+	var e Export
+	return e, c.do(ctx, "GET", sitePath(name, "exports", strconv.FormatUint(seq, 10)), nil, &e)
+}
+
+// ExportManifest returns an export's exact DSSE envelope bytes.
+func (c *Client) ExportManifest(ctx context.Context, name string, seq uint64) ([]byte, error) {
+	resp, err := c.Raw(ctx, "GET", sitePath(name, "exports", strconv.FormatUint(seq, 10), "manifest"), nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, transfer.MaxManifestSize+1))
+}
+
+// ExportPart opens one object or volume of an export from offset
+// (a Range request when offset > 0). kind is "objects" or "volumes".
+func (c *Client) ExportPart(ctx context.Context, name string, seq uint64, kind, id string, offset int64) (*http.Response, error) {
+	var h http.Header
+	if offset > 0 {
+		h = http.Header{"Range": []string{fmt.Sprintf("bytes=%d-", offset)}}
+	}
+	resp, err := c.Raw(ctx, "GET", sitePath(name, "exports", strconv.FormatUint(seq, 10), kind, id), nil, h)
+	if err != nil {
+		return nil, err
+	}
+	if offset > 0 && resp.StatusCode != http.StatusPartialContent {
+		resp.Body.Close()
+		return nil, fmt.Errorf("hub answered %d to a range request for %s %s", resp.StatusCode, kind, id)
+	}
+	return resp, nil
+}
+
+// ImportSite hands an edge bundle to the hub.
+func (c *Client) ImportSite(ctx context.Context, name string, r *ImportRequest) (ImportResult, error) {
+	var out ImportResult
+	return out, c.do(ctx, "POST", sitePath(name, "imports"), r, &out)
+}
+
+// SiteSyncState returns a site's sync state.
+func (c *Client) SiteSyncState(ctx context.Context, name string) (SiteSync, error) {
+	var s SiteSync
+	return s, c.do(ctx, "GET", sitePath(name, "sync"), nil, &s)
+}
+
+// NewImportRequest builds the request body for a bundle: its exact
+// envelope and the bytes of every record.
+func NewImportRequest(envelope []byte, records map[digest.Digest][]byte) *ImportRequest {
+	r := &ImportRequest{Envelope: base64.StdEncoding.EncodeToString(envelope), Records: map[string]string{}}
+	for d, b := range records {
+		r.Records[d.Hex()] = base64.StdEncoding.EncodeToString(b)
+	}
+	return r
+}
+
+// ImportRequestFromVolumes reads an edge bundle's volumes (any order),
+// verifies them with trust, and returns the import request body and the
+// verified manifest. The records are staged in a temporary content store
+// under tmpDir, removed before returning.
+func ImportRequestFromVolumes(ctx context.Context, files []string, trust signing.Trust, tmpDir string) (*ImportRequest, *transfer.Signed, error) {
+	b, err := transfer.OpenOne(files, trust)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := b.Complete(); err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp(tmpDir, ".eucora-import-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir)
+	st, err := cas.Open(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := b.Import(ctx, st, transfer.ImportOptions{}); err != nil {
+		return nil, nil, err
+	}
+	recs := map[digest.Digest][]byte{}
+	for _, r := range b.Manifest.Records {
+		data, err := transfer.ReadRecord(st, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		recs[r.Digest] = data
+	}
+	return NewImportRequest(b.Envelope, recs), b.Signed, nil
+}
+
+// DecodeImportEnvelope returns the envelope bytes of a request: base64 of
+// the exact bytes (what this client sends) or the envelope JSON object
+// itself, taken byte for byte.
+func DecodeImportEnvelope(raw json.RawMessage) ([]byte, error) {
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, err
+		}
+		return base64.StdEncoding.DecodeString(s)
+	}
+	return raw, nil
+}

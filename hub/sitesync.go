@@ -1,0 +1,842 @@
+package hub
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/mirror"
+	"github.com/eucora/eucora/transfer"
+)
+
+// Site sync: the hub's side of docs/sync-protocol.md. Exports are built on
+// the node that serves the request (the leader: these routes are not
+// local) into DIR/hub/exports/SITE/SEQ and served from there.
+
+// hubSource is the source name of every hub bundle and the target of
+// every edge bundle.
+const hubSource = "hub"
+
+// exportsKept is how many exports per site stay on disk.
+const exportsKept = 3
+
+// maxImportBody caps POST /v1/sites/{name}/imports.
+const maxImportBody = 256 << 20
+
+var (
+	syncWrite = []deploy.Role{deploy.RolePlatformAdmin, deploy.RoleEndpointOps}
+	syncRead  = []deploy.Role{deploy.RolePlatformAdmin, deploy.RoleAuditor, deploy.RoleSecurityReviewer, deploy.RoleEndpointOps}
+)
+
+func siteSyncRoutes() []Route {
+	return []Route{
+		{Method: "PUT", Pattern: "/v1/sites/{name}/edge-key", Name: "sites.enroll", Roles: adminOnly, Write: true, handler: (*Server).handleSiteEnroll},
+		{Method: "PUT", Pattern: "/v1/sites/{name}/apt", Name: "sites.assign", Roles: adminOnly, Write: true, handler: (*Server).handleSiteAssign},
+		{Method: "POST", Pattern: "/v1/sites/{name}/exports", Name: "sites.export", Roles: syncWrite, Write: true, handler: (*Server).handleSiteExport},
+		{Method: "GET", Pattern: "/v1/sites/{name}/exports/{seq}", Name: "sites.export.get", Roles: syncWrite, handler: (*Server).handleSiteExportGet},
+		{Method: "GET", Pattern: "/v1/sites/{name}/exports/{seq}/manifest", Name: "sites.export.manifest", Roles: syncWrite, handler: (*Server).handleSiteExportManifest},
+		{Method: "GET", Pattern: "/v1/sites/{name}/exports/{seq}/objects/{hex}", Name: "sites.export.object", Roles: syncWrite, handler: (*Server).handleSiteExportObject},
+		{Method: "GET", Pattern: "/v1/sites/{name}/exports/{seq}/volumes/{file}", Name: "sites.export.volume", Roles: syncWrite, handler: (*Server).handleSiteExportVolume},
+		{Method: "POST", Pattern: "/v1/sites/{name}/imports", Name: "sites.import", Roles: syncWrite, Write: true, handler: (*Server).handleSiteImport},
+		{Method: "GET", Pattern: "/v1/sites/{name}/sync", Name: "sites.sync", Roles: syncRead, handler: (*Server).handleSiteSync},
+	}
+}
+
+// scopedSite loads the site named in the path if it is in p's scope,
+// answering the request itself otherwise.
+func (s *Server) scopedSite(w http.ResponseWriter, r *http.Request, p *Principal, action string) (store.Site, bool) {
+	site, err := s.store.State().Site(r.PathValue("name"))
+	if err != nil {
+		writeStoreError(w, err)
+		return site, false
+	}
+	if !p.Scope.Contains(site.Scope) {
+		s.denyScope(w, r, p, action, fmt.Sprintf("site %q (scope %s) is outside this token's scope %s", site.Name, site.Scope, p.Scope))
+		return site, false
+	}
+	return site, true
+}
+
+func (s *Server) handleSiteEnroll(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req client.EnrollRequest
+	if err := decodeJSON(http.MaxBytesReader(w, r.Body, maxSmallBody), &req); err != nil {
+		writeInputError(w, err)
+		return
+	}
+	if _, err := signing.ParsePublic([]byte(req.PublicKeyPEM), "edge key"); err != nil {
+		writeInputError(w, badField("public_key_pem", "%v", err))
+		return
+	}
+	site, ok := s.scopedSite(w, r, p, "sites.enroll")
+	if !ok {
+		return
+	}
+	s.apply(w, r, p, store.CmdSiteEnroll, "site/"+site.Name, store.SiteEnrollBody{Name: site.Name, PublicPEM: req.PublicKeyPEM}, http.StatusOK)
+}
+
+func (s *Server) handleSiteAssign(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req client.AssignRequest
+	if err := decodeJSON(http.MaxBytesReader(w, r.Body, maxSmallBody), &req); err != nil {
+		writeInputError(w, err)
+		return
+	}
+	for i, a := range req.Publications {
+		if err := mirror.CheckPrefix(a.Prefix); err != nil {
+			writeInputError(w, badField(fmt.Sprintf("publications[%d].prefix", i), "%v", err))
+			return
+		}
+		if err := mirror.CheckName("distribution", a.Dist); err != nil {
+			writeInputError(w, badField(fmt.Sprintf("publications[%d].dist", i), "%v", err))
+			return
+		}
+	}
+	if err := store.ValidateAssignments(req.Publications); err != nil {
+		writeInputError(w, badField("publications", "%s", strings.TrimPrefix(err.Error(), store.ErrInvalid.Error()+": ")))
+		return
+	}
+	site, ok := s.scopedSite(w, r, p, "sites.assign")
+	if !ok {
+		return
+	}
+	if req.Publications == nil {
+		req.Publications = []store.APTAssignment{}
+	}
+	s.apply(w, r, p, store.CmdSiteAssign, "site/"+site.Name, store.SiteAssignBody{Name: site.Name, APT: req.Publications}, http.StatusOK)
+}
+
+// sitePlan is what a site should hold now: its records (all of them) and
+// every object they reference.
+type sitePlan struct {
+	records []transfer.RecordSource // intents, artifacts, approvals, exceptions, apt
+	objects map[digest.Digest]int64 // referenced content objects and sizes
+	ack     *transfer.Ack
+	key     digest.Digest // ContentKey
+}
+
+// planSite computes the site's desired state from the replicated records
+// and this node's APT publications.
+func (s *Server) planSite(site store.Site, sync store.SiteSync) (*sitePlan, error) {
+	st := s.store.State()
+	pl := &sitePlan{objects: map[digest.Digest]int64{}}
+	add := func(typ string, v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		pl.records = append(pl.records, transfer.RecordSource{Type: typ, Data: b})
+		return nil
+	}
+	intents, err := st.Intents()
+	if err != nil {
+		return nil, err
+	}
+	approvals, err := st.Approvals()
+	if err != nil {
+		return nil, err
+	}
+	exceptions, err := st.Exceptions()
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range intents {
+		if in.Status != store.IntentPublished && in.Status != store.IntentPromoted {
+			continue
+		}
+		if in.Scope == nil || !(site.Scope.Contains(*in.Scope) || in.Scope.Contains(site.Scope)) {
+			continue
+		}
+		if err := add(transfer.RecordIntent, in.Intent); err != nil {
+			return nil, err
+		}
+		arts, err := st.Artifacts(in.AppID, in.Version)
+		if err != nil {
+			return nil, err
+		}
+		found := false
+		for _, a := range arts {
+			if a.SHA256 == in.Artifact {
+				found = true
+				if err := add(transfer.RecordArtifact, a.Artifact); err != nil {
+					return nil, err
+				}
+				pl.objects[a.SHA256] = a.Size
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("intent %s names artifact %s, which %s %s does not list", in.ID, in.Artifact.Short(), in.AppID, in.Version)
+		}
+		subject := deploy.Subject(deploy.SubjectIntent, in.ID)
+		for _, a := range approvals {
+			if a.Subject == subject {
+				if err := add(transfer.RecordApproval, a); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for _, x := range exceptions {
+			if x.IntentID == in.ID {
+				if err := add(transfer.RecordException, x); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if len(site.APT) > 0 {
+		repo, err := mirror.OpenRepo(s.dir.Mirror(), s.cas)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range site.APT {
+			ps, err := repo.PrefixState(a.Prefix)
+			if err != nil {
+				return nil, fmt.Errorf("apt %s %s: %w", a.Prefix, a.Dist, err)
+			}
+			ds, ok := ps.Dists[a.Dist]
+			if !ok {
+				return nil, fmt.Errorf("apt %s %s is assigned to site %s but nothing is published there on this node ('eucora mirror apt publish SNAPSHOT --prefix %s --dist %s')", a.Prefix, a.Dist, site.Name, a.Prefix, a.Dist)
+			}
+			files, err := repo.PublicationObjects(ds.Publication)
+			if err != nil {
+				return nil, fmt.Errorf("apt %s %s: %w", a.Prefix, a.Dist, err)
+			}
+			for _, f := range files {
+				pl.objects[f.SHA256] = f.Size
+			}
+			if err := add(transfer.RecordAPT, transfer.APTPublication{Prefix: a.Prefix, Dist: a.Dist, Publication: ds.Publication}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if sync.Chain.Seq > 0 {
+		pl.ack = &transfer.Ack{Origin: site.Name, Sequence: sync.Chain.Seq, Hash: sync.Chain.Hash}
+	}
+	// The content key: every record and object, in a fixed order.
+	var lines []string
+	for _, r := range pl.records {
+		lines = append(lines, "record "+r.Type+" "+digest.FromBytes(r.Data).Hex())
+	}
+	for d := range pl.objects {
+		lines = append(lines, "object "+d.Hex())
+	}
+	if pl.ack != nil {
+		lines = append(lines, fmt.Sprintf("ack %d %s", pl.ack.Sequence, pl.ack.Hash))
+	}
+	sort.Strings(lines)
+	pl.key = digest.FromBytes([]byte(strings.Join(lines, "\n")))
+	return pl, nil
+}
+
+// heldBy returns what the site holds as far as the hub knows: the held
+// list of its last receipt, or, from an edge that sends none, the plan's
+// own objects when the receipt's list digest says it holds exactly those.
+func (pl *sitePlan) heldBy(st *store.State, site string, ss store.SiteSync) ([]digest.Digest, error) {
+	held, err := st.HeldList(site)
+	if err != nil || ss.HeldKnown {
+		return held, err
+	}
+	var all []digest.Digest
+	for d := range pl.objects {
+		all = append(all, d)
+	}
+	if ss.Held.ListDigest != "" && transfer.HeldListDigest(all) == ss.Held.ListDigest {
+		return all, nil
+	}
+	return nil, nil
+}
+
+// delta returns the plan's objects the site does not hold, sorted.
+func (pl *sitePlan) delta(held []digest.Digest, full bool) []digest.Digest {
+	has := map[digest.Digest]bool{}
+	if !full {
+		for _, d := range held {
+			has[d] = true
+		}
+	}
+	var out []digest.Digest
+	for d := range pl.objects {
+		if !has[d] {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func (s *Server) exportDir(site string, seq uint64) string {
+	return filepath.Join(s.dir.Hub(), "exports", site, strconv.FormatUint(seq, 10))
+}
+
+func (s *Server) handleSiteExport(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req client.ExportRequest
+	if err := decodeJSON(http.MaxBytesReader(w, r.Body, maxSmallBody), &req); err != nil {
+		writeInputError(w, err)
+		return
+	}
+	if req.VolumeSize != 0 && req.VolumeSize < transfer.MinVolumeSize {
+		writeInputError(w, badField("volume_size", "%d bytes is below the minimum of %d", req.VolumeSize, transfer.MinVolumeSize))
+		return
+	}
+	site, ok := s.scopedSite(w, r, p, "sites.export")
+	if !ok {
+		return
+	}
+	if site.EdgeKeyID == "" {
+		writeError(w, http.StatusUnprocessableEntity, "site %s has no enrolled edge key: 'eucora site enroll %s --edge-key EDGE.pub' first", site.Name, site.Name)
+		return
+	}
+	st := s.store.State()
+	sync, err := st.SiteSync(site.Name)
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	pl, err := s.planSite(site, sync)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "cannot plan the export for site %s: %v", site.Name, err)
+		return
+	}
+	now := store.NowUTC()
+	if last := sync.LastExport; req.IfChanged && last != nil && last.ContentKey == pl.key && last.Node == s.cfg.NodeID &&
+		last.Expires.After(now.Add(24*time.Hour)) && s.exportOnDisk(last) {
+		writeJSON(w, http.StatusOK, client.Export{ExportRecord: *last, Reused: true})
+		return
+	}
+	held, err := pl.heldBy(st, site.Name, sync)
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	delta := pl.delta(held, req.Full)
+	var need int64 = 1 << 20
+	for _, d := range delta {
+		if ok, _ := s.cas.Has(d); !ok {
+			writeError(w, http.StatusServiceUnavailable, "object %s that site %s needs is not in this node's content store", d, site.Name)
+			return
+		}
+		need += pl.objects[d]
+	}
+	for _, rc := range pl.records {
+		need += int64(len(rc.Data)) * 2
+	}
+	base := filepath.Join(s.dir.Hub(), "exports")
+	if err := os.MkdirAll(base, 0o750); err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	if err := cas.CheckSpace(base, uint64(need+need/10)); err != nil {
+		writeError(w, http.StatusInsufficientStorage, "export for site %s: %v", site.Name, err)
+		return
+	}
+	key, err := s.hubKey()
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "hub key not available on this node: %v", err)
+		return
+	}
+
+	// Reserve the sequence before writing: an interrupted export leaves
+	// a gap, never two bundles with one sequence.
+	raw, err := s.propose(r.Context(), s.command(r, p, store.CmdExportReserve, "site/"+site.Name, store.ExportReserveBody{Site: site.Name}))
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	var res store.ExportReservation
+	if err := json.Unmarshal(raw, &res); err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	rec, err := s.writeExport(r.Context(), site, pl, delta, res, req, key, now)
+	if err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, cas.ErrNoSpace) {
+			status = http.StatusInsufficientStorage
+		}
+		writeError(w, status, "export sequence %d for site %s: %v", res.Sequence, site.Name, err)
+		return
+	}
+	if _, err := s.propose(r.Context(), s.command(r, p, store.CmdExportRecord, fmt.Sprintf("site/%s/export/%d", site.Name, rec.Sequence), rec)); err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	s.pruneExports(site.Name, rec.Sequence)
+	writeJSON(w, http.StatusCreated, client.Export{ExportRecord: *rec})
+}
+
+// command builds a write carrying its audit event.
+func (s *Server) command(r *http.Request, p *Principal, typ, object string, body any) store.Command {
+	cmd, err := store.NewCommand(typ, body, s.audit(r, p, typ, object))
+	if err != nil {
+		panic(err) // bodies are plain structs: cannot fail to encode
+	}
+	return cmd
+}
+
+// writeExport writes the bundle for a reserved sequence and returns its
+// record. Records are also put in the content store so the network flow
+// can fetch them by digest.
+func (s *Server) writeExport(ctx context.Context, site store.Site, pl *sitePlan, delta []digest.Digest, res store.ExportReservation,
+	req client.ExportRequest, key *signing.PrivateKey, now time.Time) (*store.ExportRecord, error) {
+	recs := append([]transfer.RecordSource{}, pl.records...)
+	tb, _ := json.Marshal(transfer.TimeAttestation{Hub: s.cfg.NodeID, Time: now})
+	recs = append(recs, transfer.RecordSource{Type: transfer.RecordTime, Data: tb})
+	if pl.ack != nil {
+		ab, _ := json.Marshal(pl.ack)
+		recs = append(recs, transfer.RecordSource{Type: transfer.RecordAck, Data: ab})
+	}
+	var objs []transfer.ObjectSource
+	var bytes int64
+	for _, d := range delta {
+		objs = append(objs, transfer.ObjectSource{Digest: d, Size: pl.objects[d], Open: s.casOpener(d)})
+		bytes += pl.objects[d]
+	}
+	dir := s.exportDir(site.Name, res.Sequence)
+	os.RemoveAll(dir) // a reserved sequence is written once; leftovers are an interrupted attempt
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	out, err := transfer.Create(ctx, dir, key, transfer.Header{
+		Source: hubSource, Target: site.Name, Sequence: res.Sequence, Predecessor: res.Predecessor, Created: now,
+	}, transfer.Content{Records: recs, Objects: objs}, transfer.CreateOptions{VolumeSize: req.VolumeSize})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	for _, rc := range recs {
+		if _, err := s.cas.PutBytes(rc.Data); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, transfer.ManifestEntry), out.Signed.Envelope, 0o640); err != nil {
+		return nil, err
+	}
+	rec := &store.ExportRecord{Site: site.Name, Sequence: res.Sequence, BundleID: out.Signed.BundleID, Digest: out.Signed.Digest,
+		Predecessor: res.Predecessor, Created: out.Signed.Created, Expires: out.Signed.Expires, Objects: len(delta), ObjectBytes: bytes,
+		Records: len(recs), Full: req.Full, ContentKey: pl.key, Node: s.cfg.NodeID, Volumes: []store.VolumeInfo{}}
+	for _, v := range out.Volumes {
+		d, n, err := fileDigest(v)
+		if err != nil {
+			return nil, err
+		}
+		rec.Volumes = append(rec.Volumes, store.VolumeInfo{Name: filepath.Base(v), Size: n, SHA256: d})
+	}
+	return rec, nil
+}
+
+func (s *Server) casOpener(d digest.Digest) func() (transfer.ReadAtCloser, error) {
+	return func() (transfer.ReadAtCloser, error) { return s.cas.Open(d) }
+}
+
+// exportOnDisk reports whether an export's volumes are still on this node.
+func (s *Server) exportOnDisk(rec *store.ExportRecord) bool {
+	for _, v := range rec.Volumes {
+		fi, err := os.Stat(filepath.Join(s.exportDir(rec.Site, rec.Sequence), v.Name))
+		if err != nil || fi.Size() != v.Size {
+			return false
+		}
+	}
+	return true
+}
+
+// pruneExports removes a site's export directories older than the last
+// exportsKept sequences.
+func (s *Server) pruneExports(site string, last uint64) {
+	ents, err := os.ReadDir(filepath.Join(s.dir.Hub(), "exports", site))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		n, err := strconv.ParseUint(e.Name(), 10, 64)
+		if err == nil && n+exportsKept <= last {
+			os.RemoveAll(filepath.Join(s.dir.Hub(), "exports", site, e.Name()))
+		}
+	}
+}
+
+// siteExport loads the export named in the path, checking it lives on
+// this node.
+func (s *Server) siteExport(w http.ResponseWriter, r *http.Request, p *Principal) (*store.ExportRecord, bool) {
+	site, ok := s.scopedSite(w, r, p, "sites.export.get")
+	if !ok {
+		return nil, false
+	}
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "sequence %q: want a positive integer", r.PathValue("seq"))
+		return nil, false
+	}
+	rec, err := s.store.State().Export(site.Name, seq)
+	if err != nil {
+		writeStoreError(w, fmt.Errorf("export %d of site %s: %w", seq, site.Name, err))
+		return nil, false
+	}
+	return &rec, true
+}
+
+func (s *Server) handleSiteExportGet(w http.ResponseWriter, r *http.Request, p *Principal) {
+	if rec, ok := s.siteExport(w, r, p); ok {
+		writeJSON(w, http.StatusOK, client.Export{ExportRecord: *rec})
+	}
+}
+
+// exportFile opens a file of an export on this node.
+func (s *Server) exportFile(w http.ResponseWriter, rec *store.ExportRecord, name string) (*os.File, bool) {
+	f, err := os.Open(filepath.Join(s.exportDir(rec.Site, rec.Sequence), name))
+	if err != nil {
+		if rec.Node != s.cfg.NodeID {
+			writeError(w, http.StatusNotFound, "export %d of site %s was written on node %s, not this one (%s): export again", rec.Sequence, rec.Site, rec.Node, s.cfg.NodeID)
+		} else {
+			writeError(w, http.StatusNotFound, "export %d of site %s is no longer on disk (the last %d are kept): export again", rec.Sequence, rec.Site, exportsKept)
+		}
+		return nil, false
+	}
+	return f, true
+}
+
+func (s *Server) handleSiteExportManifest(w http.ResponseWriter, r *http.Request, p *Principal) {
+	rec, ok := s.siteExport(w, r, p)
+	if !ok {
+		return
+	}
+	f, ok := s.exportFile(w, rec, transfer.ManifestEntry)
+	if !ok {
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/vnd.dsse.envelope.v1+json")
+	io.Copy(w, f)
+}
+
+func (s *Server) handleSiteExportVolume(w http.ResponseWriter, r *http.Request, p *Principal) {
+	rec, ok := s.siteExport(w, r, p)
+	if !ok {
+		return
+	}
+	name := r.PathValue("file")
+	listed := false
+	for _, v := range rec.Volumes {
+		listed = listed || v.Name == name
+	}
+	if !listed {
+		writeError(w, http.StatusNotFound, "export %d of site %s has no volume %q", rec.Sequence, rec.Site, name)
+		return
+	}
+	f, ok := s.exportFile(w, rec, name)
+	if !ok {
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	http.ServeContent(w, r, name, fi.ModTime(), f)
+}
+
+func (s *Server) handleSiteExportObject(w http.ResponseWriter, r *http.Request, p *Principal) {
+	rec, ok := s.siteExport(w, r, p)
+	if !ok {
+		return
+	}
+	d, err := digest.Parse(r.PathValue("hex"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "object: %v", err)
+		return
+	}
+	mf, ok := s.exportFile(w, rec, transfer.ManifestEntry)
+	if !ok {
+		return
+	}
+	env, err := io.ReadAll(io.LimitReader(mf, transfer.MaxManifestSize))
+	mf.Close()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	m, err := transfer.ReadUnverified(env) // written by this node; the edge verifies
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "export %d manifest: %v", rec.Sequence, err)
+		return
+	}
+	listed := false
+	for _, o := range m.Objects {
+		listed = listed || o.Digest == d
+	}
+	if !listed {
+		writeError(w, http.StatusNotFound, "export %d of site %s does not carry object %s", rec.Sequence, rec.Site, d.Short())
+		return
+	}
+	f, err := s.cas.Open(d)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "object %s is no longer in this node's content store: export again", d.Short())
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("ETag", `"`+d.Hex()+`"`)
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+// importBody is the request of POST /v1/sites/{name}/imports; Envelope is
+// base64 of the exact bytes or the envelope JSON itself.
+type importBody struct {
+	Envelope json.RawMessage   `json:"envelope"`
+	Records  map[string]string `json:"records"`
+}
+
+// Import refusal codes (docs/sync-protocol.md).
+const (
+	codeNotEnrolled  = "not_enrolled"
+	codeUnknownKey   = "unknown_key"
+	codeBadSignature = "bad_signature"
+	codeForeign      = "foreign"
+	codeExpired      = "expired"
+	codeCorrupt      = "corrupt"
+	codeStale        = "stale"
+)
+
+// refuseImport answers 422 (409 for stale) with a code and records the
+// refusal as a hub audit event.
+func (s *Server) refuseImport(w http.ResponseWriter, r *http.Request, p *Principal, site, code string, err error) {
+	a := s.audit(r, p, "sites.import", "site/"+site)
+	a.Outcome, a.Reason = "refused", code+": "+err.Error()
+	if cmd, cerr := store.NewCommand(store.CmdAuditRecord, struct{}{}, a); cerr == nil {
+		if _, perr := s.propose(r.Context(), cmd); perr != nil {
+			s.log.Warn("could not record a refused import", "site", site, "err", perr)
+		}
+	}
+	status := http.StatusUnprocessableEntity
+	if code == codeStale {
+		status = http.StatusConflict
+	}
+	writeJSON(w, status, map[string]string{"error": err.Error(), "code": code})
+}
+
+func (s *Server) handleSiteImport(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var body importBody
+	if err := decodeJSON(http.MaxBytesReader(w, r.Body, maxImportBody), &body); err != nil {
+		writeInputError(w, err)
+		return
+	}
+	site, ok := s.scopedSite(w, r, p, "sites.import")
+	if !ok {
+		return
+	}
+	if site.EdgeKeyPEM == "" {
+		s.refuseImport(w, r, p, site.Name, codeNotEnrolled, fmt.Errorf("site %s has no enrolled edge key", site.Name))
+		return
+	}
+	res, code, err := s.verifyImport(site, body)
+	if err != nil {
+		s.refuseImport(w, r, p, site.Name, code, err)
+		return
+	}
+	raw, err := s.propose(r.Context(), s.command(r, p, store.CmdSiteImport, fmt.Sprintf("site/%s/bundle/%d", site.Name, res.body.Sequence), res.body))
+	if errors.Is(err, store.ErrStale) {
+		s.refuseImport(w, r, p, site.Name, codeStale, err)
+		return
+	}
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	out := client.ImportResult{Site: site.Name, BundleID: res.body.BundleID, Digest: res.body.Digest, Ignored: res.ignored}
+	if err := json.Unmarshal(raw, &out.SiteImportResult); err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	out.Warnings = append(out.Warnings, res.warnings...)
+	writeJSON(w, http.StatusOK, out)
+}
+
+type verifiedImport struct {
+	body     store.SiteImportBody
+	ignored  map[string]int
+	warnings []string
+}
+
+// verifyImport checks an edge bundle against the site's enrolled key and
+// parses its records. It returns a refusal code with any error.
+func (s *Server) verifyImport(site store.Site, body importBody) (*verifiedImport, string, error) {
+	pub, err := signing.ParsePublic([]byte(site.EdgeKeyPEM), "site "+site.Name+" edge key")
+	if err != nil {
+		return nil, codeNotEnrolled, err
+	}
+	env, err := client.DecodeImportEnvelope(body.Envelope)
+	if err != nil || len(env) == 0 {
+		return nil, codeCorrupt, fmt.Errorf("envelope: want base64 of the MANIFEST.dsse.json bytes: %v", err)
+	}
+	sg, err := transfer.ReadSigned(env, signing.NewTrust(pub))
+	switch {
+	case errors.Is(err, transfer.ErrUnknownKey):
+		return nil, codeUnknownKey, fmt.Errorf("%w (site %s's enrolled key is %s)", err, site.Name, pub.ID[:16])
+	case errors.Is(err, transfer.ErrBadSignature):
+		return nil, codeBadSignature, err
+	case err != nil:
+		return nil, codeCorrupt, err
+	}
+	m := sg.Manifest
+	if m.Source != site.Name || m.Target != hubSource {
+		return nil, codeForeign, fmt.Errorf("bundle %s is from %q for %q; this import takes bundles from %q for %q", m.BundleID, m.Source, m.Target, site.Name, hubSource)
+	}
+	now := store.NowUTC()
+	if err := m.CheckExpiry(now); err != nil {
+		return nil, codeExpired, err
+	}
+	if m.Sequence == 0 {
+		return nil, codeCorrupt, fmt.Errorf("bundle %s has sequence 0; edge bundles start at 1", m.BundleID)
+	}
+	v := &verifiedImport{ignored: map[string]int{}, body: store.SiteImportBody{Site: site.Name, Sequence: m.Sequence, Digest: sg.Digest,
+		BundleID: m.BundleID, KeyID: sg.KeyID, At: now}}
+	recordObjects := map[digest.Digest]bool{}
+	receipts := 0
+	for _, rc := range m.Records {
+		recordObjects[rc.Digest] = true
+		switch rc.Type {
+		case transfer.RecordReceipt, transfer.RecordHeld, transfer.RecordEvents:
+		default:
+			v.ignored[rc.Type]++
+			continue
+		}
+		enc, ok := body.Records[rc.Digest.Hex()]
+		if !ok {
+			return nil, codeCorrupt, fmt.Errorf("record %s (%s) listed in the manifest is missing from the request", rc.Digest.Short(), rc.Type)
+		}
+		data, err := base64.StdEncoding.DecodeString(enc)
+		if err != nil {
+			return nil, codeCorrupt, fmt.Errorf("record %s: base64: %v", rc.Digest.Short(), err)
+		}
+		if int64(len(data)) != rc.Size || digest.FromBytes(data) != rc.Digest {
+			return nil, codeCorrupt, fmt.Errorf("record %s (%s): %d bytes with digest %s, the manifest says %d bytes with digest %s",
+				rc.Digest.Short(), rc.Type, len(data), digest.FromBytes(data).Short(), rc.Size, rc.Digest.Short())
+		}
+		parsed, err := transfer.ParseRecord(rc.Type, data)
+		if err != nil {
+			return nil, codeCorrupt, fmt.Errorf("record %s: %w", rc.Digest.Short(), err)
+		}
+		switch x := parsed.(type) {
+		case transfer.Receipt:
+			receipts++
+			v.body.Receipt = x
+		case transfer.HeldList:
+			if v.body.Held != nil {
+				return nil, codeCorrupt, errors.New("bundle carries two held records")
+			}
+			v.body.Held = &x
+		case transfer.EventBatch:
+			v.body.Batches = append(v.body.Batches, x)
+		}
+	}
+	if receipts != 1 {
+		return nil, codeCorrupt, fmt.Errorf("bundle %s carries %d receipt records, want exactly one", m.BundleID, receipts)
+	}
+	if v.body.Receipt.Site != site.Name {
+		return nil, codeForeign, fmt.Errorf("receipt is for site %q, not %q", v.body.Receipt.Site, site.Name)
+	}
+	for _, o := range m.Objects {
+		if !recordObjects[o.Digest] {
+			v.warnings = append(v.warnings, fmt.Sprintf("object %s is not a record: not imported (the hub takes records only)", o.Digest.Short()))
+		}
+	}
+	if len(v.ignored) == 0 {
+		v.ignored = nil
+	}
+	return v, "", nil
+}
+
+func (s *Server) handleSiteSync(w http.ResponseWriter, r *http.Request, p *Principal) {
+	site, ok := s.scopedSite(w, r, p, "sites.sync")
+	if !ok {
+		return
+	}
+	view, err := s.siteSyncView(site, store.NowUTC())
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, view)
+}
+
+// siteSyncView is a site's sync state for central operations.
+func (s *Server) siteSyncView(site store.Site, now time.Time) (*client.SiteSync, error) {
+	st := s.store.State()
+	ss, err := st.SiteSync(site.Name)
+	if err != nil {
+		return nil, err
+	}
+	v := &client.SiteSync{Site: site.Name, Class: site.Class, EdgeKeyID: site.EdgeKeyID, APT: site.APT,
+		ReservedSeq: ss.ReservedSeq, LastAppliedSeq: ss.LastAppliedSeq, LastImportSeq: ss.LastImportSeq,
+		HeldObjects: ss.Held.Count, HeldBytes: ss.Held.Bytes, EventsReceived: ss.EventsReceived, LastEventSeq: ss.Chain.Seq,
+		Gaps: ss.Gaps, ChainOK: ss.ChainError == "", ChainError: ss.ChainError}
+	if v.APT == nil {
+		v.APT = []store.APTAssignment{}
+	}
+	if v.Gaps == nil {
+		v.Gaps = []store.SeqRange{}
+	}
+	timeOf := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	if ss.LastExport != nil {
+		v.LastExportedSeq, v.LastExportedAt = ss.LastExport.Sequence, timeOf(ss.LastExport.Created)
+	}
+	v.LastReceiptAt, v.LastImportAt = timeOf(ss.LastReceiptAt), timeOf(ss.LastImportAt)
+	if pl, err := s.planSite(site, ss); err != nil {
+		v.PendingError = err.Error()
+	} else {
+		held, err := pl.heldBy(st, site.Name, ss)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range pl.delta(held, false) {
+			v.PendingObjects++
+			v.PendingBytes += pl.objects[d]
+		}
+	}
+	since := site.CreatedAt
+	if !ss.LastReceiptAt.IsZero() {
+		since = ss.LastReceiptAt
+	}
+	if now.After(since) {
+		v.StalenessSeconds = int64(now.Sub(since) / time.Second)
+	}
+	if ttc, ok := deploy.TimeToCompliance(deploy.SiteClass(site.Class)); ok {
+		v.TimeToComplianceSeconds = int64(ttc / time.Second)
+		v.Stale = now.Sub(since) > ttc
+	}
+	return v, nil
+}
+
+func fileDigest(path string) (digest.Digest, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	return digest.FromReader(f)
+}

@@ -1,0 +1,296 @@
+package hub
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/edge"
+	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/transfer"
+)
+
+// publishedIntent registers an application whose artifact bytes are a
+// hub blob, and publishes a low-risk Ring 0 intent for it in scope.
+func publishedIntent(t *testing.T, w *govWorld, artifact []byte, scope deploy.Scope) deploy.Intent {
+	t.Helper()
+	ctx := w.ctx
+	acme := deploy.Scope{Acquisition: "acme"}
+	w.token("pat", deploy.RolePackagingEngineer, acme)
+	w.token("carol", deploy.RoleCABApprover, deploy.Scope{})
+	w.token("rita", deploy.RolePublisher, acme)
+	pat, carol, rita := w.as("pat", deploy.RolePackagingEngineer), w.as("carol", deploy.RoleCABApprover), w.as("rita", deploy.RolePublisher)
+	const app = "com.acme.ledger"
+	d := digest.FromBytes(artifact)
+	if err := pat.PutBlob(ctx, d.Hex(), bytes.NewReader(artifact), int64(len(artifact))); err != nil {
+		t.Fatal(err)
+	}
+	must[store.AppRecord](t, "create app")(pat.CreateApp(ctx, client.AppRequest{ID: app, Name: "Ledger", Owner: "fin-apps", Category: "finance",
+		SupportTier: "tier-1", LicensingModel: "per-device", AllowedScope: acme, LOB: true}))
+	must[store.VersionRecord](t, "create version")(pat.CreateVersion(ctx, app, client.VersionRequest{Version: "2.4.1",
+		OSMatrix: []deploy.OSSupport{{OS: "windows", Versions: ">= 10", Arch: "x64"}}}))
+	must[store.ArtifactRecord](t, "create artifact")(pat.CreateArtifact(ctx, app, "2.4.1", client.ArtifactRequest{Platform: deploy.PlatformMSI,
+		Name: "ledger.msi", SHA256: d, Size: int64(len(artifact)), Signing: deploy.Signing{State: deploy.SigKnownVendor}, ScanDecision: deploy.ScanPass}))
+	for _, to := range []deploy.State{deploy.StatePackaged, deploy.StateStaged} {
+		must[store.VersionRecord](t, "transition "+string(to))(pat.Transition(ctx, app, "2.4.1", to))
+	}
+	must[store.VersionRecord](t, "approve")(carol.Transition(ctx, app, "2.4.1", deploy.StateApproved))
+	as := must[store.AssessmentRecord](t, "assess")(rita.CreateAssessment(ctx, client.AssessmentRequest{ID: "as-1", AppID: app, Version: "2.4.1",
+		Artifact: d, Input: riskInput(0.8, deploy.Ring2Pilot)}))
+	now := time.Now().UTC().Truncate(time.Second)
+	in := must[store.IntentRecord](t, "intent")(rita.CreateIntent(ctx, client.IntentRequest{ID: "i-1", AppID: app, Version: "2.4.1", Artifact: d,
+		Ring: deploy.Ring2Pilot, Scope: &scope, Schedule: deploy.Schedule{NotBefore: now}, AssessmentID: "as-1"}))
+	var pack deploy.EvidencePack
+	if err := json.Unmarshal(evidencePack(t, "i-1", "2.4.1", as.Assessment, now), &pack); err != nil {
+		t.Fatal(err)
+	}
+	pack.Artifacts[0].SHA256, pack.Artifacts[0].Size = d, int64(len(artifact))
+	pb, _ := json.Marshal(pack)
+	ev := must[client.EvidenceView](t, "store evidence")(rita.StoreEvidence(ctx, pb))
+	must[deploy.ApprovalRecord](t, "cab")(carol.CreateApproval(ctx, client.ApprovalRequest{ID: "cab-1", Subject: "intent:i-1", RequestedBy: "rita",
+		Decision: deploy.Approved, ExpiresAt: now.Add(24 * time.Hour)}))
+	must[store.DecisionRecord](t, "publish")(rita.Publish(ctx, "i-1", client.PublishRequest{Approval: "cab-1", Evidence: ev.Record.Digest}))
+	return in.Intent
+}
+
+// download writes every volume of an export into dir.
+func download(t *testing.T, c *client.Client, site string, x client.Export, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, v := range x.Volumes {
+		resp, err := c.ExportPart(ctxT(t), site, x.Sequence, "volumes", v.Name, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, v.Name)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(f, resp.Body); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		f.Close()
+		out = append(out, p)
+	}
+	return out
+}
+
+func TestSiteSyncRoundTrip(t *testing.T) {
+	nodes, admin := startCluster(t, 1)
+	n := nodes[0]
+	ctx := ctxT(t)
+	ac := cli(n, admin)
+	w := &govWorld{t: t, n: n, ctx: ctx, users: map[string]*client.Client{}}
+	fin := deploy.Scope{Acquisition: "acme", BU: "fin"}
+	artifact := bytes.Repeat([]byte("ledger installer "), 20000)
+	in := publishedIntent(t, w, artifact, fin)
+
+	hk := must[client.HubKey](t, "hub key")(ac.HubKey(ctx))
+	hubPub, err := signing.ParsePublic([]byte(hk.PublicPEM), "hub key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := edge.Init(t.TempDir(), "lon", hubPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A site must be enrolled before it can be exported to.
+	must[store.Site](t, "site")(ac.CreateSite(ctx, client.SiteRequest{Name: "lon", Class: store.ClassAirGapped, Scope: deploy.Scope{Acquisition: "acme", BU: "fin", Site: "lon"}}))
+	if _, err := ac.ExportSite(ctx, "lon", client.ExportRequest{}); err == nil || !strings.Contains(err.Error(), "enroll") {
+		t.Fatalf("export before enrolment: %v", err)
+	}
+	site := must[store.Site](t, "enrol")(ac.EnrollSite(ctx, "lon", signing.EncodePublic(e.PublicKey())))
+	if site.EdgeKeyID != e.PublicKey().ID {
+		t.Fatalf("enrolled %s, want %s", site.EdgeKeyID, e.PublicKey().ID)
+	}
+	// Nothing published on this node under an assigned prefix: a clear error.
+	must[store.Site](t, "assign")(ac.AssignAPT(ctx, "lon", []store.APTAssignment{{Prefix: "ubuntu", Dist: "jammy"}}))
+	if _, err := ac.ExportSite(ctx, "lon", client.ExportRequest{}); err == nil || !strings.Contains(err.Error(), "nothing is published") {
+		t.Fatalf("export of an unpublished assignment: %v", err)
+	}
+	must[store.Site](t, "unassign")(ac.AssignAPT(ctx, "lon", nil))
+
+	sync0 := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
+	if sync0.PendingObjects != 1 || sync0.PendingBytes != int64(len(artifact)) || sync0.LastExportedSeq != 0 || !sync0.ChainOK {
+		t.Fatalf("sync before any export: %+v", sync0)
+	}
+
+	// 1. The first export carries the artifact and the records.
+	x1 := must[client.Export](t, "export 1")(ac.ExportSite(ctx, "lon", client.ExportRequest{}))
+	if x1.Sequence != 1 || x1.Objects != 1 || x1.ObjectBytes != int64(len(artifact)) || x1.Predecessor != "" || len(x1.Volumes) != 1 {
+		t.Fatalf("export 1: %+v", x1)
+	}
+	vols := download(t, ac, "lon", x1, t.TempDir())
+	res, err := e.Import(ctx, vols, edge.ImportOptions{})
+	if err != nil || res.Outcome != edge.OutcomeApplied || res.Records[transfer.RecordIntent] != 1 || res.Records[transfer.RecordApproval] != 1 {
+		t.Fatalf("edge import 1: %v %+v", err, res)
+	}
+	if ok, _ := e.Store().Has(in.Artifact); !ok {
+		t.Fatal("the artifact did not reach the edge")
+	}
+
+	// 2. The edge reports back; the hub merges its events.
+	out := t.TempDir()
+	if _, err := e.Export(ctx, out, edge.ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "*"))
+	req, _, err := client.ImportRequestFromVolumes(ctx, files, signing.NewTrust(e.PublicKey()), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ir := must[client.ImportResult](t, "hub import")(ac.ImportSite(ctx, "lon", req))
+	if ir.Outcome != store.ImportApplied || ir.EventsAccepted != 1 || !ir.ChainOK || ir.LastAppliedSeq != 1 {
+		t.Fatalf("hub import: %+v", ir)
+	}
+	again := must[client.ImportResult](t, "hub import again")(ac.ImportSite(ctx, "lon", req))
+	if again.Outcome != store.ImportDuplicate || again.EventsAccepted != 0 {
+		t.Fatalf("duplicate import: %+v", again)
+	}
+
+	// 3. The next export is a delta: no objects (the site holds the
+	// artifact), and acknowledges the edge's event.
+	x2 := must[client.Export](t, "export 2")(ac.ExportSite(ctx, "lon", client.ExportRequest{IfChanged: true}))
+	if x2.Sequence != 2 || x2.Objects != 0 || x2.Predecessor != x1.Digest || x2.Reused {
+		t.Fatalf("export 2: %+v", x2)
+	}
+	x3 := must[client.Export](t, "export 3")(ac.ExportSite(ctx, "lon", client.ExportRequest{IfChanged: true}))
+	if !x3.Reused || x3.Sequence != 2 {
+		t.Fatalf("an unchanged if_changed export made a new bundle: %+v", x3)
+	}
+	// The network flow's pieces: manifest and objects by digest.
+	env := must[[]byte](t, "manifest")(ac.ExportManifest(ctx, "lon", 2))
+	sg, err := transfer.ReadSigned(env, signing.NewTrust(hubPub))
+	if err != nil || sg.Digest != x2.Digest {
+		t.Fatalf("manifest of export 2: %v", err)
+	}
+	xf := must[client.Export](t, "export full")(ac.ExportSite(ctx, "lon", client.ExportRequest{Full: true}))
+	resp, err := ac.ExportPart(ctx, "lon", xf.Sequence, "objects", in.Artifact.Hex(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(tail, artifact[100:]) {
+		t.Fatalf("ranged object read %d bytes, want %d", len(tail), len(artifact)-100)
+	}
+	if _, err := ac.ExportPart(ctx, "lon", x2.Sequence, "objects", in.Artifact.Hex(), 0); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("an object the export does not carry: %v", err)
+	}
+	vols = download(t, ac, "lon", xf, t.TempDir())
+	res, err = e.Import(ctx, vols, edge.ImportOptions{})
+	if err != nil || res.Outcome != edge.OutcomeApplied || res.Records[transfer.RecordAck] != 1 {
+		t.Fatalf("edge import of the full export: %v %+v", err, res)
+	}
+	if st, _ := e.Status(); st.Pending != 1 { // the ack pruned the first event; this import's event is pending
+		t.Fatalf("edge pending events after the ack: %d", st.Pending)
+	}
+
+	sync1 := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
+	if sync1.LastExportedSeq != xf.Sequence || sync1.LastAppliedSeq != 1 || sync1.PendingObjects != 0 || sync1.EventsReceived != 1 ||
+		sync1.LastEventSeq != 1 || !sync1.ChainOK || sync1.Stale || sync1.TimeToComplianceSeconds != 7*24*3600 || sync1.LastReceiptAt == nil {
+		t.Fatalf("sync state: %+v", sync1)
+	}
+}
+
+func TestSiteImportRefusals(t *testing.T) {
+	nodes, admin := startCluster(t, 1)
+	n := nodes[0]
+	ctx := ctxT(t)
+	ac := cli(n, admin)
+	hk := must[client.HubKey](t, "hub key")(ac.HubKey(ctx))
+	hubPub, _ := signing.ParsePublic([]byte(hk.PublicPEM), "hub key")
+	lon, err := edge.Init(t.TempDir(), "lon", hubPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	par, err := edge.Init(t.TempDir(), "par", hubPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must[store.Site](t, "site")(ac.CreateSite(ctx, client.SiteRequest{Name: "lon", Class: store.ClassOnline, EdgeKeyPEM: string(signing.EncodePublic(lon.PublicKey()))}))
+	must[store.Site](t, "site")(ac.CreateSite(ctx, client.SiteRequest{Name: "par", Class: store.ClassOnline}))
+	exportOf := func(e *edge.Edge) (*client.ImportRequest, *transfer.Signed) {
+		out := t.TempDir()
+		if _, err := e.Export(ctx, out, edge.ExportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		files, _ := filepath.Glob(filepath.Join(out, "*"))
+		req, sg, err := client.ImportRequestFromVolumes(ctx, files, signing.NewTrust(e.PublicKey()), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req, sg
+	}
+	parReq, _ := exportOf(par)
+	good, sg := exportOf(lon)
+	before := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
+
+	tampered := *good
+	tampered.Records = map[string]string{}
+	for k, v := range good.Records {
+		b, _ := base64.StdEncoding.DecodeString(v)
+		b[len(b)/2] ^= 1
+		tampered.Records[k] = base64.StdEncoding.EncodeToString(b)
+	}
+	cases := []struct {
+		name, site, code string
+		req              *client.ImportRequest
+	}{
+		{"not enrolled", "par", codeNotEnrolled, parReq},
+		{"another site's key", "lon", codeUnknownKey, parReq},
+		{"tampered record", "lon", codeCorrupt, &tampered},
+		{"missing record", "lon", codeCorrupt, &client.ImportRequest{Envelope: good.Envelope, Records: map[string]string{}}},
+		{"garbage envelope", "lon", codeCorrupt, &client.ImportRequest{Envelope: base64.StdEncoding.EncodeToString([]byte("{}")), Records: good.Records}},
+	}
+	for _, c := range cases {
+		_, err := ac.ImportSite(ctx, c.site, c.req)
+		var ae *client.APIError
+		if !errors.As(err, &ae) || ae.Status != 422 {
+			t.Errorf("%s: %v, want 422", c.name, err)
+			continue
+		}
+		// The refusal is an audit event with its code.
+		ev := lastEvent(t, n)
+		if ev.Action != "sites.import" || ev.Outcome != "refused" || !strings.HasPrefix(ev.Reason, c.code+":") {
+			t.Errorf("%s: audit event %+v, want refused with code %s", c.name, ev, c.code)
+		}
+	}
+	after := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
+	after.StalenessSeconds, before.StalenessSeconds = 0, 0
+	if a, b := mustJSON(t, after), mustJSON(t, before); a != b {
+		t.Fatalf("a refusal changed the sync state:\n%s\n%s", b, a)
+	}
+	// The good bundle applies; an older one after a newer is stale (409).
+	if r := must[client.ImportResult](t, "import")(ac.ImportSite(ctx, "lon", good)); r.Outcome != store.ImportApplied || r.Sequence != sg.Sequence {
+		t.Fatalf("good import: %+v", r)
+	}
+	older, _ := exportOf(lon)
+	newer, _ := exportOf(lon)
+	must[client.ImportResult](t, "import newer")(ac.ImportSite(ctx, "lon", newer))
+	var ae *client.APIError
+	if _, err := ac.ImportSite(ctx, "lon", older); !errors.As(err, &ae) || ae.Status != 409 || lastEvent(t, n).Outcome != "refused" {
+		t.Fatalf("older after newer: %v", err)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
