@@ -14,13 +14,14 @@ func siteCommand() *cli.Command {
 	var class, scope string
 	return &cli.Command{
 		Name:  "site",
-		Usage: "register and list remote sites",
+		Usage: "register remote sites, enrol their edges, assign content, follow their sync",
 		Subcommands: []*cli.Command{{
 			Name:      "add",
 			Usage:     "register a site",
-			UsageText: "eucora site add NAME --class online|intermittent|air-gapped [--scope acquisition=a,bu=b,site=c]",
+			UsageText: "eucora site add NAME --class online|intermittent|air-gapped [--scope acquisition=a,bu=b,site=c] [--edge-key EDGE.pub]",
 			Flags: append([]cli.Flag{
 				&cli.StringFlag{Name: "class", Usage: "online, intermittent or air-gapped", Destination: &class},
+				&cli.StringFlag{Name: "edge-key", Usage: "enrol the site's edge key now (DIR/edge.pub from 'eucora edge init')"},
 				&cli.StringFlag{Name: "scope", Usage: "acquisition=A,bu=B,site=S (default: enterprise)", Destination: &scope},
 			}, hubClientFlags()...),
 			Action: func(c *cli.Context) error {
@@ -44,12 +45,23 @@ func siteCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				s, err := cl.CreateSite(c.Context, client.SiteRequest{Name: args[0], Class: class, Scope: sc})
+				req := client.SiteRequest{Name: args[0], Class: class, Scope: sc}
+				if p := c.String("edge-key"); p != "" {
+					pem, err := readEdgeKey(p)
+					if err != nil {
+						return err
+					}
+					req.EdgeKeyPEM = string(pem)
+				}
+				s, err := cl.CreateSite(c.Context, req)
 				if err != nil {
 					return err
 				}
 				return out.emit(s, func(w io.Writer) {
 					fmt.Fprintf(w, "site %s added (%s, scope %s)\n", s.Name, s.Class, s.Scope)
+					if s.EdgeKeyID != "" {
+						fmt.Fprintf(w, "edge key %s enrolled\n", s.EdgeKeyID)
+					}
 				})
 			},
 		}, {
@@ -75,6 +87,6 @@ func siteCommand() *cli.Command {
 					tw.Flush()
 				})
 			},
-		}},
+		}, siteEnrollCommand(), siteAssignCommand(), siteStatusCommand()},
 	}
 }

@@ -35,6 +35,7 @@ var (
 type APIError struct {
 	Status  int
 	Message string
+	Code    string // machine-readable refusal code, when the hub gives one
 }
 
 func (e *APIError) Error() string {
@@ -138,12 +139,13 @@ func (c *Client) Raw(ctx context.Context, method, path string, body io.Reader, h
 	defer resp.Body.Close()
 	var e struct {
 		Error string `json:"error"`
+		Code  string `json:"code"`
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if json.Unmarshal(b, &e) != nil || e.Error == "" {
 		e.Error = strings.TrimSpace(string(b))
 	}
-	return nil, &APIError{Status: resp.StatusCode, Message: e.Error}
+	return nil, &APIError{Status: resp.StatusCode, Message: e.Error, Code: e.Code}
 }
 
 // NodeStatus is one member in a Status.

@@ -1,0 +1,408 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/atomicfile"
+	"github.com/eucora/eucora/internal/bytesize"
+	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/internal/progress"
+	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/transfer"
+)
+
+// Hub <-> edge sync from the hub's side (docs/sync-protocol.md): site
+// enrol, assign and status; hub export and import.
+
+func init() {
+	code := func(codes ...string) func(error) bool {
+		return func(err error) bool {
+			var ae *client.APIError
+			if !errors.As(err, &ae) {
+				return false
+			}
+			for _, c := range codes {
+				if ae.Code == c {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	registerExitMatch(exitBadSignature, code("unknown_key", "bad_signature"))
+	registerExitMatch(exitCorrupt, code("corrupt"))
+	registerExitMatch(exitStale, code("foreign", "expired", "stale"))
+}
+
+func siteEnrollCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "enroll",
+		Usage:     "register a site's edge key (the only key whose bundles the hub takes from it)",
+		UsageText: "eucora site enroll NAME --edge-key EDGE.pub",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "edge-key", Usage: "the edge's public key (DIR/edge.pub from 'eucora edge init')"},
+		}, hubClientFlags()...),
+		Action: func(c *cli.Context) error {
+			out, cl, err := hubSession(c)
+			if err != nil {
+				return err
+			}
+			args, err := positional(c, 1)
+			if err != nil {
+				return err
+			}
+			if err := required(c, "edge-key"); err != nil {
+				return err
+			}
+			pem, err := readEdgeKey(c.String("edge-key"))
+			if err != nil {
+				return err
+			}
+			s, err := cl.EnrollSite(c.Context, args[0], pem)
+			if err != nil {
+				return err
+			}
+			return out.emit(s, func(w io.Writer) { fmt.Fprintf(w, "site %s enrolled edge key %s\n", s.Name, s.EdgeKeyID) })
+		},
+	}
+}
+
+// readEdgeKey reads and checks an edge public key file.
+func readEdgeKey(path string) ([]byte, error) {
+	pub, err := signing.LoadPublic(path)
+	if err != nil {
+		return nil, usageErrorf("--edge-key: %v", err)
+	}
+	return signing.EncodePublic(pub), nil
+}
+
+func siteAssignCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "assign",
+		Usage: "set the APT publications a site serves (replaces the list)",
+		UsageText: "eucora site assign NAME --apt PREFIX:DIST [--apt PREFIX:DIST]...\n" +
+			"eucora site assign NAME --none",
+		Description: "PREFIX and DIST name a publication of this hub's mirror ('eucora mirror apt publish\n" +
+			"SNAPSHOT --prefix PREFIX --dist DIST'). Every export to the site then carries that\n" +
+			"publication, byte-identical, and the edge serves it under /apt/PREFIX.",
+		Flags: append([]cli.Flag{
+			&cli.StringSliceFlag{Name: "apt", Usage: "PREFIX:DIST of a published APT repository (repeatable)"},
+			&cli.BoolFlag{Name: "none", Usage: "assign nothing (clears the list)"},
+		}, hubClientFlags()...),
+		Action: func(c *cli.Context) error {
+			out, cl, err := hubSession(c)
+			if err != nil {
+				return err
+			}
+			args, err := positional(c, 1)
+			if err != nil {
+				return err
+			}
+			specs := c.StringSlice("apt")
+			if len(specs) == 0 && !c.Bool("none") {
+				return usageErrorf("give --apt PREFIX:DIST (repeatable) or --none")
+			}
+			var pubs []store.APTAssignment
+			for _, s := range specs {
+				i := strings.LastIndexByte(s, ':')
+				if i <= 0 || i == len(s)-1 {
+					return usageErrorf("--apt %q: want PREFIX:DIST, e.g. ubuntu:jammy", s)
+				}
+				pubs = append(pubs, store.APTAssignment{Prefix: s[:i], Dist: s[i+1:]})
+			}
+			s, err := cl.AssignAPT(c.Context, args[0], pubs)
+			if err != nil {
+				return err
+			}
+			return out.emit(s, func(w io.Writer) {
+				if len(s.APT) == 0 {
+					fmt.Fprintf(w, "site %s serves no APT publication\n", s.Name)
+				}
+				for _, a := range s.APT {
+					fmt.Fprintf(w, "site %s serves apt %s %s\n", s.Name, a.Prefix, a.Dist)
+				}
+			})
+		},
+	}
+}
+
+func siteStatusCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "status",
+		Usage:     "sync state of one site or of every site in your scope",
+		UsageText: "eucora site status [NAME]",
+		Description: "Last export and receipt, what the site still lacks, events received, gaps,\n" +
+			"whether its event chain verifies, and how stale it is against its class's\n" +
+			"time to compliance (online 24h, intermittent 72h, air-gapped 7d).",
+		Flags: hubClientFlags(),
+		Action: func(c *cli.Context) error {
+			out, cl, err := hubSession(c)
+			if err != nil {
+				return err
+			}
+			args := c.Args().Slice()
+			if len(args) > 1 {
+				return usageErrorf("at most one site name")
+			}
+			names := args
+			if len(names) == 0 {
+				sites, err := cl.Sites(c.Context)
+				if err != nil {
+					return err
+				}
+				for _, s := range sites {
+					names = append(names, s.Name)
+				}
+			}
+			views := []client.SiteSync{}
+			for _, n := range names {
+				v, err := cl.SiteSyncState(c.Context, n)
+				if err != nil {
+					return err
+				}
+				views = append(views, v)
+			}
+			var data any = map[string]any{"sites": views}
+			if len(args) == 1 {
+				data = views[0]
+			}
+			return out.emit(data, func(w io.Writer) {
+				tw := table(w)
+				fmt.Fprintln(tw, "SITE\tCLASS\tEXPORTED\tAPPLIED\tLAST RECEIPT\tPENDING\tEVENTS\tCHAIN\tSTALE")
+				for _, v := range views {
+					chain := "ok"
+					if !v.ChainOK {
+						chain = "BROKEN"
+					}
+					if len(v.Gaps) > 0 {
+						chain += fmt.Sprintf(" (%d gaps)", len(v.Gaps))
+					}
+					pending := fmt.Sprintf("%d (%s)", v.PendingObjects, bytesize.Format(v.PendingBytes))
+					if v.PendingError != "" {
+						pending = "unknown"
+					}
+					stale := fmt.Sprintf("no (%s of %s)", age(v.StalenessSeconds), age(v.TimeToComplianceSeconds))
+					if v.Stale {
+						stale = fmt.Sprintf("YES (%s of %s)", age(v.StalenessSeconds), age(v.TimeToComplianceSeconds))
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%d\t%s\t%s\n", v.Site, v.Class, v.LastExportedSeq, v.LastAppliedSeq,
+						when(v.LastReceiptAt), pending, v.EventsReceived, chain, stale)
+				}
+				tw.Flush()
+				for _, v := range views {
+					if v.ChainError != "" {
+						fmt.Fprintf(w, "%s: event chain: %s\n", v.Site, v.ChainError)
+					}
+					if v.PendingError != "" {
+						fmt.Fprintf(w, "%s: pending: %s\n", v.Site, v.PendingError)
+					}
+				}
+			})
+		},
+	}
+}
+
+func when(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+func age(sec int64) string {
+	d := time.Duration(sec) * time.Second
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+	case d >= 2*time.Hour:
+		return fmt.Sprintf("%dh", int(d/time.Hour))
+	default:
+		return d.Round(time.Second).String()
+	}
+}
+
+func hubExportCommand() *cli.Command {
+	var site, outDir, volSize string
+	var full bool
+	return &cli.Command{
+		Name:      "export",
+		Usage:     "write the next bundle for a site into a directory (a USB stick, a transfer folder)",
+		UsageText: "eucora hub export --site NAME --out DIR [--volume-size SIZE] [--full]",
+		Description: "The hub builds the bundle (next sequence, its predecessor's digest, everything the\n" +
+			"site lacks according to its last receipt) and this command copies its volumes into\n" +
+			"DIR, checking free space first and verifying every volume against the hub key.",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "site", Required: true, Usage: "site to export to", Destination: &site},
+			&cli.StringFlag{Name: "out", Required: true, Usage: "directory to write the volumes to", Destination: &outDir},
+			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: "largest volume file (default fits FAT32)", Destination: &volSize},
+			&cli.BoolFlag{Name: "full", Usage: "carry everything, ignoring what the site says it holds", Destination: &full},
+		}, hubClientFlags()...),
+		Action: func(c *cli.Context) error {
+			out, cl, err := hubSession(c)
+			if err != nil {
+				return err
+			}
+			vs, err := bytesize.Parse(volSize)
+			if err != nil {
+				return usageErrorf("--volume-size: %v", err)
+			}
+			cl.HTTP.Timeout = 0 // an export may take long; the context bounds it
+			k, err := cl.HubKey(c.Context)
+			if err != nil {
+				return err
+			}
+			hubPub, err := signing.ParsePublic([]byte(k.PublicPEM), "hub answer")
+			if err != nil {
+				return err
+			}
+			x, err := cl.ExportSite(c.Context, site, client.ExportRequest{VolumeSize: vs, Full: full})
+			if err != nil {
+				return err
+			}
+			files, err := downloadExport(c, out, cl, x, outDir)
+			if err != nil {
+				return err
+			}
+			if _, err := transfer.OpenOne(files, signing.NewTrust(hubPub)); err != nil {
+				return fmt.Errorf("downloaded export %d does not verify against the hub key: %w", x.Sequence, err)
+			}
+			return out.emit(map[string]any{"export": x, "files": files}, func(w io.Writer) {
+				fmt.Fprintf(w, "export %d for site %s: %d objects (%s), %d records, %d volume(s) in %s\n", x.Sequence, site, x.Objects,
+					bytesize.Format(x.ObjectBytes), x.Records, len(x.Volumes), outDir)
+				if x.Predecessor != "" {
+					fmt.Fprintf(w, "predecessor %s\n", x.Predecessor.Short())
+				}
+			})
+		},
+	}
+}
+
+// downloadExport copies an export's volumes into dir: free space checked
+// first, each written under a temporary name, checked against its size and
+// SHA-256, then renamed.
+func downloadExport(c *cli.Context, out *output, cl *client.Client, x client.Export, dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var total int64
+	for _, v := range x.Volumes {
+		total += v.Size
+	}
+	if err := cas.CheckSpace(dir, uint64(total)); err != nil {
+		return nil, fmt.Errorf("--out %s: %w", dir, err)
+	}
+	bar := progress.NewBytes(out.progressEnabled(), total, "copying")
+	defer bar.Finish()
+	var files []string
+	for _, v := range x.Volumes {
+		if v.Name != filepath.Base(v.Name) || strings.HasPrefix(v.Name, ".") {
+			return nil, fmt.Errorf("hub named a volume %q", v.Name)
+		}
+		dst := filepath.Join(dir, v.Name)
+		resp, err := cl.ExportPart(c.Context, x.Site, x.Sequence, "volumes", v.Name, 0)
+		if err != nil {
+			return nil, err
+		}
+		err = copyVerified(dst, resp.Body, v.SHA256, v.Size, bar)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+		files = append(files, dst)
+	}
+	return files, nil
+}
+
+func hubImportCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "import",
+		Usage:     "hand an edge's bundle (receipt, events) to the hub",
+		UsageText: "eucora hub import PATH...",
+		Description: "PATH is volume files or directories of them, in any order. The bundle is verified\n" +
+			"here and again by the hub against the site's enrolled key; the hub merges its\n" +
+			"events exactly once, checks the edge's hash chain and updates the site's sync state.",
+		Flags: hubClientFlags(),
+		Action: func(c *cli.Context) error {
+			out, cl, err := hubSession(c)
+			if err != nil {
+				return err
+			}
+			paths := c.Args().Slice()
+			if len(paths) == 0 {
+				return usageErrorf("give the volume files or directories to import")
+			}
+			files, err := transfer.ExpandPaths(paths)
+			if err != nil {
+				return err
+			}
+			// Learn the sender from the manifest, then verify with its key.
+			v, err := transfer.InspectVolume(files[0])
+			if err != nil {
+				return err
+			}
+			site := v.Signed.Source
+			s, err := cl.Site(c.Context, site)
+			if err != nil {
+				return fmt.Errorf("bundle is from %q: %w", site, err)
+			}
+			if s.EdgeKeyPEM == "" {
+				return fmt.Errorf("site %s has no enrolled edge key: 'eucora site enroll %s --edge-key EDGE.pub'", site, site)
+			}
+			pub, err := signing.ParsePublic([]byte(s.EdgeKeyPEM), "site "+site+" edge key")
+			if err != nil {
+				return err
+			}
+			req, sg, err := client.ImportRequestFromVolumes(c.Context, files, signing.NewTrust(pub), os.TempDir())
+			if err != nil {
+				return err
+			}
+			res, err := cl.ImportSite(c.Context, site, req)
+			if err != nil {
+				return err
+			}
+			return out.emit(res, func(w io.Writer) {
+				fmt.Fprintf(w, "%s: site %s bundle %d (%s): %d events merged, %d already held\n", res.Outcome, site, sg.Sequence,
+					sg.Digest.Short(), res.EventsAccepted, res.EventsDuplicate)
+				if res.Gap != nil {
+					fmt.Fprintf(w, "gap: events %d..%d have not arrived; a later export will carry them\n", res.Gap.From, res.Gap.To)
+				}
+				if !res.ChainOK {
+					fmt.Fprintf(w, "EVENT CHAIN BROKEN: %s\n", res.ChainError)
+				}
+				for _, m := range res.Warnings {
+					fmt.Fprintf(w, "warning: %s\n", m)
+				}
+			})
+		},
+	}
+}
+
+// copyVerified writes r to dst atomically, checking size and digest
+// before the file takes its name.
+func copyVerified(dst string, r io.Reader, want digest.Digest, size int64, bar *progress.Bar) error {
+	f, err := atomicfile.Create(dst, 0o644)
+	if err != nil {
+		return err
+	}
+	ver := digest.NewVerifier(want, size)
+	if _, err := io.Copy(io.MultiWriter(f, ver, bar.Writer(io.Discard)), r); err != nil {
+		f.Abort()
+		return err
+	}
+	if err := ver.Verify(); err != nil {
+		f.Abort()
+		return err
+	}
+	return f.Commit()
+}
