@@ -32,7 +32,10 @@ func runHubCLI(t *testing.T, args ...string) (string, int) {
 	var out bytes.Buffer
 	app.Writer = &out
 	app.ErrWriter = io.Discard
-	err := app.Run(append([]string{"eucora"}, args...))
+	err := app.Run(reorderArgs(app, append([]string{"eucora"}, args...)))
+	if err != nil {
+		out.WriteString("\nerror: " + err.Error())
+	}
 	return out.String(), exitCode(err)
 }
 

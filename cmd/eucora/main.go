@@ -32,7 +32,7 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := newApp()
-	err := app.RunContext(ctx, reorderMirrorArgs(args))
+	err := app.RunContext(ctx, reorderArgs(app, args))
 	if err == nil {
 		return 0
 	}

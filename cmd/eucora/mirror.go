@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -570,46 +569,3 @@ func mirrorPinCmd() *cli.Command {
 }
 
 func human(n int64) string { return bytesize.Format(n) }
-
-// mirrorBoolFlags are the mirror commands' flags that take no value.
-var mirrorBoolFlags = map[string]bool{"with-deps": true, "no-tree": true, "quiet": true, "q": true, "help": true, "h": true}
-
-// reorderMirrorArgs lets 'eucora mirror apt CMD NAME --flag v' work as the
-// docs write it: urfave/cli stops parsing flags at the first positional
-// argument, so for mirror commands the positionals are moved after the
-// flags. Other commands are returned unchanged.
-func reorderMirrorArgs(args []string) []string {
-	i := 0
-	for i < len(args) && args[i] != "mirror" {
-		i++
-	}
-	if i+2 >= len(args) || args[i+1] != "apt" {
-		return args
-	}
-	head := append([]string{}, args[:i+3]...)
-	var flags, pos []string
-	rest := args[i+3:]
-	for j := 0; j < len(rest); j++ {
-		a := rest[j]
-		switch {
-		case a == "--":
-			pos = append(pos, rest[j+1:]...)
-			j = len(rest)
-		case len(a) > 1 && a[0] == '-':
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && !mirrorBoolFlags[name] && j+1 < len(rest) {
-				flags = append(flags, rest[j+1])
-				j++
-			}
-		default:
-			pos = append(pos, a)
-		}
-	}
-	out := append(head, flags...)
-	if len(pos) > 0 {
-		out = append(out, "--")
-		out = append(out, pos...)
-	}
-	return out
-}

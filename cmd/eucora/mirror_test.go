@@ -24,7 +24,7 @@ func runMirrorCLI(t *testing.T, args ...string) (int, string) {
 	var out bytes.Buffer
 	app.Writer = &out
 	app.ErrWriter = io.Discard
-	err := app.Run(reorderMirrorArgs(append([]string{"eucora"}, args...)))
+	err := app.Run(reorderArgs(app, append([]string{"eucora"}, args...)))
 	return exitCode(err), out.String()
 }
 
@@ -114,14 +114,19 @@ func TestMirrorPinAndEmptyLists(t *testing.T) {
 	}
 }
 
-func TestReorderMirrorArgs(t *testing.T) {
-	got := reorderMirrorArgs([]string{"eucora", "mirror", "apt", "create", "up", "--url", "u", "--with-deps", "--dist=x", "-q"})
-	want := "eucora mirror apt create --url u --with-deps --dist=x -q -- up"
-	if strings.Join(got, " ") != want {
-		t.Fatalf("got %q", strings.Join(got, " "))
-	}
-	other := []string{"eucora", "keys", "generate", "x", "--out", "d"}
-	if strings.Join(reorderMirrorArgs(other), " ") != strings.Join(other, " ") {
-		t.Fatal("non-mirror arguments changed")
+func TestReorderArgs(t *testing.T) {
+	app := newApp()
+	for _, c := range []struct{ in, want string }{
+		{"eucora mirror apt create up --url u --with-deps --dist=x -q", "eucora mirror apt create --url u --with-deps --dist=x -q -- up"},
+		{"eucora hub import d1 d2 -o json --token t", "eucora hub import -o json --token t -- d1 d2"},
+		{"eucora --output json bundle verify v1 --quiet", "eucora --output json bundle verify --quiet -- v1"},
+		{"eucora keys generate --out d", "eucora keys generate --out d"},
+		{"eucora site", "eucora site"},
+		{"eucora nosuch x -o json", "eucora nosuch x -o json"},
+		{"eucora edge import --data d -- -odd-name", "eucora edge import --data d -- -odd-name"},
+	} {
+		if got := strings.Join(reorderArgs(app, strings.Fields(c.in)), " "); got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.in, got, c.want)
+		}
 	}
 }
