@@ -8,6 +8,7 @@ import (
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/internal/atomicfile"
 )
 
 func tokenCommand() *cli.Command {
@@ -23,6 +24,7 @@ func tokenCommand() *cli.Command {
 				&cli.StringFlag{Name: "name", Required: true, Destination: &name},
 				&cli.StringFlag{Name: "role", Required: true, Usage: "platform-admin, packaging-engineer, publisher, cab-approver, security-reviewer, endpoint-ops, auditor", Destination: &role},
 				&cli.StringFlag{Name: "scope", Usage: "acquisition=A,bu=B,site=S (default: enterprise)", Destination: &scope},
+				&cli.StringFlag{Name: "out", Usage: "write the secret to this file (mode 0600) instead of printing it (e.g. for 'edge serve --token-file')"},
 			}, hubClientFlags()...),
 			Action: func(c *cli.Context) error {
 				out, err := outputFrom(c)
@@ -44,6 +46,15 @@ func tokenCommand() *cli.Command {
 				t, err := cl.CreateToken(c.Context, client.TokenRequest{Name: name, Role: r, Scope: sc})
 				if err != nil {
 					return err
+				}
+				if f := c.String("out"); f != "" {
+					if err := atomicfile.WriteFile(f, []byte(t.Token+"\n"), 0o600); err != nil {
+						return err
+					}
+					t.Token = ""
+					return out.emit(map[string]any{"token": t, "file": f}, func(w io.Writer) {
+						fmt.Fprintf(w, "token %s (%s, %s, scope %s); secret written to %s (mode 0600)\n", t.ID, t.Name, t.Role, t.Scope, f)
+					})
 				}
 				return out.emit(t, func(w io.Writer) {
 					fmt.Fprintf(w, "token %s (%s, %s, scope %s)\n%s\nThe secret is shown only once.\n", t.ID, t.Name, t.Role, t.Scope, t.Token)
