@@ -126,7 +126,7 @@ type sitePlan struct {
 	records []transfer.RecordSource // intents, artifacts, approvals, exceptions, apt
 	objects map[digest.Digest]int64 // referenced content objects and sizes
 	ack     *transfer.Ack
-	key     digest.Digest // ContentKey
+	key     digest.Digest // ContentKey (the ack is not part of it)
 }
 
 // planSite computes the site's desired state from the replicated records
@@ -234,12 +234,37 @@ func (s *Server) planSite(site store.Site, sync store.SiteSync) (*sitePlan, erro
 	for d := range pl.objects {
 		lines = append(lines, "object "+d.Hex())
 	}
-	if pl.ack != nil {
-		lines = append(lines, fmt.Sprintf("ack %d %s", pl.ack.Sequence, pl.ack.Hash))
-	}
 	sort.Strings(lines)
 	pl.key = digest.FromBytes([]byte(strings.Join(lines, "\n")))
 	return pl, nil
+}
+
+// Acknowledgements alone make a new export (for if_changed) only when this
+// many site events, or this much time, have piled up since the last one:
+// every import at the edge is itself an event, so acking each at once
+// would make a new bundle on every network round.
+const (
+	ackEvery    = 1000
+	ackInterval = time.Hour
+)
+
+// reusable reports whether the last export still says everything a new one
+// would: same records and objects, on this node's disk, not about to
+// expire, no acknowledgement due, and either applied by the site or
+// computed from the same held list (a site that refused it as incomplete
+// and reported what it holds gets a new one).
+func (s *Server) reusable(pl *sitePlan, ss store.SiteSync, last *store.ExportRecord, heldDigest digest.Digest, now time.Time) bool {
+	return last.ContentKey == pl.key && last.Node == s.cfg.NodeID && last.Expires.After(now.Add(24*time.Hour)) &&
+		!pl.ackDue(last, now) && (ss.LastAppliedSeq >= last.Sequence || last.HeldDigest == heldDigest) && s.exportOnDisk(last)
+}
+
+// ackDue reports whether the site's events acknowledged by last lag the
+// hub's head enough to warrant a bundle carrying only a new ack.
+func (pl *sitePlan) ackDue(last *store.ExportRecord, now time.Time) bool {
+	if pl.ack == nil || pl.ack.Sequence == last.AckSeq {
+		return false
+	}
+	return pl.ack.Sequence-last.AckSeq >= ackEvery || now.Sub(last.Created) >= ackInterval
 }
 
 // heldBy returns what the site holds as far as the hub knows: the held
@@ -311,15 +336,14 @@ func (s *Server) handleSiteExport(w http.ResponseWriter, r *http.Request, p *Pri
 		writeError(w, http.StatusUnprocessableEntity, "cannot plan the export for site %s: %v", site.Name, err)
 		return
 	}
-	now := store.NowUTC()
-	if last := sync.LastExport; req.IfChanged && last != nil && last.ContentKey == pl.key && last.Node == s.cfg.NodeID &&
-		last.Expires.After(now.Add(24*time.Hour)) && s.exportOnDisk(last) {
-		writeJSON(w, http.StatusOK, client.Export{ExportRecord: *last, Reused: true})
-		return
-	}
 	held, err := pl.heldBy(st, site.Name, sync)
 	if err != nil {
 		writeStoreError(w, err)
+		return
+	}
+	now, heldDigest := store.NowUTC(), transfer.HeldListDigest(held)
+	if last := sync.LastExport; req.IfChanged && last != nil && s.reusable(pl, sync, last, heldDigest, now) {
+		writeJSON(w, http.StatusOK, client.Export{ExportRecord: *last, Reused: true})
 		return
 	}
 	delta := pl.delta(held, req.Full)
@@ -362,6 +386,9 @@ func (s *Server) handleSiteExport(w http.ResponseWriter, r *http.Request, p *Pri
 		return
 	}
 	rec, err := s.writeExport(r.Context(), site, pl, delta, res, req, key, now)
+	if err == nil {
+		rec.HeldDigest = heldDigest
+	}
 	if err != nil {
 		status := http.StatusInternalServerError
 		if errors.Is(err, cas.ErrNoSpace) {
@@ -428,6 +455,9 @@ func (s *Server) writeExport(ctx context.Context, site store.Site, pl *sitePlan,
 	rec := &store.ExportRecord{Site: site.Name, Sequence: res.Sequence, BundleID: out.Signed.BundleID, Digest: out.Signed.Digest,
 		Predecessor: res.Predecessor, Created: out.Signed.Created, Expires: out.Signed.Expires, Objects: len(delta), ObjectBytes: bytes,
 		Records: len(recs), Full: req.Full, ContentKey: pl.key, Node: s.cfg.NodeID, Volumes: []store.VolumeInfo{}}
+	if pl.ack != nil {
+		rec.AckSeq = pl.ack.Sequence
+	}
 	for _, v := range out.Volumes {
 		d, n, err := fileDigest(v)
 		if err != nil {

@@ -102,10 +102,14 @@ type ExportRecord struct {
 	Records     int           `json:"records"`
 	Full        bool          `json:"full,omitempty"`
 	Volumes     []VolumeInfo  `json:"volumes"`
-	// ContentKey identifies what the bundle says (records but the time,
-	// and every object the records reference): an unchanged key means a
-	// new export would tell the site nothing new.
+	// ContentKey identifies what the bundle says (records but the time
+	// and the ack, and every object the records reference): an unchanged
+	// key means a new export would tell the site nothing new.
 	ContentKey digest.Digest `json:"content_key"`
+	AckSeq     uint64        `json:"ack_seq,omitempty"` // the site event the bundle acknowledges
+	// HeldDigest is the list digest of what the site held as the delta
+	// was computed.
+	HeldDigest digest.Digest `json:"held_digest,omitempty"`
 	Node       string        `json:"node"` // the node whose disk holds the volumes
 }
 
