@@ -18,7 +18,7 @@ import (
 
 func init() {
 	registerExitMatch(exitNotInit, is(edge.ErrNotInitialised))
-	registerExitMatch(exitStale, is(edge.ErrStale, edge.ErrForeignTarget))
+	registerExitMatch(exitStale, is(edge.ErrStale, edge.ErrForeignTarget, edge.ErrIncomplete))
 	registerExitMatch(exitCorrupt, is(transfer.ErrBadRecord, edge.ErrState))
 }
 
