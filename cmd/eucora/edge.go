@@ -25,13 +25,13 @@ func init() {
 func edgeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "edge",
-		Usage: "the appliance at a remote site: enrol, import hub bundles, export receipts and events",
+		Usage: "the appliance at a remote site: enrol, import hub bundles, export receipts and events, serve content and sync",
 		Description: "An edge trusts exactly one key, the hub's. It applies hub bundles from media\n" +
 			"(volumes in any order, resumable, crash-safe), refuses older, replayed, foreign,\n" +
 			"tampered, expired and unknown-key bundles, and records every attempt in its own\n" +
 			"audit hash chain, which 'edge export' carries back to the hub with a receipt.\n" +
 			"edge/DESIGN.md states the rules; docs/sync-records.md the record formats.",
-		Subcommands: []*cli.Command{edgeInitCommand(), edgeImportCommand(), edgeExportCommand(), edgeStatusCommand()},
+		Subcommands: []*cli.Command{edgeInitCommand(), edgeImportCommand(), edgeExportCommand(), edgeStatusCommand(), edgeServeCommand()},
 	}
 }
 
