@@ -181,7 +181,7 @@ func assertHubImport(t testing.TB, e *Edge, body *HubImport, want digest.Digest)
 	if err != nil {
 		t.Fatalf("envelope does not verify with the edge key: %v", err)
 	}
-	if s.Digest != want || s.Target != "hub" || s.Source != e.Site() {
+	if (want != "" && s.Digest != want) || s.Target != "hub" || s.Source != e.Site() {
 		t.Fatalf("envelope: digest %s target %q source %q", s.Digest, s.Target, s.Source)
 	}
 	if len(wire.Records) != len(s.Records) {
