@@ -91,7 +91,8 @@ func edgeImportCommand() *cli.Command {
 			"last applied bundle is a no-op (exit 0). Refused, with the exit code below and an\n" +
 			"audit event, changing nothing else: a bundle not signed by the hub key (20),\n" +
 			"tampered or malformed (21), for another site, older or replayed (22), expired\n" +
-			"against max(local clock, newest hub time seen) (22), with volumes missing (23).\n" +
+			"against max(local clock, newest hub time seen) (22), referencing objects neither\n" +
+			"in it nor held (22, the missing digests named), with volumes missing (23).\n" +
 			"A gap in sequence or an unexpected predecessor is applied (bundles are cumulative)\n" +
 			"and reported. An interrupted import resumes from what is stored.",
 		Flags: []cli.Flag{dataFlag(&o.data)},
@@ -150,10 +151,16 @@ func printImport(w io.Writer, r *edge.ImportResult) {
 		}
 		fmt.Fprintf(w, "%s %s: %s\n", r.Outcome, what, r.Error)
 	}
+	for _, a := range r.Installed {
+		fmt.Fprintf(w, "  apt %s: publication installed\n", a)
+	}
 	for _, s := range r.Warnings {
 		fmt.Fprintf(w, "  WARNING %s\n", s)
 	}
 	fmt.Fprintf(w, "  audit event %d (%s)\n", r.Event.Seq, r.Event.Outcome)
+	if r.InstallEvent != nil {
+		fmt.Fprintf(w, "  audit event %d (apt-install, %s)\n", r.InstallEvent.Seq, r.InstallEvent.Outcome)
+	}
 }
 
 type edgeExportOptions struct {

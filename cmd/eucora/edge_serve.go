@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -107,12 +107,14 @@ func runEdgeServe(ctx context.Context, out *output, o edgeServeOptions) error {
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	started := serveStarted{Site: e.Site(), Listen: ln.Addr().String(), Hub: o.hub, Bandwidth: rate}
-	if out.json || !out.quiet {
-		if err := out.emit(started, func(w io.Writer) {
-			fmt.Fprintf(w, "edge %s serving on http://%s\n", started.Site, started.Listen)
-		}); err != nil {
+	// One line, so a supervisor or a test can read the address at once.
+	switch {
+	case out.json:
+		if err := json.NewEncoder(out.w).Encode(started); err != nil {
 			return err
 		}
+	case !out.quiet:
+		fmt.Fprintf(out.w, "edge %s serving on http://%s\n", started.Site, started.Listen)
 	}
 
 	go reconcileUntilDone(ctx, srv, log)
