@@ -236,6 +236,9 @@ func TestAPTInstallFailureIsRetried(t *testing.T) {
 	if st.Applied.Seq != 2 || st.Installed["ubuntu "+h.pub.Dist] != "" {
 		t.Fatalf("applied %d, installed %v", st.Applied.Seq, st.Installed)
 	}
+	if sts, err := e.Status(); err != nil || len(sts.APT) != 1 || sts.APT[0].Installed {
+		t.Fatalf("status: %+v, %v", sts, err)
+	}
 	s, err := NewServer(e, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -253,6 +256,9 @@ func TestAPTInstallFailureIsRetried(t *testing.T) {
 	}
 	if r := get(t, s, "/apt/ubuntu/"+deb.Path, nil); r.Code != 200 || !bytes.Equal(r.Body.Bytes(), debBytes) {
 		t.Fatalf("after reconcile: %d", r.Code)
+	}
+	if sts, err := e.Status(); err != nil || !sts.APT[0].Installed || sts.APT[0].Publication != h.id {
+		t.Fatalf("status after reconcile: %+v, %v", sts, err)
 	}
 	// Nothing left to do: a second reconcile records nothing.
 	before := mustState(t, e).Chain

@@ -167,10 +167,18 @@ type Status struct {
 	Intents       int                `json:"intents"`
 	Approvals     int                `json:"approvals"`
 	Exceptions    int                `json:"exceptions"`
+	Artifacts     int                `json:"artifacts"`
+	APT           []APTStatus        `json:"apt"`
 	Pending       int                `json:"pending_events"`
 	Chain         transfer.ChainHead `json:"chain_head"`
 	ExportSeq     uint64             `json:"last_export_seq"`
 	ExportDigest  digest.Digest      `json:"last_export_digest,omitempty"`
+}
+
+// APTStatus is one APT assignment and whether the mirror serves it.
+type APTStatus struct {
+	transfer.APTPublication
+	Installed bool `json:"installed"`
 }
 
 // Status reads the edge's state.
@@ -180,11 +188,15 @@ func (e *Edge) Status() (*Status, error) {
 		return nil, err
 	}
 	h := st.heldSummary()
+	apt := []APTStatus{}
+	for _, k := range sortedKeys(st.APT) {
+		apt = append(apt, APTStatus{APTPublication: st.APT[k], Installed: st.Installed[k] == st.APT[k].Publication})
+	}
 	return &Status{
 		Site: st.Site, EdgeKeyID: st.EdgeKey, HubKeyID: st.HubKeyID, Applied: st.Applied, TrustedTime: st.TrustedTime,
 		Objects: h.Count, Bytes: h.Bytes, ObjectsDigest: h.ListDigest,
 		Intents: len(st.Intents), Approvals: len(st.Approvals), Exceptions: len(st.Exceptions),
-		Pending: len(st.Pending), Chain: st.Chain, ExportSeq: st.Export.Seq, ExportDigest: st.Export.Digest,
+		Artifacts: len(st.Artifacts), APT: apt, Pending: len(st.Pending), Chain: st.Chain, ExportSeq: st.Export.Seq, ExportDigest: st.Export.Digest,
 	}, nil
 }
 

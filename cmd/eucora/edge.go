@@ -240,7 +240,14 @@ func edgeStatusCommand() *cli.Command {
 				fmt.Fprintf(tw, "last applied\tsequence %d %s %s\n", s.Applied.Seq, orDash(string(s.Applied.Digest)), timeOrDash(s.Applied.At))
 				fmt.Fprintf(tw, "trusted hub time\t%s\n", timeOrDash(s.TrustedTime))
 				fmt.Fprintf(tw, "objects held\t%d (%s)\n", s.Objects, humanBytes(s.Bytes))
-				fmt.Fprintf(tw, "records\t%d intents, %d approvals, %d exceptions\n", s.Intents, s.Approvals, s.Exceptions)
+				fmt.Fprintf(tw, "records\t%d intents, %d approvals, %d exceptions, %d artifacts\n", s.Intents, s.Approvals, s.Exceptions, s.Artifacts)
+				for _, a := range s.APT {
+					state := "installed"
+					if !a.Installed {
+						state = "NOT installed (retried at the next import or serve start)"
+					}
+					fmt.Fprintf(tw, "apt %s %s\tpublication %s, %s\n", a.Prefix, a.Dist, a.Publication.Short(), state)
+				}
 				fmt.Fprintf(tw, "pending events\t%d\n", s.Pending)
 				fmt.Fprintf(tw, "chain head\t%d %s\n", s.Chain.Seq, s.Chain.Hash)
 				fmt.Fprintf(tw, "last export\tsequence %d\n", s.ExportSeq)
