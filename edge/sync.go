@@ -155,17 +155,9 @@ func (s *Syncer) pull(ctx context.Context, res *RoundResult) error {
 			exp.Sequence, exp.Digest.Short(), st.Applied.Seq, st.Applied.Digest.Short())
 	}
 	seq := strconv.FormatUint(exp.Sequence, 10)
-	resp, err := s.Hub.Raw(ctx, http.MethodGet, s.sitePath("/exports/"+seq+"/manifest"), nil, nil)
+	env, err := s.manifest(ctx, s.sitePath("/exports/"+seq+"/manifest"))
 	if err != nil {
 		return fmt.Errorf("pull: manifest of export %s: %w", seq, err)
-	}
-	env, err := io.ReadAll(io.LimitReader(resp.Body, transfer.MaxManifestSize+1))
-	resp.Body.Close()
-	if err != nil {
-		return fmt.Errorf("pull: manifest of export %s: %w", seq, err)
-	}
-	if len(env) > transfer.MaxManifestSize {
-		return fmt.Errorf("pull: manifest of export %s exceeds %d bytes", seq, transfer.MaxManifestSize)
 	}
 	ir, err := s.Edge.ApplyManifest(ctx, env, s.fetcher(exp.Sequence), ImportOptions{})
 	res.Imported = ir
@@ -181,8 +173,14 @@ func (s *Syncer) pull(ctx context.Context, res *RoundResult) error {
 	return nil
 }
 
+// callTimeout bounds one JSON request or manifest download (object
+// downloads have the idle timeout instead).
+const callTimeout = 2 * time.Minute
+
 // call sends a JSON body and decodes the JSON answer into out.
 func (s *Syncer) call(ctx context.Context, method, path string, body []byte, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	resp, err := s.Hub.Raw(ctx, method, path, bytes.NewReader(body), nil)
 	if err != nil {
 		return err
@@ -192,6 +190,26 @@ func (s *Syncer) call(ctx context.Context, method, path string, body []byte, out
 		return fmt.Errorf("decode %s %s answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// manifest downloads a signed manifest envelope of at most
+// transfer.MaxManifestSize bytes.
+func (s *Syncer) manifest(ctx context.Context, path string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	resp, err := s.Hub.Raw(ctx, http.MethodGet, path, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	env, err := io.ReadAll(io.LimitReader(resp.Body, transfer.MaxManifestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(env) > transfer.MaxManifestSize {
+		return nil, fmt.Errorf("envelope exceeds %d bytes", transfer.MaxManifestSize)
+	}
+	return env, nil
 }
 
 // fetcher returns the FetchFunc of export seq: GET .../objects/{hex}

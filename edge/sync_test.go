@@ -39,6 +39,7 @@ type testHub struct {
 	mu        sync.Mutex
 	drop      digest.Digest
 	dropAfter int64
+	stall     bool     // hang instead of dropping the connection
 	ranges    []string // Range headers of object GETs, in order
 	served    int64    // object bytes written
 	pushes    []HubImport
@@ -126,6 +127,10 @@ func (h *testHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 			io.CopyN(cw, f, limit)
 			w.(http.Flusher).Flush()
+			if h.stall {
+				<-r.Context().Done() // send nothing more until the client gives up
+				return
+			}
 			panic(http.ErrAbortHandler) // drop the connection mid-body
 		}
 		http.ServeContent(cw, r, "", time.Time{}, f)
@@ -224,6 +229,34 @@ func TestSyncResumesDroppedDownload(t *testing.T) {
 	res, err = s.Round(ctx)
 	if err != nil || res.Imported != nil {
 		t.Fatalf("third round: %+v, %v", res.Imported, err)
+	}
+}
+
+// TestSyncAbortsStalledDownload: a hub that stops sending mid-object is
+// abandoned after the idle timeout with a stall error (not a hang), and
+// the next round resumes from the partial.
+func TestSyncAbortsStalledDownload(t *testing.T) {
+	hubKey := mustKey(t)
+	e := newTestEdge(t, "lon", hubKey)
+	big := randBlob(rand.New(rand.NewSource(8)), 1<<20)
+	r := writeBundle(t, bundleSpec{key: hubKey, target: "lon", seq: 1, blobs: [][]byte{big}})
+	h := newTestHub(t, "lon", hubKey, r)
+	h.drop, h.dropAfter, h.stall = digest.FromBytes(big), int64(len(big))/2, true
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	s := NewSyncer(e, srv.URL, h.token)
+	s.IdleTimeout = time.Second
+	if _, err := s.Round(context.Background()); !errors.Is(err, errStalled) {
+		t.Fatalf("want a stall error, got %v", err)
+	}
+	res, err := s.Round(context.Background())
+	if err != nil || res.Imported == nil || res.Imported.Outcome != OutcomeApplied {
+		t.Fatalf("second round: %+v, %v", res.Imported, err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.ranges) != 2 || !strings.HasPrefix(h.ranges[1], "bytes=") || h.ranges[1] == "bytes=0-" {
+		t.Fatalf("second GET did not resume: %q", h.ranges)
 	}
 }
 
