@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -79,6 +80,11 @@ func runEdgeServe(ctx context.Context, out *output, o edgeServeOptions) error {
 	}
 	if (o.hub == "") != (o.tokenFile == "") {
 		return usageErrorf("--hub and --token-file go together")
+	}
+	if o.hub != "" {
+		if u, err := url.Parse(o.hub); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageErrorf("--hub %q: want a URL such as https://hub.example:8440", o.hub)
+		}
 	}
 	var token string
 	if o.tokenFile != "" {

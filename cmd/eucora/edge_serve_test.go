@@ -60,6 +60,7 @@ func TestEdgeServeUsage(t *testing.T) {
 		{"edge", "serve", "--data", "d", "--hub", "http://127.0.0.1:1"},
 		{"edge", "serve", "--data", "d", "--bandwidth", "lots"},
 		{"edge", "serve", "--data", "d", "--interval", "soon"},
+		{"edge", "serve", "--data", "d", "--hub", "hub.example:8440", "--token-file", "t"},
 	} {
 		if r := eucora(t, dir, args...); r.code != exitUsage {
 			t.Errorf("%v: exit %d, want %d\n%s", args, r.code, exitUsage, r.stderr)
