@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/eucora/eucora/internal/digest"
@@ -63,25 +64,37 @@ type HubImport struct {
 // scratch directory that is removed afterwards, returned as the request
 // body the hub's imports endpoint takes.
 func (e *Edge) ExportRequest(ctx context.Context) (*HubImport, *ExportResult, error) {
-	tmp, err := os.MkdirTemp(e.dir.Edge(), ".export-")
+	res, recs, err := e.export(ctx, "", ExportOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
-	defer os.RemoveAll(tmp)
-	res, recs, err := e.export(ctx, tmp, ExportOptions{})
-	if err != nil {
-		return nil, nil, err
-	}
+	res.Volumes = nil // written to the scratch directory, gone
 	return recs, res, nil
 }
 
-// export writes the bundle into outDir and returns it also as a HubImport.
+// scratchPrefix names the scratch directories of network exports
+// (DIR/edge/.export-*), removed after use and, if a kill left one, by the
+// next export under the lock.
+const scratchPrefix = ".export-"
+
+// export writes the bundle into outDir ("" for a scratch directory that is
+// removed afterwards) and returns it also as a HubImport.
 func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*ExportResult, *HubImport, error) {
 	unlock, err := e.lock()
 	if err != nil {
 		return nil, nil, err
 	}
 	defer unlock()
+	if outDir == "" {
+		stale, _ := filepath.Glob(filepath.Join(e.dir.Edge(), scratchPrefix+"*"))
+		for _, d := range stale {
+			os.RemoveAll(d)
+		}
+		if outDir, err = os.MkdirTemp(e.dir.Edge(), scratchPrefix); err != nil {
+			return nil, nil, err
+		}
+		defer os.RemoveAll(outDir)
+	}
 	st, err := loadState(e.dir.Edge())
 	if err != nil {
 		return nil, nil, err

@@ -49,7 +49,13 @@ func newMetrics(view func() (*state, error)) *Metrics {
 		fromState("eucora_edge_objects_held", "Objects the edge holds (-1: state unreadable).",
 			func(st *state) float64 { return float64(len(st.Held)) }),
 		fromState("eucora_edge_bytes_held", "Bytes of the objects the edge holds (-1: state unreadable).",
-			func(st *state) float64 { return float64(st.heldSummary().Bytes) }),
+			func(st *state) float64 {
+				var n int64
+				for _, size := range st.Held {
+					n += size
+				}
+				return float64(n)
+			}),
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

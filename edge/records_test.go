@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -159,6 +160,9 @@ func TestExportCarriesHeldList(t *testing.T) {
 		t.Fatalf("network export sequence %d, want %d (reserved like Export)", nres.Sequence, res.Sequence+1)
 	}
 	assertHubImport(t, e, body, nres.Digest)
+	if left, _ := filepath.Glob(filepath.Join(e.dir.Edge(), scratchPrefix+"*")); len(left) != 0 || len(nres.Volumes) != 0 {
+		t.Fatalf("network export left volumes behind: %v %v", left, nres.Volumes)
+	}
 }
 
 // assertHubImport checks a HubImport as the hub would: the envelope
