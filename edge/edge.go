@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/datadir"
+	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
 )
@@ -34,7 +36,33 @@ var (
 	ErrBusy = errors.New("edge busy")
 	// ErrUnknownIntent: Admit was asked about an intent the edge does not hold.
 	ErrUnknownIntent = errors.New("intent not held")
+	// ErrIncomplete: the bundle's records reference objects that are
+	// neither in the bundle nor held (*IncompleteError names them).
+	ErrIncomplete = errors.New("bundle incomplete")
 )
+
+// IncompleteError is a refusal of a bundle whose records reference objects
+// the edge would not have after applying it.
+type IncompleteError struct {
+	BundleID string
+	Missing  []digest.Digest // the first (at most 10) missing digests, sorted
+	Count    int             // how many are missing in all
+}
+
+func (e *IncompleteError) Error() string {
+	names := make([]string, len(e.Missing))
+	for i, d := range e.Missing {
+		names[i] = d.Hex()
+	}
+	more := ""
+	if e.Count > len(e.Missing) {
+		more = fmt.Sprintf(" and %d more", e.Count-len(e.Missing))
+	}
+	return fmt.Sprintf("%v: bundle %s references %d object(s) neither in the bundle nor held: %s%s",
+		ErrIncomplete, e.BundleID, e.Count, strings.Join(names, ", "), more)
+}
+
+func (e *IncompleteError) Unwrap() error { return ErrIncomplete }
 
 // Key and file names inside the data directory.
 const (

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
 )
 
@@ -37,32 +40,81 @@ type ExportResult struct {
 
 // Export writes a bundle for the hub into outDir, signed with the edge key:
 // target "hub", the edge's next outgoing sequence, predecessor the last
-// bundle it exported, carrying a receipt and an events record with every
-// event the hub has not acknowledged. The sequence is reserved (committed)
+// bundle it exported, carrying a receipt, a held record (every held
+// digest, sorted) and events records with every event the hub has not
+// acknowledged. The sequence is reserved (committed)
 // before the bundle is written, so an interrupted export leaves a gap in
 // the edge's sequence, never two different bundles with one sequence.
 func (e *Edge) Export(ctx context.Context, outDir string, opts ExportOptions) (*ExportResult, error) {
+	res, _, err := e.export(ctx, outDir, opts)
+	return res, err
+}
+
+// HubImport is the body of the hub's POST /v1/sites/{name}/imports
+// (docs/sync-protocol.md): an edge export's signed manifest envelope and
+// each record's bytes by hex digest (encoding/json writes []byte as
+// standard base64).
+type HubImport struct {
+	Envelope json.RawMessage   `json:"envelope"`
+	Records  map[string][]byte `json:"records"`
+}
+
+// ExportRequest builds an edge export for the network: the same bundle as
+// Export (same records, sequence reserved the same way), written into a
+// scratch directory that is removed afterwards, returned as the request
+// body the hub's imports endpoint takes.
+func (e *Edge) ExportRequest(ctx context.Context) (*HubImport, *ExportResult, error) {
+	res, recs, err := e.export(ctx, "", ExportOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	res.Volumes = nil // written to the scratch directory, gone
+	return recs, res, nil
+}
+
+// scratchPrefix names the scratch directories of network exports
+// (DIR/edge/.export-*), removed after use and, if a kill left one, by the
+// next export under the lock.
+const scratchPrefix = ".export-"
+
+// export writes the bundle into outDir ("" for a scratch directory that is
+// removed afterwards) and returns it also as a HubImport.
+func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*ExportResult, *HubImport, error) {
 	unlock, err := e.lock()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer unlock()
+	if outDir == "" {
+		stale, _ := filepath.Glob(filepath.Join(e.dir.Edge(), scratchPrefix+"*"))
+		for _, d := range stale {
+			os.RemoveAll(d)
+		}
+		if outDir, err = os.MkdirTemp(e.dir.Edge(), scratchPrefix); err != nil {
+			return nil, nil, err
+		}
+		defer os.RemoveAll(outDir)
+	}
 	st, err := loadState(e.dir.Edge())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st.Export.Seq++
 	seq, pred := st.Export.Seq, st.Export.Digest
 	if err := st.save(e.dir.Edge()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := e.Clock().UTC()
 	rc := st.receipt(now)
 	rb, err := json.Marshal(rc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	recs := []transfer.RecordSource{{Type: transfer.RecordReceipt, Data: rb}}
+	hb, err := json.Marshal(transfer.HeldList{Site: st.Site, Digests: st.heldList()})
+	if err != nil {
+		return nil, nil, err
+	}
+	recs := []transfer.RecordSource{{Type: transfer.RecordReceipt, Data: rb}, {Type: transfer.RecordHeld, Data: hb}}
 	res := &ExportResult{Sequence: seq, Predecessor: pred, Receipt: rc, Events: len(st.Pending)}
 	// Events go in batches of at most eventsPerRecord, in chain order, so
 	// no record approaches transfer.MaxRecordSize.
@@ -71,7 +123,7 @@ func (e *Edge) Export(ctx context.Context, outDir string, opts ExportOptions) (*
 		batch := transfer.EventBatch{Origin: st.Site, First: evs[0].Seq, Last: evs[len(evs)-1].Seq, Events: evs}
 		eb, err := json.Marshal(batch)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		recs = append(recs, transfer.RecordSource{Type: transfer.RecordEvents, Data: eb})
 		if res.FirstEvent == 0 {
@@ -87,14 +139,24 @@ func (e *Edge) Export(ctx context.Context, outDir string, opts ExportOptions) (*
 		Source: st.Site, Target: hubTarget, Sequence: seq, Predecessor: pred, Created: now, Expires: now.Add(ttl),
 	}, transfer.Content{Records: recs}, opts.CreateOptions)
 	if err != nil {
-		return nil, fmt.Errorf("export sequence %d: %w", seq, err)
+		return nil, nil, fmt.Errorf("export sequence %d: %w", seq, err)
 	}
 	st.Export.Digest = out.Signed.Digest
 	if err := st.save(e.dir.Edge()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res.BundleID, res.Digest, res.Volumes, res.Bytes = out.Signed.BundleID, out.Signed.Digest, out.Volumes, out.Bytes
-	return res, nil
+	// Ed25519 signatures are deterministic: signing the payload again
+	// gives the envelope the volumes carry, byte for byte.
+	env, err := json.Marshal(signing.Sign(e.key, transfer.PayloadType, out.Signed.Payload))
+	if err != nil {
+		return nil, nil, err
+	}
+	hi := &HubImport{Envelope: env, Records: map[string][]byte{}}
+	for _, r := range recs {
+		hi.Records[digest.FromBytes(r.Data).Hex()] = r.Data
+	}
+	return res, hi, nil
 }
 
 // receipt describes what the edge holds at time now.
@@ -118,10 +180,18 @@ type Status struct {
 	Intents       int                `json:"intents"`
 	Approvals     int                `json:"approvals"`
 	Exceptions    int                `json:"exceptions"`
+	Artifacts     int                `json:"artifacts"`
+	APT           []APTStatus        `json:"apt"`
 	Pending       int                `json:"pending_events"`
 	Chain         transfer.ChainHead `json:"chain_head"`
 	ExportSeq     uint64             `json:"last_export_seq"`
 	ExportDigest  digest.Digest      `json:"last_export_digest,omitempty"`
+}
+
+// APTStatus is one APT assignment and whether the mirror serves it.
+type APTStatus struct {
+	transfer.APTPublication
+	Installed bool `json:"installed"`
 }
 
 // Status reads the edge's state.
@@ -131,11 +201,15 @@ func (e *Edge) Status() (*Status, error) {
 		return nil, err
 	}
 	h := st.heldSummary()
+	apt := []APTStatus{}
+	for _, k := range sortedKeys(st.APT) {
+		apt = append(apt, APTStatus{APTPublication: st.APT[k], Installed: st.Installed[k] == st.APT[k].Publication})
+	}
 	return &Status{
 		Site: st.Site, EdgeKeyID: st.EdgeKey, HubKeyID: st.HubKeyID, Applied: st.Applied, TrustedTime: st.TrustedTime,
 		Objects: h.Count, Bytes: h.Bytes, ObjectsDigest: h.ListDigest,
 		Intents: len(st.Intents), Approvals: len(st.Approvals), Exceptions: len(st.Exceptions),
-		Pending: len(st.Pending), Chain: st.Chain, ExportSeq: st.Export.Seq, ExportDigest: st.Export.Digest,
+		Artifacts: len(st.Artifacts), APT: apt, Pending: len(st.Pending), Chain: st.Chain, ExportSeq: st.Export.Seq, ExportDigest: st.Export.Digest,
 	}, nil
 }
 

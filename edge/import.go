@@ -10,9 +10,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/mirror"
 	"github.com/eucora/eucora/transfer"
 )
 
@@ -52,6 +54,12 @@ type ImportResult struct {
 	Warnings            []string       `json:"warnings,omitempty"`
 	Error               string         `json:"error,omitempty"`
 	Event               transfer.Event `json:"event"` // the audit event recorded
+	// Installed lists the APT assignments ("prefix dist") switched to a
+	// new publication after the commit; InstallEvent is the audit event
+	// of those installs and of any that failed (each failure is also a
+	// warning).
+	Installed    []string        `json:"apt_installed,omitempty"`
+	InstallEvent *transfer.Event `json:"install_event,omitempty"`
 }
 
 // Import verifies and applies one hub bundle given as volume files or
@@ -63,8 +71,69 @@ type ImportResult struct {
 // the content store; the state (applied sequence, held objects, records,
 // trusted time) changes in one atomic write after every object is present
 // and verified, so a kill at any point leaves the old state or the new and
-// a rerun resumes from the objects already stored.
+// a rerun resumes from the objects already stored. After the commit, each
+// assigned APT publication not yet served is installed (a failure is a
+// warning, retried by the next import or ReconcileAPT).
 func (e *Edge) Import(ctx context.Context, paths []string, opts ImportOptions) (*ImportResult, error) {
+	return e.apply(ctx, &volumeSource{paths: paths}, opts)
+}
+
+// bundleSource is where an import's bundle comes from: volumes on media
+// (Import) or a hub over the network (ApplyManifest).
+type bundleSource interface {
+	// label names the attempt in the audit event until the manifest is known.
+	label() string
+	// open returns the manifest, verified with trust.
+	open(trust signing.Trust) (*transfer.Signed, error)
+	// load brings every object of the bundle into store and returns those
+	// it added that were absent before (a refusal removes them again).
+	load(ctx context.Context, store *cas.Store, opts ImportOptions) ([]digest.Digest, error)
+}
+
+// volumeSource reads a bundle from volume files.
+type volumeSource struct {
+	paths []string
+	b     *transfer.Bundle
+}
+
+func (v *volumeSource) label() string { return "volumes " + strings.Join(v.paths, " ") }
+
+func (v *volumeSource) open(trust signing.Trust) (*transfer.Signed, error) {
+	files, err := transfer.ExpandPaths(v.paths)
+	if err != nil {
+		return nil, err
+	}
+	if v.b, err = transfer.OpenOne(files, trust); err != nil {
+		return nil, err
+	}
+	return v.b.Signed, nil
+}
+
+func (v *volumeSource) load(ctx context.Context, store *cas.Store, opts ImportOptions) ([]digest.Digest, error) {
+	if err := v.b.Complete(); err != nil {
+		return nil, err
+	}
+	m := v.b.Manifest
+	var fresh []digest.Digest
+	for _, o := range m.Objects {
+		for _, p := range o.Parts {
+			if ok, _ := store.Has(p.Digest); !ok {
+				fresh = append(fresh, p.Digest)
+			}
+		}
+		if ok, _ := store.Has(o.Digest); !ok && len(o.Parts) > 1 {
+			fresh = append(fresh, o.Digest)
+		}
+	}
+	if opts.OnPlanned != nil {
+		opts.OnPlanned(m.TotalSize())
+	}
+	return fresh, v.b.Import(ctx, store, transfer.ImportOptions{Workers: opts.Workers, Progress: opts.Progress})
+}
+
+// apply is the one import path: verify, check, load objects, parse
+// records, check references, commit, install APT publications.
+func (e *Edge) apply(ctx context.Context, src bundleSource, opts ImportOptions) (*ImportResult, error) {
 	unlock, err := e.lock()
 	if err != nil {
 		return nil, err
@@ -75,7 +144,7 @@ func (e *Edge) Import(ctx context.Context, paths []string, opts ImportOptions) (
 		return nil, err
 	}
 	res := &ImportResult{PreviousSeq: st.Applied.Seq}
-	object := "volumes " + strings.Join(paths, " ")
+	object := src.label()
 	fail := func(cause error) (*ImportResult, error) {
 		res.Outcome = outcomeOf(cause)
 		res.Error = cause.Error()
@@ -91,11 +160,7 @@ func (e *Edge) Import(ctx context.Context, paths []string, opts ImportOptions) (
 		return res, cause
 	}
 
-	files, err := transfer.ExpandPaths(paths)
-	if err != nil {
-		return fail(err)
-	}
-	b, err := transfer.OpenOne(files, signing.NewTrust(e.hub))
+	b, err := src.open(signing.NewTrust(e.hub))
 	if err != nil {
 		return fail(err)
 	}
@@ -103,10 +168,11 @@ func (e *Edge) Import(ctx context.Context, paths []string, opts ImportOptions) (
 	res.BundleID, res.Digest, res.Sequence, res.Predecessor = m.BundleID, b.Digest, m.Sequence, m.Predecessor
 	object = fmt.Sprintf("bundle %s seq %d digest %s", m.BundleID, m.Sequence, b.Digest)
 
-	if m.Target != e.site {
-		return fail(fmt.Errorf("%w: bundle %s is for site %q, this edge is %q", ErrForeignTarget, m.BundleID, m.Target, e.site))
+	dup, err := e.checkHeader(st, b)
+	if err != nil {
+		return fail(err)
 	}
-	if m.Sequence == st.Applied.Seq && b.Digest == st.Applied.Digest {
+	if dup {
 		res.Outcome = OutcomeDuplicate
 		ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import",
 			Object: clip(object, 1024), Outcome: OutcomeDuplicate, Detail: "already applied; nothing changed"})
@@ -119,45 +185,9 @@ func (e *Edge) Import(ctx context.Context, paths []string, opts ImportOptions) (
 		res.Event = ev
 		return res, nil
 	}
-	if m.Sequence == 0 {
-		return fail(fmt.Errorf("%w: bundle %s has sequence 0; hub bundles for a site start at 1", ErrStale, m.BundleID))
-	}
-	if m.Sequence <= st.Applied.Seq {
-		kind := "older than"
-		if m.Sequence == st.Applied.Seq {
-			kind = "a different bundle with the same sequence as"
-		}
-		return fail(fmt.Errorf("%w: bundle %s has sequence %d, %s the last applied sequence %d (%s)",
-			ErrStale, m.BundleID, m.Sequence, kind, st.Applied.Seq, st.Applied.Digest.Short()))
-	}
-	now := e.now(st)
-	if err := m.CheckExpiry(now); err != nil {
-		if st.TrustedTime.After(e.Clock()) {
-			err = fmt.Errorf("%w (judged at the newest hub time seen, %s, which is ahead of the local clock)", err, st.TrustedTime.Format(time.RFC3339))
-		}
-		return fail(err)
-	}
-	if err := b.Complete(); err != nil {
-		return fail(err)
-	}
 
-	// Stream the objects in. Remember which were absent so a refusal can
-	// take them out again.
-	var fresh []digest.Digest
-	for _, o := range m.Objects {
-		for _, p := range o.Parts {
-			if ok, _ := e.store.Has(p.Digest); !ok {
-				fresh = append(fresh, p.Digest)
-			}
-		}
-		if ok, _ := e.store.Has(o.Digest); !ok && len(o.Parts) > 1 {
-			fresh = append(fresh, o.Digest)
-		}
-	}
-	if opts.OnPlanned != nil {
-		opts.OnPlanned(m.TotalSize())
-	}
-	if err := b.Import(ctx, e.store, transfer.ImportOptions{Workers: opts.Workers, Progress: opts.Progress}); err != nil {
+	fresh, err := src.load(ctx, e.store, opts)
+	if err != nil {
 		if isRefusal(err) {
 			e.dropUnheld(st, fresh)
 		}
@@ -169,10 +199,14 @@ func (e *Edge) Import(ctx context.Context, paths []string, opts ImportOptions) (
 			return fail(fmt.Errorf("object %s missing or of the wrong size after import (%d bytes, want %d): %v", o.Digest.Short(), n, o.Size, err))
 		}
 	}
-
 	recs, err := e.readRecords(m)
+	if err == nil {
+		err = e.checkReferences(st, m, recs)
+	}
 	if err != nil {
-		e.dropUnheld(st, fresh)
+		if isRefusal(err) {
+			e.dropUnheld(st, fresh)
+		}
 		return fail(err)
 	}
 
@@ -229,7 +263,45 @@ func (e *Edge) Import(ctx context.Context, paths []string, opts ImportOptions) (
 			e.store.Remove(d)
 		}
 	}
+	// Switch the APT prefixes after the commit: the state already names
+	// the assignments, so a failure here is retried, never lost.
+	installed, warn, iev, err := e.installAPT(ctx, st)
+	res.Installed, res.InstallEvent = installed, iev
+	res.Warnings = append(res.Warnings, warn...)
+	if err != nil {
+		return res, err
+	}
 	return res, nil
+}
+
+// checkHeader applies the rules on the verified manifest alone: target,
+// duplicate (true, nil), sequence and expiry (edge/DESIGN.md 2-4).
+func (e *Edge) checkHeader(st *state, b *transfer.Signed) (bool, error) {
+	m := b.Manifest
+	if m.Target != e.site {
+		return false, fmt.Errorf("%w: bundle %s is for site %q, this edge is %q", ErrForeignTarget, m.BundleID, m.Target, e.site)
+	}
+	if m.Sequence == st.Applied.Seq && b.Digest == st.Applied.Digest {
+		return true, nil
+	}
+	if m.Sequence == 0 {
+		return false, fmt.Errorf("%w: bundle %s has sequence 0; hub bundles for a site start at 1", ErrStale, m.BundleID)
+	}
+	if m.Sequence <= st.Applied.Seq {
+		kind := "older than"
+		if m.Sequence == st.Applied.Seq {
+			kind = "a different bundle with the same sequence as"
+		}
+		return false, fmt.Errorf("%w: bundle %s has sequence %d, %s the last applied sequence %d (%s)",
+			ErrStale, m.BundleID, m.Sequence, kind, st.Applied.Seq, st.Applied.Digest.Short())
+	}
+	if err := m.CheckExpiry(e.now(st)); err != nil {
+		if st.TrustedTime.After(e.Clock()) {
+			err = fmt.Errorf("%w (judged at the newest hub time seen, %s, which is ahead of the local clock)", err, st.TrustedTime.Format(time.RFC3339))
+		}
+		return false, err
+	}
+	return false, nil
 }
 
 func (e *Edge) actor() string { return eventActor + ":" + e.site }
@@ -238,7 +310,7 @@ func (e *Edge) actor() string { return eventActor + ":" + e.site }
 // a local failure such as I/O, lack of space or an interruption).
 func isRefusal(err error) bool {
 	for _, t := range []error{transfer.ErrBadSignature, transfer.ErrUnknownKey, transfer.ErrCorrupt, transfer.ErrExpired,
-		transfer.ErrMissingVolume, transfer.ErrMixedBundles, transfer.ErrBadRecord, ErrForeignTarget, ErrStale} {
+		transfer.ErrMissingVolume, transfer.ErrMixedBundles, transfer.ErrBadRecord, ErrForeignTarget, ErrStale, ErrIncomplete} {
 		if errors.Is(err, t) {
 			return true
 		}
@@ -272,14 +344,17 @@ type records struct {
 	exceptions []deploy.Exception
 	times      []transfer.TimeAttestation
 	acks       []transfer.Ack
+	artifacts  map[string]deploy.Artifact
+	apt        map[string]transfer.APTPublication
 	ignored    map[string]int
 }
 
 func (e *Edge) readRecords(m *transfer.Manifest) (*records, error) {
-	rs := &records{ignored: map[string]int{}}
+	rs := &records{ignored: map[string]int{}, artifacts: map[string]deploy.Artifact{}, apt: map[string]transfer.APTPublication{}}
 	for _, r := range m.Records {
 		switch r.Type {
-		case transfer.RecordIntent, transfer.RecordApproval, transfer.RecordException, transfer.RecordTime, transfer.RecordAck:
+		case transfer.RecordIntent, transfer.RecordApproval, transfer.RecordException, transfer.RecordTime, transfer.RecordAck,
+			transfer.RecordArtifact, transfer.RecordAPT:
 		default:
 			rs.ignored[r.Type]++
 			continue
@@ -303,6 +378,17 @@ func (e *Edge) readRecords(m *transfer.Manifest) (*records, error) {
 			rs.times = append(rs.times, v)
 		case transfer.Ack:
 			rs.acks = append(rs.acks, v)
+		case deploy.Artifact:
+			rs.artifacts[artifactKey(v)] = v
+		case transfer.APTPublication:
+			if err := mirror.CheckPrefix(v.Prefix); err != nil {
+				return nil, fmt.Errorf("%w: apt record %s: %v", transfer.ErrBadRecord, r.Digest.Short(), err)
+			}
+			if prev, ok := rs.apt[aptKey(v)]; ok && prev != v {
+				return nil, fmt.Errorf("%w: apt records assign %s/%s twice (publications %s and %s)",
+					transfer.ErrBadRecord, v.Prefix, v.Dist, prev.Publication.Short(), v.Publication.Short())
+			}
+			rs.apt[aptKey(v)] = v
 		}
 	}
 	return rs, nil
@@ -323,6 +409,19 @@ func (rs *records) apply(st *state, res *ImportResult) []string {
 	for _, x := range rs.exceptions {
 		st.Exceptions[x.ID] = x
 		res.Records[transfer.RecordException]++
+	}
+	// Artifacts and APT assignments are complete in every hub bundle.
+	st.Artifacts, st.APT = rs.artifacts, rs.apt
+	if n := len(rs.artifacts); n > 0 {
+		res.Records[transfer.RecordArtifact] = n
+	}
+	if n := len(rs.apt); n > 0 {
+		res.Records[transfer.RecordAPT] = n
+	}
+	for k := range st.Installed {
+		if _, ok := st.APT[k]; !ok {
+			delete(st.Installed, k)
+		}
 	}
 	for _, t := range rs.times {
 		if t.Time.After(st.TrustedTime) {

@@ -39,6 +39,15 @@ type state struct {
 	Approvals  map[string]deploy.ApprovalRecord `json:"approvals"`
 	Exceptions map[string]deploy.Exception      `json:"exceptions"`
 
+	// Artifacts (by artifactKey) and APT assignments (by aptKey) are
+	// replaced whole by every applied bundle: hub records are complete.
+	// Installed is the publication the mirror serves per aptKey; it lags
+	// APT after a failed install until a later import or serve start
+	// reconciles it.
+	Artifacts map[string]deploy.Artifact         `json:"artifacts"`
+	APT       map[string]transfer.APTPublication `json:"apt"`
+	Installed map[string]digest.Digest           `json:"installed"`
+
 	// Chain is the head of the edge's own event chain; Pending are the
 	// events the hub has not acknowledged, in order.
 	// Acked is the last event the hub acknowledged (seq 0 and the genesis
@@ -68,6 +77,7 @@ func newState(site, hubKeyID, edgeKeyID string) *state {
 		Version: stateVersion, Site: site, HubKeyID: hubKeyID, EdgeKey: edgeKeyID,
 		Held: map[digest.Digest]int64{}, Intents: map[string]deploy.Intent{},
 		Approvals: map[string]deploy.ApprovalRecord{}, Exceptions: map[string]deploy.Exception{},
+		Artifacts: map[string]deploy.Artifact{}, APT: map[string]transfer.APTPublication{}, Installed: map[string]digest.Digest{},
 		Chain: transfer.ChainHead{Hash: transfer.GenesisHash}, Acked: transfer.ChainHead{Hash: transfer.GenesisHash}, Pending: []transfer.Event{},
 	}
 }
@@ -95,6 +105,16 @@ func loadState(edgeDir string) (*state, error) {
 	}
 	if st.Held == nil || st.Intents == nil || st.Approvals == nil || st.Exceptions == nil {
 		return nil, fmt.Errorf("%w: %s: missing maps", ErrState, p)
+	}
+	// State files written before artifacts and APT assignments existed.
+	if st.Artifacts == nil {
+		st.Artifacts = map[string]deploy.Artifact{}
+	}
+	if st.APT == nil {
+		st.APT = map[string]transfer.APTPublication{}
+	}
+	if st.Installed == nil {
+		st.Installed = map[string]digest.Digest{}
 	}
 	// The pending events must continue the chain from the last
 	// acknowledged event to the recorded head: an edited, dropped or
@@ -139,4 +159,20 @@ func (st *state) heldSummary() transfer.HeldObjects {
 	}
 	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 	return transfer.HeldObjects{Count: int64(len(ds)), Bytes: bytes, ListDigest: transfer.HeldListDigest(ds)}
+}
+
+// artifactKey is the state's key of an artifact: app/version@sha256-hex.
+func artifactKey(a deploy.Artifact) string { return a.AppID + "/" + a.Version + "@" + a.SHA256.Hex() }
+
+// aptKey is the state's key of an APT assignment: "prefix dist".
+func aptKey(p transfer.APTPublication) string { return p.Prefix + " " + p.Dist }
+
+// heldList is every held digest, sorted ascending.
+func (st *state) heldList() []digest.Digest {
+	ds := make([]digest.Digest, 0, len(st.Held))
+	for d := range st.Held {
+		ds = append(ds, d)
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds
 }

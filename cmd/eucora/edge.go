@@ -18,20 +18,20 @@ import (
 
 func init() {
 	registerExitMatch(exitNotInit, is(edge.ErrNotInitialised))
-	registerExitMatch(exitStale, is(edge.ErrStale, edge.ErrForeignTarget))
+	registerExitMatch(exitStale, is(edge.ErrStale, edge.ErrForeignTarget, edge.ErrIncomplete))
 	registerExitMatch(exitCorrupt, is(transfer.ErrBadRecord, edge.ErrState))
 }
 
 func edgeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "edge",
-		Usage: "the appliance at a remote site: enrol, import hub bundles, export receipts and events",
+		Usage: "the appliance at a remote site: enrol, import hub bundles, export receipts and events, serve content and sync",
 		Description: "An edge trusts exactly one key, the hub's. It applies hub bundles from media\n" +
 			"(volumes in any order, resumable, crash-safe), refuses older, replayed, foreign,\n" +
 			"tampered, expired and unknown-key bundles, and records every attempt in its own\n" +
 			"audit hash chain, which 'edge export' carries back to the hub with a receipt.\n" +
 			"edge/DESIGN.md states the rules; docs/sync-records.md the record formats.",
-		Subcommands: []*cli.Command{edgeInitCommand(), edgeImportCommand(), edgeExportCommand(), edgeStatusCommand()},
+		Subcommands: []*cli.Command{edgeInitCommand(), edgeImportCommand(), edgeExportCommand(), edgeStatusCommand(), edgeServeCommand()},
 	}
 }
 
@@ -91,7 +91,8 @@ func edgeImportCommand() *cli.Command {
 			"last applied bundle is a no-op (exit 0). Refused, with the exit code below and an\n" +
 			"audit event, changing nothing else: a bundle not signed by the hub key (20),\n" +
 			"tampered or malformed (21), for another site, older or replayed (22), expired\n" +
-			"against max(local clock, newest hub time seen) (22), with volumes missing (23).\n" +
+			"against max(local clock, newest hub time seen) (22), referencing objects neither\n" +
+			"in it nor held (22, the missing digests named), with volumes missing (23).\n" +
 			"A gap in sequence or an unexpected predecessor is applied (bundles are cumulative)\n" +
 			"and reported. An interrupted import resumes from what is stored.",
 		Flags: []cli.Flag{dataFlag(&o.data)},
@@ -150,10 +151,16 @@ func printImport(w io.Writer, r *edge.ImportResult) {
 		}
 		fmt.Fprintf(w, "%s %s: %s\n", r.Outcome, what, r.Error)
 	}
+	for _, a := range r.Installed {
+		fmt.Fprintf(w, "  apt %s: publication installed\n", a)
+	}
 	for _, s := range r.Warnings {
 		fmt.Fprintf(w, "  WARNING %s\n", s)
 	}
 	fmt.Fprintf(w, "  audit event %d (%s)\n", r.Event.Seq, r.Event.Outcome)
+	if r.InstallEvent != nil {
+		fmt.Fprintf(w, "  audit event %d (apt-install, %s)\n", r.InstallEvent.Seq, r.InstallEvent.Outcome)
+	}
 }
 
 type edgeExportOptions struct {
@@ -233,7 +240,14 @@ func edgeStatusCommand() *cli.Command {
 				fmt.Fprintf(tw, "last applied\tsequence %d %s %s\n", s.Applied.Seq, orDash(string(s.Applied.Digest)), timeOrDash(s.Applied.At))
 				fmt.Fprintf(tw, "trusted hub time\t%s\n", timeOrDash(s.TrustedTime))
 				fmt.Fprintf(tw, "objects held\t%d (%s)\n", s.Objects, humanBytes(s.Bytes))
-				fmt.Fprintf(tw, "records\t%d intents, %d approvals, %d exceptions\n", s.Intents, s.Approvals, s.Exceptions)
+				fmt.Fprintf(tw, "records\t%d intents, %d approvals, %d exceptions, %d artifacts\n", s.Intents, s.Approvals, s.Exceptions, s.Artifacts)
+				for _, a := range s.APT {
+					state := "installed"
+					if !a.Installed {
+						state = "NOT installed (retried at the next import or serve start)"
+					}
+					fmt.Fprintf(tw, "apt %s %s\tpublication %s, %s\n", a.Prefix, a.Dist, a.Publication.Short(), state)
+				}
 				fmt.Fprintf(tw, "pending events\t%d\n", s.Pending)
 				fmt.Fprintf(tw, "chain head\t%d %s\n", s.Chain.Seq, s.Chain.Hash)
 				fmt.Fprintf(tw, "last export\tsequence %d\n", s.ExportSeq)

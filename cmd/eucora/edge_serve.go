@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/eucora/eucora/edge"
+)
+
+type edgeServeOptions struct {
+	data, listen, hub, tokenFile, interval, bandwidth string
+}
+
+func edgeServeCommand() *cli.Command {
+	var o edgeServeOptions
+	return &cli.Command{
+		Name:      "serve",
+		Usage:     "serve APT publications and distribution-point content; with --hub, sync with the hub over the network",
+		UsageText: "eucora edge serve --data DIR [--listen 127.0.0.1:8450] [--hub URL --token-file FILE] [--interval 30s] [--bandwidth 4Mbit/s]",
+		Description: "Serves, every object verified against its digest before it is served, with Range:\n" +
+			"  /apt/PREFIX/...                  APT publications the edge holds, byte-identical to the hub's\n" +
+			"                                   (apt: deb [signed-by=KEY] http://ADDR/apt/PREFIX DIST COMPONENT)\n" +
+			"  /dp/sccm/APP/VERSION/NAME        Windows artifacts (msi, msix, intunewin)\n" +
+			"  /dp/jamf/APP/VERSION/NAME        macOS artifacts (pkg, dmg)\n" +
+			"  /dp/sha256/HEX                   any held object\n" +
+			"  /healthz /readyz /metrics        liveness, readiness, Prometheus metrics\n" +
+			"With --hub, every --interval: push an edge export to the hub, pull the site's export\n" +
+			"and apply it (same checks as 'edge import'), downloads resumed with Range and capped\n" +
+			"by --bandwidth (e.g. 512KiB/s, 4Mbit/s); failures retried with backoff (1s to 5m).\n" +
+			"SIGINT or SIGTERM stops it gracefully. docs/sync-protocol.md describes the flow.",
+		Flags: []cli.Flag{
+			dataFlag(&o.data),
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8450", Usage: "address to serve on", Destination: &o.listen},
+			&cli.StringFlag{Name: "hub", Usage: "hub URL to sync with (needs --token-file)", Destination: &o.hub},
+			&cli.StringFlag{Name: "token-file", Usage: "file holding the hub API token", Destination: &o.tokenFile},
+			&cli.StringFlag{Name: "interval", Value: "30s", Usage: "time between sync rounds", Destination: &o.interval},
+			&cli.StringFlag{Name: "bandwidth", Usage: "download cap, e.g. 512KiB/s or 4Mbit/s (default: none)", Destination: &o.bandwidth},
+		},
+		Action: func(c *cli.Context) error {
+			out, err := outputFrom(c)
+			if err != nil {
+				return err
+			}
+			return runEdgeServe(c.Context, out, o)
+		},
+	}
+}
+
+// serveStarted is what edge serve prints once it listens.
+type serveStarted struct {
+	Site      string `json:"site"`
+	Listen    string `json:"listen"`
+	Hub       string `json:"hub,omitempty"`
+	Bandwidth int64  `json:"bandwidth_bytes_per_second,omitempty"`
+}
+
+func runEdgeServe(ctx context.Context, out *output, o edgeServeOptions) error {
+	interval, err := time.ParseDuration(o.interval)
+	if err != nil || interval <= 0 {
+		return usageErrorf("--interval %q: want a positive duration such as 30s or 5m", o.interval)
+	}
+	var rate int64
+	if o.bandwidth != "" {
+		if rate, err = parseRate(o.bandwidth); err != nil {
+			return usageErrorf("--bandwidth: %v", err)
+		}
+	}
+	if (o.hub == "") != (o.tokenFile == "") {
+		return usageErrorf("--hub and --token-file go together")
+	}
+	if o.hub != "" {
+		if u, err := url.Parse(o.hub); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageErrorf("--hub %q: want a URL such as https://hub.example:8440", o.hub)
+		}
+	}
+	var token string
+	if o.tokenFile != "" {
+		b, err := os.ReadFile(o.tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		if token = strings.TrimSpace(string(b)); token == "" {
+			return usageErrorf("--token-file %s is empty", o.tokenFile)
+		}
+	}
+	e, err := edge.Open(o.data)
+	if err != nil {
+		return err
+	}
+	log := serveLogger(out)
+	srv, err := edge.NewServer(e, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	started := serveStarted{Site: e.Site(), Listen: ln.Addr().String(), Hub: o.hub, Bandwidth: rate}
+	// One line, so a supervisor or a test can read the address at once.
+	switch {
+	case out.json:
+		if err := json.NewEncoder(out.w).Encode(started); err != nil {
+			return err
+		}
+	case !out.quiet:
+		fmt.Fprintf(out.w, "edge %s serving on http://%s\n", started.Site, started.Listen)
+	}
+
+	go reconcileUntilDone(ctx, srv, log)
+	if o.hub != "" {
+		s := edge.NewSyncer(e, o.hub, token)
+		s.Metrics, s.Log, s.Interval = srv.Metrics, log, interval
+		if rate > 0 {
+			s.Bucket = edge.NewBucket(rate, 0)
+		}
+		go s.Run(ctx)
+	}
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// reconcileUntilDone installs pending APT publications, retrying with
+// backoff while the edge is busy, so /readyz turns ready.
+func reconcileUntilDone(ctx context.Context, srv *edge.Server, log *slog.Logger) {
+	for attempt := 0; ; attempt++ {
+		r, err := srv.Reconcile(ctx)
+		if err == nil {
+			for _, w := range r.Warnings {
+				log.Warn("apt install", "warning", w)
+			}
+			if len(r.Installed) > 0 {
+				log.Info("apt publications installed", "assignments", strings.Join(r.Installed, ", "))
+			}
+			return
+		}
+		wait := edge.Backoff(attempt, 0.5)
+		log.Warn("apt reconcile failed", "err", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// serveLogger logs to stderr: JSON with --output json, warnings only with
+// --quiet.
+func serveLogger(out *output) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if out.quiet {
+		opts.Level = slog.LevelWarn
+	}
+	if out.json {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// parseRate reads a bandwidth in bytes per second: a byte size per second
+// ("512KiB/s", "1MB/s", "65536") or bits per second with decimal
+// prefixes ("4Mbit/s", "100kbit/s").
+func parseRate(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSpace(s), "/s")
+	if num, ok := strings.CutSuffix(t, "bit"); ok {
+		mult := 1.0
+		switch {
+		case strings.HasSuffix(num, "k"), strings.HasSuffix(num, "K"):
+			mult = 1e3
+		case strings.HasSuffix(num, "M"):
+			mult = 1e6
+		case strings.HasSuffix(num, "G"):
+			mult = 1e9
+		}
+		if mult != 1 {
+			num = num[:len(num)-1]
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+		if err != nil || v <= 0 || math.IsInf(v, 0) || v*mult/8 < 1 {
+			return 0, fmt.Errorf("rate %q: want for example 4Mbit/s or 512KiB/s", s)
+		}
+		return int64(v * mult / 8), nil
+	}
+	n, err := parseSize(t)
+	if err != nil {
+		return 0, fmt.Errorf("rate %q: want for example 4Mbit/s or 512KiB/s", s)
+	}
+	return n, nil
+}

@@ -1,0 +1,274 @@
+package edge
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/mirror"
+)
+
+// Distribution-point channels: /dp/sccm/... serves Windows packages,
+// /dp/jamf/... macOS ones; /dp/sha256/HEX any held object.
+const (
+	ChannelSCCM = "sccm"
+	ChannelJamf = "jamf"
+)
+
+// dpChannel is the channel serving platform p ("" for none).
+func dpChannel(p deploy.Platform) string {
+	switch p {
+	case deploy.PlatformMSI, deploy.PlatformMSIX, deploy.PlatformIntuneW:
+		return ChannelSCCM
+	case deploy.PlatformPKG, deploy.PlatformDMG:
+		return ChannelJamf
+	}
+	return ""
+}
+
+// contentTypes are the media types served per platform (octet-stream for
+// the rest).
+var contentTypes = map[deploy.Platform]string{
+	deploy.PlatformMSI:  "application/x-msi",
+	deploy.PlatformMSIX: "application/msix",
+	deploy.PlatformDMG:  "application/x-apple-diskimage",
+	deploy.PlatformPKG:  "application/x-newton-compatible-pkg",
+	deploy.PlatformDeb:  "application/vnd.debian.binary-package",
+	deploy.PlatformAPK:  "application/vnd.android.package-archive",
+	deploy.PlatformIPA:  "application/octet-stream",
+}
+
+func contentType(p deploy.Platform) string {
+	if ct, ok := contentTypes[p]; ok {
+		return ct
+	}
+	return "application/octet-stream"
+}
+
+// Server is the edge's HTTP face (`eucora edge serve`):
+//
+//	/apt/PREFIX/...                       installed APT publications (mirror handler), byte-identical to the hub's
+//	/dp/sccm/APP/VERSION/NAME             Windows artifacts (msi, msix, intunewin)
+//	/dp/jamf/APP/VERSION/NAME             macOS artifacts (pkg, dmg)
+//	/dp/sha256/HEX                        any held object
+//	/healthz, /readyz, /metrics
+//
+// Every object is verified against its digest before its first byte is
+// served; the verdict is cached by digest and file identity (device,
+// inode, size, mtime, ctime), so a changed file is verified again and a
+// corrupt one is answered 500, never served. GET and HEAD, Range and
+// conditional requests (ETag) are supported.
+type Server struct {
+	e       *Edge
+	apt     http.Handler
+	log     *slog.Logger
+	Metrics *Metrics
+	ready   atomic.Bool
+
+	smu sync.Mutex
+	sig string
+	st  *state
+
+	vmu      sync.Mutex
+	verified map[verifyKey]bool
+}
+
+type verifyKey struct {
+	d               digest.Digest
+	dev, ino        uint64
+	size            int64
+	mtimeNs, ctimeN int64
+}
+
+// NewServer returns the server of e. log may be nil. It is not ready
+// until Reconcile has run.
+func NewServer(e *Edge, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	repo, err := e.mirrorRepo()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{e: e, apt: http.StripPrefix("/apt", mirror.NewHandler(repo, log)), log: log, verified: map[verifyKey]bool{}}
+	if _, err := s.view(); err != nil {
+		return nil, err
+	}
+	s.Metrics = newMetrics(s.view)
+	return s, nil
+}
+
+// Reconcile installs the APT publications whose install failed after an
+// import (ReconcileAPT) and marks the server ready once it ran.
+func (s *Server) Reconcile(ctx context.Context) (*ReconcileResult, error) {
+	r, err := s.e.ReconcileAPT(ctx)
+	if err != nil {
+		return r, err
+	}
+	s.ready.Store(true)
+	return r, nil
+}
+
+// view returns the state, re-read only when state.json changed.
+func (s *Server) view() (*state, error) {
+	fi, err := os.Stat(statePath(s.e.dir.Edge()))
+	if err != nil {
+		return nil, err
+	}
+	sig := fmt.Sprintf("%d:%d", fi.Size(), fi.ModTime().UnixNano())
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		sig += fmt.Sprintf(":%d", st.Ino)
+	}
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	if sig == s.sig && s.st != nil {
+		return s.st, nil
+	}
+	st, err := loadState(s.e.dir.Edge())
+	if err != nil {
+		return nil, err
+	}
+	s.sig, s.st = sig, st
+	return st, nil
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case p == "/healthz":
+		io.WriteString(w, "ok\n")
+	case p == "/readyz":
+		if !s.ready.Load() {
+			http.Error(w, "not ready: APT publications not reconciled yet", http.StatusServiceUnavailable)
+			return
+		}
+		if _, err := s.view(); err != nil {
+			http.Error(w, "not ready: state unreadable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	case p == "/metrics":
+		s.Metrics.handler().ServeHTTP(w, r)
+	case strings.HasPrefix(p, "/apt/"):
+		s.apt.ServeHTTP(w, r)
+	case strings.HasPrefix(p, "/dp/"):
+		s.serveDP(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// serveDP answers /dp/CHANNEL/APP/VERSION/NAME and /dp/sha256/HEX.
+func (s *Server) serveDP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	st, err := s.view()
+	if err != nil {
+		s.log.Error("edge state unreadable", "err", err)
+		http.Error(w, "edge state unreadable", http.StatusInternalServerError)
+		return
+	}
+	parts := strings.Split(strings.TrimPrefix(path.Clean(r.URL.Path), "/dp/"), "/")
+	switch {
+	case len(parts) == 2 && parts[0] == "sha256":
+		d, err := digest.Parse(parts[1])
+		if err != nil {
+			http.Error(w, "bad digest: want 64 lower-case hex characters", http.StatusBadRequest)
+			return
+		}
+		size, held := st.Held[d]
+		if !held {
+			http.NotFound(w, r)
+			return
+		}
+		ct := "application/octet-stream"
+		for _, k := range sortedKeys(st.Artifacts) {
+			if a := st.Artifacts[k]; a.SHA256 == d {
+				ct = contentType(a.Platform)
+				break
+			}
+		}
+		s.serveObject(w, r, d, size, ct, "")
+	case len(parts) == 4 && (parts[0] == ChannelSCCM || parts[0] == ChannelJamf):
+		for _, k := range sortedKeys(st.Artifacts) {
+			a := st.Artifacts[k]
+			if a.AppID == parts[1] && a.Version == parts[2] && a.Name == parts[3] && dpChannel(a.Platform) == parts[0] {
+				s.serveObject(w, r, a.SHA256, a.Size, contentType(a.Platform), a.Name)
+				return
+			}
+		}
+		http.NotFound(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// serveObject serves held object d after verifying it.
+func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, d digest.Digest, size int64, ct, name string) {
+	f, err := s.e.store.Open(d)
+	if err != nil {
+		s.log.Error("held object missing from the store", "object", d, "err", err)
+		http.Error(w, fmt.Sprintf("object %s missing from the store", d.Short()), http.StatusInternalServerError)
+		return
+	}
+	defer f.Close()
+	if err := s.verify(f, d, size); err != nil {
+		s.log.Error("refusing to serve a corrupt object", "object", d, "path", r.URL.Path, "err", err)
+		http.Error(w, fmt.Sprintf("object %s failed verification: not served", d.Short()), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("ETag", `"`+d.Hex()+`"`)
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	if name != "" {
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+	}
+	http.ServeContent(w, r, "", time.Time{}, f)
+}
+
+// verify checks f against d and size once per file identity.
+func (s *Server) verify(f *os.File, d digest.Digest, size int64) error {
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	k := verifyKey{d: d, size: info.Size(), mtimeNs: info.ModTime().UnixNano()}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		k.dev, k.ino, k.ctimeN = uint64(st.Dev), st.Ino, st.Ctim.Nano()
+	}
+	s.vmu.Lock()
+	ok := s.verified[k]
+	s.vmu.Unlock()
+	if ok {
+		return nil
+	}
+	v := digest.NewVerifier(d, size)
+	if _, err := io.Copy(v, f); err != nil {
+		return err
+	}
+	if err := v.Verify(); err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	s.vmu.Lock()
+	s.verified[k] = true
+	s.vmu.Unlock()
+	return nil
+}
