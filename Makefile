@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/eucora
 FUZZTIME ?= 20s
 
-.PHONY: build test test-short bench bench-transfer bench-apt bench-hub fuzz lint clean
+.PHONY: build test test-short bench bench-transfer bench-apt bench-hub bench-sync fuzz lint clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/eucora
@@ -17,7 +17,7 @@ test:
 test-short:
 	$(GO) test -short $(PKGS)
 
-bench: bench-transfer bench-apt bench-hub
+bench: bench-transfer bench-apt bench-hub bench-sync
 
 bench-transfer: build
 	bash bench/transfer.sh
@@ -29,6 +29,12 @@ bench-apt:
 # Hub event ingest on 1 and 3 loopback nodes (target: >= 20,000 events/s on 3).
 bench-hub: build
 	bash bench/hub-events.sh
+
+# Hub -> air-gapped edge with an APT publication: import against tar+zstd, and
+# the second bundle's bytes after one new package (target: <= 1.01 x package
+# + a fixed manifest overhead). Needs apt-utils, dpkg-dev, gnupg, xz-utils, zstd.
+bench-sync: build
+	bash bench/sync.sh
 
 # Runs every fuzz target for FUZZTIME each.
 fuzz:
