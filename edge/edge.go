@@ -185,6 +185,21 @@ func (e *Edge) PublicKey() *signing.PublicKey { return e.key.Public() }
 // HubKey is the one key the edge trusts.
 func (e *Edge) HubKey() *signing.PublicKey { return e.hub }
 
+// trust is the set of hub keys a bundle may be signed by: the last
+// hub-keys record's (current and staged next), else the enrolment key.
+func (e *Edge) trust(st *state) signing.Trust {
+	var keys []*signing.PublicKey
+	for _, k := range st.HubKeys {
+		if pub, err := signing.ParsePublic([]byte(k.PublicPEM), "hub key "+k.KeyID); err == nil {
+			keys = append(keys, pub)
+		}
+	}
+	if len(keys) == 0 {
+		keys = append(keys, e.hub)
+	}
+	return signing.NewTrust(keys...)
+}
+
 // Store is the edge's content store.
 func (e *Edge) Store() *cas.Store { return e.store }
 

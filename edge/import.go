@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -160,7 +161,7 @@ func (e *Edge) apply(ctx context.Context, src bundleSource, opts ImportOptions) 
 		return res, cause
 	}
 
-	b, err := src.open(signing.NewTrust(e.hub))
+	b, err := src.open(e.trust(st))
 	if err != nil {
 		return fail(err)
 	}
@@ -346,15 +347,17 @@ type records struct {
 	acks       []transfer.Ack
 	artifacts  map[string]deploy.Artifact
 	apt        map[string]transfer.APTPublication
+	hubKeys    *transfer.HubKeys
+	signer     string // key id that signed the bundle
 	ignored    map[string]int
 }
 
 func (e *Edge) readRecords(m *transfer.Manifest) (*records, error) {
-	rs := &records{ignored: map[string]int{}, artifacts: map[string]deploy.Artifact{}, apt: map[string]transfer.APTPublication{}}
+	rs := &records{ignored: map[string]int{}, artifacts: map[string]deploy.Artifact{}, apt: map[string]transfer.APTPublication{}, signer: m.KeyID}
 	for _, r := range m.Records {
 		switch r.Type {
 		case transfer.RecordIntent, transfer.RecordApproval, transfer.RecordException, transfer.RecordTime, transfer.RecordAck,
-			transfer.RecordArtifact, transfer.RecordAPT:
+			transfer.RecordArtifact, transfer.RecordAPT, transfer.RecordHubKeys:
 		default:
 			rs.ignored[r.Type]++
 			continue
@@ -380,6 +383,11 @@ func (e *Edge) readRecords(m *transfer.Manifest) (*records, error) {
 			rs.acks = append(rs.acks, v)
 		case deploy.Artifact:
 			rs.artifacts[artifactKey(v)] = v
+		case transfer.HubKeys:
+			if rs.hubKeys != nil {
+				return nil, fmt.Errorf("%w: two hub-keys records", transfer.ErrBadRecord)
+			}
+			rs.hubKeys = &v
 		case transfer.APTPublication:
 			if err := mirror.CheckPrefix(v.Prefix); err != nil {
 				return nil, fmt.Errorf("%w: apt record %s: %v", transfer.ErrBadRecord, r.Digest.Short(), err)
@@ -421,6 +429,21 @@ func (rs *records) apply(st *state, res *ImportResult) []string {
 	for k := range st.Installed {
 		if _, ok := st.APT[k]; !ok {
 			delete(st.Installed, k)
+		}
+	}
+	if hk := rs.hubKeys; hk != nil {
+		if hk.Current.KeyID != rs.signer {
+			warn = append(warn, fmt.Sprintf("hub-keys record names current key %s but the bundle is signed by %s: ignored", clip(hk.Current.KeyID, 16), clip(rs.signer, 16)))
+		} else {
+			trusted := []transfer.KeyRef{hk.Current}
+			if hk.Next != nil {
+				trusted = append(trusted, *hk.Next)
+				if !slices.ContainsFunc(st.HubKeys, func(k transfer.KeyRef) bool { return k.KeyID == hk.Next.KeyID }) {
+					warn = append(warn, fmt.Sprintf("the hub announced its next signing key %s: trusted from now on", clip(hk.Next.KeyID, 16)))
+				}
+			}
+			st.HubKeys = trusted
+			res.Records[transfer.RecordHubKeys]++
 		}
 	}
 	for _, t := range rs.times {

@@ -27,12 +27,12 @@ type FetchFunc func(ctx context.Context, o transfer.Object, w *cas.Writer) error
 // next attempt resumes each object from where it stopped.
 func (e *Edge) ApplyManifest(ctx context.Context, envelope []byte, fetch FetchFunc, opts ImportOptions) (*ImportResult, error) {
 	src := &netSource{size: len(envelope)}
-	src.signed, src.openErr = transfer.ReadSigned(envelope, signing.NewTrust(e.hub))
+	st, err := loadState(e.dir.Edge())
+	if err != nil {
+		return nil, err
+	}
+	src.signed, src.openErr = transfer.ReadSigned(envelope, e.trust(st))
 	if src.openErr == nil {
-		st, err := loadState(e.dir.Edge())
-		if err != nil {
-			return nil, err
-		}
 		// A bundle that would be refused or is a duplicate downloads
 		// nothing; apply records the verdict.
 		if dup, err := e.checkHeader(st, src.signed); err == nil && !dup {

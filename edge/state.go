@@ -26,7 +26,11 @@ type state struct {
 	Version  int    `json:"version"`
 	Site     string `json:"site"`
 	HubKeyID string `json:"hub_key_id"`
-	EdgeKey  string `json:"edge_key_id"`
+	// HubKeys are the hub keys trusted now, from the last hub-keys record
+	// applied (the current key and a staged next one); empty: only the
+	// enrolment key DIR/edge/hub.pub.
+	HubKeys []transfer.KeyRef `json:"hub_keys,omitempty"`
+	EdgeKey string            `json:"edge_key_id"`
 
 	Applied     Applied   `json:"applied"`
 	TrustedTime time.Time `json:"trusted_time,omitzero"` // newest hub time seen

@@ -13,8 +13,10 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/oklog/ulid/v2"
 
+	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/transfer"
 )
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request, _ *Principal) {
@@ -60,10 +62,7 @@ type StatusResponse struct {
 
 // HubKeyResponse is GET /v1/hub/key: the public half of the hub's Ed25519
 // signing key, which edges trust for bundles, evidence and time.
-type HubKeyResponse struct {
-	KeyID     string `json:"key_id"`
-	PublicPEM string `json:"public_pem"`
-}
+type HubKeyResponse = client.HubKey
 
 func (s *Server) handleHubKey(w http.ResponseWriter, r *http.Request, _ *Principal) {
 	k, err := s.hubKey()
@@ -72,7 +71,14 @@ func (s *Server) handleHubKey(w http.ResponseWriter, r *http.Request, _ *Princip
 		return
 	}
 	pub := k.Public()
-	writeJSON(w, http.StatusOK, HubKeyResponse{KeyID: pub.ID, PublicPEM: string(signing.EncodePublic(pub))})
+	resp := HubKeyResponse{KeyID: pub.ID, PublicPEM: string(signing.EncodePublic(pub))}
+	if id, err := s.store.State().Identity(); err == nil && id.KeyID == pub.ID {
+		if id.Next != nil {
+			resp.Next = &transfer.KeyRef{KeyID: id.Next.KeyID, PublicPEM: id.Next.PublicPEM}
+		}
+		resp.Previous = id.Previous
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, _ *Principal) {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -646,21 +645,37 @@ func (s *Server) evidenceStore(ctx context.Context) deploy.EvidenceStore {
 	return casEvidence{s: s, ctx: ctx}
 }
 
-// hubKey returns the hub signing key: DIR/keys/hub.key, or the replicated
-// identity on a node that has not written it yet.
+// hubKey returns the hub's current signing key from the replicated
+// identity (it changes on a key switch), or DIR/keys/hub.key while the
+// identity cannot be read.
 func (s *Server) hubKey() (*signing.PrivateKey, error) {
-	k, err := signing.LoadPrivate(filepath.Join(s.dir.Keys(), "hub.key"))
-	if err == nil {
-		return k, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
 	id, ierr := s.store.State().Identity()
-	if ierr != nil {
+	if ierr == nil {
+		return signing.ParsePrivate([]byte(id.PrivatePEM), "hub identity")
+	}
+	k, err := signing.LoadPrivate(filepath.Join(s.dir.Keys(), "hub.key"))
+	if err != nil {
 		return nil, fmt.Errorf("hub key: %v; identity: %w", err, ierr)
 	}
-	return signing.ParsePrivate([]byte(id.PrivatePEM), "hub identity")
+	return k, nil
+}
+
+// hubTrust trusts every key the hub has signed with: current, staged and
+// retired (evidence signed before a key switch still verifies).
+func (s *Server) hubTrust() (signing.Trust, error) {
+	k, err := s.hubKey()
+	if err != nil {
+		return signing.Trust{}, err
+	}
+	keys := []*signing.PublicKey{k.Public()}
+	if id, err := s.store.State().Identity(); err == nil {
+		for _, r := range id.Previous {
+			if pub, err := signing.ParsePublic([]byte(r.PublicPEM), "retired hub key "+r.KeyID); err == nil {
+				keys = append(keys, pub)
+			}
+		}
+	}
+	return signing.NewTrust(keys...), nil
 }
 
 // EvidenceView is the answer of POST and GET /v1/evidence.
@@ -782,12 +797,12 @@ func (s *Server) handleEvidenceGet(w http.ResponseWriter, r *http.Request, p *Pr
 		writeError(w, http.StatusInternalServerError, "evidence envelope %s: %v", rec.Envelope, err)
 		return
 	}
-	key, err := s.hubKey()
+	trust, err := s.hubTrust()
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "hub key unavailable: %v", err)
 		return
 	}
-	_, vd, keyID, err := deploy.VerifyEvidence(env, signing.NewTrust(key.Public()))
+	_, vd, keyID, err := deploy.VerifyEvidence(env, trust)
 	if err == nil && vd != d {
 		err = fmt.Errorf("envelope signs %s, not %s", vd, d)
 	}

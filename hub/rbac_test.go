@@ -72,6 +72,8 @@ var rbacWant = map[string]string{
 	"sites.export.volume":   "PE",
 	"sites.import":          "PE",
 	"sites.sync":            "PSEA",
+	"hub.key.stage":         "P",
+	"hub.key.switch":        "P",
 }
 
 var roleLetter = map[deploy.Role]string{

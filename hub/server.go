@@ -394,21 +394,33 @@ func (s *Server) nodeRecord(id string) (store.Node, error) {
 // nodes that lack it, so any leader can sign.
 func (s *Server) materialiseKey() {
 	keyPath := filepath.Join(s.dir.Keys(), "hub.key")
-	if _, err := os.Stat(keyPath); err == nil {
-		return
-	}
 	id, err := s.store.State().Identity()
 	if err != nil {
 		return
+	}
+	if k, err := signing.LoadPrivate(keyPath); err == nil && k.ID == id.KeyID {
+		return // up to date (a key switch replaces it)
 	}
 	k, err := signing.ParsePrivate([]byte(id.PrivatePEM), "hub identity")
 	if err != nil {
 		s.log.Error("replicated hub key unreadable", "err", err)
 		return
 	}
-	if _, _, err := signing.WriteKeyPair(s.dir.Keys(), "hub", k); err != nil {
-		s.log.Warn("write hub key", "err", err)
+	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
+		if _, _, err := signing.WriteKeyPair(s.dir.Keys(), "hub", k); err != nil {
+			s.log.Warn("write hub key", "err", err)
+		}
+		return
 	}
+	// The identity switched keys: replace the files (private first).
+	if err := atomicfile.WriteFile(keyPath, []byte(id.PrivatePEM), 0o600); err != nil {
+		s.log.Warn("write hub key", "err", err)
+		return
+	}
+	if err := atomicfile.WriteFile(filepath.Join(s.dir.Keys(), "hub.pub"), signing.EncodePublic(k.Public()), 0o644); err != nil {
+		s.log.Warn("write hub public key", "err", err)
+	}
+	s.log.Info("hub signing key replaced after a key switch", "key_id", k.ID)
 }
 
 func randomSecret() string {

@@ -426,6 +426,12 @@ func (s *Server) writeExport(ctx context.Context, site store.Site, pl *sitePlan,
 		ab, _ := json.Marshal(pl.ack)
 		recs = append(recs, transfer.RecordSource{Type: transfer.RecordAck, Data: ab})
 	}
+	hk, err := s.hubKeysRecord(key)
+	if err != nil {
+		return nil, err
+	}
+	hb, _ := json.Marshal(hk)
+	recs = append(recs, transfer.RecordSource{Type: transfer.RecordHubKeys, Data: hb})
 	var objs []transfer.ObjectSource
 	var bytes int64
 	for _, d := range delta {
@@ -457,6 +463,9 @@ func (s *Server) writeExport(ctx context.Context, site store.Site, pl *sitePlan,
 		Records: len(recs), Full: req.Full, ContentKey: pl.key, Node: s.cfg.NodeID, Volumes: []store.VolumeInfo{}}
 	if pl.ack != nil {
 		rec.AckSeq = pl.ack.Sequence
+	}
+	if hk.Next != nil {
+		rec.AnnouncedKey = hk.Next.KeyID
 	}
 	for _, v := range out.Volumes {
 		d, n, err := fileDigest(v)

@@ -14,6 +14,7 @@ import (
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/internal/signing"
 )
 
 // Record types carried between hub and edge (docs/sync-records.md). The
@@ -30,6 +31,7 @@ const (
 	RecordArtifact  = "artifact" // hub -> edge: deploy.Artifact of an intent, its bytes served as distribution-point content
 	RecordAPT       = "apt"      // hub -> edge: an APT publication the edge serves byte-identical
 	RecordHeld      = "held"     // edge -> hub: the full list of objects the edge holds
+	RecordHubKeys   = "hub-keys" // hub -> edge: the hub's current signing key and the staged next one
 )
 
 // MaxRecordSize caps one record a reader will load and parse.
@@ -114,6 +116,19 @@ type APTPublication struct {
 	Prefix      string        `json:"prefix"`
 	Dist        string        `json:"dist"`
 	Publication digest.Digest `json:"publication"`
+}
+
+// HubKeys is the hub's signing keys as a bundle announces them: Current
+// signed the bundle; Next, when set, is staged and will sign later bundles.
+type HubKeys struct {
+	Current KeyRef  `json:"current"`
+	Next    *KeyRef `json:"next,omitempty"`
+}
+
+// KeyRef is an Ed25519 public key with its id.
+type KeyRef struct {
+	KeyID     string `json:"key_id"`
+	PublicPEM string `json:"public_pem"`
 }
 
 // HeldList is every object an edge holds, sorted ascending, no duplicates.
@@ -503,6 +518,37 @@ func ParseHeldList(b []byte) (HeldList, error) {
 	return h, nil
 }
 
+// ParseHubKeys strictly decodes a hub-keys record: every key parses and
+// matches its id, and the next key differs from the current one.
+func ParseHubKeys(b []byte) (HubKeys, error) {
+	var k HubKeys
+	if err := decodeRecord(b, &k, RecordHubKeys); err != nil {
+		return HubKeys{}, err
+	}
+	check := func(field string, r KeyRef) error {
+		pub, err := signing.ParsePublic([]byte(r.PublicPEM), field)
+		if err != nil {
+			return badRecord(RecordHubKeys, "%s: %v", field, err)
+		}
+		if pub.ID != r.KeyID {
+			return badRecord(RecordHubKeys, "%s: key_id %q, the key's id is %s", field, r.KeyID, pub.ID)
+		}
+		return nil
+	}
+	if err := check("current", k.Current); err != nil {
+		return HubKeys{}, err
+	}
+	if k.Next != nil {
+		if err := check("next", *k.Next); err != nil {
+			return HubKeys{}, err
+		}
+		if k.Next.KeyID == k.Current.KeyID {
+			return HubKeys{}, badRecord(RecordHubKeys, "next key is the current key")
+		}
+	}
+	return k, nil
+}
+
 // parseWith applies the record size limit, then a deploy parser, and
 // labels its errors with the record type.
 func parseWith[T any](typ string, b []byte, parse func([]byte) (T, error)) (T, error) {
@@ -562,6 +608,8 @@ func ParseRecord(typ string, b []byte) (any, error) {
 		return ParseAPTPublication(b)
 	case RecordHeld:
 		return ParseHeldList(b)
+	case RecordHubKeys:
+		return ParseHubKeys(b)
 	}
 	return nil, badRecord(typ, "unknown record type")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/internal/signing"
 )
 
 var recT0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -181,6 +182,7 @@ func FuzzParseRecord(f *testing.F) {
 	f.Add(RecordAPT, []byte(`{"prefix":"ubuntu","dist":"jammy","publication":"`+strings.Repeat("a", 64)+`"}`))
 	f.Add(RecordHeld, []byte(`{"site":"lon","digests":["`+strings.Repeat("a", 64)+`","`+strings.Repeat("b", 64)+`"]}`))
 	f.Add(RecordArtifact, []byte(`{"app_id":"a","version":"1","platform":"msi","name":"a.msi"}`))
+	f.Add(RecordHubKeys, []byte(`{"current":{"key_id":"x","public_pem":"-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n"}}`))
 	f.Fuzz(func(t *testing.T, typ string, data []byte) {
 		v, err := ParseRecord(typ, data)
 		if err != nil {
@@ -304,11 +306,33 @@ func TestNewRecordTypes(t *testing.T) {
 		{RecordHeld, `{"site":"../x","digests":[]}`, "site"},
 		{RecordHeld, `{"site":"lon","digests":["A` + a[1:] + `"]}`, "digests[0]"},
 		{RecordArtifact, `{"app_id":"a"}`, "artifact"},
+		{RecordHubKeys, `{"current":{"key_id":"x","public_pem":"junk"}}`, "current"},
+		{RecordHubKeys, `{}`, "current"},
 	}
 	for _, c := range bad {
 		_, err := ParseRecord(c.typ, []byte(c.data))
 		if err == nil || !errors.Is(err, ErrBadRecord) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s %s: got %v, want an ErrBadRecord naming %q", c.typ, c.data, err, c.want)
+		}
+	}
+}
+
+func TestHubKeysRecord(t *testing.T) {
+	k1, _ := signing.Generate()
+	k2, _ := signing.Generate()
+	ref := func(k *signing.PrivateKey) KeyRef {
+		return KeyRef{KeyID: k.ID, PublicPEM: string(signing.EncodePublic(k.Public()))}
+	}
+	r2 := ref(k2)
+	if _, err := ParseRecord(RecordHubKeys, mustJSON(t, HubKeys{Current: ref(k1), Next: &r2})); err != nil {
+		t.Fatal(err)
+	}
+	for name, hk := range map[string]HubKeys{
+		"next is current": {Current: ref(k1), Next: &KeyRef{KeyID: k1.ID, PublicPEM: ref(k1).PublicPEM}},
+		"mislabelled":     {Current: KeyRef{KeyID: k2.ID, PublicPEM: ref(k1).PublicPEM}},
+	} {
+		if _, err := ParseRecord(RecordHubKeys, mustJSON(t, hk)); !errors.Is(err, ErrBadRecord) {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

@@ -87,7 +87,7 @@ func hubCommand() *cli.Command {
 					fmt.Fprintf(w, "backup %s: %d files, %d blobs, applied index %d (from %s), verified, %.1fs\n", backupOut, len(m.Files), m.Blobs, m.AppliedIndex, m.NodeID, time.Since(start).Seconds())
 				})
 			},
-		}, hubKeyCommand(), hubExportCommand(), hubImportCommand(), {
+		}, hubKeyCommand(), hubRotateKeyCommand(), hubExportCommand(), hubImportCommand(), {
 			Name:      "restore",
 			Usage:     "rebuild a single hub node from a backup",
 			UsageText: "eucora hub restore FILE --data DIR [--node-id ID] [--raft ADDR]",

@@ -406,3 +406,61 @@ func copyVerified(dst string, r io.Reader, want digest.Digest, size int64, bar *
 	}
 	return f.Commit()
 }
+
+func hubRotateKeyCommand() *cli.Command {
+	show := func(c *cli.Context, out *output, k client.HubKey, what string) error {
+		return out.emit(k, func(w io.Writer) {
+			fmt.Fprintf(w, "%s\ncurrent key %s\n", what, k.KeyID)
+			if k.Next != nil {
+				fmt.Fprintf(w, "staged key  %s (announced by every bundle from now)\n", k.Next.KeyID)
+			}
+			for _, p := range k.Previous {
+				fmt.Fprintf(w, "retired key %s (%s)\n", p.KeyID, p.RetiredAt.Format(time.RFC3339))
+			}
+		})
+	}
+	return &cli.Command{
+		Name:  "rotate-key",
+		Usage: "rotate the hub's signing key in two steps: stage, then switch",
+		Description: "'stage' creates the next key; every bundle signed by the current key announces it,\n" +
+			"and an edge that applies one trusts it. 'switch' makes it the signing key once every\n" +
+			"enrolled site has applied an announcing bundle (see 'eucora site status'); --force\n" +
+			"switches anyway, and sites that missed the announcement refuse new bundles until\n" +
+			"re-initialised with the new key ('eucora hub key --out').",
+		Subcommands: []*cli.Command{{
+			Name:      "stage",
+			Usage:     "create the next key and announce it in every bundle",
+			UsageText: "eucora hub rotate-key stage",
+			Flags:     hubClientFlags(),
+			Action: func(c *cli.Context) error {
+				out, cl, err := hubSession(c)
+				if err != nil {
+					return err
+				}
+				k, err := cl.StageHubKey(c.Context)
+				if err != nil {
+					return err
+				}
+				return show(c, out, k, "next key staged; export to every site, import their receipts, then 'eucora hub rotate-key switch'")
+			},
+		}, {
+			Name:      "switch",
+			Usage:     "sign with the staged key from now on",
+			UsageText: "eucora hub rotate-key switch [--force]",
+			Flags: append([]cli.Flag{
+				&cli.BoolFlag{Name: "force", Usage: "switch although some sites have not applied an announcing bundle"},
+			}, hubClientFlags()...),
+			Action: func(c *cli.Context) error {
+				out, cl, err := hubSession(c)
+				if err != nil {
+					return err
+				}
+				k, err := cl.SwitchHubKey(c.Context, c.Bool("force"))
+				if err != nil {
+					return err
+				}
+				return show(c, out, k, "switched: bundles are signed by the new key")
+			},
+		}},
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/transfer"
 )
 
 var (
@@ -180,6 +181,10 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 type HubKey struct {
 	KeyID     string `json:"key_id"`
 	PublicPEM string `json:"public_pem"`
+	// Next is a staged key (announced to edges, not yet signing);
+	// Previous are retired keys.
+	Next     *transfer.KeyRef   `json:"next,omitempty"`
+	Previous []store.RetiredKey `json:"previous,omitempty"`
 }
 
 // HubKey fetches the hub's public signing key.

@@ -221,3 +221,22 @@ func DecodeImportEnvelope(raw json.RawMessage) ([]byte, error) {
 	}
 	return raw, nil
 }
+
+// KeySwitchRequest is POST /v1/hub/key/switch.
+type KeySwitchRequest struct {
+	// Force switches although some enrolled sites have not applied a
+	// bundle announcing the staged key.
+	Force bool `json:"force,omitempty"`
+}
+
+// StageHubKey creates the next hub key, announced by every bundle from now.
+func (c *Client) StageHubKey(ctx context.Context) (HubKey, error) {
+	var k HubKey
+	return k, c.do(ctx, "POST", "/v1/hub/key/stage", struct{}{}, &k)
+}
+
+// SwitchHubKey makes the staged key the one that signs.
+func (c *Client) SwitchHubKey(ctx context.Context, force bool) (HubKey, error) {
+	var k HubKey
+	return k, c.do(ctx, "POST", "/v1/hub/key/switch", KeySwitchRequest{Force: force}, &k)
+}

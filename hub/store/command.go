@@ -129,6 +129,10 @@ type Identity struct {
 	PublicPEM  string    `json:"public_pem"`
 	PeerSecret string    `json:"peer_secret"`
 	CreatedAt  time.Time `json:"created_at"`
+	// Next is a staged key, announced to edges before it signs anything;
+	// Previous are retired keys (public halves), oldest first.
+	Next     *KeyPair     `json:"next,omitempty"`
+	Previous []RetiredKey `json:"previous,omitempty"`
 }
 
 // Site classes.

@@ -251,6 +251,8 @@ func apply(b Batch, cmd Command) (any, error) {
 		return applyGovernance(b, cmd)
 	case CmdSiteEnroll, CmdSiteAssign, CmdExportReserve, CmdExportRecord, CmdSiteImport:
 		return applySiteSync(b, cmd)
+	case CmdKeyStage, CmdKeySwitch:
+		return applyKeyRotation(b, cmd)
 	}
 	return nil, &UnsupportedCommandError{Type: cmd.Type, Version: cmd.Version}
 }

@@ -107,6 +107,8 @@ type ExportRecord struct {
 	// key means a new export would tell the site nothing new.
 	ContentKey digest.Digest `json:"content_key"`
 	AckSeq     uint64        `json:"ack_seq,omitempty"` // the site event the bundle acknowledges
+	// AnnouncedKey is the staged hub key the bundle announced, if any.
+	AnnouncedKey string `json:"announced_key,omitempty"`
 	// HeldDigest is the list digest of what the site held as the delta
 	// was computed.
 	HeldDigest digest.Digest `json:"held_digest,omitempty"`

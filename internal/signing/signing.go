@@ -98,17 +98,22 @@ func WriteKeyPair(dir, name string, k *PrivateKey) (keyPath, pubPath string, err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", err
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(k.Key)
-	if err != nil {
-		return "", "", err
-	}
-	if err := atomicfile.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := atomicfile.WriteFile(keyPath, EncodePrivate(k), 0o600); err != nil {
 		return "", "", err
 	}
 	if err := atomicfile.WriteFile(pubPath, EncodePublic(k.Public()), 0o644); err != nil {
 		return "", "", err
 	}
 	return keyPath, pubPath, nil
+}
+
+// EncodePrivate returns k as a PKCS#8 PEM block (what NAME.key holds).
+func EncodePrivate(k *PrivateKey) []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(k.Key)
+	if err != nil {
+		panic(err) // an Ed25519 key always marshals
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
 // EncodePublic returns the PEM encoding of pub.
