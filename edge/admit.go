@@ -63,3 +63,36 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(ks)
 	return ks
 }
+
+// AdmitHeld is Admit with everything taken from what the hub sent: the
+// site's own scope (site record), the intent's application, artifact and
+// risk assessment. It is what an edge with no link uses to decide whether
+// it may act on an intent at time at. ErrUnknownIntent if the edge holds
+// no such intent; an error naming what is missing if the hub has not sent
+// the site record or the intent's application or artifact.
+func (e *Edge) AdmitHeld(intentID string, at time.Time) (deploy.Decision, error) {
+	st, err := loadState(e.dir.Edge())
+	if err != nil {
+		return deploy.Decision{}, err
+	}
+	in, ok := st.Intents[intentID]
+	if !ok {
+		return deploy.Decision{}, fmt.Errorf("%w: %q", ErrUnknownIntent, intentID)
+	}
+	if st.SiteInfo == nil {
+		return deploy.Decision{}, fmt.Errorf("no site record from the hub yet: import a bundle from a current hub first")
+	}
+	app, ok := st.Apps[in.AppID]
+	if !ok {
+		return deploy.Decision{}, fmt.Errorf("intent %s: the hub sent no application record for %s", intentID, in.AppID)
+	}
+	art, ok := st.Artifacts[artifactKey(deploy.Artifact{AppID: in.AppID, Version: in.Version, SHA256: in.Artifact})]
+	if !ok {
+		return deploy.Decision{}, fmt.Errorf("intent %s: the hub sent no artifact record for %s %s %s", intentID, in.AppID, in.Version, in.Artifact.Short())
+	}
+	c := AdmitContext{Site: st.SiteInfo.Scope, App: app, Artifact: art}
+	if r, ok := st.Risks[intentID]; ok {
+		c.Risk = &r
+	}
+	return e.Admit(intentID, c, at)
+}

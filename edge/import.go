@@ -348,16 +348,20 @@ type records struct {
 	artifacts  map[string]deploy.Artifact
 	apt        map[string]transfer.APTPublication
 	hubKeys    *transfer.HubKeys
+	site       *transfer.SiteInfo
+	apps       map[string]deploy.Application
+	risks      map[string]deploy.Assessment
 	signer     string // key id that signed the bundle
 	ignored    map[string]int
 }
 
 func (e *Edge) readRecords(m *transfer.Manifest) (*records, error) {
-	rs := &records{ignored: map[string]int{}, artifacts: map[string]deploy.Artifact{}, apt: map[string]transfer.APTPublication{}, signer: m.KeyID}
+	rs := &records{ignored: map[string]int{}, artifacts: map[string]deploy.Artifact{}, apt: map[string]transfer.APTPublication{}, signer: m.KeyID,
+		apps: map[string]deploy.Application{}, risks: map[string]deploy.Assessment{}}
 	for _, r := range m.Records {
 		switch r.Type {
 		case transfer.RecordIntent, transfer.RecordApproval, transfer.RecordException, transfer.RecordTime, transfer.RecordAck,
-			transfer.RecordArtifact, transfer.RecordAPT, transfer.RecordHubKeys:
+			transfer.RecordArtifact, transfer.RecordAPT, transfer.RecordHubKeys, transfer.RecordSite, transfer.RecordApp, transfer.RecordRisk:
 		default:
 			rs.ignored[r.Type]++
 			continue
@@ -383,6 +387,15 @@ func (e *Edge) readRecords(m *transfer.Manifest) (*records, error) {
 			rs.acks = append(rs.acks, v)
 		case deploy.Artifact:
 			rs.artifacts[artifactKey(v)] = v
+		case transfer.SiteInfo:
+			if rs.site != nil {
+				return nil, fmt.Errorf("%w: two site records", transfer.ErrBadRecord)
+			}
+			rs.site = &v
+		case deploy.Application:
+			rs.apps[v.ID] = v
+		case transfer.IntentRisk:
+			rs.risks[v.IntentID] = v.Assessment
 		case transfer.HubKeys:
 			if rs.hubKeys != nil {
 				return nil, fmt.Errorf("%w: two hub-keys records", transfer.ErrBadRecord)
@@ -418,8 +431,22 @@ func (rs *records) apply(st *state, res *ImportResult) []string {
 		st.Exceptions[x.ID] = x
 		res.Records[transfer.RecordException]++
 	}
-	// Artifacts and APT assignments are complete in every hub bundle.
-	st.Artifacts, st.APT = rs.artifacts, rs.apt
+	// Artifacts, APT assignments, applications and assessments are
+	// complete in every hub bundle.
+	st.Artifacts, st.APT, st.Apps, st.Risks = rs.artifacts, rs.apt, rs.apps, rs.risks
+	for typ, n := range map[string]int{transfer.RecordApp: len(rs.apps), transfer.RecordRisk: len(rs.risks)} {
+		if n > 0 {
+			res.Records[typ] = n
+		}
+	}
+	if rs.site != nil {
+		if rs.site.Name != st.Site {
+			warn = append(warn, fmt.Sprintf("site record names %q, this edge is %q: ignored", rs.site.Name, st.Site))
+		} else {
+			st.SiteInfo = rs.site
+			res.Records[transfer.RecordSite]++
+		}
+	}
 	if n := len(rs.artifacts); n > 0 {
 		res.Records[transfer.RecordArtifact] = n
 	}

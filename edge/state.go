@@ -52,6 +52,13 @@ type state struct {
 	APT       map[string]transfer.APTPublication `json:"apt"`
 	Installed map[string]digest.Digest           `json:"installed"`
 
+	// SiteInfo, Apps (by id) and Risks (by intent id) are what offline
+	// admission needs besides intents and approvals; replaced whole by
+	// every applied bundle too.
+	SiteInfo *transfer.SiteInfo            `json:"site_info,omitempty"`
+	Apps     map[string]deploy.Application `json:"apps,omitempty"`
+	Risks    map[string]deploy.Assessment  `json:"risks,omitempty"`
+
 	// Chain is the head of the edge's own event chain; Pending are the
 	// events the hub has not acknowledged, in order.
 	// Acked is the last event the hub acknowledged (seq 0 and the genesis

@@ -154,6 +154,10 @@ func (s *Server) planSite(site store.Site, sync store.SiteSync) (*sitePlan, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := add(transfer.RecordSite, transfer.SiteInfo{Name: site.Name, Class: site.Class, Scope: site.Scope}); err != nil {
+		return nil, err
+	}
+	apps := map[string]bool{}
 	for _, in := range intents {
 		if in.Status != store.IntentPublished && in.Status != store.IntentPromoted {
 			continue
@@ -163,6 +167,25 @@ func (s *Server) planSite(site store.Site, sync store.SiteSync) (*sitePlan, erro
 		}
 		if err := add(transfer.RecordIntent, in.Intent); err != nil {
 			return nil, err
+		}
+		if !apps[in.AppID] {
+			apps[in.AppID] = true
+			app, err := st.App(in.AppID)
+			if err != nil {
+				return nil, fmt.Errorf("intent %s: application %s: %w", in.ID, in.AppID, err)
+			}
+			if err := add(transfer.RecordApp, app.Application); err != nil {
+				return nil, err
+			}
+		}
+		if in.AssessmentID != "" {
+			as, err := st.Assessment(in.AssessmentID)
+			if err != nil {
+				return nil, fmt.Errorf("intent %s: assessment %s: %w", in.ID, in.AssessmentID, err)
+			}
+			if err := add(transfer.RecordRisk, transfer.IntentRisk{IntentID: in.ID, Assessment: as.Assessment}); err != nil {
+				return nil, err
+			}
 		}
 		arts, err := st.Artifacts(in.AppID, in.Version)
 		if err != nil {

@@ -141,6 +141,16 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 	if ok, _ := e.Store().Has(in.Artifact); !ok {
 		t.Fatal("the artifact did not reach the edge")
 	}
+	// The edge judges the intent offline from what the hub sent: allowed
+	// now, refused once the CAB approval has expired.
+	now := time.Now().UTC()
+	if d, err := e.AdmitHeld(in.ID, now); err != nil || !d.Allowed {
+		t.Fatalf("offline admission now: %v %+v", err, d)
+	}
+	d, err := e.AdmitHeld(in.ID, now.Add(25*time.Hour))
+	if err != nil || d.Allowed || !failedRule(d, "cab.not-expired") {
+		t.Fatalf("offline admission after the approval expired: %v %+v", err, d)
+	}
 
 	// 2. The edge reports back; the hub merges its events.
 	out := t.TempDir()
@@ -297,4 +307,13 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func failedRule(d deploy.Decision, rule string) bool {
+	for _, c := range d.Checks {
+		if c.Rule == rule && !c.Pass {
+			return true
+		}
+	}
+	return false
 }

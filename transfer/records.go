@@ -28,10 +28,13 @@ const (
 	RecordIntent    = "intent"
 	RecordApproval  = "approval"
 	RecordException = "exception"
-	RecordArtifact  = "artifact" // hub -> edge: deploy.Artifact of an intent, its bytes served as distribution-point content
-	RecordAPT       = "apt"      // hub -> edge: an APT publication the edge serves byte-identical
-	RecordHeld      = "held"     // edge -> hub: the full list of objects the edge holds
-	RecordHubKeys   = "hub-keys" // hub -> edge: the hub's current signing key and the staged next one
+	RecordArtifact  = "artifact"    // hub -> edge: deploy.Artifact of an intent, its bytes served as distribution-point content
+	RecordAPT       = "apt"         // hub -> edge: an APT publication the edge serves byte-identical
+	RecordHeld      = "held"        // edge -> hub: the full list of objects the edge holds
+	RecordHubKeys   = "hub-keys"    // hub -> edge: the hub's current signing key and the staged next one
+	RecordSite      = "site"        // hub -> edge: the site's own name, class and scope
+	RecordApp       = "application" // hub -> edge: catalog entry of an intent's application
+	RecordRisk      = "assessment"  // hub -> edge: the risk assessment an intent was published with
 )
 
 // MaxRecordSize caps one record a reader will load and parse.
@@ -116,6 +119,20 @@ type APTPublication struct {
 	Prefix      string        `json:"prefix"`
 	Dist        string        `json:"dist"`
 	Publication digest.Digest `json:"publication"`
+}
+
+// SiteInfo is what the hub says about the site a bundle is for: the edge
+// judges intents against its own scope.
+type SiteInfo struct {
+	Name  string       `json:"name"`
+	Class string       `json:"class"`
+	Scope deploy.Scope `json:"scope"`
+}
+
+// IntentRisk is the risk assessment an intent was published with.
+type IntentRisk struct {
+	IntentID   string            `json:"intent_id"`
+	Assessment deploy.Assessment `json:"assessment"`
 }
 
 // HubKeys is the hub's signing keys as a bundle announces them: Current
@@ -518,6 +535,52 @@ func ParseHeldList(b []byte) (HeldList, error) {
 	return h, nil
 }
 
+// ParseSiteInfo strictly decodes a site record.
+func ParseSiteInfo(b []byte) (SiteInfo, error) {
+	var si SiteInfo
+	if err := decodeRecord(b, &si, RecordSite); err != nil {
+		return SiteInfo{}, err
+	}
+	if err := checkName(RecordSite, "name", si.Name); err != nil {
+		return SiteInfo{}, err
+	}
+	if _, ok := deploy.TimeToCompliance(deploy.SiteClass(si.Class)); !ok {
+		return SiteInfo{}, badRecord(RecordSite, "class %q: want online, intermittent or air-gapped", si.Class)
+	}
+	if err := si.Scope.Validate(); err != nil {
+		return SiteInfo{}, badRecord(RecordSite, "scope: %v", err)
+	}
+	return si, nil
+}
+
+// ParseAppRecord strictly decodes an application record and validates it
+// with deploy.Application.Validate.
+func ParseAppRecord(b []byte) (deploy.Application, error) {
+	var a deploy.Application
+	if err := decodeRecord(b, &a, RecordApp); err != nil {
+		return deploy.Application{}, err
+	}
+	if err := a.Validate(); err != nil {
+		return deploy.Application{}, badRecord(RecordApp, "%v", err)
+	}
+	return a, nil
+}
+
+// ParseIntentRisk strictly decodes an assessment record.
+func ParseIntentRisk(b []byte) (IntentRisk, error) {
+	var r IntentRisk
+	if err := decodeRecord(b, &r, RecordRisk); err != nil {
+		return IntentRisk{}, err
+	}
+	if r.IntentID == "" || len(r.IntentID) > 128 {
+		return IntentRisk{}, badRecord(RecordRisk, "intent_id: want 1-128 characters")
+	}
+	if r.Assessment.Model == "" {
+		return IntentRisk{}, badRecord(RecordRisk, "assessment.model: required")
+	}
+	return r, nil
+}
+
 // ParseHubKeys strictly decodes a hub-keys record: every key parses and
 // matches its id, and the next key differs from the current one.
 func ParseHubKeys(b []byte) (HubKeys, error) {
@@ -610,6 +673,12 @@ func ParseRecord(typ string, b []byte) (any, error) {
 		return ParseHeldList(b)
 	case RecordHubKeys:
 		return ParseHubKeys(b)
+	case RecordSite:
+		return ParseSiteInfo(b)
+	case RecordApp:
+		return ParseAppRecord(b)
+	case RecordRisk:
+		return ParseIntentRisk(b)
 	}
 	return nil, badRecord(typ, "unknown record type")
 }

@@ -181,6 +181,8 @@ func FuzzParseRecord(f *testing.F) {
 	f.Add(RecordIntent, []byte(`{"id":"i-1"}`))
 	f.Add(RecordAPT, []byte(`{"prefix":"ubuntu","dist":"jammy","publication":"`+strings.Repeat("a", 64)+`"}`))
 	f.Add(RecordHeld, []byte(`{"site":"lon","digests":["`+strings.Repeat("a", 64)+`","`+strings.Repeat("b", 64)+`"]}`))
+	f.Add(RecordSite, []byte(`{"name":"lon","class":"online","scope":{}}`))
+	f.Add(RecordRisk, []byte(`{"intent_id":"i-1","assessment":{"model":"v1.0"}}`))
 	f.Add(RecordArtifact, []byte(`{"app_id":"a","version":"1","platform":"msi","name":"a.msi"}`))
 	f.Add(RecordHubKeys, []byte(`{"current":{"key_id":"x","public_pem":"-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n"}}`))
 	f.Fuzz(func(t *testing.T, typ string, data []byte) {
@@ -289,6 +291,7 @@ func TestNewRecordTypes(t *testing.T) {
 		{RecordAPT, `{"prefix":"ubuntu/main","dist":"jammy","publication":"` + a + `"}`},
 		{RecordHeld, `{"site":"lon","digests":["` + a + `","` + b + `"]}`},
 		{RecordHeld, `{"site":"lon","digests":[]}`},
+		{RecordSite, `{"name":"lon","class":"air-gapped","scope":{"acquisition":"acme","bu":"ops","site":"lon"}}`},
 	}
 	for _, g := range good {
 		if _, err := ParseRecord(g.typ, []byte(g.data)); err != nil {
@@ -308,6 +311,11 @@ func TestNewRecordTypes(t *testing.T) {
 		{RecordArtifact, `{"app_id":"a"}`, "artifact"},
 		{RecordHubKeys, `{"current":{"key_id":"x","public_pem":"junk"}}`, "current"},
 		{RecordHubKeys, `{}`, "current"},
+		{RecordSite, `{"name":"lon","class":"offline","scope":{}}`, "class"},
+		{RecordSite, `{"name":"../x","class":"online","scope":{}}`, "name"},
+		{RecordApp, `{"id":"a"}`, "application"},
+		{RecordRisk, `{"intent_id":"","assessment":{"model":"v1.0"}}`, "intent_id"},
+		{RecordRisk, `{"intent_id":"i","assessment":{}}`, "model"},
 	}
 	for _, c := range bad {
 		_, err := ParseRecord(c.typ, []byte(c.data))
