@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/store"
 )
 
@@ -49,6 +50,7 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) register(st *store.Store) {
+	m.reg.MustRegister(newSiteCollector(st))
 	gauge := func(name, help string, f func() float64) {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
 	}
@@ -106,4 +108,74 @@ func (m *metrics) instrument(route string, h http.Handler) http.Handler {
 		m.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
 		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
+}
+
+// siteCollector exports each site's sync state from this node's replica,
+// read at scrape time: what central operations alert on (a site past its
+// time to compliance, a broken event chain).
+type siteCollector struct {
+	st                                                   *store.Store
+	staleness, ttc, stale, exported, applied, events, ok *prometheus.Desc
+}
+
+func newSiteCollector(st *store.Store) *siteCollector {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, []string{"site", "class"}, nil)
+	}
+	return &siteCollector{st: st,
+		staleness: d("eucora_site_staleness_seconds", "Seconds since the site's last receipt (since enrolment before any)."),
+		ttc:       d("eucora_site_time_to_compliance_seconds", "The site class's time to compliance (24h, 72h, 7d)."),
+		stale:     d("eucora_site_stale", "1 when the site is past its class's time to compliance."),
+		exported:  d("eucora_site_last_exported_sequence", "Sequence of the last bundle exported to the site."),
+		applied:   d("eucora_site_last_applied_sequence", "Highest hub bundle sequence the site's receipts say it applied."),
+		events:    d("eucora_site_events_received_total", "Site audit events merged into the hub's log."),
+		ok:        d("eucora_site_chain_ok", "1 while the site's event chain verifies."),
+	}
+}
+
+func (c *siteCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.staleness, c.ttc, c.stale, c.exported, c.applied, c.events, c.ok} {
+		ch <- d
+	}
+}
+
+func (c *siteCollector) Collect(ch chan<- prometheus.Metric) {
+	sites, err := c.st.State().Sites()
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for _, site := range sites {
+		ss, err := c.st.State().SiteSync(site.Name)
+		if err != nil {
+			continue
+		}
+		since := site.CreatedAt
+		if !ss.LastReceiptAt.IsZero() {
+			since = ss.LastReceiptAt
+		}
+		age := now.Sub(since)
+		ttc, _ := deploy.TimeToCompliance(deploy.SiteClass(site.Class))
+		var exported float64
+		if ss.LastExport != nil {
+			exported = float64(ss.LastExport.Sequence)
+		}
+		g := func(d *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, site.Name, site.Class)
+		}
+		g(c.staleness, age.Seconds())
+		g(c.ttc, ttc.Seconds())
+		g(c.stale, b2f(age > ttc))
+		g(c.exported, exported)
+		g(c.applied, float64(ss.LastAppliedSeq))
+		ch <- prometheus.MustNewConstMetric(c.events, prometheus.CounterValue, float64(ss.EventsReceived), site.Name, site.Class)
+		g(c.ok, b2f(ss.ChainError == ""))
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,6 +218,19 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 	if sync1.LastExportedSeq != xf.Sequence || sync1.LastAppliedSeq != 1 || sync1.PendingObjects != 0 || sync1.EventsReceived != 1 ||
 		sync1.LastEventSeq != 1 || !sync1.ChainOK || sync1.Stale || sync1.TimeToComplianceSeconds != 7*24*3600 || sync1.LastReceiptAt == nil {
 		t.Fatalf("sync state: %+v", sync1)
+	}
+	// Central operations alert on the same state from /metrics.
+	mresp, err := http.Get(n.url() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, want := range []string{`eucora_site_last_applied_sequence{class="air-gapped",site="lon"} 1`, `eucora_site_chain_ok{class="air-gapped",site="lon"} 1`,
+		`eucora_site_stale{class="air-gapped",site="lon"} 0`, `eucora_site_events_received_total{class="air-gapped",site="lon"} 1`} {
+		if !strings.Contains(string(mb), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
 
