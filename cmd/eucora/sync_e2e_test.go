@@ -95,24 +95,24 @@ func newFlakyProxy(t *testing.T, target string, cutAfter int64) *flakyProxy {
 		if rg := r.Header.Get("Range"); rg != "" {
 			fp.ranges = append(fp.ranges, r.URL.Path+" "+rg)
 		}
+		// The first download of each object is cut (once the cut happened
+		// the object is marked); other requests may be refused or stalled.
 		cutThis := strings.Contains(r.URL.Path, "/objects/") && !fp.cut[r.URL.Path]
-		if cutThis {
-			fp.cut[r.URL.Path] = true
-		}
 		fp.mu.Unlock()
+		if cutThis {
+			rp.ServeHTTP(&cuttingWriter{ResponseWriter: w, left: fp.cutAfter, onCut: func() {
+				fp.mu.Lock()
+				fp.cuts++
+				fp.cut[r.URL.Path] = true
+				fp.mu.Unlock()
+			}}, r)
+			return
+		}
 		switch {
 		case n%5 == 0:
 			panic(http.ErrAbortHandler) // the link drops before any answer
 		case n%7 == 0:
 			time.Sleep(2 * time.Second) // the link stalls
-		}
-		if cutThis {
-			rp.ServeHTTP(&cuttingWriter{ResponseWriter: w, left: fp.cutAfter, onCut: func() {
-				fp.mu.Lock()
-				fp.cuts++
-				fp.mu.Unlock()
-			}}, r)
-			return
 		}
 		rp.ServeHTTP(w, r)
 	}))
