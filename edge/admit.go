@@ -25,14 +25,30 @@ type AdmitContext struct {
 // approval is actionable only with a present, valid approval.
 // ErrUnknownIntent if the edge holds no such intent.
 func (e *Edge) Admit(intentID string, c AdmitContext, at time.Time) (deploy.Decision, error) {
-	st, err := loadState(e.dir.Edge())
+	st, in, err := e.heldIntent(intentID)
 	if err != nil {
 		return deploy.Decision{}, err
 	}
+	return admit(st, in, c, at), nil
+}
+
+// heldIntent loads the state and the held intent intentID.
+func (e *Edge) heldIntent(intentID string) (*state, deploy.Intent, error) {
+	st, err := loadState(e.dir.Edge())
+	if err != nil {
+		return nil, deploy.Intent{}, err
+	}
 	in, ok := st.Intents[intentID]
 	if !ok {
-		return deploy.Decision{}, fmt.Errorf("%w: %q", ErrUnknownIntent, intentID)
+		return nil, deploy.Intent{}, fmt.Errorf("%w: %q", ErrUnknownIntent, intentID)
 	}
+	return st, in, nil
+}
+
+// admit runs deploy.AdmitAtSite for in with the held approvals and
+// exceptions.
+func admit(st *state, in deploy.Intent, c AdmitContext, at time.Time) deploy.Decision {
+	intentID := in.ID
 	subject := deploy.Subject(deploy.SubjectIntent, intentID)
 	var cab *deploy.ApprovalRecord
 	for _, id := range sortedKeys(st.Approvals) {
@@ -52,7 +68,7 @@ func (e *Edge) Admit(intentID string, c AdmitContext, at time.Time) (deploy.Deci
 		}
 	}
 	return deploy.AdmitAtSite(deploy.SiteAdmission{Site: c.Site, App: c.App, Artifact: c.Artifact, Intent: in,
-		Risk: c.Risk, CABApproval: cab, Exception: exc}, at), nil
+		Risk: c.Risk, CABApproval: cab, Exception: exc}, at)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -71,13 +87,9 @@ func sortedKeys[V any](m map[string]V) []string {
 // no such intent; an error naming what is missing if the hub has not sent
 // the site record or the intent's application or artifact.
 func (e *Edge) AdmitHeld(intentID string, at time.Time) (deploy.Decision, error) {
-	st, err := loadState(e.dir.Edge())
+	st, in, err := e.heldIntent(intentID)
 	if err != nil {
 		return deploy.Decision{}, err
-	}
-	in, ok := st.Intents[intentID]
-	if !ok {
-		return deploy.Decision{}, fmt.Errorf("%w: %q", ErrUnknownIntent, intentID)
 	}
 	if st.SiteInfo == nil {
 		return deploy.Decision{}, fmt.Errorf("no site record from the hub yet: import a bundle from a current hub first")
@@ -94,5 +106,5 @@ func (e *Edge) AdmitHeld(intentID string, at time.Time) (deploy.Decision, error)
 	if r, ok := st.Risks[intentID]; ok {
 		c.Risk = &r
 	}
-	return e.Admit(intentID, c, at)
+	return admit(st, in, c, at), nil
 }

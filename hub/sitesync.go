@@ -598,18 +598,21 @@ func (s *Server) handleSiteExportVolume(w http.ResponseWriter, r *http.Request, 
 		writeError(w, http.StatusNotFound, "export %d of site %s has no volume %q", rec.Sequence, rec.Site, name)
 		return
 	}
-	f, ok := s.exportFile(w, rec, name)
-	if !ok {
-		return
+	if f, ok := s.exportFile(w, rec, name); ok {
+		serveFile(w, r, f, "application/x-tar")
 	}
+}
+
+// serveFile answers with f's bytes (Range honoured) and closes it.
+func serveFile(w http.ResponseWriter, r *http.Request, f *os.File, contentType string) {
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-tar")
-	http.ServeContent(w, r, name, fi.ModTime(), f)
+	w.Header().Set("Content-Type", contentType)
+	http.ServeContent(w, r, "", fi.ModTime(), f)
 }
 
 func (s *Server) handleSiteExportObject(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -650,15 +653,8 @@ func (s *Server) handleSiteExportObject(w http.ResponseWriter, r *http.Request, 
 		writeError(w, http.StatusNotFound, "object %s is no longer in this node's content store: export again", d.Short())
 		return
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("ETag", `"`+d.Hex()+`"`)
-	http.ServeContent(w, r, "", fi.ModTime(), f)
+	serveFile(w, r, f, "application/octet-stream")
 }
 
 // importBody is the request of POST /v1/sites/{name}/imports; Envelope is
