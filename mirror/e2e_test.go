@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,58 +12,6 @@ import (
 
 	"github.com/eucora/eucora/mirror/mirrortest"
 )
-
-// aptClient runs the real apt-get against a temporary root, unprivileged
-// style: every state, cache and configuration directory is redirected.
-type aptClient struct {
-	t    *testing.T
-	root string
-}
-
-func newAptClient(t *testing.T, url, dist string, keyring []byte) *aptClient {
-	mirrortest.NeedTools(t, "apt-get")
-	root := t.TempDir()
-	for _, d := range []string{"state/lists/partial", "cache/archives/partial", "etc/sources.list.d", "etc/apt.conf.d",
-		"etc/preferences.d", "etc/trusted.gpg.d", "dl", "log"} {
-		os.MkdirAll(filepath.Join(root, d), 0o755)
-	}
-	os.WriteFile(filepath.Join(root, "state/status"), nil, 0o644)
-	os.WriteFile(filepath.Join(root, "key.gpg"), keyring, 0o644)
-	src := "deb [arch=amd64 signed-by=" + filepath.Join(root, "key.gpg") + "] " + url + " " + dist + " main\n"
-	os.WriteFile(filepath.Join(root, "etc/sources.list"), []byte(src), 0o644)
-	return &aptClient{t: t, root: root}
-}
-
-func (a *aptClient) run(args ...string) (string, error) {
-	r := a.root
-	base := []string{
-		"-o", "Dir::State=" + r + "/state", "-o", "Dir::State::status=" + r + "/state/status",
-		"-o", "Dir::Cache=" + r + "/cache", "-o", "Dir::Etc::SourceList=" + r + "/etc/sources.list",
-		"-o", "Dir::Etc::SourceParts=" + r + "/etc/sources.list.d", "-o", "Dir::Etc::Parts=" + r + "/etc/apt.conf.d",
-		"-o", "Dir::Etc::Preferences=" + r + "/etc/preferences", "-o", "Dir::Etc::PreferencesParts=" + r + "/etc/preferences.d",
-		"-o", "Dir::Etc::Trusted=" + r + "/etc/trusted.gpg", "-o", "Dir::Etc::TrustedParts=" + r + "/etc/trusted.gpg.d",
-		"-o", "Dir::Log=" + r + "/log", "-o", "Debug::NoLocking=1", "-o", "APT::Sandbox::User=root",
-		"-o", "APT::Architecture=amd64", "-o", "APT::Architectures=amd64", "-o", "Acquire::Languages=none",
-		"-o", "Acquire::Retries=0", "-o", "Acquire::http::Proxy=DIRECT", "-q",
-	}
-	cmd := exec.Command("apt-get", append(base, args...)...)
-	cmd.Dir = filepath.Join(r, "dl")
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-func (a *aptClient) mustRun(args ...string) string {
-	a.t.Helper()
-	out, err := a.run(args...)
-	if err != nil {
-		a.t.Fatalf("apt-get %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	if strings.Contains(out, "W: ") || strings.Contains(out, "E: ") {
-		a.t.Fatalf("apt-get %s warned or failed:\n%s", strings.Join(args, " "), out)
-	}
-	return out
-}
 
 // TestEndToEndAptClient mirrors an apt-ftparchive repository signed by gpg,
 // snapshots and publishes it, and has the real apt-get update and download
@@ -161,17 +108,17 @@ func TestEndToEndAptClient(t *testing.T) {
 	}
 
 	// Real apt-get update and download.
-	apt := newAptClient(t, pub.URL+"/corp/debian", "test", pubKey)
-	apt.mustRun("update")
-	apt.mustRun("download", "hello", "libgreet", "postfix-test")
-	got, err := os.ReadFile(filepath.Join(apt.root, "dl", "hello_1.0-1_amd64.deb"))
+	apt := mirrortest.NewAptClient(t, pub.URL+"/corp/debian", "test", pubKey)
+	apt.MustRun("update")
+	apt.MustRun("download", "hello", "libgreet", "postfix-test")
+	got, err := os.ReadFile(filepath.Join(apt.Root, "dl", "hello_1.0-1_amd64.deb"))
 	if err != nil || !bytes.Equal(got, u.Debs["pool/main/h/hello/hello_1.0-1_amd64.deb"]) {
 		t.Fatalf("downloaded hello differs from upstream: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(apt.root, "dl", "libgreet_1.1-1_amd64.deb")); err != nil {
+	if _, err := os.Stat(filepath.Join(apt.Root, "dl", "libgreet_1.1-1_amd64.deb")); err != nil {
 		t.Fatalf("libgreet 1.1 (the version satisfying >= 1.1) not downloadable: %v", err)
 	}
-	if out, err := apt.run("download", "unrelated"); err == nil {
+	if out, err := apt.Run("download", "unrelated"); err == nil {
 		t.Fatalf("a filtered-out package was published:\n%s", out)
 	}
 
@@ -213,19 +160,19 @@ func TestEndToEndAptClient(t *testing.T) {
 	if _, err := repo.Publish(ctx, "s2", PublishOptions{Prefix: "corp/debian", Signer: signer}); err != nil {
 		t.Fatal(err)
 	}
-	apt.mustRun("update")
-	apt.mustRun("download", "hello")
-	if _, err := os.Stat(filepath.Join(apt.root, "dl", "hello_2.0-1_amd64.deb")); err != nil {
+	apt.MustRun("update")
+	apt.MustRun("download", "hello")
+	if _, err := os.Stat(filepath.Join(apt.Root, "dl", "hello_2.0-1_amd64.deb")); err != nil {
 		t.Fatalf("hello 2.0 not downloaded after publishing s2: %v", err)
 	}
 	// Rollback: the old snapshot is still publishable, with its files.
 	if _, err := repo.Publish(ctx, "s1", PublishOptions{Prefix: "corp/debian", Signer: signer}); err != nil {
 		t.Fatal(err)
 	}
-	os.Remove(filepath.Join(apt.root, "dl", "hello_1.0-1_amd64.deb"))
-	apt.mustRun("update")
-	apt.mustRun("download", "hello")
-	if _, err := os.Stat(filepath.Join(apt.root, "dl", "hello_1.0-1_amd64.deb")); err != nil {
+	os.Remove(filepath.Join(apt.Root, "dl", "hello_1.0-1_amd64.deb"))
+	apt.MustRun("update")
+	apt.MustRun("download", "hello")
+	if _, err := os.Stat(filepath.Join(apt.Root, "dl", "hello_1.0-1_amd64.deb")); err != nil {
 		t.Fatalf("hello 1.0 not downloadable after rolling back to s1: %v", err)
 	}
 	// The other prefix was never touched.
