@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eucora/eucora/hub/client"
+	hubstore "github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
@@ -32,7 +34,7 @@ type testHub struct {
 	site     string
 	token    string
 	envelope []byte
-	export   HubExport
+	export   client.Export
 	store    *cas.Store // the bundle's objects
 	listed   map[string]bool
 
@@ -42,7 +44,7 @@ type testHub struct {
 	stall     bool     // hang instead of dropping the connection
 	ranges    []string // Range headers of object GETs, in order
 	served    int64    // object bytes written
-	pushes    []HubImport
+	pushes    []client.ImportRequest
 }
 
 func newTestHub(t *testing.T, site string, hubKey *signing.PrivateKey, r *transfer.Result) *testHub {
@@ -63,7 +65,7 @@ func newTestHub(t *testing.T, site string, hubKey *signing.PrivateKey, r *transf
 		t.Fatal(err)
 	}
 	h := &testHub{t: t, site: site, token: "s3cret", envelope: env, store: store, listed: map[string]bool{},
-		export: HubExport{Site: site, Sequence: r.Signed.Sequence, BundleID: r.Signed.BundleID, Digest: r.Signed.Digest}}
+		export: client.Export{ExportRecord: hubstore.ExportRecord{Site: site, Sequence: r.Signed.Sequence, BundleID: r.Signed.BundleID, Digest: r.Signed.Digest}}}
 	for _, o := range r.Signed.Objects {
 		h.listed[o.Digest.Hex()] = true
 	}
@@ -79,7 +81,7 @@ func (h *testHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	seq := fmt.Sprintf("%s/exports/%d", site, h.export.Sequence)
 	switch p := r.URL.Path; {
 	case r.Method == "POST" && p == site+"/imports":
-		var body HubImport
+		var body client.ImportRequest
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 			http.Error(w, `{"error":"bad body"}`, http.StatusBadRequest)
 			return
