@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/internal/digest"
-	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
 )
 
@@ -50,26 +50,17 @@ func (e *Edge) Export(ctx context.Context, outDir string, opts ExportOptions) (*
 	return res, err
 }
 
-// HubImport is the body of the hub's POST /v1/sites/{name}/imports
-// (docs/sync-protocol.md): an edge export's signed manifest envelope and
-// each record's bytes by hex digest (encoding/json writes []byte as
-// standard base64).
-type HubImport struct {
-	Envelope json.RawMessage   `json:"envelope"`
-	Records  map[string][]byte `json:"records"`
-}
-
 // ExportRequest builds an edge export for the network: the same bundle as
 // Export (same records, sequence reserved the same way), written into a
-// scratch directory that is removed afterwards, returned as the request
-// body the hub's imports endpoint takes.
-func (e *Edge) ExportRequest(ctx context.Context) (*HubImport, *ExportResult, error) {
-	res, recs, err := e.export(ctx, "", ExportOptions{})
+// scratch directory that is removed afterwards, returned as the body of
+// the hub's imports endpoint (client.Client.ImportSite).
+func (e *Edge) ExportRequest(ctx context.Context) (*client.ImportRequest, *ExportResult, error) {
+	res, req, err := e.export(ctx, "", ExportOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
 	res.Volumes = nil // written to the scratch directory, gone
-	return recs, res, nil
+	return req, res, nil
 }
 
 // scratchPrefix names the scratch directories of network exports
@@ -78,8 +69,8 @@ func (e *Edge) ExportRequest(ctx context.Context) (*HubImport, *ExportResult, er
 const scratchPrefix = ".export-"
 
 // export writes the bundle into outDir ("" for a scratch directory that is
-// removed afterwards) and returns it also as a HubImport.
-func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*ExportResult, *HubImport, error) {
+// removed afterwards) and returns it also as an import request for the hub.
+func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*ExportResult, *client.ImportRequest, error) {
 	unlock, err := e.lock()
 	if err != nil {
 		return nil, nil, err
@@ -146,17 +137,11 @@ func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*
 		return nil, nil, err
 	}
 	res.BundleID, res.Digest, res.Volumes, res.Bytes = out.Signed.BundleID, out.Signed.Digest, out.Volumes, out.Bytes
-	// Ed25519 signatures are deterministic: signing the payload again
-	// gives the envelope the volumes carry, byte for byte.
-	env, err := json.Marshal(signing.Sign(e.key, transfer.PayloadType, out.Signed.Payload))
-	if err != nil {
-		return nil, nil, err
-	}
-	hi := &HubImport{Envelope: env, Records: map[string][]byte{}}
+	byDigest := make(map[digest.Digest][]byte, len(recs))
 	for _, r := range recs {
-		hi.Records[digest.FromBytes(r.Data).Hex()] = r.Data
+		byDigest[digest.FromBytes(r.Data)] = r.Data
 	}
-	return res, hi, nil
+	return res, client.NewImportRequest(out.Signed.Envelope, byDigest), nil
 }
 
 // receipt describes what the edge holds at time now.

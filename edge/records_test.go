@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math/rand"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
@@ -165,35 +167,30 @@ func TestExportCarriesHeldList(t *testing.T) {
 	}
 }
 
-// assertHubImport checks a HubImport as the hub would: the envelope
-// verifies with the edge key, names digest, and every manifest record's
-// bytes are in Records with the right size and digest.
-func assertHubImport(t testing.TB, e *Edge, body *HubImport, want digest.Digest) *transfer.Signed {
+// assertHubImport checks an import request as the hub would: the
+// envelope (base64 of the exact bytes) verifies with the edge key, names
+// digest, and every manifest record's bytes are in Records with the right
+// size and digest.
+func assertHubImport(t testing.TB, e *Edge, body *client.ImportRequest, want digest.Digest) *transfer.Signed {
 	t.Helper()
-	b, err := json.Marshal(body)
+	env, err := base64.StdEncoding.DecodeString(body.Envelope)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("envelope is not base64: %v", err)
 	}
-	var wire struct {
-		Envelope json.RawMessage   `json:"envelope"`
-		Records  map[string][]byte `json:"records"`
-	}
-	if err := json.Unmarshal(b, &wire); err != nil {
-		t.Fatal(err)
-	}
-	s, err := transfer.ReadSigned(wire.Envelope, signing.NewTrust(e.PublicKey()))
+	s, err := transfer.ReadSigned(env, signing.NewTrust(e.PublicKey()))
 	if err != nil {
 		t.Fatalf("envelope does not verify with the edge key: %v", err)
 	}
 	if (want != "" && s.Digest != want) || s.Target != "hub" || s.Source != e.Site() {
 		t.Fatalf("envelope: digest %s target %q source %q", s.Digest, s.Target, s.Source)
 	}
-	if len(wire.Records) != len(s.Records) {
-		t.Fatalf("%d record bytes for %d manifest records", len(wire.Records), len(s.Records))
+	if len(body.Records) != len(s.Records) {
+		t.Fatalf("%d record bytes for %d manifest records", len(body.Records), len(s.Records))
 	}
 	for _, r := range s.Records {
-		data, ok := wire.Records[r.Digest.Hex()]
-		if !ok || int64(len(data)) != r.Size || digest.FromBytes(data) != r.Digest {
+		enc, ok := body.Records[r.Digest.Hex()]
+		data, err := base64.StdEncoding.DecodeString(enc)
+		if !ok || err != nil || int64(len(data)) != r.Size || digest.FromBytes(data) != r.Digest {
 			t.Fatalf("record %s (%s): bytes missing or wrong", r.Type, r.Digest.Short())
 		}
 		if _, err := transfer.ParseRecord(r.Type, data); err != nil {

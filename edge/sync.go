@@ -1,9 +1,7 @@
 package edge
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,14 +9,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/internal/cas"
-	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/transfer"
 )
 
@@ -60,33 +56,12 @@ func NewSyncer(e *Edge, base, token string) *Syncer {
 	return &Syncer{Edge: e, Hub: c}
 }
 
-// HubImportResult is the hub's answer to a pushed edge export (fields the
-// edge uses; docs/sync-protocol.md lists them all).
-type HubImportResult struct {
-	Outcome        string `json:"outcome"`
-	Sequence       uint64 `json:"sequence"`
-	EventsAccepted int    `json:"events_accepted"`
-	ChainOK        bool   `json:"chain_ok"`
-	LastAppliedSeq uint64 `json:"last_applied_seq"`
-}
-
-// HubExport is the hub's description of a site export.
-type HubExport struct {
-	Site        string        `json:"site"`
-	Sequence    uint64        `json:"sequence"`
-	BundleID    string        `json:"bundle_id"`
-	Digest      digest.Digest `json:"digest"`
-	Objects     int           `json:"objects"`
-	ObjectBytes int64         `json:"object_bytes"`
-	Reused      bool          `json:"reused"`
-}
-
 // RoundResult is what one sync round did.
 type RoundResult struct {
-	Pushed   *HubImportResult `json:"pushed,omitempty"`
-	PushSeq  uint64           `json:"push_seq,omitempty"`
-	Export   *HubExport       `json:"export,omitempty"`
-	Imported *ImportResult    `json:"imported,omitempty"` // nil when the hub had nothing new
+	Pushed   *client.ImportResult `json:"pushed,omitempty"`
+	PushSeq  uint64               `json:"push_seq,omitempty"`
+	Export   *client.Export       `json:"export,omitempty"`
+	Imported *ImportResult        `json:"imported,omitempty"` // nil when the hub had nothing new
 }
 
 func (s *Syncer) log() *slog.Logger {
@@ -94,10 +69,6 @@ func (s *Syncer) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return s.Log
-}
-
-func (s *Syncer) sitePath(rest string) string {
-	return "/v1/sites/" + url.PathEscape(s.Edge.Site()) + rest
 }
 
 // Round pushes then pulls once. A push the hub refuses is reported but
@@ -116,19 +87,17 @@ func (s *Syncer) Round(ctx context.Context) (*RoundResult, error) {
 	return res, nil
 }
 
-// push sends an edge export to POST /v1/sites/{site}/imports.
+// push sends an edge export to the hub (POST .../imports).
 func (s *Syncer) push(ctx context.Context, res *RoundResult) error {
 	body, exp, err := s.Edge.ExportRequest(ctx)
 	if err != nil {
 		return fmt.Errorf("push: build edge export: %w", err)
 	}
 	res.PushSeq = exp.Sequence
-	b, err := json.Marshal(body)
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	out, err := s.Hub.ImportSite(cctx, s.Edge.Site(), body)
 	if err != nil {
-		return err
-	}
-	var out HubImportResult
-	if err := s.call(ctx, http.MethodPost, s.sitePath("/imports"), b, &out); err != nil {
 		return fmt.Errorf("push edge export %d: %w", exp.Sequence, err)
 	}
 	res.Pushed = &out
@@ -138,8 +107,10 @@ func (s *Syncer) push(ctx context.Context, res *RoundResult) error {
 
 // pull asks for the site's export and applies it when it is new.
 func (s *Syncer) pull(ctx context.Context, res *RoundResult) error {
-	var exp HubExport
-	if err := s.call(ctx, http.MethodPost, s.sitePath("/exports"), []byte(`{"if_changed":true}`), &exp); err != nil {
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	exp, err := s.Hub.ExportSite(cctx, s.Edge.Site(), client.ExportRequest{IfChanged: true})
+	cancel()
+	if err != nil {
 		return fmt.Errorf("pull: request export: %w", err)
 	}
 	res.Export = &exp
@@ -154,16 +125,15 @@ func (s *Syncer) pull(ctx context.Context, res *RoundResult) error {
 		return fmt.Errorf("pull: the hub's export is sequence %d (%s), this edge applied %d (%s)",
 			exp.Sequence, exp.Digest.Short(), st.Applied.Seq, st.Applied.Digest.Short())
 	}
-	seq := strconv.FormatUint(exp.Sequence, 10)
-	env, err := s.manifest(ctx, s.sitePath("/exports/"+seq+"/manifest"))
+	env, err := s.manifest(ctx, exp.Sequence)
 	if err != nil {
-		return fmt.Errorf("pull: manifest of export %s: %w", seq, err)
+		return fmt.Errorf("pull: manifest of export %d: %w", exp.Sequence, err)
 	}
 	ir, err := s.Edge.ApplyManifest(ctx, env, s.fetcher(exp.Sequence), ImportOptions{})
 	res.Imported = ir
 	if err != nil {
 		s.Metrics.importFailed()
-		return fmt.Errorf("pull: apply export %s: %w", seq, err)
+		return fmt.Errorf("pull: apply export %d: %w", exp.Sequence, err)
 	}
 	s.log().Info("applied hub export", "sequence", ir.Sequence, "outcome", ir.Outcome,
 		"objects_added", ir.ObjectsAdded, "bytes_added", ir.BytesAdded, "warnings", len(ir.Warnings))
@@ -177,32 +147,12 @@ func (s *Syncer) pull(ctx context.Context, res *RoundResult) error {
 // downloads have the idle timeout instead).
 const callTimeout = 2 * time.Minute
 
-// call sends a JSON body and decodes the JSON answer into out.
-func (s *Syncer) call(ctx context.Context, method, path string, body []byte, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	resp, err := s.Hub.Raw(ctx, method, path, bytes.NewReader(body), nil)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
-		return fmt.Errorf("decode %s %s answer: %w", method, path, err)
-	}
-	return nil
-}
-
-// manifest downloads a signed manifest envelope of at most
+// manifest downloads export seq's signed manifest envelope, of at most
 // transfer.MaxManifestSize bytes.
-func (s *Syncer) manifest(ctx context.Context, path string) ([]byte, error) {
+func (s *Syncer) manifest(ctx context.Context, seq uint64) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	resp, err := s.Hub.Raw(ctx, http.MethodGet, path, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	env, err := io.ReadAll(io.LimitReader(resp.Body, transfer.MaxManifestSize+1))
+	env, err := s.Hub.ExportManifest(ctx, s.Edge.Site(), seq)
 	if err != nil {
 		return nil, err
 	}
@@ -226,27 +176,32 @@ func (s *Syncer) fetcher(seq uint64) FetchFunc {
 		watchdog := time.AfterFunc(idle, func() { cancel(errStalled) })
 		defer watchdog.Stop()
 
-		off := w.Written()
-		hdr := http.Header{}
-		if off > 0 {
-			hdr.Set("Range", fmt.Sprintf("bytes=%d-", off))
+		off, hex := w.Written(), o.Digest.Hex()
+		what := fmt.Sprintf("object %s of export %d", hex, seq)
+		asked := off
+		resp, err := s.Hub.ExportPart(ctx, s.Edge.Site(), seq, "objects", hex, asked)
+		if err != nil && asked > 0 && rangeRefused(ctx, err) {
+			// The hub (or a proxy) ignored the Range: take the whole
+			// object and skip what the partial holds.
+			asked = 0
+			resp, err = s.Hub.ExportPart(ctx, s.Edge.Site(), seq, "objects", hex, asked)
 		}
-		path := s.sitePath(fmt.Sprintf("/exports/%d/objects/%s", seq, o.Digest.Hex()))
-		resp, err := s.Hub.Raw(ctx, http.MethodGet, path, nil, hdr)
 		if err != nil {
 			return stallCause(ctx, err)
 		}
 		defer resp.Body.Close()
 		var r io.Reader = &idleReader{r: resp.Body, t: watchdog, d: idle}
-		switch {
-		case resp.StatusCode == http.StatusPartialContent:
-			if start, ok := rangeStart(resp.Header.Get("Content-Range")); !ok || start != off {
-				return fmt.Errorf("GET %s: asked for bytes=%d-, the hub answered Content-Range %q", path, off, resp.Header.Get("Content-Range"))
+		from := int64(0) // where the answer starts
+		if resp.StatusCode == http.StatusPartialContent {
+			start, ok := rangeStart(resp.Header.Get("Content-Range"))
+			if !ok || start != asked {
+				return fmt.Errorf("%s: asked for bytes=%d-, the hub answered Content-Range %q", what, asked, resp.Header.Get("Content-Range"))
 			}
-		case off > 0:
-			// The hub sent the whole object: skip what the partial holds.
-			if _, err := io.CopyN(io.Discard, r, off); err != nil {
-				return stallCause(ctx, err)
+			from = start
+		}
+		if from < off {
+			if _, err := io.CopyN(io.Discard, r, off-from); err != nil {
+				return stallCause(ctx, fmt.Errorf("%s: skip the %d bytes the partial holds: %w", what, off-from, err))
 			}
 		}
 		if s.Bucket != nil {
@@ -255,10 +210,19 @@ func (s *Syncer) fetcher(seq uint64) FetchFunc {
 		n, err := io.CopyN(w, r, o.Size-off)
 		s.Metrics.addFetched(n)
 		if errors.Is(err, io.EOF) {
-			err = fmt.Errorf("GET %s: %w after %d of %d bytes", path, io.ErrUnexpectedEOF, off+n, o.Size)
+			err = fmt.Errorf("%s: %w after %d of %d bytes", what, io.ErrUnexpectedEOF, off+n, o.Size)
 		}
 		return stallCause(ctx, err)
 	}
+}
+
+// rangeRefused reports whether err from a range request of
+// client.ExportPart is its refusal of an answer other than 206 (the one
+// error it returns that is neither an *APIError, nor ErrUnavailable, nor
+// the context's).
+func rangeRefused(ctx context.Context, err error) bool {
+	var ae *client.APIError
+	return ctx.Err() == nil && !errors.As(err, &ae) && !errors.Is(err, client.ErrUnavailable)
 }
 
 // stallCause names a stall instead of the bare context error it caused.
