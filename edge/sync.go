@@ -179,13 +179,9 @@ func (s *Syncer) fetcher(seq uint64) FetchFunc {
 		off, hex := w.Written(), o.Digest.Hex()
 		what := fmt.Sprintf("object %s of export %d", hex, seq)
 		asked := off
+		// A 200 to a range request (a proxy ignored the Range) carries the
+		// whole object: what the partial holds is skipped below.
 		resp, err := s.Hub.ExportPart(ctx, s.Edge.Site(), seq, "objects", hex, asked)
-		if err != nil && asked > 0 && rangeRefused(ctx, err) {
-			// The hub (or a proxy) ignored the Range: take the whole
-			// object and skip what the partial holds.
-			asked = 0
-			resp, err = s.Hub.ExportPart(ctx, s.Edge.Site(), seq, "objects", hex, asked)
-		}
 		if err != nil {
 			return stallCause(ctx, err)
 		}
@@ -214,15 +210,6 @@ func (s *Syncer) fetcher(seq uint64) FetchFunc {
 		}
 		return stallCause(ctx, err)
 	}
-}
-
-// rangeRefused reports whether err from a range request of
-// client.ExportPart is its refusal of an answer other than 206 (the one
-// error it returns that is neither an *APIError, nor ErrUnavailable, nor
-// the context's).
-func rangeRefused(ctx context.Context, err error) bool {
-	var ae *client.APIError
-	return ctx.Err() == nil && !errors.As(err, &ae) && !errors.Is(err, client.ErrUnavailable)
 }
 
 // stallCause names a stall instead of the bare context error it caused.

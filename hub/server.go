@@ -83,8 +83,11 @@ type Server struct {
 	peer    *http.Client
 	mux     *http.ServeMux
 
-	verified  sync.Map      // blob hex -> struct{}: verified since start
-	denyLimit *rate.Limiter // budget for recording denied requests
+	verified sync.Map // blob hex -> struct{}: verified since start
+	// exportIndex caches, per "site/seq" export on this node's disk, the
+	// objects its manifest lists (hub/sitesync.go).
+	exportIndex sync.Map
+	denyLimit   *rate.Limiter // budget for recording denied requests
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -18,6 +18,7 @@ import (
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
@@ -478,7 +479,7 @@ func (s *Server) writeExport(ctx context.Context, site store.Site, pl *sitePlan,
 			return nil, err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, transfer.ManifestEntry), out.Signed.Envelope, 0o640); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, transfer.ManifestEntry), out.Signed.Envelope, 0o640); err != nil {
 		return nil, err
 	}
 	rec := &store.ExportRecord{Site: site.Name, Sequence: res.Sequence, BundleID: out.Signed.BundleID, Digest: out.Signed.Digest,
@@ -504,8 +505,37 @@ func (s *Server) casOpener(d digest.Digest) func() (transfer.ReadAtCloser, error
 	return func() (transfer.ReadAtCloser, error) { return s.cas.Open(d) }
 }
 
+// exportManifest returns the objects an export on this node carries, from
+// its manifest (parsed once per export and kept while the export is).
+func (s *Server) exportManifest(rec *store.ExportRecord) (map[digest.Digest]bool, error) {
+	key := fmt.Sprintf("%s/%d", rec.Site, rec.Sequence)
+	if v, ok := s.exportIndex.Load(key); ok {
+		return v.(map[digest.Digest]bool), nil
+	}
+	env, err := os.ReadFile(filepath.Join(s.exportDir(rec.Site, rec.Sequence), transfer.ManifestEntry))
+	if err != nil {
+		if rec.Node != s.cfg.NodeID {
+			return nil, fmt.Errorf("written on node %s, not this one (%s)", rec.Node, s.cfg.NodeID)
+		}
+		return nil, fmt.Errorf("no longer on disk (the last %d are kept)", exportsKept)
+	}
+	sg, err := transfer.ReadUnverified(env) // written by this node; the edge verifies
+	if err != nil || sg.Digest != rec.Digest {
+		return nil, fmt.Errorf("manifest on disk is not the recorded one (%v)", err)
+	}
+	objects := map[digest.Digest]bool{}
+	for _, o := range sg.Objects {
+		objects[o.Digest] = true
+	}
+	s.exportIndex.Store(key, objects)
+	return objects, nil
+}
+
 // exportOnDisk reports whether an export's volumes are still on this node.
 func (s *Server) exportOnDisk(rec *store.ExportRecord) bool {
+	if _, err := s.exportManifest(rec); err != nil {
+		return false
+	}
 	for _, v := range rec.Volumes {
 		fi, err := os.Stat(filepath.Join(s.exportDir(rec.Site, rec.Sequence), v.Name))
 		if err != nil || fi.Size() != v.Size {
@@ -525,6 +555,7 @@ func (s *Server) pruneExports(site string, last uint64) {
 	for _, e := range ents {
 		n, err := strconv.ParseUint(e.Name(), 10, 64)
 		if err == nil && n+exportsKept <= last {
+			s.exportIndex.Delete(fmt.Sprintf("%s/%d", site, n))
 			os.RemoveAll(filepath.Join(s.dir.Hub(), "exports", site, e.Name()))
 		}
 	}
@@ -625,26 +656,12 @@ func (s *Server) handleSiteExportObject(w http.ResponseWriter, r *http.Request, 
 		writeError(w, http.StatusBadRequest, "object: %v", err)
 		return
 	}
-	mf, ok := s.exportFile(w, rec, transfer.ManifestEntry)
-	if !ok {
-		return
-	}
-	env, err := io.ReadAll(io.LimitReader(mf, transfer.MaxManifestSize))
-	mf.Close()
+	objects, err := s.exportManifest(rec)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
+		writeError(w, http.StatusNotFound, "export %d of site %s: %v: export again", rec.Sequence, rec.Site, err)
 		return
 	}
-	m, err := transfer.ReadUnverified(env) // written by this node; the edge verifies
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "export %d manifest: %v", rec.Sequence, err)
-		return
-	}
-	listed := false
-	for _, o := range m.Objects {
-		listed = listed || o.Digest == d
-	}
-	if !listed {
+	if !objects[d] {
 		writeError(w, http.StatusNotFound, "export %d of site %s does not carry object %s", rec.Sequence, rec.Site, d.Short())
 		return
 	}

@@ -72,6 +72,9 @@ func New(base, token string) *Client {
 	return &Client{Base: strings.TrimRight(base, "/"), Token: token, HTTP: &http.Client{Timeout: 60 * time.Second}}
 }
 
+// maxAnswer caps a JSON answer the client decodes.
+const maxAnswer = 64 << 20
+
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
@@ -90,7 +93,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		io.Copy(io.Discard, resp.Body)
 		return nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(out); err != nil {
 		return fmt.Errorf("decode %s %s answer: %w", method, path, err)
 	}
 	return nil
@@ -130,7 +133,7 @@ func (c *Client) Raw(ctx context.Context, method, path string, body io.Reader, h
 	resp, err := hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, context.Cause(ctx) // the reason the caller cancelled, if it gave one
 		}
 		return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, method, u, err)
 	}
