@@ -158,6 +158,15 @@ func (f *syncFixture) assertApplied(t *testing.T, s *edge.Syncer, res *edge.Roun
 	if ss.LastAppliedSeq != res.Export.Sequence || ss.PendingObjects != 0 || !ss.ChainOK || ss.EventsReceived == 0 {
 		t.Fatalf("hub's view of the site after the sync: %+v", ss)
 	}
+	// Nothing changed since: the next round neither pushes (no export
+	// sequence spent, nothing written at the hub) nor imports.
+	idle, err := s.Round(ctxT(t))
+	if err != nil || idle.Pushed != nil || idle.Imported != nil {
+		t.Fatalf("idle round: pushed %+v, imported %+v, %v", idle.Pushed, idle.Imported, err)
+	}
+	if again, _ := f.hub.SiteSyncState(ctxT(t), site); again.LastImportSeq != ss.LastImportSeq {
+		t.Fatalf("an idle round reached the hub: import sequence %d -> %d", ss.LastImportSeq, again.LastImportSeq)
+	}
 }
 
 // TestSyncResumesCutDownload: the link drops the large object's download
