@@ -223,6 +223,11 @@ func (r *Repo) Sync(ctx context.Context, name string, opt SyncOptions) (*SyncRes
 		add = opt.Progress(total, len(jobs))
 	}
 	if len(jobs) > 0 {
+		// Free space for the whole batch, once (ToStore checks only its
+		// resumable downloads).
+		if err := r.Store.CheckSpace(uint64(total)); err != nil {
+			return nil, err
+		}
 		// Intent log: objects are committed without one fsync each; until
 		// the single SyncFS below succeeds, a crash may leave them torn, so
 		// the next sync re-verifies every object listed here.
