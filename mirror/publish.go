@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/ulikunitz/xz"
 
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/digest"
@@ -509,26 +508,6 @@ func (r *Repo) putNoSync(data []byte) (digest.Digest, error) {
 func gzipBytes(data []byte) ([]byte, error) {
 	var b bytes.Buffer
 	w, err := gzip.NewWriterLevel(&b, gzip.DefaultCompression)
-	if err != nil {
-		return nil, err
-	}
-	w.Write(data)
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
-func xzBytes(data []byte) ([]byte, error) {
-	var b bytes.Buffer
-	// A dictionary no larger than the input compresses the same and saves
-	// allocating (and clearing) the default 8 MiB window and its hash table.
-	dict := 1 << 16
-	for dict < len(data) && dict < 8<<20 {
-		dict <<= 1
-	}
-	cfg := xz.WriterConfig{DictCap: dict}
-	w, err := cfg.NewWriter(&b)
 	if err != nil {
 		return nil, err
 	}
