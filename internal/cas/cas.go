@@ -258,8 +258,9 @@ func (s *Store) Create(want digest.Digest, size int64) (*Writer, error) {
 // in a row (a mirror sync stores thousands):
 //   - free space is not checked: the caller checks the whole batch once
 //     (CheckSpace) before it starts;
-//   - the temporary file in tmp/ is created read-only, so committing needs
-//     no chmod, and without registering it with the runtime's poller;
+//   - the temporary file in tmp/ is created read-only (0444 less the
+//     umask, like the store's directories), so committing needs no chmod,
+//     and without registering it with the runtime's poller;
 //   - committing renames straight into the shard directory and creates
 //     that directory only when the rename reports it missing;
 //   - CommitNoSync asks for early writeback (StartWriteback) only for
