@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/ulikunitz/xz"
 
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/digest"
@@ -359,7 +358,7 @@ func (r *Repo) Publish(ctx context.Context, snapshot string, opt PublishOptions)
 	res.Publication = pubID
 	res.Files = len(pub.Files)
 
-	tree, err := r.switchPrefix(opt.Prefix, dist, DistState{Publication: pubID, Snapshot: snapshot, SnapshotID: snap.ID, Published: now}, opt.NoTree)
+	tree, err := r.switchPrefix(opt.Prefix, dist, DistState{Publication: pubID, Snapshot: snapshot, SnapshotID: snap.ID, Published: now}, pub, opt.NoTree)
 	if err != nil {
 		return nil, err
 	}
@@ -370,8 +369,10 @@ func (r *Repo) Publish(ctx context.Context, snapshot string, opt PublishOptions)
 // switchPrefix points prefix/dist at a publication whose objects are all in
 // the store: under the prefix lock, it materialises the tree (unless
 // noTree), makes everything durable, then replaces the prefix state with
-// one rename and swaps the public symlink. It returns the tree's path.
-func (r *Repo) switchPrefix(prefix, dist string, ds DistState, noTree bool) (string, error) {
+// one rename and swaps the public symlink. It returns the tree's path. pub
+// is the publication ds names, already loaded (and verified or just built)
+// by the caller.
+func (r *Repo) switchPrefix(prefix, dist string, ds DistState, pub *Publication, noTree bool) (string, error) {
 	unlock, err := r.lockPrefix(prefix)
 	if err != nil {
 		return "", err
@@ -391,7 +392,7 @@ func (r *Repo) switchPrefix(prefix, dist string, ds DistState, noTree bool) (str
 	st.Dists[dist] = ds
 	treePath := ""
 	if !noTree {
-		tree, err := r.materialise(st)
+		tree, err := r.materialise(st, map[digest.Digest]*Publication{ds.Publication: pub})
 		if err != nil {
 			return "", err
 		}
@@ -472,7 +473,7 @@ func (r *Repo) Install(ctx context.Context, prefix string, id digest.Digest, noT
 		}
 		verified[f.SHA256] = true
 	}
-	tree, err := r.switchPrefix(prefix, pub.Dist, DistState{Publication: id, Snapshot: pub.Snapshot, SnapshotID: pub.SnapshotID, Published: pub.Published}, noTree)
+	tree, err := r.switchPrefix(prefix, pub.Dist, DistState{Publication: id, Snapshot: pub.Snapshot, SnapshotID: pub.SnapshotID, Published: pub.Published}, pub, noTree)
 	if err != nil {
 		return nil, err
 	}
@@ -519,26 +520,6 @@ func gzipBytes(data []byte) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func xzBytes(data []byte) ([]byte, error) {
-	var b bytes.Buffer
-	// A dictionary no larger than the input compresses the same and saves
-	// allocating (and clearing) the default 8 MiB window and its hash table.
-	dict := 1 << 16
-	for dict < len(data) && dict < 8<<20 {
-		dict <<= 1
-	}
-	cfg := xz.WriterConfig{DictCap: dict}
-	w, err := cfg.NewWriter(&b)
-	if err != nil {
-		return nil, err
-	}
-	w.Write(data)
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
 func (r *Repo) lockPrefix(prefix string) (func(), error) {
 	return r.lockFile(filepath.Join(r.Dir, "publish", "."+prefixKey(prefix)+".lock"))
 }
@@ -561,7 +542,10 @@ func (r *Repo) lockFile(p string) (func(), error) {
 // st, hardlinked from the store (copied when the store is on another
 // device). ID is the digest of the distributions map, so an unchanged
 // prefix reuses its tree.
-func (r *Repo) materialise(st *PrefixState) (string, error) {
+//
+// known holds publications the caller already has in memory; the others
+// are loaded (and verified) from the store.
+func (r *Repo) materialise(st *PrefixState, known map[digest.Digest]*Publication) (string, error) {
 	j, _ := json.Marshal(st.Dists)
 	id := digest.FromBytes(j).Hex()[:32]
 	dir := filepath.Join(r.Dir, "trees", id)
@@ -573,9 +557,12 @@ func (r *Repo) materialise(st *PrefixState) (string, error) {
 	os.RemoveAll(tmp)
 	made := map[string]bool{}
 	for _, ds := range st.Dists {
-		pub, err := r.LoadPublication(ds.Publication)
-		if err != nil {
-			return "", err
+		pub := known[ds.Publication]
+		if pub == nil {
+			var err error
+			if pub, err = r.LoadPublication(ds.Publication); err != nil {
+				return "", err
+			}
 		}
 		for _, f := range pub.Files {
 			dst := filepath.Join(tmp, filepath.FromSlash(f.Path))

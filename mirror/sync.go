@@ -222,7 +222,13 @@ func (r *Repo) Sync(ctx context.Context, name string, opt SyncOptions) (*SyncRes
 	if opt.Progress != nil {
 		add = opt.Progress(total, len(jobs))
 	}
+	durable := false // every object stored here is durable (step 5)
 	if len(jobs) > 0 {
+		// Free space for the whole batch, once (ToStore checks only its
+		// resumable downloads).
+		if err := r.Store.CheckSpace(uint64(total)); err != nil {
+			return nil, err
+		}
 		// Intent log: objects are committed without one fsync each; until
 		// the single SyncFS below succeeds, a crash may leave them torn, so
 		// the next sync re-verifies every object listed here.
@@ -234,7 +240,9 @@ func (r *Repo) Sync(ctx context.Context, name string, opt SyncOptions) (*SyncRes
 			return nil, err
 		}
 		defer func() {
-			if err := r.Store.SyncFS(); err == nil {
+			// After the SyncFS of step 5 the log has served its purpose;
+			// a failed sync flushes what it stored before dropping it.
+			if durable || r.Store.SyncFS() == nil {
 				os.Remove(r.pendingPath(name))
 			}
 		}()
@@ -299,6 +307,7 @@ feed:
 	if err := r.Store.SyncFS(); err != nil {
 		return nil, err
 	}
+	durable = true
 	res.Manifest = id
 	res.Changed = id != m.Manifest
 	m.Manifest = id

@@ -191,3 +191,60 @@ func TestCommitNoSyncThenSyncFS(t *testing.T) {
 		t.Fatal("CommitNoSync accepted content that does not match its digest")
 	}
 }
+
+func TestCreateKnown(t *testing.T) {
+	s := mustOpen(t)
+	data := []byte("one of many small packages")
+	want := digest.FromBytes(data)
+	if _, err := s.CreateKnown("", 1); err == nil {
+		t.Fatal("CreateKnown without a digest accepted")
+	}
+	w, err := s.CreateKnown(want, int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.Has(want); ok {
+		t.Fatal("object visible before commit")
+	}
+	w.Write(data)
+	if d, err := w.CommitNoSync(); err != nil || d != want {
+		t.Fatalf("commit %s %v", d, err)
+	}
+	if err := s.Verify(want); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(s.Path(want)); err != nil || st.Mode().Perm() != 0o444 {
+		t.Fatalf("object mode %v %v, want read-only", st.Mode(), err)
+	}
+	// Same object again (the shard directory exists now): idempotent.
+	w, _ = s.CreateKnown(want, int64(len(data)))
+	w.Write(data)
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// Wrong content, short content and overlong content store nothing.
+	other := digest.FromBytes([]byte("other"))
+	for _, c := range []struct {
+		want digest.Digest
+		size int64
+		data []byte
+	}{{other, int64(len(data)), data}, {want, int64(len(data)), data[:3]}, {want, 3, data}} {
+		w, err := s.CreateKnown(c.want, c.size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(c.data)
+		if _, err := w.CommitNoSync(); err == nil {
+			t.Fatalf("CommitNoSync accepted %q as %s of %d bytes", c.data, c.want.Short(), c.size)
+		}
+	}
+	if ok, _ := s.Has(other); ok {
+		t.Fatal("mismatched object stored")
+	}
+	// Aborted writers leave nothing in tmp/.
+	w, _ = s.CreateKnown(other, 5)
+	w.Abort()
+	if ents, _ := os.ReadDir(filepath.Join(s.Root(), "tmp")); len(ents) != 0 {
+		t.Fatalf("tmp/ holds %d files after commits and aborts", len(ents))
+	}
+}
