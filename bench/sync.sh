@@ -230,7 +230,7 @@ if [ "$B_OBJECTS" -gt "$D_OBJECTS" ]; then
   echo "  as a delta      what it would be carrying only the $D_OBJECTS objects the edge lacks (computed from the manifest," \
        "same entries and framing):"
   verdict "$D_VOLUME" "$D_MANIFEST" "$D_FRAMING"
-  echo "  target          NOT MET as exported: the hub did not use what the edge holds (the edge's receipt carries no held list)"
+  echo "  target          NOT MET as exported: the hub re-sent content the edge's last receipt says it holds"
 else
   verdict "$VOL2" "$B_MANIFEST" "$B_FRAMING"
 fi

@@ -226,7 +226,7 @@ func explain(args []string) error {
 	dist := fs.String("dist", "", "publication dist")
 	vars := fs.String("vars", "", "also write shell variables (KEY=VALUE lines) to this file")
 	list := fs.Int("list", 40, "list every object when the bundle has at most this many")
-	heldDir := fs.String("held", "", "an earlier bundle the receiver applied: also explain the delta against its objects")
+	heldDir := fs.String("held", "", "an earlier bundle the receiver applied: also explain the delta against its content objects")
 	fs.Parse(args)
 	b, err := openBundle(*dir)
 	if err != nil {
@@ -238,8 +238,16 @@ func explain(args []string) error {
 		if err != nil {
 			return err
 		}
+		// Records are applied and dropped by the edge (and always travel,
+		// complete, in every hub bundle): only content objects are held.
+		records := map[digest.Digest]bool{}
+		for _, r := range hb.m.Records {
+			records[r.Digest] = true
+		}
 		for _, o := range hb.m.Objects {
-			held[o.Digest] = true
+			if !records[o.Digest] {
+				held[o.Digest] = true
+			}
 		}
 	}
 	paths := map[digest.Digest][]string{}
