@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"log"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -21,8 +19,8 @@ import (
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/edge"
-	"github.com/eucora/eucora/hub"
 	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/hubtest"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/datadir"
@@ -61,7 +59,7 @@ type syncFixture struct {
 func newSyncFixture(t *testing.T) *syncFixture {
 	t.Helper()
 	ctx := ctxT(t)
-	dir, base, admin := startHub(t)
+	dir, base, admin := hubtest.Start(t)
 	hc := client.New(base, admin)
 	bigDeb := publishAPT(t, dir)
 
@@ -332,45 +330,6 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// startHub starts a one-node hub in a temporary data directory and
-// returns the directory, its URL and the bootstrap (platform-admin) token.
-func startHub(t *testing.T) (dir, base, token string) {
-	t.Helper()
-	dir = t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raftAddr := rl.Addr().String()
-	rl.Close()
-	srv, err := hub.New(hub.Config{DataDir: dir, RaftAddr: raftAddr, NodeID: "node1", Bootstrap: true, Listener: ln, Fast: true,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	select {
-	case <-srv.Ready():
-	case <-time.After(30 * time.Second):
-		t.Fatal("hub not ready after 30s")
-	}
-	var tok []byte
-	for i := 0; i < 300; i++ {
-		if tok, err = os.ReadFile(filepath.Join(dir, hub.BootstrapTokenFile)); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("no bootstrap token: %v", err)
-	}
-	return dir, "http://" + ln.Addr().String(), strings.TrimSpace(string(tok))
 }
 
 // publishAPT publishes an APT repository under prefix "corp", dist

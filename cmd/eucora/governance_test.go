@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,48 +10,16 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/deploy"
-	"github.com/eucora/eucora/hub"
 	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/hubtest"
 	"github.com/eucora/eucora/hub/store"
 )
 
 // startHub runs a one-node hub in process and returns its URL and admin
 // token.
 func startHub(t *testing.T) (string, string) {
-	t.Helper()
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raftAddr := rl.Addr().String()
-	rl.Close()
-	srv, err := hub.New(hub.Config{DataDir: dir, RaftAddr: raftAddr, NodeID: "node1", Bootstrap: true, Listener: ln, Fast: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	select {
-	case <-srv.Ready():
-	case <-time.After(30 * time.Second):
-		t.Fatal("hub not ready")
-	}
-	var tok []byte
-	for i := 0; i < 300; i++ {
-		if tok, err = os.ReadFile(filepath.Join(dir, hub.BootstrapTokenFile)); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "http://" + ln.Addr().String(), strings.TrimSpace(string(tok))
+	_, url, tok := hubtest.Start(t)
+	return url, tok
 }
 
 func TestGovernanceCLI(t *testing.T) {
