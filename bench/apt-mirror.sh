@@ -21,7 +21,7 @@ for t in go aptly apt-ftparchive gpg xz gzip; do
   command -v "$t" >/dev/null || { echo "bench-apt: $t is not installed (apt-get install aptly apt-utils gnupg xz-utils)" >&2; exit 1; }
 done
 
-W=$(mktemp -d /tmp/bench-apt.XXXXXX)
+W=$(mktemp -d "${TMPDIR:-/tmp}/bench-apt.XXXXXX") # TMPDIR=/dev/shm runs it on tmpfs
 cleanup() {
   [ -n "${SRV_PID:-}" ] && kill "$SRV_PID" 2>/dev/null || true
   GNUPGHOME=$W/gpg-up gpgconf --kill gpg-agent 2>/dev/null || true
@@ -83,13 +83,17 @@ step() { # step NAME TOOL cmd...
   # tool's unwritten data: EUCORA syncs its store before it commits state
   # (aptly does not), and syncfs would otherwise flush aptly's files too.
   sync
-  local s; s=$(now)
+  # The clock is read from bash's EPOCHREALTIME, with no process started
+  # inside the timed region ($(date) costs a few ms here, the same for both
+  # tools, which pulled short steps' ratios towards 1).
+  local s=$EPOCHREALTIME e
   "$@" > "$W/$tool-$name.log" 2>&1 || { echo "FAILED: $tool $name (see below)"; tail -20 "$W/$tool-$name.log"; exit 1; }
-  T[$tool,$name,$r]=$(elapsed "$s")
+  e=$EPOCHREALTIME
+  T[$tool,$name,$r]=$(awk -v a="$e" -v b="$s" 'BEGIN{printf "%.6f", a-b}')
   # EUCORA's times include making its results durable (fsync/syncfs);
   # aptly never fsyncs. Also record aptly's time plus a sync(1), for a
   # like-for-like "durable" comparison (informational).
-  if [ "$tool" = aptly ]; then s=$(now); sync; T[aptlyd,$name,$r]=$(calc "${T[aptly,$name,$r]} + $(elapsed "$s")"); fi
+  if [ "$tool" = aptly ]; then s=$EPOCHREALTIME; sync; e=$EPOCHREALTIME; T[aptlyd,$name,$r]=$(calc "${T[aptly,$name,$r]} + $e - $s"); fi
 }
 
 for r in $(seq "$REPEAT"); do
