@@ -31,7 +31,7 @@ func edgeCommand() *cli.Command {
 			"tampered, expired and unknown-key bundles, and records every attempt in its own\n" +
 			"audit hash chain, which 'edge export' carries back to the hub with a receipt.\n" +
 			"edge/DESIGN.md states the rules; docs/sync-records.md the record formats.",
-		Subcommands: []*cli.Command{edgeInitCommand(), edgeImportCommand(), edgeExportCommand(), edgeStatusCommand(), edgeServeCommand(), edgeAdmitCommand()},
+		Subcommands: []*cli.Command{edgeInitCommand(), edgeImportCommand(), edgeExportCommand(), edgeStatusCommand(), edgeServeCommand(), edgeAdmitCommand(), edgeGCCommand()},
 	}
 }
 

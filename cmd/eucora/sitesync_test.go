@@ -90,4 +90,11 @@ func TestMediaSyncCLI(t *testing.T) {
 		t.Fatalf("site status table: %q", out)
 	}
 	run(exitUsage, "site", "assign", "lon", "--apt", "nodist")
+	var gc struct {
+		Removed int `json:"removed"`
+		Kept    int `json:"kept"`
+	}
+	if err := json.Unmarshal([]byte(run(0, "edge", "gc", "--data", lon, "-o", "json")), &gc); err != nil || gc.Removed != 0 {
+		t.Fatalf("edge gc with nothing to collect: %v %+v", err, gc)
+	}
 }
