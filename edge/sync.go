@@ -133,7 +133,7 @@ func (s *Syncer) push(ctx context.Context, res *RoundResult) error {
 // pull asks for the site's export and applies it when it is new.
 func (s *Syncer) pull(ctx context.Context, res *RoundResult) error {
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
-	exp, err := s.Hub.ExportSite(cctx, s.Edge.Site(), client.ExportRequest{IfChanged: true})
+	exp, err := s.Hub.ExportSite(cctx, s.Edge.Site(), client.ExportRequest{IfChanged: true, ManifestOnly: true})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("pull: request export: %w", err)

@@ -277,8 +277,8 @@ const (
 // expire, no acknowledgement due, and either applied by the site or
 // computed from the same held list (a site that refused it as incomplete
 // and reported what it holds gets a new one).
-func (s *Server) reusable(pl *sitePlan, ss store.SiteSync, last *store.ExportRecord, heldDigest digest.Digest, now time.Time) bool {
-	return last.ContentKey == pl.key && last.Node == s.cfg.NodeID && last.Expires.After(now.Add(24*time.Hour)) &&
+func (s *Server) reusable(pl *sitePlan, ss store.SiteSync, last *store.ExportRecord, req client.ExportRequest, heldDigest digest.Digest, now time.Time) bool {
+	return last.ContentKey == pl.key && last.ManifestOnly == req.ManifestOnly && last.Node == s.cfg.NodeID && last.Expires.After(now.Add(24*time.Hour)) &&
 		!pl.ackDue(last, now) && (ss.LastAppliedSeq >= last.Sequence || last.HeldDigest == heldDigest) && s.exportOnDisk(last)
 }
 
@@ -366,7 +366,7 @@ func (s *Server) handleSiteExport(w http.ResponseWriter, r *http.Request, p *Pri
 		return
 	}
 	now, heldDigest := store.NowUTC(), transfer.HeldListDigest(held)
-	if last := sync.LastExport; req.IfChanged && last != nil && s.reusable(pl, sync, last, heldDigest, now) {
+	if last := sync.LastExport; req.IfChanged && last != nil && s.reusable(pl, sync, last, req, heldDigest, now) {
 		writeJSON(w, http.StatusOK, client.Export{ExportRecord: *last, Reused: true})
 		return
 	}
@@ -377,7 +377,9 @@ func (s *Server) handleSiteExport(w http.ResponseWriter, r *http.Request, p *Pri
 			writeError(w, http.StatusServiceUnavailable, "object %s that site %s needs is not in this node's content store", d, site.Name)
 			return
 		}
-		need += pl.objects[d]
+		if !req.ManifestOnly { // volumes copy the objects; a manifest-only export serves them from the store
+			need += pl.objects[d]
+		}
 	}
 	for _, rc := range pl.records {
 		need += int64(len(rc.Data)) * 2
@@ -467,9 +469,18 @@ func (s *Server) writeExport(ctx context.Context, site store.Site, pl *sitePlan,
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
-	out, err := transfer.Create(ctx, dir, key, transfer.Header{
-		Source: hubSource, Target: site.Name, Sequence: res.Sequence, Predecessor: res.Predecessor, Created: now,
-	}, transfer.Content{Records: recs, Objects: objs}, transfer.CreateOptions{VolumeSize: req.VolumeSize})
+	hdr := transfer.Header{Source: hubSource, Target: site.Name, Sequence: res.Sequence, Predecessor: res.Predecessor, Created: now}
+	content := transfer.Content{Records: recs, Objects: objs}
+	var signed *transfer.Signed
+	var volumes []string
+	if req.ManifestOnly {
+		signed, err = transfer.CreateManifest(ctx, key, hdr, content)
+	} else {
+		var out *transfer.Result
+		if out, err = transfer.Create(ctx, dir, key, hdr, content, transfer.CreateOptions{VolumeSize: req.VolumeSize}); err == nil {
+			signed, volumes = out.Signed, out.Volumes
+		}
+	}
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -479,19 +490,19 @@ func (s *Server) writeExport(ctx context.Context, site store.Site, pl *sitePlan,
 			return nil, err
 		}
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, transfer.ManifestEntry), out.Signed.Envelope, 0o640); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, transfer.ManifestEntry), signed.Envelope, 0o640); err != nil {
 		return nil, err
 	}
-	rec := &store.ExportRecord{Site: site.Name, Sequence: res.Sequence, BundleID: out.Signed.BundleID, Digest: out.Signed.Digest,
-		Predecessor: res.Predecessor, Created: out.Signed.Created, Expires: out.Signed.Expires, Objects: len(delta), ObjectBytes: bytes,
-		Records: len(recs), Full: req.Full, ContentKey: pl.key, Node: s.cfg.NodeID, Volumes: []store.VolumeInfo{}}
+	rec := &store.ExportRecord{Site: site.Name, Sequence: res.Sequence, BundleID: signed.BundleID, Digest: signed.Digest,
+		Predecessor: res.Predecessor, Created: signed.Created, Expires: signed.Expires, Objects: len(delta), ObjectBytes: bytes,
+		Records: len(recs), Full: req.Full, ManifestOnly: req.ManifestOnly, ContentKey: pl.key, Node: s.cfg.NodeID, Volumes: []store.VolumeInfo{}}
 	if pl.ack != nil {
 		rec.AckSeq = pl.ack.Sequence
 	}
 	if hk.Next != nil {
 		rec.AnnouncedKey = hk.Next.KeyID
 	}
-	for _, v := range out.Volumes {
+	for _, v := range volumes {
 		d, n, err := fileDigest(v)
 		if err != nil {
 			return nil, err

@@ -186,6 +186,20 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 	if !x3.Reused || x3.Sequence != 2 {
 		t.Fatalf("an unchanged if_changed export made a new bundle: %+v", x3)
 	}
+	// A manifest-only export (the network flow) writes no volumes and is
+	// not what a media request reuses.
+	mo := must[client.Export](t, "manifest-only export")(ac.ExportSite(ctx, "lon", client.ExportRequest{IfChanged: true, ManifestOnly: true}))
+	if mo.Reused || !mo.ManifestOnly || len(mo.Volumes) != 0 || mo.Sequence != 3 {
+		t.Fatalf("manifest-only export: %+v", mo)
+	}
+	if menv, err := ac.ExportManifest(ctx, "lon", mo.Sequence); err != nil {
+		t.Fatal(err)
+	} else if msg, err := transfer.ReadSigned(menv, signing.NewTrust(hubPub)); err != nil || msg.Digest != mo.Digest {
+		t.Fatalf("manifest-only export's manifest: %v", err)
+	}
+	if r := must[client.Export](t, "media export")(ac.ExportSite(ctx, "lon", client.ExportRequest{IfChanged: true})); r.Reused && r.ManifestOnly {
+		t.Fatalf("a media request reused a manifest-only export: %+v", r)
+	}
 	// The network flow's pieces: manifest and objects by digest.
 	env := must[[]byte](t, "manifest")(ac.ExportManifest(ctx, "lon", 2))
 	sg, err := transfer.ReadSigned(env, signing.NewTrust(hubPub))

@@ -547,3 +547,38 @@ func TestCreateRemovesStalePartials(t *testing.T) {
 		t.Error("unrelated file removed")
 	}
 }
+
+// TestCreateManifest: a manifest-only bundle verifies like any other, lists
+// each object as one part, writes nothing, and refuses a tree and an
+// object too large for one part.
+func TestCreateManifest(t *testing.T) {
+	key, err := signing.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := []byte("an object fetched by digest")
+	d := digest.FromBytes(blob)
+	open := func() (ReadAtCloser, error) { t.Fatal("CreateManifest read an object"); return nil, nil }
+	sg, err := CreateManifest(context.Background(), key, Header{Source: "hub", Target: "lon", Sequence: 3},
+		Content{Objects: []ObjectSource{{Digest: d, Size: int64(len(blob)), Open: open}},
+			Records: []RecordSource{{Type: "time", Data: []byte(`{"hub":"h","time":"2026-11-28T12:00:00Z"}`)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadSigned(sg.Envelope, signing.NewTrust(key.Public()))
+	if err != nil || back.Digest != sg.Digest || back.Sequence != 3 || len(back.Objects) != 2 || len(back.Records) != 1 {
+		t.Fatalf("read back: %v %+v", err, back)
+	}
+	for _, o := range back.Objects {
+		if len(o.Parts) != 1 || o.Parts[0].Digest != o.Digest || o.Parts[0].Volume != 1 {
+			t.Fatalf("object %s parts %+v", o.Digest.Short(), o.Parts)
+		}
+	}
+	if _, err := CreateManifest(context.Background(), key, Header{Source: "hub"}, Content{Tree: t.TempDir()}); err == nil {
+		t.Fatal("a tree was accepted")
+	}
+	huge := []ObjectSource{{Digest: d, Size: MaxPartSize + 1, Open: open}}
+	if _, err := CreateManifest(context.Background(), key, Header{Source: "hub"}, Content{Objects: huge}); err == nil || !strings.Contains(err.Error(), "single part") {
+		t.Fatalf("an object over MaxPartSize: %v", err)
+	}
+}

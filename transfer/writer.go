@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -128,22 +129,9 @@ func Create(ctx context.Context, outDir string, key *signing.PrivateKey, h Heade
 	if opts.Level == 0 {
 		opts.Level = zstd.SpeedFastest
 	}
-	if h.Created.IsZero() {
-		h.Created = time.Now()
-	}
-	h.Created = h.Created.UTC().Truncate(time.Second)
-	if h.Expires.IsZero() {
-		h.Expires = h.Created.Add(DefaultTTL)
-	}
-	h.Expires = h.Expires.UTC().Truncate(time.Second)
-	id, err := ulid.New(ulid.Timestamp(h.Created), rand.Reader)
+	m, err := newManifest(key, h)
 	if err != nil {
 		return nil, err
-	}
-	m := &Manifest{
-		Format: FormatV1, BundleID: id.String(), Source: h.Source, Target: h.Target,
-		Sequence: h.Sequence, Predecessor: h.Predecessor, Created: h.Created, Expires: h.Expires,
-		KeyID: key.ID, Objects: []Object{},
 	}
 	items, fileItems, err := collect(ctx, c, m)
 	if err != nil {
@@ -231,6 +219,72 @@ func Create(ctx context.Context, outDir string, key *signing.PrivateKey, h Heade
 		Signed:  &Signed{Manifest: m, Digest: digest.FromBytes(payload), KeyID: key.ID, Payload: payload, Envelope: env},
 		Volumes: paths, Bytes: size,
 	}, nil
+}
+
+// newManifest starts the manifest of a bundle with header h signed by key.
+func newManifest(key *signing.PrivateKey, h Header) (*Manifest, error) {
+	if h.Created.IsZero() {
+		h.Created = time.Now()
+	}
+	h.Created = h.Created.UTC().Truncate(time.Second)
+	if h.Expires.IsZero() {
+		h.Expires = h.Created.Add(DefaultTTL)
+	}
+	h.Expires = h.Expires.UTC().Truncate(time.Second)
+	id, err := ulid.New(ulid.Timestamp(h.Created), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return &Manifest{
+		Format: FormatV1, BundleID: id.String(), Source: h.Source, Target: h.Target,
+		Sequence: h.Sequence, Predecessor: h.Predecessor, Created: h.Created, Expires: h.Expires,
+		KeyID: key.ID, Objects: []Object{},
+	}, nil
+}
+
+// CreateManifest signs the manifest of a bundle whose objects travel one
+// by one, fetched by digest (the network flow), rather than in volumes:
+// each object is one part placed in volume 1, which is never written, so
+// nothing is read or copied and no disk is used. Such a bundle cannot be
+// carried on media. Objects (records included) must be at most
+// MaxPartSize; a Tree is not supported (its digests are not known).
+func CreateManifest(ctx context.Context, key *signing.PrivateKey, h Header, c Content) (*Signed, error) {
+	if c.Tree != "" {
+		return nil, errors.New("a manifest-only bundle cannot carry a tree")
+	}
+	m, err := newManifest(key, h)
+	if err != nil {
+		return nil, err
+	}
+	items, _, err := collect(ctx, c, m)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[digest.Digest]bool{}
+	for _, it := range items {
+		if seen[it.known] {
+			continue
+		}
+		seen[it.known] = true
+		if it.size > MaxPartSize {
+			return nil, fmt.Errorf("object %s is %d bytes, over the %d a single part may hold", it.known.Short(), it.size, int64(MaxPartSize))
+		}
+		m.Objects = append(m.Objects, Object{Digest: it.known, Size: it.size, MediaType: it.mediaType,
+			Parts: []Part{{Digest: it.known, Size: it.size, Volume: 1}}})
+	}
+	m.Volumes = 1
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("manifest-only bundle: %v", err)
+	}
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	env, err := json.Marshal(signing.Sign(key, PayloadType, payload))
+	if err != nil {
+		return nil, err
+	}
+	return &Signed{Manifest: m, Digest: digest.FromBytes(payload), KeyID: key.ID, Payload: payload, Envelope: env}, nil
 }
 
 // collect turns content into distinct items and fills the manifest's

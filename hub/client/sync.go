@@ -37,6 +37,9 @@ type ExportRequest struct {
 	VolumeSize int64 `json:"volume_size,omitempty"` // 0: the bundle default
 	Full       bool  `json:"full,omitempty"`        // ignore what the site holds
 	IfChanged  bool  `json:"if_changed,omitempty"`  // reuse the last export when it says the same
+	// ManifestOnly signs the manifest and writes no volumes: for the
+	// network flow, which fetches each object by digest.
+	ManifestOnly bool `json:"manifest_only,omitempty"`
 }
 
 // Export is an export of the hub for a site.

@@ -101,7 +101,9 @@ type ExportRecord struct {
 	ObjectBytes int64         `json:"object_bytes"` // their bytes
 	Records     int           `json:"records"`
 	Full        bool          `json:"full,omitempty"`
-	Volumes     []VolumeInfo  `json:"volumes"`
+	// ManifestOnly exports have no volumes: objects are fetched by digest.
+	ManifestOnly bool         `json:"manifest_only,omitempty"`
+	Volumes      []VolumeInfo `json:"volumes"`
 	// ContentKey identifies what the bundle says (records but the time
 	// and the ack, and every object the records reference): an unchanged
 	// key means a new export would tell the site nothing new.
