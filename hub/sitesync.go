@@ -525,10 +525,7 @@ func (s *Server) exportManifest(rec *store.ExportRecord) (map[digest.Digest]bool
 	}
 	env, err := os.ReadFile(filepath.Join(s.exportDir(rec.Site, rec.Sequence), transfer.ManifestEntry))
 	if err != nil {
-		if rec.Node != s.cfg.NodeID {
-			return nil, fmt.Errorf("written on node %s, not this one (%s)", rec.Node, s.cfg.NodeID)
-		}
-		return nil, fmt.Errorf("no longer on disk (the last %d are kept)", exportsKept)
+		return nil, s.exportGone(rec)
 	}
 	sg, err := transfer.ReadUnverified(env) // written by this node; the edge verifies
 	if err != nil || sg.Digest != rec.Digest {
@@ -602,14 +599,18 @@ func (s *Server) handleSiteExportGet(w http.ResponseWriter, r *http.Request, p *
 func (s *Server) exportFile(w http.ResponseWriter, rec *store.ExportRecord, name string) (*os.File, bool) {
 	f, err := os.Open(filepath.Join(s.exportDir(rec.Site, rec.Sequence), name))
 	if err != nil {
-		if rec.Node != s.cfg.NodeID {
-			writeError(w, http.StatusNotFound, "export %d of site %s was written on node %s, not this one (%s): export again", rec.Sequence, rec.Site, rec.Node, s.cfg.NodeID)
-		} else {
-			writeError(w, http.StatusNotFound, "export %d of site %s is no longer on disk (the last %d are kept): export again", rec.Sequence, rec.Site, exportsKept)
-		}
+		writeError(w, http.StatusNotFound, "export %d of site %s: %v: export again", rec.Sequence, rec.Site, s.exportGone(rec))
 		return nil, false
 	}
 	return f, true
+}
+
+// exportGone says why an export's files are not on this node.
+func (s *Server) exportGone(rec *store.ExportRecord) error {
+	if rec.Node != s.cfg.NodeID {
+		return fmt.Errorf("written on node %s, not this one (%s)", rec.Node, s.cfg.NodeID)
+	}
+	return fmt.Errorf("no longer on disk (the last %d are kept)", exportsKept)
 }
 
 func (s *Server) handleSiteExportManifest(w http.ResponseWriter, r *http.Request, p *Principal) {
