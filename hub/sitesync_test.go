@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,25 +67,11 @@ func publishedIntent(t *testing.T, w *govWorld, artifact []byte, scope deploy.Sc
 // download writes every volume of an export into dir.
 func download(t *testing.T, c *client.Client, site string, x client.Export, dir string) []string {
 	t.Helper()
-	var out []string
-	for _, v := range x.Volumes {
-		resp, err := c.ExportPart(ctxT(t), site, x.Sequence, "volumes", v.Name, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, v.Name)
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.Copy(f, resp.Body); err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		f.Close()
-		out = append(out, p)
+	files, err := c.DownloadExport(ctxT(t), x, dir, nil)
+	if err != nil {
+		t.Fatalf("download export %d of %s: %v", x.Sequence, site, err)
 	}
-	return out
+	return files
 }
 
 func TestSiteSyncRoundTrip(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,10 +12,7 @@ import (
 
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/store"
-	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/bytesize"
-	"github.com/eucora/eucora/internal/cas"
-	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
@@ -270,9 +266,15 @@ func hubExportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			files, err := downloadExport(c, out, cl, x, outDir)
+			var total int64
+			for _, v := range x.Volumes {
+				total += v.Size
+			}
+			bar := progress.NewBytes(out.progressEnabled(), total, "copying")
+			files, err := cl.DownloadExport(c.Context, x, outDir, bar.Add)
+			bar.Finish()
 			if err != nil {
-				return err
+				return fmt.Errorf("--out: %w", err)
 			}
 			if _, err := transfer.OpenOne(files, signing.NewTrust(hubPub)); err != nil {
 				return fmt.Errorf("downloaded export %d does not verify against the hub key: %w", x.Sequence, err)
@@ -286,42 +288,6 @@ func hubExportCommand() *cli.Command {
 			})
 		},
 	}
-}
-
-// downloadExport copies an export's volumes into dir: free space checked
-// first, each written under a temporary name, checked against its size and
-// SHA-256, then renamed.
-func downloadExport(c *cli.Context, out *output, cl *client.Client, x client.Export, dir string) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	var total int64
-	for _, v := range x.Volumes {
-		total += v.Size
-	}
-	if err := cas.CheckSpace(dir, uint64(total)); err != nil {
-		return nil, fmt.Errorf("--out %s: %w", dir, err)
-	}
-	bar := progress.NewBytes(out.progressEnabled(), total, "copying")
-	defer bar.Finish()
-	var files []string
-	for _, v := range x.Volumes {
-		if v.Name != filepath.Base(v.Name) || strings.HasPrefix(v.Name, ".") {
-			return nil, fmt.Errorf("hub named a volume %q", v.Name)
-		}
-		dst := filepath.Join(dir, v.Name)
-		resp, err := cl.ExportPart(c.Context, x.Site, x.Sequence, "volumes", v.Name, 0)
-		if err != nil {
-			return nil, err
-		}
-		err = copyVerified(dst, resp.Body, v.SHA256, v.Size, bar)
-		resp.Body.Close()
-		if err != nil {
-			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
-		}
-		files = append(files, dst)
-	}
-	return files, nil
 }
 
 func hubImportCommand() *cli.Command {
@@ -386,25 +352,6 @@ func hubImportCommand() *cli.Command {
 			})
 		},
 	}
-}
-
-// copyVerified writes r to dst atomically, checking size and digest
-// before the file takes its name.
-func copyVerified(dst string, r io.Reader, want digest.Digest, size int64, bar *progress.Bar) error {
-	f, err := atomicfile.Create(dst, 0o644)
-	if err != nil {
-		return err
-	}
-	ver := digest.NewVerifier(want, size)
-	if _, err := io.Copy(io.MultiWriter(f, ver, bar.Writer(io.Discard)), r); err != nil {
-		f.Abort()
-		return err
-	}
-	if err := ver.Verify(); err != nil {
-		f.Abort()
-		return err
-	}
-	return f.Commit()
 }
 
 func hubRotateKeyCommand() *cli.Command {

@@ -9,10 +9,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
@@ -242,3 +245,64 @@ func (c *Client) SwitchHubKey(ctx context.Context, force bool) (HubKey, error) {
 	var k HubKey
 	return k, c.do(ctx, "POST", "/v1/hub/key/switch", KeySwitchRequest{Force: force}, &k)
 }
+
+// DownloadExport copies an export's volumes into dir: free space checked
+// first, each volume written under a temporary name, checked against its
+// size and SHA-256, then renamed. progress (may be nil) gets byte counts.
+// It returns the volume paths.
+func (c *Client) DownloadExport(ctx context.Context, x Export, dir string, progress func(int64)) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var total int64
+	for _, v := range x.Volumes {
+		total += v.Size
+	}
+	if err := cas.CheckSpace(dir, uint64(total)); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	var files []string
+	for _, v := range x.Volumes {
+		if v.Name != filepath.Base(v.Name) || strings.HasPrefix(v.Name, ".") {
+			return nil, fmt.Errorf("hub named a volume %q", v.Name)
+		}
+		dst := filepath.Join(dir, v.Name)
+		resp, err := c.ExportPart(ctx, x.Site, x.Sequence, "volumes", v.Name, 0)
+		if err != nil {
+			return nil, err
+		}
+		err = copyVerified(dst, resp.Body, v.SHA256, v.Size, progress)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+		files = append(files, dst)
+	}
+	return files, nil
+}
+
+// copyVerified writes r to dst atomically, checking size and digest
+// before the file takes its name.
+func copyVerified(dst string, r io.Reader, want digest.Digest, size int64, progress func(int64)) error {
+	f, err := atomicfile.Create(dst, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Abort() // a no-op after Commit
+	ver := digest.NewVerifier(want, size)
+	w := io.MultiWriter(f, ver)
+	if progress != nil {
+		w = io.MultiWriter(w, progressWriter(progress))
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		return err
+	}
+	if err := ver.Verify(); err != nil {
+		return err
+	}
+	return f.Commit()
+}
+
+type progressWriter func(int64)
+
+func (p progressWriter) Write(b []byte) (int, error) { p(int64(len(b))); return len(b), nil }
