@@ -87,7 +87,10 @@ type Server struct {
 	// exportIndex caches, per "site/seq" export on this node's disk, the
 	// objects its manifest lists (hub/sitesync.go).
 	exportIndex sync.Map
-	denyLimit   *rate.Limiter // budget for recording denied requests
+	// pubObjects caches the object lists of APT publications by digest
+	// (immutable: hub/sitesync.go).
+	pubObjects sync.Map
+	denyLimit  *rate.Limiter // budget for recording denied requests
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -235,7 +235,7 @@ func (s *Server) planSite(site store.Site, sync store.SiteSync) (*sitePlan, erro
 			if !ok {
 				return nil, fmt.Errorf("apt %s %s is assigned to site %s but nothing is published there on this node ('eucora mirror apt publish SNAPSHOT --prefix %s --dist %s')", a.Prefix, a.Dist, site.Name, a.Prefix, a.Dist)
 			}
-			files, err := repo.PublicationObjects(ds.Publication)
+			files, err := s.publicationObjects(repo, ds.Publication)
 			if err != nil {
 				return nil, fmt.Errorf("apt %s %s: %w", a.Prefix, a.Dist, err)
 			}
@@ -307,6 +307,21 @@ func (pl *sitePlan) heldBy(st *store.State, site string, ss store.SiteSync) ([]d
 		return all, nil
 	}
 	return nil, nil
+}
+
+// publicationObjects is repo.PublicationObjects, kept per publication:
+// publications are content-addressed and never change, and every export
+// and every sync-state read of every site assigned one needs its list.
+func (s *Server) publicationObjects(repo *mirror.Repo, id digest.Digest) ([]mirror.FileRef, error) {
+	if v, ok := s.pubObjects.Load(id); ok {
+		return v.([]mirror.FileRef), nil
+	}
+	files, err := repo.PublicationObjects(id)
+	if err != nil {
+		return nil, err
+	}
+	s.pubObjects.Store(id, files)
+	return files, nil
 }
 
 // delta returns the plan's objects the site does not hold, sorted.
