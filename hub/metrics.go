@@ -42,7 +42,7 @@ func newMetrics() *metrics {
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 	})
 	m.deniedDropped = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "eucora_hub_denied_events_dropped_total", Help: "Denied requests not recorded as audit events because the per-node budget was exceeded.",
+		Name: "eucora_hub_denied_events_dropped_total", Help: "Denied or refused requests not recorded as audit events because the per-node budget was exceeded.",
 	})
 	m.reg.MustRegister(m.requests, m.latency, m.apply, m.fsmApply, m.deniedDropped,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))

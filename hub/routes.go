@@ -200,15 +200,20 @@ func (s *Server) authenticate(r *http.Request) (*Principal, error) {
 // deny records a denied request as an audit event. It never blocks the
 // answer for long and never fails it.
 func (s *Server) deny(r *http.Request, rt Route, p *Principal, status int, reason string) {
-	// Each recorded denial is a Raft entry: a flood of bad requests must
-	// not become a flood of writes. Beyond the budget they are counted.
+	s.recordRefusal(r, p, rt.Name, r.URL.Path, "denied", fmt.Sprintf("%d: %s", status, reason))
+}
+
+// recordRefusal records a refused request as an audit event with outcome
+// and reason. Each is a Raft entry: a flood of bad requests must not
+// become a flood of writes, so beyond a per-node budget they are only
+// counted.
+func (s *Server) recordRefusal(r *http.Request, p *Principal, action, object, outcome, reason string) {
 	if !s.denyLimit.Allow() {
 		s.metrics.deniedDropped.Inc()
 		return
 	}
-	a := s.audit(r, p, rt.Name, r.URL.Path)
-	a.Outcome = "denied"
-	a.Reason = fmt.Sprintf("%d: %s", status, reason)
+	a := s.audit(r, p, action, object)
+	a.Outcome, a.Reason = outcome, reason
 	cmd, err := store.NewCommand(store.CmdAuditRecord, struct{}{}, a)
 	if err != nil {
 		return
@@ -216,7 +221,7 @@ func (s *Server) deny(r *http.Request, rt Route, p *Principal, status int, reaso
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if _, err := s.propose(ctx, cmd); err != nil {
-		s.log.Warn("could not record denied request", "route", rt.Name, "err", err)
+		s.log.Warn("could not record a refused request", "action", action, "outcome", outcome, "err", err)
 	}
 }
 

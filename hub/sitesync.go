@@ -720,15 +720,9 @@ const (
 )
 
 // refuseImport answers 422 (409 for stale) with a code and records the
-// refusal as a hub audit event.
+// refusal as a hub audit event (within the refused-request budget).
 func (s *Server) refuseImport(w http.ResponseWriter, r *http.Request, p *Principal, site, code string, err error) {
-	a := s.audit(r, p, "sites.import", "site/"+site)
-	a.Outcome, a.Reason = "refused", code+": "+err.Error()
-	if cmd, cerr := store.NewCommand(store.CmdAuditRecord, struct{}{}, a); cerr == nil {
-		if _, perr := s.propose(r.Context(), cmd); perr != nil {
-			s.log.Warn("could not record a refused import", "site", site, "err", perr)
-		}
-	}
+	s.recordRefusal(r, p, "sites.import", "site/"+site, "refused", code+": "+err.Error())
 	status := http.StatusUnprocessableEntity
 	if code == codeStale {
 		status = http.StatusConflict
