@@ -34,9 +34,9 @@ const (
 	DefaultHTTPAddr = "127.0.0.1:8440"
 	DefaultRaftAddr = "127.0.0.1:8441"
 	DefaultNodeID   = "node1"
-	// DeniedEventsPerSecond bounds how many denied or refused requests (RBAC,
-	// scope, refused edge bundles) per second a
-	// node records as audit events; the rest are counted in
+	// DeniedEventsPerSecond bounds how many denied or refused requests
+	// (RBAC, scope, refused edge bundles) per second a node records as
+	// audit events; the rest are counted in
 	// eucora_hub_denied_events_dropped_total.
 	DeniedEventsPerSecond = 50
 	// BootstrapTokenFile is written (0600) under the data directory on the
