@@ -207,88 +207,29 @@ func (r *Repo) Publish(ctx context.Context, snapshot string, opt PublishOptions)
 		add = opt.Progress(n)
 	}
 
-	// Pool: every package must be present and intact in the store.
-	pool := map[string]FileRef{}
-	for _, ix := range man.Indexes {
-		for i := range ix.Packages {
-			p := &ix.Packages[i]
-			pp := PoolPath(ix.Component, p)
-			if _, ok := pool[pp]; ok {
-				continue
-			}
-			sz, err := r.Store.Size(p.SHA256)
-			if err != nil {
-				return nil, fmt.Errorf("snapshot %q: package %s (%s): %w", snapshot, p.Key(), p.SHA256, err)
-			}
-			if sz != p.Size {
-				return nil, &digest.MismatchError{Object: "store object " + string(p.SHA256) + " (" + p.Key() + ")", Want: string(p.SHA256), Got: string(p.SHA256), WantSize: p.Size, GotSize: sz}
-			}
-			pool[pp] = FileRef{Path: pp, SHA256: p.SHA256, Size: p.Size}
-		}
-	}
-
-	// Indexes.
-	type relEntry struct {
-		path string
-		ref  FileRef
-	}
-	var relFiles []relEntry
+	// The indexes are rendered and compressed (CPU) while the pool is
+	// checked against the store and hardlinked into a staging tree
+	// (system calls); materialise then moves the staged pool into place.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	distDir := "dists/" + dist + "/"
-	var comps, archs []string
-	seenC, seenA := map[string]bool{}, map[string]bool{}
-	for _, ix := range man.Indexes {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if !seenC[ix.Component] {
-			seenC[ix.Component] = true
-			comps = append(comps, ix.Component)
-		}
-		if !seenA[ix.Architecture] {
-			seenA[ix.Architecture] = true
-			archs = append(archs, ix.Architecture)
-		}
-		var b bytes.Buffer
-		for i := range ix.Packages {
-			p := &ix.Packages[i]
-			if i > 0 {
-				b.WriteByte('\n')
-			}
-			b.WriteString(p.Control)
-			fmt.Fprintf(&b, "Filename: %s\nSize: %d\nSHA256: %s\n", PoolPath(ix.Component, p), p.Size, p.SHA256.Hex())
-			res.Packages++
-			if add != nil {
-				add(1)
-			}
-		}
-		plain := b.Bytes()
-		// xz is the slow one: compress both at once.
-		var xzb []byte
-		var xzErr error
-		done := make(chan struct{})
-		go func() { xzb, xzErr = xzBytes(plain); close(done) }()
-		gz, err := gzipBytes(plain)
-		<-done
-		if err == nil {
-			err = xzErr
-		}
-		if err != nil {
-			return nil, err
-		}
-		sub := ix.Component + "/binary-" + ix.Architecture + "/"
-		for _, v := range []struct {
-			name string
-			data []byte
-		}{{"Packages", plain}, {"Packages.gz", gz}, {"Packages.xz", xzb}} {
-			ref, err := r.putFile(distDir+sub+v.name, v.data)
-			if err != nil {
-				return nil, err
-			}
-			relFiles = append(relFiles, relEntry{sub + v.name, ref})
-			pub.Files = append(pub.Files, ref,
-				FileRef{Path: distDir + sub + "by-hash/SHA256/" + ref.SHA256.Hex(), SHA256: ref.SHA256, Size: ref.Size})
-		}
+	rendered := make(chan *renderedIndexes, 1)
+	go func() { rendered <- r.renderIndexes(ctx, man, distDir, add) }()
+	stage, stageErr := r.stagePool(snapshot, man, !opt.NoTree)
+	defer stage.discard()
+	if stageErr != nil {
+		cancel()
 	}
+	ri := <-rendered
+	if stageErr != nil {
+		return nil, stageErr
+	}
+	if ri.err != nil {
+		return nil, ri.err
+	}
+	res.Packages = ri.packages
+	pub.Files = append(pub.Files, ri.files...)
+	relFiles, comps, archs := ri.rel, ri.comps, ri.archs
 
 	// Release, InRelease, Release.gpg.
 	origin := opt.Origin
@@ -343,9 +284,7 @@ func (r *Repo) Publish(ctx context.Context, snapshot string, opt PublishOptions)
 		}
 		pub.Files = append(pub.Files, ref)
 	}
-	for _, ref := range pool {
-		pub.Files = append(pub.Files, ref)
-	}
+	pub.Files = append(pub.Files, stage.refs...)
 	sort.Slice(pub.Files, func(i, j int) bool { return pub.Files[i].Path < pub.Files[j].Path })
 	pj, err := json.Marshal(pub)
 	if err != nil {
@@ -358,12 +297,156 @@ func (r *Repo) Publish(ctx context.Context, snapshot string, opt PublishOptions)
 	res.Publication = pubID
 	res.Files = len(pub.Files)
 
-	tree, err := r.switchPrefix(opt.Prefix, dist, DistState{Publication: pubID, Snapshot: snapshot, SnapshotID: snap.ID, Published: now}, pub, opt.NoTree)
+	tree, err := r.switchPrefix(opt.Prefix, dist, DistState{Publication: pubID, Snapshot: snapshot, SnapshotID: snap.ID, Published: now}, pub, opt.NoTree, stage)
 	if err != nil {
 		return nil, err
 	}
 	res.Tree = tree
 	return res, nil
+}
+
+// relEntry is one index file as the Release lists it (path relative to
+// dists/DIST/).
+type relEntry struct {
+	path string
+	ref  FileRef
+}
+
+// renderedIndexes is every Packages index of a publication, stored.
+type renderedIndexes struct {
+	rel          []relEntry
+	files        []FileRef // the index files and their by-hash names
+	comps, archs []string  // in manifest order
+	packages     int
+	err          error
+}
+
+// renderIndexes writes Packages, Packages.gz and Packages.xz of every index
+// of man into the store (without fsync: the publish's SyncFS covers them).
+func (r *Repo) renderIndexes(ctx context.Context, man *Manifest, distDir string, add func(int64)) *renderedIndexes {
+	out := &renderedIndexes{}
+	seenC, seenA := map[string]bool{}, map[string]bool{}
+	for _, ix := range man.Indexes {
+		if out.err = ctx.Err(); out.err != nil {
+			return out
+		}
+		if !seenC[ix.Component] {
+			seenC[ix.Component] = true
+			out.comps = append(out.comps, ix.Component)
+		}
+		if !seenA[ix.Architecture] {
+			seenA[ix.Architecture] = true
+			out.archs = append(out.archs, ix.Architecture)
+		}
+		var b bytes.Buffer
+		for i := range ix.Packages {
+			p := &ix.Packages[i]
+			if i > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(p.Control)
+			fmt.Fprintf(&b, "Filename: %s\nSize: %d\nSHA256: %s\n", PoolPath(ix.Component, p), p.Size, p.SHA256.Hex())
+			out.packages++
+			if add != nil {
+				add(1)
+			}
+		}
+		plain := b.Bytes()
+		// xz is the slow one: compress both at once.
+		var xzb []byte
+		var xzErr error
+		done := make(chan struct{})
+		go func() { xzb, xzErr = xzBytes(plain); close(done) }()
+		gz, err := gzipBytes(plain)
+		<-done
+		if err == nil {
+			err = xzErr
+		}
+		if err != nil {
+			out.err = err
+			return out
+		}
+		sub := ix.Component + "/binary-" + ix.Architecture + "/"
+		for _, v := range []struct {
+			name string
+			data []byte
+		}{{"Packages", plain}, {"Packages.gz", gz}, {"Packages.xz", xzb}} {
+			ref, err := r.putFile(distDir+sub+v.name, v.data)
+			if err != nil {
+				out.err = err
+				return out
+			}
+			out.rel = append(out.rel, relEntry{sub + v.name, ref})
+			out.files = append(out.files, ref,
+				FileRef{Path: distDir + sub + "by-hash/SHA256/" + ref.SHA256.Hex(), SHA256: ref.SHA256, Size: ref.Size})
+		}
+	}
+	return out
+}
+
+// poolStage is a publication's pool: every package checked present and of
+// the right size in the store and, when the publish makes a tree,
+// hardlinked into a staging directory under trees/ that materialise moves
+// into the new tree.
+type poolStage struct {
+	refs  []FileRef
+	dir   string                   // "" once moved (or when no tree is made)
+	paths map[string]digest.Digest // staged path -> object
+}
+
+// stagePrefix names staging directories under trees/.
+const stagePrefix = ".stage-"
+
+func (r *Repo) stagePool(snapshot string, man *Manifest, link bool) (*poolStage, error) {
+	st := &poolStage{paths: map[string]digest.Digest{}}
+	if link {
+		dir, err := os.MkdirTemp(filepath.Join(r.Dir, "trees"), stagePrefix)
+		if err != nil {
+			return st, err
+		}
+		st.dir = dir
+	}
+	made := map[string]bool{}
+	for _, ix := range man.Indexes {
+		for i := range ix.Packages {
+			p := &ix.Packages[i]
+			pp := PoolPath(ix.Component, p)
+			if _, ok := st.paths[pp]; ok {
+				continue
+			}
+			sz, err := r.Store.Size(p.SHA256)
+			if err != nil {
+				return st, fmt.Errorf("snapshot %q: package %s (%s): %w", snapshot, p.Key(), p.SHA256, err)
+			}
+			if sz != p.Size {
+				return st, &digest.MismatchError{Object: "store object " + string(p.SHA256) + " (" + p.Key() + ")", Want: string(p.SHA256), Got: string(p.SHA256), WantSize: p.Size, GotSize: sz}
+			}
+			st.paths[pp] = p.SHA256
+			st.refs = append(st.refs, FileRef{Path: pp, SHA256: p.SHA256, Size: p.Size})
+			if !link {
+				continue
+			}
+			dst := filepath.Join(st.dir, filepath.FromSlash(pp))
+			if d := filepath.Dir(dst); !made[d] {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					return st, err
+				}
+				made[d] = true
+			}
+			if err := linkOrCopy(r.Store.Path(p.SHA256), dst); err != nil {
+				return st, fmt.Errorf("materialise %s: %w", pp, err)
+			}
+		}
+	}
+	return st, nil
+}
+
+// discard removes the staging directory unless materialise took it.
+func (st *poolStage) discard() {
+	if st != nil && st.dir != "" {
+		os.RemoveAll(st.dir)
+		st.dir = ""
+	}
 }
 
 // switchPrefix points prefix/dist at a publication whose objects are all in
@@ -372,7 +455,9 @@ func (r *Repo) Publish(ctx context.Context, snapshot string, opt PublishOptions)
 // one rename and swaps the public symlink. It returns the tree's path. pub
 // is the publication ds names, already loaded (and verified or just built)
 // by the caller.
-func (r *Repo) switchPrefix(prefix, dist string, ds DistState, pub *Publication, noTree bool) (string, error) {
+//
+// stage, when not nil, is pub's pool already linked (Publish).
+func (r *Repo) switchPrefix(prefix, dist string, ds DistState, pub *Publication, noTree bool, stage *poolStage) (string, error) {
 	unlock, err := r.lockPrefix(prefix)
 	if err != nil {
 		return "", err
@@ -392,7 +477,7 @@ func (r *Repo) switchPrefix(prefix, dist string, ds DistState, pub *Publication,
 	st.Dists[dist] = ds
 	treePath := ""
 	if !noTree {
-		tree, err := r.materialise(st, map[digest.Digest]*Publication{ds.Publication: pub})
+		tree, err := r.materialise(st, map[digest.Digest]*Publication{ds.Publication: pub}, stage)
 		if err != nil {
 			return "", err
 		}
@@ -473,7 +558,7 @@ func (r *Repo) Install(ctx context.Context, prefix string, id digest.Digest, noT
 		}
 		verified[f.SHA256] = true
 	}
-	tree, err := r.switchPrefix(prefix, pub.Dist, DistState{Publication: id, Snapshot: pub.Snapshot, SnapshotID: pub.SnapshotID, Published: pub.Published}, pub, noTree)
+	tree, err := r.switchPrefix(prefix, pub.Dist, DistState{Publication: id, Snapshot: pub.Snapshot, SnapshotID: pub.SnapshotID, Published: pub.Published}, pub, noTree, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -544,8 +629,9 @@ func (r *Repo) lockFile(p string) (func(), error) {
 // prefix reuses its tree.
 //
 // known holds publications the caller already has in memory; the others
-// are loaded (and verified) from the store.
-func (r *Repo) materialise(st *PrefixState, known map[digest.Digest]*Publication) (string, error) {
+// are loaded (and verified) from the store. stage, when it holds a staging
+// directory, becomes the new tree's starting point (and is taken).
+func (r *Repo) materialise(st *PrefixState, known map[digest.Digest]*Publication, stage *poolStage) (string, error) {
 	j, _ := json.Marshal(st.Dists)
 	id := digest.FromBytes(j).Hex()[:32]
 	dir := filepath.Join(r.Dir, "trees", id)
@@ -555,6 +641,14 @@ func (r *Repo) materialise(st *PrefixState, known map[digest.Digest]*Publication
 	os.RemoveAll(dir)
 	tmp := dir + ".tmp"
 	os.RemoveAll(tmp)
+	var staged map[string]digest.Digest
+	if stage != nil && stage.dir != "" {
+		if err := os.Rename(stage.dir, tmp); err != nil {
+			return "", err
+		}
+		stage.dir = ""
+		staged = stage.paths
+	}
 	made := map[string]bool{}
 	for _, ds := range st.Dists {
 		pub := known[ds.Publication]
@@ -565,6 +659,9 @@ func (r *Repo) materialise(st *PrefixState, known map[digest.Digest]*Publication
 			}
 		}
 		for _, f := range pub.Files {
+			if d, ok := staged[f.Path]; ok && d == f.SHA256 {
+				continue
+			}
 			dst := filepath.Join(tmp, filepath.FromSlash(f.Path))
 			if d := filepath.Dir(dst); !made[d] {
 				if err := os.MkdirAll(d, 0o755); err != nil {
@@ -643,9 +740,11 @@ func (r *Repo) collectTrees() {
 	ents, _ := os.ReadDir(filepath.Join(r.Dir, "trees"))
 	for _, e := range ents {
 		// A tree another publish is building is not referenced yet: leave
-		// recent and unfinished trees alone.
+		// recent and unfinished trees alone, and staging directories for a
+		// day (a crashed publish's stage holds only hardlinks).
 		info, err := e.Info()
-		if err != nil || strings.HasSuffix(e.Name(), ".tmp") || time.Since(info.ModTime()) < time.Minute {
+		if err != nil || strings.HasSuffix(e.Name(), ".tmp") || time.Since(info.ModTime()) < time.Minute ||
+			strings.HasPrefix(e.Name(), stagePrefix) && time.Since(info.ModTime()) < 24*time.Hour {
 			continue
 		}
 		if !keep[e.Name()] {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/mirror/debian"
 )
@@ -162,5 +163,81 @@ func TestMirrorOfPublication(t *testing.T) {
 	site.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
 	if _, err := site.Sync(context.Background(), "hub", SyncOptions{Fetcher: fastFetcher()}); !errors.Is(err, ErrExpired) {
 		t.Fatalf("expired publication: %v", err)
+	}
+}
+
+// TestPublishTreeIsComplete: the tree a publish materialises (pool staged
+// while the indexes compress, then moved into place) holds exactly the
+// files of every distribution under the prefix, each the right object; a
+// publish that fails on a missing pool object leaves no staging directory
+// and changes nothing.
+func TestPublishTreeIsComplete(t *testing.T) {
+	repo, _ := publishFixture(t)
+	signer, _ := testSigner(t)
+	ctx := context.Background()
+	for _, dist := range []string{"one", "two"} {
+		if _, err := repo.Publish(ctx, "s1", PublishOptions{Prefix: "site", Dist: dist, Signer: signer}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]digest.Digest{}
+	for _, dist := range []string{"one", "two"} {
+		for _, f := range mustPublication(t, repo, "site", dist).Files {
+			want[f.Path] = f.SHA256
+		}
+	}
+	root := filepath.Join(repo.Dir, "public", "site")
+	got := map[string]digest.Digest{}
+	err := filepath.WalkDir(root+"/", func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == ".complete" {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		got[filepath.ToSlash(rel)] = digest.FromBytes(data)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("tree has %d files, publications list %d", len(got), len(want))
+	}
+	for p, d := range want {
+		if got[p] != d {
+			t.Fatalf("%s: tree has %s, publication says %s", p, got[p], d)
+		}
+	}
+	noStage := func() {
+		t.Helper()
+		ents, _ := os.ReadDir(filepath.Join(repo.Dir, "trees"))
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), stagePrefix) {
+				t.Fatalf("staging directory %s left behind", e.Name())
+			}
+		}
+	}
+	noStage()
+
+	before, _ := os.ReadFile(repo.prefixPath("site"))
+	var victim digest.Digest
+	for _, f := range mustPublication(t, repo, "site", "one").Files {
+		if strings.HasSuffix(f.Path, "beta_2.0_amd64.deb") {
+			victim = f.SHA256
+		}
+	}
+	if err := os.Remove(repo.Store.Path(victim)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = repo.Publish(ctx, "s1", PublishOptions{Prefix: "site", Dist: "one", Signer: signer})
+	if !errors.Is(err, cas.ErrNotFound) || !strings.Contains(err.Error(), "beta_2.0_amd64") {
+		t.Fatalf("publish with a missing package: %v", err)
+	}
+	noStage()
+	if after, _ := os.ReadFile(repo.prefixPath("site")); !bytes.Equal(before, after) {
+		t.Fatal("a failed publish changed the prefix state")
 	}
 }
