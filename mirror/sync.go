@@ -2,7 +2,6 @@ package mirror
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/klauspost/compress/gzip"
 	"github.com/ulikunitz/xz"
 
 	"github.com/eucora/eucora/internal/digest"
@@ -427,7 +427,11 @@ func fetchIndex(ctx context.Context, f *Fetcher, base string, rel *debian.Releas
 		if err != nil {
 			return nil, err
 		}
-		raw, err := decompress(data, ext, url)
+		hint := int64(0)
+		if hasPlain {
+			hint = plain.Size
+		}
+		raw, err := decompress(data, ext, url, hint)
 		if err != nil {
 			return nil, err
 		}
@@ -452,7 +456,9 @@ func fetchIndex(ctx context.Context, f *Fetcher, base string, rel *debian.Releas
 		relFile, strings.TrimSuffix(dir, "/"), strings.Join(tried, "; "), ErrMissingIndex)
 }
 
-func decompress(data []byte, ext, name string) ([]byte, error) {
+// decompress returns the decompressed index. sizeHint, when the Release
+// gives the plain index's size, sizes the buffer once.
+func decompress(data []byte, ext, name string, sizeHint int64) ([]byte, error) {
 	var r io.Reader
 	switch ext {
 	case "":
@@ -470,7 +476,16 @@ func decompress(data []byte, ext, name string) ([]byte, error) {
 		}
 		r = zr
 	}
-	out, err := io.ReadAll(io.LimitReader(r, maxIndexSize+1))
+	// The hint is trusted only within a plausible compression ratio, so a
+	// wrong Release cannot make this allocate far more than it reads.
+	grow := int64(len(data)) * 4
+	if sizeHint > 0 && sizeHint <= int64(len(data))*32 {
+		grow = sizeHint
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(min(grow, maxIndexSize)) + bytes.MinRead)
+	_, err := buf.ReadFrom(io.LimitReader(r, maxIndexSize+1))
+	out := buf.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("%s: decompress: %v: %w", name, err, ErrInvalid)
 	}
