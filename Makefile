@@ -7,8 +7,10 @@ FUZZTIME ?= 20s
 
 .PHONY: build test test-short bench bench-transfer bench-apt bench-hub bench-sync fuzz lint clean
 
+# urfave_cli_no_docs leaves out urfave/cli's man/markdown generators (unused)
+# and the markdown library they pull in, whose init every command paid.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/eucora
+	CGO_ENABLED=0 $(GO) build -trimpath -tags urfave_cli_no_docs -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/eucora
 
 # Unit, cluster, black-box and real-client tests, all under the race detector.
 test:
