@@ -2,8 +2,8 @@ package deploy
 
 import (
 	"fmt"
-	"regexp"
 
+	"github.com/eucora/eucora/internal/charset"
 	"github.com/eucora/eucora/internal/digest"
 )
 
@@ -25,11 +25,15 @@ type Application struct {
 	PrivilegedTools bool   `json:"privileged_tools"` // privileged tooling always needs CAB (seed 9.3)
 }
 
-var identPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`)
+// Identifiers match `^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`.
+var (
+	identFirst = charset.Of("A-Za-z0-9")
+	identRest  = charset.Of("A-Za-z0-9._+-")
+)
 
 // ValidIdentifier reports whether s may be used as an id (application,
 // version, intent, approval, exception). Ids are plain tokens, never paths.
-func ValidIdentifier(s string) bool { return identPattern.MatchString(s) }
+func ValidIdentifier(s string) bool { return charset.Match(s, 1, 128, identFirst, identRest) }
 
 func checkIdent(field, v string) error {
 	if v == "" {

@@ -2,8 +2,9 @@ package deploy
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/eucora/eucora/internal/charset"
 )
 
 // Scope is a segment of the enterprise (seed 5.4): an acquisition boundary,
@@ -20,12 +21,18 @@ type Scope struct {
 	Site        string `json:"site,omitempty"`
 }
 
-var scopeValue = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+// Scope values match `^[a-z0-9][a-z0-9._-]{0,62}$`.
+var (
+	scopeFirst = charset.Of("a-z0-9")
+	scopeRest  = charset.Of("a-z0-9._-")
+)
+
+func validScopeValue(s string) bool { return charset.Match(s, 1, 63, scopeFirst, scopeRest) }
 
 // Validate checks names and nesting.
 func (s Scope) Validate() error {
 	for _, f := range []struct{ name, v string }{{"acquisition", s.Acquisition}, {"bu", s.BU}, {"site", s.Site}} {
-		if f.v != "" && !scopeValue.MatchString(f.v) {
+		if f.v != "" && !validScopeValue(f.v) {
 			return fmt.Errorf("scope.%s %q: want 1-63 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit", f.name, f.v)
 		}
 	}

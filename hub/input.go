@@ -138,7 +138,7 @@ func DecodeTokenRequest(r io.Reader) (TokenRequest, error) {
 	if err := decodeJSON(r, &v); err != nil {
 		return v, err
 	}
-	if !store.NamePattern.MatchString(v.Name) {
+	if !store.ValidName(v.Name) {
 		return v, badField("name", "%q: want 1-63 characters of a-z, 0-9, '.', '_', '-'", v.Name)
 	}
 	if _, err := deploy.ParseRole(v.Role); err != nil {
@@ -163,7 +163,7 @@ func DecodeJoinRequest(r io.Reader) (JoinRequest, error) {
 	if err := decodeJSON(r, &v); err != nil {
 		return v, err
 	}
-	if !store.NamePattern.MatchString(v.NodeID) {
+	if !store.ValidName(v.NodeID) {
 		return v, badField("node_id", "%q: want 1-63 characters of a-z, 0-9, '.', '_', '-'", v.NodeID)
 	}
 	if _, port, ok := strings.Cut(v.RaftAddr, ":"); !ok || port == "" {

@@ -62,7 +62,7 @@ func FuzzDecodeTokenRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDecoded(t, data, func(r *bytes.Reader) (TokenRequest, error) { return DecodeTokenRequest(r) },
 			func(v TokenRequest) error {
-				if !store.NamePattern.MatchString(v.Name) {
+				if !store.ValidName(v.Name) {
 					return errors.New("name")
 				}
 				return v.Scope.Validate()
@@ -76,7 +76,7 @@ func FuzzDecodeJoinRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDecoded(t, data, func(r *bytes.Reader) (JoinRequest, error) { return DecodeJoinRequest(r) },
 			func(v JoinRequest) error {
-				if !store.NamePattern.MatchString(v.NodeID) || !strings.Contains(v.RaftAddr, ":") {
+				if !store.ValidName(v.NodeID) || !strings.Contains(v.RaftAddr, ":") {
 					return errors.New("join")
 				}
 				return nil

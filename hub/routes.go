@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/charset"
 )
 
 // Principal is the authenticated caller of a request.
@@ -109,7 +109,12 @@ func (s *Server) routes() *http.ServeMux {
 	return mux
 }
 
-var correlationPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+// Correlation ids match `^[A-Za-z0-9._:-]{1,128}$`.
+var correlationChars = charset.Of("A-Za-z0-9._:-")
+
+func validCorrelationID(s string) bool {
+	return charset.Match(s, 1, 128, correlationChars, correlationChars)
+}
 
 type ctxKey int
 
@@ -129,7 +134,7 @@ func isStale(r *http.Request) bool {
 func (s *Server) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cid := r.Header.Get("X-Correlation-ID")
-		if !correlationPattern.MatchString(cid) {
+		if !validCorrelationID(cid) {
 			cid = ulid.Make().String()
 		}
 		w.Header().Set("X-Correlation-ID", cid)

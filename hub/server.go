@@ -110,7 +110,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.DutyInterval == 0 {
 		cfg.DutyInterval = time.Second
 	}
-	if !store.NamePattern.MatchString(cfg.NodeID) {
+	if !store.ValidName(cfg.NodeID) {
 		return nil, fmt.Errorf("node id %q: want 1-63 characters of a-z, 0-9, '.', '_', '-'", cfg.NodeID)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), ready: make(chan struct{}),

@@ -8,13 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/charset"
 	"github.com/eucora/eucora/internal/digest"
 )
 
@@ -53,11 +53,17 @@ func (r *Repo) now() time.Time {
 	return time.Now()
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`)
+// Names match `^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`.
+var (
+	nameFirst = charset.Of("A-Za-z0-9")
+	nameRest  = charset.Of("A-Za-z0-9._+-")
+)
+
+func validName(s string) bool { return charset.Match(s, 1, 128, nameFirst, nameRest) }
 
 // CheckName validates a mirror, snapshot or distribution name.
 func CheckName(kind, name string) error {
-	if !nameRE.MatchString(name) {
+	if !validName(name) {
 		return fmt.Errorf("%s name %q: use letters, digits, '.', '_', '+', '-' (at most 128): %w", kind, name, ErrInvalid)
 	}
 	return nil
@@ -69,7 +75,7 @@ func CheckPrefix(prefix string) error {
 		return fmt.Errorf("publish prefix is empty: %w", ErrInvalid)
 	}
 	for _, el := range strings.Split(prefix, "/") {
-		if !nameRE.MatchString(el) {
+		if !validName(el) {
 			return fmt.Errorf("publish prefix %q: element %q: use letters, digits, '.', '_', '+', '-': %w", prefix, el, ErrInvalid)
 		}
 	}

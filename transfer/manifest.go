@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/eucora/eucora/internal/charset"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
 )
@@ -92,10 +92,23 @@ type Record struct {
 }
 
 var (
-	bundleIDRe   = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{26}$`) // ULID
-	recordTypeRe = regexp.MustCompile(`^[a-z][a-z0-9.-]{0,63}$`)
-	nameRe       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)
+	ulidChars       = charset.Of("0-9A-HJKMNP-TV-Z") // Crockford base32, upper case
+	recordTypeFirst = charset.Of("a-z")
+	recordTypeRest  = charset.Of("a-z0-9.-")
+	nameFirst       = charset.Of("A-Za-z0-9")
+	nameRest        = charset.Of("A-Za-z0-9._@-")
 )
+
+// validBundleID matches `^[0-9A-HJKMNP-TV-Z]{26}$` (a ULID).
+func validBundleID(s string) bool { return charset.Match(s, 26, 26, ulidChars, ulidChars) }
+
+// validRecordType matches `^[a-z][a-z0-9.-]{0,63}$`.
+func validRecordType(s string) bool {
+	return charset.Match(s, 1, 64, recordTypeFirst, recordTypeRest)
+}
+
+// validName matches `^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`.
+func validName(s string) bool { return charset.Match(s, 1, 128, nameFirst, nameRest) }
 
 // ParseManifest decodes a manifest payload strictly (unknown fields are
 // errors) and validates it. It does not check signatures: use ReadSigned.
@@ -123,13 +136,13 @@ func (m *Manifest) Validate() error {
 	if m.Format != FormatV1 {
 		return fmt.Errorf("format %q, want %q", m.Format, FormatV1)
 	}
-	if !bundleIDRe.MatchString(m.BundleID) {
+	if !validBundleID(m.BundleID) {
 		return fmt.Errorf("bundle_id %q is not a ULID", m.BundleID)
 	}
-	if !nameRe.MatchString(m.Source) {
+	if !validName(m.Source) {
 		return fmt.Errorf("source %q: want 1-128 characters of A-Z a-z 0-9 . _ @ -", m.Source)
 	}
-	if m.Target != "" && !nameRe.MatchString(m.Target) {
+	if m.Target != "" && !validName(m.Target) {
 		return fmt.Errorf("target %q: want 1-128 characters of A-Z a-z 0-9 . _ @ -", m.Target)
 	}
 	if m.Predecessor != "" {
@@ -244,7 +257,7 @@ func (m *Manifest) Validate() error {
 		}
 	}
 	for i, r := range m.Records {
-		if !recordTypeRe.MatchString(r.Type) {
+		if !validRecordType(r.Type) {
 			return fmt.Errorf("records[%d].type %q: want a-z, 0-9, '.', '-'", i, r.Type)
 		}
 		size, ok := objects[r.Digest]

@@ -323,7 +323,7 @@ func checkHash(typ, field, h string) error {
 }
 
 func checkName(typ, field, v string) error {
-	if !nameRe.MatchString(v) {
+	if !validName(v) {
 		return badRecord(typ, "%s %q: want 1-128 characters of A-Z a-z 0-9 . _ @ -", field, v)
 	}
 	return nil
@@ -686,4 +686,4 @@ func ParseRecord(typ string, b []byte) (any, error) {
 // ValidName reports whether s is a valid source, target, site or origin
 // name (1-128 characters of A-Z a-z 0-9 . _ @ -, not starting with a
 // punctuation character).
-func ValidName(s string) bool { return nameRe.MatchString(s) }
+func ValidName(s string) bool { return validName(s) }

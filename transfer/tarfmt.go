@@ -4,8 +4,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"regexp"
+	"strings"
 
+	"github.com/eucora/eucora/internal/charset"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
 )
@@ -16,8 +17,7 @@ const blockSize = 512
 // entryOverhead is the most a tar entry adds to its data: header plus padding.
 const entryOverhead = 2 * blockSize
 
-// Entry names. Nothing else may appear in a volume.
-var entryNameRe = regexp.MustCompile(`^objects/([0-9a-f]{64})(\.zst)?$`)
+var lowerHex = charset.Of("0-9a-f")
 
 // entryName returns the tar name of an entry.
 func entryName(d digest.Digest, compressed bool) string {
@@ -28,13 +28,28 @@ func entryName(d digest.Digest, compressed bool) string {
 }
 
 // parseEntryName splits a tar name into digest and encoding, refusing any
-// name that is not exactly an object entry.
+// name that is not exactly an object entry. Nothing else may appear in a
+// volume.
 func parseEntryName(name string) (digest.Digest, bool, bool) {
-	m := entryNameRe.FindStringSubmatch(name)
-	if m == nil {
+	hex, zst, ok := splitEntryName(name)
+	if !ok {
 		return "", false, false
 	}
-	return digest.Digest(m[1]), m[2] == ".zst", true
+	return digest.Digest(hex), zst, true
+}
+
+// splitEntryName matches `^objects/([0-9a-f]{64})(\.zst)?$`, returning the
+// hex and whether the entry is zstd-compressed.
+func splitEntryName(name string) (hex string, zst, ok bool) {
+	rest, ok := strings.CutPrefix(name, "objects/")
+	if !ok {
+		return "", false, false
+	}
+	hex, zst = strings.CutSuffix(rest, ".zst")
+	if !charset.Match(hex, 64, 64, lowerHex, lowerHex) {
+		return "", false, false
+	}
+	return hex, zst, true
 }
 
 // ustarHeader encodes a POSIX ustar header for a regular file with fixed

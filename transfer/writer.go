@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/charset"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/internal/signing"
@@ -308,7 +308,7 @@ func collect(ctx context.Context, c Content, m *Manifest) (items []*item, fileIt
 		return it, nil
 	}
 	for i, r := range c.Records {
-		if !recordTypeRe.MatchString(r.Type) {
+		if !validRecordType(r.Type) {
 			return nil, nil, fmt.Errorf("record %d: type %q: want a-z, 0-9, '.', '-'", i, r.Type)
 		}
 		data := r.Data
@@ -728,14 +728,21 @@ func (w *bundleWriter) cleanup() {
 	}
 }
 
-var partialRe = regexp.MustCompile(`^\.[0-9A-HJKMNP-TV-Z]{26}\.[0-9]{4}\.partial$`)
+var digits = charset.Of("0-9")
+
+// isPartialName matches `^\.[0-9A-HJKMNP-TV-Z]{26}\.[0-9]{4}\.partial$`,
+// the name of an unfinished volume.
+func isPartialName(s string) bool {
+	return len(s) == 1+26+1+4+len(".partial") && s[0] == '.' && validBundleID(s[1:27]) &&
+		s[27] == '.' && charset.Match(s[28:32], 4, 4, digits, digits) && s[32:] == ".partial"
+}
 
 // removeStalePartials deletes unfinished volumes a killed create left in
 // dir. They never carry a final name, so nothing else refers to them.
 func removeStalePartials(dir string) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
-		if partialRe.MatchString(e.Name()) {
+		if isPartialName(e.Name()) {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/eucora/eucora/internal/charset"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/internal/signing"
@@ -70,7 +70,18 @@ func bundleCreateCommand() *cli.Command {
 	}
 }
 
-var hostSafe = regexp.MustCompile(`[^A-Za-z0-9._@-]`)
+var hostChars = charset.Of("A-Za-z0-9._@-")
+
+// hostSafe replaces each character of s outside [A-Za-z0-9._@-] with '-'
+// (a multi-byte character counts once, an invalid UTF-8 byte once each).
+func hostSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x80 && hostChars.Contains(byte(r)) {
+			return r
+		}
+		return '-'
+	}, s)
+}
 
 func runBundleCreate(ctx context.Context, out *output, o bundleCreateOptions) error {
 	volSize, err := parseSize(o.volumeSize)
@@ -89,7 +100,7 @@ func runBundleCreate(ctx context.Context, out *output, o bundleCreateOptions) er
 	}
 	if o.source == "" {
 		h, _ := os.Hostname()
-		o.source = strings.Trim(hostSafe.ReplaceAllString(h, "-"), "-._@")
+		o.source = strings.Trim(hostSafe(h), "-._@")
 		if o.source == "" {
 			o.source = "eucora"
 		}

@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"time"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/internal/charset"
 )
 
 // Batch is the write set one apply works on. Get sees earlier Sets of the
@@ -94,12 +94,19 @@ func setUint(b Batch, k []byte, n uint64) error {
 	return b.Set(k, binary.BigEndian.AppendUint64(nil, n))
 }
 
-// NamePattern is what site, origin and node names must match.
-var NamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+var (
+	nameFirst = charset.Of("a-z0-9")
+	nameRest  = charset.Of("a-z0-9._-")
+)
+
+// ValidName reports whether s is a valid site, origin or node name: 1-63
+// characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit
+// (the regexp `^[a-z0-9][a-z0-9._-]{0,62}$`).
+func ValidName(s string) bool { return charset.Match(s, 1, 63, nameFirst, nameRest) }
 
 // ValidateSite checks a site record's fields, naming the bad one.
 func ValidateSite(s Site) error {
-	if !NamePattern.MatchString(s.Name) {
+	if !ValidName(s.Name) {
 		return fmt.Errorf("%w: name %q: want 1-63 characters of a-z, 0-9, '.', '_', '-'", ErrInvalid, s.Name)
 	}
 	if s.Name == HubOrigin {
@@ -259,7 +266,7 @@ func apply(b Batch, cmd Command) (any, error) {
 
 // ValidateIngest checks a batch's fields, naming the first bad one.
 func ValidateIngest(body EventsIngestBody) error {
-	if !NamePattern.MatchString(body.Origin) || body.Origin == HubOrigin {
+	if !ValidName(body.Origin) || body.Origin == HubOrigin {
 		return fmt.Errorf("%w: origin %q: want a site name", ErrInvalid, body.Origin)
 	}
 	for i, e := range body.Events {
