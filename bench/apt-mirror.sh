@@ -11,7 +11,7 @@
 # and prints the ratio EUCORA/aptly per step (target: <= 0.5).
 #
 # Needs: go, aptly, apt-ftparchive (apt-utils), gpg, xz, gzip.
-# Env: N (default 2000), LARGE (3), LARGE_MB (40), KEEP=1 keeps the work dir.
+# Env: N (default 2000), LARGE (3), LARGE_MB (40), REPEAT (5), KEEP=1 keeps the work dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000}
@@ -75,7 +75,7 @@ GNUPGHOME=$W/gpg-pub gpg --batch -q --import "$W/keys/bench.key.asc"
 KEYID=$(GNUPGHOME=$W/gpg-pub gpg --batch --with-colons --list-secret-keys | awk -F: '/^fpr/ {print $10; exit}')
 
 export GNUPGHOME=$W/gpg-pub
-REPEAT=${REPEAT:-3}
+REPEAT=${REPEAT:-5}
 declare -A T
 step() { # step NAME TOOL cmd...
   local name=$1 tool=$2; shift 2

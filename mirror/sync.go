@@ -304,8 +304,13 @@ feed:
 	if err != nil {
 		return nil, err
 	}
-	if err := r.Store.SyncFS(); err != nil {
-		return nil, err
+	// An unchanged upstream stored nothing new: the committed state
+	// already refers to this manifest and its objects, made durable by the
+	// sync that committed it. syncfs would only flush other writers' data.
+	if len(jobs) > 0 || id != m.Manifest {
+		if err := r.Store.SyncFS(); err != nil {
+			return nil, err
+		}
 	}
 	durable = true
 	res.Manifest = id
