@@ -280,12 +280,15 @@ func (s *Store) CreateKnown(want digest.Digest, size int64) (*Writer, error) {
 	return &Writer{s: s, f: f, v: digest.NewVerifier(want, size), want: want, size: size, readOnly: true}, nil
 }
 
-var tmpSeq atomic.Uint64
+var (
+	tmpSeq atomic.Uint64
+	pid    = strconv.Itoa(os.Getpid()) // os.Getpid is a system call
+)
 
 // createTemp creates a new read-only temporary file in dir named after
 // want, the process and a counter (O_EXCL: never an existing file).
 func createTemp(dir string, want digest.Digest) (*os.File, error) {
-	prefix := filepath.Join(dir, "k-"+want.Hex()[:16]+"-"+strconv.Itoa(os.Getpid())+"-")
+	prefix := filepath.Join(dir, "k-"+want.Hex()[:16]+"-"+pid+"-")
 	for {
 		name := prefix + strconv.FormatUint(tmpSeq.Add(1), 36)
 		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o444)
@@ -406,11 +409,14 @@ func (w *Writer) commit(durable bool) (digest.Digest, error) {
 	final := w.s.Path(got)
 	dir := filepath.Dir(final)
 	if w.readOnly {
-		// Most shard directories exist: try the rename first.
-		err = os.Rename(tmp, final)
+		// Most shard directories exist: try the rename first. rename(2)
+		// directly: os.Rename first lstats the target (to refuse a
+		// directory, which rename(2) refuses too), one more system call
+		// per object.
+		err = renameFile(tmp, final)
 		if errors.Is(err, fs.ErrNotExist) {
 			if err = os.MkdirAll(dir, 0o755); err == nil {
-				err = os.Rename(tmp, final)
+				err = renameFile(tmp, final)
 			}
 		}
 	} else if err = os.MkdirAll(dir, 0o755); err == nil {
@@ -428,6 +434,13 @@ func (w *Writer) commit(durable bool) (digest.Digest, error) {
 		return "", err
 	}
 	return got, nil
+}
+
+func renameFile(from, to string) error {
+	if err := unix.Rename(from, to); err != nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+	}
+	return nil
 }
 
 // Abort discards the object (a resumable partial is kept for Resume).
