@@ -26,9 +26,13 @@ import (
 
 func init() {
 	// The hub refused the request as malformed or invalid (400, 413, 422,
-	// naming the field): the same class as a local malformed input.
+	// naming the field): the same class as a local malformed input. A
+	// refused site bundle (422 too) has its own codes (importRefusal).
 	registerExitMatch(exitCorrupt, func(err error) bool {
 		var ae *client.APIError
+		if _, refused := importRefusal(err); refused {
+			return false
+		}
 		return errors.As(err, &ae) && (ae.Status == 400 || ae.Status == 413 || ae.Status == 422)
 	})
 }

@@ -21,24 +21,32 @@ import (
 // Hub <-> edge sync from the hub's side (docs/sync-protocol.md): site
 // enrol, assign and status; hub export and import.
 
-func init() {
-	code := func(codes ...string) func(error) bool {
-		return func(err error) bool {
-			var ae *client.APIError
-			if !errors.As(err, &ae) {
-				return false
-			}
-			for _, c := range codes {
-				if ae.Code == c {
-					return true
-				}
-			}
-			return false
-		}
+// importRefusalExit maps the code of a hub's refusal of a site's bundle
+// (docs/api.md) to the exit code of the same local refusal.
+var importRefusalExit = map[string]int{
+	"unknown_key": exitBadSignature, "bad_signature": exitBadSignature,
+	"corrupt": exitCorrupt,
+	"foreign": exitStale, "expired": exitStale, "stale": exitStale,
+}
+
+// importRefusal returns err's exit code when it is a hub's refusal of a
+// site's bundle.
+func importRefusal(err error) (int, bool) {
+	var ae *client.APIError
+	if !errors.As(err, &ae) {
+		return 0, false
 	}
-	registerExitMatch(exitBadSignature, code("unknown_key", "bad_signature"))
-	registerExitMatch(exitCorrupt, code("corrupt"))
-	registerExitMatch(exitStale, code("foreign", "expired", "stale"))
+	code, ok := importRefusalExit[ae.Code]
+	return code, ok
+}
+
+func init() {
+	for _, exit := range []int{exitBadSignature, exitCorrupt, exitStale} {
+		registerExitMatch(exit, func(err error) bool {
+			code, ok := importRefusal(err)
+			return ok && code == exit
+		})
+	}
 }
 
 func siteEnrollCommand() *cli.Command {

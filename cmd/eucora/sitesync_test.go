@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/eucora/eucora/hub/client"
 )
 
 func TestMediaSyncCLI(t *testing.T) {
@@ -96,5 +99,29 @@ func TestMediaSyncCLI(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(run(0, "edge", "gc", "--data", lon, "-o", "json")), &gc); err != nil || gc.Removed != 0 {
 		t.Fatalf("edge gc with nothing to collect: %v %+v", err, gc)
+	}
+}
+
+// TestImportRefusalExitCodes: a hub's refusal of a site's bundle exits as
+// the same refusal would locally, whatever HTTP status carries it; other
+// 4xx answers of the hub keep their classes.
+func TestImportRefusalExitCodes(t *testing.T) {
+	for _, c := range []struct {
+		err  *client.APIError
+		want int
+	}{
+		{&client.APIError{Status: 422, Code: "unknown_key"}, exitBadSignature},
+		{&client.APIError{Status: 422, Code: "bad_signature"}, exitBadSignature},
+		{&client.APIError{Status: 422, Code: "corrupt"}, exitCorrupt},
+		{&client.APIError{Status: 422, Code: "foreign"}, exitStale},
+		{&client.APIError{Status: 422, Code: "expired"}, exitStale},
+		{&client.APIError{Status: 409, Code: "stale"}, exitStale},
+		{&client.APIError{Status: 422, Code: "not_enrolled"}, exitCorrupt},
+		{&client.APIError{Status: 400}, exitCorrupt},
+		{&client.APIError{Status: 413}, exitCorrupt},
+	} {
+		if got := exitCode(fmt.Errorf("hub import: %w", c.err)); got != c.want {
+			t.Errorf("%d %q: exit %d, want %d", c.err.Status, c.err.Code, got, c.want)
+		}
 	}
 }
