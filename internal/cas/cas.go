@@ -236,6 +236,10 @@ type Writer struct {
 	// readOnly is set when the temporary file was created 0444 (CreateKnown):
 	// commit needs no chmod.
 	readOnly bool
+	// writebackMin is the smallest object CommitNoSync gives the early
+	// writeback hint (StartWriteback): 0 (every object) for Create and
+	// Resume, 1 MiB for CreateKnown.
+	writebackMin int64
 }
 
 // Create starts an object. want may be empty when the digest is not known in
@@ -277,7 +281,7 @@ func (s *Store) CreateKnown(want digest.Digest, size int64) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{s: s, f: f, v: digest.NewVerifier(want, size), want: want, size: size, readOnly: true}, nil
+	return &Writer{s: s, f: f, v: digest.NewVerifier(want, size), want: want, size: size, readOnly: true, writebackMin: 1 << 20}, nil
 }
 
 var (
@@ -396,7 +400,7 @@ func (w *Writer) commit(durable bool) (digest.Digest, error) {
 	durable = durable && !w.s.noSync
 	if err == nil && durable {
 		err = w.f.Sync()
-	} else if err == nil && (!w.readOnly || w.n >= 1<<20) {
+	} else if err == nil && w.n >= w.writebackMin {
 		StartWriteback(w.f) // so the caller's later sync finds little left
 	}
 	if cerr := w.f.Close(); err == nil {
@@ -588,9 +592,14 @@ func (s *Store) SyncFS() error {
 	}
 	defer d.Close()
 	s.mu.Lock()
+	taken := s.unsynced
 	s.unsynced = nil
 	s.mu.Unlock()
 	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		// Not durable yet: a later Sync must still know these objects.
+		s.mu.Lock()
+		s.unsynced = append(taken, s.unsynced...)
+		s.mu.Unlock()
 		return fmt.Errorf("syncfs %s: %w", s.root, err)
 	}
 	return nil
