@@ -100,8 +100,7 @@ const (
 // the result as the mirror's new state. On any error the previous state is
 // left as it was, and the error names the file and the reason.
 func (r *Repo) Sync(ctx context.Context, name string, opt SyncOptions) (*SyncResult, error) {
-	m, err := r.Mirror(name)
-	if err != nil {
+	if _, err := r.Mirror(name); err != nil {
 		return nil, err
 	}
 	// One sync per mirror at a time; a second waits for the first.
@@ -110,7 +109,8 @@ func (r *Repo) Sync(ctx context.Context, name string, opt SyncOptions) (*SyncRes
 		return nil, err
 	}
 	defer unlock()
-	if m, err = r.Mirror(name); err != nil { // re-read under the lock
+	m, err := r.Mirror(name) // re-read under the lock
+	if err != nil {
 		return nil, err
 	}
 	f := opt.Fetcher
