@@ -175,6 +175,10 @@ func (r *idleReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// errTooLarge is the Err of the FetchError Bytes returns for a body over
+// its limit; Verified reports it as a size mismatch.
+var errTooLarge = fmt.Errorf("larger than the limit: %w", ErrInvalid)
+
 // Bytes downloads url whole into memory. At most max bytes are accepted.
 func (f *Fetcher) Bytes(ctx context.Context, url string, max int64) ([]byte, error) {
 	var out []byte
@@ -189,7 +193,7 @@ func (f *Fetcher) Bytes(ctx context.Context, url string, max int64) ([]byte, err
 			return err
 		}
 		if int64(len(b)) > max {
-			return &FetchError{URL: url, Reason: fmt.Sprintf("larger than the %d-byte limit", max), Err: ErrInvalid}
+			return &FetchError{URL: url, Reason: fmt.Sprintf("larger than the %d-byte limit", max), Err: errTooLarge}
 		}
 		if r.ContentLength >= 0 && int64(len(b)) != r.ContentLength {
 			return &FetchError{URL: url, Reason: fmt.Sprintf("truncated: got %d of %d bytes", len(b), r.ContentLength), Err: io.ErrUnexpectedEOF}
@@ -206,7 +210,7 @@ func (f *Fetcher) Verified(ctx context.Context, url, name string, want digest.Di
 	b, err := f.Bytes(ctx, url, size)
 	if err != nil {
 		var fe *FetchError
-		if errors.As(err, &fe) && errors.Is(err, ErrInvalid) {
+		if errors.As(err, &fe) && errors.Is(err, errTooLarge) {
 			return nil, &digest.MismatchError{Object: name, Want: string(want), Got: "(not computed)", WantSize: size, GotSize: size + 1}
 		}
 		return nil, err
