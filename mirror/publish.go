@@ -104,35 +104,31 @@ func (r *Repo) prefixPath(prefix string) string {
 
 // PrefixState loads the state of prefix (empty when nothing is published).
 func (r *Repo) PrefixState(prefix string) (*PrefixState, error) {
-	var st PrefixState
-	err := readJSON(r.prefixPath(prefix), &st)
+	st, err := readPrefixState(r.prefixPath(prefix))
 	if errors.Is(err, fs.ErrNotExist) {
 		return &PrefixState{Prefix: prefix, Dists: map[string]DistState{}}, nil
 	}
-	if err != nil {
+	return st, err
+}
+
+// Prefixes lists the states of every published prefix.
+func (r *Repo) Prefixes() ([]*PrefixState, error) {
+	dir := filepath.Join(r.Dir, "publish")
+	return loadAll(dir, func(key string) (*PrefixState, error) {
+		return readPrefixState(filepath.Join(dir, key+".json"))
+	})
+}
+
+// readPrefixState reads the prefix state file at path; Dists is never nil.
+func readPrefixState(path string) (*PrefixState, error) {
+	var st PrefixState
+	if err := readJSON(path, &st); err != nil {
 		return nil, err
 	}
 	if st.Dists == nil {
 		st.Dists = map[string]DistState{}
 	}
 	return &st, nil
-}
-
-// Prefixes lists the states of every published prefix.
-func (r *Repo) Prefixes() ([]*PrefixState, error) {
-	names, err := listJSON(filepath.Join(r.Dir, "publish"))
-	if err != nil {
-		return nil, err
-	}
-	var out []*PrefixState
-	for _, n := range names {
-		var st PrefixState
-		if err := readJSON(filepath.Join(r.Dir, "publish", n+".json"), &st); err != nil {
-			return nil, err
-		}
-		out = append(out, &st)
-	}
-	return out, nil
 }
 
 // LoadPublication reads and verifies a publication manifest.

@@ -151,32 +151,44 @@ func (r *Repo) CreateMirror(m *Mirror, keyring []byte) error {
 
 // Mirror loads a mirror by name.
 func (r *Repo) Mirror(name string) (*Mirror, error) {
-	if err := CheckName("mirror", name); err != nil {
-		return nil, err
-	}
-	var m Mirror
-	if err := readJSON(r.mirrorPath(name), &m); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("mirror %q: %w", name, ErrNotFound)
-		}
-		return nil, err
-	}
-	return &m, nil
+	return loadNamed[Mirror]("mirror", name, r.mirrorPath)
 }
 
 // Mirrors lists all mirrors, by name.
 func (r *Repo) Mirrors() ([]*Mirror, error) {
-	names, err := listJSON(filepath.Join(r.Dir, "mirrors"))
+	return loadAll(filepath.Join(r.Dir, "mirrors"), r.Mirror)
+}
+
+// loadNamed reads the JSON state of the kind ("mirror", "snapshot") called
+// name from path(name); a missing file is ErrNotFound.
+func loadNamed[T any](kind, name string, path func(string) string) (*T, error) {
+	if err := CheckName(kind, name); err != nil {
+		return nil, err
+	}
+	var v T
+	if err := readJSON(path(name), &v); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s %q: %w", kind, name, ErrNotFound)
+		}
+		return nil, err
+	}
+	return &v, nil
+}
+
+// loadAll loads every state file of dir with load, in the order of their
+// names (listJSON's).
+func loadAll[T any](dir string, load func(name string) (*T, error)) ([]*T, error) {
+	names, err := listJSON(dir)
 	if err != nil {
 		return nil, err
 	}
-	var out []*Mirror
+	var out []*T
 	for _, n := range names {
-		m, err := r.Mirror(n)
+		v, err := load(n)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, m)
+		out = append(out, v)
 	}
 	return out, nil
 }
@@ -257,32 +269,14 @@ func (r *Repo) CreateSnapshot(mirror, name string) (*Snapshot, error) {
 
 // Snapshot loads a snapshot by name.
 func (r *Repo) Snapshot(name string) (*Snapshot, error) {
-	if err := CheckName("snapshot", name); err != nil {
-		return nil, err
-	}
-	var s Snapshot
-	if err := readJSON(r.snapshotPath(name), &s); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("snapshot %q: %w", name, ErrNotFound)
-		}
-		return nil, err
-	}
-	return &s, nil
+	return loadNamed[Snapshot]("snapshot", name, r.snapshotPath)
 }
 
 // Snapshots lists snapshots, oldest first.
 func (r *Repo) Snapshots() ([]*Snapshot, error) {
-	names, err := listJSON(filepath.Join(r.Dir, "snapshots"))
+	out, err := loadAll(filepath.Join(r.Dir, "snapshots"), r.Snapshot)
 	if err != nil {
 		return nil, err
-	}
-	var out []*Snapshot
-	for _, n := range names {
-		s, err := r.Snapshot(n)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].Created.Equal(out[j].Created) {
