@@ -414,23 +414,16 @@ func (r *Repo) stagePool(snapshot string, man *Manifest, link bool) (*poolStage,
 			if err != nil {
 				return st, fmt.Errorf("snapshot %q: package %s (%s): %w", snapshot, p.Key(), p.SHA256, err)
 			}
-			if sz != p.Size {
-				return st, &digest.MismatchError{Object: "store object " + string(p.SHA256) + " (" + p.Key() + ")", Want: string(p.SHA256), Got: string(p.SHA256), WantSize: p.Size, GotSize: sz}
+			if err := sizeMismatch("store object "+string(p.SHA256)+" ("+p.Key()+")", p.SHA256, p.Size, sz); err != nil {
+				return st, err
 			}
 			st.paths[pp] = p.SHA256
 			st.refs = append(st.refs, FileRef{Path: pp, SHA256: p.SHA256, Size: p.Size})
 			if !link {
 				continue
 			}
-			dst := filepath.Join(st.dir, filepath.FromSlash(pp))
-			if d := filepath.Dir(dst); !made[d] {
-				if err := os.MkdirAll(d, 0o755); err != nil {
-					return st, err
-				}
-				made[d] = true
-			}
-			if err := linkOrCopy(r.Store.Path(p.SHA256), dst); err != nil {
-				return st, fmt.Errorf("materialise %s: %w", pp, err)
+			if err := linkInto(st.dir, pp, r.Store.Path(p.SHA256), made); err != nil {
+				return st, err
 			}
 		}
 	}
@@ -546,8 +539,8 @@ func (r *Repo) Install(ctx context.Context, prefix string, id digest.Digest, noT
 		if err != nil {
 			return nil, fmt.Errorf("install publication %s: %s: %w", id.Short(), f.Path, err)
 		}
-		if sz != f.Size {
-			return nil, &digest.MismatchError{Object: f.Path, Want: string(f.SHA256), Got: string(f.SHA256), WantSize: f.Size, GotSize: sz}
+		if err := sizeMismatch(f.Path, f.SHA256, f.Size, sz); err != nil {
+			return nil, err
 		}
 		if err := r.Store.Verify(f.SHA256); err != nil {
 			return nil, fmt.Errorf("install publication %s: %s: %w", id.Short(), f.Path, err)
@@ -658,15 +651,8 @@ func (r *Repo) materialise(st *PrefixState, known map[digest.Digest]*Publication
 			if d, ok := staged[f.Path]; ok && d == f.SHA256 {
 				continue
 			}
-			dst := filepath.Join(tmp, filepath.FromSlash(f.Path))
-			if d := filepath.Dir(dst); !made[d] {
-				if err := os.MkdirAll(d, 0o755); err != nil {
-					return "", err
-				}
-				made[d] = true
-			}
-			if err := linkOrCopy(r.Store.Path(f.SHA256), dst); err != nil {
-				return "", fmt.Errorf("materialise %s: %w", f.Path, err)
+			if err := linkInto(tmp, f.Path, r.Store.Path(f.SHA256), made); err != nil {
+				return "", err
 			}
 		}
 	}
@@ -677,6 +663,31 @@ func (r *Repo) materialise(st *PrefixState, known map[digest.Digest]*Publication
 		return "", err
 	}
 	return id, nil // made durable by the caller's SyncFS
+}
+
+// sizeMismatch returns a *digest.MismatchError naming object when the
+// store's copy of d is got bytes long instead of want, else nil.
+func sizeMismatch(object string, d digest.Digest, want, got int64) error {
+	if got == want {
+		return nil
+	}
+	return &digest.MismatchError{Object: object, Want: string(d), Got: string(d), WantSize: want, GotSize: got}
+}
+
+// linkInto links (or copies) src to the slash-separated path rel under
+// root, creating its directory unless made records it as created.
+func linkInto(root, rel, src string, made map[string]bool) error {
+	dst := filepath.Join(root, filepath.FromSlash(rel))
+	if d := filepath.Dir(dst); !made[d] {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		made[d] = true
+	}
+	if err := linkOrCopy(src, dst); err != nil {
+		return fmt.Errorf("materialise %s: %w", rel, err)
+	}
+	return nil
 }
 
 func linkOrCopy(src, dst string) error {
