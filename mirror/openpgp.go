@@ -48,8 +48,6 @@ func classify(file string, err error) error {
 	switch {
 	case errors.Is(err, pgperrors.ErrUnknownIssuer):
 		return &SignatureError{File: file, Reason: "signed by a key that is not in the keyring", Err: ErrUnknownKey}
-	case errors.Is(err, pgperrors.ErrKeyExpired), errors.Is(err, pgperrors.ErrSignatureExpired):
-		return &SignatureError{File: file, Reason: err.Error(), Err: ErrBadSignature}
 	default:
 		return &SignatureError{File: file, Reason: err.Error(), Err: ErrBadSignature}
 	}
@@ -182,8 +180,11 @@ func (s *Signer) DetachSign(release []byte) ([]byte, error) {
 }
 
 // Fingerprint returns the signing key's fingerprint in upper-case hex.
-func (s *Signer) Fingerprint() string {
-	return strings.ToUpper(fmt.Sprintf("%x", s.entity.PrimaryKey.Fingerprint))
+func (s *Signer) Fingerprint() string { return fingerprint(s.entity) }
+
+// fingerprint returns e's primary key fingerprint in upper-case hex.
+func fingerprint(e *openpgp.Entity) string {
+	return strings.ToUpper(fmt.Sprintf("%x", e.PrimaryKey.Fingerprint))
 }
 
 // GeneratedKey names the files GenerateKey wrote.
@@ -207,7 +208,7 @@ func GenerateKey(dir, name, uid string) (*GeneratedKey, error) {
 		return nil, err
 	}
 	res := &GeneratedKey{
-		Fingerprint: strings.ToUpper(fmt.Sprintf("%x", e.PrimaryKey.Fingerprint)),
+		Fingerprint: fingerprint(e),
 		PrivateKey:  filepath.Join(dir, name+".key.asc"),
 		PublicASC:   filepath.Join(dir, name+".asc"),
 		PublicGPG:   filepath.Join(dir, name+".gpg"),
@@ -244,17 +245,3 @@ func GenerateKey(dir, name, uid string) (*GeneratedKey, error) {
 	}
 	return res, nil
 }
-
-// PublicKeyArmored returns the signer's public key, armored.
-func (s *Signer) PublicKeyArmored() ([]byte, error) {
-	var raw, b bytes.Buffer
-	if err := s.entity.Serialize(&raw); err != nil {
-		return nil, err
-	}
-	if err := armorChecksum(&b, openpgp.PublicKeyType, raw.Bytes()); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
-var _ io.Writer = (*bytes.Buffer)(nil)
