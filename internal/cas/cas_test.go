@@ -127,9 +127,9 @@ func TestResume(t *testing.T) {
 
 func TestOpenClearsTemp(t *testing.T) {
 	dir := t.TempDir()
-	s, _ := Open(dir)
+	Open(dir)
 	os.WriteFile(filepath.Join(dir, "tmp", "obj-crash"), []byte("x"), 0o644)
-	s, _ = Open(dir)
+	s, _ := Open(dir)
 	assertEmpty(t, s)
 }
 

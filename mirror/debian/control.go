@@ -137,9 +137,7 @@ func (r *Reader) Next() (Paragraph, error) {
 	for r.sc.Scan() {
 		r.line++
 		line := r.sc.Text()
-		if strings.HasSuffix(line, "\r") {
-			line = line[:len(line)-1]
-		}
+		line = strings.TrimSuffix(line, "\r")
 		if strings.TrimSpace(line) == "" {
 			if len(p) > 0 {
 				return p, nil

@@ -230,7 +230,7 @@ func FuzzParseRelease(f *testing.F) {
 			return
 		}
 		for p, fs := range r.Files {
-			if !CleanRelPath(p) || fs.Size < 0 || !IsHex64(fs.SHA256) {
+			if !CleanRelPath(p) || fs.Size < 0 || !isHex64(fs.SHA256) {
 				t.Fatalf("accepted unsafe entry %+v", fs)
 			}
 		}

@@ -135,6 +135,3 @@ func isHex64(s string) bool {
 	}
 	return true
 }
-
-// IsHex64 reports whether s is a 64-character hex string.
-func IsHex64(s string) bool { return isHex64(s) }
