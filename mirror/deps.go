@@ -85,15 +85,17 @@ func resolveDeps(universe []*candidate) (added int, unresolved []string) {
 			}
 		dep:
 			for _, d := range deps {
-				for _, alt := range d {
-					for _, cand := range candidates(alt) {
+				cands := make([][]*candidate, len(d)) // cands[i] = candidates(d[i])
+				for i, alt := range d {
+					cands[i] = candidates(alt)
+					for _, cand := range cands[i] {
 						if cand.selected {
 							continue dep
 						}
 					}
 				}
-				for _, alt := range d {
-					if cs := candidates(alt); len(cs) > 0 {
+				for _, cs := range cands {
+					if len(cs) > 0 {
 						cs[0].selected = true
 						added++
 						queue = append(queue, cs[0])
