@@ -14,6 +14,7 @@
 # Env: N (default 2000), LARGE (3), LARGE_MB (40), REPEAT (5), KEEP=1 keeps the work dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 N=${N:-2000}
 LARGE=${LARGE:-3}
 LARGE_MB=${LARGE_MB:-40}
@@ -48,18 +49,7 @@ t0=$(now)
 GNUPGHOME=$W/gpg-up gpg --batch -q --passphrase '' --quick-gen-key 'Bench upstream <up@example.invalid>' ed25519 sign never
 GNUPGHOME=$W/gpg-up gpg --batch -q --export > "$W/upstream.gpg"
 
-index_upstream() {
-  local dd=$UP/dists/bench bin=$UP/dists/bench/main/binary-amd64
-  rm -rf "$dd"; mkdir -p "$bin"
-  (cd "$UP" && apt-ftparchive packages pool > "$bin/Packages")
-  gzip -9nk "$bin/Packages"; xz -k -T0 "$bin/Packages"
-  (cd "$dd" && apt-ftparchive -o APT::FTPArchive::Release::Origin=Bench -o APT::FTPArchive::Release::Suite=bench \
-     -o APT::FTPArchive::Release::Codename=bench -o APT::FTPArchive::Release::Architectures=amd64 \
-     -o APT::FTPArchive::Release::Components=main release . > Release.tmp && mv Release.tmp Release)
-  GNUPGHOME=$W/gpg-up gpg --batch -q --yes --clearsign -o "$dd/InRelease" "$dd/Release"
-  GNUPGHOME=$W/gpg-up gpg --batch -q --yes -abs -o "$dd/Release.gpg" "$dd/Release"
-}
-index_upstream
+index_upstream bench "$UP" "$W/gpg-up"
 "$W/debgen" serve -dir "$UP" -addr 127.0.0.1:0 -addr-file "$W/addr" & SRV_PID=$!
 for _ in $(seq 50); do [ -s "$W/addr" ] && break; sleep 0.1; done
 URL="http://$(cat "$W/addr")"
@@ -118,7 +108,7 @@ JSON
 
   # One package changes upstream.
   "$W/debgen" bump -out "$UP" -name pkg-0007 -version "1.$r"
-  index_upstream
+  index_upstream bench "$UP" "$W/gpg-up"
   resync_eu() {
     "$EU" mirror apt sync up --data "$D" -q && "$EU" mirror apt snapshot up --as s2 --data "$D" -q &&
     "$EU" mirror apt publish s2 --data "$D" --key "$W/keys/bench.key.asc" --prefix bench --dist bench -q

@@ -26,6 +26,7 @@
 # shellcheck disable=SC2154 # T_NAME and R_NAME are set by measure's eval
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 SIZE=${1:-${UPSTREAM_SIZE:-400MiB}}
 N=${N:-300}
 LARGE=${LARGE:-4}
@@ -93,18 +94,7 @@ mkdir -p "$UP" "$W/gpg-up"; chmod 700 "$W/gpg-up"
 "$W/debgen" gen -out "$UP" -n "$N" -large "$LARGE" -large-mb "$LARGE_MB"
 GNUPGHOME=$W/gpg-up gpg --batch -q --passphrase '' --quick-gen-key 'Bench upstream <up@example.invalid>' ed25519 sign never
 GNUPGHOME=$W/gpg-up gpg --batch -q --export > "$W/upstream.gpg"
-index_upstream() { # as bench/apt-mirror.sh
-  local dd=$UP/dists/$DIST bin=$UP/dists/$DIST/main/binary-amd64
-  rm -rf "$dd"; mkdir -p "$bin"
-  (cd "$UP" && apt-ftparchive packages pool > "$bin/Packages")
-  gzip -9nk "$bin/Packages"; xz -k -T0 "$bin/Packages"
-  (cd "$dd" && apt-ftparchive -o APT::FTPArchive::Release::Origin=Bench -o APT::FTPArchive::Release::Suite=$DIST \
-     -o APT::FTPArchive::Release::Codename=$DIST -o APT::FTPArchive::Release::Architectures=amd64 \
-     -o APT::FTPArchive::Release::Components=main release . > Release.tmp && mv Release.tmp Release)
-  GNUPGHOME=$W/gpg-up gpg --batch -q --yes --clearsign -o "$dd/InRelease" "$dd/Release"
-  GNUPGHOME=$W/gpg-up gpg --batch -q --yes -abs -o "$dd/Release.gpg" "$dd/Release"
-}
-index_upstream
+index_upstream "$DIST" "$UP" "$W/gpg-up"
 "$W/debgen" serve -dir "$UP" -addr 127.0.0.1:0 -addr-file "$W/addr" & SRV_PID=$!
 for _ in $(seq 50); do [ -s "$W/addr" ] && break; sleep 0.1; done
 UPURL="http://$(cat "$W/addr")"
@@ -174,7 +164,7 @@ mkdir -p "$UP/pool/main/b/$NEWPKG"
 DEB=$UP/pool/main/b/$NEWPKG/${NEWPKG}_1.0_amd64.deb
 dpkg-deb --root-owner-group -Znone -b "$W/newpkg" "$DEB" >/dev/null
 PKG=$(stat -c %s "$DEB")
-index_upstream
+index_upstream "$DIST" "$UP" "$W/gpg-up"
 echo "one new package upstream: $NEWPKG, $PKG bytes"
 publish s2
 # The hub's own view of what the site lacks, before the second export.
