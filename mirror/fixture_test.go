@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/mirror/mirrortest"
 )
 
 // testRepo opens a mirror state and store in a temporary data directory.
@@ -23,6 +24,22 @@ func testRepo(t testing.TB) *Repo {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// newUpstreamMirror indexes u signed by a new upstream key (opts.Signer is
+// set to it), serves it and creates mirror "up" of dist "test", with
+// filter, in a new repo.
+func newUpstreamMirror(t testing.TB, u *mirrortest.Upstream, opts mirrortest.IndexOpts, filter string) (*Repo, *mirrortest.FaultServer) {
+	t.Helper()
+	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
+	opts.Signer = g
+	u.Index(opts)
+	srv := mirrortest.NewFaultServer(t, u.Dir)
+	repo := testRepo(t)
+	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test", Filter: filter}, g.Pub); err != nil {
+		t.Fatal(err)
+	}
+	return repo, srv
 }
 
 func testSigner(t testing.TB) (*Signer, *GeneratedKey) {

@@ -17,16 +17,10 @@ import (
 // mirror of a two-package upstream.
 func publishFixture(t *testing.T) (*Repo, *Handler) {
 	t.Helper()
-	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
 	u := mirrortest.NewUpstream(t)
 	u.AddDeb(mirrortest.DebSpec{Name: "alpha", Version: "1.0", Payload: 8192})
 	u.AddDeb(mirrortest.DebSpec{Name: "beta", Version: "2.0"})
-	u.Index(mirrortest.IndexOpts{Signer: g})
-	srv := mirrortest.NewFaultServer(t, u.Dir)
-	repo := testRepo(t)
-	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.Pub); err != nil {
-		t.Fatal(err)
-	}
+	repo, _ := newUpstreamMirror(t, u, mirrortest.IndexOpts{}, "")
 	ctx := context.Background()
 	if _, err := repo.Sync(ctx, "up", SyncOptions{Fetcher: fastFetcher()}); err != nil {
 		t.Fatal(err)

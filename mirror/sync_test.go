@@ -17,17 +17,11 @@ import (
 // TestSyncReleaseGPGPlainIndex: no InRelease, a detached Release.gpg and an
 // uncompressed index only.
 func TestSyncReleaseGPGPlainIndex(t *testing.T) {
-	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
 	u := mirrortest.NewUpstream(t)
 	u.AddDeb(mirrortest.DebSpec{Name: "alpha", Version: "1:2.0~rc1-3", Fields: map[string]string{"Section": "web"}})
 	u.AddDeb(mirrortest.DebSpec{Name: "beta", Version: "1.0", Fields: map[string]string{"Priority": "required"}})
 	u.AddDeb(mirrortest.DebSpec{Name: "gamma", Version: "1.0"})
-	u.Index(mirrortest.IndexOpts{Signer: g, NoInRelease: true, PlainOnly: true})
-	srv := mirrortest.NewFaultServer(t, u.Dir)
-	repo := testRepo(t)
-	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test", Filter: "Section:web | Priority:required"}, g.Pub); err != nil {
-		t.Fatal(err)
-	}
+	repo, srv := newUpstreamMirror(t, u, mirrortest.IndexOpts{NoInRelease: true, PlainOnly: true}, "Section:web | Priority:required")
 	res, err := repo.Sync(context.Background(), "up", SyncOptions{Fetcher: fastFetcher()})
 	if err != nil {
 		t.Fatal(err)
@@ -42,15 +36,9 @@ func TestSyncReleaseGPGPlainIndex(t *testing.T) {
 
 // TestSyncXZOnlyByHash: only Packages.xz, fetched by hash.
 func TestSyncXZOnlyByHash(t *testing.T) {
-	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
 	u := mirrortest.NewUpstream(t)
 	u.AddDeb(mirrortest.DebSpec{Name: "alpha", Version: "1.0"})
-	u.Index(mirrortest.IndexOpts{Signer: g, XZOnly: true, ByHash: true})
-	srv := mirrortest.NewFaultServer(t, u.Dir)
-	repo := testRepo(t)
-	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.Pub); err != nil {
-		t.Fatal(err)
-	}
+	repo, srv := newUpstreamMirror(t, u, mirrortest.IndexOpts{XZOnly: true, ByHash: true}, "")
 	res, err := repo.Sync(context.Background(), "up", SyncOptions{Fetcher: fastFetcher()})
 	if err != nil {
 		t.Fatal(err)
@@ -63,15 +51,9 @@ func TestSyncXZOnlyByHash(t *testing.T) {
 // TestSyncRecoversFromTornObjects: an intent log left by a crash makes the
 // next sync re-verify the listed objects and replace a torn one.
 func TestSyncRecoversFromTornObjects(t *testing.T) {
-	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
 	u := mirrortest.NewUpstream(t)
 	rel := u.AddDeb(mirrortest.DebSpec{Name: "alpha", Version: "1.0", Payload: 4096})
-	u.Index(mirrortest.IndexOpts{Signer: g})
-	srv := mirrortest.NewFaultServer(t, u.Dir)
-	repo := testRepo(t)
-	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.Pub); err != nil {
-		t.Fatal(err)
-	}
+	repo, srv := newUpstreamMirror(t, u, mirrortest.IndexOpts{}, "")
 	ctx := context.Background()
 	if _, err := repo.Sync(ctx, "up", SyncOptions{Fetcher: fastFetcher()}); err != nil {
 		t.Fatal(err)
@@ -146,16 +128,10 @@ var _ = filepath.Join
 // TestConcurrentSyncs: two syncs of one mirror at once both succeed, one
 // after the other, and agree.
 func TestConcurrentSyncs(t *testing.T) {
-	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
 	u := mirrortest.NewUpstream(t)
 	u.AddDeb(mirrortest.DebSpec{Name: "alpha", Version: "1.0", Payload: 32 << 10})
 	u.AddDeb(mirrortest.DebSpec{Name: "beta", Version: "1.0", Payload: 32 << 10})
-	u.Index(mirrortest.IndexOpts{Signer: g})
-	srv := mirrortest.NewFaultServer(t, u.Dir)
-	repo := testRepo(t)
-	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.Pub); err != nil {
-		t.Fatal(err)
-	}
+	repo, _ := newUpstreamMirror(t, u, mirrortest.IndexOpts{}, "")
 	type out struct {
 		res *SyncResult
 		err error
@@ -180,15 +156,9 @@ func TestConcurrentSyncs(t *testing.T) {
 // snapshot creation does not block the name for ever, while an existing
 // snapshot is never replaced.
 func TestSnapshotAfterCrashLeftover(t *testing.T) {
-	g := mirrortest.NewGPG(t, "Upstream <up@example.invalid>")
 	u := mirrortest.NewUpstream(t)
 	u.AddDeb(mirrortest.DebSpec{Name: "alpha", Version: "1.0"})
-	u.Index(mirrortest.IndexOpts{Signer: g})
-	srv := mirrortest.NewFaultServer(t, u.Dir)
-	repo := testRepo(t)
-	if err := repo.CreateMirror(&Mirror{Name: "up", URL: srv.URL, Dist: "test"}, g.Pub); err != nil {
-		t.Fatal(err)
-	}
+	repo, _ := newUpstreamMirror(t, u, mirrortest.IndexOpts{}, "")
 	if _, err := repo.Sync(context.Background(), "up", SyncOptions{Fetcher: fastFetcher()}); err != nil {
 		t.Fatal(err)
 	}
