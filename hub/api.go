@@ -95,7 +95,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, _ *Princip
 	var wg sync.WaitGroup
 	for i, sv := range servers {
 		n := StatusNode{ID: string(sv.ID), RaftAddr: string(sv.Address), Suffrage: suffrage(sv.Suffrage)}
-		if rec, err := s.nodeRecord(n.ID); err == nil {
+		if rec, err := s.store.State().Node(n.ID); err == nil {
 			n.HTTPAddr = rec.HTTPAddr
 		}
 		st.Nodes[i] = n

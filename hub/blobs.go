@@ -96,7 +96,7 @@ func (s *Server) replicate(ctx context.Context, d digest.Digest, size int64) ([]
 		if string(sv.ID) == s.cfg.NodeID {
 			continue
 		}
-		if n, err := s.nodeRecord(string(sv.ID)); err == nil {
+		if n, err := s.store.State().Node(string(sv.ID)); err == nil {
 			peers = append(peers, n)
 		}
 	}

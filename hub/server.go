@@ -273,7 +273,7 @@ func (s *Server) duties(bootstrap bool) {
 		s.materialiseKey()
 		if !s.isReady() {
 			if _, id := s.store.Leader(); id != "" {
-				if _, err := s.nodeRecord(s.cfg.NodeID); err == nil {
+				if _, err := s.store.State().Node(s.cfg.NodeID); err == nil {
 					s.once.Do(func() { close(s.ready) })
 				}
 			}
@@ -372,7 +372,7 @@ func (s *Server) systemAudit(action, object string) *store.AuditInput {
 func (s *Server) leaderDuties() error {
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
-	if n, err := s.nodeRecord(s.cfg.NodeID); err != nil || n.HTTPAddr != s.self || n.RaftAddr != s.cfg.RaftAddr {
+	if n, err := s.store.State().Node(s.cfg.NodeID); err != nil || n.HTTPAddr != s.self || n.RaftAddr != s.cfg.RaftAddr {
 		cmd, _ := store.NewCommand(store.CmdNodeUpsert, store.Node{ID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.self}, nil)
 		if _, err := s.store.Apply(ctx, cmd); err != nil {
 			return err
@@ -399,19 +399,6 @@ func (s *Server) leaderDuties() error {
 		}
 	}
 	return nil
-}
-
-func (s *Server) nodeRecord(id string) (store.Node, error) {
-	nodes, err := s.store.State().Nodes()
-	if err != nil {
-		return store.Node{}, err
-	}
-	for _, n := range nodes {
-		if n.ID == id {
-			return n, nil
-		}
-	}
-	return store.Node{}, fmt.Errorf("node %q: %w", id, store.ErrNotFound)
 }
 
 // materialiseKey writes the replicated hub key to DIR/keys/hub.key on
