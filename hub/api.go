@@ -201,12 +201,10 @@ func (s *Server) handleSiteCreate(w http.ResponseWriter, r *http.Request, p *Pri
 	s.apply(w, r, p, store.CmdSiteCreate, "site/"+site.Name, site, http.StatusCreated)
 }
 
+// denyScope answers 403 for a target outside p's scope and records the
+// denial as deny does; action is the route's name.
 func (s *Server) denyScope(w http.ResponseWriter, r *http.Request, p *Principal, action, reason string) {
-	for _, rt := range Routes() {
-		if rt.Name == action {
-			s.deny(r, rt, p, http.StatusForbidden, reason)
-		}
-	}
+	s.recordRefusal(r, p, action, r.URL.Path, "denied", fmt.Sprintf("%d: %s", http.StatusForbidden, reason))
 	writeError(w, http.StatusForbidden, "%s", reason)
 }
 
