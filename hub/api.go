@@ -65,14 +65,14 @@ type StatusResponse struct {
 type HubKeyResponse = client.HubKey
 
 func (s *Server) handleHubKey(w http.ResponseWriter, r *http.Request, _ *Principal) {
-	k, err := s.hubKey()
+	k, id, err := s.hubKeyIdentity()
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "hub key not available on this node yet: %v", err)
 		return
 	}
 	pub := k.Public()
 	resp := HubKeyResponse{KeyID: pub.ID, PublicPEM: string(signing.EncodePublic(pub))}
-	if id, err := s.store.State().Identity(); err == nil && id.KeyID == pub.ID {
+	if id != nil && id.KeyID == pub.ID {
 		if id.Next != nil {
 			resp.Next = &transfer.KeyRef{KeyID: id.Next.KeyID, PublicPEM: id.Next.PublicPEM}
 		}
@@ -180,7 +180,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, p *Principal, typ
 }
 
 func (s *Server) handleSiteCreate(w http.ResponseWriter, r *http.Request, p *Principal) {
-	req, err := DecodeSiteRequest(http.MaxBytesReader(w, r.Body, maxSmallBody))
+	req, edgeKey, err := DecodeSiteRequest(http.MaxBytesReader(w, r.Body, maxSmallBody))
 	if err != nil {
 		writeInputError(w, err)
 		return
@@ -190,13 +190,8 @@ func (s *Server) handleSiteCreate(w http.ResponseWriter, r *http.Request, p *Pri
 		return
 	}
 	site := store.Site{Name: req.Name, Class: req.Class, Scope: req.Scope, CreatedAt: store.NowUTC(), CreatedBy: p.actor()}
-	if req.EdgeKeyPEM != "" {
-		pub, err := signing.ParsePublic([]byte(req.EdgeKeyPEM), "edge key")
-		if err != nil {
-			writeInputError(w, badField("edge_key_pem", "%v", err))
-			return
-		}
-		site.EdgeKeyID, site.EdgeKeyPEM = pub.ID, string(signing.EncodePublic(pub))
+	if edgeKey != nil {
+		site.EdgeKeyID, site.EdgeKeyPEM = edgeKey.ID, string(signing.EncodePublic(edgeKey))
 	}
 	s.apply(w, r, p, store.CmdSiteCreate, "site/"+site.Name, site, http.StatusCreated)
 }

@@ -206,9 +206,6 @@ func DecodeIntentRequest(r io.Reader, requester string) (IntentRequest, deploy.I
 	in := deploy.Intent{ID: v.ID, AppID: v.AppID, Version: v.Version, Artifact: v.Artifact, Ring: v.Ring, Scope: v.Scope,
 		Schedule: deploy.Schedule{NotBefore: v.Schedule.NotBefore.UTC(), Deadline: v.Schedule.Deadline.UTC()}, Constraints: v.Constraints,
 		RequiredEvidence: v.RequiredEvidence, Exclusions: v.Exclusions, RequestedBy: requester}
-	if v.Schedule.Deadline.IsZero() {
-		in.Schedule.Deadline = time.Time{}
-	}
 	if err := in.Validate(); err != nil {
 		return v, in, deployError("", err)
 	}

@@ -45,7 +45,7 @@ func FuzzDecodeSiteRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkDecoded(t, data, func(r *bytes.Reader) (SiteRequest, error) { return DecodeSiteRequest(r) },
+		checkDecoded(t, data, func(r *bytes.Reader) (SiteRequest, error) { v, _, err := DecodeSiteRequest(r); return v, err },
 			func(v SiteRequest) error {
 				return store.ValidateSite(store.Site{Name: v.Name, Class: v.Class, Scope: v.Scope})
 			})
