@@ -65,14 +65,14 @@ type StatusResponse struct {
 type HubKeyResponse = client.HubKey
 
 func (s *Server) handleHubKey(w http.ResponseWriter, r *http.Request, _ *Principal) {
-	k, err := s.hubKey()
+	k, id, err := s.hubKeyIdentity()
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "hub key not available on this node yet: %v", err)
 		return
 	}
 	pub := k.Public()
 	resp := HubKeyResponse{KeyID: pub.ID, PublicPEM: string(signing.EncodePublic(pub))}
-	if id, err := s.store.State().Identity(); err == nil && id.KeyID == pub.ID {
+	if id != nil && id.KeyID == pub.ID {
 		if id.Next != nil {
 			resp.Next = &transfer.KeyRef{KeyID: id.Next.KeyID, PublicPEM: id.Next.PublicPEM}
 		}
@@ -95,7 +95,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, _ *Princip
 	var wg sync.WaitGroup
 	for i, sv := range servers {
 		n := StatusNode{ID: string(sv.ID), RaftAddr: string(sv.Address), Suffrage: suffrage(sv.Suffrage)}
-		if rec, err := s.nodeRecord(n.ID); err == nil {
+		if rec, err := s.store.State().Node(n.ID); err == nil {
 			n.HTTPAddr = rec.HTTPAddr
 		}
 		st.Nodes[i] = n
@@ -180,7 +180,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, p *Principal, typ
 }
 
 func (s *Server) handleSiteCreate(w http.ResponseWriter, r *http.Request, p *Principal) {
-	req, err := DecodeSiteRequest(http.MaxBytesReader(w, r.Body, maxSmallBody))
+	req, edgeKey, err := DecodeSiteRequest(http.MaxBytesReader(w, r.Body, maxSmallBody))
 	if err != nil {
 		writeInputError(w, err)
 		return
@@ -190,23 +190,16 @@ func (s *Server) handleSiteCreate(w http.ResponseWriter, r *http.Request, p *Pri
 		return
 	}
 	site := store.Site{Name: req.Name, Class: req.Class, Scope: req.Scope, CreatedAt: store.NowUTC(), CreatedBy: p.actor()}
-	if req.EdgeKeyPEM != "" {
-		pub, err := signing.ParsePublic([]byte(req.EdgeKeyPEM), "edge key")
-		if err != nil {
-			writeInputError(w, badField("edge_key_pem", "%v", err))
-			return
-		}
-		site.EdgeKeyID, site.EdgeKeyPEM = pub.ID, string(signing.EncodePublic(pub))
+	if edgeKey != nil {
+		site.EdgeKeyID, site.EdgeKeyPEM = edgeKey.ID, string(signing.EncodePublic(edgeKey))
 	}
 	s.apply(w, r, p, store.CmdSiteCreate, "site/"+site.Name, site, http.StatusCreated)
 }
 
+// denyScope answers 403 for a target outside p's scope and records the
+// denial as deny does; action is the route's name.
 func (s *Server) denyScope(w http.ResponseWriter, r *http.Request, p *Principal, action, reason string) {
-	for _, rt := range Routes() {
-		if rt.Name == action {
-			s.deny(r, rt, p, http.StatusForbidden, reason)
-		}
-	}
+	s.recordRefusal(r, p, action, r.URL.Path, "denied", fmt.Sprintf("%d: %s", http.StatusForbidden, reason))
 	writeError(w, http.StatusForbidden, "%s", reason)
 }
 

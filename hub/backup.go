@@ -3,8 +3,6 @@ package hub
 import (
 	"archive/tar"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/datadir"
 	"github.com/eucora/eucora/internal/digest"
@@ -151,12 +150,12 @@ func tarFile(tw *tar.Writer, name, path string) (BackupEntry, error) {
 	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: st.Size(), Typeflag: tar.TypeReg, ModTime: st.ModTime()}); err != nil {
 		return BackupEntry{}, err
 	}
-	h := sha256.New()
+	h := digest.New()
 	n, err := io.Copy(io.MultiWriter(tw, h), f)
 	if err != nil {
 		return BackupEntry{}, err
 	}
-	return BackupEntry{Name: name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return BackupEntry{Name: name, Size: n, SHA256: digest.FromHash(h).Hex()}, nil
 }
 
 // ReadBackup reads and verifies a backup, handing each state file and blob
@@ -193,7 +192,7 @@ func ReadBackup(r io.Reader, fn func(name string, r io.Reader) error) (BackupMan
 		if _, dup := seen[h.Name]; dup {
 			return m, fmt.Errorf("%w: entry %q twice", ErrBadBackup, h.Name)
 		}
-		hs := sha256.New()
+		hs := digest.New()
 		cr := &countReader{r: io.TeeReader(tr, hs)}
 		if fn != nil {
 			if err := fn(h.Name, cr); err != nil {
@@ -201,7 +200,7 @@ func ReadBackup(r io.Reader, fn func(name string, r io.Reader) error) (BackupMan
 			}
 		}
 		io.Copy(io.Discard, cr)
-		seen[h.Name] = BackupEntry{Name: h.Name, Size: cr.n, SHA256: hex.EncodeToString(hs.Sum(nil))}
+		seen[h.Name] = BackupEntry{Name: h.Name, Size: cr.n, SHA256: digest.FromHash(hs).Hex()}
 	}
 	if !gotManifest {
 		return m, fmt.Errorf("%w: no MANIFEST.json (truncated?)", ErrBadBackup)
@@ -288,21 +287,20 @@ func Restore(r io.Reader, dataDir, nodeID, raftAddr string) (BackupManifest, err
 			_, _, err := blobs.Put(context.Background(), rd, digest.Digest(file), -1)
 			return err
 		}
-		f, err := os.OpenFile(filepath.Join(ck, file), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+		f, err := atomicfile.Create(filepath.Join(ck, file), 0o640)
 		if err != nil {
 			return err
 		}
+		defer f.Abort()
 		if _, err := io.Copy(f, rd); err != nil {
-			f.Close()
 			return err
 		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return err
-		}
-		return f.Close()
+		return f.Commit()
 	})
 	if err != nil {
+		return m, err
+	}
+	if err := atomicfile.SyncDir(ck); err != nil {
 		return m, err
 	}
 	if _, err := store.InstallState(dir.Hub(), ck, nodeID, raftAddr); err != nil {

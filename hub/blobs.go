@@ -96,7 +96,7 @@ func (s *Server) replicate(ctx context.Context, d digest.Digest, size int64) ([]
 		if string(sv.ID) == s.cfg.NodeID {
 			continue
 		}
-		if n, err := s.nodeRecord(string(sv.ID)); err == nil {
+		if n, err := s.store.State().Node(string(sv.ID)); err == nil {
 			peers = append(peers, n)
 		}
 	}
@@ -280,12 +280,20 @@ func (s *Server) handleBlobGet(w http.ResponseWriter, r *http.Request, _ *Princi
 	http.ServeContent(w, r, "", rec.CreatedAt, f)
 }
 
-// repairBlobs fetches registered blobs this node lacks.
+// repairBlobs fetches registered blobs this node lacks. A pass that
+// fetched everything it lacked is not repeated until the state changes
+// (a new applied index); a pass with errors is retried on the next duty.
 func (s *Server) repairBlobs() {
-	blobs, err := s.store.State().Blobs()
+	st := s.store.State()
+	applied, err := st.Applied()
+	if err != nil || (applied == s.blobsRepairedAt.Load() && applied != 0) {
+		return
+	}
+	blobs, err := st.Blobs()
 	if err != nil {
 		return
 	}
+	clean := true
 	for _, b := range blobs {
 		d, err := digest.Parse(b.Digest)
 		if err != nil {
@@ -298,10 +306,14 @@ func (s *Server) repairBlobs() {
 		err = s.fetchBlob(ctx, d, b.Size, s.peerSources(b.Holders))
 		cancel()
 		if err != nil {
+			clean = false
 			s.log.Warn("blob repair", "digest", d, "err", err)
 		}
 		if s.ctx.Err() != nil {
 			return
 		}
+	}
+	if clean {
+		s.blobsRepairedAt.Store(applied)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/digest"
 )
 
 // siteNames returns the names of the sites a node holds locally.
@@ -231,7 +232,7 @@ func TestClusterBlobMajorityAndRepair(t *testing.T) {
 	}
 	holders := 0
 	for _, n := range nodes {
-		if ok, _ := n.srv.cas.Has(digestOf(hx)); ok {
+		if ok, _ := n.srv.cas.Has(digest.MustParse(hx)); ok {
 			holders++
 		}
 	}
@@ -240,7 +241,7 @@ func TestClusterBlobMajorityAndRepair(t *testing.T) {
 	}
 	eventually(t, "blob and its record on every node", func() bool {
 		for _, n := range nodes {
-			if ok, _ := n.srv.cas.Has(digestOf(hx)); !ok {
+			if ok, _ := n.srv.cas.Has(digest.MustParse(hx)); !ok {
 				return false
 			}
 			// A copy may arrive before the node applies the record; a
@@ -252,7 +253,7 @@ func TestClusterBlobMajorityAndRepair(t *testing.T) {
 		return true
 	})
 	// Any node serves it, also after losing its copy (fetched from peers).
-	if err := follower.srv.cas.Remove(digestOf(hx)); err != nil {
+	if err := follower.srv.cas.Remove(digest.MustParse(hx)); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range nodes {

@@ -150,7 +150,7 @@ func convergeOnce(t *testing.T, seed uint64, steps int) {
 			ss.LastEventSeq != st.Chain.Seq || len(ss.Gaps) != 0 || !ss.ChainOK {
 			t.Fatalf("seed %d: %s did not converge: edge %+v, hub %+v", seed, s.name, st, ss)
 		}
-		if ok, _ := s.e.Store().Has(digestOfBytes(artifact)); !ok {
+		if ok, _ := s.e.Store().Has(digest.FromBytes(artifact)); !ok {
 			t.Fatalf("seed %d: %s never received the artifact", seed, s.name)
 		}
 	}
@@ -177,5 +177,3 @@ func convergeOnce(t *testing.T, seed uint64, steps int) {
 		}
 	}
 }
-
-func digestOfBytes(b []byte) digest.Digest { return digest.FromBytes(b) }

@@ -649,26 +649,37 @@ func (s *Server) evidenceStore(ctx context.Context) deploy.EvidenceStore {
 // identity (it changes on a key switch), or DIR/keys/hub.key while the
 // identity cannot be read.
 func (s *Server) hubKey() (*signing.PrivateKey, error) {
+	k, _, err := s.hubKeyIdentity()
+	return k, err
+}
+
+// hubKeyIdentity is hubKey that also returns the identity the key was read
+// from, nil when it came from DIR/keys/hub.key.
+func (s *Server) hubKeyIdentity() (*signing.PrivateKey, *store.Identity, error) {
 	id, ierr := s.store.State().Identity()
 	if ierr == nil {
-		return signing.ParsePrivate([]byte(id.PrivatePEM), "hub identity")
+		k, err := signing.ParsePrivate([]byte(id.PrivatePEM), "hub identity")
+		if err != nil {
+			return nil, nil, err
+		}
+		return k, &id, nil
 	}
 	k, err := signing.LoadPrivate(filepath.Join(s.dir.Keys(), "hub.key"))
 	if err != nil {
-		return nil, fmt.Errorf("hub key: %v; identity: %w", err, ierr)
+		return nil, nil, fmt.Errorf("hub key: %v; identity: %w", err, ierr)
 	}
-	return k, nil
+	return k, nil, nil
 }
 
 // hubTrust trusts every key the hub has signed with: current, staged and
 // retired (evidence signed before a key switch still verifies).
 func (s *Server) hubTrust() (signing.Trust, error) {
-	k, err := s.hubKey()
+	k, id, err := s.hubKeyIdentity()
 	if err != nil {
 		return signing.Trust{}, err
 	}
 	keys := []*signing.PublicKey{k.Public()}
-	if id, err := s.store.State().Identity(); err == nil {
+	if id != nil {
 		for _, r := range id.Previous {
 			if pub, err := signing.ParsePublic([]byte(r.PublicPEM), "retired hub key "+r.KeyID); err == nil {
 				keys = append(keys, pub)

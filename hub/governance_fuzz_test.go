@@ -14,19 +14,22 @@ import (
 
 // checkGov asserts the governance decoder contract on any input: an error
 // is an *InputError with a 4xx status and a message; a success satisfies
-// the deploy rules (valid reports why not).
-func checkGov[T any](t *testing.T, data []byte, dec func(*bytes.Reader) (T, error), valid func(T) error) {
+// the deploy rules (valid reports why not). It returns the decoded value
+// and whether decoding succeeded.
+func checkGov[T any](t *testing.T, data []byte, dec func(*bytes.Reader) (T, error), valid func(T) error) (T, bool) {
+	t.Helper()
 	v, err := dec(bytes.NewReader(data))
 	if err != nil {
 		var ie *InputError
 		if !errors.As(err, &ie) || (ie.Status != 400 && ie.Status != 413 && ie.Status != 422) || ie.Msg == "" {
 			t.Fatalf("error %#v is not a 4xx InputError", err)
 		}
-		return
+		return v, false
 	}
 	if err := valid(v); err != nil {
 		t.Fatalf("decoder accepted invalid %+v: %v", v, err)
 	}
+	return v, true
 }
 
 func seeds(f *testing.F, ss ...string) {

@@ -19,14 +19,6 @@ import (
 
 const maxGovBody = deploy.MaxDocumentSize
 
-// canon returns a validated digest in its canonical form (plain hex).
-func canon(d digest.Digest) digest.Digest {
-	if p, err := digest.Parse(string(d)); err == nil {
-		return p
-	}
-	return d
-}
-
 // deployError maps a deploy validation error to a 422 naming the field.
 func deployError(prefix string, err error) error {
 	var fe *deploy.FieldError
@@ -94,7 +86,7 @@ func DecodeArtifactRequest(r io.Reader, app, v, packager string) (deploy.Artifac
 	if err := art.Validate(); err != nil {
 		return art, deployError("", err)
 	}
-	art.SHA256, art.Provenance, art.SBOM, art.ScanReport = canon(art.SHA256), canon(art.Provenance), canon(art.SBOM), canon(art.ScanReport)
+	art.SHA256, art.Provenance, art.SBOM, art.ScanReport = digest.Canonical(art.SHA256), digest.Canonical(art.Provenance), digest.Canonical(art.SBOM), digest.Canonical(art.ScanReport)
 	return art, nil
 }
 
@@ -188,7 +180,7 @@ func DecodeExceptionRequest(r io.Reader) (deploy.Exception, error) {
 	if err := check.Validate(); err != nil {
 		return e, deployError("", err)
 	}
-	e.Artifact = canon(e.Artifact)
+	e.Artifact = digest.Canonical(e.Artifact)
 	return e, nil
 }
 
@@ -206,13 +198,10 @@ func DecodeIntentRequest(r io.Reader, requester string) (IntentRequest, deploy.I
 	in := deploy.Intent{ID: v.ID, AppID: v.AppID, Version: v.Version, Artifact: v.Artifact, Ring: v.Ring, Scope: v.Scope,
 		Schedule: deploy.Schedule{NotBefore: v.Schedule.NotBefore.UTC(), Deadline: v.Schedule.Deadline.UTC()}, Constraints: v.Constraints,
 		RequiredEvidence: v.RequiredEvidence, Exclusions: v.Exclusions, RequestedBy: requester}
-	if v.Schedule.Deadline.IsZero() {
-		in.Schedule.Deadline = time.Time{}
-	}
 	if err := in.Validate(); err != nil {
 		return v, in, deployError("", err)
 	}
-	in.Artifact = canon(in.Artifact)
+	in.Artifact = digest.Canonical(in.Artifact)
 	if !deploy.ValidIdentifier(v.AssessmentID) {
 		return v, in, badField("assessment_id", "%q: want the id of a stored risk assessment", v.AssessmentID)
 	}

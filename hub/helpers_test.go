@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/hub/client"
-	"github.com/eucora/eucora/internal/digest"
 )
 
 // testNode is one in-process hub node with its addresses and data.
@@ -171,8 +170,6 @@ func leaderOf(t testing.TB, nodes []*testNode) *testNode {
 }
 
 func cli(n *testNode, tok string) *client.Client { return client.New(n.url(), tok) }
-
-func digestOf(hx string) digest.Digest { return digest.MustParse(hx) }
 
 // createSite creates a site through the nodes, retrying through another
 // node while the cluster has no leader. A conflict after an ambiguous

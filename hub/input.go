@@ -101,28 +101,23 @@ type SiteRequest struct {
 	EdgeKeyPEM string `json:"edge_key_pem,omitempty"`
 }
 
-// DecodeSiteRequest decodes and validates a site request.
-func DecodeSiteRequest(r io.Reader) (SiteRequest, error) {
-	var v SiteRequest
+// DecodeSiteRequest decodes and validates a site request; edgeKey is the
+// parsed EdgeKeyPEM, nil when none is given.
+func DecodeSiteRequest(r io.Reader) (v SiteRequest, edgeKey *signing.PublicKey, err error) {
 	if err := decodeJSON(r, &v); err != nil {
-		return v, err
+		return v, nil, err
 	}
 	if v.EdgeKeyPEM != "" {
-		if _, err := signing.ParsePublic([]byte(v.EdgeKeyPEM), "edge key"); err != nil {
-			return v, badField("edge_key_pem", "%v", err)
+		if edgeKey, err = signing.ParsePublic([]byte(v.EdgeKeyPEM), "edge key"); err != nil {
+			return v, nil, badField("edge_key_pem", "%v", err)
 		}
 	}
 	if err := store.ValidateSite(store.Site{Name: v.Name, Class: v.Class, Scope: v.Scope}); err != nil {
 		msg := strings.TrimPrefix(err.Error(), store.ErrInvalid.Error()+": ")
 		field, rest, _ := strings.Cut(msg, " ")
-		switch {
-		case strings.HasPrefix(field, "scope"):
-			return v, badField(strings.TrimSuffix(field, ":"), "%s", rest)
-		default:
-			return v, badField(field, "%s", rest)
-		}
+		return v, nil, badField(strings.TrimSuffix(field, ":"), "%s", rest)
 	}
-	return v, nil
+	return v, edgeKey, nil
 }
 
 // TokenRequest is the body of POST /v1/tokens.

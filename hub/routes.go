@@ -275,7 +275,7 @@ func (s *Server) leaderURL() (string, error) {
 	if id == "" {
 		return "", store.ErrNotLeader
 	}
-	n, err := s.nodeRecord(id)
+	n, err := s.store.State().Node(id)
 	if err != nil {
 		return "", fmt.Errorf("leader %s has no known http address: %w", id, store.ErrNotLeader)
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -92,6 +93,13 @@ type Server struct {
 	// (immutable: hub/sitesync.go).
 	pubObjects sync.Map
 	denyLimit  *rate.Limiter // budget for recording denied requests
+
+	// Background duties skip work whose inputs did not change:
+	// blobsRepairedAt is the applied index of the last repair pass that
+	// left no blob missing, keyOnDisk the id of the key DIR/keys/hub.key
+	// was last seen or written with.
+	blobsRepairedAt atomic.Uint64
+	keyOnDisk       atomic.Pointer[string]
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -263,9 +271,11 @@ func (s *Server) duties(bootstrap bool) {
 			}
 		}
 		s.materialiseKey()
-		if _, id := s.store.Leader(); id != "" {
-			if _, err := s.nodeRecord(s.cfg.NodeID); err == nil {
-				s.once.Do(func() { close(s.ready) })
+		if !s.isReady() {
+			if _, id := s.store.Leader(); id != "" {
+				if _, err := s.store.State().Node(s.cfg.NodeID); err == nil {
+					s.once.Do(func() { close(s.ready) })
+				}
 			}
 		}
 		s.repairBlobs()
@@ -275,12 +285,19 @@ func (s *Server) duties(bootstrap bool) {
 		case <-t.C:
 		case <-quick.C:
 			// Until ready, look more often.
-			select {
-			case <-s.ready:
+			if s.isReady() {
 				continue
-			default:
 			}
 		}
+	}
+}
+
+func (s *Server) isReady() bool {
+	select {
+	case <-s.ready:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -355,7 +372,7 @@ func (s *Server) systemAudit(action, object string) *store.AuditInput {
 func (s *Server) leaderDuties() error {
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
-	if n, err := s.nodeRecord(s.cfg.NodeID); err != nil || n.HTTPAddr != s.self || n.RaftAddr != s.cfg.RaftAddr {
+	if n, err := s.store.State().Node(s.cfg.NodeID); err != nil || n.HTTPAddr != s.self || n.RaftAddr != s.cfg.RaftAddr {
 		cmd, _ := store.NewCommand(store.CmdNodeUpsert, store.Node{ID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.self}, nil)
 		if _, err := s.store.Apply(ctx, cmd); err != nil {
 			return err
@@ -384,28 +401,20 @@ func (s *Server) leaderDuties() error {
 	return nil
 }
 
-func (s *Server) nodeRecord(id string) (store.Node, error) {
-	nodes, err := s.store.State().Nodes()
-	if err != nil {
-		return store.Node{}, err
-	}
-	for _, n := range nodes {
-		if n.ID == id {
-			return n, nil
-		}
-	}
-	return store.Node{}, fmt.Errorf("node %q: %w", id, store.ErrNotFound)
-}
-
 // materialiseKey writes the replicated hub key to DIR/keys/hub.key on
-// nodes that lack it, so any leader can sign.
+// nodes that lack it, so any leader can sign. The disk is read only when
+// the identity names a key other than the one last seen there.
 func (s *Server) materialiseKey() {
 	keyPath := filepath.Join(s.dir.Keys(), "hub.key")
 	id, err := s.store.State().Identity()
 	if err != nil {
 		return
 	}
+	if last := s.keyOnDisk.Load(); last != nil && *last == id.KeyID {
+		return
+	}
 	if k, err := signing.LoadPrivate(keyPath); err == nil && k.ID == id.KeyID {
+		s.keyOnDisk.Store(&k.ID)
 		return // up to date (a key switch replaces it)
 	}
 	k, err := signing.ParsePrivate([]byte(id.PrivatePEM), "hub identity")
@@ -416,7 +425,9 @@ func (s *Server) materialiseKey() {
 	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
 		if _, _, err := signing.WriteKeyPair(s.dir.Keys(), "hub", k); err != nil {
 			s.log.Warn("write hub key", "err", err)
+			return
 		}
+		s.keyOnDisk.Store(&k.ID)
 		return
 	}
 	// The identity switched keys: replace the files (private first).
@@ -426,7 +437,9 @@ func (s *Server) materialiseKey() {
 	}
 	if err := atomicfile.WriteFile(filepath.Join(s.dir.Keys(), "hub.pub"), signing.EncodePublic(k.Public()), 0o644); err != nil {
 		s.log.Warn("write hub public key", "err", err)
+		return
 	}
+	s.keyOnDisk.Store(&k.ID)
 	s.log.Info("hub signing key replaced after a key switch", "key_id", k.ID)
 }
 

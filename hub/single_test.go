@@ -13,6 +13,7 @@ import (
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/digest"
 )
 
 func TestSingleNodeBootstrap(t *testing.T) {
@@ -47,7 +48,7 @@ func TestSingleNodeBootstrap(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != 422 {
 		t.Fatalf("mismatched blob: %v", err)
 	}
-	if ok, _ := n.srv.cas.Has(digestOf(hx)); ok {
+	if ok, _ := n.srv.cas.Has(digest.MustParse(hx)); ok {
 		t.Fatal("mismatched blob was kept")
 	}
 	if err := c.PutBlob(ctx, hx, bytes.NewReader(data), int64(len(data))); err != nil {

@@ -163,7 +163,7 @@ func (s *Server) planSite(site store.Site, sync store.SiteSync) (*sitePlan, erro
 		if in.Status != store.IntentPublished && in.Status != store.IntentPromoted {
 			continue
 		}
-		if in.Scope == nil || !(site.Scope.Contains(*in.Scope) || in.Scope.Contains(site.Scope)) {
+		if in.Scope == nil || !overlaps(site.Scope, *in.Scope) {
 			continue
 		}
 		if err := add(transfer.RecordIntent, in.Intent); err != nil {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -182,12 +181,9 @@ func appliedFromCheckpoint(dir string) (uint64, error) {
 		return 0, err
 	}
 	defer db.Close()
-	b, err := getRaw(db, keyApplied)
-	if errors.Is(err, ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil || len(b) != 8 {
+	n, err := getUint(db, keyApplied)
+	if err != nil {
 		return 0, fmt.Errorf("checkpoint applied index: %v", err)
 	}
-	return binary.BigEndian.Uint64(b), nil
+	return n, nil
 }

@@ -260,15 +260,6 @@ func fieldInvalid(prefix string, err error) error {
 	return invalidf("%s%v", prefix, err)
 }
 
-// normDigest returns d in canonical form (plain hex) when it parses, so a
-// "sha256:" prefix never splits one object into two keys.
-func normDigest(d digest.Digest) digest.Digest {
-	if p, err := digest.Parse(string(d)); err == nil {
-		return p
-	}
-	return d
-}
-
 func getRec[T any](b Batch, k []byte, what string) (T, error) {
 	var v T
 	raw, err := b.Get(k)
@@ -439,7 +430,7 @@ func applyVersionCreate(b Batch, kind string, body VersionCreateBody) (any, erro
 func applyArtifactCreate(b Batch, kind string, body ArtifactCreateBody) (any, error) {
 	a := body.Artifact
 	a.PackagedBy = body.Principal.ID // the packager is the caller, never a claim
-	a.SHA256, a.Provenance, a.SBOM, a.ScanReport = normDigest(a.SHA256), normDigest(a.Provenance), normDigest(a.SBOM), normDigest(a.ScanReport)
+	a.SHA256, a.Provenance, a.SBOM, a.ScanReport = digest.Canonical(a.SHA256), digest.Canonical(a.Provenance), digest.Canonical(a.SBOM), digest.Canonical(a.ScanReport)
 	if err := a.Validate(); err != nil {
 		return nil, fieldInvalid("", err)
 	}
@@ -560,7 +551,7 @@ func applyAssessmentCreate(b Batch, kind string, body AssessmentCreateBody) (any
 	if err != nil {
 		return nil, fieldInvalid("input.", err)
 	}
-	body.Artifact = normDigest(body.Artifact)
+	body.Artifact = digest.Canonical(body.Artifact)
 	app, err := getRec[AppRecord](b, appKey(body.AppID), "application "+body.AppID)
 	if err != nil {
 		return nil, err
@@ -640,7 +631,7 @@ func applyApprovalCreate(b Batch, kind string, body ApprovalCreateBody) (any, er
 
 func applyExceptionCreate(b Batch, kind string, body ExceptionCreateBody) (any, error) {
 	e := body.Exception
-	e.Artifact = normDigest(e.Artifact)
+	e.Artifact = digest.Canonical(e.Artifact)
 	e.ApprovedBy, e.ApproverRole, e.ApprovedAt = body.Principal.ID, body.Principal.Role, body.At.UTC()
 	if err := e.Validate(); err != nil {
 		return nil, fieldInvalid("", err)
@@ -699,7 +690,7 @@ func optApproval(b Batch, id, field string) (*deploy.ApprovalRecord, error) {
 func applyIntentCreate(b Batch, kind string, body IntentCreateBody) (any, error) {
 	in := body.Intent
 	in.RequestedBy = body.Principal.ID
-	in.Artifact = normDigest(in.Artifact)
+	in.Artifact = digest.Canonical(in.Artifact)
 	if err := in.Validate(); err != nil {
 		return nil, fieldInvalid("", err)
 	}
@@ -806,7 +797,7 @@ func applyPublish(b Batch, kind string, body PublishBody) (any, error) {
 	pack := body.Pack
 	if pack != nil {
 		// The pack must be the stored one: its canonical digest names it.
-		if _, d, err := pack.CanonicalBytes(); err != nil || d != normDigest(body.Evidence) {
+		if _, d, err := pack.CanonicalBytes(); err != nil || d != digest.Canonical(body.Evidence) {
 			pack, stored = nil, false
 		}
 	}
@@ -895,7 +886,7 @@ func applyPromote(b Batch, kind string, body PromoteBody) (any, error) {
 
 func applyEvidenceRecord(b Batch, kind string, body EvidenceRecordBody) (any, error) {
 	r := body.Record
-	r.Digest, r.Envelope = normDigest(r.Digest), normDigest(r.Envelope)
+	r.Digest, r.Envelope = digest.Canonical(r.Digest), digest.Canonical(r.Envelope)
 	for _, f := range []struct {
 		name string
 		d    digest.Digest

@@ -20,6 +20,7 @@ import (
 type Batch interface {
 	Get(key []byte) ([]byte, error) // ErrNotFound when absent
 	Set(key, value []byte) error
+	Delete(key []byte) error // deleting an absent key is not an error
 }
 
 // Processor applies decoded commands to a Batch. It is deterministic: the
@@ -143,10 +144,7 @@ func apply(b Batch, cmd Command) (any, error) {
 		}
 		// Deletion of a node record is an overwrite with a tombstone-free
 		// delete; membership history lives in the event log.
-		if d, ok := b.(interface{ Delete([]byte) error }); ok {
-			return nil, d.Delete(nodeKey(n.ID))
-		}
-		return nil, fmt.Errorf("%w: batch cannot delete", ErrInvalid)
+		return nil, b.Delete(nodeKey(n.ID))
 	case CmdIdentityInit:
 		id, err := decode[Identity](cmd)
 		if err != nil {

@@ -451,5 +451,8 @@ func (s *State) HeldList(site string) (v []digest.Digest, err error) {
 // processor's loaders serve reads too.
 type dbBatch struct{ db *pebble.DB }
 
+var _ Batch = dbBatch{}
+
 func (d dbBatch) Get(k []byte) ([]byte, error) { return getRaw(d.db, k) }
 func (d dbBatch) Set(k, v []byte) error        { return errors.New("read-only") }
+func (d dbBatch) Delete(k []byte) error        { return errors.New("read-only") }

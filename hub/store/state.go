@@ -232,6 +232,15 @@ func (s *State) TokenByHash(h string) (v Token, err error) {
 	return v, err
 }
 
+// Node returns the record of node id.
+func (s *State) Node(id string) (v Node, err error) {
+	err = s.read(func(db *pebble.DB) error { return getJSON(db, nodeKey(id), &v) })
+	if errors.Is(err, ErrNotFound) {
+		err = fmt.Errorf("node %q: %w", id, ErrNotFound)
+	}
+	return v, err
+}
+
 // Blob returns the record of blob hex.
 func (s *State) Blob(hex string) (v Blob, err error) {
 	err = s.read(func(db *pebble.DB) error { return getJSON(db, blobKey(hex), &v) })

@@ -193,12 +193,6 @@ func (s *Store) State() *State { return s.state }
 // FSM returns the state machine.
 func (s *Store) FSM() *FSM { return s.fsm }
 
-// NodeID returns this node's id.
-func (s *Store) NodeID() string { return s.cfg.NodeID }
-
-// RaftAddr returns this node's Raft address.
-func (s *Store) RaftAddr() string { return s.cfg.RaftAddr }
-
 // IsLeader reports whether this node believes it is the leader.
 func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
 
@@ -338,18 +332,6 @@ func (s *Store) WaitLeader(ctx context.Context) (string, error) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// WaitApplied waits until this node applied at least index.
-func (s *Store) WaitApplied(ctx context.Context, index uint64) error {
-	for s.raft.AppliedIndex() < index {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // Close stops Raft and closes the stores. It does not remove the node from

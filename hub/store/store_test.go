@@ -330,3 +330,25 @@ func TestIngestDedupOutOfOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestNodeLookup(t *testing.T) {
+	f, st := mustOpenFSM(t, t.TempDir())
+	n1 := Node{ID: "n1", RaftAddr: "127.0.0.1:1", HTTPAddr: "http://127.0.0.1:2"}
+	f.ApplyBatch([]*raft.Log{
+		entry(t, 1, cmdOf(t, CmdNodeUpsert, n1, 1)),
+		entry(t, 2, cmdOf(t, CmdNodeUpsert, Node{ID: "n10", RaftAddr: "127.0.0.1:3", HTTPAddr: "http://127.0.0.1:4"}, 2)),
+	})
+	if got, err := st.Node("n1"); err != nil || got != n1 {
+		t.Fatalf("Node(n1) = %+v, %v", got, err)
+	}
+	if _, err := st.Node("n2"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Node(n2): %v, want ErrNotFound", err)
+	}
+	f.Apply(entry(t, 3, cmdOf(t, CmdNodeRemove, NodeRemoveBody{ID: "n1"}, 3)))
+	if _, err := st.Node("n1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Node(n1) after removal: %v, want ErrNotFound", err)
+	}
+	if _, err := st.Node("n10"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -84,6 +84,15 @@ func (d Digest) String() string { return "sha256:" + string(d) }
 // Hex returns the bare hex form.
 func (d Digest) Hex() string { return string(d) }
 
+// Canonical returns d in canonical form (bare hex) when it parses, and d
+// unchanged otherwise, so a "sha256:" prefix never names one object twice.
+func Canonical(d Digest) Digest {
+	if p, err := Parse(string(d)); err == nil {
+		return p
+	}
+	return d
+}
+
 // Short returns the first 12 hex characters, for humans.
 func (d Digest) Short() string {
 	if len(d) < 12 {

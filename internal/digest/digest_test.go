@@ -99,3 +99,19 @@ func BenchmarkSHA256(b *testing.B) {
 		}
 	})
 }
+
+func TestCanonical(t *testing.T) {
+	hx := strings.Repeat("ab", 32)
+	for in, want := range map[string]string{
+		hx:                  hx,
+		"sha256:" + hx:      hx,
+		"SHA256:" + hx:      "SHA256:" + hx, // does not parse: unchanged
+		"nope":              "nope",
+		"":                  "",
+		"sha256:" + hx[:10]: "sha256:" + hx[:10],
+	} {
+		if got := Canonical(Digest(in)); got != Digest(want) {
+			t.Errorf("Canonical(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
