@@ -90,12 +90,13 @@ func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*
 		return nil, nil, err
 	}
 	now := e.Clock().UTC()
-	rc := st.receipt(now)
+	held := st.heldList()
+	rc := st.receiptOf(now, held)
 	rb, err := json.Marshal(rc)
 	if err != nil {
 		return nil, nil, err
 	}
-	hb, err := json.Marshal(transfer.HeldList{Site: st.Site, Digests: st.heldList()})
+	hb, err := json.Marshal(transfer.HeldList{Site: st.Site, Digests: held})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -147,10 +148,13 @@ func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*
 }
 
 // receipt describes what the edge holds at time now.
-func (st *state) receipt(now time.Time) transfer.Receipt {
+func (st *state) receipt(now time.Time) transfer.Receipt { return st.receiptOf(now, st.heldList()) }
+
+// receiptOf is receipt given held, the state's heldList.
+func (st *state) receiptOf(now time.Time, held []digest.Digest) transfer.Receipt {
 	return transfer.Receipt{
 		Site: st.Site, AppliedSeq: st.Applied.Seq, AppliedDigest: st.Applied.Digest,
-		Objects: st.heldSummary(), ChainHead: st.Chain, Generated: now.UTC(),
+		Objects: st.heldSummaryOf(held), ChainHead: st.Chain, Generated: now.UTC(),
 	}
 }
 
