@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/mirror"
 )
@@ -80,15 +81,7 @@ type Server struct {
 	sig string
 	st  *state
 
-	vmu      sync.Mutex
-	verified map[verifyKey]bool
-}
-
-type verifyKey struct {
-	d               digest.Digest
-	dev, ino        uint64
-	size            int64
-	mtimeNs, ctimeN int64
+	verified cas.VerifiedFiles
 }
 
 // NewServer returns the server of e. log may be nil. It is not ready
@@ -101,7 +94,7 @@ func NewServer(e *Edge, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{e: e, apt: http.StripPrefix("/apt", mirror.NewHandler(repo, log)), log: log, verified: map[verifyKey]bool{}}
+	s := &Server{e: e, apt: http.StripPrefix("/apt", mirror.NewHandler(repo, log)), log: log}
 	if _, err := s.view(); err != nil {
 		return nil, err
 	}
@@ -227,7 +220,7 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, d digest.Di
 		return
 	}
 	defer f.Close()
-	if err := s.verify(f, d, size); err != nil {
+	if err := s.verified.Check(f, d, size); err != nil {
 		s.log.Error("refusing to serve a corrupt object", "object", d, "path", r.URL.Path, "err", err)
 		http.Error(w, fmt.Sprintf("object %s failed verification: not served", d.Short()), http.StatusInternalServerError)
 		return
@@ -239,36 +232,4 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, d digest.Di
 		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
 	}
 	http.ServeContent(w, r, "", time.Time{}, f)
-}
-
-// verify checks f against d and size once per file identity.
-func (s *Server) verify(f *os.File, d digest.Digest, size int64) error {
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	k := verifyKey{d: d, size: info.Size(), mtimeNs: info.ModTime().UnixNano()}
-	if st, ok := info.Sys().(*syscall.Stat_t); ok {
-		k.dev, k.ino, k.ctimeN = uint64(st.Dev), st.Ino, st.Ctim.Nano()
-	}
-	s.vmu.Lock()
-	ok := s.verified[k]
-	s.vmu.Unlock()
-	if ok {
-		return nil
-	}
-	v := digest.NewVerifier(d, size)
-	if _, err := io.Copy(v, f); err != nil {
-		return err
-	}
-	if err := v.Verify(); err != nil {
-		return err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	s.vmu.Lock()
-	s.verified[k] = true
-	s.vmu.Unlock()
-	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/eucora/eucora/internal/cas"
@@ -36,8 +35,7 @@ type Handler struct {
 	routes   map[string]route // URL path (without leading /) -> object
 	pubCache map[digest.Digest]*Publication
 
-	vmu      sync.Mutex
-	verified map[fileID]digest.Digest
+	verified cas.VerifiedFiles
 }
 
 type route struct {
@@ -45,18 +43,12 @@ type route struct {
 	modified time.Time
 }
 
-type fileID struct {
-	dev, ino        uint64
-	size            int64
-	mtimeNs, ctimeN int64
-}
-
 // NewHandler returns the handler serving repo's publications. log may be nil.
 func NewHandler(repo *Repo, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Handler{repo: repo, log: log, pubCache: map[digest.Digest]*Publication{}, verified: map[fileID]digest.Digest{}}
+	return &Handler{repo: repo, log: log, pubCache: map[digest.Digest]*Publication{}}
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -220,37 +212,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 // verify checks the open object against ref once per file identity.
 func (h *Handler) verify(f *os.File, ref FileRef) error {
-	info, err := f.Stat()
-	if err != nil {
-		return err
+	err := h.verified.Check(f, ref.SHA256, ref.Size)
+	if me, ok := err.(*digest.MismatchError); ok {
+		me.Object = ref.Path + " (object " + ref.SHA256.String() + ")"
 	}
-	id := fileID{size: info.Size(), mtimeNs: info.ModTime().UnixNano()}
-	if st, ok := info.Sys().(*syscall.Stat_t); ok {
-		id.dev, id.ino, id.ctimeN = uint64(st.Dev), st.Ino, st.Ctim.Nano()
-	}
-	h.vmu.Lock()
-	d, ok := h.verified[id]
-	h.vmu.Unlock()
-	if ok && d == ref.SHA256 {
-		return nil
-	}
-	v := digest.NewVerifier(ref.SHA256, ref.Size)
-	if _, err := io.Copy(v, f); err != nil {
-		return err
-	}
-	if err := v.Verify(); err != nil {
-		if me, ok := err.(*digest.MismatchError); ok {
-			me.Object = ref.Path + " (object " + ref.SHA256.String() + ")"
-		}
-		return err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	h.vmu.Lock()
-	h.verified[id] = ref.SHA256
-	h.vmu.Unlock()
-	return nil
+	return err
 }
 
 func (h *Handler) index(w http.ResponseWriter) {
