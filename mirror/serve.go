@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/eucora/eucora/internal/cas"
@@ -30,9 +31,10 @@ type Handler struct {
 	repo *Repo
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	sig      string
-	routes   map[string]route // URL path (without leading /) -> object
+	mu     sync.Mutex
+	sig    string
+	routes map[string]route // URL path (without leading /) -> object
+	// pubCache holds the current and retired publications of the last reload.
 	pubCache map[digest.Digest]*Publication
 
 	verified cas.VerifiedFiles
@@ -53,7 +55,9 @@ func NewHandler(repo *Repo, log *slog.Logger) *Handler {
 
 var _ http.Handler = (*Handler)(nil)
 
-// stateSignature summarises the publish/ directory's files.
+// stateSignature summarises the publish/ directory's files: name, size,
+// modification time and inode, so a state file replaced by an atomic
+// rename with one of equal size within one mtime tick is seen.
 func (h *Handler) stateSignature() (string, error) {
 	dir := h.repo.Dir + "/publish"
 	ents, err := os.ReadDir(dir)
@@ -69,7 +73,11 @@ func (h *Handler) stateSignature() (string, error) {
 		if err != nil {
 			continue
 		}
-		fmt.Fprintf(&b, "%s:%d:%d;", e.Name(), info.Size(), info.ModTime().UnixNano())
+		fmt.Fprintf(&b, "%s:%d:%d", e.Name(), info.Size(), info.ModTime().UnixNano())
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			fmt.Fprintf(&b, ":%d", st.Ino)
+		}
+		b.WriteByte(';')
 	}
 	return b.String(), nil
 }
@@ -109,9 +117,11 @@ func (h *Handler) reload() error {
 		return err
 	}
 	routes := map[string]route{}
+	keep := map[digest.Digest]bool{}
 	for _, st := range sts {
 		// Current publications first: they win every path.
 		for _, ds := range st.Dists {
+			keep[ds.Publication] = true
 			pub, err := h.publication(ds.Publication)
 			if err != nil {
 				return fmt.Errorf("prefix %s dist: %w", st.Prefix, err)
@@ -122,6 +132,7 @@ func (h *Handler) reload() error {
 		}
 		// Retired ones keep their by-hash indexes and pool files reachable.
 		for _, id := range st.Retired {
+			keep[id] = true
 			pub, err := h.publication(id)
 			if err != nil {
 				h.log.Warn("retired publication unreadable", "prefix", st.Prefix, "publication", id, "err", err)
@@ -139,6 +150,11 @@ func (h *Handler) reload() error {
 		}
 	}
 	h.routes = routes
+	for id := range h.pubCache {
+		if !keep[id] {
+			delete(h.pubCache, id) // neither current nor retired: never routed again
+		}
+	}
 	return nil
 }
 
