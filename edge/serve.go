@@ -80,6 +80,7 @@ type Server struct {
 	smu sync.Mutex
 	sig string
 	st  *state
+	dp  *dpIndex // of st
 
 	verified cas.VerifiedFiles
 }
@@ -113,11 +114,44 @@ func (s *Server) Reconcile(ctx context.Context) (*ReconcileResult, error) {
 	return r, nil
 }
 
+// dpIndex finds the artifacts /dp serves without scanning them all.
+// Where several artifacts match, the first in sorted key order wins.
+type dpIndex struct {
+	platform map[digest.Digest]deploy.Platform // the object's platform, for its content type
+	byPath   map[dpPath]deploy.Artifact
+}
+
+// dpPath is /dp/CHANNEL/APP/VERSION/NAME.
+type dpPath struct{ channel, app, version, name string }
+
+func newDPIndex(st *state) *dpIndex {
+	x := &dpIndex{platform: map[digest.Digest]deploy.Platform{}, byPath: map[dpPath]deploy.Artifact{}}
+	for _, k := range sortedKeys(st.Artifacts) {
+		a := st.Artifacts[k]
+		if _, ok := x.platform[a.SHA256]; !ok {
+			x.platform[a.SHA256] = a.Platform
+		}
+		if ch := dpChannel(a.Platform); ch != "" {
+			p := dpPath{ch, a.AppID, a.Version, a.Name}
+			if _, ok := x.byPath[p]; !ok {
+				x.byPath[p] = a
+			}
+		}
+	}
+	return x
+}
+
 // view returns the state, re-read only when state.json changed.
 func (s *Server) view() (*state, error) {
+	st, _, err := s.viewDP()
+	return st, err
+}
+
+// viewDP is view with the state's /dp index.
+func (s *Server) viewDP() (*state, *dpIndex, error) {
 	fi, err := os.Stat(statePath(s.e.dir.Edge()))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sig := fmt.Sprintf("%d:%d", fi.Size(), fi.ModTime().UnixNano())
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
@@ -126,14 +160,14 @@ func (s *Server) view() (*state, error) {
 	s.smu.Lock()
 	defer s.smu.Unlock()
 	if sig == s.sig && s.st != nil {
-		return s.st, nil
+		return s.st, s.dp, nil
 	}
 	st, err := loadState(s.e.dir.Edge())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	s.sig, s.st = sig, st
-	return st, nil
+	s.sig, s.st, s.dp = sig, st, newDPIndex(st)
+	return st, s.dp, nil
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -170,7 +204,7 @@ func (s *Server) serveDP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	st, err := s.view()
+	st, dp, err := s.viewDP()
 	if err != nil {
 		s.log.Error("edge state unreadable", "err", err)
 		http.Error(w, "edge state unreadable", http.StatusInternalServerError)
@@ -190,20 +224,14 @@ func (s *Server) serveDP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ct := "application/octet-stream"
-		for _, k := range sortedKeys(st.Artifacts) {
-			if a := st.Artifacts[k]; a.SHA256 == d {
-				ct = contentType(a.Platform)
-				break
-			}
+		if p, ok := dp.platform[d]; ok {
+			ct = contentType(p)
 		}
 		s.serveObject(w, r, d, size, ct, "")
 	case len(parts) == 4 && (parts[0] == ChannelSCCM || parts[0] == ChannelJamf):
-		for _, k := range sortedKeys(st.Artifacts) {
-			a := st.Artifacts[k]
-			if a.AppID == parts[1] && a.Version == parts[2] && a.Name == parts[3] && dpChannel(a.Platform) == parts[0] {
-				s.serveObject(w, r, a.SHA256, a.Size, contentType(a.Platform), a.Name)
-				return
-			}
+		if a, ok := dp.byPath[dpPath{parts[0], parts[1], parts[2], parts[3]}]; ok {
+			s.serveObject(w, r, a.SHA256, a.Size, contentType(a.Platform), a.Name)
+			return
 		}
 		http.NotFound(w, r)
 	default:
