@@ -490,7 +490,9 @@ func ParseArtifactRecord(b []byte) (deploy.Artifact, error) {
 	if err := a.Validate(); err != nil {
 		return deploy.Artifact{}, badRecord(RecordArtifact, "%v", err)
 	}
-	if strings.ContainsAny(a.Name, "/\\") || a.Name == "." || a.Name == ".." || ValidatePath(a.Name) != nil {
+	// ValidatePath refuses backslashes and "." and "..": a name without
+	// "/" that passes it is one plain component.
+	if strings.Contains(a.Name, "/") || ValidatePath(a.Name) != nil {
 		return deploy.Artifact{}, badRecord(RecordArtifact, "name %q: want a plain file name", a.Name)
 	}
 	return a, nil
