@@ -28,16 +28,21 @@ func (e *Edge) mirrorRepo() (*mirror.Repo, error) {
 // not parse or is for another distribution than its record says, makes
 // the bundle malformed (transfer.ErrBadRecord).
 func (e *Edge) checkReferences(st *state, m *transfer.Manifest, rs *records) error {
-	have := make(map[digest.Digest]int64, len(st.Held)+len(m.Objects))
-	for d, n := range st.Held {
-		have[d] = n
-	}
+	inBundle := make(map[digest.Digest]int64, len(m.Objects))
 	for _, o := range m.Objects {
-		have[o.Digest] = o.Size
+		inBundle[o.Digest] = o.Size
+	}
+	// have is the object's size in the bundle, else as held.
+	have := func(d digest.Digest) (int64, bool) {
+		if n, ok := inBundle[d]; ok {
+			return n, true
+		}
+		n, ok := st.Held[d]
+		return n, ok
 	}
 	missing := map[digest.Digest]bool{}
 	need := func(d digest.Digest, size int64, what string) error {
-		n, ok := have[d]
+		n, ok := have(d)
 		if !ok {
 			missing[d] = true
 			return nil
@@ -56,7 +61,7 @@ func (e *Edge) checkReferences(st *state, m *transfer.Manifest, rs *records) err
 	var repo *mirror.Repo
 	for _, k := range sortedKeys(rs.apt) {
 		p := rs.apt[k]
-		if _, ok := have[p.Publication]; !ok {
+		if _, ok := have(p.Publication); !ok {
 			missing[p.Publication] = true
 			continue
 		}

@@ -37,9 +37,6 @@ func NewBucket(rate, burst int64) *Bucket {
 	return b
 }
 
-// Rate is the cap in bytes per second.
-func (b *Bucket) Rate() int64 { return int64(b.rate) }
-
 // take removes n tokens and waits until the balance would be non-negative.
 func (b *Bucket) take(ctx context.Context, n int) error {
 	b.mu.Lock()

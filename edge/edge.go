@@ -68,7 +68,7 @@ func (e *IncompleteError) Unwrap() error { return ErrIncomplete }
 const (
 	keyName    = "edge"     // DIR/keys/edge.key, DIR/keys/edge.pub
 	pubFile    = "edge.pub" // DIR/edge.pub, what the hub enrols
-	hubKeyFile = "hub.pub"  // DIR/edge/hub.pub, the one trusted key
+	hubKeyFile = "hub.pub"  // DIR/edge/hub.pub, the enrolment hub key
 	lockFile   = "lock"     // DIR/edge/lock
 	eventActor = "edge"     // actor prefix of the edge's own events
 	hubTarget  = "hub"      // target of the edge's exports
@@ -91,8 +91,8 @@ type Edge struct {
 }
 
 // Init creates an edge in dir for site: its Ed25519 key pair
-// (DIR/keys/edge.key mode 0600, DIR/edge.pub), the one trusted hub key
-// (DIR/edge/hub.pub) and an empty state. The state file is written last, so
+// (DIR/keys/edge.key mode 0600, DIR/edge.pub), the enrolment hub key
+// (DIR/edge/hub.pub, trusted until a hub-keys record names others) and an empty state. The state file is written last, so
 // an interrupted Init is completed by running it again (the key pair
 // already written is kept). ErrAlreadyInitialised if dir holds an edge.
 func Init(dir, site string, hubKey *signing.PublicKey) (*Edge, error) {
@@ -182,7 +182,8 @@ func (e *Edge) Site() string { return e.site }
 // PublicKey is the edge's own public key (what the hub enrols).
 func (e *Edge) PublicKey() *signing.PublicKey { return e.key.Public() }
 
-// HubKey is the one key the edge trusts.
+// HubKey is the enrolment hub key, the one the edge trusts until it
+// applies a hub-keys record (see trust).
 func (e *Edge) HubKey() *signing.PublicKey { return e.hub }
 
 // trust is the set of hub keys a bundle may be signed by: the last

@@ -50,26 +50,24 @@ func (e *Edge) Export(ctx context.Context, outDir string, opts ExportOptions) (*
 	return res, err
 }
 
-// ExportRequest builds an edge export for the network: the same bundle as
-// Export (same records, sequence reserved the same way), written into a
-// scratch directory that is removed afterwards, returned as the body of
-// the hub's imports endpoint (client.Client.ImportSite).
+// ExportRequest builds an edge export for the network: the same records
+// as Export, sequence reserved the same way, but signed as a
+// manifest-only bundle (transfer.CreateManifest: nothing is compressed or
+// written to disk), returned as the body of the hub's imports endpoint
+// (client.Client.ImportSite), which reads only the envelope and records.
 func (e *Edge) ExportRequest(ctx context.Context) (*client.ImportRequest, *ExportResult, error) {
 	res, req, err := e.export(ctx, "", ExportOptions{})
-	if err != nil {
-		return nil, nil, err
-	}
-	res.Volumes = nil // written to the scratch directory, gone
-	return req, res, nil
+	return req, res, err
 }
 
-// scratchPrefix names the scratch directories of network exports
-// (DIR/edge/.export-*), removed after use and, if a kill left one, by the
-// next export under the lock.
+// scratchPrefix names the scratch directories earlier versions wrote
+// network exports into (DIR/edge/.export-*); one a kill left behind is
+// removed by the next network export under the lock.
 const scratchPrefix = ".export-"
 
-// export writes the bundle into outDir ("" for a scratch directory that is
-// removed afterwards) and returns it also as an import request for the hub.
+// export writes the bundle into outDir, or, when outDir is "", only signs
+// its manifest (the network flow); either way it returns the bundle also
+// as an import request for the hub.
 func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*ExportResult, *client.ImportRequest, error) {
 	unlock, err := e.lock()
 	if err != nil {
@@ -81,10 +79,6 @@ func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*
 		for _, d := range stale {
 			os.RemoveAll(d)
 		}
-		if outDir, err = os.MkdirTemp(e.dir.Edge(), scratchPrefix); err != nil {
-			return nil, nil, err
-		}
-		defer os.RemoveAll(outDir)
 	}
 	st, err := loadState(e.dir.Edge())
 	if err != nil {
@@ -96,12 +90,13 @@ func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*
 		return nil, nil, err
 	}
 	now := e.Clock().UTC()
-	rc := st.receipt(now)
+	held := st.heldList()
+	rc := st.receiptOf(now, held)
 	rb, err := json.Marshal(rc)
 	if err != nil {
 		return nil, nil, err
 	}
-	hb, err := json.Marshal(transfer.HeldList{Site: st.Site, Digests: st.heldList()})
+	hb, err := json.Marshal(transfer.HeldList{Site: st.Site, Digests: held})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -126,29 +121,40 @@ func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*
 	if ttl == 0 {
 		ttl = exportTTL
 	}
-	out, err := transfer.Create(ctx, outDir, e.key, transfer.Header{
-		Source: st.Site, Target: hubTarget, Sequence: seq, Predecessor: pred, Created: now, Expires: now.Add(ttl),
-	}, transfer.Content{Records: recs}, opts.CreateOptions)
+	hdr := transfer.Header{Source: st.Site, Target: hubTarget, Sequence: seq, Predecessor: pred, Created: now, Expires: now.Add(ttl)}
+	var signed *transfer.Signed
+	if outDir == "" {
+		signed, err = transfer.CreateManifest(ctx, e.key, hdr, transfer.Content{Records: recs})
+	} else {
+		var out *transfer.Result
+		if out, err = transfer.Create(ctx, outDir, e.key, hdr, transfer.Content{Records: recs}, opts.CreateOptions); err == nil {
+			signed, res.Volumes, res.Bytes = out.Signed, out.Volumes, out.Bytes
+		}
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("export sequence %d: %w", seq, err)
 	}
-	st.Export.Digest = out.Signed.Digest
+	st.Export.Digest = signed.Digest
 	if err := st.save(e.dir.Edge()); err != nil {
 		return nil, nil, err
 	}
-	res.BundleID, res.Digest, res.Volumes, res.Bytes = out.Signed.BundleID, out.Signed.Digest, out.Volumes, out.Bytes
+	res.BundleID, res.Digest = signed.BundleID, signed.Digest
+	// The manifest lists the records in the order given, one each.
 	byDigest := make(map[digest.Digest][]byte, len(recs))
-	for _, r := range recs {
-		byDigest[digest.FromBytes(r.Data)] = r.Data
+	for i, r := range signed.Records {
+		byDigest[r.Digest] = recs[i].Data
 	}
-	return res, client.NewImportRequest(out.Signed.Envelope, byDigest), nil
+	return res, client.NewImportRequest(signed.Envelope, byDigest), nil
 }
 
 // receipt describes what the edge holds at time now.
-func (st *state) receipt(now time.Time) transfer.Receipt {
+func (st *state) receipt(now time.Time) transfer.Receipt { return st.receiptOf(now, st.heldList()) }
+
+// receiptOf is receipt given held, the state's heldList.
+func (st *state) receiptOf(now time.Time, held []digest.Digest) transfer.Receipt {
 	return transfer.Receipt{
 		Site: st.Site, AppliedSeq: st.Applied.Seq, AppliedDigest: st.Applied.Digest,
-		Objects: st.heldSummary(), ChainHead: st.Chain, Generated: now.UTC(),
+		Objects: st.heldSummaryOf(held), ChainHead: st.Chain, Generated: now.UTC(),
 	}
 }
 

@@ -30,7 +30,7 @@ const (
 // ImportOptions tune Import.
 type ImportOptions struct {
 	Workers   int
-	Progress  progress.Func     // raw bytes consumed; called from several goroutines at once
+	Progress  progress.Func     // raw bytes consumed; never called concurrently (transfer serializes it), maybe from a worker goroutine
 	OnPlanned func(total int64) // called once the bundle's payload size is known
 }
 

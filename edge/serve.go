@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/mirror"
 )
@@ -79,16 +80,9 @@ type Server struct {
 	smu sync.Mutex
 	sig string
 	st  *state
+	dp  *dpIndex // of st
 
-	vmu      sync.Mutex
-	verified map[verifyKey]bool
-}
-
-type verifyKey struct {
-	d               digest.Digest
-	dev, ino        uint64
-	size            int64
-	mtimeNs, ctimeN int64
+	verified cas.VerifiedFiles
 }
 
 // NewServer returns the server of e. log may be nil. It is not ready
@@ -101,7 +95,7 @@ func NewServer(e *Edge, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{e: e, apt: http.StripPrefix("/apt", mirror.NewHandler(repo, log)), log: log, verified: map[verifyKey]bool{}}
+	s := &Server{e: e, apt: http.StripPrefix("/apt", mirror.NewHandler(repo, log)), log: log}
 	if _, err := s.view(); err != nil {
 		return nil, err
 	}
@@ -120,11 +114,44 @@ func (s *Server) Reconcile(ctx context.Context) (*ReconcileResult, error) {
 	return r, nil
 }
 
+// dpIndex finds the artifacts /dp serves without scanning them all.
+// Where several artifacts match, the first in sorted key order wins.
+type dpIndex struct {
+	platform map[digest.Digest]deploy.Platform // the object's platform, for its content type
+	byPath   map[dpPath]deploy.Artifact
+}
+
+// dpPath is /dp/CHANNEL/APP/VERSION/NAME.
+type dpPath struct{ channel, app, version, name string }
+
+func newDPIndex(st *state) *dpIndex {
+	x := &dpIndex{platform: map[digest.Digest]deploy.Platform{}, byPath: map[dpPath]deploy.Artifact{}}
+	for _, k := range sortedKeys(st.Artifacts) {
+		a := st.Artifacts[k]
+		if _, ok := x.platform[a.SHA256]; !ok {
+			x.platform[a.SHA256] = a.Platform
+		}
+		if ch := dpChannel(a.Platform); ch != "" {
+			p := dpPath{ch, a.AppID, a.Version, a.Name}
+			if _, ok := x.byPath[p]; !ok {
+				x.byPath[p] = a
+			}
+		}
+	}
+	return x
+}
+
 // view returns the state, re-read only when state.json changed.
 func (s *Server) view() (*state, error) {
+	st, _, err := s.viewDP()
+	return st, err
+}
+
+// viewDP is view with the state's /dp index.
+func (s *Server) viewDP() (*state, *dpIndex, error) {
 	fi, err := os.Stat(statePath(s.e.dir.Edge()))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sig := fmt.Sprintf("%d:%d", fi.Size(), fi.ModTime().UnixNano())
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
@@ -133,14 +160,14 @@ func (s *Server) view() (*state, error) {
 	s.smu.Lock()
 	defer s.smu.Unlock()
 	if sig == s.sig && s.st != nil {
-		return s.st, nil
+		return s.st, s.dp, nil
 	}
 	st, err := loadState(s.e.dir.Edge())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	s.sig, s.st = sig, st
-	return st, nil
+	s.sig, s.st, s.dp = sig, st, newDPIndex(st)
+	return st, s.dp, nil
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -177,7 +204,7 @@ func (s *Server) serveDP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	st, err := s.view()
+	st, dp, err := s.viewDP()
 	if err != nil {
 		s.log.Error("edge state unreadable", "err", err)
 		http.Error(w, "edge state unreadable", http.StatusInternalServerError)
@@ -197,20 +224,14 @@ func (s *Server) serveDP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ct := "application/octet-stream"
-		for _, k := range sortedKeys(st.Artifacts) {
-			if a := st.Artifacts[k]; a.SHA256 == d {
-				ct = contentType(a.Platform)
-				break
-			}
+		if p, ok := dp.platform[d]; ok {
+			ct = contentType(p)
 		}
 		s.serveObject(w, r, d, size, ct, "")
 	case len(parts) == 4 && (parts[0] == ChannelSCCM || parts[0] == ChannelJamf):
-		for _, k := range sortedKeys(st.Artifacts) {
-			a := st.Artifacts[k]
-			if a.AppID == parts[1] && a.Version == parts[2] && a.Name == parts[3] && dpChannel(a.Platform) == parts[0] {
-				s.serveObject(w, r, a.SHA256, a.Size, contentType(a.Platform), a.Name)
-				return
-			}
+		if a, ok := dp.byPath[dpPath{parts[0], parts[1], parts[2], parts[3]}]; ok {
+			s.serveObject(w, r, a.SHA256, a.Size, contentType(a.Platform), a.Name)
+			return
 		}
 		http.NotFound(w, r)
 	default:
@@ -227,7 +248,7 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, d digest.Di
 		return
 	}
 	defer f.Close()
-	if err := s.verify(f, d, size); err != nil {
+	if err := s.verified.Check(f, d, size); err != nil {
 		s.log.Error("refusing to serve a corrupt object", "object", d, "path", r.URL.Path, "err", err)
 		http.Error(w, fmt.Sprintf("object %s failed verification: not served", d.Short()), http.StatusInternalServerError)
 		return
@@ -239,36 +260,4 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, d digest.Di
 		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
 	}
 	http.ServeContent(w, r, "", time.Time{}, f)
-}
-
-// verify checks f against d and size once per file identity.
-func (s *Server) verify(f *os.File, d digest.Digest, size int64) error {
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	k := verifyKey{d: d, size: info.Size(), mtimeNs: info.ModTime().UnixNano()}
-	if st, ok := info.Sys().(*syscall.Stat_t); ok {
-		k.dev, k.ino, k.ctimeN = uint64(st.Dev), st.Ino, st.Ctim.Nano()
-	}
-	s.vmu.Lock()
-	ok := s.verified[k]
-	s.vmu.Unlock()
-	if ok {
-		return nil
-	}
-	v := digest.NewVerifier(d, size)
-	if _, err := io.Copy(v, f); err != nil {
-		return err
-	}
-	if err := v.Verify(); err != nil {
-		return err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	s.vmu.Lock()
-	s.verified[k] = true
-	s.vmu.Unlock()
-	return nil
 }

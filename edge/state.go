@@ -161,14 +161,14 @@ func (st *state) appendEvent(e transfer.Event) (transfer.Event, error) {
 }
 
 // heldSummary counts the held objects and digests their sorted list.
-func (st *state) heldSummary() transfer.HeldObjects {
-	ds := make([]digest.Digest, 0, len(st.Held))
+func (st *state) heldSummary() transfer.HeldObjects { return st.heldSummaryOf(st.heldList()) }
+
+// heldSummaryOf is heldSummary given ds, the state's heldList.
+func (st *state) heldSummaryOf(ds []digest.Digest) transfer.HeldObjects {
 	var bytes int64
-	for d, n := range st.Held {
-		ds = append(ds, d)
+	for _, n := range st.Held {
 		bytes += n
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 	return transfer.HeldObjects{Count: int64(len(ds)), Bytes: bytes, ListDigest: transfer.HeldListDigest(ds)}
 }
 

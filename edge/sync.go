@@ -105,11 +105,11 @@ func (s *Syncer) Round(ctx context.Context) (*RoundResult, error) {
 
 // push sends an edge export to the hub (POST .../imports).
 func (s *Syncer) push(ctx context.Context, res *RoundResult) error {
-	st, err := s.Edge.Status()
+	st, err := loadState(s.Edge.dir.Edge())
 	if err != nil {
 		return err
 	}
-	mark := pushMark{applied: st.Applied.Seq, chain: st.Chain.Seq, held: st.ObjectsDigest}
+	mark := pushMark{applied: st.Applied.Seq, chain: st.Chain.Seq, held: transfer.HeldListDigest(st.heldList())}
 	if mark == s.pushed && time.Since(s.pushedAt) < pushEvery {
 		return nil // nothing new for the hub: no export sequence spent
 	}
@@ -139,7 +139,7 @@ func (s *Syncer) pull(ctx context.Context, res *RoundResult) error {
 		return fmt.Errorf("pull: request export: %w", err)
 	}
 	res.Export = &exp
-	st, err := s.Edge.Status()
+	st, err := loadState(s.Edge.dir.Edge())
 	if err != nil {
 		return err
 	}

@@ -31,13 +31,13 @@ type Handler struct {
 	repo *Repo
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	sig      string
-	routes   map[string]route // URL path (without leading /) -> object
+	mu     sync.Mutex
+	sig    string
+	routes map[string]route // URL path (without leading /) -> object
+	// pubCache holds the current and retired publications of the last reload.
 	pubCache map[digest.Digest]*Publication
 
-	vmu      sync.Mutex
-	verified map[fileID]digest.Digest
+	verified cas.VerifiedFiles
 }
 
 type route struct {
@@ -45,23 +45,19 @@ type route struct {
 	modified time.Time
 }
 
-type fileID struct {
-	dev, ino        uint64
-	size            int64
-	mtimeNs, ctimeN int64
-}
-
 // NewHandler returns the handler serving repo's publications. log may be nil.
 func NewHandler(repo *Repo, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Handler{repo: repo, log: log, pubCache: map[digest.Digest]*Publication{}, verified: map[fileID]digest.Digest{}}
+	return &Handler{repo: repo, log: log, pubCache: map[digest.Digest]*Publication{}}
 }
 
 var _ http.Handler = (*Handler)(nil)
 
-// stateSignature summarises the publish/ directory's files.
+// stateSignature summarises the publish/ directory's files: name, size,
+// modification time and inode, so a state file replaced by an atomic
+// rename with one of equal size within one mtime tick is seen.
 func (h *Handler) stateSignature() (string, error) {
 	dir := h.repo.Dir + "/publish"
 	ents, err := os.ReadDir(dir)
@@ -77,7 +73,11 @@ func (h *Handler) stateSignature() (string, error) {
 		if err != nil {
 			continue
 		}
-		fmt.Fprintf(&b, "%s:%d:%d;", e.Name(), info.Size(), info.ModTime().UnixNano())
+		fmt.Fprintf(&b, "%s:%d:%d", e.Name(), info.Size(), info.ModTime().UnixNano())
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			fmt.Fprintf(&b, ":%d", st.Ino)
+		}
+		b.WriteByte(';')
 	}
 	return b.String(), nil
 }
@@ -117,9 +117,11 @@ func (h *Handler) reload() error {
 		return err
 	}
 	routes := map[string]route{}
+	keep := map[digest.Digest]bool{}
 	for _, st := range sts {
 		// Current publications first: they win every path.
 		for _, ds := range st.Dists {
+			keep[ds.Publication] = true
 			pub, err := h.publication(ds.Publication)
 			if err != nil {
 				return fmt.Errorf("prefix %s dist: %w", st.Prefix, err)
@@ -130,6 +132,7 @@ func (h *Handler) reload() error {
 		}
 		// Retired ones keep their by-hash indexes and pool files reachable.
 		for _, id := range st.Retired {
+			keep[id] = true
 			pub, err := h.publication(id)
 			if err != nil {
 				h.log.Warn("retired publication unreadable", "prefix", st.Prefix, "publication", id, "err", err)
@@ -147,6 +150,11 @@ func (h *Handler) reload() error {
 		}
 	}
 	h.routes = routes
+	for id := range h.pubCache {
+		if !keep[id] {
+			delete(h.pubCache, id) // neither current nor retired: never routed again
+		}
+	}
 	return nil
 }
 
@@ -220,37 +228,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 // verify checks the open object against ref once per file identity.
 func (h *Handler) verify(f *os.File, ref FileRef) error {
-	info, err := f.Stat()
-	if err != nil {
-		return err
+	err := h.verified.Check(f, ref.SHA256, ref.Size)
+	if me, ok := err.(*digest.MismatchError); ok {
+		me.Object = ref.Path + " (object " + ref.SHA256.String() + ")"
 	}
-	id := fileID{size: info.Size(), mtimeNs: info.ModTime().UnixNano()}
-	if st, ok := info.Sys().(*syscall.Stat_t); ok {
-		id.dev, id.ino, id.ctimeN = uint64(st.Dev), st.Ino, st.Ctim.Nano()
-	}
-	h.vmu.Lock()
-	d, ok := h.verified[id]
-	h.vmu.Unlock()
-	if ok && d == ref.SHA256 {
-		return nil
-	}
-	v := digest.NewVerifier(ref.SHA256, ref.Size)
-	if _, err := io.Copy(v, f); err != nil {
-		return err
-	}
-	if err := v.Verify(); err != nil {
-		if me, ok := err.(*digest.MismatchError); ok {
-			me.Object = ref.Path + " (object " + ref.SHA256.String() + ")"
-		}
-		return err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	h.vmu.Lock()
-	h.verified[id] = ref.SHA256
-	h.vmu.Unlock()
-	return nil
+	return err
 }
 
 func (h *Handler) index(w http.ResponseWriter) {

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -159,8 +159,11 @@ type HeldList struct {
 // ascending, each followed by "\n" (the SHA-256 of "" for none). Input
 // order does not matter; duplicates count once.
 func HeldListDigest(ds []digest.Digest) digest.Digest {
-	s := append([]digest.Digest(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	s := ds
+	if !slices.IsSorted(s) {
+		s = slices.Clone(ds)
+		slices.Sort(s)
+	}
 	h := digest.New()
 	var prev digest.Digest
 	for i, d := range s {
@@ -487,7 +490,9 @@ func ParseArtifactRecord(b []byte) (deploy.Artifact, error) {
 	if err := a.Validate(); err != nil {
 		return deploy.Artifact{}, badRecord(RecordArtifact, "%v", err)
 	}
-	if strings.ContainsAny(a.Name, "/\\") || a.Name == "." || a.Name == ".." || ValidatePath(a.Name) != nil {
+	// ValidatePath refuses backslashes and "." and "..": a name without
+	// "/" that passes it is one plain component.
+	if strings.Contains(a.Name, "/") || ValidatePath(a.Name) != nil {
 		return deploy.Artifact{}, badRecord(RecordArtifact, "name %q: want a plain file name", a.Name)
 	}
 	return a, nil

@@ -197,28 +197,34 @@ func Create(ctx context.Context, outDir string, key *signing.PrivateKey, h Heade
 		}
 		m.Volumes = 1
 	}
-	payload, err := json.Marshal(m)
+	signed, err := signManifest(key, m)
+	if err != nil {
+		return nil, fmt.Errorf("internal error: wrote an invalid manifest: %v", err)
+	}
+	if int64(len(signed.Envelope))+entryOverhead > reserve {
+		return nil, fmt.Errorf("internal error: manifest of %d bytes exceeds its reserve of %d", len(signed.Envelope), reserve)
+	}
+	paths, size, err := w.finish(signed.Envelope)
 	if err != nil {
 		return nil, err
 	}
+	return &Result{Signed: signed, Volumes: paths, Bytes: size}, nil
+}
+
+// signManifest validates m and signs it with key.
+func signManifest(key *signing.PrivateKey, m *Manifest) (*Signed, error) {
 	if err := m.Validate(); err != nil {
-		return nil, fmt.Errorf("internal error: wrote an invalid manifest: %v", err)
+		return nil, err
+	}
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
 	}
 	env, err := json.Marshal(signing.Sign(key, PayloadType, payload))
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(env))+entryOverhead > reserve {
-		return nil, fmt.Errorf("internal error: manifest of %d bytes exceeds its reserve of %d", len(env), reserve)
-	}
-	paths, size, err := w.finish(env)
-	if err != nil {
-		return nil, err
-	}
-	return &Result{
-		Signed:  &Signed{Manifest: m, Digest: digest.FromBytes(payload), KeyID: key.ID, Payload: payload, Envelope: env},
-		Volumes: paths, Bytes: size,
-	}, nil
+	return &Signed{Manifest: m, Digest: digest.FromBytes(payload), KeyID: key.ID, Payload: payload, Envelope: env}, nil
 }
 
 // newManifest starts the manifest of a bundle with header h signed by key.
@@ -260,12 +266,7 @@ func CreateManifest(ctx context.Context, key *signing.PrivateKey, h Header, c Co
 	if err != nil {
 		return nil, err
 	}
-	seen := map[digest.Digest]bool{}
-	for _, it := range items {
-		if seen[it.known] {
-			continue
-		}
-		seen[it.known] = true
+	for _, it := range items { // distinct, all of known digest (collect)
 		if it.size > MaxPartSize {
 			return nil, fmt.Errorf("object %s is %d bytes, over the %d a single part may hold", it.known.Short(), it.size, int64(MaxPartSize))
 		}
@@ -273,18 +274,11 @@ func CreateManifest(ctx context.Context, key *signing.PrivateKey, h Header, c Co
 			Parts: []Part{{Digest: it.known, Size: it.size, Volume: 1}}})
 	}
 	m.Volumes = 1
-	if err := m.Validate(); err != nil {
+	signed, err := signManifest(key, m)
+	if err != nil {
 		return nil, fmt.Errorf("manifest-only bundle: %v", err)
 	}
-	payload, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	env, err := json.Marshal(signing.Sign(key, PayloadType, payload))
-	if err != nil {
-		return nil, err
-	}
-	return &Signed{Manifest: m, Digest: digest.FromBytes(payload), KeyID: key.ID, Payload: payload, Envelope: env}, nil
+	return signed, nil
 }
 
 // collect turns content into distinct items and fills the manifest's
