@@ -60,22 +60,18 @@ func hubCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				path := "/v1/backup"
-				if withBlobs {
-					path += "?blobs=true"
-				}
 				start := time.Now()
-				resp, err := cl.Raw(c.Context, "GET", path, nil, nil)
+				body, err := cl.Backup(c.Context, withBlobs)
 				if err != nil {
 					return err
 				}
-				defer resp.Body.Close()
+				defer body.Close()
 				f, err := atomicfile.Create(backupOut, 0o600)
 				if err != nil {
 					return err
 				}
 				defer f.Abort()
-				m, err := hub.ReadBackup(io.TeeReader(resp.Body, f), nil)
+				m, err := hub.ReadBackup(io.TeeReader(body, f), nil)
 				if err != nil {
 					return err
 				}

@@ -102,6 +102,45 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 // Raw sends a request and returns a 2xx response (caller closes the body)
 // or an *APIError.
 func (c *Client) Raw(ctx context.Context, method, path string, body io.Reader, hdr http.Header) (*http.Response, error) {
+	return c.send(ctx, c.httpClient(), method, path, body, hdr)
+}
+
+// httpClient is the client every request goes through: c.HTTP, or
+// http.DefaultClient when it is nil.
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP == nil {
+		return http.DefaultClient
+	}
+	return c.HTTP
+}
+
+// streamingClient is httpClient without its whole-request Timeout, for
+// answers that may take longer to read than any fixed bound (a backup
+// with every blob): only the caller's context bounds them. It shares the
+// Transport, so connections are reused; c.HTTP is not changed.
+func (c *Client) streamingClient() *http.Client {
+	hc := *c.httpClient()
+	hc.Timeout = 0
+	return &hc
+}
+
+// Backup streams a backup of the hub's state, with every blob when
+// withBlobs is set (GET /v1/backup). The caller closes the reader and
+// checks it with hub.ReadBackup. Only ctx bounds the transfer: the
+// client's Timeout does not apply.
+func (c *Client) Backup(ctx context.Context, withBlobs bool) (io.ReadCloser, error) {
+	path := "/v1/backup"
+	if withBlobs {
+		path += "?blobs=true"
+	}
+	resp, err := c.send(ctx, c.streamingClient(), "GET", path, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+func (c *Client) send(ctx context.Context, hc *http.Client, method, path string, body io.Reader, hdr http.Header) (*http.Response, error) {
 	u := c.Base + path
 	if c.Stale && (method == http.MethodGet || method == http.MethodHead) {
 		if strings.Contains(u, "?") {
@@ -125,10 +164,6 @@ func (c *Client) Raw(ctx context.Context, method, path string, body io.Reader, h
 	}
 	if body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
