@@ -72,8 +72,13 @@ func New(base, token string) *Client {
 	return &Client{Base: strings.TrimRight(base, "/"), Token: token, HTTP: &http.Client{Timeout: 60 * time.Second}}
 }
 
-// maxAnswer caps a JSON answer the client decodes.
-const maxAnswer = 64 << 20
+const (
+	// maxAnswer caps a JSON answer the client decodes.
+	maxAnswer = 64 << 20
+	// maxErrorAnswer caps a non-2xx answer: large enough for a policy
+	// refusal carrying its stored decision.
+	maxErrorAnswer = 16 << 20
+)
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
@@ -99,8 +104,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return nil
 }
 
-// Raw sends a request and returns a 2xx response (caller closes the body)
-// or an *APIError.
+// Raw sends a request and returns a 2xx response (caller closes the body),
+// a *DeniedError for a 403 that carries the refusing decision, or an
+// *APIError.
 func (c *Client) Raw(ctx context.Context, method, path string, body io.Reader, hdr http.Header) (*http.Response, error) {
 	return c.send(ctx, c.httpClient(), method, path, body, hdr)
 }
@@ -177,14 +183,19 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, path string,
 	}
 	defer resp.Body.Close()
 	var e struct {
-		Error string `json:"error"`
-		Code  string `json:"code"`
+		Error    string                `json:"error"`
+		Code     string                `json:"code"`
+		Decision *store.DecisionRecord `json:"decision"`
 	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorAnswer))
 	if json.Unmarshal(b, &e) != nil || e.Error == "" {
 		e.Error = strings.TrimSpace(string(b))
 	}
-	return nil, &APIError{Status: resp.StatusCode, Message: e.Error, Code: e.Code}
+	ae := APIError{Status: resp.StatusCode, Message: e.Error, Code: e.Code}
+	if resp.StatusCode == http.StatusForbidden && e.Decision != nil && e.Decision.ID != "" {
+		return nil, &DeniedError{APIError: ae, Decision: *e.Decision}
+	}
+	return nil, &ae
 }
 
 // NodeStatus is one member in a Status.
