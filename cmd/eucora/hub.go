@@ -166,17 +166,10 @@ func hubKeyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			k, err := cl.HubKey(c.Context)
-			if err != nil {
-				return err
-			}
 			// Never write what does not parse or does not match its id.
-			pub, err := signing.ParsePublic([]byte(k.PublicPEM), "hub answer")
+			pub, err := cl.HubPublicKey(c.Context)
 			if err != nil {
 				return err
-			}
-			if pub.ID != k.KeyID {
-				return fmt.Errorf("hub answered key id %s for a key whose id is %s", k.KeyID, pub.ID)
 			}
 			if err := atomicfile.WriteFile(outFile, signing.EncodePublic(pub), 0o644); err != nil {
 				return err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
 )
 
@@ -240,6 +241,24 @@ type HubKey struct {
 func (c *Client) HubKey(ctx context.Context) (HubKey, error) {
 	var k HubKey
 	return k, c.do(ctx, "GET", "/v1/hub/key", nil, &k)
+}
+
+// HubPublicKey fetches the hub's public signing key and parses it. It
+// fails when the key does not parse or its id is not the one the hub
+// named, so nothing trusts or writes a key that does not match its id.
+func (c *Client) HubPublicKey(ctx context.Context) (*signing.PublicKey, error) {
+	k, err := c.HubKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := signing.ParsePublic([]byte(k.PublicPEM), "hub answer")
+	if err != nil {
+		return nil, err
+	}
+	if pub.ID != k.KeyID {
+		return nil, fmt.Errorf("hub answered key id %s for a key whose id is %s", k.KeyID, pub.ID)
+	}
+	return pub, nil
 }
 
 // SiteRequest is POST /v1/sites.
