@@ -76,13 +76,13 @@ func parseWhen(flag, s string) (time.Time, error) {
 }
 
 // govCmd builds a hub command taking nargs positional arguments (flags may
-// follow them).
+// follow them: reorderArgs moves them first).
 func govCmd(name, usage, usageText string, flags []cli.Flag, nargs int, action func(c *cli.Context, out *output, cl *client.Client, args []string) error) *cli.Command {
 	return &cli.Command{
 		Name: name, Usage: usage, UsageText: usageText,
 		Flags: append(flags, hubClientFlags()...),
 		Action: func(c *cli.Context) error {
-			args, err := positional(c, nargs) // first: flags may follow the arguments
+			args, err := positional(c, nargs)
 			if err != nil {
 				return err
 			}

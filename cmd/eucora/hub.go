@@ -105,7 +105,6 @@ func hubCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				restoreData, restoreNode, restoreRaft = c.String("data"), c.String("node-id"), c.String("raft")
 				f, err := os.Open(args[0])
 				if err != nil {
 					return err
