@@ -1,13 +1,12 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -301,15 +300,14 @@ func artifactCommand() *cli.Command {
 						if err != nil {
 							return fmt.Errorf("--file: %w", err)
 						}
-						h := sha256.New()
-						n, err := io.Copy(h, fh)
+						d, n, err := digest.FromReader(fh)
 						fh.Close()
 						if err != nil {
 							return fmt.Errorf("--file: %w", err)
 						}
-						req.SHA256, req.Size = digest.Digest("sha256:"+hex.EncodeToString(h.Sum(nil))), n
+						req.SHA256, req.Size = digest.Digest(d.String()), n // the "sha256:" form, as --sha256 is written
 						if req.Name == "" {
-							req.Name = f[strings.LastIndex(f, "/")+1:]
+							req.Name = filepath.Base(f)
 						}
 					}
 					a, err := cl.CreateArtifact(c.Context, args[0], args[1], req)

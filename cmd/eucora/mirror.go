@@ -140,7 +140,7 @@ func mirrorSyncCmd() *cli.Command {
 			}
 			return out.emit(res, func(w io.Writer) {
 				fmt.Fprintf(w, "mirror %s: %d packages (%s), downloaded %d (%s), reused %d, added by deps %d, manifest %s\n",
-					name, res.Packages, human(res.Bytes), res.Downloaded, human(res.DownloadedBytes), res.Reused, res.AddedByDeps, res.Manifest.Short())
+					name, res.Packages, bytesize.Format(res.Bytes), res.Downloaded, bytesize.Format(res.DownloadedBytes), res.Reused, res.AddedByDeps, res.Manifest.Short())
 				for _, u := range res.Unresolved {
 					fmt.Fprintf(w, "  unresolved: %s\n", u)
 				}
@@ -244,7 +244,7 @@ func mirrorSnapshotsCmd() *cli.Command {
 				t := table(w)
 				fmt.Fprintln(t, "NAME\tMIRROR\tPACKAGES\tSIZE\tCREATED\tID")
 				for _, s := range ss {
-					fmt.Fprintf(t, "%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.Mirror, s.Packages, human(s.Bytes), s.Created.Format(time.RFC3339), s.ID.Short())
+					fmt.Fprintf(t, "%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.Mirror, s.Packages, bytesize.Format(s.Bytes), s.Created.Format(time.RFC3339), s.ID.Short())
 				}
 				t.Flush()
 			})
@@ -464,7 +464,7 @@ func mirrorVerifyCmd() *cli.Command {
 					if len(r.Bad) > 0 {
 						status = fmt.Sprintf("%d DAMAGED", len(r.Bad))
 					}
-					fmt.Fprintf(w, "snapshot %s: %d objects, %s: %s\n", r.Snapshot, r.Objects, human(r.Bytes), status)
+					fmt.Fprintf(w, "snapshot %s: %d objects, %s: %s\n", r.Snapshot, r.Objects, bytesize.Format(r.Bytes), status)
 					for _, b := range r.Bad {
 						fmt.Fprintf(w, "  %s\n", b)
 					}
@@ -553,5 +553,3 @@ func mirrorPinCmd() *cli.Command {
 		},
 	}
 }
-
-func human(n int64) string { return bytesize.Format(n) }
