@@ -78,9 +78,10 @@ func hubCommand() *cli.Command {
 				if err := f.Commit(); err != nil {
 					return err
 				}
-				res := map[string]any{"file": backupOut, "applied_index": m.AppliedIndex, "files": len(m.Files), "blobs": m.Blobs, "node_id": m.NodeID, "seconds": time.Since(start).Seconds()}
+				secs := time.Since(start).Seconds()
+				res := map[string]any{"file": backupOut, "applied_index": m.AppliedIndex, "files": len(m.Files), "blobs": m.Blobs, "node_id": m.NodeID, "seconds": secs}
 				return out.emit(res, func(w io.Writer) {
-					fmt.Fprintf(w, "backup %s: %d files, %d blobs, applied index %d (from %s), verified, %.1fs\n", backupOut, len(m.Files), m.Blobs, m.AppliedIndex, m.NodeID, time.Since(start).Seconds())
+					fmt.Fprintf(w, "backup %s: %d files, %d blobs, applied index %d (from %s), verified, %.1fs\n", backupOut, len(m.Files), m.Blobs, m.AppliedIndex, m.NodeID, secs)
 				})
 			},
 		}, hubKeyCommand(), hubRotateKeyCommand(), hubExportCommand(), hubImportCommand(), {
@@ -115,9 +116,10 @@ func hubCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				res := map[string]any{"data": restoreData, "applied_index": m.AppliedIndex, "blobs": m.Blobs, "seconds": time.Since(start).Seconds()}
+				secs := time.Since(start).Seconds()
+				res := map[string]any{"data": restoreData, "applied_index": m.AppliedIndex, "blobs": m.Blobs, "seconds": secs}
 				return out.emit(res, func(w io.Writer) {
-					fmt.Fprintf(w, "restored %s into %s: %d blobs, state at index %d, %.1fs\nstart it with: eucora hub serve --data %s --node-id %s --raft %s\n", args[0], restoreData, m.Blobs, m.AppliedIndex, time.Since(start).Seconds(), restoreData, restoreNode, restoreRaft)
+					fmt.Fprintf(w, "restored %s into %s: %d blobs, state at index %d, %.1fs\nstart it with: eucora hub serve --data %s --node-id %s --raft %s\n", args[0], restoreData, m.Blobs, m.AppliedIndex, secs, restoreData, restoreNode, restoreRaft)
 				})
 			},
 		}},
