@@ -252,11 +252,9 @@ func (h *Handler) index(w http.ResponseWriter) {
 	io.WriteString(w, strings.Join(lines, "\n")+"\n")
 }
 
-// OpenHandler opens the mirror state of the data directory dataDir (its
-// cas/ store and mirror/ state, as laid out by internal/datadir) and returns
-// the handler serving its publications. This is what an edge embeds: it
-// needs no signing key, only the publications' objects and prefix states.
-func OpenHandler(dataDir string, log *slog.Logger) (*Handler, error) {
+// OpenDataDir opens the mirror state of the data directory dataDir: its
+// cas/ store and mirror/ state, as laid out by internal/datadir.
+func OpenDataDir(dataDir string) (*Repo, error) {
 	d, err := datadir.Open(dataDir)
 	if err != nil {
 		return nil, err
@@ -265,7 +263,15 @@ func OpenHandler(dataDir string, log *slog.Logger) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	repo, err := OpenRepo(d.Mirror(), st)
+	return OpenRepo(d.Mirror(), st)
+}
+
+// OpenHandler opens the mirror state of the data directory dataDir (see
+// OpenDataDir) and returns the handler serving its publications. This is
+// what an edge embeds: it needs no signing key, only the publications'
+// objects and prefix states.
+func OpenHandler(dataDir string, log *slog.Logger) (*Handler, error) {
+	repo, err := OpenDataDir(dataDir)
 	if err != nil {
 		return nil, err
 	}

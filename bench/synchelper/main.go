@@ -151,15 +151,7 @@ func (b *bundle) storedSize(o transfer.Object) int64 {
 // publicationPaths maps each object of the publication at prefix/dist to
 // the paths it is published under.
 func publicationPaths(data, prefix, dist string) (map[digest.Digest][]string, digest.Digest, error) {
-	d, err := datadir.Open(data)
-	if err != nil {
-		return nil, "", err
-	}
-	st, err := cas.Open(d.CAS())
-	if err != nil {
-		return nil, "", err
-	}
-	repo, err := mirror.OpenRepo(d.Mirror(), st)
+	repo, err := mirror.OpenDataDir(data)
 	if err != nil {
 		return nil, "", err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/charset"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/progress"
@@ -84,7 +85,7 @@ func hostSafe(s string) string {
 }
 
 func runBundleCreate(ctx context.Context, out *output, o bundleCreateOptions) error {
-	volSize, err := parseSize(o.volumeSize)
+	volSize, err := bytesize.Parse(o.volumeSize)
 	if err != nil {
 		return usageErrorf("--volume-size: %v", err)
 	}
@@ -133,7 +134,7 @@ func runBundleCreate(ctx context.Context, out *output, o bundleCreateOptions) er
 	return out.emit(summary, func(w io.Writer) {
 		fmt.Fprintf(w, "bundle %s (%s)\n", m.BundleID, res.Signed.Digest)
 		fmt.Fprintf(w, "  %d files, %d dirs, %d objects, %s payload in %s of volumes\n",
-			len(m.Files), len(m.Dirs), len(m.Objects), humanBytes(m.TotalSize()), humanBytes(res.Bytes))
+			len(m.Files), len(m.Dirs), len(m.Objects), bytesize.Format(m.TotalSize()), bytesize.Format(res.Bytes))
 		for _, p := range res.Volumes {
 			fmt.Fprintf(w, "  %s\n", p)
 		}
@@ -269,7 +270,10 @@ func runBundleVerify(ctx context.Context, out *output, o bundleVerifyOptions, pa
 	for _, b := range bundles {
 		sort.Ints(b.Given)
 		b.Missing = append([]int{}, b.group.Missing()...)
-		if err := b.group.Complete(); o.complete && err != nil {
+		if !o.complete {
+			continue
+		}
+		if err := b.group.Complete(); err != nil {
 			failures = append(failures, err)
 		}
 	}
@@ -284,7 +288,7 @@ func runBundleVerify(ctx context.Context, out *output, o bundleVerifyOptions, pa
 	err = out.emit(map[string]any{"volumes": vols, "bundles": bundles, "ok": len(failures) == 0}, func(w io.Writer) {
 		for _, v := range vols {
 			if v.OK {
-				fmt.Fprintf(w, "ok      %s  (bundle %s volume %d of %d, %d objects, %s)\n", v.Path, v.BundleID, v.Volume, v.Of, v.Entries, humanBytes(v.Bytes))
+				fmt.Fprintf(w, "ok      %s  (bundle %s volume %d of %d, %d objects, %s)\n", v.Path, v.BundleID, v.Volume, v.Of, v.Entries, bytesize.Format(v.Bytes))
 			} else {
 				fmt.Fprintf(w, "FAILED  %s\n        %s\n", v.Path, v.Error)
 			}
@@ -419,7 +423,7 @@ func runBundleInspect(out *output, paths []string) error {
 			fmt.Fprintf(tw, "expires\t%s\n", exp)
 			fmt.Fprintf(tw, "key id\t%s\n", r.KeyID)
 			fmt.Fprintf(tw, "volumes\t%d (given: %s)\n", r.Volumes, strings.Join(r.Given, ", "))
-			fmt.Fprintf(tw, "objects\t%d (%s)\n", r.Objects, humanBytes(r.Bytes))
+			fmt.Fprintf(tw, "objects\t%d (%s)\n", r.Objects, bytesize.Format(r.Bytes))
 			fmt.Fprintf(tw, "tree\t%d files, %d dirs\n", r.Files, r.Dirs)
 			recs := []string{}
 			for t, n := range r.Records {
@@ -498,6 +502,6 @@ func runBundleExtract(ctx context.Context, out *output, o bundleExtractOptions, 
 	}
 	return out.emit(map[string]any{"bundle_id": b.BundleID, "digest": b.Digest.String(), "dir": res.Dir,
 		"files": res.Files, "dirs": res.Dirs, "bytes": res.Bytes}, func(w io.Writer) {
-		fmt.Fprintf(w, "extracted bundle %s into %s: %d files, %d dirs, %s\n", b.BundleID, res.Dir, res.Files, res.Dirs, humanBytes(res.Bytes))
+		fmt.Fprintf(w, "extracted bundle %s into %s: %d files, %d dirs, %s\n", b.BundleID, res.Dir, res.Files, res.Dirs, bytesize.Format(res.Bytes))
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/eucora/eucora/edge"
+	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
@@ -133,7 +134,7 @@ func printImport(w io.Writer, r *edge.ImportResult) {
 	switch r.Outcome {
 	case edge.OutcomeApplied:
 		fmt.Fprintf(w, "applied bundle %s: sequence %d (previous %d)\n", r.BundleID, r.Sequence, r.PreviousSeq)
-		fmt.Fprintf(w, "  %d objects added (%s)\n", r.ObjectsAdded, humanBytes(r.BytesAdded))
+		fmt.Fprintf(w, "  %d objects added (%s)\n", r.ObjectsAdded, bytesize.Format(r.BytesAdded))
 		types := make([]string, 0, len(r.Records))
 		for t := range r.Records {
 			types = append(types, t)
@@ -189,7 +190,7 @@ func edgeExportCommand() *cli.Command {
 }
 
 func runEdgeExport(ctx context.Context, out *output, o edgeExportOptions) error {
-	volSize, err := parseSize(o.volumeSize)
+	volSize, err := bytesize.Parse(o.volumeSize)
 	if err != nil {
 		return usageErrorf("--volume-size: %v", err)
 	}
@@ -204,7 +205,7 @@ func runEdgeExport(ctx context.Context, out *output, o edgeExportOptions) error 
 	return out.emit(res, func(w io.Writer) {
 		fmt.Fprintf(w, "exported bundle %s (%s): sequence %d for the hub\n", res.BundleID, res.Digest, res.Sequence)
 		fmt.Fprintf(w, "  receipt: applied sequence %d, %d objects (%s), chain head %d\n",
-			res.Receipt.AppliedSeq, res.Receipt.Objects.Count, humanBytes(res.Receipt.Objects.Bytes), res.Receipt.ChainHead.Seq)
+			res.Receipt.AppliedSeq, res.Receipt.Objects.Count, bytesize.Format(res.Receipt.Objects.Bytes), res.Receipt.ChainHead.Seq)
 		if res.Events > 0 {
 			fmt.Fprintf(w, "  %d unacknowledged event(s): %d..%d\n", res.Events, res.FirstEvent, res.LastEvent)
 		}
@@ -239,7 +240,7 @@ func edgeStatusCommand() *cli.Command {
 				fmt.Fprintf(tw, "site\t%s\n", s.Site)
 				fmt.Fprintf(tw, "last applied\tsequence %d %s %s\n", s.Applied.Seq, orDash(string(s.Applied.Digest)), timeOrDash(s.Applied.At))
 				fmt.Fprintf(tw, "trusted hub time\t%s\n", timeOrDash(s.TrustedTime))
-				fmt.Fprintf(tw, "objects held\t%d (%s)\n", s.Objects, humanBytes(s.Bytes))
+				fmt.Fprintf(tw, "objects held\t%d (%s)\n", s.Objects, bytesize.Format(s.Bytes))
 				fmt.Fprintf(tw, "records\t%d intents, %d approvals, %d exceptions, %d artifacts\n", s.Intents, s.Approvals, s.Exceptions, s.Artifacts)
 				for _, a := range s.APT {
 					state := "installed"

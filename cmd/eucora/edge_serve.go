@@ -6,18 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/eucora/eucora/edge"
+	"github.com/eucora/eucora/internal/bytesize"
 )
 
 type edgeServeOptions struct {
@@ -74,7 +73,7 @@ func runEdgeServe(ctx context.Context, out *output, o edgeServeOptions) error {
 	}
 	var rate int64
 	if o.bandwidth != "" {
-		if rate, err = parseRate(o.bandwidth); err != nil {
+		if rate, err = bytesize.ParseRate(o.bandwidth); err != nil {
 			return usageErrorf("--bandwidth: %v", err)
 		}
 	}
@@ -181,35 +180,4 @@ func serveLogger(out *output) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
-}
-
-// parseRate reads a bandwidth in bytes per second: a byte size per second
-// ("512KiB/s", "1MB/s", "65536") or bits per second with decimal
-// prefixes ("4Mbit/s", "100kbit/s").
-func parseRate(s string) (int64, error) {
-	t := strings.TrimSuffix(strings.TrimSpace(s), "/s")
-	if num, ok := strings.CutSuffix(t, "bit"); ok {
-		mult := 1.0
-		switch {
-		case strings.HasSuffix(num, "k"), strings.HasSuffix(num, "K"):
-			mult = 1e3
-		case strings.HasSuffix(num, "M"):
-			mult = 1e6
-		case strings.HasSuffix(num, "G"):
-			mult = 1e9
-		}
-		if mult != 1 {
-			num = num[:len(num)-1]
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-		if err != nil || v <= 0 || math.IsInf(v, 0) || v*mult/8 < 1 {
-			return 0, fmt.Errorf("rate %q: want for example 4Mbit/s or 512KiB/s", s)
-		}
-		return int64(v * mult / 8), nil
-	}
-	n, err := parseSize(t)
-	if err != nil {
-		return 0, fmt.Errorf("rate %q: want for example 4Mbit/s or 512KiB/s", s)
-	}
-	return n, nil
 }

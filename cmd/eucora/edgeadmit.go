@@ -65,13 +65,7 @@ func edgeAdmitCommand() *cli.Command {
 				return err
 			}
 			if !d.Allowed {
-				var failed []string
-				for _, ck := range d.Checks {
-					if !ck.Pass {
-						failed = append(failed, ck.Rule)
-					}
-				}
-				return fmt.Errorf("%w: intent %s may not be acted on here: %s", deploy.ErrDenied, args[0], strings.Join(failed, ", "))
+				return fmt.Errorf("%w: intent %s may not be acted on here: %s", deploy.ErrDenied, args[0], strings.Join(d.Failed(), ", "))
 			}
 			return nil
 		},

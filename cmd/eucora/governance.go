@@ -1,13 +1,12 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -76,13 +75,13 @@ func parseWhen(flag, s string) (time.Time, error) {
 }
 
 // govCmd builds a hub command taking nargs positional arguments (flags may
-// follow them).
+// follow them: reorderArgs moves them first).
 func govCmd(name, usage, usageText string, flags []cli.Flag, nargs int, action func(c *cli.Context, out *output, cl *client.Client, args []string) error) *cli.Command {
 	return &cli.Command{
 		Name: name, Usage: usage, UsageText: usageText,
 		Flags: append(flags, hubClientFlags()...),
 		Action: func(c *cli.Context) error {
-			args, err := positional(c, nargs) // first: flags may follow the arguments
+			args, err := positional(c, nargs)
 			if err != nil {
 				return err
 			}
@@ -301,15 +300,14 @@ func artifactCommand() *cli.Command {
 						if err != nil {
 							return fmt.Errorf("--file: %w", err)
 						}
-						h := sha256.New()
-						n, err := io.Copy(h, fh)
+						d, n, err := digest.FromReader(fh)
 						fh.Close()
 						if err != nil {
 							return fmt.Errorf("--file: %w", err)
 						}
-						req.SHA256, req.Size = digest.Digest("sha256:"+hex.EncodeToString(h.Sum(nil))), n
+						req.SHA256, req.Size = digest.Digest(d.String()), n // the "sha256:" form, as --sha256 is written
 						if req.Name == "" {
-							req.Name = f[strings.LastIndex(f, "/")+1:]
+							req.Name = filepath.Base(f)
 						}
 					}
 					a, err := cl.CreateArtifact(c.Context, args[0], args[1], req)

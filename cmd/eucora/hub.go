@@ -60,31 +60,28 @@ func hubCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				path := "/v1/backup"
-				if withBlobs {
-					path += "?blobs=true"
-				}
 				start := time.Now()
-				resp, err := cl.Raw(c.Context, "GET", path, nil, nil)
+				body, err := cl.Backup(c.Context, withBlobs)
 				if err != nil {
 					return err
 				}
-				defer resp.Body.Close()
+				defer body.Close()
 				f, err := atomicfile.Create(backupOut, 0o600)
 				if err != nil {
 					return err
 				}
 				defer f.Abort()
-				m, err := hub.ReadBackup(io.TeeReader(resp.Body, f), nil)
+				m, err := hub.ReadBackup(io.TeeReader(body, f), nil)
 				if err != nil {
 					return err
 				}
 				if err := f.Commit(); err != nil {
 					return err
 				}
-				res := map[string]any{"file": backupOut, "applied_index": m.AppliedIndex, "files": len(m.Files), "blobs": m.Blobs, "node_id": m.NodeID, "seconds": time.Since(start).Seconds()}
+				secs := time.Since(start).Seconds()
+				res := map[string]any{"file": backupOut, "applied_index": m.AppliedIndex, "files": len(m.Files), "blobs": m.Blobs, "node_id": m.NodeID, "seconds": secs}
 				return out.emit(res, func(w io.Writer) {
-					fmt.Fprintf(w, "backup %s: %d files, %d blobs, applied index %d (from %s), verified, %.1fs\n", backupOut, len(m.Files), m.Blobs, m.AppliedIndex, m.NodeID, time.Since(start).Seconds())
+					fmt.Fprintf(w, "backup %s: %d files, %d blobs, applied index %d (from %s), verified, %.1fs\n", backupOut, len(m.Files), m.Blobs, m.AppliedIndex, m.NodeID, secs)
 				})
 			},
 		}, hubKeyCommand(), hubRotateKeyCommand(), hubExportCommand(), hubImportCommand(), {
@@ -109,7 +106,6 @@ func hubCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				restoreData, restoreNode, restoreRaft = c.String("data"), c.String("node-id"), c.String("raft")
 				f, err := os.Open(args[0])
 				if err != nil {
 					return err
@@ -120,9 +116,10 @@ func hubCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				res := map[string]any{"data": restoreData, "applied_index": m.AppliedIndex, "blobs": m.Blobs, "seconds": time.Since(start).Seconds()}
+				secs := time.Since(start).Seconds()
+				res := map[string]any{"data": restoreData, "applied_index": m.AppliedIndex, "blobs": m.Blobs, "seconds": secs}
 				return out.emit(res, func(w io.Writer) {
-					fmt.Fprintf(w, "restored %s into %s: %d blobs, state at index %d, %.1fs\nstart it with: eucora hub serve --data %s --node-id %s --raft %s\n", args[0], restoreData, m.Blobs, m.AppliedIndex, time.Since(start).Seconds(), restoreData, restoreNode, restoreRaft)
+					fmt.Fprintf(w, "restored %s into %s: %d blobs, state at index %d, %.1fs\nstart it with: eucora hub serve --data %s --node-id %s --raft %s\n", args[0], restoreData, m.Blobs, m.AppliedIndex, secs, restoreData, restoreNode, restoreRaft)
 				})
 			},
 		}},
@@ -170,17 +167,10 @@ func hubKeyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			k, err := cl.HubKey(c.Context)
-			if err != nil {
-				return err
-			}
 			// Never write what does not parse or does not match its id.
-			pub, err := signing.ParsePublic([]byte(k.PublicPEM), "hub answer")
+			pub, err := cl.HubPublicKey(c.Context)
 			if err != nil {
 				return err
-			}
-			if pub.ID != k.KeyID {
-				return fmt.Errorf("hub answered key id %s for a key whose id is %s", k.KeyID, pub.ID)
 			}
 			if err := atomicfile.WriteFile(outFile, signing.EncodePublic(pub), 0o644); err != nil {
 				return err

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -25,18 +24,15 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// runCLI runs the CLI in-process and returns stdout and the exit code.
+// runHubCLI runs the CLI in-process and returns stdout, with the error
+// appended, and the exit code.
 func runHubCLI(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	app := newApp()
-	var out bytes.Buffer
-	app.Writer = &out
-	app.ErrWriter = io.Discard
-	err := app.Run(reorderArgs(app, append([]string{"eucora"}, args...)))
+	out, err := runApp(t, false, args...)
 	if err != nil {
-		out.WriteString("\nerror: " + err.Error())
+		out += "\nerror: " + err.Error()
 	}
-	return out.String(), exitCode(err)
+	return out, exitCode(err)
 }
 
 func TestHubCommands(t *testing.T) {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,10 +54,6 @@ func hubClient(c *cli.Context) (*client.Client, error) {
 	return cl, nil
 }
 
-// positional returns a command's positional arguments, accepting flags
-// written after them ("site add NAME --class C"): urfave/cli v2 stops
-// parsing flags at the first positional argument, so the rest is parsed
-// here against the command's own flags.
 // hubSession returns what every hub command needs: the output settings and
 // a client for the hub named by the flags.
 func hubSession(c *cli.Context) (*output, *client.Client, error) {
@@ -74,47 +68,15 @@ func hubSession(c *cli.Context) (*output, *client.Client, error) {
 	return out, cl, nil
 }
 
+// positional returns a command's positional arguments, which must be
+// exactly want. Flags written after them ("site add NAME --class C") are
+// already parsed: reorderArgs moves them before the arguments.
 func positional(c *cli.Context, want int) ([]string, error) {
 	args := c.Args().Slice()
-	if len(args) <= want {
-		if len(args) != want {
-			return nil, usageErrorf("%s needs exactly %d argument(s), got %d", c.Command.FullName(), want, len(args))
-		}
-		return args, nil
+	if len(args) != want {
+		return nil, usageErrorf("%s needs exactly %d argument(s), got %d", c.Command.FullName(), want, len(args))
 	}
-	set := flag.NewFlagSet(c.Command.Name, flag.ContinueOnError)
-	set.SetOutput(io.Discard)
-	for _, f := range c.Command.Flags {
-		if err := f.Apply(set); err != nil {
-			return nil, err
-		}
-	}
-	var pos []string
-	rest := args
-	for len(rest) > 0 {
-		if strings.HasPrefix(rest[0], "-") {
-			if err := set.Parse(rest); err != nil {
-				return nil, usageErrorf("%v", err)
-			}
-			rest = set.Args()
-			continue
-		}
-		pos = append(pos, rest[0])
-		rest = rest[1:]
-	}
-	var setErr error
-	set.Visit(func(f *flag.Flag) {
-		if err := c.Set(f.Name, f.Value.String()); err != nil && setErr == nil {
-			setErr = err
-		}
-	})
-	if setErr != nil {
-		return nil, usageErrorf("%v", setErr)
-	}
-	if len(pos) != want {
-		return nil, usageErrorf("%s needs exactly %d argument(s), got %d", c.Command.FullName(), want, len(pos))
-	}
-	return pos, nil
+	return args, nil
 }
 
 // required checks flags that may arrive after positional arguments.

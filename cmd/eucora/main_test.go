@@ -4,12 +4,31 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
+
+// runApp runs the eucora app in-process on args, reordered as main does
+// (flags may follow positional arguments), and returns what it wrote to
+// its Writer and the error run() would map to an exit code. Its ErrWriter
+// output goes to the same buffer when withStderr is set and is dropped
+// otherwise.
+func runApp(t *testing.T, withStderr bool, args ...string) (string, error) {
+	t.Helper()
+	app := newApp()
+	var out bytes.Buffer
+	app.Writer = &out
+	app.ErrWriter = io.Discard
+	if withStderr {
+		app.ErrWriter = &out
+	}
+	err := app.Run(reorderArgs(app, append([]string{"eucora"}, args...)))
+	return out.String(), err
+}
 
 // eucoraBin is the binary built once for black-box tests.
 var eucoraBin string

@@ -14,8 +14,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/eucora/eucora/internal/bytesize"
-	"github.com/eucora/eucora/internal/cas"
-	"github.com/eucora/eucora/internal/datadir"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/mirror"
@@ -27,18 +25,6 @@ func init() {
 	registerExitMatch(exitStale, is(mirror.ErrExpired, mirror.ErrRollback))
 	registerExitMatch(exitCorrupt, is(debian.ErrSyntax))
 	registerExitMatch(exitNotInit, is(mirror.ErrNotFound))
-}
-
-func openMirrorRepo(data string) (*mirror.Repo, error) {
-	d, err := datadir.Open(data)
-	if err != nil {
-		return nil, err
-	}
-	st, err := cas.Open(d.CAS())
-	if err != nil {
-		return nil, err
-	}
-	return mirror.OpenRepo(d.Mirror(), st)
 }
 
 func mirrorCommand() *cli.Command {
@@ -94,7 +80,7 @@ func mirrorCreateCmd() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("--keyring: %w", err)
 			}
-			repo, err := openMirrorRepo(data)
+			repo, err := mirror.OpenDataDir(data)
 			if err != nil {
 				return err
 			}
@@ -134,7 +120,7 @@ func mirrorSyncCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			repo, err := openMirrorRepo(data)
+			repo, err := mirror.OpenDataDir(data)
 			if err != nil {
 				return err
 			}
@@ -154,7 +140,7 @@ func mirrorSyncCmd() *cli.Command {
 			}
 			return out.emit(res, func(w io.Writer) {
 				fmt.Fprintf(w, "mirror %s: %d packages (%s), downloaded %d (%s), reused %d, added by deps %d, manifest %s\n",
-					name, res.Packages, human(res.Bytes), res.Downloaded, human(res.DownloadedBytes), res.Reused, res.AddedByDeps, res.Manifest.Short())
+					name, res.Packages, bytesize.Format(res.Bytes), res.Downloaded, bytesize.Format(res.DownloadedBytes), res.Reused, res.AddedByDeps, res.Manifest.Short())
 				for _, u := range res.Unresolved {
 					fmt.Fprintf(w, "  unresolved: %s\n", u)
 				}
@@ -174,7 +160,7 @@ func mirrorListCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			repo, err := openMirrorRepo(data)
+			repo, err := mirror.OpenDataDir(data)
 			if err != nil {
 				return err
 			}
@@ -217,7 +203,7 @@ func mirrorSnapshotCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			repo, err := openMirrorRepo(data)
+			repo, err := mirror.OpenDataDir(data)
 			if err != nil {
 				return err
 			}
@@ -243,7 +229,7 @@ func mirrorSnapshotsCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			repo, err := openMirrorRepo(data)
+			repo, err := mirror.OpenDataDir(data)
 			if err != nil {
 				return err
 			}
@@ -258,7 +244,7 @@ func mirrorSnapshotsCmd() *cli.Command {
 				t := table(w)
 				fmt.Fprintln(t, "NAME\tMIRROR\tPACKAGES\tSIZE\tCREATED\tID")
 				for _, s := range ss {
-					fmt.Fprintf(t, "%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.Mirror, s.Packages, human(s.Bytes), s.Created.Format(time.RFC3339), s.ID.Short())
+					fmt.Fprintf(t, "%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.Mirror, s.Packages, bytesize.Format(s.Bytes), s.Created.Format(time.RFC3339), s.ID.Short())
 				}
 				t.Flush()
 			})
@@ -281,7 +267,7 @@ func mirrorDiffCmd() *cli.Command {
 			if c.NArg() != 2 {
 				return usageErrorf("diff: want two snapshot names, got %d arguments", c.NArg())
 			}
-			repo, err := openMirrorRepo(data)
+			repo, err := mirror.OpenDataDir(data)
 			if err != nil {
 				return err
 			}
@@ -338,7 +324,7 @@ func mirrorPublishCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			repo, err := openMirrorRepo(data)
+			repo, err := mirror.OpenDataDir(data)
 			if err != nil {
 				return err
 			}
@@ -376,7 +362,7 @@ func mirrorPublishedCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			repo, err := openMirrorRepo(data)
+			repo, err := mirror.OpenDataDir(data)
 			if err != nil {
 				return err
 			}
@@ -426,7 +412,7 @@ func mirrorInstallCmd() *cli.Command {
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
-			repo, err := openMirrorRepo(data)
+			repo, err := mirror.OpenDataDir(data)
 			if err != nil {
 				return err
 			}
@@ -457,7 +443,7 @@ func mirrorVerifyCmd() *cli.Command {
 			if c.NArg() == 0 {
 				return usageErrorf("verify: want at least one snapshot name")
 			}
-			repo, err := openMirrorRepo(data)
+			repo, err := mirror.OpenDataDir(data)
 			if err != nil {
 				return err
 			}
@@ -478,7 +464,7 @@ func mirrorVerifyCmd() *cli.Command {
 					if len(r.Bad) > 0 {
 						status = fmt.Sprintf("%d DAMAGED", len(r.Bad))
 					}
-					fmt.Fprintf(w, "snapshot %s: %d objects, %s: %s\n", r.Snapshot, r.Objects, human(r.Bytes), status)
+					fmt.Fprintf(w, "snapshot %s: %d objects, %s: %s\n", r.Snapshot, r.Objects, bytesize.Format(r.Bytes), status)
 					for _, b := range r.Bad {
 						fmt.Fprintf(w, "  %s\n", b)
 					}
@@ -506,7 +492,8 @@ func mirrorServeCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			repo, err := openMirrorRepo(data)
+			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			h, err := mirror.OpenHandler(data, log)
 			if err != nil {
 				return err
 			}
@@ -514,8 +501,7 @@ func mirrorServeCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-			srv := &http.Server{Handler: mirror.NewHandler(repo, log), ReadHeaderTimeout: 10 * time.Second}
+			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 			if err := out.emit(map[string]string{"listen": ln.Addr().String(), "url": "http://" + ln.Addr().String() + "/"}, func(w io.Writer) {
 				fmt.Fprintf(w, "serving APT publications at http://%s/\n", ln.Addr())
 			}); err != nil {
@@ -567,5 +553,3 @@ func mirrorPinCmd() *cli.Command {
 		},
 	}
 }
-
-func human(n int64) string { return bytesize.Format(n) }

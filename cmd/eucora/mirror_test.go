@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,16 +14,12 @@ import (
 	"github.com/eucora/eucora/mirror/debian"
 )
 
-// runCLI runs the eucora command line in-process and returns its exit code
-// and standard output.
+// runMirrorCLI runs the eucora command line in-process and returns its
+// exit code and standard output.
 func runMirrorCLI(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	app := newApp()
-	var out bytes.Buffer
-	app.Writer = &out
-	app.ErrWriter = io.Discard
-	err := app.Run(reorderArgs(app, append([]string{"eucora"}, args...)))
-	return exitCode(err), out.String()
+	out, err := runApp(t, false, args...)
+	return exitCode(err), out
 }
 
 func TestMirrorExitCodes(t *testing.T) {

@@ -17,12 +17,8 @@ import (
 // code run() would return.
 func runCLI(t *testing.T, args ...string) (string, int, error) {
 	t.Helper()
-	app := newApp()
-	var out bytes.Buffer
-	app.Writer = &out
-	app.ErrWriter = &out
-	err := app.RunContext(context.Background(), append([]string{"eucora"}, args...))
-	return out.String(), exitCode(err), err
+	out, err := runApp(t, true, args...)
+	return out, exitCode(err), err
 }
 
 const issueExample = `{"model":"v1.0","factors":{"privilege":1,"supply_chain":0.4,"exploitability":0.6,"data_access":0.1,"sbom_vulnerability":0.7,"blast_radius":0.4,"operational_complexity":0.4,"history":0.1},"privileged_tooling":false,"target_ring":2}`

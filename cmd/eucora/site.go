@@ -36,7 +36,6 @@ func siteCommand() *cli.Command {
 				if err := required(c, "class"); err != nil {
 					return err
 				}
-				class, scope = c.String("class"), c.String("scope")
 				sc, err := deploy.ParseScope(scope)
 				if err != nil {
 					return usageErrorf("--scope: %v", err)

@@ -262,11 +262,7 @@ func hubExportCommand() *cli.Command {
 				return usageErrorf("--volume-size: %v", err)
 			}
 			cl.HTTP.Timeout = 0 // an export may take long; the context bounds it
-			k, err := cl.HubKey(c.Context)
-			if err != nil {
-				return err
-			}
-			hubPub, err := signing.ParsePublic([]byte(k.PublicPEM), "hub answer")
+			hubPub, err := cl.HubPublicKey(c.Context)
 			if err != nil {
 				return err
 			}
@@ -274,11 +270,7 @@ func hubExportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var total int64
-			for _, v := range x.Volumes {
-				total += v.Size
-			}
-			bar := progress.NewBytes(out.progressEnabled(), total, "copying")
+			bar := progress.NewBytes(out.progressEnabled(), x.VolumeBytes(), "copying")
 			files, err := cl.DownloadExport(c.Context, x, outDir, bar.Add)
 			bar.Finish()
 			if err != nil {

@@ -5,12 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/eucora/eucora/internal/bytesize"
 )
-
-// parseSize parses a byte size such as 64MiB, 700MiB or 4GiB.
-func parseSize(s string) (int64, error) { return bytesize.Parse(s) }
 
 // parseDuration accepts Go durations plus days ("30d", "7d12h").
 func parseDuration(s string) (time.Duration, error) {
@@ -36,5 +31,3 @@ func parseDuration(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
-
-func humanBytes(n int64) string { return bytesize.Format(n) }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
 )
 
@@ -72,8 +73,13 @@ func New(base, token string) *Client {
 	return &Client{Base: strings.TrimRight(base, "/"), Token: token, HTTP: &http.Client{Timeout: 60 * time.Second}}
 }
 
-// maxAnswer caps a JSON answer the client decodes.
-const maxAnswer = 64 << 20
+const (
+	// maxAnswer caps a JSON answer the client decodes.
+	maxAnswer = 64 << 20
+	// maxErrorAnswer caps a non-2xx answer: large enough for a policy
+	// refusal carrying its stored decision.
+	maxErrorAnswer = 16 << 20
+)
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
@@ -99,9 +105,49 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return nil
 }
 
-// Raw sends a request and returns a 2xx response (caller closes the body)
-// or an *APIError.
+// Raw sends a request and returns a 2xx response (caller closes the body),
+// a *DeniedError for a 403 that carries the refusing decision, or an
+// *APIError.
 func (c *Client) Raw(ctx context.Context, method, path string, body io.Reader, hdr http.Header) (*http.Response, error) {
+	return c.send(ctx, c.httpClient(), method, path, body, hdr)
+}
+
+// httpClient is the client every request goes through: c.HTTP, or
+// http.DefaultClient when it is nil.
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP == nil {
+		return http.DefaultClient
+	}
+	return c.HTTP
+}
+
+// streamingClient is httpClient without its whole-request Timeout, for
+// answers that may take longer to read than any fixed bound (a backup
+// with every blob): only the caller's context bounds them. It shares the
+// Transport, so connections are reused; c.HTTP is not changed.
+func (c *Client) streamingClient() *http.Client {
+	hc := *c.httpClient()
+	hc.Timeout = 0
+	return &hc
+}
+
+// Backup streams a backup of the hub's state, with every blob when
+// withBlobs is set (GET /v1/backup). The caller closes the reader and
+// checks it with hub.ReadBackup. Only ctx bounds the transfer: the
+// client's Timeout does not apply.
+func (c *Client) Backup(ctx context.Context, withBlobs bool) (io.ReadCloser, error) {
+	path := "/v1/backup"
+	if withBlobs {
+		path += "?blobs=true"
+	}
+	resp, err := c.send(ctx, c.streamingClient(), "GET", path, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+func (c *Client) send(ctx context.Context, hc *http.Client, method, path string, body io.Reader, hdr http.Header) (*http.Response, error) {
 	u := c.Base + path
 	if c.Stale && (method == http.MethodGet || method == http.MethodHead) {
 		if strings.Contains(u, "?") {
@@ -126,10 +172,6 @@ func (c *Client) Raw(ctx context.Context, method, path string, body io.Reader, h
 	if body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -142,14 +184,19 @@ func (c *Client) Raw(ctx context.Context, method, path string, body io.Reader, h
 	}
 	defer resp.Body.Close()
 	var e struct {
-		Error string `json:"error"`
-		Code  string `json:"code"`
+		Error    string                `json:"error"`
+		Code     string                `json:"code"`
+		Decision *store.DecisionRecord `json:"decision"`
 	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorAnswer))
 	if json.Unmarshal(b, &e) != nil || e.Error == "" {
 		e.Error = strings.TrimSpace(string(b))
 	}
-	return nil, &APIError{Status: resp.StatusCode, Message: e.Error, Code: e.Code}
+	ae := APIError{Status: resp.StatusCode, Message: e.Error, Code: e.Code}
+	if resp.StatusCode == http.StatusForbidden && e.Decision != nil && e.Decision.ID != "" {
+		return nil, &DeniedError{APIError: ae, Decision: *e.Decision}
+	}
+	return nil, &ae
 }
 
 // NodeStatus is one member in a Status.
@@ -194,6 +241,24 @@ type HubKey struct {
 func (c *Client) HubKey(ctx context.Context) (HubKey, error) {
 	var k HubKey
 	return k, c.do(ctx, "GET", "/v1/hub/key", nil, &k)
+}
+
+// HubPublicKey fetches the hub's public signing key and parses it. It
+// fails when the key does not parse or its id is not the one the hub
+// named, so nothing trusts or writes a key that does not match its id.
+func (c *Client) HubPublicKey(ctx context.Context) (*signing.PublicKey, error) {
+	k, err := c.HubKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := signing.ParsePublic([]byte(k.PublicPEM), "hub answer")
+	if err != nil {
+		return nil, err
+	}
+	if pub.ID != k.KeyID {
+		return nil, fmt.Errorf("hub answered key id %s for a key whose id is %s", k.KeyID, pub.ID)
+	}
+	return pub, nil
 }
 
 // SiteRequest is POST /v1/sites.

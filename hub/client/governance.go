@@ -1,14 +1,9 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/eucora/eucora/deploy"
@@ -171,78 +166,12 @@ type DeniedError struct {
 // errors.Is(err, deploy.ErrDenied) true.
 func (e *DeniedError) Unwrap() []error { return []error{&e.APIError, deploy.ErrDenied} }
 
-// gov sends a governance request and turns a 403 carrying a decision into
-// a *DeniedError.
-func (c *Client) gov(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	u := c.Base + path
-	if c.Stale && method == http.MethodGet {
-		if strings.Contains(u, "?") {
-			u += "&stale=true"
-		} else {
-			u += "?stale=true"
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return err
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("%w: %s %s: %v", ErrUnavailable, method, u, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-		var e struct {
-			Error    string                `json:"error"`
-			Decision *store.DecisionRecord `json:"decision"`
-		}
-		if json.Unmarshal(b, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(b))
-		}
-		ae := APIError{Status: resp.StatusCode, Message: e.Error}
-		if resp.StatusCode == http.StatusForbidden && e.Decision != nil && e.Decision.ID != "" {
-			return &DeniedError{APIError: ae, Decision: *e.Decision}
-		}
-		return &ae
-	}
-	if out == nil {
-		io.Copy(io.Discard, resp.Body)
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("decode %s %s answer: %w", method, path, err)
-	}
-	return nil
-}
-
 func esc(s string) string { return url.PathEscape(s) }
 
 // CreateApp registers an application.
 func (c *Client) CreateApp(ctx context.Context, r AppRequest) (store.AppRecord, error) {
 	var out store.AppRecord
-	return out, c.gov(ctx, "POST", "/v1/apps", r, &out)
+	return out, c.do(ctx, "POST", "/v1/apps", r, &out)
 }
 
 // Apps lists the applications in the caller's scope.
@@ -250,13 +179,13 @@ func (c *Client) Apps(ctx context.Context) ([]store.AppRecord, error) {
 	var out struct {
 		Apps []store.AppRecord `json:"apps"`
 	}
-	return out.Apps, c.gov(ctx, "GET", "/v1/apps", nil, &out)
+	return out.Apps, c.do(ctx, "GET", "/v1/apps", nil, &out)
 }
 
 // App returns an application with its versions and artifacts.
 func (c *Client) App(ctx context.Context, id string) (AppView, error) {
 	var out AppView
-	return out, c.gov(ctx, "GET", "/v1/apps/"+esc(id), nil, &out)
+	return out, c.do(ctx, "GET", "/v1/apps/"+esc(id), nil, &out)
 }
 
 // AppRetention plans LOB retention at time at (zero: now).
@@ -266,55 +195,55 @@ func (c *Client) AppRetention(ctx context.Context, id string, at time.Time) (Ret
 	if !at.IsZero() {
 		p += "?at=" + url.QueryEscape(at.UTC().Format(time.RFC3339))
 	}
-	return out, c.gov(ctx, "GET", p, nil, &out)
+	return out, c.do(ctx, "GET", p, nil, &out)
 }
 
 // CreateVersion registers a version of app.
 func (c *Client) CreateVersion(ctx context.Context, app string, r VersionRequest) (store.VersionRecord, error) {
 	var out store.VersionRecord
-	return out, c.gov(ctx, "POST", "/v1/apps/"+esc(app)+"/versions", r, &out)
+	return out, c.do(ctx, "POST", "/v1/apps/"+esc(app)+"/versions", r, &out)
 }
 
 // Transition moves a version along the lifecycle.
 func (c *Client) Transition(ctx context.Context, app, version string, to deploy.State) (store.VersionRecord, error) {
 	var out store.VersionRecord
-	return out, c.gov(ctx, "POST", "/v1/apps/"+esc(app)+"/versions/"+esc(version)+":transition", map[string]any{"to": to}, &out)
+	return out, c.do(ctx, "POST", "/v1/apps/"+esc(app)+"/versions/"+esc(version)+":transition", map[string]any{"to": to}, &out)
 }
 
 // CreateArtifact registers an artifact packaged by the caller.
 func (c *Client) CreateArtifact(ctx context.Context, app, version string, r ArtifactRequest) (store.ArtifactRecord, error) {
 	var out store.ArtifactRecord
-	return out, c.gov(ctx, "POST", "/v1/apps/"+esc(app)+"/versions/"+esc(version)+"/artifacts", r, &out)
+	return out, c.do(ctx, "POST", "/v1/apps/"+esc(app)+"/versions/"+esc(version)+"/artifacts", r, &out)
 }
 
 // CreateAssessment stores a risk assessment.
 func (c *Client) CreateAssessment(ctx context.Context, r AssessmentRequest) (store.AssessmentRecord, error) {
 	var out store.AssessmentRecord
-	return out, c.gov(ctx, "POST", "/v1/assessments", r, &out)
+	return out, c.do(ctx, "POST", "/v1/assessments", r, &out)
 }
 
 // Assessment returns a stored risk assessment.
 func (c *Client) Assessment(ctx context.Context, id string) (store.AssessmentRecord, error) {
 	var out store.AssessmentRecord
-	return out, c.gov(ctx, "GET", "/v1/assessments/"+esc(id), nil, &out)
+	return out, c.do(ctx, "GET", "/v1/assessments/"+esc(id), nil, &out)
 }
 
 // CreateApproval records the caller's CAB decision.
 func (c *Client) CreateApproval(ctx context.Context, r ApprovalRequest) (deploy.ApprovalRecord, error) {
 	var out deploy.ApprovalRecord
-	return out, c.gov(ctx, "POST", "/v1/approvals", r, &out)
+	return out, c.do(ctx, "POST", "/v1/approvals", r, &out)
 }
 
 // CreateException records an exception approved by the caller.
 func (c *Client) CreateException(ctx context.Context, r ExceptionRequest) (deploy.Exception, error) {
 	var out deploy.Exception
-	return out, c.gov(ctx, "POST", "/v1/exceptions", r, &out)
+	return out, c.do(ctx, "POST", "/v1/exceptions", r, &out)
 }
 
 // CreateIntent declares a deployment intent.
 func (c *Client) CreateIntent(ctx context.Context, r IntentRequest) (store.IntentRecord, error) {
 	var out store.IntentRecord
-	return out, c.gov(ctx, "POST", "/v1/intents", r, &out)
+	return out, c.do(ctx, "POST", "/v1/intents", r, &out)
 }
 
 // Intents lists the intents in the caller's scope.
@@ -322,37 +251,37 @@ func (c *Client) Intents(ctx context.Context) ([]store.IntentRecord, error) {
 	var out struct {
 		Intents []store.IntentRecord `json:"intents"`
 	}
-	return out.Intents, c.gov(ctx, "GET", "/v1/intents", nil, &out)
+	return out.Intents, c.do(ctx, "GET", "/v1/intents", nil, &out)
 }
 
 // Intent returns an intent with every decision about it.
 func (c *Client) Intent(ctx context.Context, id string) (IntentView, error) {
 	var out IntentView
-	return out, c.gov(ctx, "GET", "/v1/intents/"+esc(id), nil, &out)
+	return out, c.do(ctx, "GET", "/v1/intents/"+esc(id), nil, &out)
 }
 
 // Publish runs the publish gate on an intent.
 func (c *Client) Publish(ctx context.Context, id string, r PublishRequest) (store.DecisionRecord, error) {
 	var out store.DecisionRecord
-	return out, c.gov(ctx, "POST", "/v1/intents/"+esc(id)+":publish", r, &out)
+	return out, c.do(ctx, "POST", "/v1/intents/"+esc(id)+":publish", r, &out)
 }
 
 // Promote runs the promotion gate on an intent.
 func (c *Client) Promote(ctx context.Context, id string, r PromoteRequest) (store.DecisionRecord, error) {
 	var out store.DecisionRecord
-	return out, c.gov(ctx, "POST", "/v1/intents/"+esc(id)+":promote", r, &out)
+	return out, c.do(ctx, "POST", "/v1/intents/"+esc(id)+":promote", r, &out)
 }
 
 // StoreEvidence signs and stores an evidence pack (write-once).
 func (c *Client) StoreEvidence(ctx context.Context, pack json.RawMessage) (EvidenceView, error) {
 	var out EvidenceView
-	return out, c.gov(ctx, "POST", "/v1/evidence", pack, &out)
+	return out, c.do(ctx, "POST", "/v1/evidence", pack, &out)
 }
 
 // Evidence reads a stored pack, verified on read.
 func (c *Client) Evidence(ctx context.Context, d digest.Digest) (EvidenceView, error) {
 	var out EvidenceView
-	return out, c.gov(ctx, "GET", "/v1/evidence/"+esc(d.String()), nil, &out)
+	return out, c.do(ctx, "GET", "/v1/evidence/"+esc(d.String()), nil, &out)
 }
 
 // Decisions lists stored decisions, optionally for one subject
@@ -365,43 +294,43 @@ func (c *Client) Decisions(ctx context.Context, subject string) ([]store.Decisio
 	if subject != "" {
 		p += "?subject=" + url.QueryEscape(subject)
 	}
-	return out.Decisions, c.gov(ctx, "GET", p, nil, &out)
+	return out.Decisions, c.do(ctx, "GET", p, nil, &out)
 }
 
 // Decision returns one stored decision.
 func (c *Client) Decision(ctx context.Context, id string) (store.DecisionRecord, error) {
 	var out store.DecisionRecord
-	return out, c.gov(ctx, "GET", "/v1/decisions/"+esc(id), nil, &out)
+	return out, c.do(ctx, "GET", "/v1/decisions/"+esc(id), nil, &out)
 }
 
 // Elevate asks for a JIT elevation.
 func (c *Client) Elevate(ctx context.Context, r ElevationRequest) (store.DecisionRecord, error) {
 	var out store.DecisionRecord
-	return out, c.gov(ctx, "POST", "/v1/elevations", r, &out)
+	return out, c.do(ctx, "POST", "/v1/elevations", r, &out)
 }
 
 // CreateIntentJSON declares an intent from a JSON document sent as is, so
 // the hub's strict decoder sees (and names) any unknown field.
 func (c *Client) CreateIntentJSON(ctx context.Context, doc json.RawMessage) (store.IntentRecord, error) {
 	var out store.IntentRecord
-	return out, c.gov(ctx, "POST", "/v1/intents", doc, &out)
+	return out, c.do(ctx, "POST", "/v1/intents", doc, &out)
 }
 
 // PromoteJSON runs the promotion gate with a measured-results document sent as is.
 func (c *Client) PromoteJSON(ctx context.Context, id string, doc json.RawMessage) (store.DecisionRecord, error) {
 	var out store.DecisionRecord
-	return out, c.gov(ctx, "POST", "/v1/intents/"+esc(id)+":promote", doc, &out)
+	return out, c.do(ctx, "POST", "/v1/intents/"+esc(id)+":promote", doc, &out)
 }
 
 // ElevateJSON asks for a JIT elevation with a request document sent as is.
 func (c *Client) ElevateJSON(ctx context.Context, doc json.RawMessage) (store.DecisionRecord, error) {
 	var out store.DecisionRecord
-	return out, c.gov(ctx, "POST", "/v1/elevations", doc, &out)
+	return out, c.do(ctx, "POST", "/v1/elevations", doc, &out)
 }
 
 // ChangeAppScope changes an application's allowed scope under a CAB
 // approval of "scope-change:APP@N" (N = the next scope version).
 func (c *Client) ChangeAppScope(ctx context.Context, app string, scope deploy.Scope, approval string) (store.AppRecord, error) {
 	var out store.AppRecord
-	return out, c.gov(ctx, "POST", "/v1/apps/"+esc(app)+":scope", map[string]any{"scope": scope, "approval": approval}, &out)
+	return out, c.do(ctx, "POST", "/v1/apps/"+esc(app)+":scope", map[string]any{"scope": scope, "approval": approval}, &out)
 }

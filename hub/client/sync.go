@@ -246,6 +246,15 @@ func (c *Client) SwitchHubKey(ctx context.Context, force bool) (HubKey, error) {
 	return k, c.do(ctx, "POST", "/v1/hub/key/switch", KeySwitchRequest{Force: force}, &k)
 }
 
+// VolumeBytes is the size of all of an export's volumes.
+func (x Export) VolumeBytes() int64 {
+	var total int64
+	for _, v := range x.Volumes {
+		total += v.Size
+	}
+	return total
+}
+
 // DownloadExport copies an export's volumes into dir: free space checked
 // first, each volume written under a temporary name, checked against its
 // size and SHA-256, then renamed. progress (may be nil) gets byte counts.
@@ -254,11 +263,7 @@ func (c *Client) DownloadExport(ctx context.Context, x Export, dir string, progr
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	var total int64
-	for _, v := range x.Volumes {
-		total += v.Size
-	}
-	if err := cas.CheckSpace(dir, uint64(total)); err != nil {
+	if err := cas.CheckSpace(dir, uint64(x.VolumeBytes())); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	var files []string

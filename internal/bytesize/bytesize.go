@@ -4,6 +4,7 @@ package bytesize
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -45,4 +46,35 @@ func Parse(s string) (int64, error) {
 		return 0, fmt.Errorf("size %q: want a positive number with an optional unit such as 64MiB or 4GiB", s)
 	}
 	return int64(f * mult), nil
+}
+
+// ParseRate reads a bandwidth in bytes per second: a byte size per second
+// ("512KiB/s", "1MB/s", "65536") or bits per second with decimal
+// prefixes ("4Mbit/s", "100kbit/s").
+func ParseRate(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSpace(s), "/s")
+	if num, ok := strings.CutSuffix(t, "bit"); ok {
+		mult := 1.0
+		switch {
+		case strings.HasSuffix(num, "k"), strings.HasSuffix(num, "K"):
+			mult = 1e3
+		case strings.HasSuffix(num, "M"):
+			mult = 1e6
+		case strings.HasSuffix(num, "G"):
+			mult = 1e9
+		}
+		if mult != 1 {
+			num = num[:len(num)-1]
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+		if err != nil || v <= 0 || math.IsInf(v, 0) || v*mult/8 < 1 {
+			return 0, fmt.Errorf("rate %q: want for example 4Mbit/s or 512KiB/s", s)
+		}
+		return int64(v * mult / 8), nil
+	}
+	n, err := Parse(t)
+	if err != nil {
+		return 0, fmt.Errorf("rate %q: want for example 4Mbit/s or 512KiB/s", s)
+	}
+	return n, nil
 }

@@ -33,3 +33,34 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseRate(t *testing.T) {
+	cases := []struct {
+		in   string
+		want int64
+		bad  bool
+	}{
+		{in: "512KiB/s", want: 512 << 10},
+		{in: "1MiB/s", want: 1 << 20},
+		{in: "65536", want: 65536},
+		{in: "4Mbit/s", want: 500_000},
+		{in: "100kbit/s", want: 12_500},
+		{in: "1Gbit", want: 125_000_000},
+		{in: "fast", bad: true},
+		{in: "0", bad: true},
+		{in: "-1Mbit/s", bad: true},
+		{in: "4Xbit/s", bad: true},
+	}
+	for _, c := range cases {
+		got, err := ParseRate(c.in)
+		if c.bad {
+			if err == nil {
+				t.Errorf("ParseRate(%q) = %d, want an error", c.in, got)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("ParseRate(%q) = %d, %v; want %d", c.in, got, err, c.want)
+		}
+	}
+}
