@@ -280,13 +280,27 @@ func (s *Server) handleBlobGet(w http.ResponseWriter, r *http.Request, _ *Princi
 	http.ServeContent(w, r, "", rec.CreatedAt, f)
 }
 
+// blobRecheck bounds how long a clean blob-repair pass is trusted while the
+// state does not change.
+const blobRecheck = 10 * time.Minute
+
+// repairPass is the last blob-repair pass that left no blob missing.
+type repairPass struct {
+	applied uint64
+	at      time.Time
+}
+
 // repairBlobs fetches registered blobs this node lacks. A pass that
 // fetched everything it lacked is not repeated until the state changes
-// (a new applied index); a pass with errors is retried on the next duty.
+// (a new applied index) or blobRecheck has passed (a blob lost on disk);
+// a pass with errors is retried on the next duty.
 func (s *Server) repairBlobs() {
 	st := s.store.State()
 	applied, err := st.Applied()
-	if err != nil || (applied == s.blobsRepairedAt.Load() && applied != 0) {
+	if err != nil {
+		return
+	}
+	if last := s.blobsRepaired.Load(); last != nil && last.applied == applied && time.Since(last.at) < blobRecheck {
 		return
 	}
 	blobs, err := st.Blobs()
@@ -314,6 +328,6 @@ func (s *Server) repairBlobs() {
 		}
 	}
 	if clean {
-		s.blobsRepairedAt.Store(applied)
+		s.blobsRepaired.Store(&repairPass{applied: applied, at: time.Now()})
 	}
 }

@@ -95,11 +95,11 @@ type Server struct {
 	denyLimit  *rate.Limiter // budget for recording denied requests
 
 	// Background duties skip work whose inputs did not change:
-	// blobsRepairedAt is the applied index of the last repair pass that
-	// left no blob missing, keyOnDisk the id of the key DIR/keys/hub.key
-	// was last seen or written with.
-	blobsRepairedAt atomic.Uint64
-	keyOnDisk       atomic.Pointer[string]
+	// blobsRepaired is the last repair pass that left no blob missing,
+	// keyOnDisk the id of the key DIR/keys/hub.key was last seen or
+	// written with.
+	blobsRepaired atomic.Pointer[repairPass]
+	keyOnDisk     atomic.Pointer[string]
 
 	ctx    context.Context
 	cancel context.CancelFunc
