@@ -13,6 +13,7 @@ import (
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/internal/testtool"
 )
 
 var recT0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -205,11 +206,7 @@ func FuzzParseRecord(f *testing.F) {
 
 // The by-hand recipe of docs/sync-records.md recomputes event hashes.
 func TestEventHashByHand(t *testing.T) {
-	for _, tool := range []string{"jq", "sha256sum", "sh"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	testtool.Need(t, "apt-get install jq coreutils", "jq", "sha256sum", "sh")
 	for _, e := range testChain(t, 3) {
 		p := filepath.Join(t.TempDir(), "event.json")
 		if err := os.WriteFile(p, mustJSON(t, e), 0o644); err != nil {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eucora/eucora/internal/testtool"
 )
 
 // bundleFixture makes keys, a source tree and a multi-volume bundle.
@@ -229,11 +231,7 @@ func TestExtractSurvivesSIGKILL(t *testing.T) {
 // The by-hand procedure in docs/bundle-format.md works on real volumes and
 // catches a corrupt one.
 func TestVerifyByHandScript(t *testing.T) {
-	for _, tool := range []string{"tar", "zstd", "sha256sum", "openssl", "base64"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	testtool.Need(t, "apt-get install tar zstd coreutils openssl", "tar", "zstd", "sha256sum", "openssl", "base64")
 	f := newBundleFixture(t, 2<<20, "1MiB")
 	script, _ := filepath.Abs("../../docs/verify-by-hand.sh")
 	for _, v := range f.volumes {

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/eucora/eucora/internal/testtool"
 )
 
 var versionCases = [][2]string{
@@ -22,9 +24,10 @@ var versionCases = [][2]string{
 }
 
 func TestVersionOrderMatchesDpkg(t *testing.T) {
+	testtool.Need(t, "apt-get install dpkg", "dpkg")
 	dpkg, err := exec.LookPath("dpkg")
 	if err != nil {
-		t.Skip("dpkg not installed: cannot compare against dpkg --compare-versions")
+		t.Fatal(err)
 	}
 	for _, c := range versionCases {
 		for _, pair := range [][2]string{c, {c[1], c[0]}} {

@@ -19,16 +19,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/eucora/eucora/internal/testtool"
 )
 
-// needTools skips the test when a required system tool is absent.
+// NeedTools skips the test when a required system tool is absent, and
+// fails it under CI=true (see internal/testtool).
 func NeedTools(t testing.TB, tools ...string) {
 	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (apt-get install dpkg-dev apt-utils gnupg gpgv xz-utils): %v", tool, err)
-		}
-	}
+	testtool.Need(t, "apt-get install dpkg-dev apt-utils gnupg gpgv xz-utils", tools...)
 }
 
 func Run(t testing.TB, dir string, env []string, name string, args ...string) string {
