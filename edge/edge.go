@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/internal/atomicfile"
+	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/datadir"
 	"github.com/eucora/eucora/internal/digest"
@@ -39,7 +40,77 @@ var (
 	// ErrIncomplete: the bundle's records reference objects that are
 	// neither in the bundle nor held (*IncompleteError names them).
 	ErrIncomplete = errors.New("bundle incomplete")
+	// ErrForeignSource: a bundle signed by a trusted hub key whose source
+	// is not the hub (an edge accepts only the hub's bundles).
+	ErrForeignSource = errors.New("bundle is not from the hub")
+	// ErrTimeAhead: the bundle would move the edge's trusted time more than
+	// MaxTimeLead ahead of max(local clock, trusted time) (*TimeAheadError).
+	ErrTimeAhead = errors.New("bundle dated too far ahead")
 )
+
+// MaxTimeLead bounds how far one bundle may move the edge's trusted time:
+// its created time and every time record must be at most this far ahead of
+// max(local clock, trusted time before the bundle). A day covers a local
+// clock a few hours slow or set in local time instead of UTC; a hub clock
+// years ahead (or a forged-looking 2099) is refused instead of making every
+// later bundle look expired (edge/DESIGN.md, Trusted time).
+const MaxTimeLead = 24 * time.Hour
+
+// TimeAheadError is a refusal of a bundle dated too far ahead.
+type TimeAheadError struct {
+	BundleID string
+	What     string    // "created time" or "hub time record"
+	Time     time.Time // the bundle's time
+	Local    time.Time // the edge's local clock
+	Trusted  time.Time // trusted time before the bundle (zero: none, or ignored for a reset)
+}
+
+func (e *TimeAheadError) Error() string {
+	base, against := e.Local, "this edge's clock ("+e.Local.Format(time.RFC3339)+")"
+	if e.Trusted.After(base) {
+		base = e.Trusted
+		against += " and of the newest hub time it accepted (" + e.Trusted.Format(time.RFC3339) + ")"
+	}
+	return fmt.Sprintf("%v: bundle %s has a %s of %s, %s ahead of %s; one bundle may move the edge's trusted time at most %s ahead. "+
+		"If the hub's clock is wrong, correct it and export again; if this edge's clock is behind, set it and run the import again",
+		ErrTimeAhead, e.BundleID, e.What, e.Time.UTC().Format(time.RFC3339), span(e.Time.Sub(base)), against, span(MaxTimeLead))
+}
+
+func (e *TimeAheadError) Unwrap() error { return ErrTimeAhead }
+
+// span formats a duration for a person: hours up to two days, then days.
+func span(d time.Duration) string {
+	if d < 48*time.Hour {
+		if d%time.Hour == 0 {
+			return fmt.Sprintf("%d hours", int64(d/time.Hour))
+		}
+		return d.Round(time.Minute).String()
+	}
+	return fmt.Sprintf("%d days", int64(d/(24*time.Hour)))
+}
+
+// SpaceError is an import refused before anything was written because the
+// edge's store lacks room for what the bundle adds.
+type SpaceError struct {
+	BundleID string
+	Dir      string
+	Need     transfer.SpaceNeed
+	Free     uint64
+}
+
+func (e *SpaceError) Error() string {
+	f := bytesize.Format
+	n := e.Need
+	total := n.Total() + cas.Reserve
+	short := total - int64(e.Free)
+	return fmt.Sprintf("not enough free space in %s to import bundle %s: need %s (%s of whole objects, %s of parts of split objects and %s for those objects once joined; "+
+		"%s already held and %s of parts stored by an earlier attempt are not counted) + %s reserve = %s, have %s. "+
+		"Nothing was written. Free at least %s on that file system (or move the data directory to a larger one), then run the same 'eucora edge import' again: "+
+		"it resumes from what is stored and writes only the rest",
+		e.Dir, e.BundleID, f(n.Total()), f(n.Objects), f(n.Parts), f(n.Joined), f(n.Held), f(n.Stored), f(cas.Reserve), f(total), f(int64(e.Free)), f(short))
+}
+
+func (e *SpaceError) Unwrap() error { return cas.ErrNoSpace }
 
 // IncompleteError is a refusal of a bundle whose records reference objects
 // the edge would not have after applying it.

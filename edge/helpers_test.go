@@ -53,6 +53,7 @@ func mustKey(t testing.TB) *signing.PrivateKey {
 // bundleSpec describes one bundle a test hub writes.
 type bundleSpec struct {
 	key      *signing.PrivateKey
+	source   string // zero: "hub"
 	target   string
 	seq      uint64
 	pred     digest.Digest
@@ -73,6 +74,9 @@ func writeBundle(t testing.TB, spec bundleSpec) *transfer.Result {
 	if spec.expires.IsZero() {
 		spec.expires = spec.created.Add(30 * 24 * time.Hour)
 	}
+	if spec.source == "" {
+		spec.source = "hub"
+	}
 	recs := spec.records
 	if !spec.hubClock.IsZero() {
 		b, _ := json.Marshal(transfer.TimeAttestation{Hub: "hub", Time: spec.hubClock.UTC()})
@@ -80,7 +84,7 @@ func writeBundle(t testing.TB, spec bundleSpec) *transfer.Result {
 	}
 	dir := filepath.Join(t.TempDir(), "bundle")
 	res, err := transfer.Create(context.Background(), dir, spec.key, transfer.Header{
-		Source: "hub", Target: spec.target, Sequence: spec.seq, Predecessor: spec.pred, Created: spec.created, Expires: spec.expires,
+		Source: spec.source, Target: spec.target, Sequence: spec.seq, Predecessor: spec.pred, Created: spec.created, Expires: spec.expires,
 	}, transfer.Content{Objects: objectsOf(spec.blobs), Records: recs}, transfer.CreateOptions{VolumeSize: spec.volSize})
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,14 @@ type ImportOptions struct {
 	Workers   int
 	Progress  progress.Func     // raw bytes consumed; never called concurrently (transfer serializes it), maybe from a worker goroutine
 	OnPlanned func(total int64) // called once the bundle's payload size is known
+	// ResetTrustedTime is the recovery of an edge whose trusted time a
+	// wrong hub clock moved ahead (edge/DESIGN.md, Trusted time): the
+	// bundle must still verify with the hub key, be for this site and be
+	// newer than the last applied one, but its expiry and time bound are
+	// judged against the local clock alone, and once applied its own hub
+	// time replaces the trusted time, even if lower. Recorded in the audit
+	// event.
+	ResetTrustedTime bool
 }
 
 // ImportResult is what an import attempt did.
@@ -126,6 +134,17 @@ func (v *volumeSource) load(ctx context.Context, store *cas.Store, opts ImportOp
 			fresh = append(fresh, o.Digest)
 		}
 	}
+	// Room for everything the import writes (parts and the objects joined
+	// from them, net of what the store holds), checked before anything is
+	// written (edge/DESIGN.md 24).
+	need := v.b.SpaceNeeded(store)
+	if err := store.CheckSpace(uint64(need.Total())); err != nil {
+		var se *cas.SpaceError
+		if errors.As(err, &se) {
+			return nil, &SpaceError{BundleID: m.BundleID, Dir: se.Dir, Need: need, Free: se.Free}
+		}
+		return nil, err
+	}
 	if opts.OnPlanned != nil {
 		opts.OnPlanned(m.TotalSize())
 	}
@@ -169,7 +188,7 @@ func (e *Edge) apply(ctx context.Context, src bundleSource, opts ImportOptions) 
 	res.BundleID, res.Digest, res.Sequence, res.Predecessor = m.BundleID, b.Digest, m.Sequence, m.Predecessor
 	object = fmt.Sprintf("bundle %s seq %d digest %s", m.BundleID, m.Sequence, b.Digest)
 
-	dup, err := e.checkHeader(st, b)
+	dup, err := e.checkHeader(st, b, opts.ResetTrustedTime)
 	if err != nil {
 		return fail(err)
 	}
@@ -201,6 +220,13 @@ func (e *Edge) apply(ctx context.Context, src bundleSource, opts ImportOptions) 
 		}
 	}
 	recs, err := e.readRecords(m)
+	if err == nil {
+		for _, t := range recs.times {
+			if err = e.checkTimeLead(st, m.BundleID, "hub time record", t.Time, opts.ResetTrustedTime); err != nil {
+				break
+			}
+		}
+	}
 	if err == nil {
 		err = e.checkReferences(st, m, recs)
 	}
@@ -240,9 +266,17 @@ func (e *Edge) apply(ctx context.Context, src bundleSource, opts ImportOptions) 
 			st.Held[o.Digest] = o.Size
 		}
 	}
+	before := st.TrustedTime
+	if opts.ResetTrustedTime {
+		st.TrustedTime = time.Time{} // the bundle's own times replace it
+	}
 	res.Warnings = append(res.Warnings, recs.apply(st, res)...)
 	if m.Created.After(st.TrustedTime) {
 		st.TrustedTime = m.Created.UTC()
+	}
+	if opts.ResetTrustedTime {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("trusted time reset from %s to %s at the operator's request (--reset-trusted-time)",
+			orNever(before), st.TrustedTime.Format(time.RFC3339)))
 	}
 	st.Applied = Applied{Seq: m.Sequence, Digest: b.Digest, BundleID: m.BundleID, At: e.Clock().UTC()}
 	detail := fmt.Sprintf("applied seq %d after %d; %d objects added (%d bytes)", m.Sequence, res.PreviousSeq, res.ObjectsAdded, res.BytesAdded)
@@ -276,11 +310,17 @@ func (e *Edge) apply(ctx context.Context, src bundleSource, opts ImportOptions) 
 }
 
 // checkHeader applies the rules on the verified manifest alone: target,
-// duplicate (true, nil), sequence and expiry (edge/DESIGN.md 2-4).
-func (e *Edge) checkHeader(st *state, b *transfer.Signed) (bool, error) {
+// source, duplicate (true, nil), sequence, expiry and how far ahead its
+// created time is (edge/DESIGN.md 2-4). reset judges expiry and time lead
+// by the local clock alone (ImportOptions.ResetTrustedTime).
+func (e *Edge) checkHeader(st *state, b *transfer.Signed, reset bool) (bool, error) {
 	m := b.Manifest
 	if m.Target != e.site {
 		return false, fmt.Errorf("%w: bundle %s is for site %q, this edge is %q", ErrForeignTarget, m.BundleID, m.Target, e.site)
+	}
+	if m.Source != hubTarget {
+		return false, fmt.Errorf("%w: bundle %s is signed by hub key %s but names source %q; an edge applies only bundles whose source is %q "+
+			"(made by 'eucora hub export', or 'eucora bundle create --source hub')", ErrForeignSource, m.BundleID, clip(b.KeyID, 16), m.Source, hubTarget)
 	}
 	if m.Sequence == st.Applied.Seq && b.Digest == st.Applied.Digest {
 		return true, nil
@@ -296,13 +336,45 @@ func (e *Edge) checkHeader(st *state, b *transfer.Signed) (bool, error) {
 		return false, fmt.Errorf("%w: bundle %s has sequence %d, %s the last applied sequence %d (%s)",
 			ErrStale, m.BundleID, m.Sequence, kind, st.Applied.Seq, st.Applied.Digest.Short())
 	}
-	if err := m.CheckExpiry(e.now(st)); err != nil {
-		if st.TrustedTime.After(e.Clock()) {
-			err = fmt.Errorf("%w (judged at the newest hub time seen, %s, which is ahead of the local clock)", err, st.TrustedTime.Format(time.RFC3339))
+	now := e.now(st)
+	if reset {
+		now = e.Clock().UTC()
+	}
+	if err := m.CheckExpiry(now); err != nil {
+		if !reset && st.TrustedTime.After(e.Clock()) {
+			err = fmt.Errorf("%w (judged at the newest hub time seen, %s, which is ahead of the local clock; if that time is wrong, "+
+				"from a hub clock that ran ahead, import a newer hub bundle with --reset-trusted-time)", err, st.TrustedTime.Format(time.RFC3339))
 		}
 		return false, err
 	}
+	if err := e.checkTimeLead(st, m.BundleID, "created time", m.Created, reset); err != nil {
+		return false, err
+	}
 	return false, nil
+}
+
+// checkTimeLead refuses a time more than MaxTimeLead ahead of max(local
+// clock, trusted time), or of the local clock alone when reset.
+func (e *Edge) checkTimeLead(st *state, bundleID, what string, t time.Time, reset bool) error {
+	local := e.Clock().UTC()
+	base, trusted := local, st.TrustedTime
+	if reset {
+		trusted = time.Time{}
+	}
+	if trusted.After(base) {
+		base = trusted
+	}
+	if t.After(base.Add(MaxTimeLead)) {
+		return &TimeAheadError{BundleID: bundleID, What: what, Time: t, Local: local, Trusted: trusted}
+	}
+	return nil
+}
+
+func orNever(t time.Time) string {
+	if t.IsZero() {
+		return "none"
+	}
+	return t.Format(time.RFC3339)
 }
 
 func (e *Edge) actor() string { return eventActor + ":" + e.site }
@@ -311,7 +383,7 @@ func (e *Edge) actor() string { return eventActor + ":" + e.site }
 // a local failure such as I/O, lack of space or an interruption).
 func isRefusal(err error) bool {
 	for _, t := range []error{transfer.ErrBadSignature, transfer.ErrUnknownKey, transfer.ErrCorrupt, transfer.ErrExpired,
-		transfer.ErrMissingVolume, transfer.ErrMixedBundles, transfer.ErrBadRecord, ErrForeignTarget, ErrStale, ErrIncomplete} {
+		transfer.ErrMissingVolume, transfer.ErrMixedBundles, transfer.ErrBadRecord, ErrForeignTarget, ErrForeignSource, ErrStale, ErrIncomplete, ErrTimeAhead} {
 		if errors.Is(err, t) {
 			return true
 		}

@@ -66,9 +66,10 @@ func TestImportRefusals(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	b1 := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 1, blobs: [][]byte{randBlob(rng, 3000)}})
 	mustImport(t, e, b1)
-	// Bundle 2 carries a hub time ten days ahead of the edge's clock.
+	// Bundle 2 carries a hub time 20 hours ahead of the edge's clock
+	// (within MaxTimeLead).
 	b2 := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 2, pred: b1.Signed.Digest, blobs: [][]byte{randBlob(rng, 3000)},
-		hubClock: t0.Add(10 * 24 * time.Hour)})
+		hubClock: t0.Add(20 * time.Hour)})
 	mustImport(t, e, b2)
 
 	next := func(mut func(*bundleSpec)) *transfer.Result {
@@ -122,7 +123,7 @@ func TestImportRefusals(t *testing.T) {
 			s.created, s.expires = t0.Add(-48*time.Hour), t0.Add(-time.Minute)
 		}))}, transfer.ErrExpired},
 		{"expired by the hub time seen", []string{dirOf(next(func(s *bundleSpec) {
-			s.created, s.expires = t0.Add(-time.Hour), t0.Add(5*24*time.Hour)
+			s.created, s.expires = t0.Add(-time.Hour), t0.Add(10*time.Hour)
 		}))}, transfer.ErrExpired},
 		{"missing volume", []string{multi.Volumes[0], multi.Volumes[len(multi.Volumes)-1]}, transfer.ErrMissingVolume},
 		{"malformed record", []string{dirOf(badIntent)}, transfer.ErrBadRecord},
@@ -362,7 +363,7 @@ func TestImportRecords(t *testing.T) {
 	e := newTestEdge(t, "lon", hub)
 	rc := transfer.Receipt{Site: "par", Objects: transfer.HeldObjects{ListDigest: transfer.HeldListDigest(nil)},
 		ChainHead: transfer.ChainHead{Hash: transfer.GenesisHash}, Generated: t0}
-	b1 := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 1, hubClock: t0.Add(48 * time.Hour),
+	b1 := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 1, hubClock: t0.Add(20 * time.Hour),
 		records: []transfer.RecordSource{record(t, transfer.RecordReceipt, rc), {Type: "key-rotation", Data: []byte(`{}`)}}})
 	res := mustImport(t, e, b1)
 	if res.IgnoredRecords[transfer.RecordReceipt] != 1 || res.IgnoredRecords["key-rotation"] != 1 || res.Records[transfer.RecordTime] != 1 {
@@ -370,7 +371,7 @@ func TestImportRecords(t *testing.T) {
 	}
 	b2 := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 2, pred: b1.Signed.Digest, hubClock: t0.Add(time.Hour)})
 	mustImport(t, e, b2)
-	if s, _ := e.Status(); !s.TrustedTime.Equal(t0.Add(48*time.Hour)) || s.Objects != 0 {
+	if s, _ := e.Status(); !s.TrustedTime.Equal(t0.Add(20*time.Hour)) || s.Objects != 0 {
 		t.Fatalf("trusted time %v, objects %d (records are not held objects)", s.TrustedTime, s.Objects)
 	}
 	// Record objects do not stay in the store once applied.

@@ -35,7 +35,7 @@ func (e *Edge) ApplyManifest(ctx context.Context, envelope []byte, fetch FetchFu
 	if src.openErr == nil {
 		// A bundle that would be refused or is a duplicate downloads
 		// nothing; apply records the verdict.
-		if dup, err := e.checkHeader(st, src.signed); err == nil && !dup {
+		if dup, err := e.checkHeader(st, src.signed, opts.ResetTrustedTime); err == nil && !dup {
 			src.fresh, src.fetchErr = e.download(ctx, src.signed.Manifest, fetch, opts)
 		}
 	}

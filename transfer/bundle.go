@@ -135,13 +135,15 @@ type ImportOptions struct {
 }
 
 // Import streams every volume of b into store and assembles split objects.
-// All volumes must be present. Entries the store already holds are
-// skipped, so a rerun after an interruption does only the remaining work.
+// All volumes must be present. Every entry is read and verified; entries
+// whose bytes the store already holds are not written again, so a rerun
+// after an interruption writes only the remaining work. The free space the
+// whole import needs (SpaceNeeded) is checked before anything is written.
 func (b *Bundle) Import(ctx context.Context, store *cas.Store, opts ImportOptions) error {
 	if err := b.Complete(); err != nil {
 		return err
 	}
-	if err := store.CheckSpace(uint64(b.bytesMissing(store))); err != nil {
+	if err := store.CheckSpace(uint64(b.SpaceNeeded(store).Total())); err != nil {
 		return err
 	}
 	for _, v := range b.Sorted() {
@@ -152,11 +154,55 @@ func (b *Bundle) Import(ctx context.Context, store *cas.Store, opts ImportOption
 	return b.assemble(ctx, store)
 }
 
-func (b *Bundle) bytesMissing(store *cas.Store) int64 {
-	var n int64
+// SpaceNeed is the room an import of a bundle into a store takes, net of
+// what the store already holds.
+type SpaceNeed struct {
+	// Objects is the raw bytes of unsplit objects the store lacks.
+	Objects int64
+	// Parts is the raw bytes of the parts of split objects the store lacks
+	// (stored as entries, joined, then dropped); Joined the bytes of those
+	// objects once joined. Both are on disk at once before the parts go.
+	Parts, Joined int64
+	// Held is the bytes of the bundle's objects already held whole, and
+	// Stored those of parts an earlier attempt already stored: neither is
+	// written again.
+	Held, Stored int64
+}
+
+// Total is the bytes the import writes: Objects + Parts + Joined.
+func (n SpaceNeed) Total() int64 { return n.Objects + n.Parts + n.Joined }
+
+// SpaceNeeded counts what importing b into store writes: every object the
+// store lacks, and for a split object both its missing parts and the
+// joined object (each distinct digest once).
+func (b *Bundle) SpaceNeeded(store *cas.Store) SpaceNeed {
+	var n SpaceNeed
+	has := func(d digest.Digest) bool { ok, _ := store.Has(d); return ok }
+	seen := map[digest.Digest]bool{}
 	for _, o := range b.Manifest.Objects {
-		if ok, _ := store.Has(o.Digest); !ok {
-			n += o.Size
+		if seen[o.Digest] {
+			continue
+		}
+		seen[o.Digest] = true
+		if has(o.Digest) {
+			n.Held += o.Size
+			continue
+		}
+		if len(o.Parts) < 2 {
+			n.Objects += o.Size
+			continue
+		}
+		n.Joined += o.Size
+		for _, p := range o.Parts {
+			if seen[p.Digest] {
+				continue
+			}
+			seen[p.Digest] = true
+			if has(p.Digest) {
+				n.Stored += p.Size
+			} else {
+				n.Parts += p.Size
+			}
 		}
 	}
 	return n

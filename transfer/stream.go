@@ -195,19 +195,27 @@ func (v *Volume) Verify(ctx context.Context, workers int, prog progress.Func) er
 	})
 }
 
-// ImportVolume streams the volume's entries into store, skipping entries
-// the store already holds (so an interrupted import resumes where it
-// stopped). Each entry is verified by the store before it becomes visible.
+// ImportVolume streams the volume's entries into store. Every entry is
+// read and hashed, including those whose bytes the store already holds
+// (an object held from an earlier bundle, or a part of a split object held
+// whole): those are verified and not written again, so a tampered entry is
+// a *CorruptError whatever the store holds, and an interrupted import
+// resumes without rewriting what it stored. Each written entry is verified
+// by the store before it becomes visible.
 func (v *Volume) ImportVolume(ctx context.Context, store *cas.Store, workers int, prog progress.Func) error {
 	prog = serialized(prog)
-	skip := func(e *entry) bool {
-		ok, _ := store.Has(e.digest)
-		if ok && prog != nil {
-			prog(e.raw)
+	held := v.entriesHeld(store)
+	return v.forEachEntry(ctx, workers, nil, func(ctx context.Context, r *entryReader, e *entry) error {
+		if held[e.digest] {
+			h := digest.NewVerifier(e.digest, e.raw)
+			if err := r.copyEntry(ctx, e, progressWriter{h, prog}); err != nil {
+				return err
+			}
+			if err := h.Verify(); err != nil {
+				return &CorruptError{Volume: v.Path, Entry: e.name, Offset: e.hdrOff, Reason: err.Error(), Err: err}
+			}
+			return nil
 		}
-		return ok
-	}
-	return v.forEachEntry(ctx, workers, skip, func(ctx context.Context, r *entryReader, e *entry) error {
 		w, err := store.Create(e.digest, e.raw)
 		if err != nil {
 			return err
@@ -225,6 +233,32 @@ func (v *Volume) ImportVolume(ctx context.Context, store *cas.Store, workers int
 		}
 		return nil
 	})
+}
+
+// entriesHeld is the set of the volume's entries whose bytes need not be
+// written: the store holds the entry itself, or every object the entry is
+// a part of is held whole.
+func (v *Volume) entriesHeld(store *cas.Store) map[digest.Digest]bool {
+	has := func(d digest.Digest) bool { ok, _ := store.Has(d); return ok }
+	held := map[digest.Digest]bool{}
+	needed := map[digest.Digest]bool{} // parts of an object not held
+	for _, o := range v.Signed.Manifest.Objects {
+		whole := has(o.Digest)
+		for _, p := range o.Parts {
+			if p.Volume != v.Index {
+				continue
+			}
+			if !whole {
+				needed[p.Digest] = true
+			}
+		}
+	}
+	for _, e := range v.entries {
+		if has(e.digest) || !needed[e.digest] {
+			held[e.digest] = true
+		}
+	}
+	return held
 }
 
 type progressWriter struct {

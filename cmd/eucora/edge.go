@@ -19,7 +19,7 @@ import (
 
 func init() {
 	registerExitMatch(exitNotInit, is(edge.ErrNotInitialised))
-	registerExitMatch(exitStale, is(edge.ErrStale, edge.ErrForeignTarget, edge.ErrIncomplete))
+	registerExitMatch(exitStale, is(edge.ErrStale, edge.ErrForeignTarget, edge.ErrForeignSource, edge.ErrIncomplete, edge.ErrTimeAhead))
 	registerExitMatch(exitCorrupt, is(transfer.ErrBadRecord, edge.ErrState))
 }
 
@@ -79,7 +79,8 @@ func runEdgeInit(out *output, o edgeInitOptions) error {
 }
 
 type edgeImportOptions struct {
-	data string
+	data             string
+	resetTrustedTime bool
 }
 
 func edgeImportCommand() *cli.Command {
@@ -92,11 +93,21 @@ func edgeImportCommand() *cli.Command {
 			"last applied bundle is a no-op (exit 0). Refused, with the exit code below and an\n" +
 			"audit event, changing nothing else: a bundle not signed by the hub key (20),\n" +
 			"tampered or malformed (21), for another site, older or replayed (22), expired\n" +
-			"against max(local clock, newest hub time seen) (22), referencing objects neither\n" +
+			"against max(local clock, newest hub time seen) (22), dated more than 24 hours\n" +
+			"ahead of that time (22), not from the hub (22), referencing objects neither\n" +
 			"in it nor held (22, the missing digests named), with volumes missing (23).\n" +
-			"A gap in sequence or an unexpected predecessor is applied (bundles are cumulative)\n" +
-			"and reported. An interrupted import resumes from what is stored.",
-		Flags: []cli.Flag{dataFlag(&o.data)},
+			"Every entry is read and verified, also of objects already held. Free space for\n" +
+			"every object and split-object part it adds plus a 64 MiB reserve is checked\n" +
+			"before anything is written (11). A gap in sequence or an unexpected predecessor\n" +
+			"is applied (bundles are cumulative) and reported. An interrupted import resumes\n" +
+			"from what is stored.\n\n" +
+			"--reset-trusted-time recovers an edge whose trusted time a hub clock that ran\n" +
+			"ahead moved into the future (every bundle then looks expired): give it a newer\n" +
+			"bundle from the hub; it must still be signed by the hub key, for this site and\n" +
+			"newer than the last applied, but is judged by the local clock alone, and its own\n" +
+			"hub time replaces the trusted time. The reset is recorded in the audit event.",
+		Flags: []cli.Flag{dataFlag(&o.data), &cli.BoolFlag{Name: "reset-trusted-time", Destination: &o.resetTrustedTime,
+			Usage: "judge this bundle by the local clock and take its hub time as the trusted time (recovery; see above)"}},
 		Action: func(c *cli.Context) error {
 			out, err := outputFrom(c)
 			if err != nil {
@@ -117,8 +128,9 @@ func runEdgeImport(ctx context.Context, out *output, o edgeImportOptions, paths 
 	}
 	var bar *progress.Bar
 	res, err := e.Import(ctx, paths, edge.ImportOptions{
-		OnPlanned: func(total int64) { bar = progress.NewBytes(out.progressEnabled(), total, "importing") },
-		Progress:  func(n int64) { bar.Add(n) },
+		OnPlanned:        func(total int64) { bar = progress.NewBytes(out.progressEnabled(), total, "importing") },
+		Progress:         func(n int64) { bar.Add(n) },
+		ResetTrustedTime: o.resetTrustedTime,
 	})
 	bar.Finish()
 	if res == nil {

@@ -54,7 +54,8 @@ func writeTree(t *testing.T, dir string, seed int64, n, size int) {
 
 func hubBundle(t *testing.T, dir, src, out, key, target, seq string, extra ...string) {
 	t.Helper()
-	args := append([]string{"bundle", "create", "--quiet", "--from", src, "--out", out, "--key", key, "--target", target, "--seq", seq}, extra...)
+	// An edge applies only bundles whose source is the hub.
+	args := append([]string{"bundle", "create", "--quiet", "--from", src, "--out", out, "--key", key, "--source", "hub", "--target", target, "--seq", seq}, extra...)
 	mustRun(t, dir, args...)
 }
 
@@ -75,17 +76,23 @@ func TestEdgeCLIRefusals(t *testing.T) {
 	hubBundle(t, dir, "src3", "b3tampered", "keys/hub.key", "lon", "3")
 	hubBundle(t, dir, "big", "b3multi", "keys/hub.key", "lon", "3", "--volume-size", "1MiB")
 	hubBundle(t, dir, "src2", "b3expired", "keys/hub.key", "lon", "3", "--expires", "1s")
-	// Tamper: flip a byte of object data in the volume (an object the edge
-	// does not hold yet: held objects are not re-read from media).
-	vols, _ := filepath.Glob(filepath.Join(dir, "b3tampered", "*.tar"))
-	v, _ := os.ReadFile(vols[0])
-	obj, _ := os.ReadFile(filepath.Join(dir, "src3", "da", "fa"))
-	at := bytes.Index(v, []byte(sha256hex(obj)))
-	if at < 0 {
-		t.Fatal("object not found in the volume")
+	// Signed by the hub key, but not naming the hub as its source.
+	mustRun(t, dir, "bundle", "create", "--quiet", "--from", "src2", "--out", "b3source", "--key", "keys/hub.key", "--source", "plant-9", "--target", "lon", "--seq", "3")
+	// Tamper: flip a byte of object data in the volume, of an object the
+	// edge does not hold yet (b3tampered) and of one it holds from b1
+	// (b3heldtampered): both are read from media and verified.
+	hubBundle(t, dir, "src1", "b3heldtampered", "keys/hub.key", "lon", "3")
+	for _, tc := range []struct{ bundle, src string }{{"b3tampered", "src3"}, {"b3heldtampered", "src1"}} {
+		vols, _ := filepath.Glob(filepath.Join(dir, tc.bundle, "*.tar"))
+		v, _ := os.ReadFile(vols[0])
+		obj, _ := os.ReadFile(filepath.Join(dir, tc.src, "da", "fa"))
+		at := bytes.Index(v, []byte(sha256hex(obj)))
+		if at < 0 {
+			t.Fatal("object not found in the volume")
+		}
+		v[(at/512)*512+512+700] ^= 0x55
+		os.WriteFile(vols[0], v, 0o644)
 	}
-	v[(at/512)*512+512+700] ^= 0x55
-	os.WriteFile(vols[0], v, 0o644)
 	multi, _ := filepath.Glob(filepath.Join(dir, "b3multi", "*.tar"))
 	if len(multi) < 2 {
 		t.Fatalf("want several volumes: %v", multi)
@@ -113,6 +120,8 @@ func TestEdgeCLIRefusals(t *testing.T) {
 		{"foreign target", []string{"b2par"}, exitStale},
 		{"unknown key", []string{"b3other"}, exitBadSignature},
 		{"tampered", []string{"b3tampered"}, exitCorrupt},
+		{"tampered held object", []string{"b3heldtampered"}, exitCorrupt},
+		{"not from the hub", []string{"b3source"}, exitStale},
 		{"expired", []string{"b3expired"}, exitStale},
 		{"missing volume", []string{multi[0]}, exitMissingVol},
 		{"duplicate", []string{"b2"}, exitOK},
@@ -151,7 +160,7 @@ func TestEdgeCLIRefusals(t *testing.T) {
 		t.Fatalf("gap report: %s", r.stdout)
 	}
 	r = mustRun(t, dir, "edge", "export", "--data", "data", "--out", "x", "--output", "json")
-	if !strings.Contains(r.stdout, `"events": 11`) || !strings.Contains(r.stdout, `"applied_seq": 6`) {
+	if !strings.Contains(r.stdout, `"events": 13`) || !strings.Contains(r.stdout, `"applied_seq": 6`) { // 2 applied, 8 refusals, the duplicate, 2 applied
 		t.Fatalf("export: %s", r.stdout)
 	}
 	mustRun(t, dir, "bundle", "verify", "--trust", "data/edge.pub", "x")
