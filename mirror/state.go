@@ -95,10 +95,10 @@ type Mirror struct {
 	KeyringData []byte        `json:"keyring_data,omitempty"`
 	// KeyringFile is the file the keyring was read from at creation (for
 	// messages only: the copy above is what is used).
-	KeyringFile string `json:"keyring_file,omitempty"`
-	Filter      string        `json:"filter,omitempty"`
-	WithDeps    bool          `json:"with_deps,omitempty"`
-	Created     time.Time     `json:"created"`
+	KeyringFile string    `json:"keyring_file,omitempty"`
+	Filter      string    `json:"filter,omitempty"`
+	WithDeps    bool      `json:"with_deps,omitempty"`
+	Created     time.Time `json:"created"`
 	// Last good sync; empty until the first sync succeeds.
 	Synced      time.Time     `json:"synced,omitzero"`
 	Manifest    digest.Digest `json:"manifest,omitempty"`
