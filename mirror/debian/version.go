@@ -19,10 +19,10 @@ type Version struct {
 // and refuses what dpkg refuses: an empty, non-numeric, negative or too big
 // (> 2147483647) epoch, nothing after the epoch's colon, an empty revision
 // ("1.2-"), an empty upstream part, embedded white space. It also refuses
-// the characters dpkg only warns about (anything but letters, digits and
-// ".+~-:" in the upstream part, and ".+~" in the revision), which Debian
-// policy 5.6.12 forbids. An upstream part that does not start with a digit
-// is accepted, as dpkg does (with a warning).
+// characters outside letters, digits and ".+~-:" (dpkg warns about them;
+// Debian policy 5.6.12 forbids them). A ':' in the revision and an upstream
+// part that does not start with a digit are accepted, as dpkg does (with a
+// warning), so one odd stanza does not make a whole upstream index unusable.
 func ParseVersion(v string) (Version, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -67,7 +67,7 @@ func ParseVersion(v string) (Version, error) {
 		}
 	}
 	for _, c := range out.Revision {
-		if !(isAlnum(c) || strings.ContainsRune(".+~", c)) {
+		if !(isAlnum(c) || strings.ContainsRune(".+~:", c)) {
 			return Version{}, fmt.Errorf("version %q: invalid character %q in the revision", clip(full), c)
 		}
 	}
