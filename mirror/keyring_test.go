@@ -75,3 +75,22 @@ func TestSignatureRefusalNamesKeyring(t *testing.T) {
 		})
 	}
 }
+
+// FuzzSignatureIssuer: reading the issuer of an upstream signature never
+// panics and returns hex or nothing.
+func FuzzSignatureIssuer(f *testing.F) {
+	s, _ := testSigner(f)
+	sig, err := s.DetachSign([]byte("Origin: x\n"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(sig)
+	f.Add([]byte("-----BEGIN PGP SIGNATURE-----\n\nAAAA\n-----END PGP SIGNATURE-----\n"))
+	f.Add([]byte{0x88, 0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got := signatureIssuer(data)
+		if strings.Trim(got, "0123456789ABCDEF") != "" {
+			t.Fatalf("issuer %q is not upper-case hex", got)
+		}
+	})
+}
