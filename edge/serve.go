@@ -69,7 +69,8 @@ func contentType(p deploy.Platform) string {
 // served; the verdict is cached by digest and file identity (device,
 // inode, size, mtime, ctime), so a changed file is verified again and a
 // corrupt one is answered 500, never served. GET and HEAD, Range and
-// conditional requests (ETag) are supported.
+// conditional requests (ETag, and Last-Modified / If-Modified-Since) are
+// supported.
 type Server struct {
 	e       *Edge
 	apt     http.Handler
@@ -81,6 +82,13 @@ type Server struct {
 	sig string
 	st  *state
 	dp  *dpIndex // of st
+	// dpSince is the Last-Modified of each /dp/CHANNEL/... path: when this
+	// server first saw the path name its current object (whole seconds,
+	// rounded up). It moves at least one second whenever the path's object
+	// changes, and entries of paths that went are kept, so
+	// If-Modified-Since never hides a change; after a restart every path
+	// starts again at the start time.
+	dpSince map[dpPath]dpStamp
 
 	verified cas.VerifiedFiles
 }
@@ -123,6 +131,33 @@ type dpIndex struct {
 
 // dpPath is /dp/CHANNEL/APP/VERSION/NAME.
 type dpPath struct{ channel, app, version, name string }
+
+// dpStamp is the object a /dp path named and since when.
+type dpStamp struct {
+	d     digest.Digest
+	since time.Time
+}
+
+// stampDP updates dpSince for index x, seen at now.
+func (s *Server) stampDP(x *dpIndex, now time.Time) {
+	if s.dpSince == nil {
+		s.dpSince = map[dpPath]dpStamp{}
+	}
+	t := now.UTC().Truncate(time.Second)
+	if t.Before(now) {
+		t = t.Add(time.Second) // rounded up: later than anything served before now
+	}
+	for p, a := range x.byPath {
+		old, ok := s.dpSince[p]
+		switch {
+		case ok && old.d == a.SHA256:
+		case ok && !t.After(old.since):
+			s.dpSince[p] = dpStamp{a.SHA256, old.since.Add(time.Second)}
+		default:
+			s.dpSince[p] = dpStamp{a.SHA256, t}
+		}
+	}
+}
 
 func newDPIndex(st *state) *dpIndex {
 	x := &dpIndex{platform: map[digest.Digest]deploy.Platform{}, byPath: map[dpPath]deploy.Artifact{}}
@@ -167,6 +202,7 @@ func (s *Server) viewDP() (*state, *dpIndex, error) {
 		return nil, nil, err
 	}
 	s.sig, s.st, s.dp = sig, st, newDPIndex(st)
+	s.stampDP(s.dp, time.Now())
 	return st, s.dp, nil
 }
 
@@ -227,10 +263,14 @@ func (s *Server) serveDP(w http.ResponseWriter, r *http.Request) {
 		if p, ok := dp.platform[d]; ok {
 			ct = contentType(p)
 		}
-		s.serveObject(w, r, d, size, ct, "")
+		s.serveObject(w, r, d, size, ct, "", time.Time{})
 	case len(parts) == 4 && (parts[0] == ChannelSCCM || parts[0] == ChannelJamf):
-		if a, ok := dp.byPath[dpPath{parts[0], parts[1], parts[2], parts[3]}]; ok {
-			s.serveObject(w, r, a.SHA256, a.Size, contentType(a.Platform), a.Name)
+		p := dpPath{parts[0], parts[1], parts[2], parts[3]}
+		if a, ok := dp.byPath[p]; ok {
+			s.smu.Lock()
+			since := s.dpSince[p].since
+			s.smu.Unlock()
+			s.serveObject(w, r, a.SHA256, a.Size, contentType(a.Platform), a.Name, since)
 			return
 		}
 		http.NotFound(w, r)
@@ -239,8 +279,10 @@ func (s *Server) serveDP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// serveObject serves held object d after verifying it.
-func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, d digest.Digest, size int64, ct, name string) {
+// serveObject serves held object d after verifying it, with Last-Modified
+// modified (zero: the object file's modification time, right for
+// /dp/sha256/HEX whose content never changes).
+func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, d digest.Digest, size int64, ct, name string, modified time.Time) {
 	f, err := s.e.store.Open(d)
 	if err != nil {
 		s.log.Error("held object missing from the store", "object", d, "err", err)
@@ -259,5 +301,12 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, d digest.Di
 	if name != "" {
 		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
 	}
-	http.ServeContent(w, r, "", time.Time{}, f)
+	if modified.IsZero() {
+		if fi, err := f.Stat(); err == nil {
+			modified = fi.ModTime()
+		}
+	}
+	// ServeContent answers If-None-Match and If-Modified-Since (304),
+	// Range and If-Range.
+	http.ServeContent(w, r, "", modified, f)
 }

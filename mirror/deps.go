@@ -3,6 +3,7 @@ package mirror
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/eucora/eucora/mirror/debian"
 )
@@ -19,12 +20,20 @@ type provided struct {
 }
 
 // resolveDeps selects, in universe (the packages of one architecture), what
-// the selected packages need through Pre-Depends and Depends: for each
-// dependency already satisfied by a selected package nothing is added;
-// otherwise the highest version satisfying the first satisfiable
-// alternative (a real package, or a Provides that meets the constraint) is
-// selected, and its own dependencies followed. It returns how many
-// packages were added and the dependencies that nothing satisfies.
+// the selected packages need through Pre-Depends and Depends, recursively
+// (breadth first, from the selected packages in index order). For each
+// dependency "a | b | ...":
+//
+//  1. if any package already selected satisfies any alternative (by name
+//     and version, or by a Provides: unversioned Provides satisfy only an
+//     unversioned dependency), nothing is added;
+//  2. otherwise the first alternative that anything satisfies is used, and
+//     among the packages satisfying it one is selected, preferring in turn
+//     Priority required or important, a real package of that name over a
+//     provider, the highest version, and the lowest name.
+//
+// It returns how many packages were added and the dependencies that
+// nothing satisfies.
 func resolveDeps(universe []*candidate) (added int, unresolved []string) {
 	byName := map[string][]*candidate{}
 	provides := map[string][]provided{}
@@ -94,11 +103,12 @@ func resolveDeps(universe []*candidate) (added int, unresolved []string) {
 						}
 					}
 				}
-				for _, cs := range cands {
+				for i, cs := range cands {
 					if len(cs) > 0 {
-						cs[0].selected = true
+						best := bestCandidate(d[i].Name, cs)
+						best.selected = true
 						added++
-						queue = append(queue, cs[0])
+						queue = append(queue, best)
 						continue dep
 					}
 				}
@@ -116,4 +126,44 @@ func resolveDeps(universe []*candidate) (added int, unresolved []string) {
 	}
 	sort.Strings(unresolved)
 	return added, unresolved
+}
+
+// bestCandidate picks among cs, the packages satisfying a dependency on
+// name: Priority required or important first, then a real package named
+// name before a provider, then the highest version, then the lowest name.
+// Ties keep index order (cs lists real packages, highest version first,
+// then providers in index order).
+func bestCandidate(name string, cs []*candidate) *candidate {
+	rank := func(c *candidate) (int, int) {
+		pr := 1
+		switch strings.TrimSpace(c.p.Para.Get("Priority")) {
+		case "required", "important":
+			pr = 0
+		}
+		real := 1
+		if c.p.Name == name {
+			real = 0
+		}
+		return pr, real
+	}
+	best := cs[0]
+	for _, c := range cs[1:] {
+		bp, br := rank(best)
+		cp, cr := rank(c)
+		switch {
+		case cp != bp:
+			if cp < bp {
+				best = c
+			}
+		case cr != br:
+			if cr < br {
+				best = c
+			}
+		default:
+			if v := debian.CompareVersions(c.p.Version, best.p.Version); v > 0 || v == 0 && c.p.Name < best.p.Name {
+				best = c
+			}
+		}
+	}
+	return best
 }

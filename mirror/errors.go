@@ -32,15 +32,31 @@ var (
 	ErrInvalid = errors.New("invalid")
 )
 
-// SignatureError reports a Release whose signature was refused.
+// SignatureError reports a Release whose signature was refused. It names
+// the key that made the signature (when the signature says) and the
+// keyring it was checked against, so the operator sees at once whether the
+// keyring is the wrong one or the Release is.
 type SignatureError struct {
 	File   string
 	Reason string
 	Err    error // ErrBadSignature or ErrUnknownKey
+	// Signer is the signature's issuer: key fingerprint, else key ID, in
+	// upper-case hex; "" when the signature names none or is unreadable.
+	Signer string
+	// Keyring describes the keyring used: where it came from, its digest and
+	// its keys' fingerprints and user IDs; "" when not known.
+	Keyring string
 }
 
 func (e *SignatureError) Error() string {
-	return fmt.Sprintf("%s: %v: %s", e.File, e.Err, e.Reason)
+	s := fmt.Sprintf("%s: %v: %s", e.File, e.Err, e.Reason)
+	if e.Signer != "" {
+		s += "; signed by key " + e.Signer
+	}
+	if e.Keyring != "" {
+		s += "; checked against " + e.Keyring
+	}
+	return s
 }
 func (e *SignatureError) Unwrap() error { return e.Err }
 

@@ -3,6 +3,7 @@ package mirror
 import (
 	"bytes"
 	"crypto"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -43,14 +44,68 @@ func verifyConfig(now time.Time) *packet.Config {
 	return &packet.Config{Time: func() time.Time { return now }}
 }
 
-// classify turns a go-crypto verification error into ours.
-func classify(file string, err error) error {
+// classify turns a go-crypto verification error into ours; sig is the
+// signature (armored or binary) that was checked.
+func classify(file string, sig []byte, err error) error {
+	signer := signatureIssuer(sig)
 	switch {
 	case errors.Is(err, pgperrors.ErrUnknownIssuer):
-		return &SignatureError{File: file, Reason: "signed by a key that is not in the keyring", Err: ErrUnknownKey}
+		return &SignatureError{File: file, Reason: "the signing key is not in the keyring", Err: ErrUnknownKey, Signer: signer}
 	default:
-		return &SignatureError{File: file, Reason: err.Error(), Err: ErrBadSignature}
+		return &SignatureError{File: file, Reason: err.Error(), Err: ErrBadSignature, Signer: signer}
 	}
+}
+
+// signatureIssuer returns the issuer named by the first signature packet
+// of sig (armored or binary): its fingerprint when the packet carries one,
+// else its 64-bit key ID, in upper-case hex; "" when there is none.
+func signatureIssuer(sig []byte) string {
+	var r io.Reader = bytes.NewReader(sig)
+	if bytes.Contains(sig, []byte("-----BEGIN PGP")) {
+		b, err := armor.Decode(bytes.NewReader(sig))
+		if err != nil {
+			return ""
+		}
+		r = b.Body
+	}
+	pr := packet.NewReader(io.LimitReader(r, 1<<20))
+	for i := 0; i < 16; i++ {
+		p, err := pr.Next()
+		if err != nil {
+			return ""
+		}
+		if s, ok := p.(*packet.Signature); ok {
+			switch {
+			case len(s.IssuerFingerprint) > 0:
+				return strings.ToUpper(fmt.Sprintf("%x", s.IssuerFingerprint))
+			case s.IssuerKeyId != nil:
+				return fmt.Sprintf("%016X", *s.IssuerKeyId)
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// DescribeKeyring names a keyring for messages: what it is (name), the
+// file it was read from (file, "" when unknown), the SHA-256 of its bytes
+// and each key's fingerprint and first user ID.
+func DescribeKeyring(name, file string, data []byte, el openpgp.EntityList) string {
+	var keys []string
+	for _, e := range el {
+		k := fingerprint(e)
+		for _, id := range e.Identities {
+			k += " " + id.Name
+			break
+		}
+		keys = append(keys, k)
+	}
+	d := sha256.Sum256(data)
+	from := ""
+	if file != "" {
+		from = "from " + file + "; "
+	}
+	return fmt.Sprintf("%s (%ssha256 %x; %d key(s): %s)", name, from, d[:8], len(el), strings.Join(keys, ", "))
 }
 
 // VerifyInRelease checks a clearsigned InRelease against keyring and returns
@@ -62,7 +117,11 @@ func VerifyInRelease(data []byte, keyring openpgp.EntityList, now time.Time, fil
 		return nil, &SignatureError{File: file, Reason: "not a clearsigned message", Err: ErrBadSignature}
 	}
 	if _, err := block.VerifySignature(keyring, verifyConfig(now)); err != nil {
-		return nil, classify(file, err)
+		var sig []byte
+		if b, _ := clearsign.Decode(data); b != nil {
+			sig, _ = io.ReadAll(io.LimitReader(b.ArmoredSignature.Body, 1<<20))
+		}
+		return nil, classify(file, sig, err)
 	}
 	// block.Plaintext is the payload with the canonical line endings the
 	// signature covered (minus the final line break), as apt sees it.
@@ -82,7 +141,7 @@ func VerifyDetached(data, sig []byte, keyring openpgp.EntityList, now time.Time,
 		_, err = openpgp.CheckDetachedSignature(keyring, bytes.NewReader(data), bytes.NewReader(sig), verifyConfig(now))
 	}
 	if err != nil {
-		return classify(file, err)
+		return classify(file, sig, err)
 	}
 	return nil
 }

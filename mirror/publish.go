@@ -54,6 +54,15 @@ type DistState struct {
 	Snapshot    string        `json:"snapshot"`
 	SnapshotID  digest.Digest `json:"snapshot_id"`
 	Published   time.Time     `json:"published"`
+	// Switched is when this publication became the dist's current one
+	// here (whole seconds, UTC): the Last-Modified of the dist's mutable
+	// files (InRelease, Release, Packages...). Each switch to another
+	// publication moves it at least one second past the previous one, so
+	// a client's If-Modified-Since never hides a newer publication, even
+	// after two publishes within a second or a rollback to an older one.
+	// Zero in states written before it existed: those files are then
+	// served without Last-Modified (ETag only) until the next switch.
+	Switched time.Time `json:"switched,omitzero"`
 }
 
 // PrefixState is everything published under one prefix. It is the single
@@ -456,12 +465,15 @@ func (r *Repo) switchPrefix(prefix, dist string, ds DistState, pub *Publication,
 	if err != nil {
 		return "", err
 	}
-	if old, ok := st.Dists[dist]; ok && old.Publication != ds.Publication {
+	old, had := st.Dists[dist]
+	if had && old.Publication != ds.Publication {
 		st.Retired = append([]digest.Digest{old.Publication}, st.Retired...)
 		if len(st.Retired) > retiredKeep {
 			st.Retired = st.Retired[:retiredKeep]
 		}
 	}
+	ds.Switched = switchTime(r.now(), old, had && old.Publication == ds.Publication)
+
 	st.Prefix = prefix
 	st.Dists[dist] = ds
 	treePath := ""
@@ -489,6 +501,20 @@ func (r *Repo) switchPrefix(prefix, dist string, ds DistState, pub *Publication,
 		r.collectTrees()
 	}
 	return treePath, nil
+}
+
+// switchTime is the Switched time of a dist switching at now from old:
+// unchanged when the publication is the same (same) and old has one, else
+// now in whole seconds but at least one second after old's.
+func switchTime(now time.Time, old DistState, same bool) time.Time {
+	if same && !old.Switched.IsZero() {
+		return old.Switched
+	}
+	t := now.UTC().Truncate(time.Second)
+	if !old.Switched.IsZero() && !t.After(old.Switched) {
+		t = old.Switched.Add(time.Second)
+	}
+	return t
 }
 
 // PublicationObjects lists every store object publication id needs: its

@@ -41,7 +41,10 @@ type Handler struct {
 }
 
 type route struct {
-	ref      FileRef
+	ref FileRef
+	// modified is the Last-Modified served: the publication time for
+	// immutable paths (by-hash, pool), the dist's switch time for the
+	// others (zero: none).
 	modified time.Time
 }
 
@@ -127,7 +130,11 @@ func (h *Handler) reload() error {
 				return fmt.Errorf("prefix %s dist: %w", st.Prefix, err)
 			}
 			for _, f := range pub.Files {
-				routes[st.Prefix+"/"+f.Path] = route{f, pub.Published}
+				modified := pub.Published
+				if !immutablePath(f.Path) {
+					modified = ds.Switched
+				}
+				routes[st.Prefix+"/"+f.Path] = route{f, modified}
 			}
 		}
 		// Retired ones keep their by-hash indexes and pool files reachable.
@@ -143,7 +150,7 @@ func (h *Handler) reload() error {
 				if _, taken := routes[k]; taken {
 					continue
 				}
-				if strings.Contains(f.Path, "/by-hash/") || strings.HasPrefix(f.Path, "pool/") {
+				if immutablePath(f.Path) {
 					routes[k] = route{f, pub.Published}
 				}
 			}
@@ -213,17 +220,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	w.Header().Set("Content-Type", ContentType(p))
 	w.Header().Set("ETag", `"`+rt.ref.SHA256.Hex()+`"`)
-	modified := rt.modified
-	if strings.Contains(p, "/by-hash/") || strings.Contains(p, "/pool/") {
+	if immutablePath(rt.ref.Path) {
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
-		// Mutable names (InRelease, Packages...) change with each publish,
-		// possibly twice in one second: no Last-Modified, so conditional
-		// requests rely on the content's ETag alone.
+		// Mutable names (InRelease, Packages...) change with each publish;
+		// their Last-Modified is the dist's switch time, which moves at
+		// least a second with every switch (DistState.Switched), so
+		// If-Modified-Since (what apt sends) is as safe as If-None-Match.
 		w.Header().Set("Cache-Control", "no-cache")
-		modified = time.Time{}
 	}
-	http.ServeContent(w, req, "", modified, f)
+	// ServeContent answers If-None-Match, If-Modified-Since (304), Range
+	// and If-Range, and sends Last-Modified unless modified is zero.
+	http.ServeContent(w, req, "", rt.modified, f)
+}
+
+// immutablePath reports whether a publication path names content that
+// never changes: by-hash indexes and pool files (named by digest).
+func immutablePath(p string) bool {
+	return strings.Contains(p, "/by-hash/") || strings.HasPrefix(p, "pool/")
 }
 
 // verify checks the open object against ref once per file identity.

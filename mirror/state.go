@@ -93,9 +93,12 @@ type Mirror struct {
 	// Keyring is its digest, checked before every use.
 	Keyring     digest.Digest `json:"keyring"`
 	KeyringData []byte        `json:"keyring_data,omitempty"`
-	Filter      string        `json:"filter,omitempty"`
-	WithDeps    bool          `json:"with_deps,omitempty"`
-	Created     time.Time     `json:"created"`
+	// KeyringFile is the file the keyring was read from at creation (for
+	// messages only: the copy above is what is used).
+	KeyringFile string    `json:"keyring_file,omitempty"`
+	Filter      string    `json:"filter,omitempty"`
+	WithDeps    bool      `json:"with_deps,omitempty"`
+	Created     time.Time `json:"created"`
 	// Last good sync; empty until the first sync succeeds.
 	Synced      time.Time     `json:"synced,omitzero"`
 	Manifest    digest.Digest `json:"manifest,omitempty"`
@@ -142,6 +145,11 @@ func (r *Repo) CreateMirror(m *Mirror, keyring []byte) error {
 	}
 	m.Keyring = digest.FromBytes(keyring)
 	m.KeyringData = keyring
+	if m.KeyringFile != "" {
+		if abs, err := filepath.Abs(m.KeyringFile); err == nil {
+			m.KeyringFile = abs
+		}
+	}
 	m.URL = strings.TrimRight(m.URL, "/")
 	if m.Created.IsZero() {
 		m.Created = r.now().UTC()

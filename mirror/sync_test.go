@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +172,84 @@ func TestSnapshotAfterCrashLeftover(t *testing.T) {
 	}
 	if _, err := repo.CreateSnapshot("up", "s"); !errors.Is(err, ErrExists) {
 		t.Fatalf("snapshot replaced: %v", err)
+	}
+}
+
+// TestResolveDepsChoice: how resolveDeps chooses among the packages that
+// satisfy a dependency nothing selected satisfies yet (docs/apt-mirror.md
+// states the same rule).
+func TestResolveDepsChoice(t *testing.T) {
+	cases := []struct {
+		name   string
+		filter string // packages selected before resolution (by name)
+		u      []*candidate
+		want   string
+	}{
+		{"a selected provider satisfies a virtual dependency", "app mta-b", []*candidate{
+			cand("app", "1", "Depends=mail-transport-agent"),
+			cand("mta-a", "9", "Provides=mail-transport-agent;Priority=important"),
+			cand("mta-b", "1", "Provides=mail-transport-agent"),
+		}, "app=1 mta-b=1"},
+		{"a selected second alternative satisfies the dependency", "app bb", []*candidate{
+			cand("app", "1", "Depends=aa | bb"),
+			cand("aa", "1", "Priority=required"),
+			cand("bb", "1", ""),
+		}, "app=1 bb=1"},
+		{"Priority required or important before the highest version", "app", []*candidate{
+			cand("app", "1", "Depends=virt"),
+			cand("prov-high", "9.0", "Provides=virt"),
+			cand("prov-imp", "1.0", "Provides=virt;Priority=important"),
+			cand("prov-req", "0.5", "Provides=virt;Priority=required"),
+		}, "app=1 prov-imp=1.0"},
+		{"the highest version among providers, not the first in the index", "app", []*candidate{
+			cand("app", "1", "Depends=virt"),
+			cand("prov-old", "1.0", "Provides=virt"),
+			cand("prov-new", "2.0", "Provides=virt"),
+		}, "app=1 prov-new=2.0"},
+		{"a real package before a provider of its name", "app", []*candidate{
+			cand("app", "1", "Depends=awk"),
+			cand("mawk", "9", "Provides=awk"),
+			cand("awk", "1", ""),
+		}, "app=1 awk=1"},
+		{"equal versions: the lowest name", "app", []*candidate{
+			cand("app", "1", "Depends=virt"),
+			cand("zeta", "1.0", "Provides=virt"),
+			cand("alpha", "1.0", "Provides=virt"),
+		}, "app=1 alpha=1.0"},
+		{"the first satisfiable alternative, even if a later one is required", "app", []*candidate{
+			cand("app", "1", "Depends=gone | aa | bb"),
+			cand("aa", "1", ""),
+			cand("bb", "1", "Priority=required"),
+		}, "app=1 aa=1"},
+		{"versioned dependency: only versioned Provides count, highest version of the real package", "app", []*candidate{
+			cand("app", "1", "Depends=lib (>= 2)"),
+			cand("lib", "2.0", ""),
+			cand("lib", "3.0", ""),
+			cand("shim", "9", "Provides=lib"),
+		}, "app=1 lib=3.0"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sel := map[string]bool{}
+			for _, n := range strings.Fields(c.filter) {
+				sel[n] = true
+			}
+			for _, x := range c.u {
+				x.selected = sel[x.p.Name]
+			}
+			resolveDeps(c.u)
+			var got []string
+			for _, x := range c.u {
+				if x.selected {
+					got = append(got, x.p.Name+"="+x.p.Version)
+				}
+			}
+			sort.Strings(got)
+			w := strings.Fields(c.want)
+			sort.Strings(w)
+			if strings.Join(got, " ") != strings.Join(w, " ") {
+				t.Errorf("selected %q, want %q", strings.Join(got, " "), strings.Join(w, " "))
+			}
+		})
 	}
 }

@@ -84,7 +84,7 @@ func mirrorCreateCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			m := &mirror.Mirror{Name: name, URL: url, Dist: dist, Components: comps.Value(), Architectures: archs.Value(), Filter: filter, WithDeps: withDeps}
+			m := &mirror.Mirror{Name: name, URL: url, Dist: dist, Components: comps.Value(), Architectures: archs.Value(), Filter: filter, WithDeps: withDeps, KeyringFile: keyring}
 			if err := repo.CreateMirror(m, kr); err != nil {
 				return err
 			}

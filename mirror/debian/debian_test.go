@@ -286,11 +286,19 @@ func FuzzParseControl(f *testing.F) {
 func FuzzParseFilter(f *testing.F) {
 	f.Add("nginx* | Priority:required, !Section:libs")
 	f.Add("((a))")
+	f.Add("$Version (>= 1:2.0-1) | Source:nginx, $Architecture:amd64")
+	f.Add("nginx* (<< 2.0~rc1), !$PackageType:udeb, $SourceVersion:1.*")
 	f.Fuzz(func(t *testing.T, s string) {
 		fl, err := ParseFilter(s)
 		if err != nil {
+			if !errors.Is(err, ErrSyntax) {
+				t.Fatalf("ParseFilter(%q) = %v, not ErrSyntax", s, err)
+			}
 			return
 		}
-		fl.Match(Paragraph{{"Package", "abc"}, {"Section", "x"}})
+		fl.Match(Paragraph{{"Package", "abc"}, {"Section", "x"}, {"Version", "1.0-1"}, {"Source", "src (1.0)"}})
+		if fl.root != nil {
+			_ = fl.root.String()
+		}
 	})
 }

@@ -11,13 +11,23 @@ import (
 //	expr  := and { "|" and }
 //	and   := unary { ("," | "&") unary }
 //	unary := "!" unary | "(" expr ")" | term
-//	term  := GLOB                 package name matches GLOB
-//	       | FIELD ":" GLOB       control field FIELD matches GLOB
+//	term  := GLOB [rel]            package name matches GLOB
+//	       | FIELD ":" GLOB [rel]  control field FIELD matches GLOB
+//	       | "$Version" rel        the version satisfies rel
+//	rel   := "(" OP VERSION ")"    OP: << <= = >= >> (as in Depends)
 //
 // GLOB uses path.Match syntax (*, ?, [a-z]). FIELD is any control field
-// name, case-insensitive (Priority, Section, Architecture, Source, ...);
-// "Name" is an alias of "Package". An absent field matches only "".
-// White space around operators is ignored. The empty filter selects all.
+// name, case-insensitive (Priority, Section, Architecture, ...); "Name" is
+// an alias of "Package". An absent field matches only "". "Source" (and
+// "$Source") is the source package's name: the Source field without its
+// "(version)", or the package's own name when there is no Source field,
+// as aptly's $Source. The special fields of aptly are known:
+// $Architecture (a GLOB without wildcards also matches Architecture: all,
+// as in aptly), $Version, $Source, $SourceVersion (the version in Source's
+// parentheses, else Version) and $PackageType (deb or udeb); any other
+// "$" field is refused. A rel after a term also requires the package's
+// Version to satisfy it, in Debian version order. White space around
+// operators is ignored. The empty filter selects all.
 type Filter struct {
 	src  string
 	root node
@@ -31,7 +41,12 @@ type node interface {
 type orNode []node
 type andNode []node
 type notNode struct{ n node }
-type termNode struct{ field, glob string }
+type termNode struct {
+	field, glob string
+	rel         *Relation // version constraint; nil for none
+	// bare: the term is "$Version rel" (no glob).
+	bare bool
+}
 
 func (o orNode) match(p Paragraph) bool {
 	for _, n := range o {
@@ -51,19 +66,82 @@ func (a andNode) match(p Paragraph) bool {
 }
 func (n notNode) match(p Paragraph) bool { return !n.n.match(p) }
 func (t termNode) match(p Paragraph) bool {
-	v := strings.TrimSpace(p.Get(t.field))
+	if t.rel != nil && !t.rel.Satisfied(strings.TrimSpace(p.Get("Version"))) {
+		return false
+	}
+	if t.bare {
+		return true
+	}
+	v := fieldValue(p, t.field)
+	if t.field == "$Architecture" && !hasMeta(t.glob) {
+		return v == t.glob || (v == "all" && t.glob != "source")
+	}
 	ok, _ := path.Match(t.glob, v)
 	return ok
+}
+
+// fieldValue is the value a term on field compares: the control field, or
+// the derived value of a special field.
+func fieldValue(p Paragraph, field string) string {
+	switch field {
+	case "Source", "$Source":
+		src := strings.TrimSpace(p.Get("Source"))
+		if src == "" {
+			return strings.TrimSpace(p.Get("Package"))
+		}
+		if i := strings.IndexByte(src, '('); i >= 0 {
+			return strings.TrimSpace(src[:i])
+		}
+		return src
+	case "$SourceVersion":
+		src := p.Get("Source")
+		if i := strings.IndexByte(src, '('); i >= 0 {
+			if j := strings.LastIndexByte(src, ')'); j > i {
+				return strings.TrimSpace(src[i+1 : j])
+			}
+		}
+		return strings.TrimSpace(p.Get("Version"))
+	case "$Version":
+		return strings.TrimSpace(p.Get("Version"))
+	case "$Architecture":
+		return strings.TrimSpace(p.Get("Architecture"))
+	case "$PackageType":
+		if strings.HasSuffix(strings.TrimSpace(p.Get("Filename")), ".udeb") {
+			return "udeb"
+		}
+		return "deb"
+	}
+	return strings.TrimSpace(p.Get(field))
+}
+
+func hasMeta(glob string) bool { return strings.ContainsAny(glob, "*?[\\") }
+
+// specialFields are the "$" fields a filter knows, by lower-case name.
+var specialFields = map[string]string{
+	"$architecture":  "$Architecture",
+	"$version":       "$Version",
+	"$source":        "$Source",
+	"$sourceversion": "$SourceVersion",
+	"$packagetype":   "$PackageType",
 }
 
 func (o orNode) String() string  { return join([]node(o), " | ") }
 func (a andNode) String() string { return join([]node(a), ", ") }
 func (n notNode) String() string { return "!" + n.n.String() }
 func (t termNode) String() string {
-	if t.field == "Package" {
-		return t.glob
+	var s string
+	switch {
+	case t.bare:
+		s = t.field
+	case t.field == "Package":
+		s = t.glob
+	default:
+		s = t.field + ":" + t.glob
 	}
-	return t.field + ":" + t.glob
+	if t.rel != nil {
+		s += " (" + t.rel.Op + " " + t.rel.Version + ")"
+	}
+	return s
 }
 
 func join(ns []node, sep string) string {
@@ -222,25 +300,94 @@ func (p *filterParser) word() string {
 }
 
 func (p *filterParser) term() (node, error) {
+	start := p.i
 	w := p.word()
 	if w == "" {
 		return nil, p.errorf("package glob or FIELD:GLOB expected")
 	}
-	field := "Package"
-	glob := w
+	t := termNode{field: "Package", glob: w}
+	special := func(name string) (string, error) {
+		f, ok := specialFields[strings.ToLower(name)]
+		if !ok {
+			p.i = start
+			return "", p.errorf("unknown special field %q (known: $Architecture, $Version, $Source, $SourceVersion, $PackageType)", name)
+		}
+		return f, nil
+	}
 	if p.i < len(p.s) && p.s[p.i] == ':' {
 		p.i++
-		field = w
-		glob = p.word()
-		if strings.EqualFold(field, "name") || strings.EqualFold(field, "package") {
-			field = "Package"
+		t.field = w
+		t.glob = p.word()
+		switch {
+		case strings.EqualFold(t.field, "name"), strings.EqualFold(t.field, "package"):
+			t.field = "Package"
+		case strings.EqualFold(t.field, "source"):
+			t.field = "Source"
+		case strings.HasPrefix(t.field, "$"):
+			f, err := special(t.field)
+			if err != nil {
+				return nil, err
+			}
+			t.field = f
+		case strings.ContainsAny(t.field, "*?[]\\"):
+			return nil, p.errorf("field name %q may not contain glob characters", t.field)
 		}
-		if strings.ContainsAny(field, "*?[]") {
-			return nil, p.errorf("field name %q may not contain glob characters", field)
+	} else if strings.HasPrefix(w, "$") {
+		f, err := special(w)
+		if err != nil {
+			return nil, err
+		}
+		if f != "$Version" {
+			return nil, p.errorf("special field %s needs a value: %s:GLOB", f, f)
+		}
+		t.field, t.bare = f, true
+	}
+	if !t.bare {
+		if _, err := path.Match(t.glob, ""); err != nil {
+			return nil, p.errorf("bad glob %q: %v", t.glob, err)
 		}
 	}
-	if _, err := path.Match(glob, ""); err != nil {
-		return nil, p.errorf("bad glob %q: %v", glob, err)
+	p.skip()
+	if p.i < len(p.s) && p.s[p.i] == '(' {
+		rel, err := p.relation()
+		if err != nil {
+			return nil, err
+		}
+		t.rel = rel
+	} else if t.bare {
+		return nil, p.errorf("$Version needs a version relation, e.g. $Version (>= 1.2) (or $Version:GLOB)")
 	}
-	return termNode{field: field, glob: glob}, nil
+	return t, nil
+}
+
+// relation parses "(" OP VERSION ")" at p.i.
+func (p *filterParser) relation() (*Relation, error) {
+	open := p.i
+	p.i++ // '('
+	end := strings.IndexByte(p.s[p.i:], ')')
+	if end < 0 {
+		return nil, p.errorf("version relation not closed: ')' expected")
+	}
+	c := strings.TrimSpace(p.s[p.i : p.i+end])
+	var r Relation
+	for _, op := range []string{"<<", "<=", ">=", ">>", "="} {
+		if strings.HasPrefix(c, op) {
+			r.Op, r.Version = op, strings.TrimSpace(c[len(op):])
+			break
+		}
+	}
+	if r.Op == "" {
+		p.i = open
+		switch {
+		case strings.HasPrefix(c, "<"), strings.HasPrefix(c, ">"):
+			return nil, p.errorf("version relation %q: a single %q is ambiguous: write %s%s or %s=", "("+c+")", c[:1], c[:1], c[:1], c[:1])
+		}
+		return nil, p.errorf("version relation %q: want (OP VERSION) with OP one of << <= = >= >>", "("+c+")")
+	}
+	if err := ValidVersion(r.Version); err != nil {
+		p.i = open
+		return nil, p.errorf("version relation %q: %v", "("+c+")", err)
+	}
+	p.i += end + 1
+	return &r, nil
 }

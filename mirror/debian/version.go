@@ -1,7 +1,9 @@
 package debian
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -13,35 +15,67 @@ type Version struct {
 	Revision string
 }
 
-// ParseVersion splits v as dpkg does (lib/dpkg/parsehelp.c parseversion).
+// ParseVersion splits v as dpkg does (lib/dpkg/parsehelp.c parseversion)
+// and refuses what dpkg refuses: an empty, non-numeric, negative or too big
+// (> 2147483647) epoch, nothing after the epoch's colon, an empty revision
+// ("1.2-"), an empty upstream part, embedded white space. It also refuses
+// characters outside letters, digits and ".+~-:" (dpkg warns about them;
+// Debian policy 5.6.12 forbids them). A ':' in the revision and an upstream
+// part that does not start with a digit are accepted, as dpkg does (with a
+// warning), so one odd stanza does not make a whole upstream index unusable.
 func ParseVersion(v string) (Version, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return Version{}, fmt.Errorf("empty version")
 	}
+	full := v
 	var out Version
 	if i := strings.IndexByte(v, ':'); i >= 0 {
-		e, err := strconv.Atoi(v[:i])
-		if err != nil || e < 0 {
-			return Version{}, fmt.Errorf("version %q: epoch %q is not a non-negative number", clip(v), clip(v[:i]))
+		ep := v[:i]
+		if ep == "" {
+			return Version{}, fmt.Errorf("version %q: the epoch before ':' is empty", clip(full))
 		}
-		out.Epoch = e
+		e, err := strconv.ParseInt(ep, 10, 64)
+		switch {
+		case err != nil && errors.Is(err, strconv.ErrRange) && strings.Trim(ep, "+0123456789") == "":
+			return Version{}, fmt.Errorf("version %q: epoch %q is too big (at most %d)", clip(full), clip(ep), math.MaxInt32)
+		case err != nil || e < 0:
+			return Version{}, fmt.Errorf("version %q: epoch %q is not a non-negative number", clip(full), clip(ep))
+		case e > math.MaxInt32:
+			return Version{}, fmt.Errorf("version %q: epoch %q is too big (at most %d)", clip(full), clip(ep), math.MaxInt32)
+		}
+		out.Epoch = int(e)
 		v = v[i+1:]
+		if v == "" {
+			return Version{}, fmt.Errorf("version %q: nothing after the epoch's ':'", clip(full))
+		}
 	}
 	if i := strings.LastIndexByte(v, '-'); i >= 0 {
 		out.Revision = v[i+1:]
 		v = v[:i]
+		if out.Revision == "" {
+			return Version{}, fmt.Errorf("version %q: the revision after the last '-' is empty", clip(full))
+		}
 	}
 	out.Upstream = v
 	if out.Upstream == "" {
-		return Version{}, fmt.Errorf("version has an empty upstream part")
+		return Version{}, fmt.Errorf("version %q: the upstream part is empty", clip(full))
 	}
-	for _, c := range out.Upstream + out.Revision {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.ContainsRune(".+~-:", c)) {
-			return Version{}, fmt.Errorf("version contains invalid character %q", c)
+	for _, c := range out.Upstream {
+		if !(isAlnum(c) || strings.ContainsRune(".+~-:", c)) {
+			return Version{}, fmt.Errorf("version %q: invalid character %q in the upstream part", clip(full), c)
+		}
+	}
+	for _, c := range out.Revision {
+		if !(isAlnum(c) || strings.ContainsRune(".+~:", c)) {
+			return Version{}, fmt.Errorf("version %q: invalid character %q in the revision", clip(full), c)
 		}
 	}
 	return out, nil
+}
+
+func isAlnum(c rune) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // ValidVersion reports a syntax error in a version string.
