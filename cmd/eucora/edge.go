@@ -116,18 +116,41 @@ func runEdgeImport(ctx context.Context, out *output, o edgeImportOptions, paths 
 		return err
 	}
 	var bar *progress.Bar
-	res, err := e.Import(ctx, paths, edge.ImportOptions{
-		OnPlanned: func(total int64) { bar = progress.NewBytes(out.progressEnabled(), total, "importing") },
-		Progress:  func(n int64) { bar.Add(n) },
+	res, err := e.ImportMedia(ctx, paths, edge.ImportOptions{
+		OnPlanned: func(total int64) {
+			bar.Finish()
+			bar = progress.NewBytes(out.progressEnabled(), total, "importing")
+		},
+		Progress: func(n int64) { bar.Add(n) },
 	})
 	bar.Finish()
 	if res == nil {
 		return err
 	}
-	if eerr := out.emit(res, func(w io.Writer) { printImport(w, res) }); eerr != nil && err == nil {
+	// One bundle: its import result, as always; several: every attempt
+	// and every bundle left alone.
+	var data any = res
+	if len(res.Imports) == 1 && len(res.Skipped) == 0 {
+		data = res.Imports[0]
+	}
+	if eerr := out.emit(data, func(w io.Writer) { printMedia(w, res) }); eerr != nil && err == nil {
 		err = eerr
 	}
 	return err
+}
+
+// printMedia prints each import attempt, then the bundles left alone.
+func printMedia(w io.Writer, res *edge.MediaResult) {
+	for _, r := range res.Imports {
+		printImport(w, r)
+	}
+	if len(res.Skipped) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%d other bundle(s) on the media, left alone:\n", len(res.Skipped))
+	for _, s := range res.Skipped {
+		fmt.Fprintf(w, "  %s: bundle %s sequence %d from %s: %s\n", s.Reason, s.BundleID, s.Sequence, s.Source, s.Detail)
+	}
 }
 
 func printImport(w io.Writer, r *edge.ImportResult) {
