@@ -95,7 +95,12 @@ func edgeImportCommand() *cli.Command {
 			"against max(local clock, newest hub time seen) (22), referencing objects neither\n" +
 			"in it nor held (22, the missing digests named), with volumes missing (23).\n" +
 			"A gap in sequence or an unexpected predecessor is applied (bundles are cumulative)\n" +
-			"and reported. An interrupted import resumes from what is stored.",
+			"and reported. An interrupted import resumes from what is stored.\n\n" +
+			"A directory reused round after round may hold several bundles: those for this\n" +
+			"site newer than the last applied one are imported in sequence order, each as\n" +
+			"above; the others are reported with their sequence numbers (duplicate, stale,\n" +
+			"not for us) and change nothing. The edge's own export is refused (22), saying\n" +
+			"to carry it to the hub.",
 		Flags: []cli.Flag{dataFlag(&o.data)},
 		Action: func(c *cli.Context) error {
 			out, err := outputFrom(c)
@@ -189,6 +194,7 @@ func printImport(w io.Writer, r *edge.ImportResult) {
 
 type edgeExportOptions struct {
 	data, out, volumeSize string
+	replace               bool
 }
 
 func edgeExportCommand() *cli.Command {
@@ -196,11 +202,16 @@ func edgeExportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "export",
 		Usage:     "write a signed bundle for the hub: receipt and unacknowledged audit events",
-		UsageText: "eucora edge export --data DIR --out OUTDIR [--volume-size SIZE]",
+		UsageText: "eucora edge export --data DIR --out OUTDIR [--volume-size SIZE] [--replace]",
+		Description: "OUTDIR may already hold earlier exports (a stick reused round after round): the\n" +
+			"new bundle is written beside them and 'eucora hub import OUTDIR' merges what is new\n" +
+			"and reports the rest; --replace removes the earlier bundles' volumes once the new\n" +
+			"one is written.",
 		Flags: []cli.Flag{
 			dataFlag(&o.data),
 			&cli.StringFlag{Name: "out", Usage: "directory to write the volumes to", Required: true, Destination: &o.out},
 			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: "largest volume file", Destination: &o.volumeSize},
+			&cli.BoolFlag{Name: "replace", Usage: "once the new bundle is written, remove the earlier eucora bundles OUTDIR holds (other files stay)", Destination: &o.replace},
 		},
 		Action: func(c *cli.Context) error {
 			out, err := outputFrom(c)
@@ -221,11 +232,22 @@ func runEdgeExport(ctx context.Context, out *output, o edgeExportOptions) error 
 	if err != nil {
 		return err
 	}
+	em, err := prepareExportMedia(o.out)
+	if err != nil {
+		return err
+	}
 	res, err := e.Export(ctx, o.out, edge.ExportOptions{CreateOptions: transfer.CreateOptions{VolumeSize: volSize}})
 	if err != nil {
 		return err
 	}
-	return out.emit(res, func(w io.Writer) {
+	if err := em.finish(o.replace, res.Volumes); err != nil {
+		return err
+	}
+	data := struct {
+		*edge.ExportResult
+		*exportMedia
+	}{res, em}
+	return out.emit(data, func(w io.Writer) {
 		fmt.Fprintf(w, "exported bundle %s (%s): sequence %d for the hub\n", res.BundleID, res.Digest, res.Sequence)
 		fmt.Fprintf(w, "  receipt: applied sequence %d, %d objects (%s), chain head %d\n",
 			res.Receipt.AppliedSeq, res.Receipt.Objects.Count, bytesize.Format(res.Receipt.Objects.Bytes), res.Receipt.ChainHead.Seq)
@@ -235,6 +257,7 @@ func runEdgeExport(ctx context.Context, out *output, o edgeExportOptions) error 
 		for _, v := range res.Volumes {
 			fmt.Fprintf(w, "  %s\n", v)
 		}
+		em.print(w, o.out, "eucora hub import "+o.out)
 	})
 }
 
