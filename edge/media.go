@@ -211,7 +211,7 @@ func (e *Edge) refuseUnread(sg *transfer.Signed, cause error) (*ImportResult, er
 	res := &ImportResult{Outcome: OutcomeRefused, BundleID: m.BundleID, Digest: sg.Digest, Sequence: m.Sequence,
 		PreviousSeq: st.Applied.Seq, Error: cause.Error()}
 	ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import",
-		Object: clip(fmt.Sprintf("bundle %s seq %d digest %s (source %s, target %s; signature not checked)", m.BundleID, m.Sequence, sg.Digest, m.Source, m.Target), 1024),
+		Object:  clip(fmt.Sprintf("bundle %s seq %d digest %s (source %s, target %s; signature not checked)", m.BundleID, m.Sequence, sg.Digest, m.Source, m.Target), 1024),
 		Outcome: OutcomeRefused, Detail: clip(cause.Error(), 4096)})
 	if err == nil {
 		err = st.save(e.dir.Edge())
