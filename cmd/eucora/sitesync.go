@@ -118,11 +118,11 @@ func siteAssignCommand() *cli.Command {
 			}
 			var pubs []store.APTAssignment
 			for _, s := range specs {
-				i := strings.LastIndexByte(s, ':')
-				if i <= 0 || i == len(s)-1 {
-					return usageErrorf("--apt %q: want PREFIX:DIST, e.g. ubuntu:jammy", s)
+				a, err := parseAPTSpec(s)
+				if err != nil {
+					return err
 				}
-				pubs = append(pubs, store.APTAssignment{Prefix: s[:i], Dist: s[i+1:]})
+				pubs = append(pubs, a)
 			}
 			s, err := cl.AssignAPT(c.Context, args[0], pubs)
 			if err != nil {
@@ -138,6 +138,15 @@ func siteAssignCommand() *cli.Command {
 			})
 		},
 	}
+}
+
+// parseAPTSpec reads --apt PREFIX:DIST (the prefix may itself hold ':').
+func parseAPTSpec(s string) (store.APTAssignment, error) {
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 || i == len(s)-1 {
+		return store.APTAssignment{}, usageErrorf("--apt %q: want PREFIX:DIST, e.g. ubuntu:jammy", s)
+	}
+	return store.APTAssignment{Prefix: s[:i], Dist: s[i+1:]}, nil
 }
 
 func siteStatusCommand() *cli.Command {

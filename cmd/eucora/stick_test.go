@@ -234,3 +234,100 @@ func TestStickReusedThreeRounds(t *testing.T) {
 		t.Fatalf("edge import after --replace: %s", r.stdout)
 	}
 }
+
+// TestWrongSideAndLocalRefusals: a bundle given to the wrong side says what
+// it is and where it belongs (exit 22); a bundle from a site the hub does
+// not know exits 22; a bundle 'hub import' refuses locally is still
+// recorded at the hub, once; --if-changed skips an export that would carry
+// nothing new.
+func TestWrongSideAndLocalRefusals(t *testing.T) {
+	w := newStickWorld(t)
+	w.hub(0, "hub", "export", "--site", w.site, "--out", w.usb)
+	w.run(0, "edge", "import", "--data", w.edge, w.usb)
+	w.run(0, "edge", "export", "--data", w.edge, "--out", w.toHub)
+
+	// The edge's own export given to edge import: refused, audited at the edge.
+	head := edgeStatus(t, w.tmp, w.edge).Chain.Seq
+	r := w.run(exitStale, "edge", "import", "--data", w.edge, w.toHub)
+	if !strings.Contains(r.stdout+r.stderr, "is plant-7's export for the hub") || !strings.Contains(r.stderr, "carry it to the hub and run `eucora hub import") {
+		t.Errorf("edge import of its own export says:\n%s%s", r.stdout, r.stderr)
+	}
+	if got := edgeStatus(t, w.tmp, w.edge).Chain.Seq; got != head+1 {
+		t.Errorf("edge import of its own export: chain head %d, want %d (one audit event)", got, head+1)
+	}
+	// A hub bundle given to hub import, alone and with a second one.
+	for i := 0; i < 2; i++ {
+		r = w.hub(exitStale, "hub", "import", w.usb)
+		if !strings.Contains(r.stdout+r.stderr, "is the hub's bundle for site plant-7: carry it to plant-7 and run `eucora edge import") {
+			t.Errorf("hub import of a hub bundle (%d on the stick) says:\n%s%s", i+1, r.stdout, r.stderr)
+		}
+		w.hub(0, "hub", "export", "--site", w.site, "--out", w.usb)
+	}
+	// The own export among hub bundles: reported, the new hub bundle applied.
+	own, _ := filepath.Glob(filepath.Join(w.toHub, "*.tar"))
+	b, _ := os.ReadFile(own[0])
+	os.WriteFile(filepath.Join(w.usb, filepath.Base(own[0])), b, 0o644)
+	r = w.run(0, "edge", "import", "--data", w.edge, w.usb)
+	if !strings.Contains(r.stdout, "applied bundle") || !strings.Contains(r.stdout, "not-for-us: bundle") || !strings.Contains(r.stdout, "own export: carry it to the hub") {
+		t.Errorf("edge import of a mixed stick says:\n%s", r.stdout)
+	}
+
+	// A site the hub does not know: 22, naming it.
+	ghost := filepath.Join(w.tmp, "ghost")
+	w.run(0, "edge", "init", "--data", ghost, "--site", "ghost", "--hub-key", w.hubKey)
+	w.run(0, "edge", "export", "--data", ghost, "--out", filepath.Join(w.tmp, "ghost-out"))
+	r = w.hub(exitStale, "hub", "import", filepath.Join(w.tmp, "ghost-out"))
+	if !strings.Contains(r.stderr, `is from "ghost", which is not a site of this hub`) {
+		t.Errorf("hub import from an unregistered site says:\n%s", r.stderr)
+	}
+
+	// Refused here, recorded there: a flipped byte (21), another key (20).
+	refused := len(w.refusedImports())
+	flipped := filepath.Join(w.tmp, "flipped")
+	w.run(0, "edge", "export", "--data", w.edge, "--out", flipped)
+	vols, _ := filepath.Glob(filepath.Join(flipped, "*.tar"))
+	b, _ = os.ReadFile(vols[0])
+	b[600] ^= 1
+	os.WriteFile(vols[0], b, 0o644)
+	imposter := filepath.Join(w.tmp, "imposter")
+	w.run(0, "edge", "init", "--data", imposter, "--site", w.site, "--hub-key", w.hubKey)
+	forged := filepath.Join(w.tmp, "forged")
+	w.run(0, "edge", "export", "--data", imposter, "--out", forged)
+	for _, c := range []struct {
+		dir  string
+		exit int
+		code string
+	}{{flipped, exitCorrupt, "corrupt"}, {forged, exitBadSignature, "unknown_key"}} {
+		r = w.hub(c.exit, "hub", "import", c.dir)
+		if !strings.Contains(r.stderr, "refusal recorded at the hub") {
+			t.Errorf("%s: hub import says:\n%s", c.code, r.stderr)
+		}
+		evs := w.refusedImports()
+		if len(evs) != refused+1 {
+			t.Fatalf("%s: %d refused-import events at the hub, want %d", c.code, len(evs), refused+1)
+		}
+		refused++
+		if ev := evs[len(evs)-1]; ev.Object != "site/plant-7" || !strings.HasPrefix(ev.Reason, c.code+": refused by the importing client") {
+			t.Errorf("%s: hub audit event %+v", c.code, ev)
+		}
+	}
+
+	// --if-changed: a site with no export gets one, then nothing new is skipped.
+	w.hub(0, "site", "add", "plant-9", "--class", "air-gapped", "--edge-key", filepath.Join(ghost, "edge.pub"))
+	out9 := filepath.Join(w.tmp, "usb9")
+	var x exportJSON
+	decodeJSON(t, w.hub(0, "hub", "export", "--site", "plant-9", "--out", out9, "--if-changed", "-o", "json").stdout, &x)
+	if x.Skipped || x.Export.Sequence != 1 || len(x.Files) == 0 {
+		t.Fatalf("first export --if-changed: %+v", x)
+	}
+	decodeJSON(t, w.hub(0, "hub", "export", "--site", "plant-9", "--out", out9, "--if-changed", "-o", "json").stdout, &x)
+	if !x.Skipped || x.Export.Sequence != 1 || len(x.Files) != 0 {
+		t.Fatalf("second export --if-changed: %+v", x)
+	}
+	if text := w.hub(0, "hub", "export", "--site", "plant-9", "--out", out9, "--if-changed").stdout; !strings.HasPrefix(text, "nothing new for site plant-9 since export 1") {
+		t.Fatalf("export --if-changed says %q", text)
+	}
+	if vols, _ := filepath.Glob(filepath.Join(out9, "*.tar")); len(vols) != 1 {
+		t.Fatalf("skipped exports wrote volumes: %v", vols)
+	}
+}
