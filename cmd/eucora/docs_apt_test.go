@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -55,4 +56,21 @@ func TestReadmePortsDoNotCollide(t *testing.T) {
 	if binds < 3 {
 		t.Fatalf("found %d port bindings in the README, want at least 3", binds)
 	}
+}
+
+// FuzzParseAPTSpec: an accepted --apt spec is PREFIX:DIST with both parts
+// non-empty, the dist free of ':', and they join back to the input.
+func FuzzParseAPTSpec(f *testing.F) {
+	for _, s := range []string{"corp:bookworm", "PREFIX:DIST", "a:b:c", ":x", "x:", "", "corp/bookworm"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := parseAPTSpec(s)
+		if err != nil {
+			return
+		}
+		if a.Prefix == "" || a.Dist == "" || strings.Contains(a.Dist, ":") || a.Prefix+":"+a.Dist != s {
+			t.Fatalf("%q parsed as %+v", s, a)
+		}
+	})
 }
