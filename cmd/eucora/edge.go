@@ -100,7 +100,8 @@ func edgeImportCommand() *cli.Command {
 			"site newer than the last applied one are imported in sequence order, each as\n" +
 			"above; the others are reported with their sequence numbers (duplicate, stale,\n" +
 			"not for us) and change nothing. The edge's own export is refused (22), saying\n" +
-			"to carry it to the hub.",
+			"to carry it to the hub. With --output json, one bundle gives its import result,\n" +
+			"several give {\"imports\":[...],\"skipped\":[...]}.",
 		Flags: []cli.Flag{dataFlag(&o.data)},
 		Action: func(c *cli.Context) error {
 			out, err := outputFrom(c)

@@ -114,6 +114,9 @@ func runHubImport(ctx context.Context, out *output, cl *client.Client, paths []s
 		it.Result, it.Outcome = &res, res.Outcome
 		it.Sequence, it.Digest = sg.Sequence, string(sg.Digest)
 	}
+	if !several && first != nil {
+		return first // one bundle, refused: the error says it all
+	}
 	var data any = map[string]any{"bundles": items}
 	if len(items) == 1 && items[0].Result != nil {
 		data = items[0].Result

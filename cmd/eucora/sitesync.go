@@ -332,7 +332,8 @@ func hubImportCommand() *cli.Command {
 			"hub does not know, or one the hub wrote for a site, is refused (22).\n\n" +
 			"A directory reused round after round may hold several exports: they are merged in\n" +
 			"sequence order, each as above; older ones are reported (stale, with their\n" +
-			"sequence numbers) and sent nowhere.",
+			"sequence numbers) and sent nowhere. With --output json, one bundle gives the\n" +
+			"hub's import result, several give {\"bundles\":[{\"sequence\",\"outcome\",...}]}.",
 		Flags: hubClientFlags(),
 		Action: func(c *cli.Context) error {
 			out, cl, err := hubSession(c)
