@@ -135,7 +135,7 @@ func (e *Edge) ImportMedia(ctx context.Context, paths []string, opts ImportOptio
 		case m.Sequence == st.Applied.Seq && g.signed.Digest == st.Applied.Digest:
 			skip.Reason, skip.Detail = SkipDuplicate, "already applied"
 		case m.Sequence < st.Applied.Seq:
-			skip.Reason, skip.Detail = SkipStale, fmt.Sprintf("older than the last applied sequence %d", st.Applied.Seq)
+			skip.Reason, skip.Detail = SkipStale, fmt.Sprintf("older than sequence %d, already applied here", st.Applied.Seq)
 		default:
 			todo = append(todo, g)
 			continue
