@@ -3,242 +3,119 @@ package edge
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand"
 	"os"
-	"strings"
+	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/transfer"
 )
 
-// flipEntryByte flips one byte of the data of the entry named by d (raw or
-// .zst) in whichever volume of r holds it, at offset at into the data.
-func flipEntryByte(t *testing.T, r *transfer.Result, d digest.Digest, at int) {
+// stick copies the volumes of bundles into one fresh directory, as a reused
+// stick holds them.
+func stick(t *testing.T, vols ...[]string) string {
 	t.Helper()
-	for _, p := range r.Volumes {
-		vol, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(string(vol), d.Hex()) {
-			continue
-		}
-		off := findObject(t, vol, d)
-		vol[off+at] ^= 0x5a
-		if err := os.WriteFile(p, vol, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Fatalf("entry %s is in no volume", d.Short())
-}
-
-// expectRefusal imports paths and checks the refusal: the error wraps want,
-// the outcome and the audit event say "refused", and nothing else changed.
-func expectRefusal(t *testing.T, e *Edge, name string, paths []string, opts ImportOptions, want error) error {
-	t.Helper()
-	before := takeSnapshot(t, e)
-	head := mustState(t, e).Chain.Seq
-	res, err := e.Import(context.Background(), paths, opts)
-	if err == nil || !errors.Is(err, want) {
-		t.Errorf("%s: got %v, want %v", name, err, want)
-		return err
-	}
-	if res == nil || res.Outcome != OutcomeRefused {
-		t.Errorf("%s: result %+v", name, res)
-		return err
-	}
-	if !before.equal(takeSnapshot(t, e)) {
-		t.Errorf("%s: the refusal changed state or store", name)
-	}
-	st := mustState(t, e)
-	last := st.Pending[len(st.Pending)-1]
-	if st.Chain.Seq != head+1 || last.Outcome != OutcomeRefused || last.Action != "import" {
-		t.Errorf("%s: audit event %+v (head %d -> %d)", name, last, head, st.Chain.Seq)
-	}
-	return err
-}
-
-// compressible returns n bytes that zstd shrinks (so the writer stores
-// them as a .zst entry) and that differ per seed.
-func compressible(seed, n int) []byte {
-	var b strings.Builder
-	for i := 0; b.Len() < n; i++ {
-		fmt.Fprintf(&b, "Package: demo-%d\nVersion: %d.%d\n\n", seed, i, i%7)
-	}
-	return []byte(b.String()[:n])
-}
-
-// An object the edge already holds from an earlier bundle is still read
-// from a later bundle's volume and verified: tampered there, the later
-// bundle is refused as corrupt (exit 21), its audit event says refused,
-// and nothing changes. Tried on a raw entry, a zstd entry and a part of an
-// object split across volumes.
-func TestImportVerifiesHeldObjects(t *testing.T) {
-	hub := mustKey(t)
-	rng := rand.New(rand.NewSource(17))
-	raw := randBlob(rng, 6000)
-	zst := compressible(1, 20000)
-	split := randBlob(rng, 2500<<10)
-	cases := []struct {
-		name   string
-		blobs  [][]byte
-		target []byte // the held object whose entry is tampered
-		at     int
-	}{
-		{"raw entry", [][]byte{raw, randBlob(rng, 3000)}, raw, 100},
-		{"zstd entry", [][]byte{zst, randBlob(rng, 3000)}, zst, 40},
-		{"part of a split object", [][]byte{split, randBlob(rng, 3000)}, split, 1000},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newTestEdge(t, "lon", hub)
-			b1 := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 1, blobs: [][]byte{tc.target}, volSize: 1 << 20})
-			mustImport(t, e, b1)
-			b2 := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 2, pred: b1.Signed.Digest, blobs: tc.blobs, volSize: 1 << 20})
-			d := digest.FromBytes(tc.target)
-			var obj transfer.Object
-			for _, o := range b2.Signed.Manifest.Objects {
-				if o.Digest == d {
-					obj = o
-				}
+	dir := t.TempDir()
+	for _, vs := range vols {
+		for _, v := range vs {
+			b, err := os.ReadFile(v)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if tc.name == "part of a split object" && len(obj.Parts) < 2 {
-				t.Fatalf("object not split: %d part(s)", len(obj.Parts))
+			if err := os.WriteFile(filepath.Join(dir, filepath.Base(v)), b, 0o644); err != nil {
+				t.Fatal(err)
 			}
-			entry := obj.Parts[len(obj.Parts)-1].Digest
-			flipEntryByte(t, b2, entry, tc.at)
-			err := expectRefusal(t, e, tc.name, []string{dirOf(b2)}, ImportOptions{}, transfer.ErrCorrupt)
-			t.Logf("%v", err)
-			if err := e.store.Verify(d); err != nil {
-				t.Fatalf("the held object was damaged: %v", err)
-			}
-			if s, _ := e.Status(); s.Applied.Seq != 1 {
-				t.Fatalf("applied %d", s.Applied.Seq)
-			}
-		})
-	}
-}
-
-// A bundle signed by a trusted hub key but naming another source is
-// refused (exit 22), changing nothing.
-func TestImportRefusesForeignSource(t *testing.T) {
-	hub := mustKey(t)
-	e := newTestEdge(t, "lon", hub)
-	rng := rand.New(rand.NewSource(3))
-	for i, src := range []string{"lon", "par", "Hub", "hub-2"} {
-		b := writeBundle(t, bundleSpec{key: hub, source: src, target: "lon", seq: uint64(i + 1), blobs: [][]byte{randBlob(rng, 1000)}})
-		err := expectRefusal(t, e, "source "+src, []string{dirOf(b)}, ImportOptions{}, ErrForeignSource)
-		if err != nil && !strings.Contains(err.Error(), fmt.Sprintf("%q", src)) {
-			t.Errorf("source %s: message does not name the source: %v", src, err)
 		}
 	}
-	mustImport(t, e, writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 5, blobs: [][]byte{randBlob(rng, 1000)}}))
+	return dir
 }
 
-// One bundle may move the trusted time at most MaxTimeLead ahead of
-// max(local clock, trusted time); a far-future time (2099) is refused
-// instead of bricking the edge.
-func TestImportTimeLead(t *testing.T) {
-	hub := mustKey(t)
-	e := newTestEdge(t, "lon", hub)
-	rng := rand.New(rand.NewSource(4))
-	y2099 := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
-	seq := uint64(0)
-	bundle := func(created, hubClock time.Time) *transfer.Result {
-		seq++
-		exp := created.Add(30 * 24 * time.Hour)
-		if created.IsZero() {
-			exp = time.Time{}
-		}
-		return writeBundle(t, bundleSpec{key: hub, target: "lon", seq: seq, created: created, expires: exp, hubClock: hubClock,
-			blobs: [][]byte{randBlob(rng, 500)}})
+func seqs(rs []*ImportResult) (out []uint64, outcomes []string) {
+	for _, r := range rs {
+		out, outcomes = append(out, r.Sequence), append(outcomes, r.Outcome)
 	}
-	refused := []struct {
-		name              string
-		created, hubClock time.Time
-	}{
-		{"created 2099", y2099, time.Time{}},
-		{"time record 2099", time.Time{}, y2099},
-		{"created 25h ahead", t0.Add(25 * time.Hour), time.Time{}},
-		{"time record 24h1m ahead", time.Time{}, t0.Add(24*time.Hour + time.Minute)},
-	}
-	for _, tc := range refused {
-		err := expectRefusal(t, e, tc.name, []string{dirOf(bundle(tc.created, tc.hubClock))}, ImportOptions{}, ErrTimeAhead)
-		var te *TimeAheadError
-		if !errors.As(err, &te) || !strings.Contains(err.Error(), "at most 24 hours ahead") {
-			t.Errorf("%s: %v", tc.name, err)
-		}
-		t.Logf("%s: %v", tc.name, err)
-	}
-	if s, _ := e.Status(); !s.TrustedTime.IsZero() {
-		t.Fatalf("trusted time moved to %v", s.TrustedTime)
-	}
-	// Within the bound: accepted, and the next bundle is judged against
-	// the trusted time it set.
-	mustImport(t, e, bundle(time.Time{}, t0.Add(23*time.Hour)))
-	mustImport(t, e, bundle(time.Time{}, t0.Add(46*time.Hour)))
-	if s, _ := e.Status(); !s.TrustedTime.Equal(t0.Add(46 * time.Hour)) {
-		t.Fatalf("trusted time %v", s.TrustedTime)
-	}
-	expectRefusal(t, e, "25h past the trusted time", []string{dirOf(bundle(time.Time{}, t0.Add(71*time.Hour)))}, ImportOptions{}, ErrTimeAhead)
+	return out, outcomes
 }
 
-// Recovery of an edge whose trusted time a wrong hub clock moved to 2099
-// before the bound existed: every bundle looks expired until a newer hub
-// bundle is imported with ResetTrustedTime, which still demands the hub's
-// signature, this site and a newer sequence, and then sets the trusted
-// time from that bundle.
-func TestImportResetTrustedTime(t *testing.T) {
+// TestImportMediaSeveralBundles: a directory holding several bundles has
+// those for this site newer than the last applied imported in sequence
+// order (whatever the file order), one audit event each; the others are
+// reported with their sequence numbers and change nothing; a refusal of
+// one does not stop the next; a directory with nothing for this site is
+// refused once; the edge's own export is refused saying where it belongs.
+func TestImportMediaSeveralBundles(t *testing.T) {
+	ctx := context.Background()
 	hub, other := mustKey(t), mustKey(t)
 	e := newTestEdge(t, "lon", hub)
-	rng := rand.New(rand.NewSource(5))
-	b1 := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 1, blobs: [][]byte{randBlob(rng, 500)}})
+	b1 := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 1, blobs: [][]byte{[]byte("one")}})
+	b2 := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 2, pred: b1.Signed.Digest, blobs: [][]byte{[]byte("two")}})
+	b3 := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 3, pred: b2.Signed.Digest, blobs: [][]byte{[]byte("three")}})
+	par := writeBundle(t, bundleSpec{key: hub, target: "par", seq: 9})
 	mustImport(t, e, b1)
-	// The state a pre-bound edge was left in by a 2099 hub time.
-	unlock, err := e.lock()
+
+	// 1, 3, 2 and another site's: 2 then 3 applied; 1 duplicate, par not for us.
+	head := mustState(t, e).Chain.Seq
+	res, err := e.ImportMedia(ctx, []string{stick(t, b3.Volumes, b1.Volumes, par.Volumes, b2.Volumes)}, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := mustState(t, e)
-	st.TrustedTime = time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := st.save(e.dir.Edge()); err != nil {
+	if got, outs := seqs(res.Imports); len(got) != 2 || got[0] != 2 || got[1] != 3 || outs[0] != OutcomeApplied || outs[1] != OutcomeApplied {
+		t.Fatalf("imports %v %v, want 2 then 3 applied", got, outs)
+	}
+	skipped := map[uint64]string{}
+	for _, s := range res.Skipped {
+		skipped[s.Sequence] = s.Reason
+	}
+	if len(skipped) != 2 || skipped[1] != SkipDuplicate || skipped[9] != SkipNotForUs {
+		t.Fatalf("skipped %+v", res.Skipped)
+	}
+	if st := mustState(t, e); st.Applied.Seq != 3 || st.Chain.Seq != head+2 {
+		t.Fatalf("applied %d, chain %d -> %d: want 3 and two events", st.Applied.Seq, head, st.Chain.Seq)
+	}
+
+	// A bad bundle among good ones: refused, the next still applied, the
+	// first refusal returned; 1 and 2 now stale, 3 duplicate.
+	bad := writeBundle(t, bundleSpec{key: other, target: "lon", seq: 4})
+	b5 := writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 5, pred: b3.Signed.Digest})
+	res, err = e.ImportMedia(ctx, []string{stick(t, b1.Volumes, b2.Volumes, b3.Volumes, bad.Volumes, b5.Volumes)}, ImportOptions{})
+	if !errors.Is(err, transfer.ErrUnknownKey) {
+		t.Fatalf("bad key among good bundles: %v", err)
+	}
+	if got, outs := seqs(res.Imports); len(got) != 2 || outs[0] != OutcomeRefused || got[1] != 5 || outs[1] != OutcomeApplied {
+		t.Fatalf("imports %v %v, want 4 refused, 5 applied", got, outs)
+	}
+	skipped = map[uint64]string{}
+	for _, s := range res.Skipped {
+		skipped[s.Sequence] = s.Reason
+	}
+	if skipped[1] != SkipStale || skipped[2] != SkipStale || skipped[3] != SkipDuplicate {
+		t.Fatalf("skipped %+v", res.Skipped)
+	}
+
+	// Nothing for this site: refused once, state unchanged but the event.
+	par2 := writeBundle(t, bundleSpec{key: hub, target: "par", seq: 10})
+	before := takeSnapshot(t, e)
+	head = mustState(t, e).Chain.Seq
+	res, err = e.ImportMedia(ctx, []string{stick(t, par.Volumes, par2.Volumes)}, ImportOptions{})
+	if !errors.Is(err, ErrForeignTarget) || len(res.Imports) != 1 || len(res.Skipped) != 1 {
+		t.Fatalf("only other sites' bundles: %v %+v", err, res)
+	}
+	if !before.equal(takeSnapshot(t, e)) || mustState(t, e).Chain.Seq != head+1 {
+		t.Fatal("a refusal changed the state or wrote other than one event")
+	}
+
+	// The edge's own export: refused before its signature is checked,
+	// saying where it belongs; one event.
+	out := t.TempDir()
+	if _, err := e.Export(ctx, out, ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	unlock()
-
-	fresh := func(mut func(*bundleSpec)) []string {
-		s := bundleSpec{key: hub, target: "lon", seq: 2, pred: b1.Signed.Digest, blobs: [][]byte{randBlob(rng, 500)}, hubClock: t0.Add(-30 * time.Minute)}
-		mut(&s)
-		return []string{dirOf(writeBundle(t, s))}
+	head = mustState(t, e).Chain.Seq
+	res, err = e.ImportMedia(ctx, []string{out}, ImportOptions{})
+	var oe *OwnExportError
+	if !errors.As(err, &oe) || !errors.Is(err, ErrForeignTarget) || oe.Site != "lon" || len(res.Imports) != 1 || res.Imports[0].Outcome != OutcomeRefused {
+		t.Fatalf("own export: %v %+v", err, res)
 	}
-	good := fresh(func(*bundleSpec) {})
-	err = expectRefusal(t, e, "bricked", good, ImportOptions{}, transfer.ErrExpired)
-	if err == nil || !strings.Contains(err.Error(), "--reset-trusted-time") {
-		t.Fatalf("the expiry refusal does not name the recovery: %v", err)
+	if st := mustState(t, e); st.Chain.Seq != head+1 || st.Applied.Seq != 5 {
+		t.Fatalf("own export: chain %d -> %d, applied %d", head, st.Chain.Seq, st.Applied.Seq)
 	}
-	reset := ImportOptions{ResetTrustedTime: true}
-	expectRefusal(t, e, "reset, other key", fresh(func(s *bundleSpec) { s.key = other }), reset, transfer.ErrUnknownKey)
-	expectRefusal(t, e, "reset, other site", fresh(func(s *bundleSpec) { s.target = "par" }), reset, ErrForeignTarget)
-	expectRefusal(t, e, "reset, older sequence", fresh(func(s *bundleSpec) { s.seq = 1 }), reset, ErrStale)
-	expectRefusal(t, e, "reset, far-future bundle", fresh(func(s *bundleSpec) { s.hubClock = time.Date(2098, 1, 1, 0, 0, 0, 0, time.UTC) }), reset, ErrTimeAhead)
-	expectRefusal(t, e, "reset, expired by the local clock", fresh(func(s *bundleSpec) {
-		s.created, s.expires, s.hubClock = t0.Add(-48*time.Hour), t0.Add(-time.Hour), time.Time{}
-	}), reset, transfer.ErrExpired)
-
-	res, err := e.Import(context.Background(), good, reset)
-	if err != nil || res.Outcome != OutcomeApplied {
-		t.Fatalf("reset import: %+v %v", res, err)
-	}
-	if s, _ := e.Status(); !s.TrustedTime.Equal(t0.Add(-30*time.Minute)) || s.Applied.Seq != 2 {
-		t.Fatalf("after reset: trusted time %v, applied %d", s.TrustedTime, s.Applied.Seq)
-	}
-	if !strings.Contains(res.Event.Detail, "trusted time reset from 2099-01-01T00:00:00Z to ") {
-		t.Fatalf("audit event: %s", res.Event.Detail)
-	}
-	// Back to normal: the next bundle applies without the flag.
-	mustImport(t, e, writeBundle(t, bundleSpec{key: hub, target: "lon", seq: 3, blobs: [][]byte{randBlob(rng, 500)}}))
 }

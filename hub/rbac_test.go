@@ -71,6 +71,7 @@ var rbacWant = map[string]string{
 	"sites.export.object":   "PE",
 	"sites.export.volume":   "PE",
 	"sites.import":          "PE",
+	"sites.import.refusal":  "PE",
 	"sites.sync":            "PSEA",
 	"hub.key.stage":         "P",
 	"hub.key.switch":        "P",

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/client"
@@ -55,6 +56,7 @@ func siteSyncRoutes() []Route {
 		{Method: "GET", Pattern: "/v1/sites/{name}/exports/{seq}/objects/{hex}", Name: "sites.export.object", Roles: syncWrite, handler: (*Server).handleSiteExportObject},
 		{Method: "GET", Pattern: "/v1/sites/{name}/exports/{seq}/volumes/{file}", Name: "sites.export.volume", Roles: syncWrite, handler: (*Server).handleSiteExportVolume},
 		{Method: "POST", Pattern: "/v1/sites/{name}/imports", Name: "sites.import", Roles: syncWrite, Write: true, handler: (*Server).handleSiteImport},
+		{Method: "POST", Pattern: "/v1/sites/{name}/import-refusals", Name: "sites.import.refusal", Roles: syncWrite, Write: true, handler: (*Server).handleSiteImportRefusal},
 		{Method: "GET", Pattern: "/v1/sites/{name}/sync", Name: "sites.sync", Roles: syncRead, handler: (*Server).handleSiteSync},
 	}
 }
@@ -717,7 +719,15 @@ const (
 	codeExpired      = "expired"
 	codeCorrupt      = "corrupt"
 	codeStale        = "stale"
+	// codeMissingVolume is reported by a client only (the hub never sees
+	// volumes): a bundle it refused locally for a missing volume.
+	codeMissingVolume = "missing_volume"
 )
+
+// clientRefusalCodes are the codes a client may report for a bundle it
+// refused before uploading (POST /v1/sites/{name}/import-refusals).
+var clientRefusalCodes = map[string]bool{codeUnknownKey: true, codeBadSignature: true, codeForeign: true, codeExpired: true,
+	codeCorrupt: true, codeStale: true, codeMissingVolume: true}
 
 // refuseImport answers 422 (409 for stale) with a code and records the
 // refusal as a hub audit event (within the refused-request budget).
@@ -749,9 +759,16 @@ func (s *Server) handleSiteImport(w http.ResponseWriter, r *http.Request, p *Pri
 		s.refuseImport(w, r, p, site.Name, code, err)
 		return
 	}
+	// A stale bundle is refused here, one audit event; should one slip
+	// past (a race with another import), the command's own audit event
+	// records the refusal and no second one is written.
+	if ss, err := s.store.State().SiteSync(site.Name); err == nil && res.body.Sequence <= ss.LastImportSeq && res.body.Digest != ss.LastImportDigest {
+		s.refuseImport(w, r, p, site.Name, codeStale, fmt.Errorf("%w: edge bundle sequence %d is at or behind the last merged sequence %d", store.ErrStale, res.body.Sequence, ss.LastImportSeq))
+		return
+	}
 	raw, err := s.propose(r.Context(), s.command(r, p, store.CmdSiteImport, fmt.Sprintf("site/%s/bundle/%d", site.Name, res.body.Sequence), res.body))
 	if errors.Is(err, store.ErrStale) {
-		s.refuseImport(w, r, p, site.Name, codeStale, err)
+		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error(), "code": codeStale})
 		return
 	}
 	if err != nil {
@@ -765,6 +782,41 @@ func (s *Server) handleSiteImport(w http.ResponseWriter, r *http.Request, p *Pri
 	}
 	out.Warnings = append(out.Warnings, res.warnings...)
 	writeJSON(w, http.StatusOK, out)
+}
+
+// handleSiteImportRefusal records a site's bundle that a client refused
+// before uploading it (bad signature, damaged or missing volume...), so the
+// hub's audit log holds every refused import, as if the hub had refused it.
+func (s *Server) handleSiteImportRefusal(w http.ResponseWriter, r *http.Request, p *Principal) {
+	site, ok := s.scopedSite(w, r, p, "sites.import")
+	if !ok {
+		return
+	}
+	var rep client.ImportRefusal
+	if err := decodeJSON(http.MaxBytesReader(w, r.Body, maxSmallBody), &rep); err != nil {
+		writeInputError(w, err)
+		return
+	}
+	if !clientRefusalCodes[rep.Code] {
+		writeInputError(w, badField("code", "%q is not a refusal code (docs/sync-protocol.md)", clipString(rep.Code, 64)))
+		return
+	}
+	reason := fmt.Sprintf("refused by the importing client: bundle %s sequence %d digest %s: %s",
+		clipString(rep.BundleID, 64), rep.Sequence, clipString(rep.Digest, 80), clipString(rep.Reason, 2048))
+	s.recordRefusal(r, p, "sites.import", "site/"+site.Name, "refused", rep.Code+": "+reason)
+	writeJSON(w, http.StatusAccepted, map[string]any{"recorded": true, "code": rep.Code})
+}
+
+// clipString cuts s to at most n bytes of valid UTF-8.
+func clipString(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 type verifiedImport struct {

@@ -309,8 +309,70 @@ func TestSiteImportRefusals(t *testing.T) {
 	newer, _ := exportOf(lon)
 	must[client.ImportResult](t, "import newer")(ac.ImportSite(ctx, "lon", newer))
 	var ae *client.APIError
-	if _, err := ac.ImportSite(ctx, "lon", older); !errors.As(err, &ae) || ae.Status != 409 || lastEvent(t, n).Outcome != "refused" {
+	cur0, _ := n.srv.Store().State().LastCursor()
+	if _, err := ac.ImportSite(ctx, "lon", older); !errors.As(err, &ae) || ae.Status != 409 || ae.Code != codeStale || lastEvent(t, n).Outcome != "refused" {
 		t.Fatalf("older after newer: %v", err)
+	}
+	// One refused import, one audit event.
+	if cur, _ := n.srv.Store().State().LastCursor(); cur-cur0 != 1 {
+		got := cur - cur0
+		t.Fatalf("a stale import wrote %d audit events, want 1", got)
+	}
+}
+
+// importEvents counts the hub's audit events of action sites.import.
+func importEvents(t *testing.T, n *testNode) int {
+	t.Helper()
+	evs, err := n.srv.Store().State().Events(0, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := 0
+	for _, e := range evs {
+		if e.Action == "sites.import" {
+			c++
+		}
+	}
+	return c
+}
+
+// TestSiteImportRefusalReport: a bundle a client refused locally is
+// recorded at the hub as one refused import with the client's code; an
+// unknown code is a 400 that records nothing, and the site's sync state
+// never changes.
+func TestSiteImportRefusalReport(t *testing.T) {
+	nodes, admin := startCluster(t, 1)
+	n := nodes[0]
+	ctx := ctxT(t)
+	ac := cli(n, admin)
+	must[store.Site](t, "site")(ac.CreateSite(ctx, client.SiteRequest{Name: "lon", Class: store.ClassAirGapped}))
+	before := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
+	for _, code := range []string{codeBadSignature, codeCorrupt, codeMissingVolume} {
+		n0 := importEvents(t, n)
+		if err := ac.ReportImportRefusal(ctx, "lon", client.ImportRefusal{Code: code, Reason: "flipped byte", BundleID: "01B", Sequence: 3}); err != nil {
+			t.Fatalf("%s: %v", code, err)
+		}
+		ev := lastEvent(t, n)
+		if got := importEvents(t, n) - n0; got != 1 || ev.Outcome != "refused" || ev.Object != "site/lon" ||
+			!strings.HasPrefix(ev.Reason, code+": refused by the importing client: bundle 01B sequence 3") || !strings.Contains(ev.Reason, "flipped byte") {
+			t.Errorf("%s: %d events, last %+v", code, got, ev)
+		}
+	}
+	n0 := importEvents(t, n)
+	var ae *client.APIError
+	if err := ac.ReportImportRefusal(ctx, "lon", client.ImportRefusal{Code: "applied"}); !errors.As(err, &ae) || ae.Status != 422 {
+		t.Errorf("unknown code: %v, want 422", err)
+	}
+	if err := ac.ReportImportRefusal(ctx, "nowhere", client.ImportRefusal{Code: codeCorrupt}); !errors.As(err, &ae) || ae.Status != 404 {
+		t.Errorf("unknown site: %v, want 404", err)
+	}
+	if got := importEvents(t, n) - n0; got != 0 {
+		t.Errorf("rejected reports wrote %d import events", got)
+	}
+	after := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
+	after.StalenessSeconds, before.StalenessSeconds = 0, 0
+	if a, b := mustJSON(t, after), mustJSON(t, before); a != b {
+		t.Fatalf("a reported refusal changed the sync state:\n%s\n%s", b, a)
 	}
 }
 

@@ -101,6 +101,12 @@ func edgeImportCommand() *cli.Command {
 			"before anything is written (11). A gap in sequence or an unexpected predecessor\n" +
 			"is applied (bundles are cumulative) and reported. An interrupted import resumes\n" +
 			"from what is stored.\n\n" +
+			"A directory reused round after round may hold several bundles: those for this\n" +
+			"site newer than the last applied one are imported in sequence order, each as\n" +
+			"above; the others are reported with their sequence numbers (duplicate, stale,\n" +
+			"not for us) and change nothing. The edge's own export is refused (22), saying\n" +
+			"to carry it to the hub. With --output json, one bundle gives its import result,\n" +
+			"several give {\"imports\":[...],\"skipped\":[...]}.\n\n" +
 			"--reset-trusted-time recovers an edge whose trusted time a hub clock that ran\n" +
 			"ahead moved into the future (every bundle then looks expired): give it a newer\n" +
 			"bundle from the hub; it must still be signed by the hub key, for this site and\n" +
@@ -127,8 +133,11 @@ func runEdgeImport(ctx context.Context, out *output, o edgeImportOptions, paths 
 		return err
 	}
 	var bar *progress.Bar
-	res, err := e.Import(ctx, paths, edge.ImportOptions{
-		OnPlanned:        func(total int64) { bar = progress.NewBytes(out.progressEnabled(), total, "importing") },
+	res, err := e.ImportMedia(ctx, paths, edge.ImportOptions{
+		OnPlanned: func(total int64) {
+			bar.Finish()
+			bar = progress.NewBytes(out.progressEnabled(), total, "importing")
+		},
 		Progress:         func(n int64) { bar.Add(n) },
 		ResetTrustedTime: o.resetTrustedTime,
 	})
@@ -136,10 +145,30 @@ func runEdgeImport(ctx context.Context, out *output, o edgeImportOptions, paths 
 	if res == nil {
 		return err
 	}
-	if eerr := out.emit(res, func(w io.Writer) { printImport(w, res) }); eerr != nil && err == nil {
+	// One bundle: its import result, as always; several: every attempt
+	// and every bundle left alone.
+	var data any = res
+	if len(res.Imports) == 1 && len(res.Skipped) == 0 {
+		data = res.Imports[0]
+	}
+	if eerr := out.emit(data, func(w io.Writer) { printMedia(w, res) }); eerr != nil && err == nil {
 		err = eerr
 	}
 	return err
+}
+
+// printMedia prints each import attempt, then the bundles left alone.
+func printMedia(w io.Writer, res *edge.MediaResult) {
+	for _, r := range res.Imports {
+		printImport(w, r)
+	}
+	if len(res.Skipped) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%d other bundle(s) on the media, left alone:\n", len(res.Skipped))
+	for _, s := range res.Skipped {
+		fmt.Fprintf(w, "  %s: bundle %s sequence %d from %s: %s\n", s.Reason, s.BundleID, s.Sequence, s.Source, s.Detail)
+	}
 }
 
 func printImport(w io.Writer, r *edge.ImportResult) {
@@ -178,6 +207,7 @@ func printImport(w io.Writer, r *edge.ImportResult) {
 
 type edgeExportOptions struct {
 	data, out, volumeSize string
+	replace               bool
 }
 
 func edgeExportCommand() *cli.Command {
@@ -185,11 +215,16 @@ func edgeExportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "export",
 		Usage:     "write a signed bundle for the hub: receipt and unacknowledged audit events",
-		UsageText: "eucora edge export --data DIR --out OUTDIR [--volume-size SIZE]",
+		UsageText: "eucora edge export --data DIR --out OUTDIR [--volume-size SIZE] [--replace]",
+		Description: "OUTDIR may already hold earlier exports (a stick reused round after round): the\n" +
+			"new bundle is written beside them and 'eucora hub import OUTDIR' merges what is new\n" +
+			"and reports the rest; --replace removes the earlier bundles' volumes once the new\n" +
+			"one is written.",
 		Flags: []cli.Flag{
 			dataFlag(&o.data),
 			&cli.StringFlag{Name: "out", Usage: "directory to write the volumes to", Required: true, Destination: &o.out},
 			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: "largest volume file", Destination: &o.volumeSize},
+			&cli.BoolFlag{Name: "replace", Usage: "once the new bundle is written, remove the earlier eucora bundles OUTDIR holds (other files stay)", Destination: &o.replace},
 		},
 		Action: func(c *cli.Context) error {
 			out, err := outputFrom(c)
@@ -210,11 +245,22 @@ func runEdgeExport(ctx context.Context, out *output, o edgeExportOptions) error 
 	if err != nil {
 		return err
 	}
+	em, err := prepareExportMedia(o.out)
+	if err != nil {
+		return err
+	}
 	res, err := e.Export(ctx, o.out, edge.ExportOptions{CreateOptions: transfer.CreateOptions{VolumeSize: volSize}})
 	if err != nil {
 		return err
 	}
-	return out.emit(res, func(w io.Writer) {
+	if err := em.finish(o.replace, res.Volumes); err != nil {
+		return err
+	}
+	data := struct {
+		*edge.ExportResult
+		*exportMedia
+	}{res, em}
+	return out.emit(data, func(w io.Writer) {
 		fmt.Fprintf(w, "exported bundle %s (%s): sequence %d for the hub\n", res.BundleID, res.Digest, res.Sequence)
 		fmt.Fprintf(w, "  receipt: applied sequence %d, %d objects (%s), chain head %d\n",
 			res.Receipt.AppliedSeq, res.Receipt.Objects.Count, bytesize.Format(res.Receipt.Objects.Bytes), res.Receipt.ChainHead.Seq)
@@ -224,6 +270,7 @@ func runEdgeExport(ctx context.Context, out *output, o edgeExportOptions) error 
 		for _, v := range res.Volumes {
 			fmt.Fprintf(w, "  %s\n", v)
 		}
+		em.print(w, o.out, "eucora hub import "+o.out)
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
@@ -71,10 +72,10 @@ var exitCodes = []exitCodeInfo{
 	{exitError, "error", "any other error", nil},
 	{exitUsage, "usage", "bad command line: unknown flag, missing or malformed argument", anyOf(as[*usageError](), isMissingFlag)},
 	{exitNotInit, "not-initialised", "data directory or key not initialised", nil},
-	{exitNoSpace, "no-space", "not enough free space for the work", is(cas.ErrNoSpace)},
+	{exitNoSpace, "no-space", "not enough free space for the work (a 64 MiB reserve is kept free), or the disk filled up", is(cas.ErrNoSpace, syscall.ENOSPC, syscall.EDQUOT)},
 	{exitBadSignature, "bad-signature", "bad signature, or signed by an unknown or untrusted key", nil},
 	{exitCorrupt, "corrupt", "hash mismatch, truncated or corrupt data, malformed input", as[*digest.MismatchError]()},
-	{exitStale, "stale", "stale, replayed, out-of-order or expired bundle", nil},
+	{exitStale, "stale", "stale, replayed, out-of-order or expired bundle; a bundle for another side or from an unregistered site", nil},
 	{exitMissingVol, "missing-volume", "one or more bundle volumes are missing", nil},
 	{exitDenied, "denied", "refused by policy: authentication, RBAC, separation of duties, guardrails", nil},
 	{exitUnavailable, "unavailable", "hub unreachable or without a leader; retry later", nil},

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -119,11 +118,11 @@ func siteAssignCommand() *cli.Command {
 			}
 			var pubs []store.APTAssignment
 			for _, s := range specs {
-				i := strings.LastIndexByte(s, ':')
-				if i <= 0 || i == len(s)-1 {
-					return usageErrorf("--apt %q: want PREFIX:DIST, e.g. ubuntu:jammy", s)
+				a, err := parseAPTSpec(s)
+				if err != nil {
+					return err
 				}
-				pubs = append(pubs, store.APTAssignment{Prefix: s[:i], Dist: s[i+1:]})
+				pubs = append(pubs, a)
 			}
 			s, err := cl.AssignAPT(c.Context, args[0], pubs)
 			if err != nil {
@@ -139,6 +138,15 @@ func siteAssignCommand() *cli.Command {
 			})
 		},
 	}
+}
+
+// parseAPTSpec reads --apt PREFIX:DIST (the prefix may itself hold ':').
+func parseAPTSpec(s string) (store.APTAssignment, error) {
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 || i == len(s)-1 {
+		return store.APTAssignment{}, usageErrorf("--apt %q: want PREFIX:DIST, e.g. ubuntu:jammy", s)
+	}
+	return store.APTAssignment{Prefix: s[:i], Dist: s[i+1:]}, nil
 }
 
 func siteStatusCommand() *cli.Command {
@@ -238,19 +246,26 @@ func age(sec int64) string {
 
 func hubExportCommand() *cli.Command {
 	var site, outDir, volSize string
-	var full bool
+	var full, replace, ifChanged bool
 	return &cli.Command{
 		Name:      "export",
 		Usage:     "write the next bundle for a site into a directory (a USB stick, a transfer folder)",
-		UsageText: "eucora hub export --site NAME --out DIR [--volume-size SIZE] [--full]",
+		UsageText: "eucora hub export --site NAME --out DIR [--volume-size SIZE] [--full] [--if-changed] [--replace]",
 		Description: "The hub builds the bundle (next sequence, its predecessor's digest, everything the\n" +
 			"site lacks according to its last receipt) and this command copies its volumes into\n" +
-			"DIR, checking free space first and verifying every volume against the hub key.",
+			"DIR, checking free space first and verifying every volume against the hub key.\n" +
+			"DIR may already hold earlier bundles (a stick reused round after round): the new\n" +
+			"one is written beside them and 'eucora edge import DIR' applies what is new;\n" +
+			"--replace removes the earlier bundles' volumes once the new one is written.\n" +
+			"--if-changed writes nothing (exit 0) when the bundle would carry nothing the last\n" +
+			"export did not.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "site", Required: true, Usage: "site to export to", Destination: &site},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "directory to write the volumes to", Destination: &outDir},
 			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: "largest volume file (default fits FAT32)", Destination: &volSize},
 			&cli.BoolFlag{Name: "full", Usage: "carry everything, ignoring what the site says it holds", Destination: &full},
+			&cli.BoolFlag{Name: "if-changed", Usage: "skip the export when it would carry nothing new since the last one", Destination: &ifChanged},
+			&cli.BoolFlag{Name: "replace", Usage: "once the new bundle is written, remove the earlier eucora bundles DIR holds (other files stay)", Destination: &replace},
 		}, hubClientFlags()...),
 		Action: func(c *cli.Context) error {
 			out, cl, err := hubSession(c)
@@ -266,9 +281,19 @@ func hubExportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			x, err := cl.ExportSite(c.Context, site, client.ExportRequest{VolumeSize: vs, Full: full})
+			em, err := prepareExportMedia(outDir)
 			if err != nil {
 				return err
+			}
+			x, err := cl.ExportSite(c.Context, site, client.ExportRequest{VolumeSize: vs, Full: full, IfChanged: ifChanged})
+			if err != nil {
+				return err
+			}
+			if ifChanged && x.Reused {
+				return out.emit(map[string]any{"skipped": true, "export": x, "files": []string{}}, func(w io.Writer) {
+					fmt.Fprintf(w, "nothing new for site %s since export %d (%s): skipped, nothing written to %s\n", site, x.Sequence,
+						x.Created.UTC().Format(time.RFC3339), outDir)
+				})
 			}
 			bar := progress.NewBytes(out.progressEnabled(), x.VolumeBytes(), "copying")
 			files, err := cl.DownloadExport(c.Context, x, outDir, bar.Add)
@@ -279,12 +304,16 @@ func hubExportCommand() *cli.Command {
 			if _, err := transfer.OpenOne(files, signing.NewTrust(hubPub)); err != nil {
 				return fmt.Errorf("downloaded export %d does not verify against the hub key: %w", x.Sequence, err)
 			}
-			return out.emit(map[string]any{"export": x, "files": files}, func(w io.Writer) {
+			if err := em.finish(replace, files); err != nil {
+				return err
+			}
+			return out.emit(map[string]any{"skipped": false, "export": x, "files": files, "other_bundles": em.Others, "removed": em.Removed}, func(w io.Writer) {
 				fmt.Fprintf(w, "export %d for site %s: %d objects (%s), %d records, %d volume(s) in %s\n", x.Sequence, site, x.Objects,
 					bytesize.Format(x.ObjectBytes), x.Records, len(x.Volumes), outDir)
 				if x.Predecessor != "" {
 					fmt.Fprintf(w, "predecessor %s\n", x.Predecessor.Short())
 				}
+				em.print(w, outDir, "eucora edge import "+outDir)
 			})
 		},
 	}
@@ -297,7 +326,14 @@ func hubImportCommand() *cli.Command {
 		UsageText: "eucora hub import PATH...",
 		Description: "PATH is volume files or directories of them, in any order. The bundle is verified\n" +
 			"here and again by the hub against the site's enrolled key; the hub merges its\n" +
-			"events exactly once, checks the edge's hash chain and updates the site's sync state.",
+			"events exactly once, checks the edge's hash chain and updates the site's sync state.\n" +
+			"A bundle refused here (bad signature, damaged or missing volume) is also reported\n" +
+			"to the hub, which records the refusal in its audit log. A bundle from a site this\n" +
+			"hub does not know, or one the hub wrote for a site, is refused (22).\n\n" +
+			"A directory reused round after round may hold several exports: they are merged in\n" +
+			"sequence order, each as above; older ones are reported (stale, with their\n" +
+			"sequence numbers) and sent nowhere. With --output json, one bundle gives the\n" +
+			"hub's import result, several give {\"bundles\":[{\"sequence\",\"outcome\",...}]}.",
 		Flags: hubClientFlags(),
 		Action: func(c *cli.Context) error {
 			out, cl, err := hubSession(c)
@@ -308,48 +344,7 @@ func hubImportCommand() *cli.Command {
 			if len(paths) == 0 {
 				return usageErrorf("give the volume files or directories to import")
 			}
-			files, err := transfer.ExpandPaths(paths)
-			if err != nil {
-				return err
-			}
-			// Learn the sender from the manifest, then verify with its key.
-			v, err := transfer.InspectVolume(files[0])
-			if err != nil {
-				return err
-			}
-			site := v.Signed.Source
-			s, err := cl.Site(c.Context, site)
-			if err != nil {
-				return fmt.Errorf("bundle is from %q: %w", site, err)
-			}
-			if s.EdgeKeyPEM == "" {
-				return fmt.Errorf("site %s has no enrolled edge key: 'eucora site enroll %s --edge-key EDGE.pub'", site, site)
-			}
-			pub, err := signing.ParsePublic([]byte(s.EdgeKeyPEM), "site "+site+" edge key")
-			if err != nil {
-				return err
-			}
-			req, sg, err := client.ImportRequestFromVolumes(c.Context, files, signing.NewTrust(pub), os.TempDir())
-			if err != nil {
-				return err
-			}
-			res, err := cl.ImportSite(c.Context, site, req)
-			if err != nil {
-				return err
-			}
-			return out.emit(res, func(w io.Writer) {
-				fmt.Fprintf(w, "%s: site %s bundle %d (%s): %d events merged, %d already held\n", res.Outcome, site, sg.Sequence,
-					sg.Digest.Short(), res.EventsAccepted, res.EventsDuplicate)
-				if res.Gap != nil {
-					fmt.Fprintf(w, "gap: events %d..%d have not arrived; a later export will carry them\n", res.Gap.From, res.Gap.To)
-				}
-				if !res.ChainOK {
-					fmt.Fprintf(w, "EVENT CHAIN BROKEN: %s\n", res.ChainError)
-				}
-				for _, m := range res.Warnings {
-					fmt.Fprintf(w, "warning: %s\n", m)
-				}
-			})
+			return runHubImport(c.Context, out, cl, paths)
 		},
 	}
 }

@@ -311,3 +311,20 @@ func copyVerified(dst string, r io.Reader, want digest.Digest, size int64, progr
 type progressWriter func(int64)
 
 func (p progressWriter) Write(b []byte) (int, error) { p(int64(len(b))); return len(b), nil }
+
+// ImportRefusal is POST /v1/sites/{name}/import-refusals: a site's bundle
+// the client refused before uploading it, recorded by the hub as a refused
+// import. Code is one of the import refusal codes (docs/sync-protocol.md)
+// or "missing_volume"; the other fields come from the manifest as read.
+type ImportRefusal struct {
+	Code     string `json:"code"`
+	Reason   string `json:"reason"`
+	BundleID string `json:"bundle_id,omitempty"`
+	Sequence uint64 `json:"sequence,omitempty"`
+	Digest   string `json:"digest,omitempty"`
+}
+
+// ReportImportRefusal records at the hub a site's bundle refused locally.
+func (c *Client) ReportImportRefusal(ctx context.Context, site string, r ImportRefusal) error {
+	return c.do(ctx, "POST", sitePath(site, "import-refusals"), r, nil)
+}

@@ -46,14 +46,16 @@ var (
 	ErrNoSpace = errors.New("not enough free space")
 )
 
-// SpaceError reports a write refused because the volume lacks room.
+// SpaceError reports a write refused because the volume lacks room: Need
+// bytes for the work plus Reserve kept free, against Free available.
 type SpaceError struct {
-	Dir        string
-	Need, Free uint64
+	Dir                 string
+	Need, Reserve, Free uint64
 }
 
 func (e *SpaceError) Error() string {
-	return fmt.Sprintf("not enough free space in %s: need %s, have %s", e.Dir, bytesize.Format(int64(e.Need)), bytesize.Format(int64(e.Free)))
+	return fmt.Sprintf("not enough free space in %s: need %s + %s reserve, have %s", e.Dir,
+		bytesize.Format(int64(e.Need)), bytesize.Format(int64(e.Reserve)), bytesize.Format(int64(e.Free)))
 }
 
 func (e *SpaceError) Unwrap() error { return ErrNoSpace }
@@ -620,7 +622,7 @@ func CheckSpace(dir string, need uint64) error {
 	}
 	free := st.Bavail * uint64(st.Bsize)
 	if free < need+Reserve {
-		return &SpaceError{Dir: dir, Need: need, Free: free}
+		return &SpaceError{Dir: dir, Need: need, Reserve: Reserve, Free: free}
 	}
 	return nil
 }

@@ -144,6 +144,27 @@ func TestCheckSpace(t *testing.T) {
 	}
 }
 
+// TestSpaceErrorShowsReserve: a refusal names what the work needs and the
+// reserve kept free beside it, so "have 100 MiB, need 40 MiB" never reads
+// as a contradiction.
+func TestSpaceErrorShowsReserve(t *testing.T) {
+	for _, c := range []struct {
+		e    SpaceError
+		want string
+	}{
+		{SpaceError{Dir: "/media/usb", Need: 195 << 10, Reserve: Reserve, Free: 20 << 20}, "not enough free space in /media/usb: need 195.0 KiB + 64.0 MiB reserve, have 20.0 MiB"},
+		{SpaceError{Dir: "d", Need: 10, Reserve: Reserve, Free: 0}, "not enough free space in d: need 10 B + 64.0 MiB reserve, have 0 B"},
+	} {
+		if got := c.e.Error(); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
+	}
+	var se *SpaceError
+	if err := CheckSpace(t.TempDir(), 1<<62); !errors.As(err, &se) || se.Reserve != Reserve || !strings.Contains(err.Error(), "+ 64.0 MiB reserve") {
+		t.Fatalf("CheckSpace: %v", err)
+	}
+}
+
 func TestNoSyncStoreSync(t *testing.T) {
 	s, err := OpenWith(t.TempDir(), Options{NoSync: true})
 	if err != nil {

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+
+	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/transfer"
+)
+
+var (
+	// errNotForHub: a bundle given to 'hub import' that is not addressed to
+	// the hub (a hub bundle for a site, or another site's).
+	errNotForHub = errors.New("bundle is not for the hub")
+	// errUnregisteredSite: an edge bundle from a site the hub does not know.
+	errUnregisteredSite = errors.New("bundle from an unregistered site")
+)
+
+func init() {
+	registerExitMatch(exitStale, is(errNotForHub, errUnregisteredSite))
+}
+
+// hubTarget is the target of every edge bundle, the source of every hub one.
+const hubTarget = "hub"
+
+// hubImportItem is what 'hub import' did with one bundle it found.
+type hubImportItem struct {
+	*mediaBundle
+	// Outcome: "applied" or "duplicate" (the hub's answer), "refused"
+	// (here or by the hub), "stale" or "not-for-us" (left alone).
+	Outcome string               `json:"outcome"`
+	Detail  string               `json:"detail,omitempty"`
+	Result  *client.ImportResult `json:"result,omitempty"`
+}
+
+// runHubImport hands the edge bundles found in paths to the hub, in
+// (site, sequence) order. With several bundles, one older than what the
+// hub merged from its site is reported as stale and not sent. A bundle
+// refused here is reported to the hub, which audits it. The error is the
+// first refusal; a local failure or an unreachable hub stops at once.
+func runHubImport(ctx context.Context, out *output, cl *client.Client, paths []string) error {
+	files, err := transfer.ExpandPaths(paths)
+	if err != nil {
+		return err
+	}
+	groups, bad := readMedia(files)
+	if len(groups) == 0 {
+		return bad[0].Err
+	}
+	several := len(groups)+len(bad) > 1
+	var items []*hubImportItem
+	var first error
+	refuse := func(it *hubImportItem, outcome string, err error) {
+		it.Outcome, it.Detail = outcome, err.Error()
+		if first == nil {
+			first = err
+		}
+	}
+	for _, f := range bad {
+		it := &hubImportItem{mediaBundle: &mediaBundle{Files: []string{f.Path}}}
+		items = append(items, it)
+		refuse(it, "refused", f.Err)
+	}
+	sites := map[string]*siteKey{}
+	for _, g := range groups {
+		it := &hubImportItem{mediaBundle: g}
+		items = append(items, it)
+		if g.Target != hubTarget {
+			refuse(it, "not-for-us", wrongSide(g))
+			continue
+		}
+		sk, err := siteKeyOf(ctx, cl, sites, g)
+		if err != nil {
+			if errors.Is(err, errUnregisteredSite) {
+				refuse(it, "refused", err)
+				continue
+			}
+			return err
+		}
+		if several && sk.sync != nil && g.Sequence < sk.sync.LastImportSeq {
+			it.Outcome = "stale"
+			it.Detail = fmt.Sprintf("older than sequence %d, the last the hub merged from %s: not sent", sk.sync.LastImportSeq, g.Source)
+			continue
+		}
+		req, sg, err := client.ImportRequestFromVolumes(ctx, g.Files, signing.NewTrust(sk.pub), os.TempDir())
+		if err != nil {
+			code, ok := localRefusalCode(err)
+			if !ok {
+				return err
+			}
+			rep := client.ImportRefusal{Code: code, Reason: err.Error(), BundleID: g.BundleID, Sequence: g.Sequence, Digest: g.Digest}
+			if rerr := cl.ReportImportRefusal(ctx, g.Source, rep); rerr != nil {
+				err = fmt.Errorf("%w (reporting the refusal to the hub failed: %v)", err, rerr)
+			} else {
+				err = fmt.Errorf("%w (refusal recorded at the hub)", err)
+			}
+			refuse(it, "refused", err)
+			continue
+		}
+		res, err := cl.ImportSite(ctx, g.Source, req)
+		if err != nil {
+			if _, ok := importRefusal(err); ok {
+				refuse(it, "refused", err)
+				continue
+			}
+			return err
+		}
+		it.Result, it.Outcome = &res, res.Outcome
+		it.Sequence, it.Digest = sg.Sequence, string(sg.Digest)
+	}
+	if !several && first != nil {
+		return first // one bundle, refused: the error says it all
+	}
+	var data any = map[string]any{"bundles": items}
+	if len(items) == 1 && items[0].Result != nil {
+		data = items[0].Result
+	}
+	if err := out.emit(data, func(w io.Writer) { printHubImport(w, items) }); err != nil && first == nil {
+		first = err
+	}
+	return first
+}
+
+// siteKey is a site's enrolled edge key and sync state, looked up once.
+type siteKey struct {
+	pub  *signing.PublicKey
+	sync *client.SiteSync // nil when not readable with this token
+}
+
+func siteKeyOf(ctx context.Context, cl *client.Client, cache map[string]*siteKey, g *mediaBundle) (*siteKey, error) {
+	name := g.Source
+	if sk := cache[name]; sk != nil {
+		return sk, nil
+	}
+	s, err := cl.Site(ctx, name)
+	var ae *client.APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return nil, fmt.Errorf("%w: bundle %s (sequence %d) is from %q, which is not a site of this hub ('eucora site list'; "+
+			"'eucora site add %s --edge-key EDGE.pub' registers it)", errUnregisteredSite, g.BundleID, g.Sequence, name, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bundle is from %q: %w", name, err)
+	}
+	if s.EdgeKeyPEM == "" {
+		return nil, fmt.Errorf("site %s has no enrolled edge key: 'eucora site enroll %s --edge-key EDGE.pub'", name, name)
+	}
+	pub, err := signing.ParsePublic([]byte(s.EdgeKeyPEM), "site "+name+" edge key")
+	if err != nil {
+		return nil, err
+	}
+	sk := &siteKey{pub: pub}
+	if ss, err := cl.SiteSyncState(ctx, name); err == nil {
+		sk.sync = &ss
+	}
+	cache[name] = sk
+	return sk, nil
+}
+
+// wrongSide says what a bundle not addressed to the hub is and where it
+// belongs.
+func wrongSide(g *mediaBundle) error {
+	if g.Source == hubTarget {
+		return fmt.Errorf("%w: bundle %s (sequence %d) is the hub's bundle for site %s: carry it to %s and run `eucora edge import --data DIR PATH` there",
+			errNotForHub, g.BundleID, g.Sequence, g.Target, g.Target)
+	}
+	return fmt.Errorf("%w: bundle %s (sequence %d) is from %q for %q, not for the hub", errNotForHub, g.BundleID, g.Sequence, g.Source, g.Target)
+}
+
+// localRefusalCode maps a verdict this client reached on a bundle to the
+// hub's refusal code (docs/sync-protocol.md); false for other failures.
+func localRefusalCode(err error) (string, bool) {
+	var me *digest.MismatchError
+	switch {
+	case errors.Is(err, transfer.ErrUnknownKey):
+		return "unknown_key", true
+	case errors.Is(err, transfer.ErrBadSignature):
+		return "bad_signature", true
+	case errors.Is(err, transfer.ErrMissingVolume):
+		return "missing_volume", true
+	case errors.Is(err, transfer.ErrExpired):
+		return "expired", true
+	case errors.Is(err, transfer.ErrCorrupt), errors.Is(err, transfer.ErrBadRecord), errors.Is(err, transfer.ErrMixedBundles), errors.As(err, &me):
+		return "corrupt", true
+	}
+	return "", false
+}
+
+func printHubImport(w io.Writer, items []*hubImportItem) {
+	for _, it := range items {
+		if res := it.Result; res != nil {
+			fmt.Fprintf(w, "%s: site %s bundle %d (%s): %d events merged, %d already held\n", res.Outcome, res.Site, it.Sequence,
+				digest.Digest(it.Digest).Short(), res.EventsAccepted, res.EventsDuplicate)
+			if res.Gap != nil {
+				fmt.Fprintf(w, "gap: events %d..%d have not arrived; a later export will carry them\n", res.Gap.From, res.Gap.To)
+			}
+			if !res.ChainOK {
+				fmt.Fprintf(w, "EVENT CHAIN BROKEN: %s\n", res.ChainError)
+			}
+			for _, m := range res.Warnings {
+				fmt.Fprintf(w, "warning: %s\n", m)
+			}
+			continue
+		}
+		if it.BundleID == "" {
+			fmt.Fprintf(w, "%s: %s\n", it.Outcome, it.Detail)
+			continue
+		}
+		fmt.Fprintf(w, "%s: bundle %s sequence %d from %s: %s\n", it.Outcome, it.BundleID, it.Sequence, it.Source, it.Detail)
+	}
+}

@@ -1,0 +1,224 @@
+package edge
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/transfer"
+)
+
+// Media holds several bundles when a stick is reused round after round:
+// ImportMedia sorts them out above the one-bundle Import.
+
+// Reasons a bundle found on media is not imported.
+const (
+	SkipDuplicate = "duplicate"  // the last applied bundle
+	SkipStale     = "stale"      // older than the last applied bundle
+	SkipNotForUs  = "not-for-us" // addressed to another site or to the hub
+)
+
+// SkippedBundle is a bundle found on media and left alone. Its fields come
+// from the manifest as read, not verified: they describe, never decide.
+type SkippedBundle struct {
+	BundleID string        `json:"bundle_id"`
+	Digest   digest.Digest `json:"digest"`
+	Source   string        `json:"source"`
+	Target   string        `json:"target"`
+	Sequence uint64        `json:"sequence"`
+	Reason   string        `json:"reason"` // SkipDuplicate, SkipStale or SkipNotForUs
+	Detail   string        `json:"detail"`
+	Volumes  []string      `json:"volumes"`
+}
+
+// MediaResult is what ImportMedia did: each bundle it tried, in sequence
+// order, and each it left alone.
+type MediaResult struct {
+	Imports []*ImportResult `json:"imports"`
+	Skipped []SkippedBundle `json:"skipped"`
+}
+
+// mediaBundle is the volumes of one bundle found on media.
+type mediaBundle struct {
+	signed *transfer.Signed // as read, not verified
+	files  []string
+}
+
+// groupMedia expands paths and groups the volume files by the manifest
+// they carry (read, not verified). Files whose manifest cannot be read are
+// returned apart.
+func groupMedia(paths []string) ([]*mediaBundle, []string, error) {
+	files, err := transfer.ExpandPaths(paths)
+	if err != nil {
+		return nil, nil, err
+	}
+	byDigest := map[digest.Digest]*mediaBundle{}
+	var groups []*mediaBundle
+	var unreadable []string
+	for _, f := range files {
+		v, err := transfer.InspectVolume(f)
+		if err != nil {
+			unreadable = append(unreadable, f)
+			continue
+		}
+		g := byDigest[v.Signed.Digest]
+		if g == nil {
+			g = &mediaBundle{signed: v.Signed}
+			byDigest[v.Signed.Digest] = g
+			groups = append(groups, g)
+		}
+		g.files = append(g.files, f)
+	}
+	return groups, unreadable, nil
+}
+
+// OwnExportError refuses an edge's own export given to edge import: it
+// says what the bundle is and where it belongs.
+type OwnExportError struct {
+	Site     string
+	BundleID string
+	Sequence uint64
+}
+
+func (e *OwnExportError) Error() string {
+	return fmt.Sprintf("%v: bundle %s (sequence %d) is %s's export for the hub, not a hub bundle: carry it to the hub and run `eucora hub import PATH`",
+		ErrForeignTarget, e.BundleID, e.Sequence, e.Site)
+}
+
+func (e *OwnExportError) Unwrap() error { return ErrForeignTarget }
+
+// ImportMedia imports what paths (bundle directories or volume files)
+// hold. One bundle is imported as Import does. Volumes of several bundles
+// (a stick reused round after round) are sorted out: bundles addressed to
+// this site and newer than the last applied one are imported in sequence
+// order, each as Import does (one audit event each); the last applied
+// bundle (duplicate), older ones (stale) and bundles for another site or
+// for the hub (not for us) are reported in Skipped and change nothing.
+// When nothing on the media is for this site, the first such bundle is
+// refused as Import would. Files that are not readable volumes are
+// refused together as one import attempt.
+//
+// The returned error is the first failure; a refusal of one bundle does
+// not stop the next (bundles are cumulative), a local failure (I/O, space,
+// interruption) does.
+func (e *Edge) ImportMedia(ctx context.Context, paths []string, opts ImportOptions) (*MediaResult, error) {
+	out := &MediaResult{Imports: []*ImportResult{}, Skipped: []SkippedBundle{}}
+	groups, unreadable, err := groupMedia(paths)
+	if err != nil || len(groups)+min(len(unreadable), 1) <= 1 {
+		// One bundle (or nothing readable): Import reports and audits it.
+		r, err := e.importOne(ctx, paths, groups, opts)
+		if r != nil {
+			out.Imports = append(out.Imports, r)
+		}
+		return out, err
+	}
+	st, err := loadState(e.dir.Edge())
+	if err != nil {
+		return nil, err
+	}
+	var todo []*mediaBundle
+	var foreign []*mediaBundle
+	for _, g := range groups {
+		m := g.signed.Manifest
+		skip := SkippedBundle{BundleID: m.BundleID, Digest: g.signed.Digest, Source: m.Source, Target: m.Target, Sequence: m.Sequence, Volumes: g.files}
+		switch {
+		case m.Target != e.site:
+			skip.Reason, skip.Detail = SkipNotForUs, fmt.Sprintf("for %q, this edge is %q", m.Target, e.site)
+			if m.Target == hubTarget && m.Source == e.site {
+				skip.Detail = "this edge's own export: carry it to the hub and run `eucora hub import`"
+			}
+			foreign = append(foreign, g)
+		case m.Sequence == st.Applied.Seq && g.signed.Digest == st.Applied.Digest:
+			skip.Reason, skip.Detail = SkipDuplicate, "already applied"
+		case m.Sequence < st.Applied.Seq:
+			skip.Reason, skip.Detail = SkipStale, fmt.Sprintf("older than sequence %d, already applied here", st.Applied.Seq)
+		default:
+			todo = append(todo, g)
+			continue
+		}
+		out.Skipped = append(out.Skipped, skip)
+	}
+	if len(todo) == 0 && len(unreadable) == 0 && len(foreign) == len(groups) {
+		// Nothing here is for this site: refuse the first as Import would.
+		f := foreign[0]
+		out.Skipped = slices.DeleteFunc(out.Skipped, func(s SkippedBundle) bool { return s.Digest == f.signed.Digest })
+		r, err := e.importOne(ctx, f.files, []*mediaBundle{f}, opts)
+		if r != nil {
+			out.Imports = append(out.Imports, r)
+		}
+		return out, err
+	}
+	slices.SortStableFunc(todo, func(a, b *mediaBundle) int {
+		return cmp.Or(cmp.Compare(a.signed.Sequence, b.signed.Sequence), strings.Compare(string(a.signed.Digest), string(b.signed.Digest)))
+	})
+	var first error
+	if len(unreadable) > 0 {
+		r, err := e.Import(ctx, unreadable, opts)
+		if r != nil {
+			out.Imports = append(out.Imports, r)
+		}
+		if err != nil && !isRefusal(err) {
+			return out, err
+		}
+		first = err
+	}
+	for _, g := range todo {
+		r, err := e.Import(ctx, g.files, opts)
+		if r != nil {
+			out.Imports = append(out.Imports, r)
+		}
+		if err != nil && !isRefusal(err) {
+			return out, err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return out, first
+}
+
+// importOne imports one bundle's files; an edge's own export is refused
+// before verification (the edge does not trust its own key), saying where
+// it belongs.
+func (e *Edge) importOne(ctx context.Context, paths []string, groups []*mediaBundle, opts ImportOptions) (*ImportResult, error) {
+	if len(groups) == 1 {
+		m := groups[0].signed.Manifest
+		if m.Target == hubTarget && m.Source == e.site {
+			return e.refuseUnread(groups[0].signed, &OwnExportError{Site: e.site, BundleID: m.BundleID, Sequence: m.Sequence})
+		}
+	}
+	return e.Import(ctx, paths, opts)
+}
+
+// refuseUnread records the refusal of a bundle judged on its manifest
+// as read (the refusal holds whatever the signature says) and returns
+// the result and cause, as Import does for its refusals.
+func (e *Edge) refuseUnread(sg *transfer.Signed, cause error) (*ImportResult, error) {
+	unlock, err := e.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	st, err := loadState(e.dir.Edge())
+	if err != nil {
+		return nil, err
+	}
+	m := sg.Manifest
+	res := &ImportResult{Outcome: OutcomeRefused, BundleID: m.BundleID, Digest: sg.Digest, Sequence: m.Sequence,
+		PreviousSeq: st.Applied.Seq, Error: cause.Error()}
+	ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import",
+		Object:  clip(fmt.Sprintf("bundle %s seq %d digest %s (source %s, target %s; signature not checked)", m.BundleID, m.Sequence, sg.Digest, m.Source, m.Target), 1024),
+		Outcome: OutcomeRefused, Detail: clip(cause.Error(), 4096)})
+	if err == nil {
+		err = st.save(e.dir.Edge())
+	}
+	if err != nil {
+		return res, errors.Join(cause, fmt.Errorf("recording the audit event failed: %v", err))
+	}
+	res.Event = ev
+	return res, cause
+}
