@@ -463,6 +463,7 @@ func TestZstdBombRefused(t *testing.T) {
 	raw := make([]byte, 1000)
 	d := digest.FromBytes(raw)
 	m := oneObjectManifest(key, d, 1000)
+	storedAsZstd(m, bomb)
 	p := filepath.Join(t.TempDir(), "vol.tar")
 	craftVolume(t, p, []rawEntry{{entryName(d, true), bomb}}, m, key)
 	v, err := OpenVolume(p, trustOf(key))
@@ -482,6 +483,7 @@ func TestZstdBombRefused(t *testing.T) {
 	raw = bytes.Repeat([]byte("0123456789abcdef"), 8<<20/16+1)
 	d = digest.FromBytes(raw)
 	m = oneObjectManifest(key, d, int64(len(raw)))
+	storedAsZstd(m, buf.Bytes())
 	craftVolume(t, p, []rawEntry{{entryName(d, true), buf.Bytes()}}, m, key)
 	v, err = OpenVolume(p, trustOf(key))
 	if err != nil {
