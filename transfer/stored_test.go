@@ -70,7 +70,7 @@ func verifyVolumeFile(p string, trust signing.Trust) error {
 func TestStoredBytesAreSigned(t *testing.T) {
 	dir := t.TempDir()
 	src, out := filepath.Join(dir, "src"), filepath.Join(dir, "out")
-	makeTree(t, src, 3<<20) // Packages is 300 KiB of text: one .zst entry of one frame
+	makeTree(t, src, 3<<20)                                                              // Packages is 300 KiB of text: one .zst entry of one frame
 	big := bytes.Repeat([]byte("compressible line of text for several frames\n"), 60000) // ~2.6 MiB: 3 frames
 	os.WriteFile(filepath.Join(src, "dists", "stable", "Contents"), big, 0o644)
 	key := testKey(t, 1)
@@ -184,7 +184,7 @@ func TestPartStoredFieldsValidated(t *testing.T) {
 		{"v2 raw with stored digest", FormatV2, func(p *Part) { p.StoredDigest = sd }, "only for an encoded part"},
 		{"v2 unknown encoding", FormatV2, func(p *Part) { p.Encoding, p.StoredSize, p.StoredDigest = "gzip", 6, sd }, `encoding "gzip"`},
 		{"v2 zstd without stored size", FormatV2, func(p *Part) { p.Encoding, p.StoredDigest = EncodingZstd, sd }, "stored_size 0"},
-		{"v2 zstd stored size too large", FormatV2, func(p *Part) { p.Encoding, p.StoredSize, p.StoredDigest = EncodingZstd, 1 << 33, sd }, "stored_size"},
+		{"v2 zstd stored size too large", FormatV2, func(p *Part) { p.Encoding, p.StoredSize, p.StoredDigest = EncodingZstd, 1<<33, sd }, "stored_size"},
 		{"v2 zstd without stored digest", FormatV2, func(p *Part) { p.Encoding, p.StoredSize = EncodingZstd, 6 }, "stored_digest"},
 		{"v2 zstd bad stored digest", FormatV2, func(p *Part) { p.Encoding, p.StoredSize, p.StoredDigest = EncodingZstd, 6, "ABC" }, "stored_digest"},
 		{"unknown format", "eucora-bundle/v3", func(p *Part) {}, "format"},
