@@ -70,8 +70,10 @@ func verifyVolumeFile(p string, trust signing.Trust) error {
 func TestStoredBytesAreSigned(t *testing.T) {
 	dir := t.TempDir()
 	src, out := filepath.Join(dir, "src"), filepath.Join(dir, "out")
-	makeTree(t, src, 3<<20)                                                              // Packages is 300 KiB of text: one .zst entry of one frame
-	big := bytes.Repeat([]byte("compressible line of text for several frames\n"), 60000) // ~2.6 MiB: 3 frames
+	// Packages (300 KiB of text) is a .zst entry of one frame, Contents
+	// (2.6 MiB) one of three frames.
+	makeTree(t, src, 3<<20)
+	big := bytes.Repeat([]byte("compressible line of text for several frames\n"), 60000)
 	os.WriteFile(filepath.Join(src, "dists", "stable", "Contents"), big, 0o644)
 	key := testKey(t, 1)
 	res := mustCreate(t, src, out, key, DefaultVolumeSize, Header{Source: "hub"})
