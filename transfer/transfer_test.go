@@ -153,6 +153,12 @@ func TestMissingVolume(t *testing.T) {
 	if !errors.As(err, &mv) || !errors.Is(err, ErrMissingVolume) || len(mv.Missing) != len(res.Volumes)-2 || mv.Missing[0] != 2 {
 		t.Fatalf("want missing volumes from 2, got %v", err)
 	}
+	// The refusal names the files to look for.
+	for i, v := range res.Volumes[1 : len(res.Volumes)-1] {
+		if name := filepath.Base(v); i < 5 && !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name missing file %s: %v", name, err)
+		}
+	}
 	if got := dirEntries(t, filepath.Join(dir, "dst")); len(got) != 0 {
 		t.Fatalf("extract wrote %v", got)
 	}
