@@ -279,3 +279,26 @@ func TestUnknownKeyNamesBothKeys(t *testing.T) {
 		}
 	}
 }
+
+// Every tar header carries the bundle's creation time as its mtime, also
+// when the caller leaves Created to the writer.
+func TestHeaderMtimeIsCreationTime(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "f"), []byte("f"), 0o644)
+	res := mustCreate(t, src, filepath.Join(dir, "out"), testKey(t, 1), 0, Header{Source: "hub"})
+	b, _ := os.ReadFile(res.Volumes[0])
+	n := 0
+	relayVolume(t, b, func(name string, data []byte) []byte { n++; return data })
+	for off := 0; n > 0; n-- {
+		_, size, mtime, err := parseHeader(b[off : off+blockSize])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mtime != res.Signed.Created.Unix() {
+			t.Fatalf("header at %d: mtime %d, want the creation time %d", off, mtime, res.Signed.Created.Unix())
+		}
+		off += blockSize + int(size) + int(padLen(size))
+	}
+}

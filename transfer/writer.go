@@ -158,7 +158,7 @@ func Create(ctx context.Context, outDir string, key *signing.PrivateKey, h Heade
 	}
 	w := &bundleWriter{
 		ctx: ctx, outDir: outDir, id: m.BundleID, capacity: opts.VolumeSize - reserve - 2*blockSize,
-		mtime: h.Created.Unix(), written: map[digest.Digest]Part{}, prog: opts.Progress,
+		mtime: m.Created.Unix(), written: map[digest.Digest]Part{}, prog: opts.Progress,
 	}
 	defer w.cleanup()
 	newEnc := func() (*zstd.Encoder, error) {

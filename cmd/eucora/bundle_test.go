@@ -229,7 +229,7 @@ func TestExtractSurvivesSIGKILL(t *testing.T) {
 // The by-hand procedure in docs/bundle-format.md works on real volumes and
 // catches a corrupt one.
 func TestVerifyByHandScript(t *testing.T) {
-	for _, tool := range []string{"tar", "zstd", "sha256sum", "openssl", "base64"} {
+	for _, tool := range []string{"tar", "zstd", "sha256sum", "openssl", "base64", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not installed", tool)
 		}
