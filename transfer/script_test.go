@@ -131,8 +131,8 @@ func TestVerifyByHand(t *testing.T) {
 	last := len(vol) - 1 // the manifest
 	with := func(entries ...rawEntry) []rawEntry { return append(append([]rawEntry{}, entries...), vol[last]) }
 	tampered := map[string][]rawEntry{
-		"entry removed":                     with(vol[1:last]...),
-		"entry of another volume added":     with(append(append([]rawEntry{}, vol[:last]...), foreign)...),
+		"entry removed":                      with(vol[1:last]...),
+		"entry of another volume added":      with(append(append([]rawEntry{}, vol[:last]...), foreign)...),
 		"entry swapped for another volume's": with(append([]rawEntry{foreign}, vol[1:last]...)...),
 		"entry not in the manifest added":    with(append(append([]rawEntry{}, vol[:last]...), rawEntry{entryName(digestOf("stray"), false), []byte("stray")})...),
 		"entry order swapped":                with(append(append([]rawEntry{}, vol[1:last]...), vol[0])...),
