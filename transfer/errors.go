@@ -3,6 +3,7 @@ package transfer
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/eucora/eucora/internal/signing"
 )
@@ -63,8 +64,24 @@ type MissingVolumesError struct {
 	Total    int
 }
 
+// Files returns the file names the missing volumes carry when written by
+// the writer (VolumeFileName).
+func (e *MissingVolumesError) Files() []string {
+	out := make([]string, len(e.Missing))
+	for i, n := range e.Missing {
+		out[i] = VolumeFileName(e.BundleID, n, e.Total)
+	}
+	return out
+}
+
 func (e *MissingVolumesError) Error() string {
-	return fmt.Sprintf("bundle %s: missing volume(s) %s of %d", e.BundleID, joinInts(e.Missing), e.Total)
+	files := e.Files()
+	const show = 5
+	list := strings.Join(files[:min(len(files), show)], ", ")
+	if len(files) > show {
+		list += fmt.Sprintf(" and %d more", len(files)-show)
+	}
+	return fmt.Sprintf("bundle %s: missing volume(s) %s of %d (files %s)", e.BundleID, joinInts(e.Missing), e.Total, list)
 }
 
 func (e *MissingVolumesError) Unwrap() error { return ErrMissingVolume }

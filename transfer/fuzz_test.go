@@ -88,7 +88,12 @@ func FuzzManifest(f *testing.F) {
 	m := oneObjectManifest(key, d, 1)
 	b, _ := jsonMarshal(m)
 	f.Add(b)
+	zm := oneObjectManifest(key, d, 1)
+	storedAsZstd(zm, []byte("stored"))
+	b, _ = jsonMarshal(zm)
+	f.Add(b)
 	f.Add([]byte(`{"format":"eucora-bundle/v1"}`))
+	f.Add([]byte(`{"format":"eucora-bundle/v2"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := ParseManifest(data)
 		if err != nil {

@@ -89,6 +89,12 @@ type rawEntry struct {
 
 func craftVolume(t testing.TB, path string, entries []rawEntry, m *Manifest, key *signing.PrivateKey) {
 	t.Helper()
+	craftVolumeAs(t, path, entries, m, key, payloadTypes[m.Format])
+}
+
+// craftVolumeAs is craftVolume with the envelope's payload type given.
+func craftVolumeAs(t testing.TB, path string, entries []rawEntry, m *Manifest, key *signing.PrivateKey, payloadType string) {
+	t.Helper()
 	var buf bytes.Buffer
 	write := func(name string, data []byte) {
 		h, err := ustarHeader(name, int64(len(data)), 1700000000)
@@ -106,7 +112,7 @@ func craftVolume(t testing.TB, path string, entries []rawEntry, m *Manifest, key
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, _ := json.Marshal(signing.Sign(key, PayloadType, payload))
+	env, _ := json.Marshal(signing.Sign(key, payloadType, payload))
 	write(ManifestEntry, env)
 	buf.Write(make([]byte, 2*blockSize))
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
@@ -118,11 +124,17 @@ func craftVolume(t testing.TB, path string, entries []rawEntry, m *Manifest, key
 func oneObjectManifest(key *signing.PrivateKey, d digest.Digest, size int64) *Manifest {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	return &Manifest{
-		Format: FormatV1, BundleID: "01JD0000000000000000000000", Source: "hub", Created: now, Expires: now.Add(24 * 365 * 10 * time.Hour),
+		Format: Format, BundleID: "01JD0000000000000000000000", Source: "hub", Created: now, Expires: now.Add(24 * 365 * 10 * time.Hour),
 		KeyID: key.ID, Volumes: 1,
 		Objects: []Object{{Digest: d, Size: size, Parts: []Part{{Digest: d, Size: size, Volume: 1}}}},
 		Files:   []File{{Path: "f", Mode: 0o644, Digest: d, Size: size}},
 	}
+}
+
+// storedAsZstd marks the single part of m as stored compressed as stored.
+func storedAsZstd(m *Manifest, stored []byte) {
+	p := &m.Objects[0].Parts[0]
+	p.Encoding, p.StoredSize, p.StoredDigest = EncodingZstd, int64(len(stored)), digest.FromBytes(stored)
 }
 
 func dirEntries(t testing.TB, dir string) []string {

@@ -3,6 +3,7 @@ package transfer
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -13,11 +14,26 @@ import (
 	"github.com/eucora/eucora/internal/signing"
 )
 
-// Format constants of bundle format v1 (docs/bundle-format.md).
+// Format constants (docs/bundle-format.md). The writer produces v2; readers
+// accept v1 and v2.
 const (
+	// FormatV1 is the first format: the manifest signs each entry's raw
+	// digest and size only, not the stored (compressed) bytes.
 	FormatV1 = "eucora-bundle/v1"
-	// PayloadType is the DSSE payload type of a bundle manifest.
-	PayloadType = "application/vnd.eucora.bundle-manifest.v1+json"
+	// FormatV2 also signs the encoding, stored size and stored digest of
+	// every compressed entry, so no byte of a stored entry is unsigned.
+	FormatV2 = "eucora-bundle/v2"
+	// PayloadTypeV1 is the DSSE payload type of a v1 manifest.
+	PayloadTypeV1 = "application/vnd.eucora.bundle-manifest.v1+json"
+	// PayloadTypeV2 is the DSSE payload type of a v2 manifest.
+	PayloadTypeV2 = "application/vnd.eucora.bundle-manifest.v2+json"
+	// Format and PayloadType are what the writer produces.
+	Format      = FormatV2
+	PayloadType = PayloadTypeV2
+	// EncodingZstd marks a part stored as zstd frames (a ".zst" entry).
+	EncodingZstd = "zstd"
+	// MaxStoredSize caps a stored entry (the ustar size field's range).
+	MaxStoredSize = 1<<33 - 1
 	// ManifestEntry is the tar entry holding the signed manifest, the last
 	// entry of every volume.
 	ManifestEntry = "MANIFEST.dsse.json"
@@ -62,11 +78,52 @@ type Object struct {
 }
 
 // Part is one tar entry: its raw digest and size and the volume (1-based)
-// that holds it.
+// that holds it. In format v2 a compressed entry also carries its encoding
+// and the size and SHA-256 of its stored bytes (the tar entry's data); a raw
+// entry omits them, as its stored bytes are its raw bytes.
 type Part struct {
-	Digest digest.Digest `json:"digest"`
-	Size   int64         `json:"size"`
-	Volume int           `json:"volume"`
+	Digest       digest.Digest `json:"digest"`
+	Size         int64         `json:"size"`
+	Volume       int           `json:"volume"`
+	Encoding     string        `json:"encoding,omitempty"`
+	StoredSize   int64         `json:"stored_size,omitempty"`
+	StoredDigest digest.Digest `json:"stored_digest,omitempty"`
+}
+
+// payloadTypes maps each known format to its DSSE payload type.
+var payloadTypes = map[string]string{FormatV1: PayloadTypeV1, FormatV2: PayloadTypeV2}
+
+// formatOfPayloadType returns the format a payload type announces, or "".
+func formatOfPayloadType(pt string) string {
+	for f, t := range payloadTypes {
+		if t == pt {
+			return f
+		}
+	}
+	return ""
+}
+
+// validatePart checks the stored-form fields of a part for format.
+func validatePart(format string, p Part) error {
+	if format == FormatV1 || p.Encoding == "" {
+		if p.Encoding != "" || p.StoredSize != 0 || p.StoredDigest != "" {
+			if format == FormatV1 {
+				return fmt.Errorf("encoding, stored_size and stored_digest do not exist in %s", FormatV1)
+			}
+			return fmt.Errorf("stored_size and stored_digest are only for an encoded part (a raw part's stored bytes are its raw bytes)")
+		}
+		return nil
+	}
+	if p.Encoding != EncodingZstd {
+		return fmt.Errorf("encoding %q: want %q or none", p.Encoding, EncodingZstd)
+	}
+	if p.StoredSize < 1 || p.StoredSize > MaxStoredSize {
+		return fmt.Errorf("stored_size %d: want 1..%d", p.StoredSize, int64(MaxStoredSize))
+	}
+	if _, err := digest.Parse(string(p.StoredDigest)); err != nil {
+		return fmt.Errorf("stored_digest: %v", err)
+	}
+	return nil
 }
 
 // File is a regular file of the carried tree.
@@ -133,8 +190,8 @@ func ParseManifest(b []byte) (*Manifest, error) {
 // every volume non-empty, tree paths safe and free of conflicts, every
 // reference resolving.
 func (m *Manifest) Validate() error {
-	if m.Format != FormatV1 {
-		return fmt.Errorf("format %q, want %q", m.Format, FormatV1)
+	if _, ok := payloadTypes[m.Format]; !ok {
+		return fmt.Errorf("format %q: this reader knows %q and %q", m.Format, FormatV2, FormatV1)
 	}
 	if !validBundleID(m.BundleID) {
 		return fmt.Errorf("bundle_id %q is not a ULID", m.BundleID)
@@ -159,11 +216,7 @@ func (m *Manifest) Validate() error {
 	if m.Volumes < 1 || m.Volumes > MaxVolumes {
 		return fmt.Errorf("volumes %d: want 1..%d", m.Volumes, MaxVolumes)
 	}
-	type loc struct {
-		size   int64
-		volume int
-	}
-	entries := map[digest.Digest]loc{}
+	entries := map[digest.Digest]Part{}
 	perVolume := make([]int, m.Volumes+1)
 	objects := map[digest.Digest]int64{}
 	for i, o := range m.Objects {
@@ -194,10 +247,13 @@ func (m *Manifest) Validate() error {
 			if p.Volume < 1 || p.Volume > m.Volumes {
 				return fmt.Errorf("objects[%d].parts[%d].volume %d: want 1..%d", i, j, p.Volume, m.Volumes)
 			}
-			if prev, ok := entries[p.Digest]; ok && prev != (loc{p.Size, p.Volume}) {
+			if err := validatePart(m.Format, p); err != nil {
+				return fmt.Errorf("objects[%d].parts[%d]: %v", i, j, err)
+			}
+			if prev, ok := entries[p.Digest]; ok && prev != p {
 				return fmt.Errorf("objects[%d].parts[%d]: entry %s placed twice", i, j, p.Digest.Short())
 			} else if !ok {
-				entries[p.Digest] = loc{p.Size, p.Volume}
+				entries[p.Digest] = p
 				perVolume[p.Volume]++
 			}
 			sum += p.Size
@@ -337,14 +393,21 @@ func ReadSigned(envelope []byte, trust signing.Trust) (*Signed, error) {
 	if err != nil {
 		return nil, err
 	}
-	payload, keyID, err := signing.Verify(env, trust, PayloadType)
+	format := formatOfPayloadType(env.PayloadType)
+	if format == "" {
+		return nil, fmt.Errorf("%w: payload type %q: this reader knows %q and %q", ErrCorrupt, env.PayloadType, PayloadTypeV2, PayloadTypeV1)
+	}
+	payload, keyID, err := signing.Verify(env, trust, env.PayloadType)
 	if err != nil {
+		if errors.Is(err, ErrUnknownKey) {
+			return nil, fmt.Errorf("%w (trusted keys: %s)", err, trustedIDs(trust))
+		}
 		if isSigErr(err) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	m, err := ParseManifest(payload)
+	m, err := parseManifestAs(payload, format)
 	if err != nil {
 		return nil, err
 	}
@@ -361,18 +424,45 @@ func ReadUnverified(envelope []byte) (*Signed, error) {
 	if err != nil {
 		return nil, err
 	}
-	if env.PayloadType != PayloadType {
+	format := formatOfPayloadType(env.PayloadType)
+	if format == "" {
 		return nil, fmt.Errorf("%w: payload type %q", ErrCorrupt, env.PayloadType)
 	}
 	payload, err := decodeB64(env.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload: %v", ErrCorrupt, err)
 	}
-	m, err := ParseManifest(payload)
+	m, err := parseManifestAs(payload, format)
 	if err != nil {
 		return nil, err
 	}
 	return &Signed{Manifest: m, Digest: digest.FromBytes(payload), Payload: payload, Envelope: envelope}, nil
+}
+
+// parseManifestAs parses a payload whose envelope announced format: the
+// payload must say the same.
+func parseManifestAs(payload []byte, format string) (*Manifest, error) {
+	m, err := ParseManifest(payload)
+	if err != nil {
+		return nil, err
+	}
+	if m.Format != format {
+		return nil, fmt.Errorf("%w: manifest format %q under payload type %q", ErrCorrupt, m.Format, payloadTypes[format])
+	}
+	return m, nil
+}
+
+// trustedIDs lists the trusted key ids (shortened, sorted) for messages.
+func trustedIDs(trust signing.Trust) string {
+	if len(trust) == 0 {
+		return "no keys"
+	}
+	ids := make([]string, 0, len(trust))
+	for id := range trust {
+		ids = append(ids, short(id))
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, ", ")
 }
 
 // Expired reports whether the bundle has expired at time now.

@@ -46,6 +46,20 @@ func (r *entryReader) copyEntry(ctx context.Context, e *entry, dst io.Writer) er
 	bad := func(format string, args ...any) error {
 		return &CorruptError{Volume: r.v.Path, Entry: e.name, Offset: e.hdrOff, Reason: fmt.Sprintf(format, args...)}
 	}
+	if e.storedDigest != "" {
+		// Format v2 signs the stored bytes: check them before any of them
+		// reach the decoder.
+		h := digest.NewVerifier(e.storedDigest, e.stored)
+		if _, err := io.Copy(h, ctxReader{ctx, io.NewSectionReader(r.f, e.dataOff, e.stored)}); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return bad("read stored bytes: %v", err)
+		}
+		if err := h.Verify(); err != nil {
+			return &CorruptError{Volume: r.v.Path, Entry: e.name, Offset: e.hdrOff, Reason: "stored bytes: " + err.Error(), Err: err}
+		}
+	}
 	var src io.Reader = io.NewSectionReader(r.f, e.dataOff, e.stored)
 	if e.compressed {
 		if err := r.dec.Reset(src); err != nil {

@@ -153,6 +153,12 @@ func TestMissingVolume(t *testing.T) {
 	if !errors.As(err, &mv) || !errors.Is(err, ErrMissingVolume) || len(mv.Missing) != len(res.Volumes)-2 || mv.Missing[0] != 2 {
 		t.Fatalf("want missing volumes from 2, got %v", err)
 	}
+	// The refusal names the files to look for.
+	for i, v := range res.Volumes[1 : len(res.Volumes)-1] {
+		if name := filepath.Base(v); i < 5 && !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name missing file %s: %v", name, err)
+		}
+	}
 	if got := dirEntries(t, filepath.Join(dir, "dst")); len(got) != 0 {
 		t.Fatalf("extract wrote %v", got)
 	}
@@ -463,6 +469,7 @@ func TestZstdBombRefused(t *testing.T) {
 	raw := make([]byte, 1000)
 	d := digest.FromBytes(raw)
 	m := oneObjectManifest(key, d, 1000)
+	storedAsZstd(m, bomb)
 	p := filepath.Join(t.TempDir(), "vol.tar")
 	craftVolume(t, p, []rawEntry{{entryName(d, true), bomb}}, m, key)
 	v, err := OpenVolume(p, trustOf(key))
@@ -482,6 +489,7 @@ func TestZstdBombRefused(t *testing.T) {
 	raw = bytes.Repeat([]byte("0123456789abcdef"), 8<<20/16+1)
 	d = digest.FromBytes(raw)
 	m = oneObjectManifest(key, d, int64(len(raw)))
+	storedAsZstd(m, buf.Bytes())
 	craftVolume(t, p, []rawEntry{{entryName(d, true), buf.Bytes()}}, m, key)
 	v, err = OpenVolume(p, trustOf(key))
 	if err != nil {

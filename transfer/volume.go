@@ -24,6 +24,9 @@ type entry struct {
 	dataOff    int64
 	stored     int64 // bytes in the tar entry
 	raw        int64 // raw size, from the manifest
+	// storedDigest is the signed SHA-256 of the stored bytes of a
+	// compressed entry (format v2); "" for raw entries and in v1.
+	storedDigest digest.Digest
 }
 
 // Volume is one volume file whose manifest has been read and whose
@@ -188,6 +191,15 @@ func (v *Volume) matchManifest() error {
 		if !e.compressed && e.stored != p.Size {
 			return bad(e, "entry is %d bytes, manifest says %d", e.stored, p.Size)
 		}
+		if m.Format != FormatV1 {
+			if e.compressed != (p.Encoding == EncodingZstd) {
+				return bad(e, "entry is stored %s, but the manifest signs it as %s", encodingName(e.compressed), encodingName(p.Encoding == EncodingZstd))
+			}
+			if e.compressed && e.stored != p.StoredSize {
+				return bad(e, "stored entry is %d bytes, manifest signs %d", e.stored, p.StoredSize)
+			}
+			e.storedDigest = p.StoredDigest
+		}
 	}
 	if want := m.EntriesOf(v.Index); len(want) != len(v.entries) {
 		missing := []string{}
@@ -206,6 +218,13 @@ func (v *Volume) matchManifest() error {
 		return bad(nil, "volume %d is missing %d entr(ies) the manifest lists: %v", v.Index, len(missing), missing)
 	}
 	return nil
+}
+
+func encodingName(compressed bool) string {
+	if compressed {
+		return "zstd-compressed (.zst)"
+	}
+	return "raw"
 }
 
 // parseHeader decodes a header and requires it to be byte-for-byte the

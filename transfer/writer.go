@@ -158,7 +158,7 @@ func Create(ctx context.Context, outDir string, key *signing.PrivateKey, h Heade
 	}
 	w := &bundleWriter{
 		ctx: ctx, outDir: outDir, id: m.BundleID, capacity: opts.VolumeSize - reserve - 2*blockSize,
-		mtime: h.Created.Unix(), written: map[digest.Digest]int{}, prog: opts.Progress,
+		mtime: m.Created.Unix(), written: map[digest.Digest]Part{}, prog: opts.Progress,
 	}
 	defer w.cleanup()
 	newEnc := func() (*zstd.Encoder, error) {
@@ -220,7 +220,7 @@ func signManifest(key *signing.PrivateKey, m *Manifest) (*Signed, error) {
 	if err != nil {
 		return nil, err
 	}
-	env, err := json.Marshal(signing.Sign(key, PayloadType, payload))
+	env, err := json.Marshal(signing.Sign(key, payloadTypes[m.Format], payload))
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +242,7 @@ func newManifest(key *signing.PrivateKey, h Header) (*Manifest, error) {
 		return nil, err
 	}
 	return &Manifest{
-		Format: FormatV1, BundleID: id.String(), Source: h.Source, Target: h.Target,
+		Format: Format, BundleID: id.String(), Source: h.Source, Target: h.Target,
 		Sequence: h.Sequence, Predecessor: h.Predecessor, Created: h.Created, Expires: h.Expires,
 		KeyID: key.ID, Objects: []Object{},
 	}, nil
@@ -437,7 +437,7 @@ func manifestReserve(m *Manifest, items []*item, total, volSize int64) int64 {
 	fake := digest.Digest(strings.Repeat("0", 64))
 	for _, it := range items {
 		probe.Objects = append(probe.Objects, Object{Digest: fake, Size: it.size, MediaType: it.mediaType,
-			Parts: []Part{{Digest: fake, Size: it.size, Volume: MaxVolumes}}})
+			Parts: []Part{{Digest: fake, Size: it.size, Volume: MaxVolumes, Encoding: EncodingZstd, StoredSize: MaxStoredSize, StoredDigest: fake}}})
 	}
 	files := make([]File, len(m.Files))
 	for i, f := range m.Files {
@@ -448,7 +448,7 @@ func manifestReserve(m *Manifest, items []*item, total, volSize int64) int64 {
 	probe.Volumes = MaxVolumes
 	base, _ := json.Marshal(&probe)
 	// Every volume boundary and every MaxPartSize boundary adds a part.
-	const perPart = len(`,{"digest":"`) + 64 + len(`","size":4294967296,"volume":9999}`)
+	const perPart = len(`,{"digest":"`) + 64 + len(`","size":4294967296,"volume":9999,"encoding":"zstd","stored_size":8589934591,"stored_digest":"`) + 64 + len(`"}`)
 	reserve := int64(len(base)) + 4096
 	for i := 0; i < 3; i++ {
 		perVol := volSize - (reserve*4/3 + 4096)
@@ -473,7 +473,7 @@ type bundleWriter struct {
 	encs     []*zstd.Encoder // frame compressors, one per core
 	vols     []*volFile
 	cur      *volFile
-	written  map[digest.Digest]int // entry digest -> volume
+	written  map[digest.Digest]Part // entry digest -> the part written
 	prog     progress.Func
 	buf      []byte
 }
@@ -591,10 +591,11 @@ func (w *bundleWriter) writePart(src io.ReaderAt, it *item, off, n int64, compre
 	}
 	section := io.NewSectionReader(src, off, n)
 	counter := &countWriter{w: v.bw}
+	storedHash := digest.New() // of the compressed bytes as stored
 	var copied int64
 	var err error
 	if compress {
-		copied, err = compressCopy(w.ctx, counter, section, hw, w.encs, w.prog)
+		copied, err = compressCopy(w.ctx, io.MultiWriter(counter, storedHash), section, hw, w.encs, w.prog)
 	} else {
 		copied, err = hashCopy(w.ctx, counter, section, hw, w.prog)
 	}
@@ -618,11 +619,15 @@ func (w *bundleWriter) writePart(src io.ReaderAt, it *item, off, n int64, compre
 		stored = counter.n
 	}
 	d := digest.FromHash(partHash)
-	if vol, dup := w.written[d]; dup {
+	if prev, dup := w.written[d]; dup {
 		if err := w.truncate(v, hdrOff); err != nil {
 			return Part{}, err
 		}
-		return Part{Digest: d, Size: n, Volume: vol}, nil
+		return prev, nil
+	}
+	part := Part{Digest: d, Size: n, Volume: len(w.vols)}
+	if compress {
+		part.Encoding, part.StoredSize, part.StoredDigest = EncodingZstd, stored, digest.FromHash(storedHash)
 	}
 	if _, err := v.bw.Write(make([]byte, padLen(stored))); err != nil {
 		return Part{}, err
@@ -642,8 +647,8 @@ func (w *bundleWriter) writePart(src io.ReaderAt, it *item, off, n int64, compre
 		cas.StartWriteback(v.f) // overlap the disk writes with the rest of the work
 		v.hinted = v.used
 	}
-	w.written[d] = len(w.vols)
-	return Part{Digest: d, Size: n, Volume: len(w.vols)}, nil
+	w.written[d] = part
+	return part, nil
 }
 
 func (w *bundleWriter) truncate(v *volFile, at int64) error {

@@ -231,7 +231,7 @@ func TestExtractSurvivesSIGKILL(t *testing.T) {
 // The by-hand procedure in docs/bundle-format.md works on real volumes and
 // catches a corrupt one.
 func TestVerifyByHandScript(t *testing.T) {
-	testtool.Need(t, "apt-get install tar zstd coreutils openssl", "tar", "zstd", "sha256sum", "openssl", "base64")
+	testtool.Need(t, "apt-get install tar zstd coreutils openssl jq", "tar", "zstd", "sha256sum", "openssl", "base64", "jq")
 	f := newBundleFixture(t, 2<<20, "1MiB")
 	script, _ := filepath.Abs("../../docs/verify-by-hand.sh")
 	for _, v := range f.volumes {
