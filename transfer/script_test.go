@@ -11,6 +11,7 @@ import (
 
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/internal/testtool"
 )
 
 // The by-hand scripts of docs/ run here on real volumes: what they accept
@@ -22,14 +23,7 @@ var scriptTools = []string{"sh", "tar", "zstd", "sha256sum", "openssl", "jq", "b
 // CI=true, where a silent skip would hide the test.
 func needTools(t *testing.T) {
 	t.Helper()
-	for _, tool := range scriptTools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not installed (required under CI=true)", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	testtool.Need(t, "apt-get install tar zstd coreutils openssl jq", scriptTools...)
 }
 
 func script(t *testing.T, name string, args ...string) (string, error) {
