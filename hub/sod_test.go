@@ -111,7 +111,10 @@ func TestSoDTwoRolePerson(t *testing.T) {
 	}
 
 	// 1. intent: alice (publisher) requests, alice (CAB) may not approve.
-	ok("alice's intent", func() error { _, err := alicePub.CreateIntent(ctx, intent("i-a", "2.4.1", deploy.Ring2Pilot, "")); return err }())
+	ok("alice's intent", func() error {
+		_, err := alicePub.CreateIntent(ctx, intent("i-a", "2.4.1", deploy.Ring2Pilot, ""))
+		return err
+	}())
 	claimRefused("intent: approval naming rita", "cab-i1", "alice", approve(aliceCAB, "cab-i1", "intent:i-a", "rita"))
 	denied("intent: self-approval", []string{"sod.no-self-approval"}, approve(aliceCAB, "cab-i2", "intent:i-a", ""))
 	ok("intent: carol approves", approve(carol, "cab-i3", "intent:i-a", "")())
@@ -170,7 +173,10 @@ func TestSoDTwoRolePerson(t *testing.T) {
 	ok("elevation: alice's approved elevation", elevate(aliceOps, "cab-e4")())
 
 	// 5. exception: alice (publisher) needs one for a failing artifact; alice (security reviewer) may not give it.
-	ok("alice's failing intent", func() error { _, err := alicePub.CreateIntent(ctx, intent("i-e", "2.5.0", deploy.Ring1Canary, "")); return err }())
+	ok("alice's failing intent", func() error {
+		_, err := alicePub.CreateIntent(ctx, intent("i-e", "2.5.0", deploy.Ring1Canary, ""))
+		return err
+	}())
 	exception := func(c *client.Client, id, intentID, requestedBy string) func() error {
 		return func() error {
 			_, err := c.CreateException(ctx, client.ExceptionRequest{ID: id, IntentID: intentID, RequestedBy: requestedBy, Findings: []string{"CVE-2026-1"},
@@ -185,7 +191,10 @@ func TestSoDTwoRolePerson(t *testing.T) {
 		t.Fatalf("exception requester %q, want the intent's", e.RequestedBy)
 	}
 	// ...nor approve one for rita's intent and publish on it herself.
-	ok("rita's failing intent", func() error { _, err := rita.CreateIntent(ctx, intent("i-f", "2.5.0", deploy.Ring3Department, "")); return err }())
+	ok("rita's failing intent", func() error {
+		_, err := rita.CreateIntent(ctx, intent("i-f", "2.5.0", deploy.Ring3Department, ""))
+		return err
+	}())
 	ok("exception: alice approves rita's", exception(aliceSec, "ex-4", "i-f", "")())
 	denied("exception: alice publishes on the exception she approved", []string{"sod.exception-not-publisher"}, func() error {
 		_, err := alicePub.Publish(ctx, "i-f", client.PublishRequest{Exception: "ex-4"})
