@@ -466,6 +466,17 @@ func applyArtifactCreate(b Batch, kind string, body ArtifactCreateBody) (any, er
 	} else if ok {
 		return nil, fmt.Errorf("artifact %s: %w", a.SHA256, ErrConflict)
 	}
+	arts, err := artifactsOf(b, a.AppID, a.Version)
+	if err != nil {
+		return nil, err
+	}
+	var held []deploy.Artifact
+	for _, x := range arts {
+		held = append(held, x.Artifact)
+	}
+	if err := deploy.CheckArtifactNames(append(held, a)); err != nil {
+		return nil, fmt.Errorf("name: %v: %w", err, ErrConflict)
+	}
 	d := Combine(
 		deploy.Authorize(body.Principal, deploy.ActionPackage, deploy.Object{Kind: "artifact", ID: a.SHA256.String(), Scope: app.AllowedScope}, body.At),
 		check("catalog.version-open", v.State != deploy.StateRetired, "version %s %s is %s: artifacts are added to versions that are not retired", a.AppID, a.Version, v.State),
