@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -23,8 +25,25 @@ const (
 	SubjectElevation   = "elevation"    // JIT elevation (seed 11.3)
 )
 
+// SubjectKinds lists the approval subject kinds in a stable order.
+var SubjectKinds = []string{SubjectIntent, SubjectScopeChange, SubjectConcurrency, SubjectElevation}
+
 // Subject renders an approval subject, e.g. "intent:i-42".
 func Subject(kind, id string) string { return kind + ":" + id }
+
+// ParseSubject splits an approval subject into its kind (one of
+// SubjectKinds) and the id of what it approves; any other form is a
+// *FieldError on "subject".
+func ParseSubject(s string) (kind, id string, err error) {
+	kind, id, ok := strings.Cut(s, ":")
+	if !ok || id == "" {
+		return "", "", fieldErrorf("subject", "%q: want KIND:ID with KIND one of %s", clip(s), strings.Join(SubjectKinds, ", "))
+	}
+	if !slices.Contains(SubjectKinds, kind) {
+		return "", "", fieldErrorf("subject", "%q: unknown kind %q (want one of %s)", clip(s), clip(kind), strings.Join(SubjectKinds, ", "))
+	}
+	return kind, id, nil
+}
 
 // ScopeChangeSubject is the subject of a CAB approval for changing app's
 // allowed scope to its version newVersion.
@@ -37,7 +56,7 @@ func ScopeChangeSubject(appID string, newVersion int) string {
 type ApprovalRecord struct {
 	ID           string           `json:"id"`
 	Subject      string           `json:"subject"`      // what is approved, see Subject
-	RequestedBy  string           `json:"requested_by"` // principal id of the requester
+	RequestedBy  string           `json:"requested_by"` // principal id of the requester, taken from the stored request (never from the approver)
 	Approver     string           `json:"approver"`     // principal id
 	ApproverRole Role             `json:"approver_role"`
 	Decision     ApprovalDecision `json:"decision"`
@@ -55,6 +74,9 @@ func (a ApprovalRecord) Validate() error {
 	}
 	if a.Subject == "" {
 		return fieldErrorf("subject", "missing")
+	}
+	if _, _, err := ParseSubject(a.Subject); err != nil {
+		return err
 	}
 	if err := checkIdent("requested_by", a.RequestedBy); err != nil {
 		return err
@@ -97,6 +119,25 @@ func (a *ApprovalRecord) CheckCAB(subject string, at time.Time) Decision {
 	j.check("cab.not-self", a.Approver != a.RequestedBy, fmt.Sprintf("approval %s: approver %s vs requester %s (nobody approves their own request)", a.ID, a.Approver, a.RequestedBy))
 	j.check("cab.decided", !at.Before(a.DecidedAt), fmt.Sprintf("approval %s decided at %s, judged at %s", a.ID, ts(a.DecidedAt), ts(at)))
 	j.check("cab.not-expired", at.Before(a.ExpiresAt), fmt.Sprintf("approval %s expires at %s, judged at %s", a.ID, ts(a.ExpiresAt), ts(at)))
+	return j.decision()
+}
+
+// CheckCABFor is CheckCAB for a change that requester asks for, judged
+// where the approval is used: the approval must have been given for
+// requester's request (cab.requester) and not by requester
+// (cab.not-requester). Principal ids are person ids, shared by all of a
+// person's tokens, so holding two roles does not get round it.
+func (a *ApprovalRecord) CheckCABFor(subject, requester string, at time.Time) Decision {
+	d := a.CheckCAB(subject, at)
+	if a == nil || !slices.ContainsFunc(d.Checks, func(c Check) bool { return c.Rule == "cab.subject" }) {
+		return d // absent or malformed: already refused
+	}
+	var j judge
+	j.merge("", d)
+	j.check("cab.requester", requester != "" && a.RequestedBy == requester,
+		fmt.Sprintf("approval %s was given for a request by %s; this change is requested by %s", a.ID, a.RequestedBy, orNone(requester)))
+	j.check("cab.not-requester", a.Approver != requester,
+		fmt.Sprintf("approval %s decided by %s, change requested by %s (nobody approves their own request)", a.ID, a.Approver, orNone(requester)))
 	return j.decision()
 }
 

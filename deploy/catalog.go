@@ -195,7 +195,7 @@ type Artifact struct {
 	AppID        string         `json:"app_id"`
 	Version      string         `json:"version"`
 	Platform     Platform       `json:"platform"`
-	Name         string         `json:"name"` // file name, for humans
+	Name         string         `json:"name"` // one file name (CheckArtifactName), unique per app, version and channel
 	SHA256       digest.Digest  `json:"sha256"`
 	Size         int64          `json:"size"`
 	Signing      Signing        `json:"signing"`
@@ -217,6 +217,9 @@ func (a Artifact) Validate() error {
 	}
 	if !a.Platform.Valid() {
 		return fieldErrorf("platform", "unknown platform %q (want one of %v)", a.Platform, platforms)
+	}
+	if err := CheckArtifactName(a.Name); err != nil {
+		return err
 	}
 	if _, err := digest.Parse(string(a.SHA256)); err != nil {
 		return fieldErrorf("sha256", "%v", err)

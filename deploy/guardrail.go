@@ -106,10 +106,11 @@ func DiffScope(prev, req Scope, sites []Site) ScopeDiff {
 
 // ChangeAppScope changes app's allowed scope (seed 5.4.1 "scope
 // immutability"): it needs a CAB approval for ScopeChangeSubject(app.ID,
-// app.ScopeVersion+1) that holds at time at, and returns the application
+// app.ScopeVersion+1) that holds at time at, given for requester's request
+// and not by requester (ApprovalRecord.CheckCABFor), and returns the application
 // with the new scope and the next scope version, and the scope diff for the
 // evidence pack. The input application is not modified.
-func ChangeAppScope(app Application, requested Scope, approval *ApprovalRecord, sites []Site, at time.Time) (Application, ScopeDiff, Decision) {
+func ChangeAppScope(app Application, requested Scope, requester string, approval *ApprovalRecord, sites []Site, at time.Time) (Application, ScopeDiff, Decision) {
 	var j judge
 	if err := requested.Validate(); err != nil {
 		j.check("scope-change.valid", false, fmt.Sprintf("requested scope: %v", err))
@@ -117,7 +118,7 @@ func ChangeAppScope(app Application, requested Scope, approval *ApprovalRecord, 
 	}
 	j.check("scope-change.differs", requested != app.AllowedScope, fmt.Sprintf("requested scope %s differs from current %s", requested, app.AllowedScope))
 	next := app.ScopeVersion + 1
-	j.merge("", approval.CheckCAB(ScopeChangeSubject(app.ID, next), at))
+	j.merge("", approval.CheckCABFor(ScopeChangeSubject(app.ID, next), requester, at))
 	diff := DiffScope(app.AllowedScope, requested, sites)
 	d := j.decision()
 	if !d.Allowed {

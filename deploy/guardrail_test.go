@@ -78,24 +78,27 @@ func TestChangeAppScope(t *testing.T) {
 	app := fixtureApp()
 	app.AllowedScope = acmeFin
 	ok := fixtureCAB(ScopeChangeSubject(app.ID, 2))
-	got, diff, d := ChangeAppScope(app, acme, ok, inventory, t0)
+	got, diff, d := ChangeAppScope(app, acme, "rita", ok, inventory, t0)
 	if !d.Allowed || got.AllowedScope != acme || got.ScopeVersion != 2 || diff.Change != "widened" || app.ScopeVersion != 1 {
 		t.Fatalf("%+v %+v %v", got, diff, d.Reasons())
 	}
 	for _, tc := range []struct {
-		name string
-		appr *ApprovalRecord
-		req  Scope
-		at   time.Time
-		fail string
+		name      string
+		appr      *ApprovalRecord
+		req       Scope
+		requester string
+		at        time.Time
+		fail      string
 	}{
-		{"no CAB approval", nil, acme, t0, "cab.present"},
-		{"approval for the wrong version", fixtureCAB(ScopeChangeSubject(app.ID, 3)), acme, t0, "cab.subject"},
-		{"approval expired", ok, acme, ok.ExpiresAt, "cab.not-expired"},
-		{"no change", ok, acmeFin, t0, "scope-change.differs"},
-		{"invalid scope", ok, Scope{BU: "x"}, t0, "scope-change.valid"},
+		{"no CAB approval", nil, acme, "rita", t0, "cab.present"},
+		{"approval for the wrong version", fixtureCAB(ScopeChangeSubject(app.ID, 3)), acme, "rita", t0, "cab.subject"},
+		{"approval expired", ok, acme, "rita", ok.ExpiresAt, "cab.not-expired"},
+		{"no change", ok, acmeFin, "rita", t0, "scope-change.differs"},
+		{"invalid scope", ok, Scope{BU: "x"}, "rita", t0, "scope-change.valid"},
+		{"approval given for someone else's request", ok, acme, "eve", t0, "cab.requester"},
+		{"approver asks for the change", ok, acme, "carol", t0, "cab.not-requester"},
 	} {
-		got, _, d := ChangeAppScope(app, tc.req, tc.appr, inventory, tc.at)
+		got, _, d := ChangeAppScope(app, tc.req, tc.requester, tc.appr, inventory, tc.at)
 		if d.Allowed || !slices.Contains(d.Failed(), tc.fail) || got.ScopeVersion != 1 || got.AllowedScope != acmeFin {
 			t.Errorf("%s: %v %v %+v", tc.name, d.Allowed, d.Failed(), got)
 		}

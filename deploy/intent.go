@@ -84,7 +84,8 @@ func ParseIntent(b []byte) (Intent, error) {
 // CheckConcurrency enforces "one active change at a time" per application
 // and ring (seed 5.6): candidate conflicts with any other active intent for
 // the same application and ring, unless a CAB approval for
-// Subject(SubjectConcurrency, candidate.ID) holds at time at.
+// Subject(SubjectConcurrency, candidate.ID) holds at time at, was given for
+// candidate's requester and not by them (ApprovalRecord.CheckCABFor).
 func CheckConcurrency(candidate Intent, active []Intent, approval *ApprovalRecord, at time.Time) Decision {
 	var j judge
 	var conflicts []string
@@ -102,6 +103,6 @@ func CheckConcurrency(candidate Intent, active []Intent, approval *ApprovalRecor
 		return j.decision()
 	}
 	j.check("concurrency.one-active-change", true, fmt.Sprintf("%s at %s has active change(s) %v; concurrent change explicitly approved by %s", candidate.AppID, candidate.Ring, conflicts, approval.ID))
-	j.merge("concurrency.", approval.CheckCAB(Subject(SubjectConcurrency, candidate.ID), at))
+	j.merge("concurrency.", approval.CheckCABFor(Subject(SubjectConcurrency, candidate.ID), candidate.RequestedBy, at))
 	return j.decision()
 }

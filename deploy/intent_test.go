@@ -72,6 +72,10 @@ func TestConcurrency(t *testing.T) {
 	otherApp := fixtureIntent()
 	otherApp.ID, otherApp.AppID = "i-097", "com.acme.other"
 	appr := fixtureCAB(Subject(SubjectConcurrency, cand.ID))
+	forOther := fixtureCAB(Subject(SubjectConcurrency, cand.ID))
+	forOther.RequestedBy = "bob"
+	selfApproved := fixtureCAB(Subject(SubjectConcurrency, cand.ID))
+	selfApproved.Approver, selfApproved.RequestedBy = cand.RequestedBy, "bob" // a two-role person naming someone else
 	for _, tc := range []struct {
 		name   string
 		active []Intent
@@ -86,6 +90,8 @@ func TestConcurrency(t *testing.T) {
 		{"same app and ring, approved", []Intent{other}, appr, t0, true},
 		{"same app and ring, approval expired", []Intent{other}, appr, appr.ExpiresAt, false},
 		{"same app and ring, approval for another intent", []Intent{other}, fixtureCAB(Subject(SubjectConcurrency, "i-1")), t0, false},
+		{"same app and ring, approval given for another requester", []Intent{other}, forOther, t0, false},
+		{"same app and ring, approved by the requester", []Intent{other}, selfApproved, t0, false},
 	} {
 		d := CheckConcurrency(cand, tc.active, tc.appr, tc.at)
 		if d.Allowed != tc.want {

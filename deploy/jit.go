@@ -136,7 +136,7 @@ func EvaluateElevation(r ElevationRequest, pol ElevationPolicy, at time.Time) El
 	}
 	notAfter := at.Add(r.Duration)
 	if cabRequired {
-		j.merge("jit.", r.CABApproval.CheckCAB(Subject(SubjectElevation, r.ID), at))
+		j.merge("jit.", r.CABApproval.CheckCABFor(Subject(SubjectElevation, r.ID), r.Principal.ID, at))
 		if r.CABApproval != nil {
 			j.check("jit.cab-not-self", r.CABApproval.Approver != r.Principal.ID,
 				fmt.Sprintf("CAB approver %s, requester %s: nobody approves their own elevation", r.CABApproval.Approver, r.Principal.ID))

@@ -63,6 +63,10 @@ func TestEvaluateElevation(t *testing.T) {
 			r.CABApproval = fixtureCAB(Subject(SubjectElevation, "el-1"))
 			r.CABApproval.Approver = "ed"
 		}, "jit.cab-not-self"},
+		{"CAB approval given for someone else's elevation", func(r *ElevationRequest) {
+			r.App.Privileged = true
+			r.CABApproval = fixtureCAB(Subject(SubjectElevation, "el-1")) // requested by rita
+		}, "jit.cab.requester"},
 		{"CAB approval for another request", func(r *ElevationRequest) {
 			r.App.Privileged = true
 			r.CABApproval = fixtureCAB(Subject(SubjectElevation, "el-2"))
@@ -87,6 +91,7 @@ func TestEvaluateElevation(t *testing.T) {
 	}
 	r.App.RiskScore = 80
 	r.CABApproval = fixtureCAB(Subject(SubjectElevation, "el-1"))
+	r.CABApproval.RequestedBy = r.Principal.ID
 	r.CABApproval.ExpiresAt = t0.Add(time.Hour)
 	d = EvaluateElevation(r, DefaultElevationPolicy, t0)
 	if !d.Allowed || !d.Grant.NotAfter.Equal(t0.Add(time.Hour)) || d.Event.CABApprovalID != "cab-7" || d.Event.NotAfter != "2026-11-28T13:00:00Z" {

@@ -79,15 +79,19 @@ func DecidePublish(r PublishRequest, at time.Time) Decision {
 	j.merge("", Authorize(r.Principal, action, obj, at))
 	if action == ActionStage && cabRequired {
 		// Privileged tooling needs CAB at every ring, staging included.
-		j.merge("stage.", r.CABApproval.CheckCAB(Subject(SubjectIntent, in.ID), at))
+		j.merge("stage.", r.CABApproval.CheckCABFor(Subject(SubjectIntent, in.ID), in.RequestedBy, at))
 	}
 	j.merge("", CheckTargetScope(in.Scope, r.Principal.Scope, r.App.AllowedScope))
 	j.merge("", CheckScanGate(r.Artifact, in.ID, r.Exception, at))
+	if r.Exception != nil && r.Artifact.ScanDecision != ScanPass {
+		j.check("sod.exception-not-publisher", r.Exception.ApprovedBy != r.Principal.ID,
+			fmt.Sprintf("%s %s on exception %s approved by %s: nobody publishes on an exception they approved", action, in.ID, r.Exception.ID, r.Exception.ApprovedBy))
+	}
 	if r.Artifact.ScanDecision != ScanPass && r.Exception != nil && in.Ring.IsProduction() {
 		// Seed 7.1: the CAB record links the exception, and the evidence
 		// pack carries it.
 		linked := r.CABApproval != nil && r.CABApproval.ExceptionID == r.Exception.ID &&
-			r.CABApproval.CheckCAB(Subject(SubjectIntent, in.ID), at).Allowed
+			r.CABApproval.CheckCABFor(Subject(SubjectIntent, in.ID), in.RequestedBy, at).Allowed
 		j.check("exception.cab-linked", linked, fmt.Sprintf("publishing on exception %s needs a valid CAB approval of intent %s linking it", r.Exception.ID, in.ID))
 		included := false
 		if r.Evidence != nil {

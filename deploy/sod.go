@@ -8,9 +8,12 @@ import (
 )
 
 // Principal is an authenticated actor: an id, one role and the scope the
-// role is granted in (seed 5.5, 14.1). A person holding two roles is two
-// principals with the same ID; the separation-of-duties rules compare IDs,
-// so holding two roles does not let anyone approve their own work.
+// role is granted in (seed 5.5, 14.1). ID is the person, not the token: a
+// person holding two roles is two principals with the same ID (at the hub,
+// two tokens with the same name); the separation-of-duties rules compare
+// IDs, so holding two roles does not let anyone approve their own work.
+// Who requested what is approved is always taken from the stored request
+// (Object.RequestedBy, ApprovalRecord.RequestedBy), never from the approver.
 type Principal struct {
 	ID    string `json:"id"`
 	Role  Role   `json:"role"`
@@ -129,7 +132,7 @@ func Authorize(p Principal, a Action, obj Object, at time.Time) Decision {
 		j.check("publish.ring", obj.Ring.Valid(), fmt.Sprintf("publish target %s", obj.Ring))
 		j.check("publish.packager-known", obj.PackagedBy != "", fmt.Sprintf("packager of the artifact of %s %s is recorded: %s", obj.Kind, obj.ID, orNone(obj.PackagedBy)))
 		if obj.CABRequired {
-			j.merge("publish.", obj.CABApproval.CheckCAB(Subject(SubjectIntent, obj.ID), at))
+			j.merge("publish.", obj.CABApproval.CheckCABFor(Subject(SubjectIntent, obj.ID), obj.RequestedBy, at))
 			if obj.CABApproval != nil {
 				j.check("sod.cab-not-publisher", obj.CABApproval.Approver != p.ID,
 					fmt.Sprintf("publisher %s, CAB approver %s: approval and publishing are different people", p.ID, obj.CABApproval.Approver))

@@ -160,3 +160,125 @@ func TestAuthorizeProperties(t *testing.T) {
 		}
 	}
 }
+
+// TestSoDTwoRolePersonMatrix tries "alex", who holds a requesting role and
+// an approving role (two principals with one id), on every subject kind
+// where an approval is given or used: for each kind, alex approving alex's
+// own request must be refused, and carol approving it must hold.
+func TestSoDTwoRolePersonMatrix(t *testing.T) {
+	cab := Principal{ID: "alex", Role: RoleCABApprover, Scope: acme}
+	sec := Principal{ID: "alex", Role: RoleSecurityReviewer, Scope: acme}
+	byAlex := func(subject, requester string) *ApprovalRecord {
+		a := fixtureCAB(subject)
+		a.Approver, a.RequestedBy = "alex", requester
+		return a
+	}
+	forAlex := func(subject string) *ApprovalRecord {
+		a := fixtureCAB(subject)
+		a.RequestedBy = "alex"
+		return a
+	}
+	intent := fixtureIntent()
+	intent.RequestedBy = "alex"
+	other := fixtureIntent()
+	other.ID = "i-099"
+	app := fixtureApp()
+	elev := passingElevation()
+	elev.Principal.ID = "alex"
+	elev.App.Privileged = true
+	failing := passingPublish(t)
+	failing.Artifact.ScanDecision = ScanFail
+	failing.Intent.Ring = Ring0Lab
+	failing.Principal = Principal{ID: "alex", Role: RolePackagingEngineer, Scope: acme}
+	failing.Risk = fixtureRisk(t, Ring0Lab, 0.3, false)
+
+	type kase struct {
+		kind, name string
+		want       bool
+		rule       string // a failed rule when refused
+		run        func() Decision
+	}
+	var cases []kase
+	add := func(kind, name string, want bool, rule string, run func() Decision) {
+		cases = append(cases, kase{kind, name, want, rule, run})
+	}
+	// intent: the approval is judged with the stored intent's requester, and checked again at publish.
+	add("intent", "alex approves alex's intent", false, "sod.no-self-approval", func() Decision {
+		return Authorize(cab, ActionApprove, Object{Kind: "intent", ID: intent.ID, Scope: acmeFin, RequestedBy: "alex"}, t0)
+	})
+	add("intent", "carol approves alex's intent", true, "", func() Decision {
+		return Authorize(Principal{ID: "carol", Role: RoleCABApprover, Scope: acme}, ActionApprove, Object{Kind: "intent", ID: intent.ID, Scope: acmeFin, RequestedBy: "alex"}, t0)
+	})
+	add("intent", "publish on alex's approval naming rita", false, "publish.cab.not-requester", func() Decision {
+		return Authorize(Principal{ID: "paula", Role: RolePublisher, Scope: acme}, ActionPublish, Object{Kind: "intent", ID: "i-100", Scope: acmeFin,
+			RequestedBy: "alex", PackagedBy: "pat", Ring: Ring2Pilot, CABRequired: true, CABApproval: byAlex(Subject(SubjectIntent, "i-100"), "rita")}, t0)
+	})
+	// concurrency: used at intent creation by its requester.
+	add("concurrency", "alex's approval naming rita", false, "concurrency.cab.not-requester", func() Decision {
+		return CheckConcurrency(intent, []Intent{other}, byAlex(Subject(SubjectConcurrency, intent.ID), "rita"), t0)
+	})
+	add("concurrency", "alex's approval of alex", false, "concurrency.cab.not-self", func() Decision {
+		return CheckConcurrency(intent, []Intent{other}, byAlex(Subject(SubjectConcurrency, intent.ID), "alex"), t0)
+	})
+	add("concurrency", "carol's approval for alex", true, "", func() Decision {
+		return CheckConcurrency(intent, []Intent{other}, forAlex(Subject(SubjectConcurrency, intent.ID)), t0)
+	})
+	// scope-change: used by the endpoint-ops requester.
+	add("scope-change", "alex's approval naming rita", false, "cab.not-requester", func() Decision {
+		_, _, d := ChangeAppScope(app, acmeFin, "alex", byAlex(ScopeChangeSubject(app.ID, 2), "rita"), inventory, t0)
+		return d
+	})
+	add("scope-change", "alex's approval of alex", false, "cab.not-self", func() Decision {
+		_, _, d := ChangeAppScope(app, acmeFin, "alex", byAlex(ScopeChangeSubject(app.ID, 2), "alex"), inventory, t0)
+		return d
+	})
+	add("scope-change", "carol's approval for alex", true, "", func() Decision {
+		_, _, d := ChangeAppScope(app, acmeFin, "alex", forAlex(ScopeChangeSubject(app.ID, 2)), inventory, t0)
+		return d
+	})
+	// elevation: used by the requester.
+	add("elevation", "alex's approval naming rita", false, "jit.cab-not-self", func() Decision {
+		r := elev
+		r.CABApproval = byAlex(Subject(SubjectElevation, r.ID), "rita")
+		return EvaluateElevation(r, DefaultElevationPolicy, t0).Decision
+	})
+	add("elevation", "carol's approval for alex", true, "", func() Decision {
+		r := elev
+		r.CABApproval = forAlex(Subject(SubjectElevation, r.ID))
+		return EvaluateElevation(r, DefaultElevationPolicy, t0).Decision
+	})
+	// exception: judged with the intent's requester, and not usable by its approver.
+	add("exception", "alex approves an exception alex requested", false, "sod.no-self-approval", func() Decision {
+		return Authorize(sec, ActionApproveException, Object{Kind: "exception", ID: "ex-1", Scope: acmeFin, RequestedBy: "alex", PackagedBy: "pat"}, t0)
+	})
+	add("exception", "sam approves an exception alex requested", true, "", func() Decision {
+		return Authorize(Principal{ID: "sam", Role: RoleSecurityReviewer, Scope: acme}, ActionApproveException, Object{Kind: "exception", ID: "ex-1", Scope: acmeFin, RequestedBy: "alex", PackagedBy: "pat"}, t0)
+	})
+	add("exception", "alex publishes on an exception alex approved", false, "sod.exception-not-publisher", func() Decision {
+		r := failing
+		ex := fixtureException()
+		ex.ApprovedBy, ex.RequestedBy = "alex", "rita"
+		r.Exception = ex
+		return DecidePublish(r, t0)
+	})
+	// version: the lifecycle approval is judged with the stored version requester.
+	add("version", "alex approves a version alex requested", false, "sod.no-self-approval", func() Decision {
+		return Authorize(cab, ActionApprove, Object{Kind: "version", ID: "com.acme.ledger@2.4.1", Scope: acme, RequestedBy: "alex", PackagedBy: "pat", Ring: Ring0Lab}, t0)
+	})
+	kinds := map[string]bool{}
+	for _, c := range cases {
+		kinds[c.kind] = true
+		d := c.run()
+		if d.Allowed != c.want {
+			t.Errorf("%s: %s: allowed %v, want %v: %v", c.kind, c.name, d.Allowed, c.want, d.Reasons())
+		}
+		if !c.want && !slices.Contains(d.Failed(), c.rule) {
+			t.Errorf("%s: %s: failed %v, want %s among them", c.kind, c.name, d.Failed(), c.rule)
+		}
+	}
+	for _, k := range append(slices.Clone(SubjectKinds), "exception", "version") {
+		if !kinds[k] {
+			t.Errorf("subject kind %s not tried", k)
+		}
+	}
+}

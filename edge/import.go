@@ -484,6 +484,13 @@ func (e *Edge) readRecords(m *transfer.Manifest) (*records, error) {
 			rs.apt[aptKey(v)] = v
 		}
 	}
+	arts := make([]deploy.Artifact, 0, len(rs.artifacts))
+	for _, k := range sortedKeys(rs.artifacts) {
+		arts = append(arts, rs.artifacts[k])
+	}
+	if err := deploy.CheckArtifactNames(arts); err != nil {
+		return nil, fmt.Errorf("%w: artifact records: %v", transfer.ErrBadRecord, err)
+	}
 	return rs, nil
 }
 

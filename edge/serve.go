@@ -23,20 +23,12 @@ import (
 // Distribution-point channels: /dp/sccm/... serves Windows packages,
 // /dp/jamf/... macOS ones; /dp/sha256/HEX any held object.
 const (
-	ChannelSCCM = "sccm"
-	ChannelJamf = "jamf"
+	ChannelSCCM = deploy.ChannelSCCM
+	ChannelJamf = deploy.ChannelJamf
 )
 
 // dpChannel is the channel serving platform p ("" for none).
-func dpChannel(p deploy.Platform) string {
-	switch p {
-	case deploy.PlatformMSI, deploy.PlatformMSIX, deploy.PlatformIntuneW:
-		return ChannelSCCM
-	case deploy.PlatformPKG, deploy.PlatformDMG:
-		return ChannelJamf
-	}
-	return ""
-}
+func dpChannel(p deploy.Platform) string { return p.Channel() }
 
 // contentTypes are the media types served per platform (octet-stream for
 // the rest).
@@ -122,11 +114,13 @@ func (s *Server) Reconcile(ctx context.Context) (*ReconcileResult, error) {
 	return r, nil
 }
 
-// dpIndex finds the artifacts /dp serves without scanning them all.
-// Where several artifacts match, the first in sorted key order wins.
+// dpIndex finds the artifacts /dp serves without scanning them all. A path
+// that several different artifacts match (a state written before names
+// were checked on import) is ambiguous and served by none of them.
 type dpIndex struct {
-	platform map[digest.Digest]deploy.Platform // the object's platform, for its content type
-	byPath   map[dpPath]deploy.Artifact
+	platform  map[digest.Digest]deploy.Platform // the object's platform, for its content type
+	byPath    map[dpPath]deploy.Artifact
+	ambiguous map[dpPath][]digest.Digest
 }
 
 // dpPath is /dp/CHANNEL/APP/VERSION/NAME.
@@ -160,16 +154,23 @@ func (s *Server) stampDP(x *dpIndex, now time.Time) {
 }
 
 func newDPIndex(st *state) *dpIndex {
-	x := &dpIndex{platform: map[digest.Digest]deploy.Platform{}, byPath: map[dpPath]deploy.Artifact{}}
+	x := &dpIndex{platform: map[digest.Digest]deploy.Platform{}, byPath: map[dpPath]deploy.Artifact{}, ambiguous: map[dpPath][]digest.Digest{}}
 	for _, k := range sortedKeys(st.Artifacts) {
 		a := st.Artifacts[k]
 		if _, ok := x.platform[a.SHA256]; !ok {
 			x.platform[a.SHA256] = a.Platform
 		}
 		if ch := dpChannel(a.Platform); ch != "" {
-			p := dpPath{ch, a.AppID, a.Version, a.Name}
-			if _, ok := x.byPath[p]; !ok {
+			p := dpPath{ch, a.AppID, a.Version, strings.ToLower(a.Name)}
+			prev, ok := x.byPath[p]
+			switch {
+			case !ok && x.ambiguous[p] == nil:
 				x.byPath[p] = a
+			case ok && prev.SHA256 != a.SHA256:
+				delete(x.byPath, p)
+				x.ambiguous[p] = []digest.Digest{prev.SHA256, a.SHA256}
+			case !ok:
+				x.ambiguous[p] = append(x.ambiguous[p], a.SHA256)
 			}
 		}
 	}
@@ -265,12 +266,20 @@ func (s *Server) serveDP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.serveObject(w, r, d, size, ct, "", time.Time{})
 	case len(parts) == 4 && (parts[0] == ChannelSCCM || parts[0] == ChannelJamf):
-		p := dpPath{parts[0], parts[1], parts[2], parts[3]}
-		if a, ok := dp.byPath[p]; ok {
+		p := dpPath{parts[0], parts[1], parts[2], strings.ToLower(parts[3])}
+		if a, ok := dp.byPath[p]; ok && a.Name == parts[3] {
 			s.smu.Lock()
 			since := s.dpSince[p].since
 			s.smu.Unlock()
 			s.serveObject(w, r, a.SHA256, a.Size, contentType(a.Platform), a.Name, since)
+			return
+		}
+		if ds := dp.ambiguous[p]; ds != nil {
+			var hexes []string
+			for _, d := range ds {
+				hexes = append(hexes, "/dp/sha256/"+d.Hex())
+			}
+			http.Error(w, fmt.Sprintf("%s names %d different artifacts: fetch one by digest (%s)", r.URL.Path, len(ds), strings.Join(hexes, ", ")), http.StatusConflict)
 			return
 		}
 		http.NotFound(w, r)

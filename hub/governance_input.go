@@ -141,7 +141,8 @@ func DecodeAssessmentRequest(r io.Reader) (AssessmentRequest, deploy.RiskInput, 
 }
 
 // ApprovalRequest is the body of POST /v1/approvals: a CAB decision by the
-// caller (approver, role and decision time are the caller's and the hub's).
+// caller (approver, role and decision time are the caller's and the hub's;
+// the requester is the stored request's, requested_by only checks it).
 type ApprovalRequest = client.ApprovalRequest
 
 // DecodeApprovalRequest decodes and validates an approval as if decided at
@@ -153,7 +154,13 @@ func DecodeApprovalRequest(r io.Reader, approver deploy.Principal, at time.Time)
 	}
 	a := deploy.ApprovalRecord{ID: v.ID, Subject: v.Subject, RequestedBy: v.RequestedBy, Approver: approver.ID, ApproverRole: approver.Role,
 		Decision: v.Decision, Conditions: v.Conditions, DecidedAt: at, ExpiresAt: v.ExpiresAt.UTC(), ExceptionID: v.ExceptionID, EvidencePack: v.EvidencePack}
-	if err := a.Validate(); err != nil {
+	// requested_by is optional: the state machine takes the requester from
+	// the stored request and refuses a body value that disagrees.
+	check := a
+	if check.RequestedBy == "" {
+		check.RequestedBy = "unset" // filled from the stored request later
+	}
+	if err := check.Validate(); err != nil {
 		return a, deployError("", err)
 	}
 	return a, nil
@@ -176,6 +183,9 @@ func DecodeExceptionRequest(r io.Reader) (deploy.Exception, error) {
 	check := e
 	if check.Artifact == "" {
 		check.Artifact = digest.Digest(fmt.Sprintf("%064d", 0)) // filled from the intent later
+	}
+	if check.RequestedBy == "" {
+		check.RequestedBy = "unset" // the intent's requester, filled in by the state machine
 	}
 	if err := check.Validate(); err != nil {
 		return e, deployError("", err)

@@ -349,12 +349,14 @@ func assessCommand() *cli.Command {
 
 func approveCommand() *cli.Command {
 	return govCmd("approve", "record your CAB decision (CAB approver)",
-		"eucora approve --id ID --subject intent:ID --requested-by PRINCIPAL --expires 72h|RFC3339 [--reject] [--condition TEXT]... [--exception ID]",
+		"eucora approve --id ID --subject intent:ID --expires 72h|RFC3339 [--requested-by PRINCIPAL] [--reject] [--condition TEXT]... [--exception ID]\n\n"+
+			"The requester is the stored request's (the intent's, or whoever's attempt was refused for want of this approval);\n"+
+			"--requested-by only checks it, and a different name is refused.",
 		[]cli.Flag{&cli.StringFlag{Name: "id"}, &cli.StringFlag{Name: "subject", Usage: "intent:ID, concurrency:ID, scope-change:APP@N, elevation:ID"},
-			&cli.StringFlag{Name: "requested-by"}, &cli.StringFlag{Name: "expires"}, &cli.BoolFlag{Name: "reject"},
+			&cli.StringFlag{Name: "requested-by", Usage: "optional check of the stored requester"}, &cli.StringFlag{Name: "expires"}, &cli.BoolFlag{Name: "reject"},
 			&cli.StringSliceFlag{Name: "condition"}, &cli.StringFlag{Name: "exception", Usage: "linked exception id"}},
 		0, func(c *cli.Context, out *output, cl *client.Client, args []string) error {
-			if err := required(c, "id", "subject", "requested-by", "expires"); err != nil {
+			if err := required(c, "id", "subject", "expires"); err != nil {
 				return err
 			}
 			exp, err := parseWhen("expires", c.String("expires"))
@@ -371,7 +373,7 @@ func approveCommand() *cli.Command {
 				return err
 			}
 			return out.emit(a, func(w io.Writer) {
-				fmt.Fprintf(w, "approval %s: %s %s by %s, valid until %s\n", a.ID, a.Subject, a.Decision, a.Approver, a.ExpiresAt.Format(time.RFC3339))
+				fmt.Fprintf(w, "approval %s: %s (requested by %s) %s by %s, valid until %s\n", a.ID, a.Subject, a.RequestedBy, a.Decision, a.Approver, a.ExpiresAt.Format(time.RFC3339))
 			})
 		})
 }
@@ -382,12 +384,13 @@ func exceptionCommand() *cli.Command {
 		Usage: "record policy exceptions (security reviewer)",
 		Subcommands: []*cli.Command{
 			govCmd("add", "approve an exception linked to an intent",
-				"eucora exception add --id ID --intent ID --requested-by P --owner O --justification TEXT --control TEXT... --finding CVE... --expires 14d|RFC3339",
-				[]cli.Flag{&cli.StringFlag{Name: "id"}, &cli.StringFlag{Name: "intent"}, &cli.StringFlag{Name: "requested-by"}, &cli.StringFlag{Name: "owner"},
+				"eucora exception add --id ID --intent ID --owner O --justification TEXT --control TEXT... --finding CVE... --expires 14d|RFC3339 [--requested-by P]\n\n"+
+					"The requester is the intent's; --requested-by only checks it, and a different name is refused.",
+				[]cli.Flag{&cli.StringFlag{Name: "id"}, &cli.StringFlag{Name: "intent"}, &cli.StringFlag{Name: "requested-by", Usage: "optional check of the intent's requester"}, &cli.StringFlag{Name: "owner"},
 					&cli.StringFlag{Name: "justification"}, &cli.StringSliceFlag{Name: "control", Usage: "compensating control, repeatable"},
 					&cli.StringSliceFlag{Name: "finding", Usage: "finding covered, repeatable"}, &cli.StringFlag{Name: "expires"}},
 				0, func(c *cli.Context, out *output, cl *client.Client, args []string) error {
-					if err := required(c, "id", "intent", "requested-by", "owner", "justification", "expires"); err != nil {
+					if err := required(c, "id", "intent", "owner", "justification", "expires"); err != nil {
 						return err
 					}
 					exp, err := parseWhen("expires", c.String("expires"))
@@ -401,7 +404,7 @@ func exceptionCommand() *cli.Command {
 						return err
 					}
 					return out.emit(e, func(w io.Writer) {
-						fmt.Fprintf(w, "exception %s for intent %s approved by %s until %s\n", e.ID, e.IntentID, e.ApprovedBy, e.ExpiresAt.Format(time.RFC3339))
+						fmt.Fprintf(w, "exception %s for intent %s (requested by %s) approved by %s until %s\n", e.ID, e.IntentID, e.RequestedBy, e.ApprovedBy, e.ExpiresAt.Format(time.RFC3339))
 					})
 				}),
 		},

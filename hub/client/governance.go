@@ -58,7 +58,7 @@ type (
 	ApprovalRequest struct {
 		ID           string                  `json:"id"`
 		Subject      string                  `json:"subject"`
-		RequestedBy  string                  `json:"requested_by"`
+		RequestedBy  string                  `json:"requested_by,omitempty"` // optional check: the hub takes the requester from the stored request
 		Decision     deploy.ApprovalDecision `json:"decision"`
 		Conditions   []string                `json:"conditions,omitempty"`
 		ExpiresAt    time.Time               `json:"expires_at"`
@@ -74,7 +74,7 @@ type (
 		Justification        string        `json:"justification"`
 		CompensatingControls []string      `json:"compensating_controls"`
 		AccountableOwner     string        `json:"accountable_owner"`
-		RequestedBy          string        `json:"requested_by"`
+		RequestedBy          string        `json:"requested_by,omitempty"` // optional check: the hub takes the intent's requester
 		ExpiresAt            time.Time     `json:"expires_at"`
 	}
 	// IntentRequest is POST /v1/intents.

@@ -55,6 +55,10 @@ func evidenceKey(hex string) []byte  { return []byte("ge/" + hex) }
 func decisionKey(id string) []byte   { return []byte("gd/" + id) }
 func grantKey(id string) []byte      { return []byte("gj/" + id) }
 
+// approvalRequestKey holds the latest recorded request for a CAB approval
+// of subject (see ApprovalRequestRecord).
+func approvalRequestKey(subject string) []byte { return []byte("gw/" + subject) }
+
 // GovCtx is the part of every governance command the proposer chooses: the
 // id of the decision record the command writes, the judgement time and the
 // caller.
@@ -123,6 +127,21 @@ type (
 		PublishedAt         *time.Time   `json:"published_at,omitempty"`
 		PromotedTo          *deploy.Ring `json:"promoted_to,omitempty"`
 		LastDecision        string       `json:"last_decision"` // id of the decision that last changed the intent
+	}
+	// ApprovalRequestRecord is who asked for a change that needs a CAB
+	// approval of Subject before anything about it is stored: the
+	// concurrent intent, the scope change, the elevation. The refusal of
+	// the attempt for want of that approval records it (with the decision
+	// record and the audit event); a later attempt by someone else
+	// replaces it. An approval of Subject takes its requester from here,
+	// never from the approver, and the change itself checks again that the
+	// approval was given for its requester and not by them.
+	ApprovalRequestRecord struct {
+		Subject     string       `json:"subject"`
+		RequestedBy string       `json:"requested_by"`
+		Scope       deploy.Scope `json:"scope"` // what the change concerns; the approver's scope must cover it
+		RequestedAt time.Time    `json:"requested_at"`
+		DecisionID  string       `json:"decision_id"` // the refusal that recorded the request
 	}
 	// EvidenceRecord says a signed evidence pack is stored write-once in the
 	// content store under Digest (canonical bytes) with its DSSE envelope
@@ -447,6 +466,17 @@ func applyArtifactCreate(b Batch, kind string, body ArtifactCreateBody) (any, er
 	} else if ok {
 		return nil, fmt.Errorf("artifact %s: %w", a.SHA256, ErrConflict)
 	}
+	arts, err := artifactsOf(b, a.AppID, a.Version)
+	if err != nil {
+		return nil, err
+	}
+	var held []deploy.Artifact
+	for _, x := range arts {
+		held = append(held, x.Artifact)
+	}
+	if err := deploy.CheckArtifactNames(append(held, a)); err != nil {
+		return nil, fmt.Errorf("name: %v: %w", err, ErrConflict)
+	}
 	d := Combine(
 		deploy.Authorize(body.Principal, deploy.ActionPackage, deploy.Object{Kind: "artifact", ID: a.SHA256.String(), Scope: app.AllowedScope}, body.At),
 		check("catalog.version-open", v.State != deploy.StateRetired, "version %s %s is %s: artifacts are added to versions that are not retired", a.AppID, a.Version, v.State),
@@ -597,6 +627,34 @@ func intentContext(b Batch, id string) (IntentRecord, AppRecord, ArtifactRecord,
 func applyApprovalCreate(b Batch, kind string, body ApprovalCreateBody) (any, error) {
 	a := body.Record
 	a.Approver, a.ApproverRole, a.DecidedAt = body.Principal.ID, body.Principal.Role, body.At.UTC()
+	kindOf, id, err := deploy.ParseSubject(a.Subject)
+	if err != nil {
+		return nil, fieldInvalid("", err)
+	}
+	// The requester comes from the stored request, never from the body: a
+	// requested_by in the body is only checked against it.
+	claimed := a.RequestedBy
+	obj := deploy.Object{Kind: "approval", ID: a.ID}
+	if kindOf == deploy.SubjectIntent {
+		in, _, art, err := intentContext(b, id)
+		if err != nil {
+			return nil, fmt.Errorf("subject: %w", err)
+		}
+		a.RequestedBy = in.RequestedBy
+		obj.Kind, obj.ID, obj.Scope, obj.PackagedBy, obj.Ring = "intent", in.ID, *in.Scope, art.PackagedBy, in.Ring
+	} else {
+		req, err := getRec[ApprovalRequestRecord](b, approvalRequestKey(a.Subject), "approval request "+a.Subject)
+		if errors.Is(err, ErrNotFound) {
+			return nil, invalidf("subject: no request for %s is recorded: the requester asks for the change first (its refusal for want of a CAB approval records who asked), then a CAB approver approves it", a.Subject)
+		} else if err != nil {
+			return nil, err
+		}
+		a.RequestedBy, obj.Scope = req.RequestedBy, req.Scope
+	}
+	if claimed != "" && claimed != a.RequestedBy {
+		return nil, invalidf("requested_by: %s was requested by %s, not %s (the requester is taken from the stored request; omit requested_by)", a.Subject, a.RequestedBy, claimed)
+	}
+	obj.RequestedBy = a.RequestedBy
 	if err := a.Validate(); err != nil {
 		return nil, fieldInvalid("", err)
 	}
@@ -610,18 +668,6 @@ func applyApprovalCreate(b Batch, kind string, body ApprovalCreateBody) (any, er
 			return nil, fmt.Errorf("exception_id: %w", err)
 		}
 	}
-	obj := deploy.Object{Kind: "approval", ID: a.ID, Scope: body.Principal.Scope, RequestedBy: a.RequestedBy}
-	kindOf, id, _ := strings.Cut(a.Subject, ":")
-	if kindOf == deploy.SubjectIntent {
-		in, _, art, err := intentContext(b, id)
-		if err != nil {
-			return nil, fmt.Errorf("subject: %w", err)
-		}
-		if a.RequestedBy != in.RequestedBy {
-			return nil, invalidf("requested_by: intent %s was requested by %s, not %s", in.ID, in.RequestedBy, a.RequestedBy)
-		}
-		obj.Kind, obj.ID, obj.Scope, obj.PackagedBy, obj.Ring = "intent", in.ID, *in.Scope, art.PackagedBy, in.Ring
-	}
 	d := deploy.Authorize(body.Principal, deploy.ActionApprove, obj, body.At)
 	if rec, err := decide(b, body.GovCtx, kind, "approval/"+a.ID, obj.Scope, "", body, nil, d); err != nil {
 		return rec, err
@@ -629,10 +675,42 @@ func applyApprovalCreate(b Batch, kind string, body ApprovalCreateBody) (any, er
 	return a, setJSON(b, approvalKey(a.ID), a)
 }
 
+// recordApprovalRequest records that c's principal asked for a change
+// that needs a CAB approval of subject (see ApprovalRequestRecord).
+func recordApprovalRequest(b Batch, c GovCtx, subject string, scope deploy.Scope) error {
+	return setJSON(b, approvalRequestKey(subject), ApprovalRequestRecord{Subject: subject, RequestedBy: c.Principal.ID, Scope: scope,
+		RequestedAt: c.At.UTC(), DecisionID: c.DecisionID})
+}
+
+// onlyFailed reports whether d fails and every failed rule has one of
+// prefixes: the refusal is for want of an approval alone.
+func onlyFailed(d deploy.Decision, prefixes ...string) bool {
+	failed := d.Failed()
+	for _, r := range failed {
+		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(r, p) }) {
+			return false
+		}
+	}
+	return len(failed) > 0
+}
+
 func applyExceptionCreate(b Batch, kind string, body ExceptionCreateBody) (any, error) {
 	e := body.Exception
 	e.Artifact = digest.Canonical(e.Artifact)
 	e.ApprovedBy, e.ApproverRole, e.ApprovedAt = body.Principal.ID, body.Principal.Role, body.At.UTC()
+	if !deploy.ValidIdentifier(e.IntentID) {
+		return nil, invalidf("intent_id %q: want an identifier", e.IntentID)
+	}
+	in, _, art, err := intentContext(b, e.IntentID)
+	if err != nil {
+		return nil, fmt.Errorf("intent_id: %w", err)
+	}
+	// The exception is requested for its intent: the requester is the
+	// stored intent's, never the reviewer's claim.
+	if e.RequestedBy != "" && e.RequestedBy != in.RequestedBy {
+		return nil, invalidf("requested_by: intent %s was requested by %s, not %s (the requester is taken from the stored intent; omit requested_by)", in.ID, in.RequestedBy, e.RequestedBy)
+	}
+	e.RequestedBy = in.RequestedBy
 	if err := e.Validate(); err != nil {
 		return nil, fieldInvalid("", err)
 	}
@@ -640,10 +718,6 @@ func applyExceptionCreate(b Batch, kind string, body ExceptionCreateBody) (any, 
 		return nil, err
 	} else if ok {
 		return nil, fmt.Errorf("exception %q: %w", e.ID, ErrConflict)
-	}
-	in, _, art, err := intentContext(b, e.IntentID)
-	if err != nil {
-		return nil, fmt.Errorf("intent_id: %w", err)
 	}
 	if e.Artifact != in.Artifact {
 		return nil, invalidf("artifact: intent %s deploys %s, not %s", in.ID, in.Artifact, e.Artifact)
@@ -729,6 +803,11 @@ func applyIntentCreate(b Batch, kind string, body IntentCreateBody) (any, error)
 		deploy.CheckConcurrency(in, active, conc, body.At),
 	)
 	if rec, err := decide(b, body.GovCtx, kind, "intent/"+in.ID, *in.Scope, as.Assessment.Model, body, nil, d); err != nil {
+		if errors.Is(err, deploy.ErrDenied) && onlyFailed(d, "concurrency.") {
+			if rerr := recordApprovalRequest(b, body.GovCtx, deploy.Subject(deploy.SubjectConcurrency, in.ID), *in.Scope); rerr != nil {
+				return nil, rerr
+			}
+		}
 		return rec, err
 	}
 	rec := IntentRecord{Intent: in, AssessmentID: body.AssessmentID, ConcurrencyApproval: body.ConcurrencyApproval, Status: IntentPending,
@@ -940,6 +1019,11 @@ func applyElevation(b Batch, kind string, body ElevationBody) (any, error) {
 		Event deploy.SIEMEvent       `json:"event"`
 	}{ed.Grant, ed.Event}, ed.Decision)
 	if derr != nil {
+		if errors.Is(derr, deploy.ErrDenied) && onlyFailed(ed.Decision, "jit.cab") {
+			if rerr := recordApprovalRequest(b, body.GovCtx, deploy.Subject(deploy.SubjectElevation, req.ID), req.DeviceScope); rerr != nil {
+				return nil, rerr
+			}
+		}
 		return rec, derr
 	}
 	return rec, setJSON(b, grantKey(req.ID), ed.Grant)
@@ -957,10 +1041,15 @@ func applyScopeChange(b Batch, kind string, body AppScopeBody) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	next, diff, change := deploy.ChangeAppScope(app.Application, body.Scope, cab, body.Sites, body.At)
+	next, diff, change := deploy.ChangeAppScope(app.Application, body.Scope, body.Principal.ID, cab, body.Sites, body.At)
 	authz := deploy.Authorize(body.Principal, deploy.ActionChangeScope, deploy.Object{Kind: "application", ID: app.ID, Scope: body.Scope}, body.At)
 	d := Combine(authz, change)
 	if rec, err := decide(b, body.GovCtx, kind, "app/"+app.ID, app.AllowedScope, "", body, diff, d); err != nil {
+		if errors.Is(err, deploy.ErrDenied) && onlyFailed(d, "cab.") {
+			if rerr := recordApprovalRequest(b, body.GovCtx, deploy.ScopeChangeSubject(app.ID, app.ScopeVersion+1), app.AllowedScope); rerr != nil {
+				return nil, rerr
+			}
+		}
 		return rec, err
 	}
 	app.Application = next

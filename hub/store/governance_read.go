@@ -56,6 +56,12 @@ func (s *State) Approval(id string) (deploy.ApprovalRecord, error) {
 	return getGov[deploy.ApprovalRecord](s, approvalKey(id), "approval "+id)
 }
 
+// ApprovalRequest returns the recorded request for a CAB approval of
+// subject (concurrency:, scope-change: and elevation: subjects).
+func (s *State) ApprovalRequest(subject string) (ApprovalRequestRecord, error) {
+	return getGov[ApprovalRequestRecord](s, approvalRequestKey(subject), "approval request "+subject)
+}
+
 // Exception returns an exception record.
 func (s *State) Exception(id string) (deploy.Exception, error) {
 	return getGov[deploy.Exception](s, exceptionKey(id), "exception "+id)

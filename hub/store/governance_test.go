@@ -266,7 +266,9 @@ func TestGovernanceProcessorDeterministic(t *testing.T) {
 	}
 }
 
-// A refused command writes only its decision record and its audit event.
+// A refused command writes only its decision record and its audit event,
+// and, when it is refused for want of a CAB approval alone, the approval
+// request naming its requester.
 func TestGovernanceRefusalWritesOnlyDecisionAndAudit(t *testing.T) {
 	logs, idx := governanceLog(t)
 	f, s := mustOpenFSM(t, t.TempDir())
@@ -292,12 +294,16 @@ func TestGovernanceRefusalWritesOnlyDecisionAndAudit(t *testing.T) {
 	for _, k := range added {
 		switch {
 		case strings.HasPrefix(k, `"gd/`), strings.HasPrefix(k, `"e/`), strings.HasPrefix(k, `"c/`), strings.HasPrefix(k, `"m/cursor`):
+		case k == `"gw/concurrency:i-2"`:
 		default:
 			t.Errorf("refused intent wrote %s", k)
 		}
 	}
 	if len(added) == 0 {
 		t.Fatal("nothing recorded for the refusal")
+	}
+	if req, err := s.ApprovalRequest("concurrency:i-2"); err != nil || req.RequestedBy != "rita" {
+		t.Fatalf("approval request of the refused concurrent intent: %+v %v", req, err)
 	}
 }
 
