@@ -27,6 +27,7 @@ import (
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/datadir"
+	"github.com/eucora/eucora/internal/httpserve"
 	"github.com/eucora/eucora/internal/signing"
 )
 
@@ -69,6 +70,9 @@ type Config struct {
 	TrailingLogs      uint64
 	// DutyInterval is how often background duties run (default 1s).
 	DutyInterval time.Duration
+	// HTTPLimits are the API's transport limits (timeouts, connection
+	// caps); zero fields take the internal/httpserve defaults.
+	HTTPLimits httpserve.Options
 }
 
 // Server is one running hub node.
@@ -150,12 +154,15 @@ func New(cfg Config) (*Server, error) {
 	s.self = "http://" + s.ln.Addr().String()
 	s.peer = &http.Client{Timeout: 5 * time.Minute}
 	s.mux = s.routes()
-	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	if cfg.HTTPLimits.ErrorLog == nil {
+		cfg.HTTPLimits.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
+	}
+	s.httpSrv = httpserve.Server(s.mux, cfg.HTTPLimits)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.httpSrv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := httpserve.Serve(s.httpSrv, s.ln, cfg.HTTPLimits); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server", "err", err)
 		}
 	}()
