@@ -232,15 +232,27 @@ func (s *Server) deny(r *http.Request, rt Route, p *Principal, status int, reaso
 
 // recordRefusal records a refused request as an audit event with outcome
 // and reason. Each is a Raft entry: a flood of bad requests must not
-// become a flood of writes, so beyond a per-node budget they are only
-// counted.
+// become a flood of writes. Anonymous refusals beyond a per-node budget are
+// only counted; an authenticated caller's are never dropped: beyond the
+// caller's own budget they are folded into a per-caller aggregate event
+// (hub/audit.go), so an anonymous flood cannot hide an insider's attempts.
 func (s *Server) recordRefusal(r *http.Request, p *Principal, action, object, outcome, reason string) {
-	if !s.denyLimit.Allow() {
-		s.metrics.deniedDropped.Inc()
+	if p == nil {
+		if !s.denyLimit.Allow() {
+			s.metrics.deniedDropped.Inc()
+			return
+		}
+	} else if s.denials.fold(p, action, object, outcome, reason) {
+		s.metrics.deniedFolded.Inc()
 		return
 	}
 	a := s.audit(r, p, action, object)
 	a.Outcome, a.Reason = outcome, reason
+	s.recordAudit(a)
+}
+
+// recordAudit proposes a lone audit event, logging a failure.
+func (s *Server) recordAudit(a *store.AuditInput) {
 	cmd, err := store.NewCommand(store.CmdAuditRecord, struct{}{}, a)
 	if err != nil {
 		return
@@ -248,7 +260,7 @@ func (s *Server) recordRefusal(r *http.Request, p *Principal, action, object, ou
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if _, err := s.propose(ctx, cmd); err != nil {
-		s.log.Warn("could not record a refused request", "action", action, "outcome", outcome, "err", err)
+		s.log.Warn("could not record a refused request", "action", a.Action, "outcome", a.Outcome, "err", err)
 	}
 }
 

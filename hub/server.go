@@ -36,11 +36,17 @@ const (
 	DefaultHTTPAddr = "127.0.0.1:8440"
 	DefaultRaftAddr = "127.0.0.1:8441"
 	DefaultNodeID   = "node1"
-	// DeniedEventsPerSecond bounds how many denied or refused requests
-	// (RBAC, scope, refused edge bundles) per second a node records as
-	// audit events; the rest are counted in
-	// eucora_hub_denied_events_dropped_total.
+	// DeniedEventsPerSecond bounds how many denied or refused anonymous
+	// requests (no token, unknown or revoked token, bad peer credentials)
+	// per second a node records as audit events; the rest are counted in
+	// eucora_hub_denied_events_dropped_total. Denials of authenticated
+	// callers never share this budget (see ActorDeniedEventsPerSecond).
 	DeniedEventsPerSecond = 50
+	// ActorDeniedEventsPerSecond is the per-caller budget of denials
+	// recorded one by one; beyond it a caller's denials are counted and
+	// recorded in one aggregate event per caller (action denied.aggregate,
+	// with the count) at the next duty tick, so none goes unaudited.
+	ActorDeniedEventsPerSecond = 10
 	// BootstrapTokenFile is written (0600) under the data directory on the
 	// first bootstrap.
 	BootstrapTokenFile = "bootstrap.token"
@@ -96,7 +102,8 @@ type Server struct {
 	// pubObjects caches the object lists of APT publications by digest
 	// (immutable: hub/sitesync.go).
 	pubObjects sync.Map
-	denyLimit  *rate.Limiter // budget for recording denied requests
+	denyLimit  *rate.Limiter // budget for recording anonymous denied requests
+	denials    actorDenials  // per-caller budgets and aggregates (hub/audit.go)
 
 	// Background duties skip work whose inputs did not change:
 	// blobsRepaired is the last repair pass that left no blob missing,
@@ -286,6 +293,7 @@ func (s *Server) duties(bootstrap bool) {
 			}
 		}
 		s.repairBlobs()
+		s.flushDenials()
 		select {
 		case <-s.ctx.Done():
 			return
