@@ -264,7 +264,7 @@ func TestScopedTokens(t *testing.T) {
 	if err != nil || len(sites) != 1 || sites[0].Name != "acme-1" {
 		t.Fatalf("scoped list: %+v %v", sites, err)
 	}
-	if _, err := sc.Site(ctx, "globex-1"); err == nil || !strings.Contains(err.Error(), "403") {
+	if _, err := sc.Site(ctx, "globex-1"); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("out-of-scope get: %v", err)
 	}
 	before, _ := n.srv.Store().State().Sites()

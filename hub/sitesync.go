@@ -60,18 +60,10 @@ func siteSyncRoutes() []Route {
 }
 
 // scopedSite loads the site named in the path if it is in p's scope,
-// answering the request itself otherwise.
+// answering the request itself otherwise (siteInScope: 404 alike for a
+// missing and an out-of-scope site, the latter audited).
 func (s *Server) scopedSite(w http.ResponseWriter, r *http.Request, p *Principal, action string) (store.Site, bool) {
-	site, err := s.store.State().Site(r.PathValue("name"))
-	if err != nil {
-		writeStoreError(w, err)
-		return site, false
-	}
-	if !p.Scope.Contains(site.Scope) {
-		s.denyScope(w, r, p, action, fmt.Sprintf("site %q (scope %s) is outside this token's scope %s", site.Name, site.Scope, p.Scope))
-		return site, false
-	}
-	return site, true
+	return s.siteInScope(w, r, p, action, r.PathValue("name"))
 }
 
 func (s *Server) handleSiteEnroll(w http.ResponseWriter, r *http.Request, p *Principal) {
