@@ -345,6 +345,13 @@ func (s *Server) handleEventsList(w http.ResponseWriter, r *http.Request, p *Pri
 }
 
 func (s *Server) handleEventsBatch(w http.ResponseWriter, r *http.Request, p *Principal) {
+	// The origin, which decides the scope, is inside the body: the body is
+	// read in its turn (largeBody), bounded by maxBatchBody.
+	release, ok := s.largeBody(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	body, err := DecodeEventsBatch(http.MaxBytesReader(w, r.Body, maxBatchBody))
 	if err != nil {
 		writeInputError(w, err)

@@ -76,6 +76,9 @@ type Config struct {
 	TrailingLogs      uint64
 	// DutyInterval is how often background duties run (default 1s).
 	DutyInterval time.Duration
+	// LargeBodies is how many large request bodies (imports, event
+	// batches) a node reads at once (default 1); others wait their turn.
+	LargeBodies int
 	// HTTPLimits are the API's transport limits (timeouts, connection
 	// caps); zero fields take the internal/httpserve defaults.
 	HTTPLimits httpserve.Options
@@ -104,6 +107,7 @@ type Server struct {
 	pubObjects sync.Map
 	denyLimit  *rate.Limiter // budget for recording anonymous denied requests
 	denials    actorDenials  // per-caller budgets and aggregates (hub/audit.go)
+	large      chan struct{} // turns to read a large body (hub/bodies.go)
 
 	// Background duties skip work whose inputs did not change:
 	// blobsRepaired is the last repair pass that left no blob missing,
@@ -129,11 +133,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.DutyInterval == 0 {
 		cfg.DutyInterval = time.Second
 	}
+	if cfg.LargeBodies <= 0 {
+		cfg.LargeBodies = 1
+	}
 	if !store.ValidName(cfg.NodeID) {
 		return nil, fmt.Errorf("node id %q: want 1-63 characters of a-z, 0-9, '.', '_', '-'", cfg.NodeID)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), ready: make(chan struct{}),
-		denyLimit: rate.NewLimiter(rate.Limit(DeniedEventsPerSecond), 2*DeniedEventsPerSecond)}
+		denyLimit: rate.NewLimiter(rate.Limit(DeniedEventsPerSecond), 2*DeniedEventsPerSecond),
+		large:     make(chan struct{}, cfg.LargeBodies)}
 	var err error
 	if s.dir, err = datadir.Open(cfg.DataDir); err != nil {
 		return nil, err
