@@ -133,7 +133,8 @@ func TestParseApprovalAndException(t *testing.T) {
 	}
 	for _, tc := range []struct{ from, to, field string }{
 		{`"decision":"approved"`, `"decision":"maybe"`, "decision"},
-		{`"approver":"carol"`, `"approver":"carol","approver":"rita"`, "approval"},
+		{`"approver":"carol"`, `"approver":"carol","approver":"rita"`, "approver"},
+		{`"approver":"carol"`, `"Approver":"carol"`, "Approver"},
 		{`"id":"cab-7"`, `"id":"cab-7","extra":1`, "extra"},
 		{`"approver_role":"cab-approver"`, `"approver_role":"root"`, "approver_role"},
 	} {

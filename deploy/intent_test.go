@@ -48,7 +48,9 @@ func TestParseIntent(t *testing.T) {
 		{`"not_before":"2026-11-26T12:00:00Z",`, ``, "schedule.not_before"},
 		{`["exception_records"]`, `["selfie"]`, "required_evidence[0]"},
 		{`["maintenance-window"]`, `[""]`, "constraints[0]"},
-		{`"ring":2`, `"ring":2,"ring":3`, "intent"},
+		{`"ring":2`, `"ring":2,"ring":3`, "ring"},
+		{`"ring":2`, `"Ring":2`, "Ring"},
+		{`"requested_by":"rita"`, `"Requested_By":"rita"`, "Requested_By"},
 		{`"requested_by":"rita"`, `"requested_by":"rita","priority":1`, "priority"},
 	} {
 		doc := strings.Replace(intentDoc, tc.from, tc.to, 1)

@@ -15,15 +15,16 @@ import (
 const MaxDocumentSize = 4 << 20
 
 // decodeStrict decodes one JSON document into v, refusing unknown fields,
-// duplicate object keys, trailing data and oversize input. Errors wrap
+// duplicate object keys, keys that match a field only when case is
+// ignored, trailing data and oversize input. Errors wrap
 // ErrInvalidInput and name the field when one is at fault; root labels the
 // document ("risk input", "intent", ...).
 func decodeStrict(b []byte, v any, root string) error {
 	if len(b) > MaxDocumentSize {
 		return fieldErrorf(root, "document is %d bytes, more than the %d allowed", len(b), MaxDocumentSize)
 	}
-	if err := checkDuplicateKeys(b); err != nil {
-		return fieldErrorf(root, "%v", err)
+	if err := CheckKeys(b, v); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -155,26 +156,6 @@ func walkJSON(b []byte, fn func(path string, object int, tok json.Token, key boo
 	}
 }
 
-// checkDuplicateKeys refuses an object that names the same key twice
-// (encoding/json would silently keep the last).
-func checkDuplicateKeys(b []byte) error {
-	seen := map[int]map[string]bool{}
-	return walkJSON(b, func(path string, object int, tok json.Token, key bool) error {
-		if !key {
-			return nil
-		}
-		k := tok.(string)
-		if seen[object] == nil {
-			seen[object] = map[string]bool{}
-		}
-		if seen[object][k] {
-			return fmt.Errorf("duplicate key %q", joinPath(path, k))
-		}
-		seen[object][k] = true
-		return nil
-	})
-}
-
 // pathOfString returns the path of the first string value equal to v.
 func pathOfString(b []byte, v string) string {
 	found := ""
@@ -194,4 +175,164 @@ func joinPath(base, key string) string {
 		return key
 	}
 	return base + "." + key
+}
+
+// CheckKeys refuses what encoding/json would silently accept in a document
+// meant for v: an object naming the same key twice (encoding/json keeps the
+// last, so `"role":"auditor","role":"platform-admin"` would make an admin)
+// and a key that matches a struct field only when case is ignored
+// (`"Role"` for `role`). Every decoder of outside input calls it before
+// decoding, with DisallowUnknownFields for keys that match nothing. The
+// error is a *FieldError naming the key's path ("a.b[].c"). Syntax errors
+// are left to the real decoder. Fields and values behind a custom
+// UnmarshalJSON are checked for duplicates only.
+func CheckKeys(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var t reflect.Type
+	if v != nil {
+		t = reflect.TypeOf(v)
+	}
+	err := checkValue(dec, t, "")
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return err
+	}
+	return nil
+}
+
+var (
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshaler = reflect.TypeFor[interface{ UnmarshalText([]byte) error }]()
+)
+
+// plain resolves t to the type whose JSON shape the decoder follows, or
+// nil when its keys are not known (any, custom unmarshalers).
+func plain(t reflect.Type) reflect.Type {
+	for t != nil {
+		if t.Implements(jsonUnmarshaler) || reflect.PointerTo(t).Implements(jsonUnmarshaler) {
+			return nil
+		}
+		switch t.Kind() {
+		case reflect.Pointer:
+			t = t.Elem()
+			continue
+		case reflect.Interface:
+			return nil
+		}
+		return t
+	}
+	return nil
+}
+
+func checkValue(dec *json.Decoder, t reflect.Type, path string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	t = plain(t)
+	switch tok {
+	case json.Delim('{'):
+		return checkObject(dec, t, path)
+	case json.Delim('['):
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for dec.More() {
+			if err := checkValue(dec, elem, path+"[]"); err != nil {
+				return err
+			}
+		}
+		_, err := dec.Token()
+		return err
+	}
+	return nil
+}
+
+func checkObject(dec *json.Decoder, t reflect.Type, path string) error {
+	var fields map[string]reflect.Type
+	var elem reflect.Type
+	if t != nil {
+		switch t.Kind() {
+		case reflect.Struct:
+			fields = jsonFields(t)
+		case reflect.Map:
+			elem = t.Elem()
+		}
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		k, ok := tok.(string)
+		if !ok {
+			return fmt.Errorf("object key %v is not a string", tok)
+		}
+		kp := joinPath(path, k)
+		if seen[k] {
+			return fieldErrorf(kp, "duplicate key (each key may appear once in an object)")
+		}
+		seen[k] = true
+		child := elem
+		if fields != nil {
+			ft, exact := fields[k]
+			if !exact {
+				for name := range fields {
+					if strings.EqualFold(name, k) {
+						return fieldErrorf(kp, "unknown field (keys are case-sensitive: did you mean %q?)", name)
+					}
+				}
+			}
+			child = ft
+		}
+		if err := checkValue(dec, child, kp); err != nil {
+			return err
+		}
+	}
+	_, err := dec.Token()
+	return err
+}
+
+// jsonFields returns the JSON names of t's fields (with promoted fields of
+// untagged embedded structs) and their types, as encoding/json sees them.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	var add func(t reflect.Type, depth int)
+	add = func(t reflect.Type, depth int) {
+		if depth > 8 {
+			return
+		}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, _, _ := strings.Cut(tag, ",")
+			if f.Anonymous && name == "" {
+				ft := f.Type
+				if ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if ft.Kind() == reflect.Struct {
+					add(ft, depth+1)
+					continue
+				}
+			}
+			if !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			if _, dup := out[name]; !dup || depth == 0 {
+				out[name] = f.Type
+			}
+		}
+	}
+	add(t, 0)
+	return out
 }

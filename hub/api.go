@@ -144,16 +144,44 @@ func (s *Server) handleSitesList(w http.ResponseWriter, r *http.Request, p *Prin
 }
 
 func (s *Server) handleSiteGet(w http.ResponseWriter, r *http.Request, p *Principal) {
-	site, err := s.store.State().Site(r.PathValue("name"))
-	if err != nil {
-		writeStoreError(w, err)
-		return
-	}
-	if !p.Scope.Contains(site.Scope) {
-		writeError(w, http.StatusForbidden, "site %q (scope %s) is outside this token's scope %s", site.Name, site.Scope, p.Scope)
+	site, ok := s.siteInScope(w, r, p, "sites.get", r.PathValue("name"))
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, site)
+}
+
+// notInScope is the answer for a record that does not exist or is outside
+// p's scope: the same words for both, so a scoped token cannot learn which
+// names exist elsewhere.
+func notInScope(p *Principal, kind, name string) string {
+	if p.Scope.IsEnterprise() {
+		return fmt.Sprintf("no %s named %q", kind, name)
+	}
+	return fmt.Sprintf("no %s named %q within this token's scope %s", kind, name, p.Scope)
+}
+
+// siteInScope loads the named site if it is within p's scope. Otherwise it
+// answers 404 with the same message whether the site is missing or outside
+// the scope (scope is checked before anything else about the site is
+// revealed), and records an out-of-scope attempt as a denial; action is
+// the route's name.
+func (s *Server) siteInScope(w http.ResponseWriter, r *http.Request, p *Principal, action, name string) (store.Site, bool) {
+	site, err := s.store.State().Site(name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		writeStoreError(w, err)
+		return site, false
+	}
+	if err == nil && !p.Scope.Contains(site.Scope) {
+		s.recordRefusal(r, p, action, r.URL.Path, "denied", fmt.Sprintf("%d: site %q (scope %s) is outside this token's scope %s",
+			http.StatusNotFound, site.Name, site.Scope, p.Scope))
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		writeError(w, http.StatusNotFound, "%s", notInScope(p, "site", name))
+		return store.Site{}, false
+	}
+	return site, true
 }
 
 // apply proposes a write carrying its audit event and maps the outcome.
@@ -260,12 +288,16 @@ func (s *Server) handleTokenCreate(w http.ResponseWriter, r *http.Request, p *Pr
 func (s *Server) handleTokenRevoke(w http.ResponseWriter, r *http.Request, p *Principal) {
 	id := r.PathValue("id")
 	t, err := s.store.State().Token(id)
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		writeStoreError(w, err)
 		return
 	}
-	if !p.Scope.Contains(t.Scope) {
-		s.denyScope(w, r, p, "tokens.revoke", fmt.Sprintf("token scope %s is outside this token's scope %s", t.Scope, p.Scope))
+	if err == nil && !p.Scope.Contains(t.Scope) {
+		s.recordRefusal(r, p, "tokens.revoke", r.URL.Path, "denied", fmt.Sprintf("%d: token scope %s is outside this token's scope %s", http.StatusNotFound, t.Scope, p.Scope))
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		writeError(w, http.StatusNotFound, "%s", notInScope(p, "token", id))
 		return
 	}
 	raw, ok := s.apply(w, r, p, store.CmdTokenRevoke, "token/"+id, store.TokenRevokeBody{ID: id, Time: store.NowUTC()}, 0)
@@ -313,25 +345,35 @@ func (s *Server) handleEventsList(w http.ResponseWriter, r *http.Request, p *Pri
 }
 
 func (s *Server) handleEventsBatch(w http.ResponseWriter, r *http.Request, p *Principal) {
+	// The origin, which decides the scope, is inside the body: the body is
+	// read in its turn (largeBody), bounded by maxBatchBody.
+	release, ok := s.largeBody(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	body, err := DecodeEventsBatch(http.MaxBytesReader(w, r.Body, maxBatchBody))
 	if err != nil {
 		writeInputError(w, err)
 		return
 	}
+	// Scope first: a missing and an out-of-scope origin get the same answer.
 	site, err := s.store.State().Site(body.Origin)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusUnprocessableEntity, "origin: no site named %q", body.Origin)
-		return
-	} else if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		writeStoreError(w, err)
+		return
+	}
+	if err == nil && !p.Scope.Contains(site.Scope) {
+		s.recordRefusal(r, p, "events.ingest", r.URL.Path, "denied", fmt.Sprintf("%d: origin site %q (scope %s) is outside this token's scope %s",
+			http.StatusUnprocessableEntity, site.Name, site.Scope, p.Scope))
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "origin: %s", notInScope(p, "site", body.Origin))
 		return
 	}
 	if site.EdgeKeyID != "" {
 		writeError(w, http.StatusUnprocessableEntity, "origin: site %q has an enrolled edge; its events arrive hash-chained in signed edge bundles ('eucora hub import')", site.Name)
-		return
-	}
-	if !p.Scope.Contains(site.Scope) {
-		s.denyScope(w, r, p, "events.ingest", fmt.Sprintf("origin site %q (scope %s) is outside this token's scope %s", site.Name, site.Scope, p.Scope))
 		return
 	}
 	s.apply(w, r, p, store.CmdEventsIngest, "origin/"+body.Origin, body, http.StatusOK)
@@ -353,9 +395,40 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request, p *Principal
 
 func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, p *Principal) {
 	id := r.PathValue("id")
+	servers, err := s.store.Servers()
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	member, voters := false, 0
+	for _, sv := range servers {
+		if sv.Suffrage == raft.Voter {
+			voters++
+		}
+		if string(sv.ID) == id {
+			member = true
+		}
+	}
+	if !member {
+		writeError(w, http.StatusNotFound, "node %q is not a member of the cluster", id)
+		return
+	}
+	if target := voterOf(servers, id); target && voters == 1 {
+		writeError(w, http.StatusConflict, "node %q is the cluster's last voter: removing it would leave no cluster; add another node first", id)
+		return
+	}
 	if err := s.store.RemoveServer(id); err != nil {
 		writeStoreError(w, err)
 		return
 	}
 	s.apply(w, r, p, store.CmdNodeRemove, "node/"+id, store.NodeRemoveBody{ID: id}, http.StatusOK)
+}
+
+func voterOf(servers []raft.Server, id string) bool {
+	for _, sv := range servers {
+		if string(sv.ID) == id {
+			return sv.Suffrage == raft.Voter
+		}
+	}
+	return false
 }

@@ -42,9 +42,22 @@ func badField(field, format string, args ...any) *InputError {
 }
 
 // decodeJSON decodes exactly one JSON value from r into v, refusing unknown
-// fields and trailing data.
+// fields, duplicate keys, keys that match a field only when case is ignored
+// (deploy.CheckKeys) and trailing data. r must be bounded
+// (http.MaxBytesReader): the body is read whole before it is decoded.
 func decodeJSON(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return jsonError(err)
+	}
+	if err := deploy.CheckKeys(b, v); err != nil {
+		var fe *deploy.FieldError
+		if errors.As(err, &fe) {
+			return &InputError{Status: http.StatusBadRequest, Field: fe.Field, Msg: fe.Msg}
+		}
+		return &InputError{Status: http.StatusBadRequest, Msg: err.Error()}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)

@@ -50,10 +50,23 @@ func FuzzDecodeTokenRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"name":"ops","role":"auditor"}`, `{"name":"ops","role":"platform-admin","scope":{"acquisition":"a"}}`,
 		`{"name":"ops","role":"root"}`, `{"name":"","role":"auditor"}`, `{"role":7}`,
+		`{"name":"ops","role":"auditor","role":"platform-admin"}`, `{"name":"ops","Role":"platform-admin"}`,
+		`{"name":"ops","role":"auditor","scope":{"bu":"a","bu":"b"}}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := DecodeTokenRequest(bytes.NewReader(data)); err == nil {
+			// Accepted: every top-level key is spelled exactly as a field
+			// and appears once, so the role read is the only role sent.
+			seen := map[string]bool{}
+			for _, k := range topLevelKeys(data) {
+				if seen[k] || (k != "name" && k != "role" && k != "scope") {
+					t.Fatalf("accepted %q with key %q", data, k)
+				}
+				seen[k] = true
+			}
+		}
 		checkDecoded(t, data, func(r *bytes.Reader) (TokenRequest, error) { return DecodeTokenRequest(r) },
 			func(v TokenRequest) error {
 				if !store.ValidName(v.Name) {
@@ -87,4 +100,33 @@ func FuzzDecodeEventsBatch(f *testing.F) {
 		checkDecoded(t, data, func(r *bytes.Reader) (store.EventsIngestBody, error) { return DecodeEventsBatch(r) },
 			store.ValidateIngest)
 	})
+}
+
+// topLevelKeys lists the keys of a JSON object in order, repeats included.
+func topLevelKeys(data []byte) []string {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var keys []string
+	depth := 0
+	expectKey := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return keys
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			expectKey = depth == 1 && tok == json.Delim('{')
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		default:
+			if depth == 1 && expectKey {
+				keys = append(keys, tok.(string))
+				expectKey = false
+				continue
+			}
+		}
+		expectKey = depth == 1
+	}
 }

@@ -22,6 +22,7 @@ type metrics struct {
 	fsmApply prometheus.Histogram
 
 	deniedDropped prometheus.Counter
+	deniedFolded  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -42,9 +43,12 @@ func newMetrics() *metrics {
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 	})
 	m.deniedDropped = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "eucora_hub_denied_events_dropped_total", Help: "Denied or refused requests not recorded as audit events because the per-node budget was exceeded.",
+		Name: "eucora_hub_denied_events_dropped_total", Help: "Denied or refused anonymous requests not recorded as audit events because the per-node budget for anonymous denials was exceeded.",
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.apply, m.fsmApply, m.deniedDropped,
+	m.deniedFolded = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "eucora_hub_denied_events_aggregated_total", Help: "Denials by authenticated callers over their per-caller budget, recorded in a per-caller aggregate audit event instead of one event each.",
+	})
+	m.reg.MustRegister(m.requests, m.latency, m.apply, m.fsmApply, m.deniedDropped, m.deniedFolded,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

@@ -265,7 +265,7 @@ func TestScopedTokens(t *testing.T) {
 	if err != nil || len(sites) != 1 || sites[0].Name != "acme-1" {
 		t.Fatalf("scoped list: %+v %v", sites, err)
 	}
-	if _, err := sc.Site(ctx, "globex-1"); err == nil || !strings.Contains(err.Error(), "403") {
+	if _, err := sc.Site(ctx, "globex-1"); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("out-of-scope get: %v", err)
 	}
 	before, _ := n.srv.Store().State().Sites()
@@ -320,6 +320,15 @@ func TestBadInput(t *testing.T) {
 		{"POST", "/v1/sites", `{"name":1,"class":"online"}`, 400, "name"},
 		{"POST", "/v1/sites", `{"name":"` + strings.Repeat("a", 70<<10) + `"}`, 413, "larger"},
 		{"POST", "/v1/tokens", `{"name":"x","role":"king"}`, 422, "role"},
+		{"POST", "/v1/tokens", `{"name":"x","role":"auditor","role":"platform-admin"}`, 400, "role: duplicate key"},
+		{"POST", "/v1/tokens", `{"name":"x","Role":"platform-admin"}`, 400, "Role: unknown field (keys are case-sensitive"},
+		{"POST", "/v1/tokens", `{"name":"x","role":"auditor","ROLE":"platform-admin"}`, 400, "ROLE"},
+		{"POST", "/v1/tokens", `{"name":"x","role":"auditor","scope":{"acquisition":"a","Acquisition":"b"}}`, 400, "scope.Acquisition"},
+		{"POST", "/v1/sites", `{"name":"a","Name":"b","class":"online"}`, 400, "Name"},
+		{"POST", "/v1/sites", `{"name":"a","class":"online","name":"b"}`, 400, "name: duplicate key"},
+		{"POST", "/v1/cluster/join", `{"node_id":"n2","Node_ID":"n3","raft_addr":"h:1","http_addr":"http://h:2"}`, 400, "Node_ID"},
+		{"POST", "/v1/events:batch", `{"origin":"x","origin":"y","events":[]}`, 400, "origin: duplicate key"},
+		{"POST", "/v1/events:batch", `{"origin":"x","events":[{"Sequence":1}]}`, 400, "events[].Sequence"},
 		{"POST", "/v1/events:batch", `{"origin":"nowhere","events":[{"sequence":1,"time":"2026-11-28T12:00:00Z","action":"x","outcome":"ok"}]}`, 422, "origin"},
 		{"POST", "/v1/events:batch", `{"origin":"x","events":[{"sequence":0,"time":"2026-11-28T12:00:00Z","action":"x","outcome":"ok"}]}`, 422, "events[0].sequence"},
 		{"GET", "/v1/events?after=abc", "", 400, "after"},

@@ -100,9 +100,9 @@ func (s *Server) routes() *http.ServeMux {
 	}
 	s.registerColonRoutes(mux, colon)
 	// Peer endpoints: authenticated by the cluster's peer secret, local.
-	mux.Handle("POST /internal/v1/apply", s.metrics.instrument("internal.apply", s.peerOnly(s.handleInternalApply)))
-	mux.Handle("GET /internal/v1/blobs/{hex}", s.metrics.instrument("internal.blob", s.peerOnly(s.handleInternalBlob)))
-	mux.Handle("POST /internal/v1/blobs/{hex}/fetch", s.metrics.instrument("internal.fetch", s.peerOnly(s.handleInternalFetch)))
+	mux.Handle("POST /internal/v1/apply", s.metrics.instrument("internal.apply", s.peerOnly("internal.apply", s.handleInternalApply)))
+	mux.Handle("GET /internal/v1/blobs/{hex}", s.metrics.instrument("internal.blob", s.peerOnly("internal.blob", s.handleInternalBlob)))
+	mux.Handle("POST /internal/v1/blobs/{hex}/fetch", s.metrics.instrument("internal.fetch", s.peerOnly("internal.fetch", s.handleInternalFetch)))
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 	}))
@@ -181,15 +181,37 @@ func authorize(rt Route, p *Principal) string {
 	return ""
 }
 
-var errNoToken = errors.New("missing bearer token (Authorization: Bearer TOKEN)")
+var (
+	errNoToken        = errors.New("missing bearer token (Authorization: Bearer TOKEN)")
+	errTwoAuthHeaders = errors.New("more than one Authorization header: send exactly one (Authorization: Bearer TOKEN)")
+)
+
+// bearerToken returns the credentials of the request's one Authorization
+// header. The scheme is matched case-insensitively (RFC 7235 section 2.1);
+// several Authorization headers are refused, since proxies and servers
+// disagree on which one counts.
+func bearerToken(r *http.Request) (string, error) {
+	hs := r.Header.Values("Authorization")
+	switch {
+	case len(hs) == 0:
+		return "", errNoToken
+	case len(hs) > 1:
+		return "", errTwoAuthHeaders
+	}
+	scheme, secret, ok := strings.Cut(strings.TrimLeft(hs[0], " \t"), " ")
+	secret = strings.Trim(secret, " \t")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		return "", errNoToken
+	}
+	return secret, nil
+}
 
 func (s *Server) authenticate(r *http.Request) (*Principal, error) {
-	h := r.Header.Get("Authorization")
-	secret, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || secret == "" {
-		return nil, errNoToken
+	secret, err := bearerToken(r)
+	if err != nil {
+		return nil, err
 	}
-	t, err := s.store.State().TokenByHash(hashToken(strings.TrimSpace(secret)))
+	t, err := s.store.State().TokenByHash(hashToken(secret))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errors.New("unknown token")
 	}
@@ -210,15 +232,27 @@ func (s *Server) deny(r *http.Request, rt Route, p *Principal, status int, reaso
 
 // recordRefusal records a refused request as an audit event with outcome
 // and reason. Each is a Raft entry: a flood of bad requests must not
-// become a flood of writes, so beyond a per-node budget they are only
-// counted.
+// become a flood of writes. Anonymous refusals beyond a per-node budget are
+// only counted; an authenticated caller's are never dropped: beyond the
+// caller's own budget they are folded into a per-caller aggregate event
+// (hub/audit.go), so an anonymous flood cannot hide an insider's attempts.
 func (s *Server) recordRefusal(r *http.Request, p *Principal, action, object, outcome, reason string) {
-	if !s.denyLimit.Allow() {
-		s.metrics.deniedDropped.Inc()
+	if p == nil {
+		if !s.denyLimit.Allow() {
+			s.metrics.deniedDropped.Inc()
+			return
+		}
+	} else if s.denials.fold(p, action, object, outcome, reason) {
+		s.metrics.deniedFolded.Inc()
 		return
 	}
 	a := s.audit(r, p, action, object)
 	a.Outcome, a.Reason = outcome, reason
+	s.recordAudit(a)
+}
+
+// recordAudit proposes a lone audit event, logging a failure.
+func (s *Server) recordAudit(a *store.AuditInput) {
 	cmd, err := store.NewCommand(store.CmdAuditRecord, struct{}{}, a)
 	if err != nil {
 		return
@@ -226,7 +260,7 @@ func (s *Server) recordRefusal(r *http.Request, p *Principal, action, object, ou
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if _, err := s.propose(ctx, cmd); err != nil {
-		s.log.Warn("could not record a refused request", "action", action, "outcome", outcome, "err", err)
+		s.log.Warn("could not record a refused request", "action", a.Action, "outcome", a.Outcome, "err", err)
 	}
 }
 
@@ -313,16 +347,23 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	rp.ServeHTTP(w, r)
 }
 
-func (s *Server) peerOnly(h http.HandlerFunc) http.Handler {
+// peerOnly admits requests carrying the cluster's peer secret; others are
+// refused 401 and recorded as denials like any unauthenticated call.
+func (s *Server) peerOnly(name string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := s.store.State().Identity()
 		if err != nil {
 			writeError(w, http.StatusServiceUnavailable, "cluster identity not replicated to this node yet")
 			return
 		}
-		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if subtle.ConstantTimeCompare([]byte(got), []byte(id.PeerSecret)) != 1 {
-			writeError(w, http.StatusUnauthorized, "peer endpoint: bad peer credentials")
+		got, err := bearerToken(r)
+		if err != nil || subtle.ConstantTimeCompare([]byte(got), []byte(id.PeerSecret)) != 1 {
+			reason := "peer endpoint: bad peer credentials"
+			if err != nil {
+				reason = "peer endpoint: " + err.Error()
+			}
+			s.recordRefusal(r, nil, name, r.URL.Path, "denied", fmt.Sprintf("%d: %s", http.StatusUnauthorized, reason))
+			writeError(w, http.StatusUnauthorized, "%s", reason)
 			return
 		}
 		h(w, r)

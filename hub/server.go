@@ -27,6 +27,7 @@ import (
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/datadir"
+	"github.com/eucora/eucora/internal/httpserve"
 	"github.com/eucora/eucora/internal/signing"
 )
 
@@ -35,11 +36,17 @@ const (
 	DefaultHTTPAddr = "127.0.0.1:8440"
 	DefaultRaftAddr = "127.0.0.1:8441"
 	DefaultNodeID   = "node1"
-	// DeniedEventsPerSecond bounds how many denied or refused requests
-	// (RBAC, scope, refused edge bundles) per second a node records as
-	// audit events; the rest are counted in
-	// eucora_hub_denied_events_dropped_total.
+	// DeniedEventsPerSecond bounds how many denied or refused anonymous
+	// requests (no token, unknown or revoked token, bad peer credentials)
+	// per second a node records as audit events; the rest are counted in
+	// eucora_hub_denied_events_dropped_total. Denials of authenticated
+	// callers never share this budget (see ActorDeniedEventsPerSecond).
 	DeniedEventsPerSecond = 50
+	// ActorDeniedEventsPerSecond is the per-caller budget of denials
+	// recorded one by one; beyond it a caller's denials are counted and
+	// recorded in one aggregate event per caller (action denied.aggregate,
+	// with the count) at the next duty tick, so none goes unaudited.
+	ActorDeniedEventsPerSecond = 10
 	// BootstrapTokenFile is written (0600) under the data directory on the
 	// first bootstrap.
 	BootstrapTokenFile = "bootstrap.token"
@@ -69,6 +76,12 @@ type Config struct {
 	TrailingLogs      uint64
 	// DutyInterval is how often background duties run (default 1s).
 	DutyInterval time.Duration
+	// LargeBodies is how many large request bodies (imports, event
+	// batches) a node reads at once (default 1); others wait their turn.
+	LargeBodies int
+	// HTTPLimits are the API's transport limits (timeouts, connection
+	// caps); zero fields take the internal/httpserve defaults.
+	HTTPLimits httpserve.Options
 }
 
 // Server is one running hub node.
@@ -92,7 +105,9 @@ type Server struct {
 	// pubObjects caches the object lists of APT publications by digest
 	// (immutable: hub/sitesync.go).
 	pubObjects sync.Map
-	denyLimit  *rate.Limiter // budget for recording denied requests
+	denyLimit  *rate.Limiter // budget for recording anonymous denied requests
+	denials    actorDenials  // per-caller budgets and aggregates (hub/audit.go)
+	large      chan struct{} // turns to read a large body (hub/bodies.go)
 
 	// Background duties skip work whose inputs did not change:
 	// blobsRepaired is the last repair pass that left no blob missing,
@@ -118,11 +133,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.DutyInterval == 0 {
 		cfg.DutyInterval = time.Second
 	}
+	if cfg.LargeBodies <= 0 {
+		cfg.LargeBodies = 1
+	}
 	if !store.ValidName(cfg.NodeID) {
 		return nil, fmt.Errorf("node id %q: want 1-63 characters of a-z, 0-9, '.', '_', '-'", cfg.NodeID)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), ready: make(chan struct{}),
-		denyLimit: rate.NewLimiter(rate.Limit(DeniedEventsPerSecond), 2*DeniedEventsPerSecond)}
+		denyLimit: rate.NewLimiter(rate.Limit(DeniedEventsPerSecond), 2*DeniedEventsPerSecond),
+		large:     make(chan struct{}, cfg.LargeBodies)}
 	var err error
 	if s.dir, err = datadir.Open(cfg.DataDir); err != nil {
 		return nil, err
@@ -150,12 +169,15 @@ func New(cfg Config) (*Server, error) {
 	s.self = "http://" + s.ln.Addr().String()
 	s.peer = &http.Client{Timeout: 5 * time.Minute}
 	s.mux = s.routes()
-	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	if cfg.HTTPLimits.ErrorLog == nil {
+		cfg.HTTPLimits.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
+	}
+	s.httpSrv = httpserve.Server(s.mux, cfg.HTTPLimits)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.httpSrv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := httpserve.Serve(s.httpSrv, s.ln, cfg.HTTPLimits); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server", "err", err)
 		}
 	}()
@@ -279,6 +301,7 @@ func (s *Server) duties(bootstrap bool) {
 			}
 		}
 		s.repairBlobs()
+		s.flushDenials()
 		select {
 		case <-s.ctx.Done():
 			return

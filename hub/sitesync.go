@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,18 +61,10 @@ func siteSyncRoutes() []Route {
 }
 
 // scopedSite loads the site named in the path if it is in p's scope,
-// answering the request itself otherwise.
+// answering the request itself otherwise (siteInScope: 404 alike for a
+// missing and an out-of-scope site, the latter audited).
 func (s *Server) scopedSite(w http.ResponseWriter, r *http.Request, p *Principal, action string) (store.Site, bool) {
-	site, err := s.store.State().Site(r.PathValue("name"))
-	if err != nil {
-		writeStoreError(w, err)
-		return site, false
-	}
-	if !p.Scope.Contains(site.Scope) {
-		s.denyScope(w, r, p, action, fmt.Sprintf("site %q (scope %s) is outside this token's scope %s", site.Name, site.Scope, p.Scope))
-		return site, false
-	}
-	return site, true
+	return s.siteInScope(w, r, p, action, r.PathValue("name"))
 }
 
 func (s *Server) handleSiteEnroll(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -703,11 +694,13 @@ func (s *Server) handleSiteExportObject(w http.ResponseWriter, r *http.Request, 
 	serveFile(w, r, f, "application/octet-stream")
 }
 
-// importBody is the request of POST /v1/sites/{name}/imports; Envelope is
-// base64 of the exact bytes or the envelope JSON itself.
+// importBody is the request of POST /v1/sites/{name}/imports as read by
+// readImportBody (hub/import_input.go): the envelope bytes (sent as base64
+// of the exact bytes or as the envelope JSON itself) and the records by
+// digest hex, decoded.
 type importBody struct {
-	Envelope json.RawMessage   `json:"envelope"`
-	Records  map[string]string `json:"records"`
+	Envelope []byte
+	Records  map[string][]byte
 }
 
 // Import refusal codes (docs/sync-protocol.md).
@@ -741,17 +734,31 @@ func (s *Server) refuseImport(w http.ResponseWriter, r *http.Request, p *Princip
 }
 
 func (s *Server) handleSiteImport(w http.ResponseWriter, r *http.Request, p *Principal) {
-	var body importBody
-	if err := decodeJSON(http.MaxBytesReader(w, r.Body, maxImportBody), &body); err != nil {
-		writeInputError(w, err)
-		return
-	}
+	// Authorise before reading a byte of the body: the site, the caller's
+	// scope over it, the enrolled key.
 	site, ok := s.scopedSite(w, r, p, "sites.import")
 	if !ok {
 		return
 	}
 	if site.EdgeKeyPEM == "" {
 		s.refuseImport(w, r, p, site.Name, codeNotEnrolled, fmt.Errorf("site %s has no enrolled edge key", site.Name))
+		return
+	}
+	release, ok := s.largeBody(w, r)
+	if !ok {
+		return
+	}
+	defer release()
+	// Stream the body: the envelope is verified first, then only the
+	// records its signed manifest lists are read, each bounded by its size.
+	body, err := s.readImport(site, http.MaxBytesReader(w, r.Body, maxImportBody))
+	var ir *importRefusal
+	if errors.As(err, &ir) {
+		s.refuseImport(w, r, p, site.Name, ir.code, ir.err)
+		return
+	}
+	if err != nil {
+		writeInputError(w, err)
 		return
 	}
 	res, code, err := s.verifyImport(site, body)
@@ -819,22 +826,40 @@ func clipString(s string, n int) string {
 	return s[:n]
 }
 
+// readImport streams an import request body for site (readImportBody),
+// verifying the envelope before any record is read.
+func (s *Server) readImport(site store.Site, r io.Reader) (importBody, error) {
+	env, recs, err := readImportBody(r, func(env []byte) (map[string]transfer.Record, map[string]bool, error) {
+		sg, code, err := s.verifyEnvelope(site, env, store.NowUTC())
+		if err != nil {
+			return nil, nil, &importRefusal{code, err}
+		}
+		want, take := map[string]transfer.Record{}, map[string]bool{}
+		for _, rc := range sg.Manifest.Records {
+			want[rc.Digest.Hex()] = rc
+			take[rc.Digest.Hex()] = hubTakesRecord(rc.Type)
+		}
+		return want, take, nil
+	})
+	return importBody{Envelope: env, Records: recs}, err
+}
+
 type verifiedImport struct {
 	body     store.SiteImportBody
 	ignored  map[string]int
 	warnings []string
 }
 
-// verifyImport checks an edge bundle against the site's enrolled key and
-// parses its records. It returns a refusal code with any error.
-func (s *Server) verifyImport(site store.Site, body importBody) (*verifiedImport, string, error) {
+// verifyEnvelope checks an edge bundle's envelope against the site's
+// enrolled key: signature, source and target, expiry, sequence. It
+// returns a refusal code with any error.
+func (s *Server) verifyEnvelope(site store.Site, env []byte, now time.Time) (*transfer.Signed, string, error) {
 	pub, err := signing.ParsePublic([]byte(site.EdgeKeyPEM), "site "+site.Name+" edge key")
 	if err != nil {
 		return nil, codeNotEnrolled, err
 	}
-	env, err := client.DecodeImportEnvelope(body.Envelope)
-	if err != nil || len(env) == 0 {
-		return nil, codeCorrupt, fmt.Errorf("envelope: want base64 of the MANIFEST.dsse.json bytes: %v", err)
+	if len(env) == 0 {
+		return nil, codeCorrupt, errors.New("envelope: want base64 of the MANIFEST.dsse.json bytes")
 	}
 	sg, err := transfer.ReadSigned(env, signing.NewTrust(pub))
 	switch {
@@ -849,13 +874,34 @@ func (s *Server) verifyImport(site store.Site, body importBody) (*verifiedImport
 	if m.Source != site.Name || m.Target != hubSource {
 		return nil, codeForeign, fmt.Errorf("bundle %s is from %q for %q; this import takes bundles from %q for %q", m.BundleID, m.Source, m.Target, site.Name, hubSource)
 	}
-	now := store.NowUTC()
 	if err := m.CheckExpiry(now); err != nil {
 		return nil, codeExpired, err
 	}
 	if m.Sequence == 0 {
 		return nil, codeCorrupt, fmt.Errorf("bundle %s has sequence 0; edge bundles start at 1", m.BundleID)
 	}
+	return sg, "", nil
+}
+
+// hubTakesRecord reports whether the hub imports records of typ (others
+// are counted as ignored).
+func hubTakesRecord(typ string) bool {
+	switch typ {
+	case transfer.RecordReceipt, transfer.RecordHeld, transfer.RecordEvents:
+		return true
+	}
+	return false
+}
+
+// verifyImport checks an edge bundle against the site's enrolled key and
+// parses its records. It returns a refusal code with any error.
+func (s *Server) verifyImport(site store.Site, body importBody) (*verifiedImport, string, error) {
+	now := store.NowUTC()
+	sg, code, err := s.verifyEnvelope(site, body.Envelope, now)
+	if err != nil {
+		return nil, code, err
+	}
+	m := sg.Manifest
 	v := &verifiedImport{ignored: map[string]int{}, body: store.SiteImportBody{Site: site.Name, Sequence: m.Sequence, Digest: sg.Digest,
 		BundleID: m.BundleID, KeyID: sg.KeyID, At: now}}
 	recordObjects := map[digest.Digest]bool{}
@@ -868,13 +914,9 @@ func (s *Server) verifyImport(site store.Site, body importBody) (*verifiedImport
 			v.ignored[rc.Type]++
 			continue
 		}
-		enc, ok := body.Records[rc.Digest.Hex()]
+		data, ok := body.Records[rc.Digest.Hex()]
 		if !ok {
 			return nil, codeCorrupt, fmt.Errorf("record %s (%s) listed in the manifest is missing from the request", rc.Digest.Short(), rc.Type)
-		}
-		data, err := base64.StdEncoding.DecodeString(enc)
-		if err != nil {
-			return nil, codeCorrupt, fmt.Errorf("record %s: base64: %v", rc.Digest.Short(), err)
 		}
 		if int64(len(data)) != rc.Size || digest.FromBytes(data) != rc.Digest {
 			return nil, codeCorrupt, fmt.Errorf("record %s (%s): %d bytes with digest %s, the manifest says %d bytes with digest %s",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/eucora/eucora/hub/client"
@@ -36,11 +37,27 @@ func FuzzVerifyImport(f *testing.F) {
 	f.Add([]byte(`{"envelope":{"payloadType":"x","payload":"","signatures":[]},"records":{}}`))
 	f.Add([]byte(`{"envelope":"` + base64.StdEncoding.EncodeToString([]byte("{}")) + `","records":null}`))
 	f.Add([]byte(`{}`))
+	f.Add(bytes.Replace(good, []byte(`"records":{`), []byte(`"records":{"`+digest.FromBytes(rc).Hex()+`":"AA==",`), 1))
+	f.Add(bytes.Replace(good, []byte(`"envelope"`), []byte(`"Envelope"`), 1))
+	f.Add([]byte(`{"records":{},"envelope":"e30="}`))
 	s := &Server{}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var body importBody
-		if err := decodeJSON(bytes.NewReader(data), &body); err != nil {
+		body, err := s.readImport(site, bytes.NewReader(data))
+		var ir *importRefusal
+		var ie *InputError
+		switch {
+		case errors.As(err, &ir):
+			if ir.code == "" {
+				t.Fatalf("refusal without a code: %v", err)
+			}
 			return
+		case errors.As(err, &ie):
+			if ie.Status/100 != 4 {
+				t.Fatalf("input error with status %d: %v", ie.Status, err)
+			}
+			return
+		case err != nil:
+			t.Fatalf("error neither a refusal nor an input error: %v", err)
 		}
 		v, code, err := s.verifyImport(site, body)
 		if err != nil {
@@ -49,8 +66,7 @@ func FuzzVerifyImport(f *testing.F) {
 			}
 			return
 		}
-		env, _ := client.DecodeImportEnvelope(body.Envelope)
-		sg, err := transfer.ReadSigned(env, signing.NewTrust(key.Public()))
+		sg, err := transfer.ReadSigned(body.Envelope, signing.NewTrust(key.Public()))
 		if err != nil || sg.Source != "lon" || v.body.Receipt.Site != "lon" || v.body.KeyID != key.ID {
 			t.Fatalf("accepted a body the site's key does not vouch for: %v", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/internal/charset"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
@@ -167,10 +168,13 @@ func validRecordType(s string) bool {
 // validName matches `^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`.
 func validName(s string) bool { return charset.Match(s, 1, 128, nameFirst, nameRest) }
 
-// ParseManifest decodes a manifest payload strictly (unknown fields are
-// errors) and validates it. It does not check signatures: use ReadSigned.
+// ParseManifest decodes a manifest payload strictly (unknown fields,
+// duplicate and case-variant keys are errors) and validates it. It does not check signatures: use ReadSigned.
 func ParseManifest(b []byte) (*Manifest, error) {
 	var m Manifest
+	if err := deploy.CheckKeys(b, &m); err != nil {
+		return nil, fmt.Errorf("%w: manifest: %v", ErrCorrupt, err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {

@@ -295,10 +295,13 @@ func clipHash(s string) string {
 }
 
 // decodeRecord strictly decodes one JSON object: size-capped, unknown
-// fields and trailing data are errors.
+// fields, duplicate or case-variant keys and trailing data are errors.
 func decodeRecord(b []byte, v any, typ string) error {
 	if len(b) > MaxRecordSize {
 		return fmt.Errorf("%w: %s record of %d bytes exceeds %d", ErrBadRecord, typ, len(b), MaxRecordSize)
+	}
+	if err := deploy.CheckKeys(b, v); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBadRecord, typ, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/eucora/eucora/edge"
 	"github.com/eucora/eucora/internal/bytesize"
+	"github.com/eucora/eucora/internal/httpserve"
 )
 
 type edgeServeOptions struct {
@@ -108,9 +109,10 @@ func runEdgeServe(ctx context.Context, out *output, o edgeServeOptions) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	limits := httpserve.Options{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := httpserve.Server(srv, limits)
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() { served <- httpserve.Serve(hs, ln, limits) }()
 	started := serveStarted{Site: e.Site(), Listen: ln.Addr().String(), Hub: o.hub, Bandwidth: rate}
 	// One line, so a supervisor or a test can read the address at once.
 	switch {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/internal/httpserve"
 	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/mirror"
 	"github.com/eucora/eucora/mirror/debian"
@@ -501,7 +502,8 @@ func mirrorServeCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+			limits := httpserve.Options{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+			srv := httpserve.Server(h, limits)
 			if err := out.emit(map[string]string{"listen": ln.Addr().String(), "url": "http://" + ln.Addr().String() + "/"}, func(w io.Writer) {
 				fmt.Fprintf(w, "serving APT publications at http://%s/\n", ln.Addr())
 			}); err != nil {
@@ -513,7 +515,7 @@ func mirrorServeCmd() *cli.Command {
 				defer cancel()
 				srv.Shutdown(ctx)
 			}()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := httpserve.Serve(srv, ln, limits); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			return nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -293,6 +294,9 @@ func (s *State) Blobs() (out []Blob, err error) {
 
 // Events returns up to limit events with a cursor greater than after.
 func (s *State) Events(after uint64, limit int) (out []Event, err error) {
+	if after == math.MaxUint64 {
+		return nil, nil // nothing follows the last possible cursor (after+1 would wrap to 0)
+	}
 	err = s.read(func(db *pebble.DB) error {
 		it, err := db.NewIter(&pebble.IterOptions{LowerBound: eventKey(after + 1), UpperBound: []byte("e0")})
 		if err != nil {
