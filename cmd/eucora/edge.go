@@ -240,6 +240,7 @@ func edgeStatusCommand() *cli.Command {
 				fmt.Fprintf(tw, "site\t%s\n", s.Site)
 				fmt.Fprintf(tw, "last applied\tsequence %d %s %s\n", s.Applied.Seq, orDash(string(s.Applied.Digest)), timeOrDash(s.Applied.At))
 				fmt.Fprintf(tw, "trusted hub time\t%s\n", timeOrDash(s.TrustedTime))
+				fmt.Fprintf(tw, "last media import\t%s\n", timeOrDash(s.LastMediaImport))
 				fmt.Fprintf(tw, "objects held\t%d (%s)\n", s.Objects, bytesize.Format(s.Bytes))
 				fmt.Fprintf(tw, "records\t%d intents, %d approvals, %d exceptions, %d artifacts\n", s.Intents, s.Approvals, s.Exceptions, s.Artifacts)
 				for _, a := range s.APT {
