@@ -127,7 +127,7 @@ func ValidateSite(s Site) error {
 func apply(b Batch, cmd Command) (any, error) {
 	switch cmd.Type {
 	case CmdAuditRecord:
-		return nil, nil
+		return nil, noteImportRefusal(b, cmd.Audit)
 	case CmdNodeUpsert:
 		n, err := decode[Node](cmd)
 		if err != nil {
