@@ -163,6 +163,9 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 	if again.Outcome != store.ImportDuplicate || again.EventsAccepted != 0 {
 		t.Fatalf("duplicate import: %+v", again)
 	}
+	if ev := lastEvent(t, n); ev.Action != store.CmdSiteImport || ev.Outcome != store.ImportDuplicate {
+		t.Errorf("a duplicate import is audited as %s %s, want site.import duplicate", ev.Action, ev.Outcome)
+	}
 
 	// 3. The next export is a delta: no objects (the site holds the
 	// artifact), and acknowledges the edge's event.

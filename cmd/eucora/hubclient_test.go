@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
@@ -80,3 +81,61 @@ func TestTokenDiscovery(t *testing.T) {
 }
 
 const datadir0 = "eucora-data"
+
+// TestEventsTailFilters: --origin and --outcome keep only matching
+// events; --output json writes one JSON object per line.
+func TestEventsTailFilters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hubdata")
+	srv := startTestHub(t, dir)
+	h := []string{"--hub", srv.URL(), "--data", dir}
+	if out, code := runHubCLI(t, append([]string{"site", "add", "plant-7", "--class", "air-gapped"}, h...)...); code != 0 {
+		t.Fatalf("site add: %d %s", code, out)
+	}
+	if _, code := runHubCLI(t, append([]string{"site", "add", "plant-7", "--class", "air-gapped"}, h...)...); code == 0 {
+		t.Fatal("second site add of the same name succeeded")
+	}
+	lines := func(args ...string) []map[string]any {
+		t.Helper()
+		out, code := runHubCLI(t, append(append([]string{"events", "tail", "-o", "json"}, args...), h...)...)
+		if code != 0 {
+			t.Fatalf("events tail %v: exit %d\n%s", args, code, out)
+		}
+		var evs []map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if l == "" {
+				continue
+			}
+			var e map[string]any
+			if err := json.Unmarshal([]byte(l), &e); err != nil {
+				t.Fatalf("events tail %v: a line is not one JSON object: %q: %v", args, l, err)
+			}
+			evs = append(evs, e)
+		}
+		return evs
+	}
+	all := lines()
+	outcomes := map[any]int{}
+	for _, e := range all {
+		outcomes[e["outcome"]]++
+	}
+	if outcomes["ok"] == 0 || len(outcomes) < 2 {
+		t.Fatalf("want ok and other outcomes in the log, got %v", outcomes)
+	}
+	for outcome, n := range outcomes {
+		got := lines("--outcome", outcome.(string))
+		if len(got) != n {
+			t.Errorf("--outcome %s: %d events, want %d", outcome, len(got), n)
+		}
+		for _, e := range got {
+			if e["outcome"] != outcome {
+				t.Errorf("--outcome %s printed %v", outcome, e)
+			}
+		}
+	}
+	if got := lines("--origin", "hub"); len(got) != len(all) {
+		t.Errorf("--origin hub: %d events, want all %d", len(got), len(all))
+	}
+	if got := lines("--origin", "plant-7"); len(got) != 0 {
+		t.Errorf("--origin plant-7 (nothing imported): %d events", len(got))
+	}
+}
