@@ -177,7 +177,7 @@ func edgeExportCommand() *cli.Command {
 		Flags: []cli.Flag{
 			dataFlag(&o.data),
 			&cli.StringFlag{Name: "out", Usage: "directory to write the volumes to", Required: true, Destination: &o.out},
-			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: "largest volume file", Destination: &o.volumeSize},
+			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: volumeSizeUsage("largest volume file"), Destination: &o.volumeSize},
 		},
 		Action: func(c *cli.Context) error {
 			out, err := outputFrom(c)
@@ -190,9 +190,9 @@ func edgeExportCommand() *cli.Command {
 }
 
 func runEdgeExport(ctx context.Context, out *output, o edgeExportOptions) error {
-	volSize, err := bytesize.Parse(o.volumeSize)
+	volSize, err := parseVolumeSize(o.volumeSize)
 	if err != nil {
-		return usageErrorf("--volume-size: %v", err)
+		return err
 	}
 	e, err := edge.Open(o.data)
 	if err != nil {

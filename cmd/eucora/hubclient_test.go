@@ -139,3 +139,26 @@ func TestEventsTailFilters(t *testing.T) {
 		t.Errorf("--origin plant-7 (nothing imported): %d events", len(got))
 	}
 }
+
+// TestVolumeSizeMinimum: a --volume-size below the minimum is a usage
+// error (exit 2) that names the minimum, which --help states too.
+func TestVolumeSizeMinimum(t *testing.T) {
+	tmp := t.TempDir()
+	for _, args := range [][]string{
+		{"bundle", "create", "--from", tmp, "--out", filepath.Join(tmp, "out"), "--key", filepath.Join(tmp, "k.key"), "--volume-size", "100KiB"},
+		{"edge", "export", "--data", filepath.Join(tmp, "edge"), "--out", filepath.Join(tmp, "out"), "--volume-size", "1000000"},
+		{"hub", "export", "--site", "s", "--out", filepath.Join(tmp, "out"), "--volume-size", "512KiB", "--hub", "http://127.0.0.1:1", "--token", "x"},
+	} {
+		out, code := runHubCLI(t, args...)
+		if code != exitUsage || !strings.Contains(out, "below the minimum of "+minVolumeSize) {
+			t.Errorf("%v: exit %d, want %d naming the minimum %s:\n%s", args[:2], code, exitUsage, minVolumeSize, out)
+		}
+		help, _ := runHubCLI(t, args[0], args[1], "--help")
+		if !strings.Contains(help, "minimum "+minVolumeSize) {
+			t.Errorf("%v --help does not state the minimum:\n%s", args[:2], help)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "edge")); err == nil {
+		t.Error("a refused edge export left a data directory behind")
+	}
+}

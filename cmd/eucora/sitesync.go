@@ -259,7 +259,7 @@ func hubExportCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "site", Required: true, Usage: "site to export to", Destination: &site},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "directory to write the volumes to", Destination: &outDir},
-			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: "largest volume file (default fits FAT32)", Destination: &volSize},
+			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: volumeSizeUsage("largest volume file (default fits FAT32)"), Destination: &volSize},
 			&cli.BoolFlag{Name: "full", Usage: "carry everything, ignoring what the site says it holds", Destination: &full},
 		}, hubClientFlags()...),
 		Action: func(c *cli.Context) error {
@@ -267,9 +267,9 @@ func hubExportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			vs, err := bytesize.Parse(volSize)
+			vs, err := parseVolumeSize(volSize)
 			if err != nil {
-				return usageErrorf("--volume-size: %v", err)
+				return err
 			}
 			cl.HTTP.Timeout = 0 // an export may take long; the context bounds it
 			hubPub, err := cl.HubPublicKey(c.Context)
