@@ -160,23 +160,25 @@ func (st *state) receiptOf(now time.Time, held []digest.Digest) transfer.Receipt
 
 // Status is a summary of the edge's state.
 type Status struct {
-	Site          string             `json:"site"`
-	EdgeKeyID     string             `json:"edge_key_id"`
-	HubKeyID      string             `json:"hub_key_id"`
-	Applied       Applied            `json:"last_applied"`
-	TrustedTime   time.Time          `json:"trusted_hub_time,omitzero"`
-	Objects       int64              `json:"objects"`
-	Bytes         int64              `json:"bytes"`
-	ObjectsDigest digest.Digest      `json:"objects_list_digest"`
-	Intents       int                `json:"intents"`
-	Approvals     int                `json:"approvals"`
-	Exceptions    int                `json:"exceptions"`
-	Artifacts     int                `json:"artifacts"`
-	APT           []APTStatus        `json:"apt"`
-	Pending       int                `json:"pending_events"`
-	Chain         transfer.ChainHead `json:"chain_head"`
-	ExportSeq     uint64             `json:"last_export_seq"`
-	ExportDigest  digest.Digest      `json:"last_export_digest,omitempty"`
+	Site        string    `json:"site"`
+	EdgeKeyID   string    `json:"edge_key_id"`
+	HubKeyID    string    `json:"hub_key_id"`
+	Applied     Applied   `json:"last_applied"`
+	TrustedTime time.Time `json:"trusted_hub_time,omitzero"`
+	// LastMediaImport is when a bundle from media was last applied.
+	LastMediaImport time.Time          `json:"last_media_import,omitzero"`
+	Objects         int64              `json:"objects"`
+	Bytes           int64              `json:"bytes"`
+	ObjectsDigest   digest.Digest      `json:"objects_list_digest"`
+	Intents         int                `json:"intents"`
+	Approvals       int                `json:"approvals"`
+	Exceptions      int                `json:"exceptions"`
+	Artifacts       int                `json:"artifacts"`
+	APT             []APTStatus        `json:"apt"`
+	Pending         int                `json:"pending_events"`
+	Chain           transfer.ChainHead `json:"chain_head"`
+	ExportSeq       uint64             `json:"last_export_seq"`
+	ExportDigest    digest.Digest      `json:"last_export_digest,omitempty"`
 }
 
 // APTStatus is one APT assignment and whether the mirror serves it.
@@ -198,7 +200,8 @@ func (e *Edge) Status() (*Status, error) {
 	}
 	return &Status{
 		Site: st.Site, EdgeKeyID: st.EdgeKey, HubKeyID: st.HubKeyID, Applied: st.Applied, TrustedTime: st.TrustedTime,
-		Objects: h.Count, Bytes: h.Bytes, ObjectsDigest: h.ListDigest,
+		LastMediaImport: st.LastMediaImport,
+		Objects:         h.Count, Bytes: h.Bytes, ObjectsDigest: h.ListDigest,
 		Intents: len(st.Intents), Approvals: len(st.Approvals), Exceptions: len(st.Exceptions),
 		Artifacts: len(st.Artifacts), APT: apt, Pending: len(st.Pending), Chain: st.Chain, ExportSeq: st.Export.Seq, ExportDigest: st.Export.Digest,
 	}, nil

@@ -279,6 +279,9 @@ func (e *Edge) apply(ctx context.Context, src bundleSource, opts ImportOptions) 
 			orNever(before), st.TrustedTime.Format(time.RFC3339)))
 	}
 	st.Applied = Applied{Seq: m.Sequence, Digest: b.Digest, BundleID: m.BundleID, At: e.Clock().UTC()}
+	if _, media := src.(*volumeSource); media {
+		st.LastMediaImport = st.Applied.At
+	}
 	detail := fmt.Sprintf("applied seq %d after %d; %d objects added (%d bytes)", m.Sequence, res.PreviousSeq, res.ObjectsAdded, res.BytesAdded)
 	if len(res.Warnings) > 0 {
 		detail += "; " + strings.Join(res.Warnings, "; ")

@@ -2,6 +2,8 @@ package edge
 
 import (
 	"net/http"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -13,7 +15,7 @@ import (
 // counts nothing.
 type Metrics struct {
 	reg          *prometheus.Registry
-	lastSync     prometheus.Gauge
+	lastRound    atomic.Int64 // Unix time of the last network round that succeeded
 	importErrors prometheus.Counter
 	syncErrors   prometheus.Counter
 	fetched      prometheus.Counter
@@ -22,8 +24,18 @@ type Metrics struct {
 // newMetrics registers the edge's series; view returns the current state.
 func newMetrics(view func() (*state, error)) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
-	m.lastSync = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "eucora_edge_last_sync_timestamp_seconds", Help: "Unix time of the last sync round with the hub that succeeded (0: none).",
+	// The last sync is the later of the last network round that succeeded
+	// (this process) and the last media import (any process: read from the
+	// state), so an air-gapped edge's gauge moves with 'edge import'.
+	lastSync := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "eucora_edge_last_sync_timestamp_seconds",
+		Help: "Unix time of the last exchange with the hub that succeeded: a network sync round or a media import (0: none).",
+	}, func() float64 {
+		t := m.lastRound.Load()
+		if st, err := view(); err == nil && !st.LastMediaImport.IsZero() {
+			t = max(t, st.LastMediaImport.Unix())
+		}
+		return float64(t)
 	})
 	m.importErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "eucora_edge_import_errors_total", Help: "Hub bundles received over the network whose import was refused or failed.",
@@ -43,9 +55,16 @@ func newMetrics(view func() (*state, error)) *Metrics {
 			return f(st)
 		})
 	}
-	m.reg.MustRegister(m.lastSync, m.importErrors, m.syncErrors, m.fetched,
+	m.reg.MustRegister(lastSync, m.importErrors, m.syncErrors, m.fetched,
 		fromState("eucora_edge_last_applied_sequence", "Sequence of the last hub bundle applied (-1: state unreadable).",
 			func(st *state) float64 { return float64(st.Applied.Seq) }),
+		fromState("eucora_edge_last_media_import_timestamp_seconds", "Unix time of the last bundle applied from media by 'edge import' (0: none; -1: state unreadable).",
+			func(st *state) float64 {
+				if st.LastMediaImport.IsZero() {
+					return 0
+				}
+				return float64(st.LastMediaImport.Unix())
+			}),
 		fromState("eucora_edge_objects_held", "Objects the edge holds (-1: state unreadable).",
 			func(st *state) float64 { return float64(len(st.Held)) }),
 		fromState("eucora_edge_bytes_held", "Bytes of the objects the edge holds (-1: state unreadable).",
@@ -64,7 +83,7 @@ func (m *Metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, pro
 
 func (m *Metrics) syncOK() {
 	if m != nil {
-		m.lastSync.SetToCurrentTime()
+		m.lastRound.Store(time.Now().Unix())
 	}
 }
 

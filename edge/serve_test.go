@@ -3,6 +3,7 @@ package edge
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math/rand"
 	"net/http"
@@ -135,6 +136,57 @@ func TestServeRefusesCorruptObject(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		if r.Code != http.StatusInternalServerError || !strings.Contains(string(body), "failed verification") || bytes.Contains(body, damaged[:10]) {
 			t.Fatalf("corrupt object (%v): %d %q", hdr, r.Code, body)
+		}
+	}
+}
+
+// TestLastSyncMovesOnMediaImport: an air-gapped edge never syncs over the
+// network, so eucora_edge_last_sync_timestamp_seconds must follow the
+// media imports another process ('edge import') applies while 'edge
+// serve' runs, and edge status names the last media import.
+func TestLastSyncMovesOnMediaImport(t *testing.T) {
+	hub := mustKey(t)
+	e := newTestEdge(t, "lon", hub)
+	s, err := NewServer(e, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := func(name string) string {
+		t.Helper()
+		for _, line := range strings.Split(get(t, s, "/metrics", nil).Body.String(), "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				return v
+			}
+		}
+		t.Fatalf("/metrics lacks %s", name)
+		return ""
+	}
+	for _, name := range []string{"eucora_edge_last_sync_timestamp_seconds", "eucora_edge_last_media_import_timestamp_seconds"} {
+		if v := series(name); v != "0" {
+			t.Fatalf("%s before any import: %s, want 0", name, v)
+		}
+	}
+	if st, err := e.Status(); err != nil || !st.LastMediaImport.IsZero() {
+		t.Fatalf("status before any import: %v, %v", st, err)
+	}
+
+	// The import runs in "another process": an Edge opened separately.
+	other, err := Open(e.dir.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, at := range []time.Time{t0.Add(time.Hour), t0.Add(50 * time.Hour)} {
+		other.Clock = func() time.Time { return at }
+		mustImport(t, other, writeBundle(t, bundleSpec{key: hub, target: "lon", seq: uint64(i + 1)}))
+		want := fmt.Sprintf("%g", float64(at.Unix()))
+		for _, name := range []string{"eucora_edge_last_sync_timestamp_seconds", "eucora_edge_last_media_import_timestamp_seconds"} {
+			if v := series(name); v != want {
+				t.Errorf("%s after media import %d: %s, want %s", name, i+1, v, want)
+			}
+		}
+		st, err := e.Status()
+		if err != nil || !st.LastMediaImport.Equal(at) {
+			t.Errorf("edge status after import %d: last media import %v (%v), want %v", i+1, st.LastMediaImport, err, at)
 		}
 	}
 }

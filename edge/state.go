@@ -34,6 +34,9 @@ type state struct {
 
 	Applied     Applied   `json:"applied"`
 	TrustedTime time.Time `json:"trusted_time,omitzero"` // newest hub time seen
+	// LastMediaImport is when a bundle carried on media was last applied
+	// (edge import); network rounds do not move it.
+	LastMediaImport time.Time `json:"last_media_import,omitzero"`
 
 	// Held maps each object the edge holds (applied bundles' objects) to
 	// its size. encoding/json writes map keys sorted.

@@ -996,6 +996,8 @@ func (s *Server) siteSyncView(site store.Site, now time.Time) (*client.SiteSync,
 		v.LastExportedSeq, v.LastExportedAt = ss.LastExport.Sequence, timeOf(ss.LastExport.Created)
 	}
 	v.LastReceiptAt, v.LastImportAt = timeOf(ss.LastReceiptAt), timeOf(ss.LastImportAt)
+	v.Sync = client.SyncSummary(v.LastExportedSeq, v.LastAppliedSeq)
+	v.LastRefusalAt, v.LastRefusalReason, v.RefusalsSinceImport = timeOf(ss.LastRefusalAt), ss.LastRefusalReason, ss.RefusalsSinceImport
 	if pl, err := s.planSite(site, ss); err != nil {
 		v.PendingError = err.Error()
 	} else {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -113,11 +114,17 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 	if sync0.PendingObjects != 1 || sync0.PendingBytes != int64(len(artifact)) || sync0.LastExportedSeq != 0 || !sync0.ChainOK {
 		t.Fatalf("sync before any export: %+v", sync0)
 	}
+	if sync0.Sync != "nothing exported" {
+		t.Errorf("sync summary before any export: %q", sync0.Sync)
+	}
 
 	// 1. The first export carries the artifact and the records.
 	x1 := must[client.Export](t, "export 1")(ac.ExportSite(ctx, "lon", client.ExportRequest{}))
 	if x1.Sequence != 1 || x1.Objects != 1 || x1.ObjectBytes != int64(len(artifact)) || x1.Predecessor != "" || len(x1.Volumes) != 1 {
 		t.Fatalf("export 1: %+v", x1)
+	}
+	if v := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon")); v.Sync != "never received" {
+		t.Errorf("sync summary after export 1, nothing received: %q", v.Sync)
 	}
 	vols := download(t, ac, "lon", x1, t.TempDir())
 	res, err := e.Import(ctx, vols, edge.ImportOptions{})
@@ -155,6 +162,9 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 	again := must[client.ImportResult](t, "hub import again")(ac.ImportSite(ctx, "lon", req))
 	if again.Outcome != store.ImportDuplicate || again.EventsAccepted != 0 {
 		t.Fatalf("duplicate import: %+v", again)
+	}
+	if ev := lastEvent(t, n); ev.Action != store.CmdSiteImport || ev.Outcome != store.ImportDuplicate {
+		t.Errorf("a duplicate import is audited as %s %s, want site.import duplicate", ev.Action, ev.Outcome)
 	}
 
 	// 3. The next export is a delta: no objects (the site holds the
@@ -217,6 +227,9 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 	if sync1.LastExportedSeq != xf.Sequence || sync1.LastAppliedSeq != 1 || sync1.PendingObjects != 0 || sync1.EventsReceived != 1 ||
 		sync1.LastEventSeq != 1 || !sync1.ChainOK || sync1.Stale || sync1.TimeToComplianceSeconds != 7*24*3600 || sync1.LastReceiptAt == nil {
 		t.Fatalf("sync state: %+v", sync1)
+	}
+	if want := fmt.Sprintf("%d exports unacknowledged", xf.Sequence-1); sync1.Sync != want {
+		t.Errorf("sync summary: %q, want %q", sync1.Sync, want)
 	}
 	// Central operations alert on the same state from /metrics.
 	mresp, err := http.Get(n.url() + "/metrics")
@@ -297,7 +310,18 @@ func TestSiteImportRefusals(t *testing.T) {
 		}
 	}
 	after := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
+	// Refusals are counted and the last one named, nothing else changes.
+	if after.RefusalsSinceImport != 4 || after.LastRefusalAt == nil || !strings.HasPrefix(after.LastRefusalReason, codeCorrupt+":") ||
+		before.RefusalsSinceImport != 0 || before.LastRefusalAt != nil {
+		t.Errorf("refusals in the sync state: before %d %v, after %d %v %q, want 0 none, then 4 and the last (corrupt)",
+			before.RefusalsSinceImport, before.LastRefusalAt, after.RefusalsSinceImport, after.LastRefusalAt, after.LastRefusalReason)
+	}
+	if par := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "par")); par.RefusalsSinceImport != 1 ||
+		!strings.HasPrefix(par.LastRefusalReason, codeNotEnrolled+":") {
+		t.Errorf("par after one refusal: %d %q", par.RefusalsSinceImport, par.LastRefusalReason)
+	}
 	after.StalenessSeconds, before.StalenessSeconds = 0, 0
+	after.LastRefusalAt, after.LastRefusalReason, after.RefusalsSinceImport = nil, "", 0
 	if a, b := mustJSON(t, after), mustJSON(t, before); a != b {
 		t.Fatalf("a refusal changed the sync state:\n%s\n%s", b, a)
 	}
@@ -309,9 +333,15 @@ func TestSiteImportRefusals(t *testing.T) {
 	newer, _ := exportOf(lon)
 	must[client.ImportResult](t, "import newer")(ac.ImportSite(ctx, "lon", newer))
 	var ae *client.APIError
+	if v := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon")); v.RefusalsSinceImport != 0 || v.LastRefusalAt == nil {
+		t.Errorf("after a merged import: %d refusals since, last %v; want 0 and the last one kept", v.RefusalsSinceImport, v.LastRefusalAt)
+	}
 	cur0, _ := n.srv.Store().State().LastCursor()
 	if _, err := ac.ImportSite(ctx, "lon", older); !errors.As(err, &ae) || ae.Status != 409 || ae.Code != codeStale || lastEvent(t, n).Outcome != "refused" {
 		t.Fatalf("older after newer: %v", err)
+	}
+	if v := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon")); v.RefusalsSinceImport != 1 || !strings.HasPrefix(v.LastRefusalReason, codeStale+":") {
+		t.Errorf("after a stale refusal: %d refusals since, last %q", v.RefusalsSinceImport, v.LastRefusalReason)
 	}
 	// One refused import, one audit event.
 	if cur, _ := n.srv.Store().State().LastCursor(); cur-cur0 != 1 {
@@ -370,6 +400,11 @@ func TestSiteImportRefusalReport(t *testing.T) {
 		t.Errorf("rejected reports wrote %d import events", got)
 	}
 	after := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
+	// The reports count as refused attempts in site status; nothing else moves.
+	if after.RefusalsSinceImport != 3 || after.LastRefusalAt == nil || !strings.HasPrefix(after.LastRefusalReason, codeMissingVolume+": refused by the importing client") {
+		t.Errorf("refusals in sync state: %d, last %v %q", after.RefusalsSinceImport, after.LastRefusalAt, after.LastRefusalReason)
+	}
+	after.RefusalsSinceImport, after.LastRefusalAt, after.LastRefusalReason = 0, nil, ""
 	after.StalenessSeconds, before.StalenessSeconds = 0, 0
 	if a, b := mustJSON(t, after), mustJSON(t, before); a != b {
 		t.Fatalf("a reported refusal changed the sync state:\n%s\n%s", b, a)

@@ -54,7 +54,7 @@ func bundleCreateCommand() *cli.Command {
 			&cli.StringFlag{Name: "from", Usage: "directory tree to pack (regular files and directories only)", Required: true, Destination: &o.from},
 			&cli.StringFlag{Name: "out", Usage: "directory to write the volumes to", Required: true, Destination: &o.out},
 			&cli.StringFlag{Name: "key", Usage: "Ed25519 signing key (from 'eucora keys generate')", Required: true, Destination: &o.key},
-			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: "largest volume file: 4GiB, 700MiB, 64MiB... (default fits FAT32)", Destination: &o.volumeSize},
+			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: volumeSizeUsage("largest volume file: 4GiB, 700MiB, 64MiB... (default fits FAT32)"), Destination: &o.volumeSize},
 			&cli.StringFlag{Name: "target", Usage: "site the bundle is for", Destination: &o.target},
 			&cli.StringFlag{Name: "source", Usage: "name of the sender (default: host name)", Destination: &o.source},
 			&cli.Uint64Flag{Name: "seq", Usage: "sequence number for the target", Destination: &o.seq},
@@ -85,9 +85,9 @@ func hostSafe(s string) string {
 }
 
 func runBundleCreate(ctx context.Context, out *output, o bundleCreateOptions) error {
-	volSize, err := bytesize.Parse(o.volumeSize)
+	volSize, err := parseVolumeSize(o.volumeSize)
 	if err != nil {
-		return usageErrorf("--volume-size: %v", err)
+		return err
 	}
 	ttl, err := parseDuration(o.expires)
 	if err != nil {

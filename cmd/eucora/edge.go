@@ -223,7 +223,7 @@ func edgeExportCommand() *cli.Command {
 		Flags: []cli.Flag{
 			dataFlag(&o.data),
 			&cli.StringFlag{Name: "out", Usage: "directory to write the volumes to", Required: true, Destination: &o.out},
-			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: "largest volume file", Destination: &o.volumeSize},
+			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: volumeSizeUsage("largest volume file"), Destination: &o.volumeSize},
 			&cli.BoolFlag{Name: "replace", Usage: "once the new bundle is written, remove the earlier eucora bundles OUTDIR holds (other files stay)", Destination: &o.replace},
 		},
 		Action: func(c *cli.Context) error {
@@ -237,9 +237,9 @@ func edgeExportCommand() *cli.Command {
 }
 
 func runEdgeExport(ctx context.Context, out *output, o edgeExportOptions) error {
-	volSize, err := bytesize.Parse(o.volumeSize)
+	volSize, err := parseVolumeSize(o.volumeSize)
 	if err != nil {
-		return usageErrorf("--volume-size: %v", err)
+		return err
 	}
 	e, err := edge.Open(o.data)
 	if err != nil {
@@ -299,6 +299,7 @@ func edgeStatusCommand() *cli.Command {
 				fmt.Fprintf(tw, "site\t%s\n", s.Site)
 				fmt.Fprintf(tw, "last applied\tsequence %d %s %s\n", s.Applied.Seq, orDash(string(s.Applied.Digest)), timeOrDash(s.Applied.At))
 				fmt.Fprintf(tw, "trusted hub time\t%s\n", timeOrDash(s.TrustedTime))
+				fmt.Fprintf(tw, "last media import\t%s\n", timeOrDash(s.LastMediaImport))
 				fmt.Fprintf(tw, "objects held\t%d (%s)\n", s.Objects, bytesize.Format(s.Bytes))
 				fmt.Fprintf(tw, "records\t%d intents, %d approvals, %d exceptions, %d artifacts\n", s.Intents, s.Approvals, s.Exceptions, s.Artifacts)
 				for _, a := range s.APT {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -15,14 +16,22 @@ func eventsCommand() *cli.Command {
 	var follow bool
 	var after string
 	var limit int
+	var f eventFilter
 	return &cli.Command{
 		Name:  "events",
 		Usage: "read the audit event log",
 		Subcommands: []*cli.Command{{
 			Name:      "tail",
 			Usage:     "print events after a cursor, optionally following new ones",
-			UsageText: "eucora events tail [--after CURSOR] [--limit N] [--follow]",
+			UsageText: "eucora events tail [--after CURSOR] [--limit N] [--follow] [--origin ORIGIN] [--outcome OUTCOME]",
+			Description: "--output json writes JSON lines: one event object per line, so --follow streams\n" +
+				"(not one JSON document). --origin (hub or a site name) and --outcome (ok, denied,\n" +
+				"refused, duplicate, applied, ...) keep only the matching events; both repeat.\n" +
+				"A bundle imported a second time is shown with outcome duplicate, never as a\n" +
+				"second import.",
 			Flags: append([]cli.Flag{
+				&cli.StringSliceFlag{Name: "origin", Usage: "only events of this origin: hub or a site name (repeatable)"},
+				&cli.StringSliceFlag{Name: "outcome", Usage: "only events with this outcome, e.g. refused or duplicate (repeatable)"},
 				&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new events", Destination: &follow},
 				&cli.StringFlag{Name: "after", Value: "0", Usage: "cursor to start after", Destination: &after},
 				&cli.IntFlag{Name: "limit", Value: 100, Usage: "events per request (1..10000)", Destination: &limit},
@@ -32,13 +41,14 @@ func eventsCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				f = eventFilter{origins: set(c.StringSlice("origin")), outcomes: set(c.StringSlice("outcome"))}
 				header := true
 				for {
 					page, err := cl.Events(c.Context, after, limit)
 					if err != nil {
 						return err
 					}
-					if err := printEvents(out, page.Events, header && !follow); err != nil {
+					if err := printEvents(out, f.keep(page.Events), header && !follow); err != nil {
 						return err
 					}
 					header = false
@@ -58,6 +68,35 @@ func eventsCommand() *cli.Command {
 			},
 		}},
 	}
+}
+
+// eventFilter keeps the events of the given origins and outcomes (an
+// empty set keeps all).
+type eventFilter struct{ origins, outcomes map[string]bool }
+
+func set(vals []string) map[string]bool {
+	m := map[string]bool{}
+	for _, v := range vals {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				m[p] = true
+			}
+		}
+	}
+	return m
+}
+
+func (f eventFilter) keep(evs []store.Event) []store.Event {
+	if len(f.origins) == 0 && len(f.outcomes) == 0 {
+		return evs
+	}
+	var out []store.Event
+	for _, e := range evs {
+		if (len(f.origins) == 0 || f.origins[e.Origin]) && (len(f.outcomes) == 0 || f.outcomes[e.Outcome]) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func printEvents(out *output, evs []store.Event, header bool) error {

@@ -38,7 +38,7 @@ func hubCommand() *cli.Command {
 				"DIR/bootstrap.token (mode 0600). A node with no state and no --join bootstraps.\n" +
 				"--join URL adds this node through any member, with a platform-admin --token.",
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "data", Value: datadir.Default, Usage: "data directory", Destination: &so.data},
+				&cli.StringFlag{Name: "data", EnvVars: []string{"EUCORA_DATA"}, Value: datadir.Default, Usage: "data directory", Destination: &so.data},
 				&cli.StringFlag{Name: "http", Value: hub.DefaultHTTPAddr, Usage: "HTTP API address", Destination: &so.httpAddr},
 				&cli.StringFlag{Name: "raft", Value: hub.DefaultRaftAddr, Usage: "Raft address", Destination: &so.raftAddr},
 				&cli.StringFlag{Name: "node-id", Value: hub.DefaultNodeID, Usage: "this node's id", Destination: &so.nodeID},

@@ -154,8 +154,11 @@ func siteStatusCommand() *cli.Command {
 		Name:      "status",
 		Usage:     "sync state of one site or of every site in your scope",
 		UsageText: "eucora site status [NAME]",
-		Description: "Last export and receipt, what the site still lacks, events received, gaps,\n" +
-			"whether its event chain verifies, and how stale it is against its class's\n" +
+		Description: "Last export and receipt, whether the site acknowledged every export (SYNC: in sync,\n" +
+			"N exports unacknowledged, never received), what the site still lacks, events\n" +
+			"received, gaps, whether its event chain verifies, the refused imports of its\n" +
+			"bundles since the last one merged (the last one's time and reason below the\n" +
+			"table), and how stale it is against its class's\n" +
 			"time to compliance (online 24h, intermittent 72h, air-gapped 7d).",
 		Flags: hubClientFlags(),
 		Action: func(c *cli.Context) error {
@@ -191,7 +194,7 @@ func siteStatusCommand() *cli.Command {
 			}
 			return out.emit(data, func(w io.Writer) {
 				tw := table(w)
-				fmt.Fprintln(tw, "SITE\tCLASS\tEXPORTED\tAPPLIED\tLAST RECEIPT\tPENDING\tEVENTS\tCHAIN\tSTALE")
+				fmt.Fprintln(tw, "SITE\tCLASS\tEXPORTED\tAPPLIED\tSYNC\tLAST RECEIPT\tPENDING\tEVENTS\tCHAIN\tREFUSED\tSTALE")
 				for _, v := range views {
 					chain := "ok"
 					if !v.ChainOK {
@@ -208,8 +211,12 @@ func siteStatusCommand() *cli.Command {
 					if v.Stale {
 						stale = fmt.Sprintf("YES (%s of %s)", age(v.StalenessSeconds), age(v.TimeToComplianceSeconds))
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%d\t%s\t%s\n", v.Site, v.Class, v.LastExportedSeq, v.LastAppliedSeq,
-						when(v.LastReceiptAt), pending, v.EventsReceived, chain, stale)
+					refused := "-"
+					if v.LastRefusalAt != nil {
+						refused = fmt.Sprintf("%d since last import", v.RefusalsSinceImport)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.Site, v.Class, v.LastExportedSeq, v.LastAppliedSeq,
+						v.Sync, when(v.LastReceiptAt), pending, v.EventsReceived, chain, refused, stale)
 				}
 				tw.Flush()
 				for _, v := range views {
@@ -218,6 +225,9 @@ func siteStatusCommand() *cli.Command {
 					}
 					if v.PendingError != "" {
 						fmt.Fprintf(w, "%s: pending: %s\n", v.Site, v.PendingError)
+					}
+					if v.LastRefusalAt != nil {
+						fmt.Fprintf(w, "%s: last refused import %s: %s\n", v.Site, when(v.LastRefusalAt), v.LastRefusalReason)
 					}
 				}
 			})
@@ -262,7 +272,7 @@ func hubExportCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "site", Required: true, Usage: "site to export to", Destination: &site},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "directory to write the volumes to", Destination: &outDir},
-			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: "largest volume file (default fits FAT32)", Destination: &volSize},
+			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: volumeSizeUsage("largest volume file (default fits FAT32)"), Destination: &volSize},
 			&cli.BoolFlag{Name: "full", Usage: "carry everything, ignoring what the site says it holds", Destination: &full},
 			&cli.BoolFlag{Name: "if-changed", Usage: "skip the export when it would carry nothing new since the last one", Destination: &ifChanged},
 			&cli.BoolFlag{Name: "replace", Usage: "once the new bundle is written, remove the earlier eucora bundles DIR holds (other files stay)", Destination: &replace},
@@ -272,9 +282,9 @@ func hubExportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			vs, err := bytesize.Parse(volSize)
+			vs, err := parseVolumeSize(volSize)
 			if err != nil {
-				return usageErrorf("--volume-size: %v", err)
+				return err
 			}
 			cl.HTTP.Timeout = 0 // an export may take long; the context bounds it
 			hubPub, err := cl.HubPublicKey(c.Context)

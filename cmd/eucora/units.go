@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/eucora/eucora/internal/bytesize"
+	"github.com/eucora/eucora/transfer"
 )
 
 // parseDuration accepts Go durations plus days ("30d", "7d12h").
@@ -30,4 +33,25 @@ func parseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("duration %q must be positive", s)
 	}
 	return d, nil
+}
+
+// minVolumeSize is transfer.MinVolumeSize as --help writes it.
+var minVolumeSize = bytesize.Format(transfer.MinVolumeSize)
+
+// volumeSizeUsage is the --volume-size usage text, minimum included.
+func volumeSizeUsage(what string) string {
+	return what + " (minimum " + minVolumeSize + ")"
+}
+
+// parseVolumeSize reads --volume-size: a size of at least
+// transfer.MinVolumeSize, else a usage error naming the minimum.
+func parseVolumeSize(s string) (int64, error) {
+	n, err := bytesize.Parse(s)
+	if err != nil {
+		return 0, usageErrorf("--volume-size: %v", err)
+	}
+	if n < transfer.MinVolumeSize {
+		return 0, usageErrorf("--volume-size %s is below the minimum of %s", s, minVolumeSize)
+	}
+	return n, nil
 }

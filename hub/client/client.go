@@ -66,6 +66,9 @@ type Client struct {
 	HTTP  *http.Client
 	// Stale makes reads local to the node (?stale=true).
 	Stale bool
+	// AuthHint, when set, is added to the message of a 401 answer: where
+	// the caller looked for a token and how to pass one.
+	AuthHint string
 }
 
 // New returns a client for base with token.
@@ -193,6 +196,9 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, path string,
 		e.Error = strings.TrimSpace(string(b))
 	}
 	ae := APIError{Status: resp.StatusCode, Message: e.Error, Code: e.Code}
+	if resp.StatusCode == http.StatusUnauthorized && c.AuthHint != "" {
+		ae.Message += " (" + c.AuthHint + ")"
+	}
 	if resp.StatusCode == http.StatusForbidden && e.Decision != nil && e.Decision.ID != "" {
 		return nil, &DeniedError{APIError: ae, Decision: *e.Decision}
 	}

@@ -95,6 +95,31 @@ type SiteSync struct {
 	StalenessSeconds        int64                 `json:"staleness_seconds"`
 	TimeToComplianceSeconds int64                 `json:"time_to_compliance_seconds"`
 	Stale                   bool                  `json:"stale"`
+	// Sync sums up LastExportedSeq against LastAppliedSeq: "nothing
+	// exported", "never received", "in sync" or "N export(s)
+	// unacknowledged".
+	Sync string `json:"sync"`
+	// The last refused import of one of the site's bundles, and the
+	// refusals since the last one merged.
+	LastRefusalAt       *time.Time `json:"last_refusal_at"`
+	LastRefusalReason   string     `json:"last_refusal_reason,omitempty"`
+	RefusalsSinceImport uint64     `json:"refusals_since_import"`
+}
+
+// SyncSummary is the Sync of a site that applied appliedSeq of the hub's
+// exports up to exportedSeq.
+func SyncSummary(exportedSeq, appliedSeq uint64) string {
+	switch {
+	case exportedSeq == 0:
+		return "nothing exported"
+	case appliedSeq == 0:
+		return "never received"
+	case appliedSeq >= exportedSeq:
+		return "in sync"
+	case exportedSeq-appliedSeq == 1:
+		return "1 export unacknowledged"
+	}
+	return fmt.Sprintf("%d exports unacknowledged", exportedSeq-appliedSeq)
 }
 
 func sitePath(name string, rest ...string) string {

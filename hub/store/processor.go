@@ -41,6 +41,11 @@ func (Processor) Process(b Batch, cmd Command) (any, error) {
 		a := *cmd.Audit
 		if a.Outcome == "" {
 			a.Outcome, a.Reason = outcomeOf(err)
+			// A site bundle merged before is audited as the duplicate it
+			// is, not as a second "ok" import.
+			if r, ok := res.(*SiteImportResult); ok && err == nil && r.Outcome == ImportDuplicate {
+				a.Outcome, a.Reason = ImportDuplicate, fmt.Sprintf("bundle sequence %d was merged before: nothing changed", r.Sequence)
+			}
 		}
 		if aerr := appendEvent(b, HubOrigin, 0, Event{
 			ID: a.ID, Time: a.Time.UTC(), Actor: a.Actor, Role: a.Role, Action: a.Action, Object: a.Object,
@@ -127,7 +132,7 @@ func ValidateSite(s Site) error {
 func apply(b Batch, cmd Command) (any, error) {
 	switch cmd.Type {
 	case CmdAuditRecord:
-		return nil, nil
+		return nil, noteImportRefusal(b, cmd.Audit)
 	case CmdNodeUpsert:
 		n, err := decode[Node](cmd)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -73,6 +74,46 @@ type SiteSync struct {
 	EventsReceived uint64             `json:"events_received"`
 	Gaps           []SeqRange         `json:"gaps"`
 	ChainError     string             `json:"chain_error,omitempty"`
+
+	// The last refused attempt to import one of the site's bundles (from
+	// the audit record of the refusal) and the refusals recorded since the
+	// last bundle merged.
+	LastRefusalAt       time.Time `json:"last_refusal_at,omitzero"`
+	LastRefusalReason   string    `json:"last_refusal_reason,omitempty"`
+	RefusalsSinceImport uint64    `json:"refusals_since_import,omitempty"`
+}
+
+// ImportRefusalAction and ImportRefusalOutcome are the action and outcome
+// of the audit record of a refused site bundle import (object "site/NAME"):
+// applying such a record notes the refusal in the site's sync state.
+const (
+	ImportRefusalAction  = "sites.import"
+	ImportRefusalOutcome = "refused"
+)
+
+// noteImportRefusal records a refused import of a registered site's bundle
+// in its sync state. Other audit records change nothing.
+func noteImportRefusal(b Batch, a *AuditInput) error {
+	if a == nil || a.Action != ImportRefusalAction || a.Outcome != ImportRefusalOutcome {
+		return nil
+	}
+	name, ok := strings.CutPrefix(a.Object, "site/")
+	if !ok || name == "" || strings.Contains(name, "/") {
+		return nil
+	}
+	if _, err := loadSite(b, name); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	s, err := loadSync(b, name)
+	if err != nil {
+		return err
+	}
+	s.LastRefusalAt, s.LastRefusalReason = a.Time.UTC(), a.Reason
+	s.RefusalsSinceImport++
+	return setJSON(b, syncKey(name), s)
 }
 
 // SeqRange is a run of missing event sequences [From, To].
@@ -409,6 +450,7 @@ func siteImport(b Batch, body SiteImportBody) (any, error) {
 			rc.AppliedSeq, rc.Generated.Format(time.RFC3339), s.LastAppliedSeq, s.LastReceiptAt.Format(time.RFC3339)))
 	}
 	s.LastImportSeq, s.LastImportDigest, s.LastImportAt = body.Sequence, body.Digest, body.At.UTC()
+	s.RefusalsSinceImport = 0
 	res.Outcome = ImportApplied
 	res.ChainOK, res.ChainError, res.LastAppliedSeq = s.ChainError == "", s.ChainError, s.LastAppliedSeq
 	return res, setJSON(b, syncKey(site.Name), s)
