@@ -19,10 +19,10 @@ const (
 // Approval subjects name what an approval record approves. They are plain
 // strings so the hub can index them.
 const (
-	SubjectIntent      = "intent"       // publish intent ID (seed 9.3)
-	SubjectScopeChange = "scope-change" // app allowed scope change (seed 5.4.1)
-	SubjectConcurrency = "concurrency"  // a second active change per app and ring (seed 5.6)
-	SubjectElevation   = "elevation"    // JIT elevation (seed 11.3)
+	SubjectIntent      = "intent"       // publish intent ID (EUCORA-architecture.md section 9.3)
+	SubjectScopeChange = "scope-change" // app allowed scope change (EUCORA-architecture.md section 5.4.1)
+	SubjectConcurrency = "concurrency"  // a second active change per app and ring (EUCORA-architecture.md section 5.6)
+	SubjectElevation   = "elevation"    // JIT elevation (EUCORA-architecture.md section 11.3)
 )
 
 // SubjectKinds lists the approval subject kinds in a stable order.
@@ -51,7 +51,7 @@ func ScopeChangeSubject(appID string, newVersion int) string {
 	return Subject(SubjectScopeChange, fmt.Sprintf("%s@%d", appID, newVersion))
 }
 
-// ApprovalRecord is a CAB decision (seed 5.3: approver, decision,
+// ApprovalRecord is a CAB decision (EUCORA-architecture.md section 5.3: approver, decision,
 // conditions, expiry, exception link).
 type ApprovalRecord struct {
 	ID           string           `json:"id"`

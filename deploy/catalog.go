@@ -7,10 +7,10 @@ import (
 	"github.com/eucora/eucora/internal/digest"
 )
 
-// Application is a catalog entry (seed 5.3): the canonical identity of an
+// Application is a catalog entry (EUCORA-architecture.md section 5.3): the canonical identity of an
 // application, its ownership and classification, and the scope it may ever
 // be deployed into. AllowedScope changes only through ChangeAppScope, which
-// needs CAB approval and bumps ScopeVersion (seed 5.4.1).
+// needs CAB approval and bumps ScopeVersion (EUCORA-architecture.md section 5.4.1).
 type Application struct {
 	ID              string `json:"id"`    // canonical identity, e.g. "com.vendor.product"
 	Name            string `json:"name"`  // display name
@@ -21,8 +21,8 @@ type Application struct {
 	AllowedScope    Scope  `json:"allowed_scope"`    // app_scope of the guardrails
 	ScopeVersion    int    `json:"scope_version"`    // 1 at creation, +1 per approved change
 	State           State  `json:"state"`            // lifecycle state
-	LOB             bool   `json:"lob,omitempty"`    // line-of-business (mobile retention, seed 7.5)
-	PrivilegedTools bool   `json:"privileged_tools"` // privileged tooling always needs CAB (seed 9.3)
+	LOB             bool   `json:"lob,omitempty"`    // line-of-business (mobile retention, EUCORA-architecture.md section 7.5)
+	PrivilegedTools bool   `json:"privileged_tools"` // privileged tooling always needs CAB (EUCORA-architecture.md section 9.3)
 }
 
 // Identifiers match `^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`.
@@ -90,7 +90,7 @@ type Dependency struct {
 	Constraint string `json:"constraint"` // e.g. ">= 2.1"
 }
 
-// ApplicationVersion is one release of an application (seed 5.3).
+// ApplicationVersion is one release of an application (EUCORA-architecture.md section 5.3).
 type ApplicationVersion struct {
 	AppID        string       `json:"app_id"`
 	Version      string       `json:"version"`
@@ -133,7 +133,7 @@ func (v ApplicationVersion) Validate() error {
 // Platform is an artifact's package type.
 type Platform string
 
-// Platform types of seed section 7.
+// Platform types of EUCORA-architecture.md section 7.
 const (
 	PlatformMSI     Platform = "msi"
 	PlatformMSIX    Platform = "msix"
@@ -157,8 +157,8 @@ func (p Platform) Valid() bool {
 	return false
 }
 
-// ScanDecision is the vulnerability policy decision for an artifact (seed
-// 7.1: pass / fail / exception).
+// ScanDecision is the vulnerability policy decision for an artifact
+// (EUCORA-architecture.md section 7.1: pass / fail / exception).
 type ScanDecision string
 
 // Scan decisions.
@@ -190,7 +190,7 @@ type Signing struct {
 	Timestamped bool           `json:"timestamped,omitempty"` // countersigned timestamp
 }
 
-// Artifact is a package binary with its supply-chain facts (seed 5.3, 7.1).
+// Artifact is a package binary with its supply-chain facts (EUCORA-architecture.md section 5.3, 7.1).
 type Artifact struct {
 	AppID        string         `json:"app_id"`
 	Version      string         `json:"version"`

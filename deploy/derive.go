@@ -10,7 +10,7 @@ import (
 // supplied by the assessor. When a group is present the written rule below
 // decides the factor and a manual value may not contradict it.
 type ArtifactFacts struct {
-	// Supply chain (rubric seed 9.2.1 "publisher trust").
+	// Supply chain (rubric EUCORA-architecture.md section 9.2.1 "publisher trust").
 	Signature  SignatureState `json:"signature,omitempty"`
 	Provenance string         `json:"provenance,omitempty"` // "consistent", "inconsistent" or "" (unknown)
 

@@ -15,12 +15,12 @@ const EvidenceSchema = "eucora.evidence-pack/v1"
 // EvidencePayloadType is the DSSE payload type of a signed evidence pack.
 const EvidencePayloadType = "application/vnd.eucora.evidence-pack+json"
 
-// EvidenceItem names one item of an evidence pack (seed 9.4, 5.4.1).
+// EvidenceItem names one item of an evidence pack (EUCORA-architecture.md section 9.4, 5.4.1).
 type EvidenceItem string
 
 // Evidence items. All but EvidenceExceptions are required in every pack;
 // EvidenceExceptions is required when any artifact's policy decision is not
-// "pass" (seed 7.1: the CAB record links the exception).
+// "pass" (EUCORA-architecture.md section 7.1: the CAB record links the exception).
 const (
 	EvidenceArtifactHashes     EvidenceItem = "artifact_hashes"
 	EvidenceArtifactSignatures EvidenceItem = "artifact_signatures"
@@ -89,7 +89,7 @@ type RolloutPlan struct {
 	Exclusions []string `json:"exclusions"`
 }
 
-// RollbackPlan is one plane's rollback strategy (seed 10.3).
+// RollbackPlan is one plane's rollback strategy (EUCORA-architecture.md section 10.3).
 type RollbackPlan struct {
 	Plane    string  `json:"plane"`    // intune, sccm, jamf, landscape, ansible, ...
 	Strategy string  `json:"strategy"` // e.g. "supersedence + targeted uninstall"
@@ -108,7 +108,7 @@ type TestEvidence struct {
 	Ring0 *TestResult `json:"ring0,omitempty"`
 }
 
-// EvidencePack is everything a CAB submission includes (seed 9.4) plus the
+// EvidencePack is everything a CAB submission includes (EUCORA-architecture.md section 9.4) plus the
 // scope diff with blast radius (5.4.1) and the risk assessment. It is
 // content-addressed by the SHA-256 of its canonical JSON and signed by the
 // hub. CreatedAt is chosen by the caller, never read from a clock.
@@ -361,7 +361,7 @@ func decodeCanonicalPack(b []byte) (EvidencePack, digest.Digest, error) {
 	return p, d, nil
 }
 
-// EvidenceStore is the write-once store the hub keeps packs in (seed 5.2
+// EvidenceStore is the write-once store the hub keeps packs in (EUCORA-architecture.md section 5.2
 // "Evidence Store: immutable, WORM capable"). Implementations are declared
 // by their users (the hub's Raft-backed store; MemEvidenceStore for tests).
 type EvidenceStore interface {
@@ -375,8 +375,8 @@ type EvidenceStore interface {
 
 // StoreEvidence writes the pack's canonical bytes to s under their digest.
 // Storing the same pack twice is a no-op that returns the same digest. A
-// failure to write must make the caller refuse publish and promotion (seed
-// 5.7); see PublishRequest.EvidenceStored.
+// failure to write must make the caller refuse publish and promotion
+// (EUCORA-architecture.md section 5.7); see PublishRequest.EvidenceStored.
 func StoreEvidence(s EvidenceStore, p EvidencePack) (digest.Digest, error) {
 	if err := p.Validate(); err != nil {
 		return "", err

@@ -7,7 +7,7 @@ import (
 	"github.com/eucora/eucora/internal/digest"
 )
 
-// Exception is a controlled policy exception (seed 7.1, 9.5): it lets an
+// Exception is a controlled policy exception (EUCORA-architecture.md section 7.1, 9.5): it lets an
 // artifact whose scan failed be published, with an explicit expiry,
 // compensating controls, a named accountable owner, Security Reviewer
 // approval and audit linkage to one deployment intent.
@@ -41,7 +41,7 @@ func (e Exception) Validate() error {
 		return err
 	}
 	if len(e.CompensatingControls) == 0 {
-		return fieldErrorf("compensating_controls", "at least one compensating control is required (seed 9.5)")
+		return fieldErrorf("compensating_controls", "at least one compensating control is required (EUCORA-architecture.md section 9.5)")
 	}
 	for i, c := range e.CompensatingControls {
 		if c == "" {
@@ -55,7 +55,7 @@ func (e Exception) Validate() error {
 		return err
 	}
 	if e.ExpiresAt.IsZero() {
-		return fieldErrorf("expires_at", "missing: an exception needs an explicit expiry (seed 9.5)")
+		return fieldErrorf("expires_at", "missing: an exception needs an explicit expiry (EUCORA-architecture.md section 9.5)")
 	}
 	if e.ApprovedBy != "" {
 		if err := checkIdent("approved_by", e.ApprovedBy); err != nil {
@@ -94,7 +94,7 @@ func (e *Exception) Check(intentID string, artifact digest.Digest, at time.Time)
 	return j.decision()
 }
 
-// CheckScanGate enforces the hard publish precondition of seed 7.1:
+// CheckScanGate enforces the hard publish precondition of EUCORA-architecture.md section 7.1:
 // scan_pass OR approved_exception. A scan decision of "fail" or
 // "exception" needs an exception that holds at time at.
 func CheckScanGate(a Artifact, intentID string, ex *Exception, at time.Time) Decision {

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// CheckTargetScope applies the segmentation guardrails of seed 5.4.1 to a
+// CheckTargetScope applies the segmentation guardrails of EUCORA-architecture.md section 5.4.1 to a
 // deployment target: default deny; the target scope must be declared (at
 // least an acquisition boundary: an enterprise-wide target crosses every
 // boundary and is refused, one intent per boundary is needed) and valid;
@@ -42,7 +42,7 @@ type BlastRadius struct {
 }
 
 // ScopeDiff is the previous -> requested scope of a change with its blast
-// radius (seed 5.4.1: CAB evidence includes the scope diff and an explicit
+// radius (EUCORA-architecture.md section 5.4.1: CAB evidence includes the scope diff and an explicit
 // blast-radius summary).
 type ScopeDiff struct {
 	Previous     Scope       `json:"previous"`
@@ -104,7 +104,7 @@ func DiffScope(prev, req Scope, sites []Site) ScopeDiff {
 	return d
 }
 
-// ChangeAppScope changes app's allowed scope (seed 5.4.1 "scope
+// ChangeAppScope changes app's allowed scope (EUCORA-architecture.md section 5.4.1 "scope
 // immutability"): it needs a CAB approval for ScopeChangeSubject(app.ID,
 // app.ScopeVersion+1) that holds at time at, given for requester's request
 // and not by requester (ApprovalRecord.CheckCABFor), and returns the application

@@ -7,7 +7,7 @@ import (
 	"github.com/eucora/eucora/internal/digest"
 )
 
-// Intent is a declarative deployment intent (seed 5.3, 5.6): which version
+// Intent is a declarative deployment intent (EUCORA-architecture.md section 5.3, 5.6): which version
 // of an application should be present in which ring for which scope, when,
 // under which constraints, with which evidence.
 type Intent struct {
@@ -16,7 +16,7 @@ type Intent struct {
 	Version          string         `json:"version"`
 	Artifact         digest.Digest  `json:"artifact"` // SHA-256 of the artifact to deploy
 	Ring             Ring           `json:"ring"`
-	Scope            *Scope         `json:"scope"` // mandatory (seed 5.4.1)
+	Scope            *Scope         `json:"scope"` // mandatory (EUCORA-architecture.md section 5.4.1)
 	Schedule         Schedule       `json:"schedule"`
 	Constraints      []string       `json:"constraints"`       // e.g. "maintenance-window", "on-ac-power"
 	RequiredEvidence []EvidenceItem `json:"required_evidence"` // items beyond the mandatory ones
@@ -82,7 +82,7 @@ func ParseIntent(b []byte) (Intent, error) {
 }
 
 // CheckConcurrency enforces "one active change at a time" per application
-// and ring (seed 5.6): candidate conflicts with any other active intent for
+// and ring (EUCORA-architecture.md section 5.6): candidate conflicts with any other active intent for
 // the same application and ring, unless a CAB approval for
 // Subject(SubjectConcurrency, candidate.ID) holds at time at, was given for
 // candidate's requester and not by them (ApprovalRecord.CheckCABFor).

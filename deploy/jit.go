@@ -24,7 +24,7 @@ type AppClassification struct {
 	Privileged bool    `json:"privileged"` // privileged tooling
 }
 
-// ElevationPolicy is the configurable part of JIT evaluation. The seed
+// ElevationPolicy is the configurable part of JIT evaluation. The architecture document
 // gives no numbers for these; DefaultElevationPolicy documents EUCORA's.
 type ElevationPolicy struct {
 	EligibleRoles   []Role        `json:"eligible_roles"`
@@ -41,7 +41,7 @@ var DefaultElevationPolicy = ElevationPolicy{
 	MaxPatchAgeDays: 30,
 }
 
-// ElevationRequest is a JIT elevation request (seed 11.3).
+// ElevationRequest is a JIT elevation request (EUCORA-architecture.md section 11.3).
 type ElevationRequest struct {
 	ID          string            `json:"id"`
 	Principal   Principal         `json:"principal"`
@@ -70,7 +70,7 @@ func (g ElevationGrant) Valid(appID, cohort string, at time.Time) bool {
 }
 
 // SIEMEvent is an elevation audit record with flat, stable keys for SIEM
-// correlation (seed 11.3, 12).
+// correlation (EUCORA-architecture.md section 11.3, 12).
 type SIEMEvent struct {
 	Time          string   `json:"time"` // RFC 3339, UTC
 	EventType     string   `json:"event_type"`

@@ -2,7 +2,7 @@ package deploy
 
 import "fmt"
 
-// State is a catalog lifecycle state (seed 5.1):
+// State is a catalog lifecycle state (EUCORA-architecture.md section 5.1):
 // requested -> packaged -> staged -> approved -> published -> retired.
 type State string
 

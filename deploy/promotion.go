@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// SiteClass is a site's connectivity class (seed 8.1).
+// SiteClass is a site's connectivity class (EUCORA-architecture.md section 8.1).
 type SiteClass string
 
 // Site classes.
@@ -15,7 +15,7 @@ const (
 	SiteAirGapped    SiteClass = "air-gapped"
 )
 
-// TimeToCompliance returns the seed 10.2 time-to-compliance target of a
+// TimeToCompliance returns the EUCORA-architecture.md section 10.2 time-to-compliance target of a
 // site class: online 24h, intermittent 72h, air-gapped 7d.
 func TimeToCompliance(c SiteClass) (time.Duration, bool) {
 	switch c {
@@ -30,8 +30,8 @@ func TimeToCompliance(c SiteClass) (time.Duration, bool) {
 }
 
 // InstallSuccessThreshold returns the install success rate, in percent,
-// results in ring r must reach before promotion (seed 10.2): Ring 1 98%,
-// Ring 2 97%, Rings 3-4 99%. Ring 0 (Lab / Automation) has no seed number;
+// results in ring r must reach before promotion (EUCORA-architecture.md section 10.2): Ring 1 98%,
+// Ring 2 97%, Rings 3-4 99%. Ring 0 (Lab / Automation) has no number in the architecture document;
 // EUCORA requires 100% there because lab automation is deterministic and
 // any failure is a defect.
 func InstallSuccessThreshold(r Ring) int {
@@ -57,7 +57,7 @@ type PromotionInput struct {
 	InstallSuccesses int           `json:"install_successes"`
 	TimeToCompliance time.Duration `json:"time_to_compliance"` // measured, nanoseconds in JSON
 	// TransferWindow: for air-gapped sites, the next approved transfer
-	// window when it is later than 7d (seed 10.2 "or next approved
+	// window when it is later than 7d (EUCORA-architecture.md section 10.2 "or next approved
 	// transfer window"); zero otherwise.
 	TransferWindow        time.Duration `json:"transfer_window,omitzero"`
 	AttributableIncidents int           `json:"attributable_incidents"`
@@ -65,12 +65,12 @@ type PromotionInput struct {
 	RollbackValidated     []string      `json:"rollback_validated"` // planes whose rollback was validated
 	Risk                  *Assessment   `json:"risk"`               // the intent's assessment
 	// EvidenceStored is true once the ring's results were written to the
-	// evidence store; promotion is refused otherwise (seed 5.7).
+	// evidence store; promotion is refused otherwise (EUCORA-architecture.md section 5.7).
 	EvidenceStored bool            `json:"evidence_stored"`
 	CABApproval    *ApprovalRecord `json:"cab_approval,omitempty"`
 }
 
-// EvaluatePromotion is the pure promotion gate of seed 10.2. It judges
+// EvaluatePromotion is the pure promotion gate of EUCORA-architecture.md section 10.2. It judges
 // every gate and returns pass only when all pass, with every reason:
 //
 //	promotion.install-success     successes/attempts >= the ring's threshold (integer percent, no rounding)
@@ -78,7 +78,7 @@ type PromotionInput struct {
 //	promotion.no-incident         no security incident attributable to the package
 //	promotion.rollback-validated  rollback validated for every plane used
 //	promotion.evidence-stored     the ring's results are in the evidence store
-//	promotion.cab                 CAB approval, when the next ring requires it (seed 9.3), holds at time at
+//	promotion.cab                 CAB approval, when the next ring requires it (EUCORA-architecture.md section 9.3), holds at time at
 func EvaluatePromotion(in PromotionInput, at time.Time) Decision {
 	var j judge
 	if !in.Ring.Valid() {

@@ -15,7 +15,7 @@ func passingPromotion(t *testing.T, ring Ring) PromotionInput {
 }
 
 func TestInstallSuccessThresholds(t *testing.T) {
-	// Seed 10.2: Ring 1 >= 98%, Ring 2 >= 97%, Rings 3-4 >= 99%.
+	// EUCORA-architecture.md section 10.2: Ring 1 >= 98%, Ring 2 >= 97%, Rings 3-4 >= 99%.
 	for _, tc := range []struct {
 		ring                Ring
 		successes, attempts int
@@ -55,7 +55,7 @@ func TestInstallSuccessThresholds(t *testing.T) {
 }
 
 func TestTimeToCompliance(t *testing.T) {
-	// Seed 10.2: online <= 24h, intermittent <= 72h, air-gapped <= 7d.
+	// EUCORA-architecture.md section 10.2: online <= 24h, intermittent <= 72h, air-gapped <= 7d.
 	for _, tc := range []struct {
 		class  SiteClass
 		ttc    time.Duration

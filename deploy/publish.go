@@ -16,7 +16,7 @@ type PublishRequest struct {
 	Risk      *Assessment        `json:"risk"`
 	Evidence  *EvidencePack      `json:"evidence"`
 	// EvidenceStored is true once the signed pack was written to the
-	// evidence store; publish is refused otherwise (seed 5.7).
+	// evidence store; publish is refused otherwise (EUCORA-architecture.md section 5.7).
 	EvidenceStored      bool            `json:"evidence_stored"`
 	CABApproval         *ApprovalRecord `json:"cab_approval,omitempty"`
 	Exception           *Exception      `json:"exception,omitempty"`
@@ -24,7 +24,7 @@ type PublishRequest struct {
 	ConcurrencyApproval *ApprovalRecord `json:"concurrency_approval,omitempty"`
 }
 
-// DecidePublish is the publish gate (seed 5.4.1, 5.5, 5.6, 7.1, 9.3, 9.4,
+// DecidePublish is the publish gate (EUCORA-architecture.md section 5.4.1, 5.5, 5.6, 7.1, 9.3, 9.4,
 // 14.1). It evaluates, in order, and reports every failed rule:
 //
 //	intent.*      the intent is well formed and names this app, version and artifact
@@ -88,7 +88,7 @@ func DecidePublish(r PublishRequest, at time.Time) Decision {
 			fmt.Sprintf("%s %s on exception %s approved by %s: nobody publishes on an exception they approved", action, in.ID, r.Exception.ID, r.Exception.ApprovedBy))
 	}
 	if r.Artifact.ScanDecision != ScanPass && r.Exception != nil && in.Ring.IsProduction() {
-		// Seed 7.1: the CAB record links the exception, and the evidence
+		// EUCORA-architecture.md section 7.1: the CAB record links the exception, and the evidence
 		// pack carries it.
 		linked := r.CABApproval != nil && r.CABApproval.ExceptionID == r.Exception.ID &&
 			r.CABApproval.CheckCABFor(Subject(SubjectIntent, in.ID), in.RequestedBy, at).Allowed

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Retention numbers of seed 7.5: retain prior LOB versions for 90 days, or
+// Retention numbers of EUCORA-architecture.md section 7.5: retain prior LOB versions for 90 days, or
 // the last 2 releases, whichever keeps more.
 const (
 	RetentionPeriod   = 90 * 24 * time.Hour
@@ -27,7 +27,7 @@ type RetentionVerdict struct {
 	Reason    string `json:"reason"`
 }
 
-// PlanRetention applies seed 7.5 at time at. Releases are ordered by
+// PlanRetention applies EUCORA-architecture.md section 7.5 at time at. Releases are ordered by
 // ReleasedAt (ties by version string); the newest is current and always
 // kept. A prior version is superseded when the next release came out and
 // is kept while at - superseded < 90 days (at exactly 90 days it becomes

@@ -25,7 +25,7 @@ func verdicts(t *testing.T, rs []Release, at time.Time) map[string]RetentionVerd
 }
 
 func TestRetention(t *testing.T) {
-	// Seed 7.5: keep prior versions 90 days or the last 2 releases,
+	// EUCORA-architecture.md section 7.5: keep prior versions 90 days or the last 2 releases,
 	// whichever keeps more.
 	rs := []Release{
 		{"1.0", day(-400)}, {"1.1", day(-300)}, {"1.2", day(-200)}, {"1.3", day(-100)}, {"1.4", day(-10)},

@@ -2,7 +2,7 @@ package deploy
 
 import "fmt"
 
-// Ring is a rollout ring of the seed's ring model (section 10.1).
+// Ring is a rollout ring of the architecture document's ring model (section 10.1).
 type Ring int
 
 // The rings, 0 to 4.

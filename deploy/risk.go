@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Factor names one risk factor of seed section 9.2. The names are the keys
+// Factor names one risk factor of EUCORA-architecture.md section 9.2. The names are the keys
 // of the risk input JSON.
 type Factor string
 
@@ -28,7 +28,7 @@ const (
 type RubricLevel struct {
 	Value   float64 `json:"value"`
 	Meaning string  `json:"meaning"`
-	Source  string  `json:"source"` // "seed 9.2.1" or "EUCORA v1.0"
+	Source  string  `json:"source"` // "EUCORA-architecture.md section 9.2.1" or "EUCORA v1.0"
 }
 
 // FactorSpec is one factor of a model: its weight and rubric.
@@ -43,7 +43,7 @@ type FactorSpec struct {
 // new version; an assessment keeps the version it was scored with.
 type RiskModel struct {
 	Version string       `json:"version"`
-	Factors []FactorSpec `json:"factors"` // in the seed's table order
+	Factors []FactorSpec `json:"factors"` // in the architecture document's table order
 	// CABThreshold: a score strictly above it requires CAB approval before
 	// publishing beyond CABFreeRing.
 	CABThreshold float64 `json:"cab_threshold"`
@@ -52,10 +52,10 @@ type RiskModel struct {
 	CABFreeRing Ring `json:"cab_free_ring"`
 }
 
-// ModelV1 is risk model v1.0: seed sections 9.1-9.3. Weights 20/15/10/10/
-// 15/10/10/10 (sum 100), CAB threshold 50. Rubric values marked "seed 9.2.1"
-// are the seed's; the others are EUCORA's v1.0 definitions for the factors
-// the seed's stub rubric leaves open (docs/governance.md lists them).
+// ModelV1 is risk model v1.0: EUCORA-architecture.md sections 9.1-9.3. Weights 20/15/10/10/
+// 15/10/10/10 (sum 100), CAB threshold 50. Rubric values marked "EUCORA-architecture.md section 9.2.1"
+// are the architecture document's; the others are EUCORA's v1.0 definitions for the factors
+// the architecture document's stub rubric leaves open (docs/governance.md lists them).
 var ModelV1 = RiskModel{
 	Version:      "v1.0",
 	CABThreshold: 50,
@@ -107,7 +107,7 @@ var ModelV1 = RiskModel{
 }
 
 const (
-	seedRubric   = "seed 9.2.1"
+	seedRubric   = "EUCORA-architecture.md section 9.2.1"
 	eucoraRubric = "EUCORA v1.0"
 )
 
@@ -288,7 +288,7 @@ type Contribution struct {
 	Meaning      string  `json:"meaning"`      // rubric explanation of the value
 }
 
-// Assessment is a scored risk assessment (seed 5.3 "Risk Assessment":
+// Assessment is a scored risk assessment (EUCORA-architecture.md section 5.3 "Risk Assessment":
 // inputs + computed score + threshold + justification). It is a pure
 // function of its input and model version.
 type Assessment struct {
@@ -320,7 +320,7 @@ func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 //	score = clamp(0..100, Σ weight_i * factor_i)
 //
 // with the weights of in.Model, rounded to 6 decimal places, and decides
-// whether CAB approval is required for in.TargetRing (seed 9.3).
+// whether CAB approval is required for in.TargetRing (EUCORA-architecture.md section 9.3).
 func Score(in RiskInput) (Assessment, error) {
 	m, err := in.Validate()
 	if err != nil {
@@ -348,7 +348,7 @@ func cloneInput(in RiskInput) RiskInput {
 	return in
 }
 
-// CABRequirement applies the seed's gates (9.3) to a score:
+// CABRequirement applies the architecture document's gates (9.3) to a score:
 //   - score <= threshold (50): automated ring progression allowed, subject
 //     to promotion gates;
 //   - score > threshold: CAB approval required before publishing beyond

@@ -18,7 +18,7 @@ func allFactors(v float64) map[Factor]float64 {
 }
 
 func TestModelV1WeightsAreTheSeeds(t *testing.T) {
-	// Seed 9.2: 20/15/10/10/15/10/10/10, in the seed table's order.
+	// EUCORA-architecture.md section 9.2: 20/15/10/10/15/10/10/10, in the architecture document table's order.
 	want := []struct {
 		f Factor
 		w float64
@@ -50,7 +50,7 @@ func TestModelV1WeightsAreTheSeeds(t *testing.T) {
 }
 
 func TestSeedRubricValues(t *testing.T) {
-	// Seed 9.2.1 values must be present with their meaning.
+	// EUCORA-architecture.md section 9.2.1 values must be present with their meaning.
 	for _, tc := range []struct {
 		f       Factor
 		v       float64
@@ -69,8 +69,8 @@ func TestSeedRubricValues(t *testing.T) {
 		{FactorSBOMVulnerability, 1.0, "Critical present (blocked unless exception)"},
 	} {
 		s, _ := ModelV1.Spec(tc.f)
-		if got := s.Meaning(tc.v); !strings.Contains(got, tc.meaning) || !strings.Contains(got, "seed 9.2.1") {
-			t.Errorf("%s=%v meaning %q, want %q from seed", tc.f, tc.v, got, tc.meaning)
+		if got := s.Meaning(tc.v); !strings.Contains(got, tc.meaning) || !strings.Contains(got, "EUCORA-architecture.md section 9.2.1") {
+			t.Errorf("%s=%v meaning %q, want %q from the architecture document", tc.f, tc.v, got, tc.meaning)
 		}
 	}
 	s, _ := ModelV1.Spec(FactorSupplyChain)

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Role is one of the seven roles of the seed's RBAC model (section 5.5).
+// Role is one of the seven roles of the architecture document's RBAC model (section 5.5).
 type Role string
 
 // The roles. Their rights are decided by the rules in this package, never by

@@ -7,7 +7,7 @@ import (
 	"github.com/eucora/eucora/internal/charset"
 )
 
-// Scope is a segment of the enterprise (seed 5.4): an acquisition boundary,
+// Scope is a segment of the enterprise (EUCORA-architecture.md section 5.4): an acquisition boundary,
 // a business unit within it, and a site within that. An empty field means
 // "every value": Scope{Acquisition: "acme"} covers every BU and site of
 // acme, and the zero Scope covers the whole enterprise.

@@ -8,7 +8,7 @@ import (
 )
 
 // Principal is an authenticated actor: an id, one role and the scope the
-// role is granted in (seed 5.5, 14.1). ID is the person, not the token: a
+// role is granted in (EUCORA-architecture.md section 5.5, 14.1). ID is the person, not the token: a
 // person holding two roles is two principals with the same ID (at the hub,
 // two tokens with the same name); the separation-of-duties rules compare
 // IDs, so holding two roles does not let anyone approve their own work.
@@ -47,7 +47,7 @@ var Actions = []Action{
 	ActionRequestElevation,
 }
 
-// rights is the RBAC table of seed 5.5 and 14.1. Everything not listed is
+// rights is the RBAC table of EUCORA-architecture.md section 5.5 and 14.1. Everything not listed is
 // denied.
 var rights = map[Role][]Action{
 	RolePlatformAdmin:     {ActionRead, ActionConfigure},
@@ -78,7 +78,7 @@ type Object struct {
 	RequestedBy string          `json:"requested_by,omitempty"` // who asked for what is being approved or published
 	PackagedBy  string          `json:"packaged_by,omitempty"`  // packager of the artifact concerned
 	Ring        Ring            `json:"ring"`                   // target ring of stage and publish
-	CABRequired bool            `json:"cab_required"`           // from the risk assessment (seed 9.3)
+	CABRequired bool            `json:"cab_required"`           // from the risk assessment (EUCORA-architecture.md section 9.3)
 	CABApproval *ApprovalRecord `json:"cab_approval,omitempty"` // for publish when CAB is required
 }
 
@@ -110,7 +110,7 @@ func Authorize(p Principal, a Action, obj Object, at time.Time) Decision {
 	case p.Role == RoleAuditor && a != ActionRead:
 		j.check("rbac.action", false, fmt.Sprintf("auditors are read-only: %s is a write", a))
 	case p.Role == RolePackagingEngineer && a == ActionPublish:
-		j.check("sod.packaging-no-production", false, "packaging engineers stage to Ring 0 only and never publish to production (seed 5.5, 12, 14.1)")
+		j.check("sod.packaging-no-production", false, "packaging engineers stage to Ring 0 only and never publish to production (EUCORA-architecture.md section 5.5, 12, 14.1)")
 	default:
 		j.check("rbac.action", Permits(p.Role, a), fmt.Sprintf("role %s may %s: %v (role rights: %s)", p.Role, a, Permits(p.Role, a), rightsList(p.Role)))
 	}

@@ -26,7 +26,7 @@ func cleanObject(a Action) Object {
 	return o
 }
 
-// TestSoDMatrix checks every role x action on a clean object (seed 5.5,
+// TestSoDMatrix checks every role x action on a clean object (EUCORA-architecture.md section 5.5,
 // 12, 14.1). "x" marks an allowed pair.
 func TestSoDMatrix(t *testing.T) {
 	matrix := map[Role]string{

@@ -37,7 +37,7 @@ func riskCommand() *cli.Command {
 	}
 	return &cli.Command{
 		Name:  "risk",
-		Usage: "score and explain deterministic risk assessments offline (seed section 9)",
+		Usage: "score and explain deterministic risk assessments offline (EUCORA-architecture.md section 9)",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "score",
