@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/store"
@@ -71,6 +72,11 @@ func writeSites(t testing.TB, nodes []*testNode, tok, prefix string, acks *atomi
 	var acked []string
 	for k := 0; acks.Load() < total; k++ {
 		name := fmt.Sprintf("%s-%d", prefix, k)
+		// Retries are bounded by time, not count, with a growing pause:
+		// while a new leader is elected, followers still forward to the
+		// dead one, and a count runs out in milliseconds on a busy machine.
+		deadline := time.Now().Add(30 * time.Second)
+		pause := 5 * time.Millisecond
 		for try := 0; ; try++ {
 			n := nodes[(k+try)%len(nodes)]
 			if n.down.Load() {
@@ -85,10 +91,12 @@ func writeSites(t testing.TB, nodes []*testNode, tok, prefix string, acks *atomi
 			if errors.Is(err, client.ErrConflict) {
 				break // an earlier ambiguous attempt was applied: not acknowledged to us
 			}
-			if try > 2000 {
-				t.Errorf("write %s never succeeded: %v", name, err)
+			if time.Now().After(deadline) {
+				t.Errorf("write %s never succeeded in 30 s: %v", name, err)
 				return acked
 			}
+			time.Sleep(pause)
+			pause = min(2*pause, 200*time.Millisecond)
 		}
 	}
 	return acked
