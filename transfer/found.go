@@ -2,6 +2,8 @@ package transfer
 
 import (
 	"cmp"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -44,4 +46,21 @@ func FindBundles(files []string) ([]*FoundBundle, []VolumeError) {
 			strings.Compare(string(a.Signed.Digest), string(b.Signed.Digest)))
 	})
 	return found, bad
+}
+
+// VolumeFilesIn returns the volume files (*.tar) directly in dir, sorted by
+// name. dir is read as a directory, never matched as a pattern: a name
+// holding '[', '*' or '?' lists that directory and no other.
+func VolumeFilesIn(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tar") {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,5 +41,28 @@ func TestFindBundles(t *testing.T) {
 		if found[i].Signed.BundleID != w.Signed.BundleID || !slices.Equal(found[i].Files, w.Volumes) {
 			t.Errorf("bundle %d: %s %v, want %s %v", i, found[i].Signed.BundleID, found[i].Files, w.Signed.BundleID, w.Volumes)
 		}
+	}
+}
+
+// TestVolumeFilesIn: a directory whose name is a glob pattern lists its own
+// volumes, not those of the directory the pattern matches.
+func TestVolumeFilesIn(t *testing.T) {
+	root := t.TempDir()
+	for _, p := range []string{"ab/x.tar", "a[b]/2.tar", "a[b]/1.tar", "a[b]/notes.txt"} {
+		p = filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(root, "a[b]")
+	got, err := VolumeFilesIn(dir)
+	if want := []string{filepath.Join(dir, "1.tar"), filepath.Join(dir, "2.tar")}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("VolumeFilesIn(%s) = %v, %v; want %v", dir, got, err, want)
+	}
+	if _, err := VolumeFilesIn(filepath.Join(root, "none")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing directory: %v, want ErrNotExist", err)
 	}
 }

@@ -44,7 +44,10 @@ func readMedia(files []string) ([]*mediaBundle, []transfer.VolumeError) {
 // bundlesIn returns the eucora bundles whose volumes dir holds (none when
 // dir does not exist). Files that are not eucora volumes are not listed.
 func bundlesIn(dir string) ([]*mediaBundle, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.tar"))
+	files, err := transfer.VolumeFilesIn(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
