@@ -75,7 +75,7 @@ func runHubImport(ctx context.Context, out *output, cl *client.Client, paths []s
 			refuse(it, "not-for-us", wrongSide(g))
 			continue
 		}
-		sk, err := siteKeyOf(ctx, cl, sites, g)
+		sk, err := siteKeyOf(ctx, cl, sites, g, several)
 		if err != nil {
 			if errors.Is(err, errUnregisteredSite) {
 				refuse(it, "refused", err)
@@ -83,7 +83,7 @@ func runHubImport(ctx context.Context, out *output, cl *client.Client, paths []s
 			}
 			return err
 		}
-		if several && sk.sync != nil && g.Sequence < sk.sync.LastImportSeq {
+		if sk.sync != nil && g.Sequence < sk.sync.LastImportSeq {
 			it.Outcome = "stale"
 			it.Detail = fmt.Sprintf("older than sequence %d, the last the hub merged from %s: not sent", sk.sync.LastImportSeq, g.Source)
 			continue
@@ -130,10 +130,12 @@ func runHubImport(ctx context.Context, out *output, cl *client.Client, paths []s
 // siteKey is a site's enrolled edge key and sync state, looked up once.
 type siteKey struct {
 	pub  *signing.PublicKey
-	sync *client.SiteSync // nil when not readable with this token
+	sync *client.SiteSync // nil when not asked for or not readable with this token
 }
 
-func siteKeyOf(ctx context.Context, cl *client.Client, cache map[string]*siteKey, g *mediaBundle) (*siteKey, error) {
+// siteKeyOf looks up the key of g's site, and its sync state when
+// withSync (only several bundles are judged against it).
+func siteKeyOf(ctx context.Context, cl *client.Client, cache map[string]*siteKey, g *mediaBundle, withSync bool) (*siteKey, error) {
 	name := g.Source
 	if sk := cache[name]; sk != nil {
 		return sk, nil
@@ -155,8 +157,10 @@ func siteKeyOf(ctx context.Context, cl *client.Client, cache map[string]*siteKey
 		return nil, err
 	}
 	sk := &siteKey{pub: pub}
-	if ss, err := cl.SiteSyncState(ctx, name); err == nil {
-		sk.sync = &ss
+	if withSync {
+		if ss, err := cl.SiteSyncState(ctx, name); err == nil {
+			sk.sync = &ss
+		}
 	}
 	cache[name] = sk
 	return sk, nil

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/eucora/eucora/transfer"
@@ -18,8 +16,9 @@ import (
 // --replace removes it; imports sort the bundles out (edge.ImportMedia on
 // the edge, runHubImport at the hub).
 
-// mediaBundle is the volumes of one bundle found on media. The fields come
-// from the manifest as read, not verified: they describe, never decide.
+// mediaBundle is the volumes of one bundle found on media, as the output
+// lists them. The fields come from the manifest as read, not verified:
+// they describe, never decide.
 type mediaBundle struct {
 	BundleID string   `json:"bundle_id"`
 	Digest   string   `json:"digest"`
@@ -27,42 +26,28 @@ type mediaBundle struct {
 	Target   string   `json:"target"`
 	Sequence uint64   `json:"sequence"`
 	Files    []string `json:"volumes"`
-
-	signed *transfer.Signed
 }
 
-// readMedia groups volume files by the bundle whose manifest they carry,
-// in (source, sequence, digest) order; files that are not readable volumes
+// readMedia groups volume files by bundle (transfer.FindBundles), in
+// (source, sequence, digest) order; files that are not readable volumes
 // are returned apart.
 func readMedia(files []string) ([]*mediaBundle, []transfer.VolumeError) {
-	byDigest := map[string]*mediaBundle{}
-	var groups []*mediaBundle
-	var bad []transfer.VolumeError
-	for _, f := range files {
-		v, err := transfer.InspectVolume(f)
-		if err != nil {
-			bad = append(bad, transfer.VolumeError{Path: f, Err: err})
-			continue
-		}
-		s := v.Signed
-		g := byDigest[string(s.Digest)]
-		if g == nil {
-			g = &mediaBundle{BundleID: s.BundleID, Digest: string(s.Digest), Source: s.Source, Target: s.Target, Sequence: s.Sequence, signed: s}
-			byDigest[g.Digest] = g
-			groups = append(groups, g)
-		}
-		g.Files = append(g.Files, f)
+	found, bad := transfer.FindBundles(files)
+	groups := make([]*mediaBundle, len(found))
+	for i, f := range found {
+		s := f.Signed
+		groups[i] = &mediaBundle{BundleID: s.BundleID, Digest: string(s.Digest), Source: s.Source, Target: s.Target, Sequence: s.Sequence, Files: f.Files}
 	}
-	slices.SortFunc(groups, func(a, b *mediaBundle) int {
-		return cmp.Or(strings.Compare(a.Source, b.Source), cmp.Compare(a.Sequence, b.Sequence), strings.Compare(a.Digest, b.Digest))
-	})
 	return groups, bad
 }
 
 // bundlesIn returns the eucora bundles whose volumes dir holds (none when
 // dir does not exist). Files that are not eucora volumes are not listed.
 func bundlesIn(dir string) ([]*mediaBundle, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.tar"))
+	files, err := transfer.VolumeFilesIn(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
