@@ -198,15 +198,21 @@ feed:
 func (v *Volume) Verify(ctx context.Context, workers int, prog progress.Func) error {
 	prog = serialized(prog)
 	return v.forEachEntry(ctx, workers, nil, func(ctx context.Context, r *entryReader, e *entry) error {
-		h := digest.NewVerifier(e.digest, e.raw)
-		if err := r.copyEntry(ctx, e, progressWriter{h, prog}); err != nil {
-			return err
-		}
-		if err := h.Verify(); err != nil {
-			return &CorruptError{Volume: v.Path, Entry: e.name, Offset: e.hdrOff, Reason: err.Error(), Err: err}
-		}
-		return nil
+		return r.verifyEntry(ctx, e, prog)
 	})
+}
+
+// verifyEntry reads entry e and checks its bytes against its digest,
+// writing nothing.
+func (r *entryReader) verifyEntry(ctx context.Context, e *entry, prog progress.Func) error {
+	h := digest.NewVerifier(e.digest, e.raw)
+	if err := r.copyEntry(ctx, e, progressWriter{h, prog}); err != nil {
+		return err
+	}
+	if err := h.Verify(); err != nil {
+		return &CorruptError{Volume: r.v.Path, Entry: e.name, Offset: e.hdrOff, Reason: err.Error(), Err: err}
+	}
+	return nil
 }
 
 // ImportVolume streams the volume's entries into store. Every entry is
@@ -221,14 +227,7 @@ func (v *Volume) ImportVolume(ctx context.Context, store *cas.Store, workers int
 	held := v.entriesHeld(store)
 	return v.forEachEntry(ctx, workers, nil, func(ctx context.Context, r *entryReader, e *entry) error {
 		if held[e.digest] {
-			h := digest.NewVerifier(e.digest, e.raw)
-			if err := r.copyEntry(ctx, e, progressWriter{h, prog}); err != nil {
-				return err
-			}
-			if err := h.Verify(); err != nil {
-				return &CorruptError{Volume: v.Path, Entry: e.name, Offset: e.hdrOff, Reason: err.Error(), Err: err}
-			}
-			return nil
+			return r.verifyEntry(ctx, e, prog)
 		}
 		w, err := store.Create(e.digest, e.raw)
 		if err != nil {
