@@ -3,7 +3,6 @@ package edge
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -208,17 +207,7 @@ func (e *Edge) refuseUnread(sg *transfer.Signed, cause error) (*ImportResult, er
 		return nil, err
 	}
 	m := sg.Manifest
-	res := &ImportResult{Outcome: OutcomeRefused, BundleID: m.BundleID, Digest: sg.Digest, Sequence: m.Sequence,
-		PreviousSeq: st.Applied.Seq, Error: cause.Error()}
-	ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import",
-		Object:  clip(fmt.Sprintf("bundle %s seq %d digest %s (source %s, target %s; signature not checked)", m.BundleID, m.Sequence, sg.Digest, m.Source, m.Target), 1024),
-		Outcome: OutcomeRefused, Detail: clip(cause.Error(), 4096)})
-	if err == nil {
-		err = st.save(e.dir.Edge())
-	}
-	if err != nil {
-		return res, errors.Join(cause, fmt.Errorf("recording the audit event failed: %v", err))
-	}
-	res.Event = ev
-	return res, cause
+	res := &ImportResult{BundleID: m.BundleID, Digest: sg.Digest, Sequence: m.Sequence, PreviousSeq: st.Applied.Seq}
+	object := fmt.Sprintf("bundle %s seq %d digest %s (source %s, target %s; signature not checked)", m.BundleID, m.Sequence, sg.Digest, m.Source, m.Target)
+	return e.recordFailure(st, res, object, cause)
 }
