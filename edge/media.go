@@ -106,14 +106,16 @@ func (e *OwnExportError) Unwrap() error { return ErrForeignTarget }
 // interruption) does.
 func (e *Edge) ImportMedia(ctx context.Context, paths []string, opts ImportOptions) (*MediaResult, error) {
 	out := &MediaResult{Imports: []*ImportResult{}, Skipped: []SkippedBundle{}}
-	groups, unreadable, err := groupMedia(paths)
-	if err != nil || len(groups)+min(len(unreadable), 1) <= 1 {
-		// One bundle (or nothing readable): Import reports and audits it.
-		r, err := e.importOne(ctx, paths, groups, opts)
+	record := func(r *ImportResult, err error) error {
 		if r != nil {
 			out.Imports = append(out.Imports, r)
 		}
-		return out, err
+		return err
+	}
+	groups, unreadable, err := groupMedia(paths)
+	if err != nil || len(groups)+min(len(unreadable), 1) <= 1 {
+		// One bundle (or nothing readable): Import reports and audits it.
+		return out, record(e.importOne(ctx, paths, groups, opts))
 	}
 	st, err := loadState(e.dir.Edge())
 	if err != nil {
@@ -145,31 +147,22 @@ func (e *Edge) ImportMedia(ctx context.Context, paths []string, opts ImportOptio
 		// Nothing here is for this site: refuse the first as Import would.
 		f := foreign[0]
 		out.Skipped = slices.DeleteFunc(out.Skipped, func(s SkippedBundle) bool { return s.Digest == f.signed.Digest })
-		r, err := e.importOne(ctx, f.files, []*mediaBundle{f}, opts)
-		if r != nil {
-			out.Imports = append(out.Imports, r)
-		}
-		return out, err
+		return out, record(e.importOne(ctx, f.files, []*mediaBundle{f}, opts))
 	}
 	slices.SortStableFunc(todo, func(a, b *mediaBundle) int {
 		return cmp.Or(cmp.Compare(a.signed.Sequence, b.signed.Sequence), strings.Compare(string(a.signed.Digest), string(b.signed.Digest)))
 	})
-	var first error
+	// The unreadable files are one attempt, then each bundle in order.
+	var attempts [][]string
 	if len(unreadable) > 0 {
-		r, err := e.Import(ctx, unreadable, opts)
-		if r != nil {
-			out.Imports = append(out.Imports, r)
-		}
-		if err != nil && !isRefusal(err) {
-			return out, err
-		}
-		first = err
+		attempts = append(attempts, unreadable)
 	}
 	for _, g := range todo {
-		r, err := e.Import(ctx, g.files, opts)
-		if r != nil {
-			out.Imports = append(out.Imports, r)
-		}
+		attempts = append(attempts, g.files)
+	}
+	var first error
+	for _, files := range attempts {
+		err := record(e.Import(ctx, files, opts))
 		if err != nil && !isRefusal(err) {
 			return out, err
 		}
