@@ -165,20 +165,7 @@ func (e *Edge) apply(ctx context.Context, src bundleSource, opts ImportOptions) 
 	}
 	res := &ImportResult{PreviousSeq: st.Applied.Seq}
 	object := src.label()
-	fail := func(cause error) (*ImportResult, error) {
-		res.Outcome = outcomeOf(cause)
-		res.Error = cause.Error()
-		ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import",
-			Object: clip(object, 1024), Outcome: res.Outcome, Detail: clip(cause.Error(), 4096)})
-		if err == nil {
-			err = st.save(e.dir.Edge())
-		}
-		if err != nil {
-			return res, fmt.Errorf("%w (and recording the audit event failed: %v)", cause, err)
-		}
-		res.Event = ev
-		return res, cause
-	}
+	fail := func(cause error) (*ImportResult, error) { return e.recordFailure(st, res, object, cause) }
 
 	b, err := src.open(e.trust(st))
 	if err != nil {
@@ -310,6 +297,24 @@ func (e *Edge) apply(ctx context.Context, src bundleSource, opts ImportOptions) 
 		return res, err
 	}
 	return res, nil
+}
+
+// recordFailure appends the audit event of an import attempt on object
+// that cause ended (refused or failed), saves st and returns res with
+// cause. The caller holds the lock.
+func (e *Edge) recordFailure(st *state, res *ImportResult, object string, cause error) (*ImportResult, error) {
+	res.Outcome = outcomeOf(cause)
+	res.Error = cause.Error()
+	ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import",
+		Object: clip(object, 1024), Outcome: res.Outcome, Detail: clip(cause.Error(), 4096)})
+	if err == nil {
+		err = st.save(e.dir.Edge())
+	}
+	if err != nil {
+		return res, fmt.Errorf("%w (and recording the audit event failed: %v)", cause, err)
+	}
+	res.Event = ev
+	return res, cause
 }
 
 // checkHeader applies the rules on the verified manifest alone: target,

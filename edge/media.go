@@ -3,7 +3,6 @@ package edge
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -107,14 +106,16 @@ func (e *OwnExportError) Unwrap() error { return ErrForeignTarget }
 // interruption) does.
 func (e *Edge) ImportMedia(ctx context.Context, paths []string, opts ImportOptions) (*MediaResult, error) {
 	out := &MediaResult{Imports: []*ImportResult{}, Skipped: []SkippedBundle{}}
-	groups, unreadable, err := groupMedia(paths)
-	if err != nil || len(groups)+min(len(unreadable), 1) <= 1 {
-		// One bundle (or nothing readable): Import reports and audits it.
-		r, err := e.importOne(ctx, paths, groups, opts)
+	record := func(r *ImportResult, err error) error {
 		if r != nil {
 			out.Imports = append(out.Imports, r)
 		}
-		return out, err
+		return err
+	}
+	groups, unreadable, err := groupMedia(paths)
+	if err != nil || len(groups)+min(len(unreadable), 1) <= 1 {
+		// One bundle (or nothing readable): Import reports and audits it.
+		return out, record(e.importOne(ctx, paths, groups, opts))
 	}
 	st, err := loadState(e.dir.Edge())
 	if err != nil {
@@ -146,31 +147,22 @@ func (e *Edge) ImportMedia(ctx context.Context, paths []string, opts ImportOptio
 		// Nothing here is for this site: refuse the first as Import would.
 		f := foreign[0]
 		out.Skipped = slices.DeleteFunc(out.Skipped, func(s SkippedBundle) bool { return s.Digest == f.signed.Digest })
-		r, err := e.importOne(ctx, f.files, []*mediaBundle{f}, opts)
-		if r != nil {
-			out.Imports = append(out.Imports, r)
-		}
-		return out, err
+		return out, record(e.importOne(ctx, f.files, []*mediaBundle{f}, opts))
 	}
 	slices.SortStableFunc(todo, func(a, b *mediaBundle) int {
 		return cmp.Or(cmp.Compare(a.signed.Sequence, b.signed.Sequence), strings.Compare(string(a.signed.Digest), string(b.signed.Digest)))
 	})
-	var first error
+	// The unreadable files are one attempt, then each bundle in order.
+	var attempts [][]string
 	if len(unreadable) > 0 {
-		r, err := e.Import(ctx, unreadable, opts)
-		if r != nil {
-			out.Imports = append(out.Imports, r)
-		}
-		if err != nil && !isRefusal(err) {
-			return out, err
-		}
-		first = err
+		attempts = append(attempts, unreadable)
 	}
 	for _, g := range todo {
-		r, err := e.Import(ctx, g.files, opts)
-		if r != nil {
-			out.Imports = append(out.Imports, r)
-		}
+		attempts = append(attempts, g.files)
+	}
+	var first error
+	for _, files := range attempts {
+		err := record(e.Import(ctx, files, opts))
 		if err != nil && !isRefusal(err) {
 			return out, err
 		}
@@ -208,17 +200,7 @@ func (e *Edge) refuseUnread(sg *transfer.Signed, cause error) (*ImportResult, er
 		return nil, err
 	}
 	m := sg.Manifest
-	res := &ImportResult{Outcome: OutcomeRefused, BundleID: m.BundleID, Digest: sg.Digest, Sequence: m.Sequence,
-		PreviousSeq: st.Applied.Seq, Error: cause.Error()}
-	ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import",
-		Object:  clip(fmt.Sprintf("bundle %s seq %d digest %s (source %s, target %s; signature not checked)", m.BundleID, m.Sequence, sg.Digest, m.Source, m.Target), 1024),
-		Outcome: OutcomeRefused, Detail: clip(cause.Error(), 4096)})
-	if err == nil {
-		err = st.save(e.dir.Edge())
-	}
-	if err != nil {
-		return res, errors.Join(cause, fmt.Errorf("recording the audit event failed: %v", err))
-	}
-	res.Event = ev
-	return res, cause
+	res := &ImportResult{BundleID: m.BundleID, Digest: sg.Digest, Sequence: m.Sequence, PreviousSeq: st.Applied.Seq}
+	object := fmt.Sprintf("bundle %s seq %d digest %s (source %s, target %s; signature not checked)", m.BundleID, m.Sequence, sg.Digest, m.Source, m.Target)
+	return e.recordFailure(st, res, object, cause)
 }

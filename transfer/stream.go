@@ -198,15 +198,21 @@ feed:
 func (v *Volume) Verify(ctx context.Context, workers int, prog progress.Func) error {
 	prog = serialized(prog)
 	return v.forEachEntry(ctx, workers, nil, func(ctx context.Context, r *entryReader, e *entry) error {
-		h := digest.NewVerifier(e.digest, e.raw)
-		if err := r.copyEntry(ctx, e, progressWriter{h, prog}); err != nil {
-			return err
-		}
-		if err := h.Verify(); err != nil {
-			return &CorruptError{Volume: v.Path, Entry: e.name, Offset: e.hdrOff, Reason: err.Error(), Err: err}
-		}
-		return nil
+		return r.verifyEntry(ctx, e, prog)
 	})
+}
+
+// verifyEntry reads entry e and checks its bytes against its digest,
+// writing nothing.
+func (r *entryReader) verifyEntry(ctx context.Context, e *entry, prog progress.Func) error {
+	h := digest.NewVerifier(e.digest, e.raw)
+	if err := r.copyEntry(ctx, e, progressWriter{h, prog}); err != nil {
+		return err
+	}
+	if err := h.Verify(); err != nil {
+		return &CorruptError{Volume: r.v.Path, Entry: e.name, Offset: e.hdrOff, Reason: err.Error(), Err: err}
+	}
+	return nil
 }
 
 // ImportVolume streams the volume's entries into store. Every entry is
@@ -221,14 +227,7 @@ func (v *Volume) ImportVolume(ctx context.Context, store *cas.Store, workers int
 	held := v.entriesHeld(store)
 	return v.forEachEntry(ctx, workers, nil, func(ctx context.Context, r *entryReader, e *entry) error {
 		if held[e.digest] {
-			h := digest.NewVerifier(e.digest, e.raw)
-			if err := r.copyEntry(ctx, e, progressWriter{h, prog}); err != nil {
-				return err
-			}
-			if err := h.Verify(); err != nil {
-				return &CorruptError{Volume: v.Path, Entry: e.name, Offset: e.hdrOff, Reason: err.Error(), Err: err}
-			}
-			return nil
+			return r.verifyEntry(ctx, e, prog)
 		}
 		w, err := store.Create(e.digest, e.raw)
 		if err != nil {
@@ -251,24 +250,28 @@ func (v *Volume) ImportVolume(ctx context.Context, store *cas.Store, workers int
 
 // entriesHeld is the set of the volume's entries whose bytes need not be
 // written: the store holds the entry itself, or every object the entry is
-// a part of is held whole.
+// a part of is held whole. It asks the store only about objects with a
+// part in this volume and about entries such an object still needs.
 func (v *Volume) entriesHeld(store *cas.Store) map[digest.Digest]bool {
 	has := func(d digest.Digest) bool { ok, _ := store.Has(d); return ok }
-	held := map[digest.Digest]bool{}
-	needed := map[digest.Digest]bool{} // parts of an object not held
+	needed := map[digest.Digest]bool{} // parts in this volume of an object not held
 	for _, o := range v.Signed.Manifest.Objects {
-		whole := has(o.Digest)
+		asked, whole := false, false
 		for _, p := range o.Parts {
 			if p.Volume != v.Index {
 				continue
+			}
+			if !asked {
+				asked, whole = true, has(o.Digest)
 			}
 			if !whole {
 				needed[p.Digest] = true
 			}
 		}
 	}
+	held := map[digest.Digest]bool{}
 	for _, e := range v.entries {
-		if has(e.digest) || !needed[e.digest] {
+		if !needed[e.digest] || has(e.digest) {
 			held[e.digest] = true
 		}
 	}
