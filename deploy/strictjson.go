@@ -92,11 +92,10 @@ func jsonTypeName(t reflect.Type) string {
 	return t.String()
 }
 
-// walkJSON calls fn for every scalar value and every object key of a JSON
-// document with its path ("a.b[].c"); key is true for object keys. It stops
-// at the first error fn returns; syntax errors end the walk silently (the
-// real decoder reports them).
-func walkJSON(b []byte, fn func(path string, object int, tok json.Token, key bool) error) error {
+// walkJSON calls fn for every scalar value of a JSON document with its path
+// ("a.b[].c"). It stops at the first error fn returns; syntax errors end
+// the walk silently (the real decoder reports them).
+func walkJSON(b []byte, fn func(path string, tok json.Token) error) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	type frame struct {
@@ -104,10 +103,8 @@ func walkJSON(b []byte, fn func(path string, object int, tok json.Token, key boo
 		expect bool // next string token in an object is a key
 		path   string
 		key    string
-		id     int // distinct per object, for duplicate detection
 	}
 	var stack []*frame
-	objects := 0
 	for {
 		tok, err := dec.Token()
 		if err != nil {
@@ -119,9 +116,6 @@ func walkJSON(b []byte, fn func(path string, object int, tok json.Token, key boo
 		}
 		if top != nil && top.object && top.expect {
 			if k, ok := tok.(string); ok {
-				if err := fn(top.path, top.id, k, true); err != nil {
-					return err
-				}
 				top.expect = false
 				top.key = k
 				continue
@@ -137,8 +131,7 @@ func walkJSON(b []byte, fn func(path string, object int, tok json.Token, key boo
 		}
 		switch tok {
 		case json.Delim('{'):
-			objects++
-			stack = append(stack, &frame{object: true, expect: true, path: path, id: objects})
+			stack = append(stack, &frame{object: true, expect: true, path: path})
 			continue
 		case json.Delim('['):
 			stack = append(stack, &frame{path: path})
@@ -146,7 +139,7 @@ func walkJSON(b []byte, fn func(path string, object int, tok json.Token, key boo
 		case json.Delim('}'), json.Delim(']'):
 			stack = stack[:len(stack)-1]
 		default:
-			if err := fn(path, 0, tok, false); err != nil {
+			if err := fn(path, tok); err != nil {
 				return err
 			}
 		}
@@ -160,8 +153,8 @@ func walkJSON(b []byte, fn func(path string, object int, tok json.Token, key boo
 func pathOfString(b []byte, v string) string {
 	found := ""
 	stop := errors.New("found")
-	_ = walkJSON(b, func(path string, _ int, tok json.Token, key bool) error {
-		if s, ok := tok.(string); ok && !key && s == v {
+	_ = walkJSON(b, func(path string, tok json.Token) error {
+		if s, ok := tok.(string); ok && s == v {
 			found = path
 			return stop
 		}
