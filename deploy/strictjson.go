@@ -8,6 +8,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -289,9 +290,17 @@ func checkObject(dec *json.Decoder, t reflect.Type, path string) error {
 	return err
 }
 
+// fieldCache holds jsonFields' answer per struct type: CheckKeys meets the
+// same types in every element of an array and in every document.
+var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
+
 // jsonFields returns the JSON names of t's fields (with promoted fields of
 // untagged embedded structs) and their types, as encoding/json sees them.
+// The map is shared: callers must not modify it.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
 	out := map[string]reflect.Type{}
 	var add func(t reflect.Type, depth int)
 	add = func(t reflect.Type, depth int) {
@@ -327,5 +336,6 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		}
 	}
 	add(t, 0)
+	fieldCache.Store(t, out)
 	return out
 }
