@@ -105,13 +105,20 @@ func (a ApprovalRecord) Validate() error {
 // (valid while at < ExpiresAt).
 func (a *ApprovalRecord) CheckCAB(subject string, at time.Time) Decision {
 	var j judge
+	a.judgeCAB(&j, subject, at)
+	return j.decision()
+}
+
+// judgeCAB records CheckCAB's checks in j and reports whether a was
+// present and well formed (its own checks were judged).
+func (a *ApprovalRecord) judgeCAB(j *judge, subject string, at time.Time) bool {
 	if a == nil {
 		j.check("cab.present", false, fmt.Sprintf("no CAB approval record for %s", subject))
-		return j.decision()
+		return false
 	}
 	if err := a.Validate(); err != nil {
 		j.check("cab.well-formed", false, fmt.Sprintf("approval %s malformed: %v", a.ID, err))
-		return j.decision()
+		return false
 	}
 	j.check("cab.subject", a.Subject == subject, fmt.Sprintf("approval %s is for %q, need %q", a.ID, a.Subject, subject))
 	j.check("cab.decision", a.Decision == Approved, fmt.Sprintf("approval %s decision is %s", a.ID, a.Decision))
@@ -119,7 +126,7 @@ func (a *ApprovalRecord) CheckCAB(subject string, at time.Time) Decision {
 	j.check("cab.not-self", a.Approver != a.RequestedBy, fmt.Sprintf("approval %s: approver %s vs requester %s (nobody approves their own request)", a.ID, a.Approver, a.RequestedBy))
 	j.check("cab.decided", !at.Before(a.DecidedAt), fmt.Sprintf("approval %s decided at %s, judged at %s", a.ID, ts(a.DecidedAt), ts(at)))
 	j.check("cab.not-expired", at.Before(a.ExpiresAt), fmt.Sprintf("approval %s expires at %s, judged at %s", a.ID, ts(a.ExpiresAt), ts(at)))
-	return j.decision()
+	return true
 }
 
 // CheckCABFor is CheckCAB for a change that requester asks for, judged
@@ -128,16 +135,13 @@ func (a *ApprovalRecord) CheckCAB(subject string, at time.Time) Decision {
 // (cab.not-requester). Principal ids are person ids, shared by all of a
 // person's tokens, so holding two roles does not get round it.
 func (a *ApprovalRecord) CheckCABFor(subject, requester string, at time.Time) Decision {
-	d := a.CheckCAB(subject, at)
-	if a == nil || !slices.ContainsFunc(d.Checks, func(c Check) bool { return c.Rule == "cab.subject" }) {
-		return d // absent or malformed: already refused
-	}
 	var j judge
-	j.merge("", d)
-	j.check("cab.requester", requester != "" && a.RequestedBy == requester,
-		fmt.Sprintf("approval %s was given for a request by %s; this change is requested by %s", a.ID, a.RequestedBy, orNone(requester)))
-	j.check("cab.not-requester", a.Approver != requester,
-		fmt.Sprintf("approval %s decided by %s, change requested by %s (nobody approves their own request)", a.ID, a.Approver, orNone(requester)))
+	if a.judgeCAB(&j, subject, at) {
+		j.check("cab.requester", requester != "" && a.RequestedBy == requester,
+			fmt.Sprintf("approval %s was given for a request by %s; this change is requested by %s", a.ID, a.RequestedBy, orNone(requester)))
+		j.check("cab.not-requester", a.Approver != requester,
+			fmt.Sprintf("approval %s decided by %s, change requested by %s (nobody approves their own request)", a.ID, a.Approver, orNone(requester)))
+	}
 	return j.decision()
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -92,11 +93,10 @@ func jsonTypeName(t reflect.Type) string {
 	return t.String()
 }
 
-// walkJSON calls fn for every scalar value and every object key of a JSON
-// document with its path ("a.b[].c"); key is true for object keys. It stops
-// at the first error fn returns; syntax errors end the walk silently (the
-// real decoder reports them).
-func walkJSON(b []byte, fn func(path string, object int, tok json.Token, key bool) error) error {
+// walkJSON calls fn for every scalar value of a JSON document with its path
+// ("a.b[].c"). It stops at the first error fn returns; syntax errors end
+// the walk silently (the real decoder reports them).
+func walkJSON(b []byte, fn func(path string, tok json.Token) error) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	type frame struct {
@@ -104,10 +104,8 @@ func walkJSON(b []byte, fn func(path string, object int, tok json.Token, key boo
 		expect bool // next string token in an object is a key
 		path   string
 		key    string
-		id     int // distinct per object, for duplicate detection
 	}
 	var stack []*frame
-	objects := 0
 	for {
 		tok, err := dec.Token()
 		if err != nil {
@@ -119,9 +117,6 @@ func walkJSON(b []byte, fn func(path string, object int, tok json.Token, key boo
 		}
 		if top != nil && top.object && top.expect {
 			if k, ok := tok.(string); ok {
-				if err := fn(top.path, top.id, k, true); err != nil {
-					return err
-				}
 				top.expect = false
 				top.key = k
 				continue
@@ -137,8 +132,7 @@ func walkJSON(b []byte, fn func(path string, object int, tok json.Token, key boo
 		}
 		switch tok {
 		case json.Delim('{'):
-			objects++
-			stack = append(stack, &frame{object: true, expect: true, path: path, id: objects})
+			stack = append(stack, &frame{object: true, expect: true, path: path})
 			continue
 		case json.Delim('['):
 			stack = append(stack, &frame{path: path})
@@ -146,7 +140,7 @@ func walkJSON(b []byte, fn func(path string, object int, tok json.Token, key boo
 		case json.Delim('}'), json.Delim(']'):
 			stack = stack[:len(stack)-1]
 		default:
-			if err := fn(path, 0, tok, false); err != nil {
+			if err := fn(path, tok); err != nil {
 				return err
 			}
 		}
@@ -160,8 +154,8 @@ func walkJSON(b []byte, fn func(path string, object int, tok json.Token, key boo
 func pathOfString(b []byte, v string) string {
 	found := ""
 	stop := errors.New("found")
-	_ = walkJSON(b, func(path string, _ int, tok json.Token, key bool) error {
-		if s, ok := tok.(string); ok && !key && s == v {
+	_ = walkJSON(b, func(path string, tok json.Token) error {
+		if s, ok := tok.(string); ok && s == v {
 			found = path
 			return stop
 		}
@@ -296,9 +290,17 @@ func checkObject(dec *json.Decoder, t reflect.Type, path string) error {
 	return err
 }
 
+// fieldCache holds jsonFields' answer per struct type: CheckKeys meets the
+// same types in every element of an array and in every document.
+var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
+
 // jsonFields returns the JSON names of t's fields (with promoted fields of
 // untagged embedded structs) and their types, as encoding/json sees them.
+// The map is shared: callers must not modify it.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
 	out := map[string]reflect.Type{}
 	var add func(t reflect.Type, depth int)
 	add = func(t reflect.Type, depth int) {
@@ -334,5 +336,6 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		}
 	}
 	add(t, 0)
+	fieldCache.Store(t, out)
 	return out
 }

@@ -1,7 +1,9 @@
 package mirror
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -134,36 +136,26 @@ func resolveDeps(universe []*candidate) (added int, unresolved []string) {
 // Ties keep index order (cs lists real packages, highest version first,
 // then providers in index order).
 func bestCandidate(name string, cs []*candidate) *candidate {
-	rank := func(c *candidate) (int, int) {
-		pr := 1
-		switch strings.TrimSpace(c.p.Para.Get("Priority")) {
-		case "required", "important":
-			pr = 0
-		}
-		real := 1
-		if c.p.Name == name {
-			real = 0
-		}
-		return pr, real
+	important := func(c *candidate) bool {
+		p := strings.TrimSpace(c.p.Para.Get("Priority"))
+		return p == "required" || p == "important"
 	}
-	best := cs[0]
-	for _, c := range cs[1:] {
-		bp, br := rank(best)
-		cp, cr := rank(c)
+	prefer := func(a, b bool) int { // a true before a false
 		switch {
-		case cp != bp:
-			if cp < bp {
-				best = c
-			}
-		case cr != br:
-			if cr < br {
-				best = c
-			}
-		default:
-			if v := debian.CompareVersions(c.p.Version, best.p.Version); v > 0 || v == 0 && c.p.Name < best.p.Name {
-				best = c
-			}
+		case a == b:
+			return 0
+		case a:
+			return -1
 		}
+		return 1
 	}
-	return best
+	// MinFunc returns the first of equal candidates: ties keep index order.
+	return slices.MinFunc(cs, func(a, b *candidate) int {
+		return cmp.Or(
+			prefer(important(a), important(b)),
+			prefer(a.p.Name == name, b.p.Name == name),
+			debian.CompareVersions(b.p.Version, a.p.Version), // highest first
+			strings.Compare(a.p.Name, b.p.Name),
+		)
+	})
 }

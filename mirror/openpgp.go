@@ -3,7 +3,6 @@ package mirror
 import (
 	"bytes"
 	"crypto"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/eucora/eucora/internal/atomicfile"
+	"github.com/eucora/eucora/internal/digest"
 )
 
 // ReadKeyring reads an OpenPGP public keyring, armored or binary (the
@@ -87,10 +87,10 @@ func signatureIssuer(sig []byte) string {
 	return ""
 }
 
-// DescribeKeyring names a keyring for messages: what it is (name), the
-// file it was read from (file, "" when unknown), the SHA-256 of its bytes
-// and each key's fingerprint and first user ID.
-func DescribeKeyring(name, file string, data []byte, el openpgp.EntityList) string {
+// describeKeyring names a keyring for messages: what it is (name), the
+// file it was read from (file, "" when unknown), its digest (sum, the
+// SHA-256 of its bytes) and each key's fingerprint and first user ID.
+func describeKeyring(name, file string, sum digest.Digest, el openpgp.EntityList) string {
 	var keys []string
 	for _, e := range el {
 		k := fingerprint(e)
@@ -100,12 +100,11 @@ func DescribeKeyring(name, file string, data []byte, el openpgp.EntityList) stri
 		}
 		keys = append(keys, k)
 	}
-	d := sha256.Sum256(data)
 	from := ""
 	if file != "" {
 		from = "from " + file + "; "
 	}
-	return fmt.Sprintf("%s (%ssha256 %x; %d key(s): %s)", name, from, d[:8], len(el), strings.Join(keys, ", "))
+	return fmt.Sprintf("%s (%ssha256 %s; %d key(s): %s)", name, from, sum.Short(), len(el), strings.Join(keys, ", "))
 }
 
 // VerifyInRelease checks a clearsigned InRelease against keyring and returns

@@ -137,7 +137,7 @@ func (r *Repo) Sync(ctx context.Context, name string, opt SyncOptions) (*SyncRes
 	// 1. Release, verified.
 	relData, relFile, err := fetchRelease(ctx, f, base, keyring, now)
 	if se := (*SignatureError)(nil); errors.As(err, &se) {
-		se.Keyring = DescribeKeyring("mirror "+name+" keyring", m.KeyringFile, m.KeyringData, keyring)
+		se.Keyring = describeKeyring("mirror "+name+" keyring", m.KeyringFile, m.Keyring, keyring)
 	}
 	if err != nil {
 		return nil, err

@@ -104,18 +104,8 @@ func TestFilter(t *testing.T) {
 		"Missing:":                       "nginx nginx-common libc6 bash",
 	}
 	for expr, want := range cases {
-		f, err := ParseFilter(expr)
-		if err != nil {
-			t.Fatalf("ParseFilter(%q): %v", expr, err)
-		}
-		var got []string
-		for _, p := range pkgs {
-			if f.Match(p) {
-				got = append(got, p.Get("Package"))
-			}
-		}
-		if strings.Join(got, " ") != want {
-			t.Errorf("filter %q selected %q, want %q", expr, strings.Join(got, " "), want)
+		if got := selected(t, pkgs, expr); got != want {
+			t.Errorf("filter %q selected %q, want %q", expr, got, want)
 		}
 	}
 	for _, bad := range []string{"(", "nginx |", "a b", "Section:[", "!", "a,,b", "*x:y", strings.Repeat("(", 200) + "a" + strings.Repeat(")", 200)} {

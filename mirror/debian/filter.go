@@ -370,18 +370,13 @@ func (p *filterParser) relation() (*Relation, error) {
 	}
 	c := strings.TrimSpace(p.s[p.i : p.i+end])
 	var r Relation
-	for _, op := range []string{"<<", "<=", ">=", ">>", "="} {
-		if strings.HasPrefix(c, op) {
-			r.Op, r.Version = op, strings.TrimSpace(c[len(op):])
-			break
-		}
-	}
-	if r.Op == "" {
+	r.Op, r.Version = cutOp(c)
+	switch r.Op {
+	case "<", ">":
 		p.i = open
-		switch {
-		case strings.HasPrefix(c, "<"), strings.HasPrefix(c, ">"):
-			return nil, p.errorf("version relation %q: a single %q is ambiguous: write %s%s or %s=", "("+c+")", c[:1], c[:1], c[:1], c[:1])
-		}
+		return nil, p.errorf("version relation %q: a single %q is ambiguous: write %s%s or %s=", "("+c+")", r.Op, r.Op, r.Op, r.Op)
+	case "":
+		p.i = open
 		return nil, p.errorf("version relation %q: want (OP VERSION) with OP one of << <= = >= >>", "("+c+")")
 	}
 	if err := ValidVersion(r.Version); err != nil {

@@ -75,6 +75,18 @@ func ParseRelations(field string) ([]Dependency, error) {
 
 var ops = []string{"<<", "<=", ">=", ">>", "=", "<", ">"}
 
+// cutOp splits a version constraint "OP VERSION" (the inside of the
+// parentheses) into its operator, one of ops, and the version; op is ""
+// when c starts with none.
+func cutOp(c string) (op, version string) {
+	for _, op := range ops {
+		if v, ok := strings.CutPrefix(c, op); ok {
+			return op, strings.TrimSpace(v)
+		}
+	}
+	return "", c
+}
+
 func parseRelation(s string) (Relation, error) {
 	s = strings.TrimSpace(s)
 	// Drop [arch list] and <profiles>.
@@ -102,14 +114,7 @@ func parseRelation(s string) (Relation, error) {
 			return Relation{}, fmt.Errorf("relation %q: text after version constraint: %w", clip(s), ErrSyntax)
 		}
 		name = strings.TrimSpace(s[:i])
-		c := strings.TrimSpace(s[i+1 : j])
-		for _, op := range ops {
-			if strings.HasPrefix(c, op) {
-				r.Op = op
-				r.Version = strings.TrimSpace(c[len(op):])
-				break
-			}
-		}
+		r.Op, r.Version = cutOp(strings.TrimSpace(s[i+1 : j]))
 		switch r.Op {
 		case "<":
 			r.Op = "<=" // obsolete form, meaning <=
