@@ -60,7 +60,8 @@ type VolumeError struct {
 }
 
 // ExpandPaths turns bundle directories into their volume files (*.tar,
-// sorted) and passes files through.
+// sorted; VolumeFilesIn, so a directory name is never a glob pattern) and
+// passes files through.
 func ExpandPaths(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
@@ -72,14 +73,13 @@ func ExpandPaths(paths []string) ([]string, error) {
 			out = append(out, p)
 			continue
 		}
-		matches, err := filepath.Glob(filepath.Join(p, "*.tar"))
+		matches, err := VolumeFilesIn(p)
 		if err != nil {
 			return nil, err
 		}
 		if len(matches) == 0 {
 			return nil, fmt.Errorf("%s: no volume files (*.tar) in this directory", p)
 		}
-		sort.Strings(matches)
 		out = append(out, matches...)
 	}
 	return out, nil

@@ -62,6 +62,10 @@ func TestVolumeFilesIn(t *testing.T) {
 	if want := []string{filepath.Join(dir, "1.tar"), filepath.Join(dir, "2.tar")}; err != nil || !slices.Equal(got, want) {
 		t.Errorf("VolumeFilesIn(%s) = %v, %v; want %v", dir, got, err, want)
 	}
+	// ExpandPaths (edge import, hub import, bundle verify) reads it the same way.
+	if got, err := ExpandPaths([]string{dir}); err != nil || !slices.Equal(got, []string{filepath.Join(dir, "1.tar"), filepath.Join(dir, "2.tar")}) {
+		t.Errorf("ExpandPaths(%s) = %v, %v", dir, got, err)
+	}
 	if _, err := VolumeFilesIn(filepath.Join(root, "none")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing directory: %v, want ErrNotExist", err)
 	}
