@@ -41,36 +41,18 @@ type MediaResult struct {
 	Skipped []SkippedBundle `json:"skipped"`
 }
 
-// mediaBundle is the volumes of one bundle found on media.
-type mediaBundle struct {
-	signed *transfer.Signed // as read, not verified
-	files  []string
-}
-
 // groupMedia expands paths and groups the volume files by the manifest
-// they carry (read, not verified). Files whose manifest cannot be read are
-// returned apart.
-func groupMedia(paths []string) ([]*mediaBundle, []string, error) {
+// they carry (read, not verified; transfer.FindBundles). Files whose
+// manifest cannot be read are returned apart.
+func groupMedia(paths []string) ([]*transfer.FoundBundle, []string, error) {
 	files, err := transfer.ExpandPaths(paths)
 	if err != nil {
 		return nil, nil, err
 	}
-	byDigest := map[digest.Digest]*mediaBundle{}
-	var groups []*mediaBundle
+	groups, bad := transfer.FindBundles(files)
 	var unreadable []string
-	for _, f := range files {
-		v, err := transfer.InspectVolume(f)
-		if err != nil {
-			unreadable = append(unreadable, f)
-			continue
-		}
-		g := byDigest[v.Signed.Digest]
-		if g == nil {
-			g = &mediaBundle{signed: v.Signed}
-			byDigest[v.Signed.Digest] = g
-			groups = append(groups, g)
-		}
-		g.files = append(g.files, f)
+	for _, v := range bad {
+		unreadable = append(unreadable, v.Path)
 	}
 	return groups, unreadable, nil
 }
@@ -121,11 +103,11 @@ func (e *Edge) ImportMedia(ctx context.Context, paths []string, opts ImportOptio
 	if err != nil {
 		return nil, err
 	}
-	var todo []*mediaBundle
-	var foreign []*mediaBundle
+	var todo []*transfer.FoundBundle
+	var foreign []*transfer.FoundBundle
 	for _, g := range groups {
-		m := g.signed.Manifest
-		skip := SkippedBundle{BundleID: m.BundleID, Digest: g.signed.Digest, Source: m.Source, Target: m.Target, Sequence: m.Sequence, Volumes: g.files}
+		m := g.Signed.Manifest
+		skip := SkippedBundle{BundleID: m.BundleID, Digest: g.Signed.Digest, Source: m.Source, Target: m.Target, Sequence: m.Sequence, Volumes: g.Files}
 		switch {
 		case m.Target != e.site:
 			skip.Reason, skip.Detail = SkipNotForUs, fmt.Sprintf("for %q, this edge is %q", m.Target, e.site)
@@ -133,7 +115,7 @@ func (e *Edge) ImportMedia(ctx context.Context, paths []string, opts ImportOptio
 				skip.Detail = "this edge's own export: carry it to the hub and run `eucora hub import`"
 			}
 			foreign = append(foreign, g)
-		case m.Sequence == st.Applied.Seq && g.signed.Digest == st.Applied.Digest:
+		case m.Sequence == st.Applied.Seq && g.Signed.Digest == st.Applied.Digest:
 			skip.Reason, skip.Detail = SkipDuplicate, "already applied"
 		case m.Sequence < st.Applied.Seq:
 			skip.Reason, skip.Detail = SkipStale, fmt.Sprintf("older than sequence %d, already applied here", st.Applied.Seq)
@@ -146,11 +128,11 @@ func (e *Edge) ImportMedia(ctx context.Context, paths []string, opts ImportOptio
 	if len(todo) == 0 && len(unreadable) == 0 && len(foreign) == len(groups) {
 		// Nothing here is for this site: refuse the first as Import would.
 		f := foreign[0]
-		out.Skipped = slices.DeleteFunc(out.Skipped, func(s SkippedBundle) bool { return s.Digest == f.signed.Digest })
-		return out, record(e.importOne(ctx, f.files, []*mediaBundle{f}, opts))
+		out.Skipped = slices.DeleteFunc(out.Skipped, func(s SkippedBundle) bool { return s.Digest == f.Signed.Digest })
+		return out, record(e.importOne(ctx, f.Files, []*transfer.FoundBundle{f}, opts))
 	}
-	slices.SortStableFunc(todo, func(a, b *mediaBundle) int {
-		return cmp.Or(cmp.Compare(a.signed.Sequence, b.signed.Sequence), strings.Compare(string(a.signed.Digest), string(b.signed.Digest)))
+	slices.SortStableFunc(todo, func(a, b *transfer.FoundBundle) int {
+		return cmp.Or(cmp.Compare(a.Signed.Sequence, b.Signed.Sequence), strings.Compare(string(a.Signed.Digest), string(b.Signed.Digest)))
 	})
 	// The unreadable files are one attempt, then each bundle in order.
 	var attempts [][]string
@@ -158,7 +140,7 @@ func (e *Edge) ImportMedia(ctx context.Context, paths []string, opts ImportOptio
 		attempts = append(attempts, unreadable)
 	}
 	for _, g := range todo {
-		attempts = append(attempts, g.files)
+		attempts = append(attempts, g.Files)
 	}
 	var first error
 	for _, files := range attempts {
@@ -176,11 +158,11 @@ func (e *Edge) ImportMedia(ctx context.Context, paths []string, opts ImportOptio
 // importOne imports one bundle's files; an edge's own export is refused
 // before verification (the edge does not trust its own key), saying where
 // it belongs.
-func (e *Edge) importOne(ctx context.Context, paths []string, groups []*mediaBundle, opts ImportOptions) (*ImportResult, error) {
+func (e *Edge) importOne(ctx context.Context, paths []string, groups []*transfer.FoundBundle, opts ImportOptions) (*ImportResult, error) {
 	if len(groups) == 1 {
-		m := groups[0].signed.Manifest
+		m := groups[0].Signed.Manifest
 		if m.Target == hubTarget && m.Source == e.site {
-			return e.refuseUnread(groups[0].signed, &OwnExportError{Site: e.site, BundleID: m.BundleID, Sequence: m.Sequence})
+			return e.refuseUnread(groups[0].Signed, &OwnExportError{Site: e.site, BundleID: m.BundleID, Sequence: m.Sequence})
 		}
 	}
 	return e.Import(ctx, paths, opts)
