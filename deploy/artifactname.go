@@ -85,8 +85,8 @@ func CheckArtifactName(name string) error {
 			return bad("contains control character %U", r)
 		case strings.ContainsRune(`<>:"|?*`, r):
 			return bad("contains %q, which Windows refuses in file names", r)
-		case r == utf8.RuneError:
-			return bad("not valid UTF-8")
+		case r == utf8.RuneError: // valid here: the string passed ValidString
+			return bad("contains U+FFFD, the replacement character (a name damaged by a wrong encoding)")
 		}
 	}
 	return nil
