@@ -13,13 +13,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/clip"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/mirror"
@@ -805,25 +805,13 @@ func (s *Server) handleSiteImportRefusal(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	if !clientRefusalCodes[rep.Code] {
-		writeInputError(w, badField("code", "%q is not a refusal code (docs/sync-protocol.md)", clipString(rep.Code, 64)))
+		writeInputError(w, badField("code", "%q is not a refusal code (docs/sync-protocol.md)", clip.String(rep.Code, 64)))
 		return
 	}
 	reason := fmt.Sprintf("refused by the importing client: bundle %s sequence %d digest %s: %s",
-		clipString(rep.BundleID, 64), rep.Sequence, clipString(rep.Digest, 80), clipString(rep.Reason, 2048))
+		clip.String(rep.BundleID, 64), rep.Sequence, clip.String(rep.Digest, 80), clip.String(rep.Reason, 2048))
 	s.recordRefusal(r, p, "sites.import", "site/"+site.Name, "refused", rep.Code+": "+reason)
 	writeJSON(w, http.StatusAccepted, map[string]any{"recorded": true, "code": rep.Code})
-}
-
-// clipString cuts s to at most n bytes of valid UTF-8.
-func clipString(s string, n int) string {
-	s = strings.ToValidUTF8(s, "?")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // readImport streams an import request body for site (readImportBody),
