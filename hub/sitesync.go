@@ -695,12 +695,12 @@ func (s *Server) handleSiteExportObject(w http.ResponseWriter, r *http.Request, 
 }
 
 // importBody is the request of POST /v1/sites/{name}/imports as read by
-// readImportBody (hub/import_input.go): the envelope bytes (sent as base64
-// of the exact bytes or as the envelope JSON itself) and the records by
-// digest hex, decoded.
+// readImport: the envelope (sent as base64 of the exact bytes or as the
+// envelope JSON itself), verified against the site's key, and the records
+// by digest hex, decoded.
 type importBody struct {
-	Envelope []byte
-	Records  map[string][]byte
+	Signed  *transfer.Signed
+	Records map[string][]byte
 }
 
 // Import refusal codes (docs/sync-protocol.md).
@@ -817,19 +817,21 @@ func (s *Server) handleSiteImportRefusal(w http.ResponseWriter, r *http.Request,
 // readImport streams an import request body for site (readImportBody),
 // verifying the envelope before any record is read.
 func (s *Server) readImport(site store.Site, r io.Reader) (importBody, error) {
-	env, recs, err := readImportBody(r, func(env []byte) (map[string]transfer.Record, map[string]bool, error) {
+	var body importBody
+	var err error
+	body.Records, err = readImportBody(r, func(env []byte) (map[string]transfer.Record, error) {
 		sg, code, err := s.verifyEnvelope(site, env, store.NowUTC())
 		if err != nil {
-			return nil, nil, &importRefusal{code, err}
+			return nil, &importRefusal{code, err}
 		}
-		want, take := map[string]transfer.Record{}, map[string]bool{}
+		body.Signed = sg
+		want := map[string]transfer.Record{}
 		for _, rc := range sg.Manifest.Records {
 			want[rc.Digest.Hex()] = rc
-			take[rc.Digest.Hex()] = hubTakesRecord(rc.Type)
 		}
-		return want, take, nil
+		return want, nil
 	})
-	return importBody{Envelope: env, Records: recs}, err
+	return body, err
 }
 
 type verifiedImport struct {
@@ -881,24 +883,23 @@ func hubTakesRecord(typ string) bool {
 	return false
 }
 
-// verifyImport checks an edge bundle against the site's enrolled key and
-// parses its records. It returns a refusal code with any error.
+// verifyImport checks the records of an edge bundle whose envelope
+// readImport verified and parses them. It returns a refusal code with any
+// error.
 func (s *Server) verifyImport(site store.Site, body importBody) (*verifiedImport, string, error) {
 	now := store.NowUTC()
-	sg, code, err := s.verifyEnvelope(site, body.Envelope, now)
-	if err != nil {
-		return nil, code, err
+	sg, m := body.Signed, body.Signed.Manifest
+	// The body took a while to arrive: the bundle must still be unexpired.
+	if err := m.CheckExpiry(now); err != nil {
+		return nil, codeExpired, err
 	}
-	m := sg.Manifest
 	v := &verifiedImport{ignored: map[string]int{}, body: store.SiteImportBody{Site: site.Name, Sequence: m.Sequence, Digest: sg.Digest,
 		BundleID: m.BundleID, KeyID: sg.KeyID, At: now}}
 	recordObjects := map[digest.Digest]bool{}
 	receipts := 0
 	for _, rc := range m.Records {
 		recordObjects[rc.Digest] = true
-		switch rc.Type {
-		case transfer.RecordReceipt, transfer.RecordHeld, transfer.RecordEvents:
-		default:
+		if !hubTakesRecord(rc.Type) {
 			v.ignored[rc.Type]++
 			continue
 		}
