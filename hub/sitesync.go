@@ -722,10 +722,17 @@ const (
 var clientRefusalCodes = map[string]bool{codeUnknownKey: true, codeBadSignature: true, codeForeign: true, codeExpired: true,
 	codeCorrupt: true, codeStale: true, codeMissingVolume: true}
 
+// recordImportRefusal records a refused import of site's bundle as the
+// audit event that the site's sync state counts (store.ImportRefusalAction),
+// within the refused-request budget.
+func (s *Server) recordImportRefusal(r *http.Request, p *Principal, site, code, reason string) {
+	s.recordRefusal(r, p, store.ImportRefusalAction, "site/"+site, store.ImportRefusalOutcome, code+": "+reason)
+}
+
 // refuseImport answers 422 (409 for stale) with a code and records the
-// refusal as a hub audit event (within the refused-request budget).
+// refusal (recordImportRefusal).
 func (s *Server) refuseImport(w http.ResponseWriter, r *http.Request, p *Principal, site, code string, err error) {
-	s.recordRefusal(r, p, "sites.import", "site/"+site, "refused", code+": "+err.Error())
+	s.recordImportRefusal(r, p, site, code, err.Error())
 	status := http.StatusUnprocessableEntity
 	if code == codeStale {
 		status = http.StatusConflict
@@ -810,7 +817,7 @@ func (s *Server) handleSiteImportRefusal(w http.ResponseWriter, r *http.Request,
 	}
 	reason := fmt.Sprintf("refused by the importing client: bundle %s sequence %d digest %s: %s",
 		clip.String(rep.BundleID, 64), rep.Sequence, clip.String(rep.Digest, 80), clip.String(rep.Reason, 2048))
-	s.recordRefusal(r, p, "sites.import", "site/"+site.Name, "refused", rep.Code+": "+reason)
+	s.recordImportRefusal(r, p, site.Name, rep.Code, reason)
 	writeJSON(w, http.StatusAccepted, map[string]any{"recorded": true, "code": rep.Code})
 }
 
