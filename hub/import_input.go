@@ -313,8 +313,7 @@ func (d *importScanner) records(want map[string]transfer.Record, out map[string]
 // refusing it once it is longer than the manifest's size for it.
 func (d *importScanner) base64Value(field string, rc transfer.Record) ([]byte, error) {
 	maxText := int64(base64.StdEncoding.EncodedLen(int(rc.Size)))
-	var out bytes.Buffer
-	out.Grow(int(rc.Size))
+	out := make([]byte, 0, rc.Size)
 	var carry []byte
 	var text int64
 	for {
@@ -338,15 +337,12 @@ func (d *importScanner) base64Value(field string, rc transfer.Record) ([]byte, e
 		if end {
 			n = len(buf)
 		}
-		dst := make([]byte, base64.StdEncoding.DecodedLen(n))
-		m, derr := base64.StdEncoding.Decode(dst, buf[:n])
-		if derr != nil {
-			return nil, &importRefusal{codeCorrupt, fmt.Errorf("record %.16s: base64: %v", rc.Digest.Hex(), derr)}
+		if out, err = base64.StdEncoding.AppendDecode(out, buf[:n]); err != nil {
+			return nil, &importRefusal{codeCorrupt, fmt.Errorf("record %.16s: base64: %v", rc.Digest.Hex(), err)}
 		}
-		out.Write(dst[:m])
 		carry = append(carry[:0:0], buf[n:]...)
 		if end {
-			return out.Bytes(), nil
+			return out, nil
 		}
 	}
 }
