@@ -400,20 +400,20 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, p *Princip
 		writeStoreError(w, err)
 		return
 	}
-	member, voters := false, 0
+	member, voter, voters := false, false, 0
 	for _, sv := range servers {
 		if sv.Suffrage == raft.Voter {
 			voters++
 		}
 		if string(sv.ID) == id {
-			member = true
+			member, voter = true, sv.Suffrage == raft.Voter
 		}
 	}
 	if !member {
 		writeError(w, http.StatusNotFound, "node %q is not a member of the cluster", id)
 		return
 	}
-	if target := voterOf(servers, id); target && voters == 1 {
+	if voter && voters == 1 {
 		writeError(w, http.StatusConflict, "node %q is the cluster's last voter: removing it would leave no cluster; add another node first", id)
 		return
 	}
@@ -422,13 +422,4 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, p *Princip
 		return
 	}
 	s.apply(w, r, p, store.CmdNodeRemove, "node/"+id, store.NodeRemoveBody{ID: id}, http.StatusOK)
-}
-
-func voterOf(servers []raft.Server, id string) bool {
-	for _, sv := range servers {
-		if string(sv.ID) == id {
-			return sv.Suffrage == raft.Voter
-		}
-	}
-	return false
 }

@@ -30,67 +30,68 @@ func (e *importRefusal) Error() string { return e.code + ": " + e.err.Error() }
 //	{"envelope": "<base64>" | {envelope object}, "records": {"<hex>": "<base64>", ...}}
 //
 // with "envelope" first, as the CLI sends it. Once the envelope is read,
-// expect returns the records its manifest lists (by digest hex) or an
-// *importRefusal; each record value is then decoded from base64 as it
-// arrives and refused as soon as it is longer than the manifest says, so
-// memory is bounded by the records the signed manifest lists (each at most
-// transfer.MaxRecordSize), never by what the request sends. Records whose
-// type the hub does not take are read and dropped. A key not listed, a key
+// expect verifies it and returns the records its manifest lists (by digest
+// hex) or an *importRefusal; each record value is then decoded from base64
+// as it arrives and refused as soon as it is longer than the manifest says,
+// so memory is bounded by the records the signed manifest lists (each at
+// most transfer.MaxRecordSize), never by what the request sends. Records
+// whose type the hub does not take (hubTakesRecord) are read and dropped. A key not listed, a key
 // repeated, a key in other case, unknown fields and trailing data are
 // refused. Errors are *InputError (400/413) or *importRefusal.
-func readImportBody(r io.Reader, expect func(env []byte) (map[string]transfer.Record, map[string]bool, error)) (env []byte, recs map[string][]byte, err error) {
+func readImportBody(r io.Reader, expect func(env []byte) (map[string]transfer.Record, error)) (recs map[string][]byte, err error) {
 	d := &importScanner{br: bufio.NewReaderSize(r, 64<<10)}
 	if err := d.expect('{'); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	key, err := d.key()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	switch key {
 	case "envelope":
 	case "records":
-		return nil, nil, d.bad("records", "must follow envelope (send \"envelope\" first)")
+		return nil, d.bad("records", "must follow envelope (send \"envelope\" first)")
 	default:
-		return nil, nil, d.bad(key, "unknown field")
+		return nil, d.bad(key, "unknown field")
 	}
-	if env, err = d.envelope(); err != nil {
-		return nil, nil, err
-	}
-	want, take, err := expect(env)
+	env, err := d.envelope()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	want, err := expect(env)
+	if err != nil {
+		return nil, err
 	}
 	recs = map[string][]byte{}
 	c, err := d.next()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if c == ',' {
 		if key, err = d.key(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		switch key {
 		case "records":
 		case "envelope":
-			return nil, nil, d.bad("envelope", "duplicate key (each key may appear once in an object)")
+			return nil, d.bad("envelope", "duplicate key (each key may appear once in an object)")
 		default:
-			return nil, nil, d.bad(key, "unknown field")
+			return nil, d.bad(key, "unknown field")
 		}
-		if err := d.records(want, take, recs); err != nil {
-			return nil, nil, err
+		if err := d.records(want, recs); err != nil {
+			return nil, err
 		}
 		if c, err = d.next(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if c != '}' {
-		return nil, nil, d.bad("", "malformed JSON: want , or } after a field, got %q", c)
+		return nil, d.bad("", "malformed JSON: want , or } after a field, got %q", c)
 	}
 	if _, err := d.next(); err != io.EOF {
-		return nil, nil, &InputError{Status: http.StatusBadRequest, Msg: "trailing data after the JSON body"}
+		return nil, &InputError{Status: http.StatusBadRequest, Msg: "trailing data after the JSON body"}
 	}
-	return env, recs, nil
+	return recs, nil
 }
 
 type importScanner struct {
@@ -249,8 +250,9 @@ func (d *importScanner) object() ([]byte, error) {
 	return raw, nil
 }
 
-// records reads the records object, keeping the values of records in take.
-func (d *importScanner) records(want map[string]transfer.Record, take map[string]bool, out map[string][]byte) error {
+// records reads the records object, keeping the values of the records
+// the hub takes.
+func (d *importScanner) records(want map[string]transfer.Record, out map[string][]byte) error {
 	if err := d.expect('{'); err != nil {
 		return err
 	}
@@ -287,7 +289,7 @@ func (d *importScanner) records(want map[string]transfer.Record, take map[string
 		if err != nil {
 			return err
 		}
-		if take[k] {
+		if hubTakesRecord(rc.Type) {
 			out[k] = data
 		} else {
 			out[k] = nil // read and dropped: a type the hub does not take
@@ -311,8 +313,7 @@ func (d *importScanner) records(want map[string]transfer.Record, take map[string
 // refusing it once it is longer than the manifest's size for it.
 func (d *importScanner) base64Value(field string, rc transfer.Record) ([]byte, error) {
 	maxText := int64(base64.StdEncoding.EncodedLen(int(rc.Size)))
-	var out bytes.Buffer
-	out.Grow(int(rc.Size))
+	out := make([]byte, 0, rc.Size)
 	var carry []byte
 	var text int64
 	for {
@@ -336,15 +337,12 @@ func (d *importScanner) base64Value(field string, rc transfer.Record) ([]byte, e
 		if end {
 			n = len(buf)
 		}
-		dst := make([]byte, base64.StdEncoding.DecodedLen(n))
-		m, derr := base64.StdEncoding.Decode(dst, buf[:n])
-		if derr != nil {
-			return nil, &importRefusal{codeCorrupt, fmt.Errorf("record %.16s: base64: %v", rc.Digest.Hex(), derr)}
+		if out, err = base64.StdEncoding.AppendDecode(out, buf[:n]); err != nil {
+			return nil, &importRefusal{codeCorrupt, fmt.Errorf("record %.16s: base64: %v", rc.Digest.Hex(), err)}
 		}
-		out.Write(dst[:m])
 		carry = append(carry[:0:0], buf[n:]...)
 		if end {
-			return out.Bytes(), nil
+			return out, nil
 		}
 	}
 }

@@ -13,13 +13,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/clip"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/mirror"
@@ -695,12 +695,12 @@ func (s *Server) handleSiteExportObject(w http.ResponseWriter, r *http.Request, 
 }
 
 // importBody is the request of POST /v1/sites/{name}/imports as read by
-// readImportBody (hub/import_input.go): the envelope bytes (sent as base64
-// of the exact bytes or as the envelope JSON itself) and the records by
-// digest hex, decoded.
+// readImport: the envelope (sent as base64 of the exact bytes or as the
+// envelope JSON itself), verified against the site's key, and the records
+// by digest hex, decoded.
 type importBody struct {
-	Envelope []byte
-	Records  map[string][]byte
+	Signed  *transfer.Signed
+	Records map[string][]byte
 }
 
 // Import refusal codes (docs/sync-protocol.md).
@@ -722,10 +722,17 @@ const (
 var clientRefusalCodes = map[string]bool{codeUnknownKey: true, codeBadSignature: true, codeForeign: true, codeExpired: true,
 	codeCorrupt: true, codeStale: true, codeMissingVolume: true}
 
+// recordImportRefusal records a refused import of site's bundle as the
+// audit event that the site's sync state counts (store.ImportRefusalAction),
+// within the refused-request budget.
+func (s *Server) recordImportRefusal(r *http.Request, p *Principal, site, code, reason string) {
+	s.recordRefusal(r, p, store.ImportRefusalAction, "site/"+site, store.ImportRefusalOutcome, code+": "+reason)
+}
+
 // refuseImport answers 422 (409 for stale) with a code and records the
-// refusal as a hub audit event (within the refused-request budget).
+// refusal (recordImportRefusal).
 func (s *Server) refuseImport(w http.ResponseWriter, r *http.Request, p *Principal, site, code string, err error) {
-	s.recordRefusal(r, p, "sites.import", "site/"+site, "refused", code+": "+err.Error())
+	s.recordImportRefusal(r, p, site, code, err.Error())
 	status := http.StatusUnprocessableEntity
 	if code == codeStale {
 		status = http.StatusConflict
@@ -805,43 +812,33 @@ func (s *Server) handleSiteImportRefusal(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	if !clientRefusalCodes[rep.Code] {
-		writeInputError(w, badField("code", "%q is not a refusal code (docs/sync-protocol.md)", clipString(rep.Code, 64)))
+		writeInputError(w, badField("code", "%q is not a refusal code (docs/sync-protocol.md)", clip.String(rep.Code, 64)))
 		return
 	}
 	reason := fmt.Sprintf("refused by the importing client: bundle %s sequence %d digest %s: %s",
-		clipString(rep.BundleID, 64), rep.Sequence, clipString(rep.Digest, 80), clipString(rep.Reason, 2048))
-	s.recordRefusal(r, p, "sites.import", "site/"+site.Name, "refused", rep.Code+": "+reason)
+		clip.String(rep.BundleID, 64), rep.Sequence, clip.String(rep.Digest, 80), clip.String(rep.Reason, 2048))
+	s.recordImportRefusal(r, p, site.Name, rep.Code, reason)
 	writeJSON(w, http.StatusAccepted, map[string]any{"recorded": true, "code": rep.Code})
-}
-
-// clipString cuts s to at most n bytes of valid UTF-8.
-func clipString(s string, n int) string {
-	s = strings.ToValidUTF8(s, "?")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // readImport streams an import request body for site (readImportBody),
 // verifying the envelope before any record is read.
 func (s *Server) readImport(site store.Site, r io.Reader) (importBody, error) {
-	env, recs, err := readImportBody(r, func(env []byte) (map[string]transfer.Record, map[string]bool, error) {
+	var body importBody
+	var err error
+	body.Records, err = readImportBody(r, func(env []byte) (map[string]transfer.Record, error) {
 		sg, code, err := s.verifyEnvelope(site, env, store.NowUTC())
 		if err != nil {
-			return nil, nil, &importRefusal{code, err}
+			return nil, &importRefusal{code, err}
 		}
-		want, take := map[string]transfer.Record{}, map[string]bool{}
+		body.Signed = sg
+		want := map[string]transfer.Record{}
 		for _, rc := range sg.Manifest.Records {
 			want[rc.Digest.Hex()] = rc
-			take[rc.Digest.Hex()] = hubTakesRecord(rc.Type)
 		}
-		return want, take, nil
+		return want, nil
 	})
-	return importBody{Envelope: env, Records: recs}, err
+	return body, err
 }
 
 type verifiedImport struct {
@@ -893,24 +890,23 @@ func hubTakesRecord(typ string) bool {
 	return false
 }
 
-// verifyImport checks an edge bundle against the site's enrolled key and
-// parses its records. It returns a refusal code with any error.
+// verifyImport checks the records of an edge bundle whose envelope
+// readImport verified and parses them. It returns a refusal code with any
+// error.
 func (s *Server) verifyImport(site store.Site, body importBody) (*verifiedImport, string, error) {
 	now := store.NowUTC()
-	sg, code, err := s.verifyEnvelope(site, body.Envelope, now)
-	if err != nil {
-		return nil, code, err
+	sg, m := body.Signed, body.Signed.Manifest
+	// The body took a while to arrive: the bundle must still be unexpired.
+	if err := m.CheckExpiry(now); err != nil {
+		return nil, codeExpired, err
 	}
-	m := sg.Manifest
 	v := &verifiedImport{ignored: map[string]int{}, body: store.SiteImportBody{Site: site.Name, Sequence: m.Sequence, Digest: sg.Digest,
 		BundleID: m.BundleID, KeyID: sg.KeyID, At: now}}
 	recordObjects := map[digest.Digest]bool{}
 	receipts := 0
 	for _, rc := range m.Records {
 		recordObjects[rc.Digest] = true
-		switch rc.Type {
-		case transfer.RecordReceipt, transfer.RecordHeld, transfer.RecordEvents:
-		default:
+		if !hubTakesRecord(rc.Type) {
 			v.ignored[rc.Type]++
 			continue
 		}

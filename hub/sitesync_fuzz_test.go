@@ -3,12 +3,9 @@ package hub
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"testing"
 
-	"github.com/eucora/eucora/hub/client"
-	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
@@ -18,20 +15,9 @@ import (
 // and verifier: it must never panic, a refusal always names a code, and
 // nothing it accepts was not signed by the site's key.
 func FuzzVerifyImport(f *testing.F) {
-	key, err := signing.Generate()
-	if err != nil {
-		f.Fatal(err)
-	}
-	site := store.Site{Name: "lon", EdgeKeyID: key.ID, EdgeKeyPEM: string(signing.EncodePublic(key.Public()))}
+	key, site, rc, imports := lonImport(f)
 	// A valid body: a receipt signed by the site's key.
-	rc, _ := json.Marshal(transfer.Receipt{Site: "lon", Objects: transfer.HeldObjects{ListDigest: transfer.HeldListDigest(nil)},
-		ChainHead: transfer.ChainHead{Hash: transfer.GenesisHash}, Generated: store.NowUTC().Truncate(1e9)})
-	out, err := transfer.Create(f.Context(), f.TempDir(), key, transfer.Header{Source: "lon", Target: "hub", Sequence: 1},
-		transfer.Content{Records: []transfer.RecordSource{{Type: transfer.RecordReceipt, Data: rc}}}, transfer.CreateOptions{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	good, _ := json.Marshal(client.NewImportRequest(out.Signed.Envelope, map[digest.Digest][]byte{digest.FromBytes(rc): rc}))
+	good := imports("lon", "hub")
 	f.Add(good)
 	f.Add(bytes.Replace(good, []byte(`"records":{`), []byte(`"records":{"00":"AA==",`), 1))
 	f.Add([]byte(`{"envelope":{"payloadType":"x","payload":"","signatures":[]},"records":{}}`))
@@ -66,7 +52,7 @@ func FuzzVerifyImport(f *testing.F) {
 			}
 			return
 		}
-		sg, err := transfer.ReadSigned(body.Envelope, signing.NewTrust(key.Public()))
+		sg, err := transfer.ReadSigned(body.Signed.Envelope, signing.NewTrust(key.Public()))
 		if err != nil || sg.Source != "lon" || v.body.Receipt.Site != "lon" || v.body.KeyID != key.ID {
 			t.Fatalf("accepted a body the site's key does not vouch for: %v", err)
 		}

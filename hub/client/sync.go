@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -236,20 +235,6 @@ func ImportRequestFromVolumes(ctx context.Context, files []string, trust signing
 		recs[r.Digest] = data
 	}
 	return NewImportRequest(b.Envelope, recs), b.Signed, nil
-}
-
-// DecodeImportEnvelope returns the envelope bytes of a request: base64 of
-// the exact bytes (what this client sends) or the envelope JSON object
-// itself, taken byte for byte.
-func DecodeImportEnvelope(raw json.RawMessage) ([]byte, error) {
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, err
-		}
-		return base64.StdEncoding.DecodeString(s)
-	}
-	return raw, nil
 }
 
 // KeySwitchRequest is POST /v1/hub/key/switch.
