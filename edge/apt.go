@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/eucora/eucora/internal/clip"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/mirror"
 	"github.com/eucora/eucora/transfer"
@@ -139,7 +140,7 @@ func (e *Edge) installAPT(ctx context.Context, st *state) (installed, warnings [
 		}
 	}
 	sealed, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "apt-install",
-		Object: clip("apt "+strings.Join(pending, ", "), 1024), Outcome: outcome, Detail: clip(detail, 4096)})
+		Object: clip.String("apt "+strings.Join(pending, ", "), 1024), Outcome: outcome, Detail: clip.String(detail, 4096)})
 	if err != nil {
 		return installed, warnings, nil, err
 	}

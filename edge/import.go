@@ -8,10 +8,10 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/clip"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/internal/signing"
@@ -182,7 +182,7 @@ func (e *Edge) apply(ctx context.Context, src bundleSource, opts ImportOptions) 
 	if dup {
 		res.Outcome = OutcomeDuplicate
 		ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import",
-			Object: clip(object, 1024), Outcome: OutcomeDuplicate, Detail: "already applied; nothing changed"})
+			Object: clip.String(object, 1024), Outcome: OutcomeDuplicate, Detail: "already applied; nothing changed"})
 		if err != nil {
 			return nil, err
 		}
@@ -274,8 +274,8 @@ func (e *Edge) apply(ctx context.Context, src bundleSource, opts ImportOptions) 
 		detail += "; " + strings.Join(res.Warnings, "; ")
 	}
 	res.Outcome = OutcomeApplied
-	ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import", Object: clip(object, 1024),
-		Outcome: OutcomeApplied, Detail: clip(detail, 4096)})
+	ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import", Object: clip.String(object, 1024),
+		Outcome: OutcomeApplied, Detail: clip.String(detail, 4096)})
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +306,7 @@ func (e *Edge) recordFailure(st *state, res *ImportResult, object string, cause 
 	res.Outcome = outcomeOf(cause)
 	res.Error = cause.Error()
 	ev, err := st.appendEvent(transfer.Event{Time: e.Clock(), Actor: e.actor(), Action: "import",
-		Object: clip(object, 1024), Outcome: res.Outcome, Detail: clip(cause.Error(), 4096)})
+		Object: clip.String(object, 1024), Outcome: res.Outcome, Detail: clip.String(cause.Error(), 4096)})
 	if err == nil {
 		err = st.save(e.dir.Edge())
 	}
@@ -328,7 +328,7 @@ func (e *Edge) checkHeader(st *state, b *transfer.Signed, reset bool) (bool, err
 	}
 	if m.Source != hubTarget {
 		return false, fmt.Errorf("%w: bundle %s is signed by hub key %s but names source %q; an edge applies only bundles whose source is %q "+
-			"(made by 'eucora hub export', or 'eucora bundle create --source hub')", ErrForeignSource, m.BundleID, clip(b.KeyID, 16), m.Source, hubTarget)
+			"(made by 'eucora hub export', or 'eucora bundle create --source hub')", ErrForeignSource, m.BundleID, clip.String(b.KeyID, 16), m.Source, hubTarget)
 	}
 	if m.Sequence == st.Applied.Seq && b.Digest == st.Applied.Digest {
 		return true, nil
@@ -547,13 +547,13 @@ func (rs *records) apply(st *state, res *ImportResult) []string {
 	}
 	if hk := rs.hubKeys; hk != nil {
 		if hk.Current.KeyID != rs.signer {
-			warn = append(warn, fmt.Sprintf("hub-keys record names current key %s but the bundle is signed by %s: ignored", clip(hk.Current.KeyID, 16), clip(rs.signer, 16)))
+			warn = append(warn, fmt.Sprintf("hub-keys record names current key %s but the bundle is signed by %s: ignored", clip.String(hk.Current.KeyID, 16), clip.String(rs.signer, 16)))
 		} else {
 			trusted := []transfer.KeyRef{hk.Current}
 			if hk.Next != nil {
 				trusted = append(trusted, *hk.Next)
 				if !slices.ContainsFunc(st.HubKeys, func(k transfer.KeyRef) bool { return k.KeyID == hk.Next.KeyID }) {
-					warn = append(warn, fmt.Sprintf("the hub announced its next signing key %s: trusted from now on", clip(hk.Next.KeyID, 16)))
+					warn = append(warn, fmt.Sprintf("the hub announced its next signing key %s: trusted from now on", clip.String(hk.Next.KeyID, 16)))
 				}
 			}
 			st.HubKeys = trusted
@@ -603,7 +603,7 @@ func (st *state) ack(a transfer.Ack) string {
 		return "" // already acknowledged and pruned
 	}
 	if st.Pending[i].Hash != a.Hash {
-		return fmt.Sprintf("ack of event %d names hash %s, the edge's event has %s: not pruned", a.Sequence, clip(a.Hash, 16), clip(st.Pending[i].Hash, 16))
+		return fmt.Sprintf("ack of event %d names hash %s, the edge's event has %s: not pruned", a.Sequence, clip.String(a.Hash, 16), clip.String(st.Pending[i].Hash, 16))
 	}
 	st.Acked = transfer.ChainHead{Seq: a.Sequence, Hash: a.Hash}
 	st.Pending = append([]transfer.Event{}, st.Pending[i+1:]...)
@@ -615,17 +615,4 @@ func orNone(d digest.Digest) string {
 		return "none"
 	}
 	return d.Short()
-}
-
-// clip makes s valid UTF-8 and cuts it to at most n bytes on a rune
-// boundary, so an event field never grows past its limit when encoded.
-func clip(s string, n int) string {
-	s = strings.ToValidUTF8(s, "?")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
