@@ -24,40 +24,6 @@ import (
 // command's time, so two concurrent writes cannot both pass a check the
 // other would have failed. A refused command writes its decision record
 // and its audit event and nothing else.
-//
-// Keys (JSON values):
-//
-//	ga/<app>                          AppRecord
-//	gv/<app>\x00<version>             VersionRecord
-//	gr/<app>\x00<version>\x00<hex>    ArtifactRecord
-//	gq/<app>\x00<version>             artifact digests of a version ([]string)
-//	gs/<id>                           AssessmentRecord
-//	gp/<id>                           deploy.ApprovalRecord
-//	gx/<id>                           deploy.Exception
-//	gi/<id>                           IntentRecord
-//	gk/<app>                          active intent ids of an app ([]string)
-//	ge/<hex>                          EvidenceRecord
-//	gd/<id>                           DecisionRecord
-//	gj/<id>                           deploy.ElevationGrant
-func appKey(id string) []byte             { return []byte("ga/" + id) }
-func versionKey(app, v string) []byte     { return []byte("gv/" + app + "\x00" + v) }
-func versionPrefix(app string) string     { return "gv/" + app + "\x00" }
-func artifactPrefix(app, v string) string { return "gr/" + app + "\x00" + v + "\x00" }
-func artifactKey(app, v string, d digest.Digest) []byte {
-	return []byte(artifactPrefix(app, v) + d.Hex())
-}
-func assessmentKey(id string) []byte { return []byte("gs/" + id) }
-func approvalKey(id string) []byte   { return []byte("gp/" + id) }
-func exceptionKey(id string) []byte  { return []byte("gx/" + id) }
-func intentKey(id string) []byte     { return []byte("gi/" + id) }
-func activeKey(app string) []byte    { return []byte("gk/" + app) }
-func evidenceKey(hex string) []byte  { return []byte("ge/" + hex) }
-func decisionKey(id string) []byte   { return []byte("gd/" + id) }
-func grantKey(id string) []byte      { return []byte("gj/" + id) }
-
-// approvalRequestKey holds the latest recorded request for a CAB approval
-// of subject (see ApprovalRequestRecord).
-func approvalRequestKey(subject string) []byte { return []byte("gw/" + subject) }
 
 // GovCtx is the part of every governance command the proposer chooses: the
 // id of the decision record the command writes, the judgement time and the
@@ -523,7 +489,7 @@ func artifactsOf(b Batch, app, version string) ([]ArtifactRecord, error) {
 	}
 	var out []ArtifactRecord
 	for _, h := range idx {
-		a, err := getRec[ArtifactRecord](b, []byte(artifactPrefix(app, version)+h), "artifact "+h)
+		a, err := getRec[ArtifactRecord](b, artifactHexKey(app, version, h), "artifact "+h)
 		if err != nil {
 			return nil, err
 		}
@@ -531,9 +497,6 @@ func artifactsOf(b Batch, app, version string) ([]ArtifactRecord, error) {
 	}
 	return out, nil
 }
-
-// artifactIndexKey lists a version's artifact digests.
-func artifactIndexKey(app, v string) []byte { return []byte("gq/" + app + "\x00" + v) }
 
 func applyTransition(b Batch, kind string, body TransitionBody) (any, error) {
 	if !body.To.Valid() {

@@ -433,14 +433,15 @@ func appendEvent(b Batch, origin string, seq uint64, e Event) error {
 // JSON the hash covers (with cursor and hash zero); the cursor is the key's.
 func decodeEvent(key, v []byte) (Event, error) {
 	var e Event
-	if len(v) < 64 || len(key) != 10 {
+	cursor, ok := eventCursor(key)
+	if len(v) < 64 || !ok {
 		return e, fmt.Errorf("event %x: corrupt record", key)
 	}
 	if err := json.Unmarshal(v[64:], &e); err != nil {
 		return e, fmt.Errorf("event %x: %w", key, err)
 	}
 	e.Hash = string(v[:64])
-	e.Cursor = binary.BigEndian.Uint64(key[2:])
+	e.Cursor = cursor
 	return e, nil
 }
 

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,17 +30,6 @@ func init() {
 		supported[c] = 1
 	}
 }
-
-// Sync state keys.
-//
-//	z/<site>              SiteSync
-//	x/<site>\x00<seq BE>  ExportRecord
-//	y/<site>              held list of the site's last receipt ([]digest.Digest)
-func syncKey(site string) []byte { return []byte("z/" + site) }
-func exportKey(site string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte("x/"+site+"\x00"), seq)
-}
-func heldKey(site string) []byte { return []byte("y/" + site) }
 
 // APTAssignment is an APT publication (prefix and distribution of the
 // hub's mirror) a site serves.
