@@ -37,45 +37,72 @@ func (e *UnsupportedCommandError) Error() string {
 	return fmt.Sprintf("unsupported command %q version %d", e.Type, e.Version)
 }
 
-// Command types. Each has exactly one version today; a change to a body's
-// meaning is a new version, and old versions stay decodable.
+// Command types: the whole vocabulary of the Raft log. Each has exactly
+// one version today; a change to a body's meaning is a new version, and old
+// versions stay decodable. Each type has one handler, in the table of the
+// domain named beside it (see handlerTables in processor.go).
 const (
-	CmdNodeUpsert   = "node.upsert"
-	CmdNodeRemove   = "node.remove"
+	// cluster (cluster.go)
+	CmdNodeUpsert = "node.upsert"
+	CmdNodeRemove = "node.remove"
+
+	// identity (identity.go)
 	CmdIdentityInit = "identity.init"
-	CmdSiteCreate   = "site.create"
-	CmdTokenCreate  = "token.create"
-	CmdTokenRevoke  = "token.revoke"
-	CmdBlobRegister = "blob.register"
+	CmdKeyStage     = "identity.key.stage"
+	CmdKeySwitch    = "identity.key.switch"
+
+	// tokens (tokens.go)
+	CmdTokenCreate = "token.create"
+	CmdTokenRevoke = "token.revoke"
+
+	// sites (sites.go)
+	CmdSiteCreate = "site.create"
+	CmdSiteEnroll = "site.enroll"
+	CmdSiteAssign = "site.assign"
+
+	// sync (sitesync.go, docs/sync-protocol.md)
+	CmdExportReserve = "site.export.reserve"
+	CmdExportRecord  = "site.export.record"
+	CmdSiteImport    = "site.import"
+
+	// events (events.go)
 	CmdEventsIngest = "events.ingest"
 	CmdAuditRecord  = "audit.record"
 
-	// Governance commands (see governance.go).
+	// blobs (blobs.go)
+	CmdBlobRegister = "blob.register"
+
+	// Governance (governance.go). catalog (governance_catalog.go):
 	CmdAppCreate         = "gov.app.create"
 	CmdVersionCreate     = "gov.version.create"
 	CmdArtifactCreate    = "gov.artifact.create"
 	CmdVersionTransition = "gov.version.transition"
-	CmdAssessmentCreate  = "gov.assessment.create"
-	CmdApprovalCreate    = "gov.approval.create"
-	CmdExceptionCreate   = "gov.exception.create"
-	CmdIntentCreate      = "gov.intent.create"
-	CmdIntentPublish     = "gov.intent.publish"
-	CmdIntentPromote     = "gov.intent.promote"
-	CmdEvidenceRecord    = "gov.evidence.record"
-	CmdElevationDecide   = "gov.elevation.decide"
 	CmdAppScopeChange    = "gov.app.scope"
+	// review (governance_review.go):
+	CmdAssessmentCreate = "gov.assessment.create"
+	CmdApprovalCreate   = "gov.approval.create"
+	CmdExceptionCreate  = "gov.exception.create"
+	CmdElevationDecide  = "gov.elevation.decide"
+	// intents (governance_intents.go):
+	CmdIntentCreate   = "gov.intent.create"
+	CmdIntentPublish  = "gov.intent.publish"
+	CmdIntentPromote  = "gov.intent.promote"
+	CmdEvidenceRecord = "gov.evidence.record"
 )
 
 // supported maps each command type to the highest version this binary
 // applies.
 var supported = map[string]int{
-	CmdNodeUpsert: 1, CmdNodeRemove: 1, CmdIdentityInit: 1, CmdSiteCreate: 1,
-	CmdTokenCreate: 1, CmdTokenRevoke: 1, CmdBlobRegister: 1, CmdEventsIngest: 1,
-	CmdAuditRecord: 1,
-	CmdAppCreate:   1, CmdVersionCreate: 1, CmdArtifactCreate: 1, CmdVersionTransition: 1,
-	CmdAssessmentCreate: 1, CmdApprovalCreate: 1, CmdExceptionCreate: 1, CmdIntentCreate: 1,
-	CmdIntentPublish: 1, CmdIntentPromote: 1, CmdEvidenceRecord: 1, CmdElevationDecide: 1,
-	CmdAppScopeChange: 1,
+	CmdNodeUpsert: 1, CmdNodeRemove: 1,
+	CmdIdentityInit: 1, CmdKeyStage: 1, CmdKeySwitch: 1,
+	CmdTokenCreate: 1, CmdTokenRevoke: 1,
+	CmdSiteCreate: 1, CmdSiteEnroll: 1, CmdSiteAssign: 1,
+	CmdExportReserve: 1, CmdExportRecord: 1, CmdSiteImport: 1,
+	CmdEventsIngest: 1, CmdAuditRecord: 1,
+	CmdBlobRegister: 1,
+	CmdAppCreate:    1, CmdVersionCreate: 1, CmdArtifactCreate: 1, CmdVersionTransition: 1, CmdAppScopeChange: 1,
+	CmdAssessmentCreate: 1, CmdApprovalCreate: 1, CmdExceptionCreate: 1, CmdElevationDecide: 1,
+	CmdIntentCreate: 1, CmdIntentPublish: 1, CmdIntentPromote: 1, CmdEvidenceRecord: 1,
 }
 
 // Command is the envelope of every Raft log entry. Everything the FSM needs
@@ -242,3 +269,7 @@ type IngestResult struct {
 	FirstCursor uint64 `json:"first_cursor,omitempty"`
 	LastCursor  uint64 `json:"last_cursor,omitempty"`
 }
+
+// NowUTC is the proposer's clock, truncated to microseconds so JSON round
+// trips are exact.
+func NowUTC() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

@@ -25,7 +25,7 @@ func (s *State) App(id string) (AppRecord, error) {
 
 // Apps lists the catalog in id order.
 func (s *State) Apps() (out []AppRecord, err error) {
-	err = scan(s, "ga/", func(v AppRecord) bool { out = append(out, v); return true })
+	err = scan(s, prefixApp, func(v AppRecord) bool { out = append(out, v); return true })
 	return out, err
 }
 
@@ -69,13 +69,13 @@ func (s *State) Exception(id string) (deploy.Exception, error) {
 
 // Approvals lists every approval record in id order.
 func (s *State) Approvals() (out []deploy.ApprovalRecord, err error) {
-	err = scan(s, "gp/", func(v deploy.ApprovalRecord) bool { out = append(out, v); return true })
+	err = scan(s, prefixApproval, func(v deploy.ApprovalRecord) bool { out = append(out, v); return true })
 	return out, err
 }
 
 // Exceptions lists every exception in id order.
 func (s *State) Exceptions() (out []deploy.Exception, err error) {
-	err = scan(s, "gx/", func(v deploy.Exception) bool { out = append(out, v); return true })
+	err = scan(s, prefixException, func(v deploy.Exception) bool { out = append(out, v); return true })
 	return out, err
 }
 
@@ -86,7 +86,7 @@ func (s *State) Intent(id string) (IntentRecord, error) {
 
 // Intents lists every intent in id order.
 func (s *State) Intents() (out []IntentRecord, err error) {
-	err = scan(s, "gi/", func(v IntentRecord) bool { out = append(out, v); return true })
+	err = scan(s, prefixIntent, func(v IntentRecord) bool { out = append(out, v); return true })
 	return out, err
 }
 
@@ -102,7 +102,7 @@ func (s *State) Decision(id string) (DecisionRecord, error) {
 
 // Decisions lists decision records in id (time) order.
 func (s *State) Decisions() (out []DecisionRecord, err error) {
-	err = scan(s, "gd/", func(v DecisionRecord) bool { out = append(out, v); return true })
+	err = scan(s, prefixDecision, func(v DecisionRecord) bool { out = append(out, v); return true })
 	return out, err
 }
 

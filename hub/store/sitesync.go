@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,37 +10,17 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/eucora/eucora/internal/digest"
-	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
 )
 
-// Site sync commands (docs/sync-protocol.md). The hub's side of the
-// hub <-> edge exchange: enrolment, content assignment, export sequence
-// reservation and recording, and the merge of an edge's bundle.
-const (
-	CmdSiteEnroll    = "site.enroll"
-	CmdSiteAssign    = "site.assign"
-	CmdExportReserve = "site.export.reserve"
-	CmdExportRecord  = "site.export.record"
-	CmdSiteImport    = "site.import"
-)
-
-func init() {
-	for _, c := range []string{CmdSiteEnroll, CmdSiteAssign, CmdExportReserve, CmdExportRecord, CmdSiteImport} {
-		supported[c] = 1
-	}
+// syncHandlers apply the hub's side of the hub <-> edge exchange
+// (docs/sync-protocol.md): export sequence reservation and recording, and
+// the merge of an edge's bundle.
+var syncHandlers = map[string]handler{
+	CmdExportReserve: withBody(applyExportReserve),
+	CmdExportRecord:  withBody(applyExportRecord),
+	CmdSiteImport:    withBody(siteImport),
 }
-
-// Sync state keys.
-//
-//	z/<site>              SiteSync
-//	x/<site>\x00<seq BE>  ExportRecord
-//	y/<site>              held list of the site's last receipt ([]digest.Digest)
-func syncKey(site string) []byte { return []byte("z/" + site) }
-func exportKey(site string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte("x/"+site+"\x00"), seq)
-}
-func heldKey(site string) []byte { return []byte("y/" + site) }
 
 // APTAssignment is an APT publication (prefix and distribution of the
 // hub's mirror) a site serves.
@@ -229,109 +208,42 @@ func loadSync(b Batch, site string) (SiteSync, error) {
 	return s, json.Unmarshal(raw, &s)
 }
 
-func loadSite(b Batch, name string) (Site, error) {
-	return getRec[Site](b, siteKey(name), "site "+name)
+func applyExportReserve(b Batch, body ExportReserveBody) (any, error) {
+	site, err := loadSite(b, body.Site)
+	if err != nil {
+		return nil, err
+	}
+	if site.EdgeKeyID == "" {
+		return nil, fmt.Errorf("%w: site %s has no enrolled edge key ('eucora site enroll %s --edge-key EDGE.pub')", ErrInvalid, site.Name, site.Name)
+	}
+	s, err := loadSync(b, site.Name)
+	if err != nil {
+		return nil, err
+	}
+	s.ReservedSeq++
+	r := ExportReservation{Sequence: s.ReservedSeq}
+	if s.LastExport != nil {
+		r.Predecessor = s.LastExport.Digest
+	}
+	return r, setJSON(b, syncKey(site.Name), s)
 }
 
-func applySiteSync(b Batch, cmd Command) (any, error) {
-	switch cmd.Type {
-	case CmdSiteEnroll:
-		body, err := decode[SiteEnrollBody](cmd)
-		if err != nil {
-			return nil, err
-		}
-		site, err := loadSite(b, body.Name)
-		if err != nil {
-			return nil, err
-		}
-		pub, err := signing.ParsePublic([]byte(body.PublicPEM), "edge key")
-		if err != nil {
-			return nil, fmt.Errorf("%w: public_pem: %v", ErrInvalid, err)
-		}
-		site.EdgeKeyID, site.EdgeKeyPEM = pub.ID, string(signing.EncodePublic(pub))
-		return site, setJSON(b, siteKey(site.Name), site)
-	case CmdSiteAssign:
-		body, err := decode[SiteAssignBody](cmd)
-		if err != nil {
-			return nil, err
-		}
-		site, err := loadSite(b, body.Name)
-		if err != nil {
-			return nil, err
-		}
-		if err := ValidateAssignments(body.APT); err != nil {
-			return nil, err
-		}
-		site.APT = body.APT
-		return site, setJSON(b, siteKey(site.Name), site)
-	case CmdExportReserve:
-		body, err := decode[ExportReserveBody](cmd)
-		if err != nil {
-			return nil, err
-		}
-		site, err := loadSite(b, body.Site)
-		if err != nil {
-			return nil, err
-		}
-		if site.EdgeKeyID == "" {
-			return nil, fmt.Errorf("%w: site %s has no enrolled edge key ('eucora site enroll %s --edge-key EDGE.pub')", ErrInvalid, site.Name, site.Name)
-		}
-		s, err := loadSync(b, site.Name)
-		if err != nil {
-			return nil, err
-		}
-		s.ReservedSeq++
-		r := ExportReservation{Sequence: s.ReservedSeq}
-		if s.LastExport != nil {
-			r.Predecessor = s.LastExport.Digest
-		}
-		return r, setJSON(b, syncKey(site.Name), s)
-	case CmdExportRecord:
-		rec, err := decode[ExportRecord](cmd)
-		if err != nil {
-			return nil, err
-		}
-		s, err := loadSync(b, rec.Site)
-		if err != nil {
-			return nil, err
-		}
-		if rec.Sequence == 0 || rec.Sequence > s.ReservedSeq {
-			return nil, fmt.Errorf("%w: export sequence %d was never reserved (last reserved %d)", ErrInvalid, rec.Sequence, s.ReservedSeq)
-		}
-		if s.LastExport != nil && rec.Sequence <= s.LastExport.Sequence {
-			return nil, fmt.Errorf("%w: export sequence %d is not after the last recorded %d", ErrConflict, rec.Sequence, s.LastExport.Sequence)
-		}
-		s.LastExport = &rec
-		if err := setJSON(b, exportKey(rec.Site, rec.Sequence), rec); err != nil {
-			return nil, err
-		}
-		return rec, setJSON(b, syncKey(rec.Site), s)
-	case CmdSiteImport:
-		body, err := decode[SiteImportBody](cmd)
-		if err != nil {
-			return nil, err
-		}
-		return siteImport(b, body)
+func applyExportRecord(b Batch, rec ExportRecord) (any, error) {
+	s, err := loadSync(b, rec.Site)
+	if err != nil {
+		return nil, err
 	}
-	return nil, &UnsupportedCommandError{Type: cmd.Type, Version: cmd.Version}
-}
-
-// ValidateAssignments checks APT assignments: valid paths, no duplicates.
-func ValidateAssignments(as []APTAssignment) error {
-	seen := map[APTAssignment]bool{}
-	for i, a := range as {
-		if err := transfer.ValidatePath(a.Prefix); err != nil {
-			return fmt.Errorf("%w: apt[%d].prefix: %v", ErrInvalid, i, err)
-		}
-		if err := transfer.ValidatePath(a.Dist); err != nil {
-			return fmt.Errorf("%w: apt[%d].dist: %v", ErrInvalid, i, err)
-		}
-		if seen[a] {
-			return fmt.Errorf("%w: apt[%d]: %s %s listed twice", ErrInvalid, i, a.Prefix, a.Dist)
-		}
-		seen[a] = true
+	if rec.Sequence == 0 || rec.Sequence > s.ReservedSeq {
+		return nil, fmt.Errorf("%w: export sequence %d was never reserved (last reserved %d)", ErrInvalid, rec.Sequence, s.ReservedSeq)
 	}
-	return nil
+	if s.LastExport != nil && rec.Sequence <= s.LastExport.Sequence {
+		return nil, fmt.Errorf("%w: export sequence %d is not after the last recorded %d", ErrConflict, rec.Sequence, s.LastExport.Sequence)
+	}
+	s.LastExport = &rec
+	if err := setJSON(b, exportKey(rec.Site, rec.Sequence), rec); err != nil {
+		return nil, err
+	}
+	return rec, setJSON(b, syncKey(rec.Site), s)
 }
 
 // siteImport merges an edge bundle: exactly once by (origin, sequence),

@@ -20,42 +20,9 @@ import (
 	"github.com/eucora/eucora/internal/atomicfile"
 )
 
-// Key layout of the FSM state in Pebble. Prefixes are one letter so scans
-// are cheap; numbers are big-endian so they sort.
-//
-//	m/applied            last applied Raft index (8 bytes)
-//	m/cursor             last event cursor (8 bytes)
-//	m/identity           Identity (JSON)
-//	m/format             state format version (decimal)
-//	n/<id>               Node
-//	s/<name>             Site
-//	t/<id>               Token
-//	h/<sha256 hex>       token id for a secret hash
-//	b/<hex>              Blob
-//	e/<cursor 8 bytes>   Event
-//	c/<origin>           chain head of an origin (chainHead)
-//	d/<origin>\x00<seq>  dedup marker for (origin, sequence)
-var (
-	keyApplied  = []byte("m/applied")
-	keyCursor   = []byte("m/cursor")
-	keyIdentity = []byte("m/identity")
-	keyFormat   = []byte("m/format")
-)
-
 // FormatVersion is the on-disk format of the FSM state this binary writes.
 // A state with a higher version is refused on open.
 const FormatVersion = 1
-
-func nodeKey(id string) []byte   { return []byte("n/" + id) }
-func siteKey(name string) []byte { return []byte("s/" + name) }
-func tokenKey(id string) []byte  { return []byte("t/" + id) }
-func hashKey(h string) []byte    { return []byte("h/" + h) }
-func blobKey(hex string) []byte  { return []byte("b/" + hex) }
-func chainKey(o string) []byte   { return []byte("c/" + o) }
-func eventKey(c uint64) []byte   { return binary.BigEndian.AppendUint64([]byte("e/"), c) }
-func dedupKey(o string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte("d/"+o+"\x00"), seq)
-}
 
 // State is the FSM's Pebble database. Reads may run concurrently with
 // applies; Restore swaps the database under an exclusive lock.
@@ -250,7 +217,7 @@ func (s *State) Blob(hex string) (v Blob, err error) {
 
 func scan[T any](s *State, prefix string, fn func(T) bool) error {
 	return s.read(func(db *pebble.DB) error {
-		it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefix), UpperBound: []byte(prefix[:len(prefix)-1] + string(rune(prefix[len(prefix)-1]+1)))})
+		it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefix), UpperBound: prefixEnd(prefix)})
 		if err != nil {
 			return err
 		}
@@ -270,25 +237,25 @@ func scan[T any](s *State, prefix string, fn func(T) bool) error {
 
 // Sites lists every site in name order.
 func (s *State) Sites() (out []Site, err error) {
-	err = scan(s, "s/", func(v Site) bool { out = append(out, v); return true })
+	err = scan(s, prefixSite, func(v Site) bool { out = append(out, v); return true })
 	return out, err
 }
 
 // Tokens lists every token (revoked ones included) in id order.
 func (s *State) Tokens() (out []Token, err error) {
-	err = scan(s, "t/", func(v Token) bool { out = append(out, v); return true })
+	err = scan(s, prefixToken, func(v Token) bool { out = append(out, v); return true })
 	return out, err
 }
 
 // Nodes lists the node records.
 func (s *State) Nodes() (out []Node, err error) {
-	err = scan(s, "n/", func(v Node) bool { out = append(out, v); return true })
+	err = scan(s, prefixNode, func(v Node) bool { out = append(out, v); return true })
 	return out, err
 }
 
 // Blobs lists the blob records.
 func (s *State) Blobs() (out []Blob, err error) {
-	err = scan(s, "b/", func(v Blob) bool { out = append(out, v); return true })
+	err = scan(s, prefixBlob, func(v Blob) bool { out = append(out, v); return true })
 	return out, err
 }
 
@@ -298,7 +265,7 @@ func (s *State) Events(after uint64, limit int) (out []Event, err error) {
 		return nil, nil // nothing follows the last possible cursor (after+1 would wrap to 0)
 	}
 	err = s.read(func(db *pebble.DB) error {
-		it, err := db.NewIter(&pebble.IterOptions{LowerBound: eventKey(after + 1), UpperBound: []byte("e0")})
+		it, err := db.NewIter(&pebble.IterOptions{LowerBound: eventKey(after + 1), UpperBound: prefixEnd(prefixEvent)})
 		if err != nil {
 			return err
 		}
@@ -430,6 +397,6 @@ func (s *State) ReplaceFrom(dir string) error {
 // cluster.
 func (s *State) dropNodes() error {
 	return s.read(func(db *pebble.DB) error {
-		return db.DeleteRange([]byte("n/"), []byte("n0"), pebble.Sync)
+		return db.DeleteRange([]byte(prefixNode), prefixEnd(prefixNode), pebble.Sync)
 	})
 }
