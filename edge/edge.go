@@ -26,11 +26,13 @@ var (
 	ErrNotInitialised = errors.New("edge not initialised")
 	// ErrAlreadyInitialised: Init on a directory that already holds an edge.
 	ErrAlreadyInitialised = errors.New("edge already initialised")
-	// ErrForeignTarget: the bundle is addressed to another site (or to none).
-	ErrForeignTarget = errors.New("bundle is for another site")
+	// ErrForeignTarget: the bundle is addressed to another site (or to
+	// none). It is a transfer.ErrForeign refusal.
+	ErrForeignTarget = transfer.Narrow(transfer.ErrForeign, "bundle is for another site")
 	// ErrStale: the bundle's sequence is not newer than the last applied
-	// one and it is not that same bundle (older, replayed or forked).
-	ErrStale = errors.New("stale or replayed bundle")
+	// one and it is not that same bundle (older, replayed or forked). It
+	// is transfer.ErrStale, the refusal the hub gives for the same case.
+	ErrStale = transfer.ErrStale
 	// ErrState: the state file is unreadable or inconsistent.
 	ErrState = errors.New("edge state damaged")
 	// ErrBusy: another process holds the edge's lock.
@@ -41,8 +43,9 @@ var (
 	// neither in the bundle nor held (*IncompleteError names them).
 	ErrIncomplete = errors.New("bundle incomplete")
 	// ErrForeignSource: a bundle signed by a trusted hub key whose source
-	// is not the hub (an edge accepts only the hub's bundles).
-	ErrForeignSource = errors.New("bundle is not from the hub")
+	// is not the hub (an edge accepts only the hub's bundles). It is a
+	// transfer.ErrForeign refusal.
+	ErrForeignSource = transfer.Narrow(transfer.ErrForeign, "bundle is not from the hub")
 	// ErrTimeAhead: the bundle would move the edge's trusted time more than
 	// MaxTimeLead ahead of max(local clock, trusted time) (*TimeAheadError).
 	ErrTimeAhead = errors.New("bundle dated too far ahead")
@@ -142,7 +145,6 @@ const (
 	hubKeyFile = "hub.pub"  // DIR/edge/hub.pub, the enrolment hub key
 	lockFile   = "lock"     // DIR/edge/lock
 	eventActor = "edge"     // actor prefix of the edge's own events
-	hubTarget  = "hub"      // target of the edge's exports
 	exportTTL  = 90 * 24 * time.Hour
 )
 
@@ -173,7 +175,7 @@ func Init(dir, site string, hubKey *signing.PublicKey) (*Edge, error) {
 	if hubKey == nil {
 		return nil, errors.New("no hub key given: an edge trusts exactly one hub key")
 	}
-	if site == hubTarget {
+	if site == transfer.HubEndpoint {
 		return nil, fmt.Errorf("site name %q is reserved for the hub", site)
 	}
 	d, err := datadir.Open(dir)

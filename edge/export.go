@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/transfer"
 )
@@ -55,7 +55,7 @@ func (e *Edge) Export(ctx context.Context, outDir string, opts ExportOptions) (*
 // manifest-only bundle (transfer.CreateManifest: nothing is compressed or
 // written to disk), returned as the body of the hub's imports endpoint
 // (client.Client.ImportSite), which reads only the envelope and records.
-func (e *Edge) ExportRequest(ctx context.Context) (*client.ImportRequest, *ExportResult, error) {
+func (e *Edge) ExportRequest(ctx context.Context) (*api.ImportRequest, *ExportResult, error) {
 	res, req, err := e.export(ctx, "", ExportOptions{})
 	return req, res, err
 }
@@ -68,7 +68,7 @@ const scratchPrefix = ".export-"
 // export writes the bundle into outDir, or, when outDir is "", only signs
 // its manifest (the network flow); either way it returns the bundle also
 // as an import request for the hub.
-func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*ExportResult, *client.ImportRequest, error) {
+func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*ExportResult, *api.ImportRequest, error) {
 	unlock, err := e.lock()
 	if err != nil {
 		return nil, nil, err
@@ -121,7 +121,7 @@ func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*
 	if ttl == 0 {
 		ttl = exportTTL
 	}
-	hdr := transfer.Header{Source: st.Site, Target: hubTarget, Sequence: seq, Predecessor: pred, Created: now, Expires: now.Add(ttl)}
+	hdr := transfer.Header{Source: st.Site, Target: transfer.HubEndpoint, Sequence: seq, Predecessor: pred, Created: now, Expires: now.Add(ttl)}
 	var signed *transfer.Signed
 	if outDir == "" {
 		signed, err = transfer.CreateManifest(ctx, e.key, hdr, transfer.Content{Records: recs})
@@ -144,7 +144,7 @@ func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*
 	for i, r := range signed.Records {
 		byDigest[r.Digest] = recs[i].Data
 	}
-	return res, client.NewImportRequest(signed.Envelope, byDigest), nil
+	return res, api.NewImportRequest(signed.Envelope, byDigest), nil
 }
 
 // receipt describes what the edge holds at time now.

@@ -326,9 +326,9 @@ func (e *Edge) checkHeader(st *state, b *transfer.Signed, reset bool) (bool, err
 	if m.Target != e.site {
 		return false, fmt.Errorf("%w: bundle %s is for site %q, this edge is %q", ErrForeignTarget, m.BundleID, m.Target, e.site)
 	}
-	if m.Source != hubTarget {
+	if m.Source != transfer.HubEndpoint {
 		return false, fmt.Errorf("%w: bundle %s is signed by hub key %s but names source %q; an edge applies only bundles whose source is %q "+
-			"(made by 'eucora hub export', or 'eucora bundle create --source hub')", ErrForeignSource, m.BundleID, clip.String(b.KeyID, 16), m.Source, hubTarget)
+			"(made by 'eucora hub export', or 'eucora bundle create --source hub')", ErrForeignSource, m.BundleID, clip.String(b.KeyID, 16), m.Source, transfer.HubEndpoint)
 	}
 	if m.Sequence == st.Applied.Seq && b.Digest == st.Applied.Digest {
 		return true, nil

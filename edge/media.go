@@ -111,7 +111,7 @@ func (e *Edge) ImportMedia(ctx context.Context, paths []string, opts ImportOptio
 		switch {
 		case m.Target != e.site:
 			skip.Reason, skip.Detail = SkipNotForUs, fmt.Sprintf("for %q, this edge is %q", m.Target, e.site)
-			if m.Target == hubTarget && m.Source == e.site {
+			if m.Target == transfer.HubEndpoint && m.Source == e.site {
 				skip.Detail = "this edge's own export: carry it to the hub and run `eucora hub import`"
 			}
 			foreign = append(foreign, g)
@@ -161,7 +161,7 @@ func (e *Edge) ImportMedia(ctx context.Context, paths []string, opts ImportOptio
 func (e *Edge) importOne(ctx context.Context, paths []string, groups []*transfer.FoundBundle, opts ImportOptions) (*ImportResult, error) {
 	if len(groups) == 1 {
 		m := groups[0].Signed.Manifest
-		if m.Target == hubTarget && m.Source == e.site {
+		if m.Target == transfer.HubEndpoint && m.Source == e.site {
 			return e.refuseUnread(groups[0].Signed, &OwnExportError{Site: e.site, BundleID: m.BundleID, Sequence: m.Sequence})
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/eucora/eucora/deploy"
-	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
@@ -171,7 +171,7 @@ func TestExportCarriesHeldList(t *testing.T) {
 // envelope (base64 of the exact bytes) verifies with the edge key, names
 // digest, and every manifest record's bytes are in Records with the right
 // size and digest.
-func assertHubImport(t testing.TB, e *Edge, body *client.ImportRequest, want digest.Digest) *transfer.Signed {
+func assertHubImport(t testing.TB, e *Edge, body *api.ImportRequest, want digest.Digest) *transfer.Signed {
 	t.Helper()
 	env, err := base64.StdEncoding.DecodeString(body.Envelope)
 	if err != nil {

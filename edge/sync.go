@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
@@ -74,10 +75,10 @@ func NewSyncer(e *Edge, base, token string) *Syncer {
 
 // RoundResult is what one sync round did.
 type RoundResult struct {
-	Pushed   *client.ImportResult `json:"pushed,omitempty"`
-	PushSeq  uint64               `json:"push_seq,omitempty"`
-	Export   *client.Export       `json:"export,omitempty"`
-	Imported *ImportResult        `json:"imported,omitempty"` // nil when the hub had nothing new
+	Pushed   *api.ImportResult `json:"pushed,omitempty"`
+	PushSeq  uint64            `json:"push_seq,omitempty"`
+	Export   *api.Export       `json:"export,omitempty"`
+	Imported *ImportResult     `json:"imported,omitempty"` // nil when the hub had nothing new
 }
 
 func (s *Syncer) log() *slog.Logger {
@@ -133,7 +134,7 @@ func (s *Syncer) push(ctx context.Context, res *RoundResult) error {
 // pull asks for the site's export and applies it when it is new.
 func (s *Syncer) pull(ctx context.Context, res *RoundResult) error {
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
-	exp, err := s.Hub.ExportSite(cctx, s.Edge.Site(), client.ExportRequest{IfChanged: true, ManifestOnly: true})
+	exp, err := s.Hub.ExportSite(cctx, s.Edge.Site(), api.ExportRequest{IfChanged: true, ManifestOnly: true})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("pull: request export: %w", err)

@@ -19,9 +19,9 @@ import (
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/edge"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/hubtest"
-	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/datadir"
 	"github.com/eucora/eucora/internal/digest"
@@ -75,15 +75,15 @@ func newSyncFixture(t *testing.T) *syncFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := hc.CreateSite(ctx, client.SiteRequest{Name: site, Class: "intermittent", Scope: siteScope,
+	if _, err := hc.CreateSite(ctx, api.SiteRequest{Name: site, Class: "intermittent", Scope: siteScope,
 		EdgeKeyPEM: string(signing.EncodePublic(e.PublicKey()))}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := hc.AssignAPT(ctx, site, []store.APTAssignment{{Prefix: aptPrefix, Dist: "test"}}); err != nil {
+	if _, err := hc.AssignAPT(ctx, site, []api.APTAssignment{{Prefix: aptPrefix, Dist: "test"}}); err != nil {
 		t.Fatal(err)
 	}
 	// The edge syncs with a token of its own, as in production.
-	tok, err := hc.CreateToken(ctx, client.TokenRequest{Name: "edge-" + site, Role: deploy.RoleEndpointOps, Scope: siteScope})
+	tok, err := hc.CreateToken(ctx, api.TokenRequest{Name: "edge-" + site, Role: deploy.RoleEndpointOps, Scope: siteScope})
 	if err != nil {
 		t.Fatal(err)
 	}

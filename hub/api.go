@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -13,7 +14,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/oklog/ulid/v2"
 
-	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
@@ -44,26 +45,6 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ *Princi
 	s.metrics.handler().ServeHTTP(w, r)
 }
 
-// StatusNode is one member in GET /v1/status.
-type StatusNode struct {
-	ID        string `json:"id"`
-	RaftAddr  string `json:"raft_addr"`
-	HTTPAddr  string `json:"http_addr"`
-	Suffrage  string `json:"suffrage"`
-	Reachable bool   `json:"reachable"`
-}
-
-// StatusResponse is GET /v1/status.
-type StatusResponse struct {
-	store.Status
-	LeaderHTTP string       `json:"leader_http"`
-	Nodes      []StatusNode `json:"nodes"`
-}
-
-// HubKeyResponse is GET /v1/hub/key: the public half of the hub's Ed25519
-// signing key, which edges trust for bundles, evidence and time.
-type HubKeyResponse = client.HubKey
-
 func (s *Server) handleHubKey(w http.ResponseWriter, r *http.Request, _ *Principal) {
 	k, id, err := s.hubKeyIdentity()
 	if err != nil {
@@ -71,18 +52,20 @@ func (s *Server) handleHubKey(w http.ResponseWriter, r *http.Request, _ *Princip
 		return
 	}
 	pub := k.Public()
-	resp := HubKeyResponse{KeyID: pub.ID, PublicPEM: string(signing.EncodePublic(pub))}
+	resp := api.HubKey{KeyID: pub.ID, PublicPEM: string(signing.EncodePublic(pub))}
 	if id != nil && id.KeyID == pub.ID {
 		if id.Next != nil {
 			resp.Next = &transfer.KeyRef{KeyID: id.Next.KeyID, PublicPEM: id.Next.PublicPEM}
 		}
-		resp.Previous = id.Previous
+		resp.Previous = store.Views(id.Previous, store.RetiredKey.View)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, _ *Principal) {
-	st := StatusResponse{Status: s.store.Status(), Nodes: []StatusNode{}}
+	rs := s.store.Status()
+	st := api.Status{NodeID: rs.NodeID, LeaderID: rs.LeaderID, State: rs.State, Term: rs.Term, CommitIndex: rs.CommitIndex,
+		AppliedIndex: rs.AppliedIndex, Halted: rs.Halted, Nodes: []api.NodeStatus{}}
 	if u, err := s.leaderURL(); err == nil {
 		st.LeaderHTTP = u
 	}
@@ -91,10 +74,10 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, _ *Princip
 		writeStoreError(w, err)
 		return
 	}
-	st.Nodes = make([]StatusNode, len(servers))
+	st.Nodes = make([]api.NodeStatus, len(servers))
 	var wg sync.WaitGroup
 	for i, sv := range servers {
-		n := StatusNode{ID: string(sv.ID), RaftAddr: string(sv.Address), Suffrage: suffrage(sv.Suffrage)}
+		n := api.NodeStatus{ID: string(sv.ID), RaftAddr: string(sv.Address), Suffrage: suffrage(sv.Suffrage)}
 		if rec, err := s.store.State().Node(n.ID); err == nil {
 			n.HTTPAddr = rec.HTTPAddr
 		}
@@ -134,10 +117,10 @@ func (s *Server) handleSitesList(w http.ResponseWriter, r *http.Request, p *Prin
 		writeStoreError(w, err)
 		return
 	}
-	out := []store.Site{}
+	out := []api.Site{}
 	for _, site := range all {
 		if p.Scope.Contains(site.Scope) {
-			out = append(out, site)
+			out = append(out, site.View())
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sites": out})
@@ -148,7 +131,7 @@ func (s *Server) handleSiteGet(w http.ResponseWriter, r *http.Request, p *Princi
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, site)
+	writeJSON(w, http.StatusOK, site.View())
 }
 
 // notInScope is the answer for a record that does not exist or is outside
@@ -198,14 +181,31 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, p *Principal, typ
 		writeStoreError(w, err)
 		return nil, false
 	}
+	return writeApplied(w, v, status)
+}
+
+// writeApplied answers with the API view of what a write returned when
+// status is not 0; with status 0 the caller answers itself. It returns the
+// JSON of the stored value, for the caller. A stored record without a view
+// is a bug: it is never put on the wire.
+func writeApplied(w http.ResponseWriter, v any, status int) (json.RawMessage, bool) {
 	raw, _ := json.Marshal(v)
-	if status != 0 {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		w.Write(append(raw, '\n'))
+	if status == 0 {
+		return raw, true
 	}
+	view := store.ViewOf(v)
+	if t := reflect.TypeOf(view); t != nil && t.PkgPath() == storePkg {
+		writeError(w, http.StatusInternalServerError, "internal: no API view for %T", view)
+		return nil, false
+	}
+	out, _ := json.Marshal(view)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(out, '\n'))
 	return raw, true
 }
+
+var storePkg = reflect.TypeOf(store.Site{}).PkgPath()
 
 func (s *Server) handleSiteCreate(w http.ResponseWriter, r *http.Request, p *Principal) {
 	req, edgeKey, err := DecodeSiteRequest(http.MaxBytesReader(w, r.Body, maxSmallBody))
@@ -231,32 +231,16 @@ func (s *Server) denyScope(w http.ResponseWriter, r *http.Request, p *Principal,
 	writeError(w, http.StatusForbidden, "%s", reason)
 }
 
-// tokenView is a token without its hash.
-type tokenView struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Role      string     `json:"role"`
-	Scope     any        `json:"scope"`
-	CreatedAt time.Time  `json:"created_at"`
-	CreatedBy string     `json:"created_by,omitempty"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
-	Token     string     `json:"token,omitempty"`
-}
-
-func viewToken(t store.Token) tokenView {
-	return tokenView{ID: t.ID, Name: t.Name, Role: string(t.Role), Scope: t.Scope, CreatedAt: t.CreatedAt, CreatedBy: t.CreatedBy, RevokedAt: t.RevokedAt}
-}
-
 func (s *Server) handleTokensList(w http.ResponseWriter, r *http.Request, p *Principal) {
 	all, err := s.store.State().Tokens()
 	if err != nil {
 		writeStoreError(w, err)
 		return
 	}
-	out := []tokenView{}
+	out := []api.Token{}
 	for _, t := range all {
 		if p.Scope.Contains(t.Scope) {
-			out = append(out, viewToken(t))
+			out = append(out, t.View())
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
@@ -274,13 +258,13 @@ func (s *Server) handleTokenCreate(w http.ResponseWriter, r *http.Request, p *Pr
 	}
 	secret := "euc_" + randomSecret()
 	t := store.Token{
-		ID: ulid.Make().String(), Name: req.Name, Role: roleOf(req.Role), Scope: req.Scope,
+		ID: ulid.Make().String(), Name: req.Name, Role: roleOf(string(req.Role)), Scope: req.Scope,
 		Hash: hashToken(secret), CreatedAt: store.NowUTC(), CreatedBy: p.actor(),
 	}
 	if _, ok := s.apply(w, r, p, store.CmdTokenCreate, "token/"+t.ID, t, 0); !ok {
 		return
 	}
-	v := viewToken(t)
+	v := t.View()
 	v.Token = secret
 	writeJSON(w, http.StatusCreated, v)
 }
@@ -306,7 +290,7 @@ func (s *Server) handleTokenRevoke(w http.ResponseWriter, r *http.Request, p *Pr
 	}
 	var rt store.Token
 	json.Unmarshal(raw, &rt)
-	writeJSON(w, http.StatusOK, viewToken(rt))
+	writeJSON(w, http.StatusOK, rt.View())
 }
 
 func (s *Server) handleEventsList(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -338,10 +322,11 @@ func (s *Server) handleEventsList(w http.ResponseWriter, r *http.Request, p *Pri
 	if len(evs) > 0 {
 		next = evs[len(evs)-1].Cursor
 	}
-	if evs == nil {
-		evs = []store.Event{}
+	page := api.EventPage{Events: store.EventViews(evs), Next: strconv.FormatUint(next, 10)}
+	if page.Events == nil {
+		page.Events = []api.Event{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": evs, "next": strconv.FormatUint(next, 10)})
+	writeJSON(w, http.StatusOK, page)
 }
 
 func (s *Server) handleEventsBatch(w http.ResponseWriter, r *http.Request, p *Principal) {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/hub/api"
 )
 
 // do sends one request with the given Authorization header values.
@@ -44,8 +44,8 @@ func TestAPIEdgeCases(t *testing.T) {
 		}{{"0", false}, {max, true}, {strconv.FormatUint(math.MaxUint64-1, 10), true}} {
 			st, body := do(t, "GET", n.url()+"/v1/events?after="+c.after, []string{bearer}, "")
 			var out struct {
-				Events []store.Event `json:"events"`
-				Next   string        `json:"next"`
+				Events []api.Event `json:"events"`
+				Next   string      `json:"next"`
 			}
 			if st != 200 || json.Unmarshal([]byte(body), &out) != nil {
 				t.Fatalf("after=%s: %d %s", c.after, st, body)

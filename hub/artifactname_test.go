@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
-	"github.com/eucora/eucora/hub/store"
 )
 
 // TestArtifactNames: an artifact's name is one safe file name (422
@@ -23,16 +23,16 @@ func TestArtifactNames(t *testing.T) {
 	w.token("pat", deploy.RolePackagingEngineer, acme)
 	pat := w.as("pat", deploy.RolePackagingEngineer)
 	const app = "com.acme.ledger"
-	must[store.AppRecord](t, "create app")(pat.CreateApp(ctx, client.AppRequest{ID: app, Name: "Ledger", Owner: "fin-apps", Category: "finance",
+	must[api.App](t, "create app")(pat.CreateApp(ctx, api.AppRequest{ID: app, Name: "Ledger", Owner: "fin-apps", Category: "finance",
 		SupportTier: "tier-1", LicensingModel: "per-device", AllowedScope: acme}))
 	for _, v := range []string{"1.0", "1.1"} {
-		must[store.VersionRecord](t, "version")(pat.CreateVersion(ctx, app, client.VersionRequest{Version: v, OSMatrix: []deploy.OSSupport{{OS: "windows", Versions: ">= 10", Arch: "x64"}}}))
+		must[api.Version](t, "version")(pat.CreateVersion(ctx, app, api.VersionRequest{Version: v, OSMatrix: []deploy.OSSupport{{OS: "windows", Versions: ">= 10", Arch: "x64"}}}))
 	}
 	digests := "0123456789abcdef"
 	next := 0
 	create := func(version string, p deploy.Platform, name string) error {
 		next++
-		_, err := pat.CreateArtifact(ctx, app, version, client.ArtifactRequest{Platform: p, Name: name, SHA256: hexDigest(digests[next%16]),
+		_, err := pat.CreateArtifact(ctx, app, version, api.ArtifactRequest{Platform: p, Name: name, SHA256: hexDigest(digests[next%16]),
 			Size: 4096, Signing: deploy.Signing{State: deploy.SigKnownVendor}, ScanDecision: deploy.ScanPass})
 		return err
 	}

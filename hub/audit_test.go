@@ -7,8 +7,7 @@ import (
 	"testing"
 
 	"github.com/eucora/eucora/deploy"
-	"github.com/eucora/eucora/hub/client"
-	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/hub/api"
 )
 
 // An anonymous bad-token flood uses up the anonymous denial budget, but
@@ -19,8 +18,8 @@ func TestAnonymousFloodDoesNotHideInsiderDenials(t *testing.T) {
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)
-	must[store.Site](t, "site")(ac.CreateSite(ctx, client.SiteRequest{Name: "site-b", Class: "online", Scope: deploy.Scope{Acquisition: "acme", BU: "b"}}))
-	tok, err := ac.CreateToken(ctx, client.TokenRequest{Name: "insider", Role: deploy.RolePlatformAdmin, Scope: deploy.Scope{Acquisition: "acme", BU: "a"}})
+	must[api.Site](t, "site")(ac.CreateSite(ctx, api.SiteRequest{Name: "site-b", Class: "online", Scope: deploy.Scope{Acquisition: "acme", BU: "b"}}))
+	tok, err := ac.CreateToken(ctx, api.TokenRequest{Name: "insider", Role: deploy.RolePlatformAdmin, Scope: deploy.Scope{Acquisition: "acme", BU: "a"}})
 	if err != nil {
 		t.Fatal(err)
 	}

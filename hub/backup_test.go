@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/api"
 )
 
 func TestBackupRestoreGrowsBackToThree(t *testing.T) {
@@ -19,7 +19,7 @@ func TestBackupRestoreGrowsBackToThree(t *testing.T) {
 	ctx := ctxT(t)
 	c := cli(nodes[1], tok)
 	for _, name := range []string{"berlin", "paris"} {
-		createSite(t, nodes, tok, client.SiteRequest{Name: name, Class: "air-gapped"})
+		createSite(t, nodes, tok, api.SiteRequest{Name: name, Class: "air-gapped"})
 	}
 	data := bytes.Repeat([]byte("backup"), 5000)
 	sum := sha256.Sum256(data)

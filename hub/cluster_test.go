@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/digest"
@@ -82,7 +83,7 @@ func writeSites(t testing.TB, nodes []*testNode, tok, prefix string, acks *atomi
 			if n.down.Load() {
 				continue
 			}
-			_, err := cli(n, tok).CreateSite(ctxT(t), client.SiteRequest{Name: name, Class: "online"})
+			_, err := cli(n, tok).CreateSite(ctxT(t), api.SiteRequest{Name: name, Class: "online"})
 			if err == nil {
 				acked = append(acked, name)
 				acks.Add(1)
@@ -157,7 +158,7 @@ func TestClusterFollowerRestartFromSnapshot(t *testing.T) {
 	add := func(prefix string, k int) {
 		for i := 0; i < k; i++ {
 			name := fmt.Sprintf("%s-%d", prefix, i)
-			createSite(t, nodes, tok, client.SiteRequest{Name: name, Class: "intermittent"})
+			createSite(t, nodes, tok, api.SiteRequest{Name: name, Class: "intermittent"})
 			want = append(want, name)
 		}
 	}
@@ -201,7 +202,7 @@ func TestClusterNodeRemovedAndReAdded(t *testing.T) {
 		return err == nil && len(s.Nodes) == 2
 	})
 	victim.stop(t)
-	createSite(t, nodes[:2], tok, client.SiteRequest{Name: "after-removal", Class: "online"})
+	createSite(t, nodes[:2], tok, api.SiteRequest{Name: "after-removal", Class: "online"})
 	// Re-add with an empty data directory, through a member that is not
 	// necessarily the leader.
 	fresh := newTestNode(t, t.TempDir(), victim.id)

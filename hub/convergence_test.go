@@ -10,8 +10,8 @@ import (
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/edge"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
-	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
@@ -49,7 +49,7 @@ func convergeOnce(t *testing.T, seed uint64, steps int) {
 	ctx := ctxT(t)
 	ac := cli(n, admin)
 	w := &govWorld{t: t, n: n, ctx: ctx, users: map[string]*client.Client{}}
-	hk := must[client.HubKey](t, "hub key")(ac.HubKey(ctx))
+	hk := must[api.HubKey](t, "hub key")(ac.HubKey(ctx))
 	hubPub, _ := signing.ParsePublic([]byte(hk.PublicPEM), "hub key")
 	var sites []*convSite
 	for _, name := range []string{"lon", "par"} {
@@ -57,7 +57,7 @@ func convergeOnce(t *testing.T, seed uint64, steps int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		must[store.Site](t, "site")(ac.CreateSite(ctx, client.SiteRequest{Name: name, Class: store.ClassIntermittent,
+		must[api.Site](t, "site")(ac.CreateSite(ctx, api.SiteRequest{Name: name, Class: api.ClassIntermittent,
 			Scope: deploy.Scope{Acquisition: "acme", BU: "fin", Site: name}, EdgeKeyPEM: string(signing.EncodePublic(e.PublicKey()))}))
 		sites = append(sites, &convSite{name: name, e: e})
 	}
@@ -65,7 +65,7 @@ func convergeOnce(t *testing.T, seed uint64, steps int) {
 	published := false
 
 	hubExport := func(s *convSite) {
-		x := must[client.Export](t, "export")(ac.ExportSite(ctx, s.name, client.ExportRequest{VolumeSize: transfer.MinVolumeSize}))
+		x := must[api.Export](t, "export")(ac.ExportSite(ctx, s.name, api.ExportRequest{VolumeSize: transfer.MinVolumeSize}))
 		s.toEdge = append(s.toEdge, download(t, ac, s.name, x, t.TempDir()))
 	}
 	edgeExport := func(s *convSite) {
@@ -88,16 +88,16 @@ func convergeOnce(t *testing.T, seed uint64, steps int) {
 		s.applied = st.Applied.Seq
 	}
 	deliverToHub := func(s *convSite, vols []string) {
-		req, _, err := client.ImportRequestFromVolumes(ctx, vols, signing.NewTrust(s.e.PublicKey()), t.TempDir())
+		req, _, err := importRequest(ctx, vols, signing.NewTrust(s.e.PublicKey()), t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = ac.ImportSite(ctx, s.name, req)
 		var ae *client.APIError
-		if err != nil && !(errors.As(err, &ae) && ae.Code == codeStale) {
+		if err != nil && !(errors.As(err, &ae) && ae.Code == string(transfer.RefusedStale)) {
 			t.Fatalf("seed %d: hub import from %s: %v", seed, s.name, err)
 		}
-		ss := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, s.name))
+		ss := must[api.SiteSync](t, "sync")(ac.SiteSyncState(ctx, s.name))
 		if ss.LastAppliedSeq < s.hubSeen || ss.LastImportSeq < s.imported || !ss.ChainOK {
 			t.Fatalf("seed %d: hub's view of %s moved backwards or broke: %+v (had applied %d, imported %d)", seed, s.name, ss, s.hubSeen, s.imported)
 		}
@@ -145,7 +145,7 @@ func convergeOnce(t *testing.T, seed uint64, steps int) {
 		edgeExport(s)
 		deliverToHub(s, s.toHub[0])
 		st, _ := s.e.Status()
-		ss := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, s.name))
+		ss := must[api.SiteSync](t, "sync")(ac.SiteSyncState(ctx, s.name))
 		if st.Applied.Seq != ss.LastExportedSeq || ss.LastAppliedSeq != st.Applied.Seq || ss.PendingObjects != 0 ||
 			ss.LastEventSeq != st.Chain.Seq || len(ss.Gaps) != 0 || !ss.ChainOK {
 			t.Fatalf("seed %d: %s did not converge: edge %+v, hub %+v", seed, s.name, st, ss)

@@ -16,6 +16,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
@@ -142,12 +143,6 @@ func govCtx(p *Principal) store.GovCtx {
 	return store.GovCtx{DecisionID: ulid.Make().String(), At: govNow(), Principal: p.deployPrincipal()}
 }
 
-// Denial is the 403 body of a policy refusal.
-type Denial struct {
-	Error    string               `json:"error"`
-	Decision store.DecisionRecord `json:"decision"`
-}
-
 // govApply proposes a governance command. A policy refusal answers 403
 // with the stored decision; other errors map as for every write.
 func (s *Server) govApply(w http.ResponseWriter, r *http.Request, p *Principal, typ, object string, c store.GovCtx, body any, status int) (json.RawMessage, bool) {
@@ -163,20 +158,14 @@ func (s *Server) govApply(w http.ResponseWriter, r *http.Request, p *Principal, 
 	s.metrics.apply.Observe(time.Since(start).Seconds())
 	if errors.Is(err, deploy.ErrDenied) {
 		rec, _ := v.(store.DecisionRecord)
-		writeJSON(w, http.StatusForbidden, Denial{Error: err.Error(), Decision: rec})
+		writeJSON(w, http.StatusForbidden, api.Error{Error: err.Error(), Decision: new(rec.View())})
 		return nil, false
 	}
 	if err != nil {
 		writeStoreError(w, err)
 		return nil, false
 	}
-	raw, _ := json.Marshal(v)
-	if status != 0 {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		w.Write(append(raw, '\n'))
-	}
-	return raw, true
+	return writeApplied(w, v, status)
 }
 
 func overlaps(a, b deploy.Scope) bool { return a.Contains(b) || b.Contains(a) }
@@ -206,25 +195,13 @@ func (s *Server) handleAppsList(w http.ResponseWriter, r *http.Request, p *Princ
 		writeStoreError(w, err)
 		return
 	}
-	out := []store.AppRecord{}
+	out := []api.App{}
 	for _, a := range all {
 		if overlaps(p.Scope, a.AllowedScope) {
-			out = append(out, a)
+			out = append(out, a.View())
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"apps": out})
-}
-
-// AppVersionView is a version with its artifacts.
-type AppVersionView struct {
-	store.VersionRecord
-	Artifacts []store.ArtifactRecord `json:"artifacts"`
-}
-
-// AppView is GET /v1/apps/{app}.
-type AppView struct {
-	App      store.AppRecord  `json:"app"`
-	Versions []AppVersionView `json:"versions"`
 }
 
 // scopedApp loads the application named in the path and its versions. When
@@ -253,7 +230,7 @@ func (s *Server) handleAppGet(w http.ResponseWriter, r *http.Request, p *Princip
 		return
 	}
 	st := s.store.State()
-	view := AppView{App: app, Versions: []AppVersionView{}}
+	view := api.AppView{App: app.View(), Versions: []api.AppVersion{}}
 	for _, v := range vs {
 		arts, err := st.Artifacts(app.ID, v.Version)
 		if err != nil {
@@ -263,17 +240,9 @@ func (s *Server) handleAppGet(w http.ResponseWriter, r *http.Request, p *Princip
 		if arts == nil {
 			arts = []store.ArtifactRecord{}
 		}
-		view.Versions = append(view.Versions, AppVersionView{VersionRecord: v, Artifacts: arts})
+		view.Versions = append(view.Versions, api.AppVersion{Version: v.View(), Artifacts: store.ArtifactViews(arts)})
 	}
 	writeJSON(w, http.StatusOK, view)
-}
-
-// RetentionView is GET /v1/apps/{app}/retention.
-type RetentionView struct {
-	AppID    string                    `json:"app_id"`
-	LOB      bool                      `json:"lob"`
-	At       time.Time                 `json:"at"`
-	Verdicts []deploy.RetentionVerdict `json:"verdicts"`
 }
 
 func (s *Server) handleRetention(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -301,7 +270,7 @@ func (s *Server) handleRetention(w http.ResponseWriter, r *http.Request, p *Prin
 		writeError(w, http.StatusUnprocessableEntity, "%v", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, RetentionView{AppID: app.ID, LOB: app.LOB, At: at, Verdicts: verdicts})
+	writeJSON(w, http.StatusOK, api.Retention{AppID: app.ID, LOB: app.LOB, At: at, Verdicts: verdicts})
 }
 
 func (s *Server) handleAppScope(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -381,7 +350,7 @@ func (s *Server) handleAssessmentGet(w http.ResponseWriter, r *http.Request, p *
 		return
 	}
 	if inScope(w, p, "assessment "+a.ID, app.AllowedScope) {
-		writeJSON(w, http.StatusOK, a)
+		writeJSON(w, http.StatusOK, a.View())
 	}
 }
 
@@ -466,20 +435,13 @@ func (s *Server) handleIntentsList(w http.ResponseWriter, r *http.Request, p *Pr
 		writeStoreError(w, err)
 		return
 	}
-	out := []store.IntentRecord{}
+	out := []api.Intent{}
 	for _, in := range all {
 		if overlaps(p.Scope, *in.Scope) {
-			out = append(out, in)
+			out = append(out, in.View())
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"intents": out})
-}
-
-// IntentView is GET /v1/intents/{id}: the intent and every decision about
-// it, oldest first.
-type IntentView struct {
-	Intent    store.IntentRecord     `json:"intent"`
-	Decisions []store.DecisionRecord `json:"decisions"`
 }
 
 func (s *Server) handleIntentGet(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -497,10 +459,10 @@ func (s *Server) handleIntentGet(w http.ResponseWriter, r *http.Request, p *Prin
 		writeStoreError(w, err)
 		return
 	}
-	view := IntentView{Intent: in, Decisions: []store.DecisionRecord{}}
+	view := api.IntentView{Intent: in.View(), Decisions: []api.Decision{}}
 	for _, d := range all {
 		if d.Subject == "intent/"+in.ID {
-			view.Decisions = append(view.Decisions, d)
+			view.Decisions = append(view.Decisions, d.View())
 		}
 	}
 	writeJSON(w, http.StatusOK, view)
@@ -547,10 +509,10 @@ func (s *Server) handleDecisionsList(w http.ResponseWriter, r *http.Request, p *
 		writeStoreError(w, err)
 		return
 	}
-	out := []store.DecisionRecord{}
+	out := []api.Decision{}
 	for _, d := range all {
 		if (subject == "" || d.Subject == subject) && overlaps(p.Scope, d.Scope) {
-			out = append(out, d)
+			out = append(out, d.View())
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"decisions": out})
@@ -563,7 +525,7 @@ func (s *Server) handleDecisionGet(w http.ResponseWriter, r *http.Request, p *Pr
 		return
 	}
 	if inScope(w, p, "decision "+d.ID, d.Scope) {
-		writeJSON(w, http.StatusOK, d)
+		writeJSON(w, http.StatusOK, d.View())
 	}
 }
 
@@ -689,14 +651,6 @@ func (s *Server) hubTrust() (signing.Trust, error) {
 	return signing.NewTrust(keys...), nil
 }
 
-// EvidenceView is the answer of POST and GET /v1/evidence.
-type EvidenceView struct {
-	Record   store.EvidenceRecord `json:"record"`
-	Pack     *deploy.EvidencePack `json:"pack,omitempty"`
-	Envelope *signing.Envelope    `json:"envelope,omitempty"`
-	KeyID    string               `json:"verified_key_id,omitempty"`
-}
-
 // recordEvidenceFailure records a refused evidence write as an audit event:
 // without stored evidence, publish and promotion are refused.
 func (s *Server) recordEvidenceFailure(r *http.Request, p *Principal, object string, err error) {
@@ -771,7 +725,7 @@ func (s *Server) handleEvidenceCreate(w http.ResponseWriter, r *http.Request, p 
 	}
 	var stored store.EvidenceRecord
 	json.Unmarshal(raw, &stored)
-	writeJSON(w, status, EvidenceView{Record: stored, Pack: &pack, Envelope: env, KeyID: key.ID})
+	writeJSON(w, status, api.EvidenceView{Record: stored.View(), Pack: &pack, Envelope: env, KeyID: key.ID})
 }
 
 func (s *Server) handleEvidenceGet(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -821,5 +775,5 @@ func (s *Server) handleEvidenceGet(w http.ResponseWriter, r *http.Request, p *Pr
 		writeError(w, http.StatusInternalServerError, "evidence %s signature does not verify: %v", d, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, EvidenceView{Record: rec, Pack: &pack, Envelope: env, KeyID: keyID})
+	writeJSON(w, http.StatusOK, api.EvidenceView{Record: rec.View(), Pack: &pack, Envelope: env, KeyID: keyID})
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/internal/digest"
 )
 
@@ -67,7 +68,7 @@ func FuzzDecodeArtifactRequest(f *testing.F) {
 func FuzzDecodeTransitionRequest(f *testing.F) {
 	seeds(f, `{"to":"staged"}`, `{"to":"flying"}`, `{"to":1}`, `{}`)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkGov(t, data, func(r *bytes.Reader) (TransitionRequest, error) { return DecodeTransitionRequest(r) }, func(v TransitionRequest) error {
+		checkGov(t, data, func(r *bytes.Reader) (api.TransitionRequest, error) { return DecodeTransitionRequest(r) }, func(v api.TransitionRequest) error {
 			if !v.To.Valid() {
 				return errors.New("to")
 			}
@@ -127,7 +128,7 @@ func FuzzDecodeIntentRequest(f *testing.F) {
 func FuzzDecodePublishRequest(f *testing.F) {
 	seeds(f, `{}`, `{"approval":"cab-1","exception":"ex-1","evidence":"`+sha+`"}`, `{"approval":"a b"}`, `{"evidence":"x"}`)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkGov(t, data, func(r *bytes.Reader) (PublishRequest, error) { return DecodePublishRequest(r) }, func(v PublishRequest) error {
+		checkGov(t, data, func(r *bytes.Reader) (api.PublishRequest, error) { return DecodePublishRequest(r) }, func(v api.PublishRequest) error {
 			if (v.Approval != "" && !deploy.ValidIdentifier(v.Approval)) || (v.Exception != "" && !deploy.ValidIdentifier(v.Exception)) {
 				return errors.New("ids")
 			}
@@ -182,7 +183,7 @@ func FuzzDecodeEvidencePack(f *testing.F) {
 func FuzzDecodeScopeRequest(f *testing.F) {
 	seeds(f, `{"scope":{"acquisition":"acme","bu":"fin"},"approval":"cab-s"}`, `{"scope":{"site":"x"}}`, `{"approval":"a b"}`, `{"scope":null}`)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkGov(t, data, func(r *bytes.Reader) (ScopeRequest, error) { return DecodeScopeRequest(r) }, func(v ScopeRequest) error {
+		checkGov(t, data, func(r *bytes.Reader) (api.ScopeRequest, error) { return DecodeScopeRequest(r) }, func(v api.ScopeRequest) error {
 			if v.Approval != "" && !deploy.ValidIdentifier(v.Approval) {
 				return errors.New("approval")
 			}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/deploy"
-	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/internal/digest"
 )
 
@@ -35,12 +35,9 @@ func deployError(prefix string, err error) error {
 	return &InputError{Status: http.StatusUnprocessableEntity, Msg: err.Error()}
 }
 
-// AppRequest is the body of POST /v1/apps.
-type AppRequest = client.AppRequest
-
 // DecodeAppRequest decodes and validates an application.
 func DecodeAppRequest(r io.Reader) (deploy.Application, error) {
-	var v AppRequest
+	var v api.AppRequest
 	if err := decodeJSON(r, &v); err != nil {
 		return deploy.Application{}, err
 	}
@@ -53,12 +50,9 @@ func DecodeAppRequest(r io.Reader) (deploy.Application, error) {
 	return app, nil
 }
 
-// VersionRequest is the body of POST /v1/apps/{app}/versions.
-type VersionRequest = client.VersionRequest
-
 // DecodeVersionRequest decodes and validates a version of app.
 func DecodeVersionRequest(r io.Reader, app string) (deploy.ApplicationVersion, error) {
-	var v VersionRequest
+	var v api.VersionRequest
 	if err := decodeJSON(r, &v); err != nil {
 		return deploy.ApplicationVersion{}, err
 	}
@@ -70,14 +64,10 @@ func DecodeVersionRequest(r io.Reader, app string) (deploy.ApplicationVersion, e
 	return av, nil
 }
 
-// ArtifactRequest is the body of POST /v1/apps/{app}/versions/{v}/artifacts.
-// The packager is the caller.
-type ArtifactRequest = client.ArtifactRequest
-
 // DecodeArtifactRequest decodes and validates an artifact of app version v
 // packaged by packager.
 func DecodeArtifactRequest(r io.Reader, app, v, packager string) (deploy.Artifact, error) {
-	var a ArtifactRequest
+	var a api.ArtifactRequest
 	if err := decodeJSON(r, &a); err != nil {
 		return deploy.Artifact{}, err
 	}
@@ -90,14 +80,9 @@ func DecodeArtifactRequest(r io.Reader, app, v, packager string) (deploy.Artifac
 	return art, nil
 }
 
-// TransitionRequest is the body of POST /v1/apps/{app}/versions/{v}:transition.
-type TransitionRequest struct {
-	To deploy.State `json:"to"`
-}
-
 // DecodeTransitionRequest decodes a lifecycle transition.
-func DecodeTransitionRequest(r io.Reader) (TransitionRequest, error) {
-	var v TransitionRequest
+func DecodeTransitionRequest(r io.Reader) (api.TransitionRequest, error) {
+	var v api.TransitionRequest
 	if err := decodeJSON(r, &v); err != nil {
 		return v, err
 	}
@@ -107,14 +92,10 @@ func DecodeTransitionRequest(r io.Reader) (TransitionRequest, error) {
 	return v, nil
 }
 
-// AssessmentRequest is the body of POST /v1/assessments. Input is the
-// document `eucora risk score --input` reads.
-type AssessmentRequest = client.AssessmentRequest
-
 // DecodeAssessmentRequest decodes the request and strictly parses its
 // risk input.
-func DecodeAssessmentRequest(r io.Reader) (AssessmentRequest, deploy.RiskInput, error) {
-	var v AssessmentRequest
+func DecodeAssessmentRequest(r io.Reader) (api.AssessmentRequest, deploy.RiskInput, error) {
+	var v api.AssessmentRequest
 	if err := decodeJSON(r, &v); err != nil {
 		return v, deploy.RiskInput{}, err
 	}
@@ -140,15 +121,10 @@ func DecodeAssessmentRequest(r io.Reader) (AssessmentRequest, deploy.RiskInput, 
 	return v, in, nil
 }
 
-// ApprovalRequest is the body of POST /v1/approvals: a CAB decision by the
-// caller (approver, role and decision time are the caller's and the hub's;
-// the requester is the stored request's, requested_by only checks it).
-type ApprovalRequest = client.ApprovalRequest
-
 // DecodeApprovalRequest decodes and validates an approval as if decided at
 // time at by approver.
 func DecodeApprovalRequest(r io.Reader, approver deploy.Principal, at time.Time) (deploy.ApprovalRecord, error) {
-	var v ApprovalRequest
+	var v api.ApprovalRequest
 	if err := decodeJSON(r, &v); err != nil {
 		return deploy.ApprovalRecord{}, err
 	}
@@ -166,15 +142,10 @@ func DecodeApprovalRequest(r io.Reader, approver deploy.Principal, at time.Time)
 	return a, nil
 }
 
-// ExceptionRequest is the body of POST /v1/exceptions: an exception the
-// calling Security Reviewer approves. Artifact defaults to the linked
-// intent's.
-type ExceptionRequest = client.ExceptionRequest
-
 // DecodeExceptionRequest decodes an exception; the caller validates it once
 // the artifact and approval are filled in.
 func DecodeExceptionRequest(r io.Reader) (deploy.Exception, error) {
-	var v ExceptionRequest
+	var v api.ExceptionRequest
 	if err := decodeJSON(r, &v); err != nil {
 		return deploy.Exception{}, err
 	}
@@ -194,14 +165,10 @@ func DecodeExceptionRequest(r io.Reader) (deploy.Exception, error) {
 	return e, nil
 }
 
-// IntentRequest is the body of POST /v1/intents; the requester is the
-// caller.
-type IntentRequest = client.IntentRequest
-
 // DecodeIntentRequest decodes and validates an intent requested by
 // requester.
-func DecodeIntentRequest(r io.Reader, requester string) (IntentRequest, deploy.Intent, error) {
-	var v IntentRequest
+func DecodeIntentRequest(r io.Reader, requester string) (api.IntentRequest, deploy.Intent, error) {
+	var v api.IntentRequest
 	if err := decodeJSON(r, &v); err != nil {
 		return v, deploy.Intent{}, err
 	}
@@ -221,9 +188,6 @@ func DecodeIntentRequest(r io.Reader, requester string) (IntentRequest, deploy.I
 	return v, in, nil
 }
 
-// PublishRequest is the body of POST /v1/intents/{id}:publish.
-type PublishRequest = client.PublishRequest
-
 func checkOptIDs(fields ...[2]string) error {
 	for _, f := range fields {
 		if f[1] != "" && !deploy.ValidIdentifier(f[1]) {
@@ -235,8 +199,8 @@ func checkOptIDs(fields ...[2]string) error {
 
 // DecodePublishRequest decodes a publish request (an empty body is no
 // approval, exception or evidence).
-func DecodePublishRequest(r io.Reader) (PublishRequest, error) {
-	var v PublishRequest
+func DecodePublishRequest(r io.Reader) (api.PublishRequest, error) {
+	var v api.PublishRequest
 	if err := decodeJSON(r, &v); err != nil {
 		return v, err
 	}
@@ -253,14 +217,9 @@ func DecodePublishRequest(r io.Reader) (PublishRequest, error) {
 	return v, nil
 }
 
-// PromoteRequest is the body of POST /v1/intents/{id}:promote: the
-// measured results of the intent's ring. Durations are Go durations
-// ("36h", "90m").
-type PromoteRequest = client.PromoteRequest
-
 // DecodePromoteRequest decodes the measured inputs of a promotion.
-func DecodePromoteRequest(r io.Reader) (PromoteRequest, deploy.PromotionInput, error) {
-	var v PromoteRequest
+func DecodePromoteRequest(r io.Reader) (api.PromoteRequest, deploy.PromotionInput, error) {
+	var v api.PromoteRequest
 	if err := decodeJSON(r, &v); err != nil {
 		return v, deploy.PromotionInput{}, err
 	}
@@ -299,13 +258,9 @@ func DecodePromoteRequest(r io.Reader) (PromoteRequest, deploy.PromotionInput, e
 		TimeToCompliance: ttc, TransferWindow: tw, AttributableIncidents: v.AttributableIncidents, Planes: v.Planes, RollbackValidated: v.RollbackValidated}, nil
 }
 
-// ElevationRequest is the body of POST /v1/elevations; the requester is
-// the caller.
-type ElevationRequest = client.ElevationRequest
-
 // DecodeElevationRequest decodes a JIT elevation request.
-func DecodeElevationRequest(r io.Reader) (ElevationRequest, deploy.ElevationRequest, error) {
-	var v ElevationRequest
+func DecodeElevationRequest(r io.Reader) (api.ElevationRequest, deploy.ElevationRequest, error) {
+	var v api.ElevationRequest
 	if err := decodeJSON(r, &v); err != nil {
 		return v, deploy.ElevationRequest{}, err
 	}
@@ -345,15 +300,9 @@ func DecodeEvidencePack(r io.Reader) (deploy.EvidencePack, error) {
 	return p, nil
 }
 
-// ScopeRequest is the body of POST /v1/apps/{app}:scope.
-type ScopeRequest struct {
-	Scope    deploy.Scope `json:"scope"`
-	Approval string       `json:"approval,omitempty"`
-}
-
 // DecodeScopeRequest decodes an allowed-scope change.
-func DecodeScopeRequest(r io.Reader) (ScopeRequest, error) {
-	var v ScopeRequest
+func DecodeScopeRequest(r io.Reader) (api.ScopeRequest, error) {
+	var v api.ScopeRequest
 	if err := decodeJSON(r, &v); err != nil {
 		return v, err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/digest"
@@ -39,7 +40,7 @@ type govWorld struct {
 
 func (w *govWorld) token(name string, role deploy.Role, scope deploy.Scope) {
 	w.t.Helper()
-	nt, err := cli(w.n, readToken(w.t, w.n)).CreateToken(w.ctx, client.TokenRequest{Name: name, Role: role, Scope: scope})
+	nt, err := cli(w.n, readToken(w.t, w.n)).CreateToken(w.ctx, api.TokenRequest{Name: name, Role: role, Scope: scope})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func lastEvent(t *testing.T, n *testNode) store.Event {
 // refused runs fn, which must be refused by policy with every rule in
 // rules among the failed ones; state must not change and the refusal must
 // be the newest audit event, denied.
-func (w *govWorld) refused(what string, rules []string, fn func() error) store.DecisionRecord {
+func (w *govWorld) refused(what string, rules []string, fn func() error) api.Decision {
 	w.t.Helper()
 	before := govState(w.t, w.n)
 	err := fn()
@@ -199,22 +200,22 @@ func TestGovernanceEndToEnd(t *testing.T) {
 	const app = "com.acme.ledger"
 
 	// 1. The packaging engineer registers the app, a version and an artifact, and stages.
-	must[store.AppRecord](t, "create app")(pat.CreateApp(ctx, client.AppRequest{ID: app, Name: "Ledger", Owner: "fin-apps", Category: "finance",
+	must[api.App](t, "create app")(pat.CreateApp(ctx, api.AppRequest{ID: app, Name: "Ledger", Owner: "fin-apps", Category: "finance",
 		SupportTier: "tier-1", LicensingModel: "per-device", AllowedScope: acme, LOB: true}))
 	for _, v := range []string{"2.4.1", "2.5.0"} {
-		must[store.VersionRecord](t, "create version")(pat.CreateVersion(ctx, app, client.VersionRequest{Version: v, OSMatrix: []deploy.OSSupport{{OS: "windows", Versions: ">= 10", Arch: "x64"}}}))
+		must[api.Version](t, "create version")(pat.CreateVersion(ctx, app, api.VersionRequest{Version: v, OSMatrix: []deploy.OSSupport{{OS: "windows", Versions: ">= 10", Arch: "x64"}}}))
 	}
-	art := must[store.ArtifactRecord](t, "create artifact")(pat.CreateArtifact(ctx, app, "2.4.1", client.ArtifactRequest{Platform: deploy.PlatformMSI,
+	art := must[api.Artifact](t, "create artifact")(pat.CreateArtifact(ctx, app, "2.4.1", api.ArtifactRequest{Platform: deploy.PlatformMSI,
 		Name: "ledger.msi", SHA256: hexDigest('a'), Size: 4096, Signing: deploy.Signing{State: deploy.SigKnownVendor}, ScanDecision: deploy.ScanPass}))
 	if art.PackagedBy != "pat" {
 		t.Fatalf("packager %q, want the caller", art.PackagedBy)
 	}
-	must[store.ArtifactRecord](t, "create failing artifact")(pat.CreateArtifact(ctx, app, "2.5.0", client.ArtifactRequest{Platform: deploy.PlatformMSI,
+	must[api.Artifact](t, "create failing artifact")(pat.CreateArtifact(ctx, app, "2.5.0", api.ArtifactRequest{Platform: deploy.PlatformMSI,
 		Name: "ledger-2.5.msi", SHA256: hexDigest('b'), Size: 4096, Signing: deploy.Signing{State: deploy.SigKnownVendor}, ScanDecision: deploy.ScanFail}))
 	for _, to := range []deploy.State{deploy.StatePackaged, deploy.StateStaged} {
-		must[store.VersionRecord](t, "transition "+string(to))(pat.Transition(ctx, app, "2.4.1", to))
+		must[api.Version](t, "transition "+string(to))(pat.Transition(ctx, app, "2.4.1", to))
 	}
-	must[store.VersionRecord](t, "package 2.5.0")(pat.Transition(ctx, app, "2.5.0", deploy.StatePackaged))
+	must[api.Version](t, "package 2.5.0")(pat.Transition(ctx, app, "2.5.0", deploy.StatePackaged))
 	// An illegal move is 422, not a policy decision.
 	if _, err := pat.Transition(ctx, app, "2.4.1", deploy.StateRequested); err == nil || !strings.Contains(err.Error(), "422") {
 		t.Fatalf("illegal transition: %v", err)
@@ -225,15 +226,15 @@ func TestGovernanceEndToEnd(t *testing.T) {
 		_, err := patCAB.Transition(ctx, app, "2.4.1", deploy.StateApproved)
 		return err
 	})
-	v := must[store.VersionRecord](t, "approve")(carol.Transition(ctx, app, "2.4.1", deploy.StateApproved))
+	v := must[api.Version](t, "approve")(carol.Transition(ctx, app, "2.4.1", deploy.StateApproved))
 	if v.State != deploy.StateApproved || len(v.History) != 3 || v.History[2].By != "carol" || v.History[2].Action != "lifecycle.approve" {
 		t.Fatalf("approved version: %+v", v)
 	}
 
 	// 3. A stored risk assessment: inputs, score, model version, contributions, justification.
-	as := must[store.AssessmentRecord](t, "assess")(rita.CreateAssessment(ctx, client.AssessmentRequest{ID: "as-1", AppID: app, Version: "2.4.1",
+	as := must[api.Assessment](t, "assess")(rita.CreateAssessment(ctx, api.AssessmentRequest{ID: "as-1", AppID: app, Version: "2.4.1",
 		Artifact: hexDigest('a'), Input: riskInput(0.8, deploy.Ring2Pilot)}))
-	got := must[store.AssessmentRecord](t, "read assessment")(carol.Assessment(ctx, "as-1"))
+	got := must[api.Assessment](t, "read assessment")(carol.Assessment(ctx, "as-1"))
 	if got.Assessment.Score != 80 || got.Assessment.Model != "v1.0" || len(got.Assessment.Contributions) != 8 || !got.Assessment.CABRequired ||
 		len(got.Assessment.Reasons) == 0 || got.Assessment.Input.TargetRing != deploy.Ring2Pilot || got.Assessment.Score != as.Assessment.Score {
 		t.Fatalf("stored assessment: %+v", got)
@@ -242,13 +243,13 @@ func TestGovernanceEndToEnd(t *testing.T) {
 	// 4. Intents: out-of-scope targets are refused; one active change per app and ring.
 	w.refused("out-of-scope intent", []string{"guardrail.within-publisher", "guardrail.within-app"}, func() error {
 		g := deploy.Scope{Acquisition: "globex"}
-		_, err := rita.CreateIntent(ctx, client.IntentRequest{ID: "i-x", AppID: app, Version: "2.4.1", Artifact: hexDigest('a'), Ring: deploy.Ring2Pilot,
+		_, err := rita.CreateIntent(ctx, api.IntentRequest{ID: "i-x", AppID: app, Version: "2.4.1", Artifact: hexDigest('a'), Ring: deploy.Ring2Pilot,
 			Scope: &g, Schedule: deploy.Schedule{NotBefore: t0}, AssessmentID: "as-1"})
 		return err
 	})
-	intent := client.IntentRequest{ID: "i-1", AppID: app, Version: "2.4.1", Artifact: hexDigest('a'), Ring: deploy.Ring2Pilot, Scope: &fin,
+	intent := api.IntentRequest{ID: "i-1", AppID: app, Version: "2.4.1", Artifact: hexDigest('a'), Ring: deploy.Ring2Pilot, Scope: &fin,
 		Schedule: deploy.Schedule{NotBefore: t0}, AssessmentID: "as-1"}
-	in := must[store.IntentRecord](t, "intent")(rita.CreateIntent(ctx, intent))
+	in := must[api.Intent](t, "intent")(rita.CreateIntent(ctx, intent))
 	if in.RequestedBy != "rita" || in.Status != store.IntentPending {
 		t.Fatalf("intent: %+v", in)
 	}
@@ -260,38 +261,38 @@ func TestGovernanceEndToEnd(t *testing.T) {
 
 	// 5. The packager cannot publish; a risk-80 Ring 2 intent needs CAB and evidence.
 	w.refused("packager publishes", []string{"sod.packaging-no-production"}, func() error {
-		_, err := pat.Publish(ctx, "i-1", client.PublishRequest{})
+		_, err := pat.Publish(ctx, "i-1", api.PublishRequest{})
 		return err
 	})
 	w.refused("publish without CAB or evidence", []string{"publish.cab.present", "evidence.present", "evidence.stored"}, func() error {
-		_, err := rita.Publish(ctx, "i-1", client.PublishRequest{})
+		_, err := rita.Publish(ctx, "i-1", api.PublishRequest{})
 		return err
 	})
-	ev := must[client.EvidenceView](t, "store evidence")(rita.StoreEvidence(ctx, evidencePack(t, "i-1", "2.4.1", as.Assessment, t0)))
+	ev := must[api.EvidenceView](t, "store evidence")(rita.StoreEvidence(ctx, evidencePack(t, "i-1", "2.4.1", as.Assessment, t0)))
 	if ev.Record.IntentID != "i-1" || ev.Record.KeyID == "" || ev.Envelope == nil {
 		t.Fatalf("evidence: %+v", ev.Record)
 	}
-	again := must[client.EvidenceView](t, "store evidence again")(rita.StoreEvidence(ctx, evidencePack(t, "i-1", "2.4.1", as.Assessment, t0)))
+	again := must[api.EvidenceView](t, "store evidence again")(rita.StoreEvidence(ctx, evidencePack(t, "i-1", "2.4.1", as.Assessment, t0)))
 	if again.Record != ev.Record {
 		t.Fatalf("write-once evidence changed: %+v -> %+v", ev.Record, again.Record)
 	}
-	read := must[client.EvidenceView](t, "read evidence")(carol.Evidence(ctx, ev.Record.Digest))
+	read := must[api.EvidenceView](t, "read evidence")(carol.Evidence(ctx, ev.Record.Digest))
 	if read.KeyID != ev.Record.KeyID || read.Pack == nil || read.Pack.IntentID != "i-1" {
 		t.Fatalf("evidence read: %+v", read)
 	}
 	w.refused("publish without CAB", []string{"publish.cab.present"}, func() error {
-		_, err := rita.Publish(ctx, "i-1", client.PublishRequest{Evidence: ev.Record.Digest})
+		_, err := rita.Publish(ctx, "i-1", api.PublishRequest{Evidence: ev.Record.Digest})
 		return err
 	})
 	// A CAB approval of one's own request is refused too.
 	w.refused("packager approves the intent", []string{"sod.packager-separation"}, func() error {
-		_, err := patCAB.CreateApproval(ctx, client.ApprovalRequest{ID: "cab-x", Subject: "intent:i-1", RequestedBy: "rita", Decision: deploy.Approved, ExpiresAt: t0.Add(time.Hour)})
+		_, err := patCAB.CreateApproval(ctx, api.ApprovalRequest{ID: "cab-x", Subject: "intent:i-1", RequestedBy: "rita", Decision: deploy.Approved, ExpiresAt: t0.Add(time.Hour)})
 		return err
 	})
-	must[deploy.ApprovalRecord](t, "cab")(carol.CreateApproval(ctx, client.ApprovalRequest{ID: "cab-1", Subject: "intent:i-1", RequestedBy: "rita",
+	must[deploy.ApprovalRecord](t, "cab")(carol.CreateApproval(ctx, api.ApprovalRequest{ID: "cab-1", Subject: "intent:i-1", RequestedBy: "rita",
 		Decision: deploy.Approved, Conditions: []string{"ring 2 capped at 500 devices"}, ExpiresAt: t0.Add(24 * time.Hour)}))
 	setClock(t0.Add(time.Minute))
-	pub := must[store.DecisionRecord](t, "publish")(rita.Publish(ctx, "i-1", client.PublishRequest{Approval: "cab-1", Evidence: ev.Record.Digest}))
+	pub := must[api.Decision](t, "publish")(rita.Publish(ctx, "i-1", api.PublishRequest{Approval: "cab-1", Evidence: ev.Record.Digest}))
 	var inputs deploy.PublishRequest
 	if err := json.Unmarshal(pub.Inputs, &inputs); err != nil {
 		t.Fatal(err)
@@ -300,7 +301,7 @@ func TestGovernanceEndToEnd(t *testing.T) {
 		inputs.CABApproval == nil || inputs.CABApproval.ID != "cab-1" || inputs.Evidence == nil || !inputs.EvidenceStored || !pub.At.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("publish decision: %+v", pub)
 	}
-	view := must[client.IntentView](t, "intent show")(carol.Intent(ctx, "i-1"))
+	view := must[api.IntentView](t, "intent show")(carol.Intent(ctx, "i-1"))
 	var kinds []string
 	for _, d := range view.Decisions {
 		kinds = append(kinds, fmt.Sprintf("%s:%v", d.Kind, d.Allowed))
@@ -309,18 +310,18 @@ func TestGovernanceEndToEnd(t *testing.T) {
 		"gov.intent.create:true gov.intent.publish:false gov.intent.publish:false gov.intent.publish:false gov.intent.publish:true" {
 		t.Fatalf("intent view: %s %v", view.Intent.Status, kinds)
 	}
-	if av := must[client.AppView](t, "app show")(rita.App(ctx, app)); av.Versions[0].State != deploy.StatePublished || av.Versions[0].PublishedAt == nil {
+	if av := must[api.AppView](t, "app show")(rita.App(ctx, app)); av.Versions[0].State != deploy.StatePublished || av.Versions[0].PublishedAt == nil {
 		t.Fatalf("published version: %+v", av.Versions[0])
 	}
 
 	// 6. Exceptions hold while approved_at <= at < expires_at: refused at the expiry second.
 	setClock(t0.Add(2 * time.Minute))
-	must[store.AssessmentRecord](t, "assess 2.5.0")(pat.CreateAssessment(ctx, client.AssessmentRequest{ID: "as-2", AppID: app, Version: "2.5.0",
+	must[api.Assessment](t, "assess 2.5.0")(pat.CreateAssessment(ctx, api.AssessmentRequest{ID: "as-2", AppID: app, Version: "2.5.0",
 		Input: riskInput(0.1, deploy.Ring0Lab)}))
-	must[store.IntentRecord](t, "staging intent")(pat.CreateIntent(ctx, client.IntentRequest{ID: "i-s", AppID: app, Version: "2.5.0", Artifact: hexDigest('b'),
+	must[api.Intent](t, "staging intent")(pat.CreateIntent(ctx, api.IntentRequest{ID: "i-s", AppID: app, Version: "2.5.0", Artifact: hexDigest('b'),
 		Ring: deploy.Ring0Lab, Scope: &fin, Schedule: deploy.Schedule{NotBefore: t0}, AssessmentID: "as-2"}))
 	expiry := t0.Add(time.Hour)
-	exReq := client.ExceptionRequest{ID: "ex-1", IntentID: "i-s", Findings: []string{"CVE-2026-0001"}, Justification: "vendor fix next quarter",
+	exReq := api.ExceptionRequest{ID: "ex-1", IntentID: "i-s", Findings: []string{"CVE-2026-0001"}, Justification: "vendor fix next quarter",
 		CompensatingControls: []string{"EDR rule 4411"}, AccountableOwner: "fin-apps", RequestedBy: "pat", ExpiresAt: expiry}
 	w.token("pat", deploy.RoleSecurityReviewer, deploy.Scope{})
 	w.refused("exception approved by its requester", []string{"sod.no-self-approval", "sod.packager-separation"}, func() error {
@@ -332,35 +333,35 @@ func TestGovernanceEndToEnd(t *testing.T) {
 		t.Fatalf("exception: %+v", ex)
 	}
 	w.refused("publish without the exception", []string{"scan.pass-or-exception"}, func() error {
-		_, err := pat.Publish(ctx, "i-s", client.PublishRequest{})
+		_, err := pat.Publish(ctx, "i-s", api.PublishRequest{})
 		return err
 	})
 	setClock(expiry)
 	w.refused("exception at its expiry second", []string{"scan.pass-or-exception", "exception.not-expired"}, func() error {
-		_, err := pat.Publish(ctx, "i-s", client.PublishRequest{Exception: "ex-1"})
+		_, err := pat.Publish(ctx, "i-s", api.PublishRequest{Exception: "ex-1"})
 		return err
 	})
 	setClock(expiry.Add(-time.Second))
-	if d := must[store.DecisionRecord](t, "publish on exception")(pat.Publish(ctx, "i-s", client.PublishRequest{Exception: "ex-1"})); !d.Allowed {
+	if d := must[api.Decision](t, "publish on exception")(pat.Publish(ctx, "i-s", api.PublishRequest{Exception: "ex-1"})); !d.Allowed {
 		t.Fatalf("staging on exception: %+v", d)
 	}
 
 	// 7. Promotion gate on measured results.
 	w.refused("promotion below threshold", []string{"promotion.install-success"}, func() error {
-		_, err := rita.Promote(ctx, "i-1", client.PromoteRequest{SiteClass: deploy.SiteOnline, InstallAttempts: 100, InstallSuccesses: 96,
+		_, err := rita.Promote(ctx, "i-1", api.PromoteRequest{SiteClass: deploy.SiteOnline, InstallAttempts: 100, InstallSuccesses: 96,
 			TimeToCompliance: "24h", Planes: []string{"intune"}, RollbackValidated: []string{"intune"}, Approval: "cab-1", Evidence: ev.Record.Digest})
 		return err
 	})
-	prom := must[store.DecisionRecord](t, "promote")(rita.Promote(ctx, "i-1", client.PromoteRequest{SiteClass: deploy.SiteOnline, InstallAttempts: 100,
+	prom := must[api.Decision](t, "promote")(rita.Promote(ctx, "i-1", api.PromoteRequest{SiteClass: deploy.SiteOnline, InstallAttempts: 100,
 		InstallSuccesses: 97, TimeToCompliance: "24h", Planes: []string{"intune"}, RollbackValidated: []string{"intune"}, Approval: "cab-1", Evidence: ev.Record.Digest}))
 	if !prom.Allowed || !slices.Contains(ruleNames(prom.Decision), "promotion.cab.not-expired") {
 		t.Fatalf("promotion: %+v", prom.Decision)
 	}
 
 	// 8. An unwritable evidence store refuses the write (audited) and so the publish.
-	as3 := must[store.AssessmentRecord](t, "assess ring 1")(rita.CreateAssessment(ctx, client.AssessmentRequest{ID: "as-3", AppID: app, Version: "2.4.1",
+	as3 := must[api.Assessment](t, "assess ring 1")(rita.CreateAssessment(ctx, api.AssessmentRequest{ID: "as-3", AppID: app, Version: "2.4.1",
 		Input: riskInput(0.8, deploy.Ring1Canary)}))
-	must[store.IntentRecord](t, "ring 1 intent")(rita.CreateIntent(ctx, client.IntentRequest{ID: "i-3", AppID: app, Version: "2.4.1", Artifact: hexDigest('a'),
+	must[api.Intent](t, "ring 1 intent")(rita.CreateIntent(ctx, api.IntentRequest{ID: "i-3", AppID: app, Version: "2.4.1", Artifact: hexDigest('a'),
 		Ring: deploy.Ring1Canary, Scope: &fin, Schedule: deploy.Schedule{NotBefore: t0}, AssessmentID: "as-3"}))
 	fail := func(context.Context) deploy.EvidenceStore { return failingEvidence{} }
 	evidenceStoreHook.Store(&fail)
@@ -379,39 +380,39 @@ func TestGovernanceEndToEnd(t *testing.T) {
 	}
 	_, d3, _ := p3.CanonicalBytes()
 	w.refused("publish with unstored evidence", []string{"evidence.present", "evidence.stored"}, func() error {
-		_, err := rita.Publish(ctx, "i-3", client.PublishRequest{Evidence: d3})
+		_, err := rita.Publish(ctx, "i-3", api.PublishRequest{Evidence: d3})
 		return err
 	})
 	evidenceStoreHook.Store(nil)
 
 	// 9. JIT elevation and LOB retention.
-	el := must[store.DecisionRecord](t, "elevation")(w.as("eve", deploy.RoleEndpointOps).Elevate(ctx, client.ElevationRequest{ID: "el-1",
+	el := must[api.Decision](t, "elevation")(w.as("eve", deploy.RoleEndpointOps).Elevate(ctx, api.ElevationRequest{ID: "el-1",
 		Device:      deploy.DevicePosture{DeviceID: "pc-1", Cohort: "fin", Managed: true, Compliant: true, DiskEncrypted: true, EDRHealthy: true, PatchAgeDays: 2},
 		DeviceScope: fin, App: deploy.AppClassification{AppID: app, RiskScore: 20, RiskModel: "v1.0"}, Duration: "1h"}))
 	if !el.Allowed || !strings.Contains(string(el.Result), `"grant"`) {
 		t.Fatalf("elevation: %+v", el)
 	}
 	w.refused("elevation beyond max duration", []string{"jit.duration"}, func() error {
-		_, err := w.as("eve", deploy.RoleEndpointOps).Elevate(ctx, client.ElevationRequest{ID: "el-2",
+		_, err := w.as("eve", deploy.RoleEndpointOps).Elevate(ctx, api.ElevationRequest{ID: "el-2",
 			Device:      deploy.DevicePosture{DeviceID: "pc-1", Cohort: "fin", Managed: true, Compliant: true, DiskEncrypted: true, EDRHealthy: true},
 			DeviceScope: fin, App: deploy.AppClassification{AppID: app, RiskScore: 20, RiskModel: "v1.0"}, Duration: "9h"})
 		return err
 	})
-	ret := must[client.Retention](t, "retention")(carol.AppRetention(ctx, app, t0.Add(24*time.Hour)))
+	ret := must[api.Retention](t, "retention")(carol.AppRetention(ctx, app, t0.Add(24*time.Hour)))
 	if !ret.LOB || len(ret.Verdicts) != 1 || ret.Verdicts[0].Version != "2.4.1" || !ret.Verdicts[0].Keep {
 		t.Fatalf("retention: %+v", ret)
 	}
 	// A second active change at one ring needs an explicit CAB approval.
-	i4 := client.IntentRequest{ID: "i-4", AppID: app, Version: "2.4.1", Artifact: hexDigest('a'), Ring: deploy.Ring1Canary, Scope: &fin,
+	i4 := api.IntentRequest{ID: "i-4", AppID: app, Version: "2.4.1", Artifact: hexDigest('a'), Ring: deploy.Ring1Canary, Scope: &fin,
 		Schedule: deploy.Schedule{NotBefore: t0}, AssessmentID: "as-3"}
 	w.refused("concurrent change", []string{"concurrency.one-active-change"}, func() error {
 		_, err := rita.CreateIntent(ctx, i4)
 		return err
 	})
-	must[deploy.ApprovalRecord](t, "concurrency cab")(carol.CreateApproval(ctx, client.ApprovalRequest{ID: "cab-c", Subject: "concurrency:i-4",
+	must[deploy.ApprovalRecord](t, "concurrency cab")(carol.CreateApproval(ctx, api.ApprovalRequest{ID: "cab-c", Subject: "concurrency:i-4",
 		RequestedBy: "rita", Decision: deploy.Approved, ExpiresAt: t0.Add(24 * time.Hour)}))
 	i4.ConcurrencyApproval = "cab-c"
-	must[store.IntentRecord](t, "approved concurrent change")(rita.CreateIntent(ctx, i4))
+	must[api.Intent](t, "approved concurrent change")(rita.CreateIntent(ctx, i4))
 
 	// Reads are scoped: an auditor of another acquisition sees none of it.
 	w.token("gil", deploy.RoleAuditor, deploy.Scope{Acquisition: "globex"})
@@ -443,7 +444,7 @@ func TestGovernanceEndToEnd(t *testing.T) {
 		t.Fatalf("decisions visible to globex: %v %v", seen, err)
 	}
 	// Decisions are listed per subject and readable one by one.
-	ds = must[[]store.DecisionRecord](t, "decisions")(carol.Decisions(ctx, "intent/i-1"))
+	ds = must[[]api.Decision](t, "decisions")(carol.Decisions(ctx, "intent/i-1"))
 	if len(ds) != len(view.Decisions)+2 { // + the two promotion decisions
 		t.Fatalf("%d decisions about i-1", len(ds))
 	}
@@ -454,13 +455,13 @@ func TestGovernanceEndToEnd(t *testing.T) {
 		_, err := eve.ChangeAppScope(ctx, app, fin, "")
 		return err
 	})
-	must[deploy.ApprovalRecord](t, "scope cab")(carol.CreateApproval(ctx, client.ApprovalRequest{ID: "cab-s", Subject: deploy.ScopeChangeSubject(app, 2),
+	must[deploy.ApprovalRecord](t, "scope cab")(carol.CreateApproval(ctx, api.ApprovalRequest{ID: "cab-s", Subject: deploy.ScopeChangeSubject(app, 2),
 		RequestedBy: "eve", Decision: deploy.Approved, ExpiresAt: t0.Add(24 * time.Hour)}))
-	narrowed := must[store.AppRecord](t, "scope change")(eve.ChangeAppScope(ctx, app, fin, "cab-s"))
+	narrowed := must[api.App](t, "scope change")(eve.ChangeAppScope(ctx, app, fin, "cab-s"))
 	if narrowed.AllowedScope != fin || narrowed.ScopeVersion != 2 {
 		t.Fatalf("scope change: %+v", narrowed)
 	}
-	sd := must[[]store.DecisionRecord](t, "scope decisions")(carol.Decisions(ctx, "app/"+app))
+	sd := must[[]api.Decision](t, "scope decisions")(carol.Decisions(ctx, "app/"+app))
 	if last := sd[len(sd)-1]; !last.Allowed || !strings.Contains(string(last.Result), `"change":"narrowed"`) {
 		t.Fatalf("scope decision: %+v", last)
 	}
@@ -479,11 +480,11 @@ func TestGovernanceBadInput(t *testing.T) {
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)
-	nt, err := ac.CreateToken(ctx, client.TokenRequest{Name: "pat", Role: deploy.RolePackagingEngineer})
+	nt, err := ac.CreateToken(ctx, api.TokenRequest{Name: "pat", Role: deploy.RolePackagingEngineer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pt, err := ac.CreateToken(ctx, client.TokenRequest{Name: "rita", Role: deploy.RolePublisher})
+	pt, err := ac.CreateToken(ctx, api.TokenRequest{Name: "rita", Role: deploy.RolePublisher})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +552,7 @@ func TestGovernanceThroughFollower(t *testing.T) {
 		role  deploy.Role
 		scope deploy.Scope
 	}{{"pat", deploy.RolePackagingEngineer, acme}, {"pat", deploy.RoleCABApprover, deploy.Scope{}}, {"rita", deploy.RolePublisher, acme}} {
-		nt, err := cli(f, admin).CreateToken(ctx, client.TokenRequest{Name: u.name, Role: u.role, Scope: u.scope})
+		nt, err := cli(f, admin).CreateToken(ctx, api.TokenRequest{Name: u.name, Role: u.role, Scope: u.scope})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -559,13 +560,13 @@ func TestGovernanceThroughFollower(t *testing.T) {
 	}
 	pat, rita := w.as("pat", deploy.RolePackagingEngineer), w.as("rita", deploy.RolePublisher)
 	const app = "com.acme.ledger"
-	must[store.AppRecord](t, "app")(pat.CreateApp(ctx, client.AppRequest{ID: app, Name: "Ledger", Owner: "fin", Category: "finance",
+	must[api.App](t, "app")(pat.CreateApp(ctx, api.AppRequest{ID: app, Name: "Ledger", Owner: "fin", Category: "finance",
 		SupportTier: "tier-1", LicensingModel: "free", AllowedScope: acme}))
-	must[store.VersionRecord](t, "version")(pat.CreateVersion(ctx, app, client.VersionRequest{Version: "1.0", OSMatrix: []deploy.OSSupport{{OS: "windows"}}}))
-	must[store.ArtifactRecord](t, "artifact")(pat.CreateArtifact(ctx, app, "1.0", client.ArtifactRequest{Platform: deploy.PlatformMSI, Name: "l.msi",
+	must[api.Version](t, "version")(pat.CreateVersion(ctx, app, api.VersionRequest{Version: "1.0", OSMatrix: []deploy.OSSupport{{OS: "windows"}}}))
+	must[api.Artifact](t, "artifact")(pat.CreateArtifact(ctx, app, "1.0", api.ArtifactRequest{Platform: deploy.PlatformMSI, Name: "l.msi",
 		SHA256: hexDigest('a'), Size: 1, Signing: deploy.Signing{State: deploy.SigUnsigned}, ScanDecision: deploy.ScanPass}))
-	must[store.VersionRecord](t, "package")(pat.Transition(ctx, app, "1.0", deploy.StatePackaged))
-	must[store.VersionRecord](t, "stage")(pat.Transition(ctx, app, "1.0", deploy.StateStaged))
+	must[api.Version](t, "package")(pat.Transition(ctx, app, "1.0", deploy.StatePackaged))
+	must[api.Version](t, "stage")(pat.Transition(ctx, app, "1.0", deploy.StateStaged))
 	_, err := w.as("pat", deploy.RoleCABApprover).Transition(ctx, app, "1.0", deploy.StateApproved)
 	var de *client.DeniedError
 	if !errors.As(err, &de) || !slices.Contains(de.Decision.Decision.Failed(), "sod.no-self-approval") {
@@ -577,18 +578,18 @@ func TestGovernanceThroughFollower(t *testing.T) {
 			return err == nil && !d.Allowed
 		})
 	}
-	as := must[store.AssessmentRecord](t, "assess")(rita.CreateAssessment(ctx, client.AssessmentRequest{ID: "as-1", AppID: app, Version: "1.0",
+	as := must[api.Assessment](t, "assess")(rita.CreateAssessment(ctx, api.AssessmentRequest{ID: "as-1", AppID: app, Version: "1.0",
 		Input: riskInput(0.2, deploy.Ring1Canary)}))
 	fin := deploy.Scope{Acquisition: "acme", BU: "fin"}
-	must[store.IntentRecord](t, "intent")(rita.CreateIntent(ctx, client.IntentRequest{ID: "i-1", AppID: app, Version: "1.0", Artifact: hexDigest('a'),
+	must[api.Intent](t, "intent")(rita.CreateIntent(ctx, api.IntentRequest{ID: "i-1", AppID: app, Version: "1.0", Artifact: hexDigest('a'),
 		Ring: deploy.Ring1Canary, Scope: &fin, Schedule: deploy.Schedule{NotBefore: time.Now().UTC()}, AssessmentID: "as-1"}))
 	pack := evidencePack(t, "i-1", "1.0", as.Assessment, time.Now().UTC().Truncate(time.Second))
-	ev := must[client.EvidenceView](t, "evidence")(rita.StoreEvidence(ctx, pack))
+	ev := must[api.EvidenceView](t, "evidence")(rita.StoreEvidence(ctx, pack))
 	b, err := leader.srv.Store().State().Blob(ev.Record.Digest.Hex())
 	if err != nil || len(b.Holders) < 2 {
 		t.Fatalf("evidence blob %+v %v: want a majority of holders", b, err)
 	}
-	if got := must[client.EvidenceView](t, "read evidence")(rita.Evidence(ctx, ev.Record.Digest)); got.KeyID != ev.Record.KeyID {
+	if got := must[api.EvidenceView](t, "read evidence")(rita.Evidence(ctx, ev.Record.Digest)); got.KeyID != ev.Record.KeyID {
 		t.Fatalf("evidence read through follower: %+v", got.Record)
 	}
 }

@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/transfer"
 )
 
 // testNode is one in-process hub node with its addresses and data.
@@ -174,7 +177,7 @@ func cli(n *testNode, tok string) *client.Client { return client.New(n.url(), to
 // createSite creates a site through the nodes, retrying through another
 // node while the cluster has no leader. A conflict after an ambiguous
 // attempt means the earlier attempt was applied.
-func createSite(t testing.TB, nodes []*testNode, tok string, req client.SiteRequest) {
+func createSite(t testing.TB, nodes []*testNode, tok string, req api.SiteRequest) {
 	t.Helper()
 	var err error
 	ambiguous := false
@@ -212,4 +215,14 @@ func retry(t testing.TB, fn func() error) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return err
+}
+
+// importRequest reads an edge bundle's volumes as 'eucora hub import' does
+// and builds the request body.
+func importRequest(ctx context.Context, files []string, trust signing.Trust, tmpDir string) (*api.ImportRequest, *transfer.Signed, error) {
+	sg, recs, err := transfer.ReadRecords(ctx, files, trust, tmpDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return api.NewImportRequest(sg.Envelope, recs), sg, nil
 }

@@ -16,28 +16,19 @@ import (
 // maxImportEnvelope bounds the envelope of an import request.
 const maxImportEnvelope = transfer.MaxRecordSize
 
-// importRefusal is a verification failure found while streaming an import
-// body: answered like any refused bundle (code, 422 or 409).
-type importRefusal struct {
-	code string
-	err  error
-}
-
-func (e *importRefusal) Error() string { return e.code + ": " + e.err.Error() }
-
 // readImportBody streams the body of POST /v1/sites/{name}/imports,
 //
 //	{"envelope": "<base64>" | {envelope object}, "records": {"<hex>": "<base64>", ...}}
 //
 // with "envelope" first, as the CLI sends it. Once the envelope is read,
 // expect verifies it and returns the records its manifest lists (by digest
-// hex) or an *importRefusal; each record value is then decoded from base64
+// hex) or an *transfer.RefusalError; each record value is then decoded from base64
 // as it arrives and refused as soon as it is longer than the manifest says,
 // so memory is bounded by the records the signed manifest lists (each at
 // most transfer.MaxRecordSize), never by what the request sends. Records
 // whose type the hub does not take (hubTakesRecord) are read and dropped. A key not listed, a key
 // repeated, a key in other case, unknown fields and trailing data are
-// refused. Errors are *InputError (400/413) or *importRefusal.
+// refused. Errors are *InputError (400/413) or *transfer.RefusalError.
 func readImportBody(r io.Reader, expect func(env []byte) (map[string]transfer.Record, error)) (recs map[string][]byte, err error) {
 	d := &importScanner{br: bufio.NewReaderSize(r, 64<<10)}
 	if err := d.expect('{'); err != nil {
@@ -200,13 +191,13 @@ func (d *importScanner) envelope() ([]byte, error) {
 		}
 		b, err := base64.StdEncoding.DecodeString(s)
 		if err != nil || len(b) == 0 {
-			return nil, &importRefusal{codeCorrupt, fmt.Errorf("envelope: want base64 of the MANIFEST.dsse.json bytes: %v", err)}
+			return nil, transfer.Refuse(transfer.RefusedCorrupt, fmt.Errorf("envelope: want base64 of the MANIFEST.dsse.json bytes: %v", err))
 		}
 		return b, nil
 	case '{':
 		return d.object()
 	}
-	return nil, &importRefusal{codeCorrupt, errors.New("envelope: want base64 of the MANIFEST.dsse.json bytes or the envelope object")}
+	return nil, transfer.Refuse(transfer.RefusedCorrupt, errors.New("envelope: want base64 of the MANIFEST.dsse.json bytes or the envelope object"))
 }
 
 func (d *importScanner) orEOF(err error) error {
@@ -280,7 +271,7 @@ func (d *importScanner) records(want map[string]transfer.Record, out map[string]
 		}
 		rc, ok := want[k]
 		if !ok {
-			return &importRefusal{codeCorrupt, fmt.Errorf("record %.16s is not listed in the bundle's manifest", k)}
+			return transfer.Refuse(transfer.RefusedCorrupt, fmt.Errorf("record %.16s is not listed in the bundle's manifest", k))
 		}
 		if err := d.expect('"'); err != nil {
 			return err
@@ -327,10 +318,10 @@ func (d *importScanner) base64Value(field string, rc transfer.Record) ([]byte, e
 			chunk = chunk[:len(chunk)-1]
 		}
 		if bytes.IndexByte(chunk, '\\') >= 0 {
-			return nil, &importRefusal{codeCorrupt, fmt.Errorf("%s: want plain base64 (no JSON escapes)", field)}
+			return nil, transfer.Refuse(transfer.RefusedCorrupt, fmt.Errorf("%s: want plain base64 (no JSON escapes)", field))
 		}
 		if text += int64(len(chunk)); text > maxText {
-			return nil, &importRefusal{codeCorrupt, fmt.Errorf("record %.16s (%s): longer than the %d bytes the manifest says", rc.Digest.Hex(), rc.Type, rc.Size)}
+			return nil, transfer.Refuse(transfer.RefusedCorrupt, fmt.Errorf("record %.16s (%s): longer than the %d bytes the manifest says", rc.Digest.Hex(), rc.Type, rc.Size))
 		}
 		buf := append(carry, chunk...)
 		n := len(buf) / 4 * 4
@@ -338,7 +329,7 @@ func (d *importScanner) base64Value(field string, rc transfer.Record) ([]byte, e
 			n = len(buf)
 		}
 		if out, err = base64.StdEncoding.AppendDecode(out, buf[:n]); err != nil {
-			return nil, &importRefusal{codeCorrupt, fmt.Errorf("record %.16s: base64: %v", rc.Digest.Hex(), err)}
+			return nil, transfer.Refuse(transfer.RefusedCorrupt, fmt.Errorf("record %.16s: base64: %v", rc.Digest.Hex(), err))
 		}
 		carry = append(carry[:0:0], buf[n:]...)
 		if end {

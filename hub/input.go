@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/signing"
 )
@@ -105,18 +106,9 @@ func writeInputError(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusBadRequest, "%v", err)
 }
 
-// SiteRequest is the body of POST /v1/sites.
-type SiteRequest struct {
-	Name  string       `json:"name"`
-	Class string       `json:"class"`
-	Scope deploy.Scope `json:"scope"`
-	// EdgeKeyPEM optionally enrols the site's edge key at creation.
-	EdgeKeyPEM string `json:"edge_key_pem,omitempty"`
-}
-
 // DecodeSiteRequest decodes and validates a site request; edgeKey is the
 // parsed EdgeKeyPEM, nil when none is given.
-func DecodeSiteRequest(r io.Reader) (v SiteRequest, edgeKey *signing.PublicKey, err error) {
+func DecodeSiteRequest(r io.Reader) (v api.SiteRequest, edgeKey *signing.PublicKey, err error) {
 	if err := decodeJSON(r, &v); err != nil {
 		return v, nil, err
 	}
@@ -133,23 +125,16 @@ func DecodeSiteRequest(r io.Reader) (v SiteRequest, edgeKey *signing.PublicKey, 
 	return v, edgeKey, nil
 }
 
-// TokenRequest is the body of POST /v1/tokens.
-type TokenRequest struct {
-	Name  string       `json:"name"`
-	Role  string       `json:"role"`
-	Scope deploy.Scope `json:"scope"`
-}
-
 // DecodeTokenRequest decodes and validates a token request.
-func DecodeTokenRequest(r io.Reader) (TokenRequest, error) {
-	var v TokenRequest
+func DecodeTokenRequest(r io.Reader) (api.TokenRequest, error) {
+	var v api.TokenRequest
 	if err := decodeJSON(r, &v); err != nil {
 		return v, err
 	}
 	if !store.ValidName(v.Name) {
 		return v, badField("name", "%q: want 1-63 characters of a-z, 0-9, '.', '_', '-'", v.Name)
 	}
-	if _, err := deploy.ParseRole(v.Role); err != nil {
+	if _, err := deploy.ParseRole(string(v.Role)); err != nil {
 		return v, badField("role", "%v", err)
 	}
 	if err := v.Scope.Validate(); err != nil {
@@ -158,16 +143,9 @@ func DecodeTokenRequest(r io.Reader) (TokenRequest, error) {
 	return v, nil
 }
 
-// JoinRequest is the body of POST /v1/cluster/join.
-type JoinRequest struct {
-	NodeID   string `json:"node_id"`
-	RaftAddr string `json:"raft_addr"`
-	HTTPAddr string `json:"http_addr"`
-}
-
 // DecodeJoinRequest decodes and validates a join request.
-func DecodeJoinRequest(r io.Reader) (JoinRequest, error) {
-	var v JoinRequest
+func DecodeJoinRequest(r io.Reader) (api.JoinRequest, error) {
+	var v api.JoinRequest
 	if err := decodeJSON(r, &v); err != nil {
 		return v, err
 	}
@@ -185,10 +163,11 @@ func DecodeJoinRequest(r io.Reader) (JoinRequest, error) {
 
 // DecodeEventsBatch decodes and validates POST /v1/events:batch.
 func DecodeEventsBatch(r io.Reader) (store.EventsIngestBody, error) {
-	var v store.EventsIngestBody
-	if err := decodeJSON(r, &v); err != nil {
-		return v, err
+	var in api.EventsIngest
+	if err := decodeJSON(r, &in); err != nil {
+		return store.EventsIngestBody{}, err
 	}
+	v := store.EventsIngestFromAPI(in)
 	if len(v.Events) == 0 {
 		return v, badField("events", "at least one event is required")
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/store"
 )
 
@@ -39,8 +40,8 @@ func FuzzDecodeSiteRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkDecoded(t, data, func(r *bytes.Reader) (SiteRequest, error) { v, _, err := DecodeSiteRequest(r); return v, err },
-			func(v SiteRequest) error {
+		checkDecoded(t, data, func(r *bytes.Reader) (api.SiteRequest, error) { v, _, err := DecodeSiteRequest(r); return v, err },
+			func(v api.SiteRequest) error {
 				return store.ValidateSite(store.Site{Name: v.Name, Class: v.Class, Scope: v.Scope})
 			})
 	})
@@ -67,8 +68,8 @@ func FuzzDecodeTokenRequest(f *testing.F) {
 				seen[k] = true
 			}
 		}
-		checkDecoded(t, data, func(r *bytes.Reader) (TokenRequest, error) { return DecodeTokenRequest(r) },
-			func(v TokenRequest) error {
+		checkDecoded(t, data, func(r *bytes.Reader) (api.TokenRequest, error) { return DecodeTokenRequest(r) },
+			func(v api.TokenRequest) error {
 				if !store.ValidName(v.Name) {
 					return errors.New("name")
 				}
@@ -81,8 +82,8 @@ func FuzzDecodeJoinRequest(f *testing.F) {
 	f.Add([]byte(`{"node_id":"n2","raft_addr":"127.0.0.1:8451","http_addr":"http://127.0.0.1:8450"}`))
 	f.Add([]byte(`{"node_id":"n2","raft_addr":"nope","http_addr":"ftp://x"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkDecoded(t, data, func(r *bytes.Reader) (JoinRequest, error) { return DecodeJoinRequest(r) },
-			func(v JoinRequest) error {
+		checkDecoded(t, data, func(r *bytes.Reader) (api.JoinRequest, error) { return DecodeJoinRequest(r) },
+			func(v api.JoinRequest) error {
 				if !store.ValidName(v.NodeID) || !strings.Contains(v.RaftAddr, ":") {
 					return errors.New("join")
 				}

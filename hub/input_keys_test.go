@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/deploy"
-	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/hub/api"
 )
 
 // Every API decoder refuses a repeated key and a key that matches a field
@@ -22,22 +22,22 @@ func TestDecodersRefuseDuplicateAndCaseVariantKeys(t *testing.T) {
 		typ  any
 		dec  func(r *bytes.Reader) error
 	}{
-		{"site", SiteRequest{}, func(r *bytes.Reader) error { _, _, err := DecodeSiteRequest(r); return err }},
-		{"token", TokenRequest{}, func(r *bytes.Reader) error { _, err := DecodeTokenRequest(r); return err }},
-		{"join", JoinRequest{}, func(r *bytes.Reader) error { _, err := DecodeJoinRequest(r); return err }},
-		{"events", store.EventsIngestBody{}, func(r *bytes.Reader) error { _, err := DecodeEventsBatch(r); return err }},
-		{"app", AppRequest{}, func(r *bytes.Reader) error { _, err := DecodeAppRequest(r); return err }},
-		{"version", VersionRequest{}, func(r *bytes.Reader) error { _, err := DecodeVersionRequest(r, "app"); return err }},
-		{"artifact", ArtifactRequest{}, func(r *bytes.Reader) error { _, err := DecodeArtifactRequest(r, "app", "1.0", "kim"); return err }},
-		{"transition", TransitionRequest{}, func(r *bytes.Reader) error { _, err := DecodeTransitionRequest(r); return err }},
-		{"assessment", AssessmentRequest{}, func(r *bytes.Reader) error { _, _, err := DecodeAssessmentRequest(r); return err }},
-		{"approval", ApprovalRequest{}, func(r *bytes.Reader) error { _, err := DecodeApprovalRequest(r, approver, time.Now()); return err }},
-		{"exception", ExceptionRequest{}, func(r *bytes.Reader) error { _, err := DecodeExceptionRequest(r); return err }},
-		{"intent", IntentRequest{}, func(r *bytes.Reader) error { _, _, err := DecodeIntentRequest(r, "rita"); return err }},
-		{"publish", PublishRequest{}, func(r *bytes.Reader) error { _, err := DecodePublishRequest(r); return err }},
-		{"promote", PromoteRequest{}, func(r *bytes.Reader) error { _, _, err := DecodePromoteRequest(r); return err }},
-		{"elevation", ElevationRequest{}, func(r *bytes.Reader) error { _, _, err := DecodeElevationRequest(r); return err }},
-		{"scope", ScopeRequest{}, func(r *bytes.Reader) error { _, err := DecodeScopeRequest(r); return err }},
+		{"site", api.SiteRequest{}, func(r *bytes.Reader) error { _, _, err := DecodeSiteRequest(r); return err }},
+		{"token", api.TokenRequest{}, func(r *bytes.Reader) error { _, err := DecodeTokenRequest(r); return err }},
+		{"join", api.JoinRequest{}, func(r *bytes.Reader) error { _, err := DecodeJoinRequest(r); return err }},
+		{"events", api.EventsIngest{}, func(r *bytes.Reader) error { _, err := DecodeEventsBatch(r); return err }},
+		{"app", api.AppRequest{}, func(r *bytes.Reader) error { _, err := DecodeAppRequest(r); return err }},
+		{"version", api.VersionRequest{}, func(r *bytes.Reader) error { _, err := DecodeVersionRequest(r, "app"); return err }},
+		{"artifact", api.ArtifactRequest{}, func(r *bytes.Reader) error { _, err := DecodeArtifactRequest(r, "app", "1.0", "kim"); return err }},
+		{"transition", api.TransitionRequest{}, func(r *bytes.Reader) error { _, err := DecodeTransitionRequest(r); return err }},
+		{"assessment", api.AssessmentRequest{}, func(r *bytes.Reader) error { _, _, err := DecodeAssessmentRequest(r); return err }},
+		{"approval", api.ApprovalRequest{}, func(r *bytes.Reader) error { _, err := DecodeApprovalRequest(r, approver, time.Now()); return err }},
+		{"exception", api.ExceptionRequest{}, func(r *bytes.Reader) error { _, err := DecodeExceptionRequest(r); return err }},
+		{"intent", api.IntentRequest{}, func(r *bytes.Reader) error { _, _, err := DecodeIntentRequest(r, "rita"); return err }},
+		{"publish", api.PublishRequest{}, func(r *bytes.Reader) error { _, err := DecodePublishRequest(r); return err }},
+		{"promote", api.PromoteRequest{}, func(r *bytes.Reader) error { _, _, err := DecodePromoteRequest(r); return err }},
+		{"elevation", api.ElevationRequest{}, func(r *bytes.Reader) error { _, _, err := DecodeElevationRequest(r); return err }},
+		{"scope", api.ScopeRequest{}, func(r *bytes.Reader) error { _, err := DecodeScopeRequest(r); return err }},
 	}
 	cases := 0
 	for _, d := range decoders {

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
@@ -40,7 +40,7 @@ func (s *Server) handleKeyStage(w http.ResponseWriter, r *http.Request, p *Princ
 }
 
 func (s *Server) handleKeySwitch(w http.ResponseWriter, r *http.Request, p *Principal) {
-	var req client.KeySwitchRequest
+	var req api.KeySwitchRequest
 	if err := decodeJSON(http.MaxBytesReader(w, r.Body, maxSmallBody), &req); err != nil {
 		writeInputError(w, err)
 		return

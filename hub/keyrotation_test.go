@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/eucora/eucora/edge"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
-	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
 )
@@ -21,22 +21,22 @@ func TestHubKeyRotation(t *testing.T) {
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)
-	k1 := must[client.HubKey](t, "hub key")(ac.HubKey(ctx))
+	k1 := must[api.HubKey](t, "hub key")(ac.HubKey(ctx))
 	pub1, _ := signing.ParsePublic([]byte(k1.PublicPEM), "hub key")
 	lon, err := edge.Init(t.TempDir(), "lon", pub1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	must[store.Site](t, "site")(ac.CreateSite(ctx, client.SiteRequest{Name: "lon", Class: store.ClassAirGapped, EdgeKeyPEM: string(signing.EncodePublic(lon.PublicKey()))}))
+	must[api.Site](t, "site")(ac.CreateSite(ctx, api.SiteRequest{Name: "lon", Class: api.ClassAirGapped, EdgeKeyPEM: string(signing.EncodePublic(lon.PublicKey()))}))
 	// par goes dark before the rotation: the hub never hears from it again.
 	par, err := edge.Init(t.TempDir(), "par", pub1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	must[store.Site](t, "site")(ac.CreateSite(ctx, client.SiteRequest{Name: "par", Class: store.ClassAirGapped, EdgeKeyPEM: string(signing.EncodePublic(par.PublicKey()))}))
+	must[api.Site](t, "site")(ac.CreateSite(ctx, api.SiteRequest{Name: "par", Class: api.ClassAirGapped, EdgeKeyPEM: string(signing.EncodePublic(par.PublicKey()))}))
 
 	exportTo := func(e *edge.Edge, site string) (*edge.ImportResult, error) {
-		x := must[client.Export](t, "export")(ac.ExportSite(ctx, site, client.ExportRequest{}))
+		x := must[api.Export](t, "export")(ac.ExportSite(ctx, site, api.ExportRequest{}))
 		return e.Import(ctx, download(t, ac, site, x, t.TempDir()), edge.ImportOptions{})
 	}
 	report := func(e *edge.Edge, site string) {
@@ -44,11 +44,11 @@ func TestHubKeyRotation(t *testing.T) {
 		if _, err := e.Export(ctx, dir, edge.ExportOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		req, _, err := client.ImportRequestFromVolumes(ctx, globAll(t, dir), signing.NewTrust(e.PublicKey()), t.TempDir())
+		req, _, err := importRequest(ctx, globAll(t, dir), signing.NewTrust(e.PublicKey()), t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
-		must[client.ImportResult](t, "hub import")(ac.ImportSite(ctx, site, req))
+		must[api.ImportResult](t, "hub import")(ac.ImportSite(ctx, site, req))
 	}
 	if r, err := exportTo(lon, "lon"); err != nil || r.Records[transfer.RecordHubKeys] != 1 {
 		t.Fatalf("first import: %v %+v", err, r)
@@ -56,7 +56,7 @@ func TestHubKeyRotation(t *testing.T) {
 	if _, err := ac.SwitchHubKey(ctx, false); err == nil {
 		t.Fatal("switched with nothing staged")
 	}
-	k := must[client.HubKey](t, "stage")(ac.StageHubKey(ctx))
+	k := must[api.HubKey](t, "stage")(ac.StageHubKey(ctx))
 	if k.KeyID != k1.KeyID || k.Next == nil {
 		t.Fatalf("after staging: %+v", k)
 	}
@@ -77,7 +77,7 @@ func TestHubKeyRotation(t *testing.T) {
 	if _, err := ac.SwitchHubKey(ctx, false); !errors.As(err, &ae) || ae.Status != 409 {
 		t.Fatalf("switch with par lagging: %v", err)
 	}
-	k2 := must[client.HubKey](t, "switch")(ac.SwitchHubKey(ctx, true))
+	k2 := must[api.HubKey](t, "switch")(ac.SwitchHubKey(ctx, true))
 	if k2.KeyID != k.Next.KeyID || len(k2.Previous) != 1 || k2.Previous[0].KeyID != k1.KeyID || k2.Next != nil {
 		t.Fatalf("after the switch: %+v", k2)
 	}

@@ -19,8 +19,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/edge"
-	"github.com/eucora/eucora/hub/client"
-	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
 )
@@ -159,7 +158,7 @@ func BenchmarkLargeBodiesPeakMemory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := ac.CreateSite(ctx, client.SiteRequest{Name: "lon", Class: store.ClassOnline, EdgeKeyPEM: string(signing.EncodePublic(lon.PublicKey()))}); err != nil {
+	if _, err := ac.CreateSite(ctx, api.SiteRequest{Name: "lon", Class: api.ClassOnline, EdgeKeyPEM: string(signing.EncodePublic(lon.PublicKey()))}); err != nil {
 		b.Fatal(err)
 	}
 	out := b.TempDir()
@@ -167,7 +166,7 @@ func BenchmarkLargeBodiesPeakMemory(b *testing.B) {
 		b.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(out, "*"))
-	good, sg, err := client.ImportRequestFromVolumes(ctx, files, signing.NewTrust(lon.PublicKey()), b.TempDir())
+	good, sg, err := importRequest(ctx, files, signing.NewTrust(lon.PublicKey()), b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -179,7 +178,7 @@ func BenchmarkLargeBodiesPeakMemory(b *testing.B) {
 	}
 	env, _ := json.Marshal(good.Envelope)
 	for i := 1; i <= 4; i++ {
-		if _, err := ac.CreateSite(ctx, client.SiteRequest{Name: "ev" + strconv.Itoa(i), Class: store.ClassOnline}); err != nil {
+		if _, err := ac.CreateSite(ctx, api.SiteRequest{Name: "ev" + strconv.Itoa(i), Class: api.ClassOnline}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/store"
 )
@@ -87,7 +88,7 @@ func TestRBACMatrix(t *testing.T) {
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)
-	if _, err := ac.CreateSite(ctx, client.SiteRequest{Name: "berlin", Class: "online"}); err != nil {
+	if _, err := ac.CreateSite(ctx, api.SiteRequest{Name: "berlin", Class: "online"}); err != nil {
 		t.Fatal(err)
 	}
 	blob := []byte("rbac blob")
@@ -98,7 +99,7 @@ func TestRBACMatrix(t *testing.T) {
 	}
 	tokens := map[deploy.Role]string{}
 	for _, r := range deploy.Roles {
-		nt, err := ac.CreateToken(ctx, client.TokenRequest{Name: "t-" + string(r), Role: r})
+		nt, err := ac.CreateToken(ctx, api.TokenRequest{Name: "t-" + string(r), Role: r})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +203,7 @@ func rbacRequest(t *testing.T, ac *client.Client, rt Route, bhex string, blob []
 	case "tokens.create":
 		return "POST", "/v1/tokens", js(fmt.Sprintf(`{"name":"rbac-%d","role":"auditor"}`, seq))
 	case "tokens.revoke":
-		nt, err := ac.CreateToken(context.Background(), client.TokenRequest{Name: fmt.Sprintf("victim-%d", seq), Role: deploy.RoleAuditor})
+		nt, err := ac.CreateToken(context.Background(), api.TokenRequest{Name: fmt.Sprintf("victim-%d", seq), Role: deploy.RoleAuditor})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,7 +249,7 @@ func TestScopedTokens(t *testing.T) {
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)
-	for _, s := range []client.SiteRequest{
+	for _, s := range []api.SiteRequest{
 		{Name: "acme-1", Class: "online", Scope: deploy.Scope{Acquisition: "acme"}},
 		{Name: "globex-1", Class: "online", Scope: deploy.Scope{Acquisition: "globex"}},
 	} {
@@ -256,7 +257,7 @@ func TestScopedTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	nt, err := ac.CreateToken(ctx, client.TokenRequest{Name: "acme-admin", Role: deploy.RolePlatformAdmin, Scope: deploy.Scope{Acquisition: "acme"}})
+	nt, err := ac.CreateToken(ctx, api.TokenRequest{Name: "acme-admin", Role: deploy.RolePlatformAdmin, Scope: deploy.Scope{Acquisition: "acme"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,11 +270,11 @@ func TestScopedTokens(t *testing.T) {
 		t.Fatalf("out-of-scope get: %v", err)
 	}
 	before, _ := n.srv.Store().State().Sites()
-	_, err = sc.CreateSite(ctx, client.SiteRequest{Name: "globex-2", Class: "online", Scope: deploy.Scope{Acquisition: "globex"}})
+	_, err = sc.CreateSite(ctx, api.SiteRequest{Name: "globex-2", Class: "online", Scope: deploy.Scope{Acquisition: "globex"}})
 	if err == nil || !strings.Contains(err.Error(), "outside this token's scope") {
 		t.Fatalf("out-of-scope create: %v", err)
 	}
-	if _, err := sc.CreateToken(ctx, client.TokenRequest{Name: "escalate", Role: deploy.RolePlatformAdmin}); err == nil {
+	if _, err := sc.CreateToken(ctx, api.TokenRequest{Name: "escalate", Role: deploy.RolePlatformAdmin}); err == nil {
 		t.Fatal("scoped admin minted an enterprise token")
 	}
 	if _, err := sc.Events(ctx, "", 10); err == nil {

@@ -5,8 +5,7 @@ import (
 	"testing"
 
 	"github.com/eucora/eucora/deploy"
-	"github.com/eucora/eucora/hub/client"
-	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/internal/signing"
 )
 
@@ -24,12 +23,12 @@ func TestOutOfScopeLooksLikeMissingAndIsAudited(t *testing.T) {
 	}
 	acme := deploy.Scope{Acquisition: "acme", BU: "a"}
 	other := deploy.Scope{Acquisition: "acme", BU: "b"}
-	must[store.Site](t, "site")(ac.CreateSite(ctx, client.SiteRequest{Name: "site-a", Class: "online", Scope: acme}))
+	must[api.Site](t, "site")(ac.CreateSite(ctx, api.SiteRequest{Name: "site-a", Class: "online", Scope: acme}))
 	// Enrolled, so a check made before scope would answer differently.
-	must[store.Site](t, "site")(ac.CreateSite(ctx, client.SiteRequest{Name: "site-b", Class: "online", Scope: other,
+	must[api.Site](t, "site")(ac.CreateSite(ctx, api.SiteRequest{Name: "site-b", Class: "online", Scope: other,
 		EdgeKeyPEM: string(signing.EncodePublic(key.Public()))}))
-	scoped := must[client.NewToken](t, "token")(ac.CreateToken(ctx, client.TokenRequest{Name: "ops-a", Role: deploy.RolePlatformAdmin, Scope: acme}))
-	otherTok := must[client.NewToken](t, "token")(ac.CreateToken(ctx, client.TokenRequest{Name: "ops-b", Role: deploy.RoleAuditor, Scope: other}))
+	scoped := must[api.Token](t, "token")(ac.CreateToken(ctx, api.TokenRequest{Name: "ops-a", Role: deploy.RolePlatformAdmin, Scope: acme}))
+	otherTok := must[api.Token](t, "token")(ac.CreateToken(ctx, api.TokenRequest{Name: "ops-b", Role: deploy.RoleAuditor, Scope: other}))
 	auth := []string{"Bearer " + scoped.Token}
 	pem := strings.ReplaceAll(string(signing.EncodePublic(key.Public())), "\n", `\n`)
 

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/atomicfile"
@@ -246,7 +247,7 @@ func (s *Server) crash() {
 
 func (s *Server) join() error {
 	c := client.New(s.cfg.Join, s.cfg.JoinToken)
-	req := client.JoinRequest{NodeID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.self}
+	req := api.JoinRequest{NodeID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.self}
 	delay := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(s.ctx, 60*time.Second)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/digest"
@@ -32,11 +33,11 @@ func TestSingleNodeBootstrap(t *testing.T) {
 	if err != nil || s.State != "leader" || len(s.Nodes) != 1 || !s.Nodes[0].Reachable || s.LeaderHTTP != n.url() {
 		t.Fatalf("status %+v %v", s, err)
 	}
-	site, err := c.CreateSite(ctx, client.SiteRequest{Name: "berlin", Class: "air-gapped", Scope: deploy.Scope{Acquisition: "acme"}})
+	site, err := c.CreateSite(ctx, api.SiteRequest{Name: "berlin", Class: "air-gapped", Scope: deploy.Scope{Acquisition: "acme"}})
 	if err != nil || site.Name != "berlin" {
 		t.Fatalf("create site: %+v %v", site, err)
 	}
-	if _, err := c.CreateSite(ctx, client.SiteRequest{Name: "berlin", Class: "online"}); !errors.Is(err, client.ErrConflict) {
+	if _, err := c.CreateSite(ctx, api.SiteRequest{Name: "berlin", Class: "online"}); !errors.Is(err, client.ErrConflict) {
 		t.Fatalf("duplicate site: %v", err)
 	}
 	// Blobs: a mismatch is 422 and keeps nothing; a good one is served with Range.
@@ -68,7 +69,7 @@ func TestSingleNodeBootstrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var hubEvents []store.Event
+	var hubEvents []api.Event
 	actions := map[string]int{}
 	for _, e := range page.Events {
 		if e.Origin == store.HubOrigin {
@@ -76,7 +77,7 @@ func TestSingleNodeBootstrap(t *testing.T) {
 			actions[e.Action+"/"+e.Outcome]++
 		}
 	}
-	if i := store.VerifyChain("", hubEvents); i != -1 {
+	if i := store.VerifyChain("", store.Views(hubEvents, store.EventFromAPI)); i != -1 {
 		t.Fatalf("hub chain broken at %d", i)
 	}
 	for _, want := range []string{"site.create/ok", "site.create/conflict", "blob.register/ok", "token.create/ok"} {

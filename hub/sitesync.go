@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/deploy"
-	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/cas"
@@ -68,7 +68,7 @@ func (s *Server) scopedSite(w http.ResponseWriter, r *http.Request, p *Principal
 }
 
 func (s *Server) handleSiteEnroll(w http.ResponseWriter, r *http.Request, p *Principal) {
-	var req client.EnrollRequest
+	var req api.EnrollRequest
 	if err := decodeJSON(http.MaxBytesReader(w, r.Body, maxSmallBody), &req); err != nil {
 		writeInputError(w, err)
 		return
@@ -85,7 +85,7 @@ func (s *Server) handleSiteEnroll(w http.ResponseWriter, r *http.Request, p *Pri
 }
 
 func (s *Server) handleSiteAssign(w http.ResponseWriter, r *http.Request, p *Principal) {
-	var req client.AssignRequest
+	var req api.AssignRequest
 	if err := decodeJSON(http.MaxBytesReader(w, r.Body, maxSmallBody), &req); err != nil {
 		writeInputError(w, err)
 		return
@@ -100,7 +100,7 @@ func (s *Server) handleSiteAssign(w http.ResponseWriter, r *http.Request, p *Pri
 			return
 		}
 	}
-	if err := store.ValidateAssignments(req.Publications); err != nil {
+	if err := store.ValidateAssignments(store.APTFromAPI(req.Publications)); err != nil {
 		writeInputError(w, badField("publications", "%s", strings.TrimPrefix(err.Error(), store.ErrInvalid.Error()+": ")))
 		return
 	}
@@ -108,10 +108,11 @@ func (s *Server) handleSiteAssign(w http.ResponseWriter, r *http.Request, p *Pri
 	if !ok {
 		return
 	}
-	if req.Publications == nil {
-		req.Publications = []store.APTAssignment{}
+	apt := store.APTFromAPI(req.Publications)
+	if apt == nil {
+		apt = []store.APTAssignment{}
 	}
-	s.apply(w, r, p, store.CmdSiteAssign, "site/"+site.Name, store.SiteAssignBody{Name: site.Name, APT: req.Publications}, http.StatusOK)
+	s.apply(w, r, p, store.CmdSiteAssign, "site/"+site.Name, store.SiteAssignBody{Name: site.Name, APT: apt}, http.StatusOK)
 }
 
 // sitePlan is what a site should hold now: its records (all of them) and
@@ -270,7 +271,7 @@ const (
 // expire, no acknowledgement due, and either applied by the site or
 // computed from the same held list (a site that refused it as incomplete
 // and reported what it holds gets a new one).
-func (s *Server) reusable(pl *sitePlan, ss store.SiteSync, last *store.ExportRecord, req client.ExportRequest, heldDigest digest.Digest, now time.Time) bool {
+func (s *Server) reusable(pl *sitePlan, ss store.SiteSync, last *store.ExportRecord, req api.ExportRequest, heldDigest digest.Digest, now time.Time) bool {
 	return last.ContentKey == pl.key && last.ManifestOnly == req.ManifestOnly && last.Node == s.cfg.NodeID && last.Expires.After(now.Add(24*time.Hour)) &&
 		!pl.ackDue(last, now) && (ss.LastAppliedSeq >= last.Sequence || last.HeldDigest == heldDigest) && s.exportOnDisk(last)
 }
@@ -340,7 +341,7 @@ func (s *Server) exportDir(site string, seq uint64) string {
 }
 
 func (s *Server) handleSiteExport(w http.ResponseWriter, r *http.Request, p *Principal) {
-	var req client.ExportRequest
+	var req api.ExportRequest
 	if err := decodeJSON(http.MaxBytesReader(w, r.Body, maxSmallBody), &req); err != nil {
 		writeInputError(w, err)
 		return
@@ -375,7 +376,9 @@ func (s *Server) handleSiteExport(w http.ResponseWriter, r *http.Request, p *Pri
 	}
 	now, heldDigest := store.NowUTC(), transfer.HeldListDigest(held)
 	if last := sync.LastExport; req.IfChanged && last != nil && s.reusable(pl, sync, last, req, heldDigest, now) {
-		writeJSON(w, http.StatusOK, client.Export{ExportRecord: *last, Reused: true})
+		x := last.View()
+		x.Reused = true
+		writeJSON(w, http.StatusOK, x)
 		return
 	}
 	delta := pl.delta(held, req.Full)
@@ -436,7 +439,7 @@ func (s *Server) handleSiteExport(w http.ResponseWriter, r *http.Request, p *Pri
 		return
 	}
 	s.pruneExports(site.Name, rec.Sequence)
-	writeJSON(w, http.StatusCreated, client.Export{ExportRecord: *rec})
+	writeJSON(w, http.StatusCreated, rec.View())
 }
 
 // command builds a write carrying its audit event.
@@ -452,7 +455,7 @@ func (s *Server) command(r *http.Request, p *Principal, typ, object string, body
 // record. Records are also put in the content store so the network flow
 // can fetch them by digest.
 func (s *Server) writeExport(ctx context.Context, site store.Site, pl *sitePlan, delta []digest.Digest, res store.ExportReservation,
-	req client.ExportRequest, key *signing.PrivateKey, now time.Time) (*store.ExportRecord, error) {
+	req api.ExportRequest, key *signing.PrivateKey, now time.Time) (*store.ExportRecord, error) {
 	recs := append([]transfer.RecordSource{}, pl.records...)
 	tb, _ := json.Marshal(transfer.TimeAttestation{Hub: s.cfg.NodeID, Time: now})
 	recs = append(recs, transfer.RecordSource{Type: transfer.RecordTime, Data: tb})
@@ -599,7 +602,7 @@ func (s *Server) siteExport(w http.ResponseWriter, r *http.Request, p *Principal
 
 func (s *Server) handleSiteExportGet(w http.ResponseWriter, r *http.Request, p *Principal) {
 	if rec, ok := s.siteExport(w, r, p); ok {
-		writeJSON(w, http.StatusOK, client.Export{ExportRecord: *rec})
+		writeJSON(w, http.StatusOK, rec.View())
 	}
 }
 
@@ -703,41 +706,32 @@ type importBody struct {
 	Records map[string][]byte
 }
 
-// Import refusal codes (docs/sync-protocol.md).
-const (
-	codeNotEnrolled  = "not_enrolled"
-	codeUnknownKey   = "unknown_key"
-	codeBadSignature = "bad_signature"
-	codeForeign      = "foreign"
-	codeExpired      = "expired"
-	codeCorrupt      = "corrupt"
-	codeStale        = "stale"
-	// codeMissingVolume is reported by a client only (the hub never sees
-	// volumes): a bundle it refused locally for a missing volume.
-	codeMissingVolume = "missing_volume"
-)
-
 // clientRefusalCodes are the codes a client may report for a bundle it
 // refused before uploading (POST /v1/sites/{name}/import-refusals).
-var clientRefusalCodes = map[string]bool{codeUnknownKey: true, codeBadSignature: true, codeForeign: true, codeExpired: true,
-	codeCorrupt: true, codeStale: true, codeMissingVolume: true}
+var clientRefusalCodes = map[transfer.RefusalCode]bool{transfer.RefusedUnknownKey: true, transfer.RefusedBadSignature: true,
+	transfer.RefusedForeign: true, transfer.RefusedExpired: true, transfer.RefusedCorrupt: true, transfer.RefusedStale: true,
+	transfer.RefusedMissingVolume: true}
 
 // recordImportRefusal records a refused import of site's bundle as the
 // audit event that the site's sync state counts (store.ImportRefusalAction),
 // within the refused-request budget.
-func (s *Server) recordImportRefusal(r *http.Request, p *Principal, site, code, reason string) {
-	s.recordRefusal(r, p, store.ImportRefusalAction, "site/"+site, store.ImportRefusalOutcome, code+": "+reason)
+func (s *Server) recordImportRefusal(r *http.Request, p *Principal, site string, code transfer.RefusalCode, reason string) {
+	s.recordRefusal(r, p, store.ImportRefusalAction, "site/"+site, store.ImportRefusalOutcome, string(code)+": "+reason)
 }
 
-// refuseImport answers 422 (409 for stale) with a code and records the
-// refusal (recordImportRefusal).
-func (s *Server) refuseImport(w http.ResponseWriter, r *http.Request, p *Principal, site, code string, err error) {
+// refuseImport answers a refused bundle, 422 (409 for stale) with its
+// code, and records the refusal (recordImportRefusal).
+func (s *Server) refuseImport(w http.ResponseWriter, r *http.Request, p *Principal, site string, err error) {
+	code, ok := transfer.RefusalOf(err)
+	if !ok {
+		code = transfer.RefusedCorrupt
+	}
 	s.recordImportRefusal(r, p, site, code, err.Error())
 	status := http.StatusUnprocessableEntity
-	if code == codeStale {
+	if code == transfer.RefusedStale {
 		status = http.StatusConflict
 	}
-	writeJSON(w, status, map[string]string{"error": err.Error(), "code": code})
+	writeJSON(w, status, api.Error{Error: err.Error(), Code: string(code)})
 }
 
 func (s *Server) handleSiteImport(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -748,7 +742,7 @@ func (s *Server) handleSiteImport(w http.ResponseWriter, r *http.Request, p *Pri
 		return
 	}
 	if site.EdgeKeyPEM == "" {
-		s.refuseImport(w, r, p, site.Name, codeNotEnrolled, fmt.Errorf("site %s has no enrolled edge key", site.Name))
+		s.refuseImport(w, r, p, site.Name, transfer.Refuse(transfer.RefusedNotEnrolled, fmt.Errorf("site %s has no enrolled edge key", site.Name)))
 		return
 	}
 	release, ok := s.largeBody(w, r)
@@ -759,41 +753,43 @@ func (s *Server) handleSiteImport(w http.ResponseWriter, r *http.Request, p *Pri
 	// Stream the body: the envelope is verified first, then only the
 	// records its signed manifest lists are read, each bounded by its size.
 	body, err := s.readImport(site, http.MaxBytesReader(w, r.Body, maxImportBody))
-	var ir *importRefusal
-	if errors.As(err, &ir) {
-		s.refuseImport(w, r, p, site.Name, ir.code, ir.err)
+	var refused *transfer.RefusalError
+	if errors.As(err, &refused) {
+		s.refuseImport(w, r, p, site.Name, refused)
 		return
 	}
 	if err != nil {
 		writeInputError(w, err)
 		return
 	}
-	res, code, err := s.verifyImport(site, body)
+	res, err := s.verifyImport(site, body)
 	if err != nil {
-		s.refuseImport(w, r, p, site.Name, code, err)
+		s.refuseImport(w, r, p, site.Name, err)
 		return
 	}
 	// A stale bundle is refused here, one audit event; should one slip
 	// past (a race with another import), the command's own audit event
 	// records the refusal and no second one is written.
 	if ss, err := s.store.State().SiteSync(site.Name); err == nil && res.body.Sequence <= ss.LastImportSeq && res.body.Digest != ss.LastImportDigest {
-		s.refuseImport(w, r, p, site.Name, codeStale, fmt.Errorf("%w: edge bundle sequence %d is at or behind the last merged sequence %d", store.ErrStale, res.body.Sequence, ss.LastImportSeq))
+		s.refuseImport(w, r, p, site.Name, transfer.Refuse(transfer.RefusedStale, fmt.Errorf("%w: edge bundle sequence %d is at or behind the last merged sequence %d", store.ErrStale, res.body.Sequence, ss.LastImportSeq)))
 		return
 	}
 	raw, err := s.propose(r.Context(), s.command(r, p, store.CmdSiteImport, fmt.Sprintf("site/%s/bundle/%d", site.Name, res.body.Sequence), res.body))
 	if errors.Is(err, store.ErrStale) {
-		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error(), "code": codeStale})
+		writeJSON(w, http.StatusConflict, api.Error{Error: err.Error(), Code: string(transfer.RefusedStale)})
 		return
 	}
 	if err != nil {
 		writeStoreError(w, err)
 		return
 	}
-	out := client.ImportResult{Site: site.Name, BundleID: res.body.BundleID, Digest: res.body.Digest, Ignored: res.ignored}
-	if err := json.Unmarshal(raw, &out.SiteImportResult); err != nil {
+	var merged store.SiteImportResult
+	if err := json.Unmarshal(raw, &merged); err != nil {
 		writeError(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
+	out := merged.View()
+	out.Site, out.BundleID, out.Digest, out.Ignored = site.Name, res.body.BundleID, res.body.Digest, res.ignored
 	out.Warnings = append(out.Warnings, res.warnings...)
 	writeJSON(w, http.StatusOK, out)
 }
@@ -806,13 +802,13 @@ func (s *Server) handleSiteImportRefusal(w http.ResponseWriter, r *http.Request,
 	if !ok {
 		return
 	}
-	var rep client.ImportRefusal
+	var rep api.ImportRefusal
 	if err := decodeJSON(http.MaxBytesReader(w, r.Body, maxSmallBody), &rep); err != nil {
 		writeInputError(w, err)
 		return
 	}
 	if !clientRefusalCodes[rep.Code] {
-		writeInputError(w, badField("code", "%q is not a refusal code (docs/sync-protocol.md)", clip.String(rep.Code, 64)))
+		writeInputError(w, badField("code", "%q is not a refusal code (docs/sync-protocol.md)", clip.String(string(rep.Code), 64)))
 		return
 	}
 	reason := fmt.Sprintf("refused by the importing client: bundle %s sequence %d digest %s: %s",
@@ -827,9 +823,9 @@ func (s *Server) readImport(site store.Site, r io.Reader) (importBody, error) {
 	var body importBody
 	var err error
 	body.Records, err = readImportBody(r, func(env []byte) (map[string]transfer.Record, error) {
-		sg, code, err := s.verifyEnvelope(site, env, store.NowUTC())
+		sg, err := s.verifyEnvelope(site, env, store.NowUTC())
 		if err != nil {
-			return nil, &importRefusal{code, err}
+			return nil, err
 		}
 		body.Signed = sg
 		want := map[string]transfer.Record{}
@@ -849,35 +845,35 @@ type verifiedImport struct {
 
 // verifyEnvelope checks an edge bundle's envelope against the site's
 // enrolled key: signature, source and target, expiry, sequence. It
-// returns a refusal code with any error.
-func (s *Server) verifyEnvelope(site store.Site, env []byte, now time.Time) (*transfer.Signed, string, error) {
+// returns a *transfer.RefusalError.
+func (s *Server) verifyEnvelope(site store.Site, env []byte, now time.Time) (*transfer.Signed, error) {
 	pub, err := signing.ParsePublic([]byte(site.EdgeKeyPEM), "site "+site.Name+" edge key")
 	if err != nil {
-		return nil, codeNotEnrolled, err
+		return nil, transfer.Refuse(transfer.RefusedNotEnrolled, err)
 	}
 	if len(env) == 0 {
-		return nil, codeCorrupt, errors.New("envelope: want base64 of the MANIFEST.dsse.json bytes")
+		return nil, transfer.Refuse(transfer.RefusedCorrupt, errors.New("envelope: want base64 of the MANIFEST.dsse.json bytes"))
 	}
 	sg, err := transfer.ReadSigned(env, signing.NewTrust(pub))
 	switch {
 	case errors.Is(err, transfer.ErrUnknownKey):
-		return nil, codeUnknownKey, fmt.Errorf("%w (site %s's enrolled key is %s)", err, site.Name, pub.ID[:16])
+		return nil, transfer.Refuse(transfer.RefusedUnknownKey, fmt.Errorf("%w (site %s's enrolled key is %s)", err, site.Name, pub.ID[:16]))
 	case errors.Is(err, transfer.ErrBadSignature):
-		return nil, codeBadSignature, err
+		return nil, transfer.Refuse(transfer.RefusedBadSignature, err)
 	case err != nil:
-		return nil, codeCorrupt, err
+		return nil, transfer.Refuse(transfer.RefusedCorrupt, err)
 	}
 	m := sg.Manifest
 	if m.Source != site.Name || m.Target != hubSource {
-		return nil, codeForeign, fmt.Errorf("bundle %s is from %q for %q; this import takes bundles from %q for %q", m.BundleID, m.Source, m.Target, site.Name, hubSource)
+		return nil, transfer.Refuse(transfer.RefusedForeign, fmt.Errorf("bundle %s is from %q for %q; this import takes bundles from %q for %q", m.BundleID, m.Source, m.Target, site.Name, hubSource))
 	}
 	if err := m.CheckExpiry(now); err != nil {
-		return nil, codeExpired, err
+		return nil, transfer.Refuse(transfer.RefusedExpired, err)
 	}
 	if m.Sequence == 0 {
-		return nil, codeCorrupt, fmt.Errorf("bundle %s has sequence 0; edge bundles start at 1", m.BundleID)
+		return nil, transfer.Refuse(transfer.RefusedCorrupt, fmt.Errorf("bundle %s has sequence 0; edge bundles start at 1", m.BundleID))
 	}
-	return sg, "", nil
+	return sg, nil
 }
 
 // hubTakesRecord reports whether the hub imports records of typ (others
@@ -891,14 +887,13 @@ func hubTakesRecord(typ string) bool {
 }
 
 // verifyImport checks the records of an edge bundle whose envelope
-// readImport verified and parses them. It returns a refusal code with any
-// error.
-func (s *Server) verifyImport(site store.Site, body importBody) (*verifiedImport, string, error) {
+// readImport verified and parses them. Errors are *transfer.RefusalError.
+func (s *Server) verifyImport(site store.Site, body importBody) (*verifiedImport, error) {
 	now := store.NowUTC()
 	sg, m := body.Signed, body.Signed.Manifest
 	// The body took a while to arrive: the bundle must still be unexpired.
 	if err := m.CheckExpiry(now); err != nil {
-		return nil, codeExpired, err
+		return nil, transfer.Refuse(transfer.RefusedExpired, err)
 	}
 	v := &verifiedImport{ignored: map[string]int{}, body: store.SiteImportBody{Site: site.Name, Sequence: m.Sequence, Digest: sg.Digest,
 		BundleID: m.BundleID, KeyID: sg.KeyID, At: now}}
@@ -912,15 +907,15 @@ func (s *Server) verifyImport(site store.Site, body importBody) (*verifiedImport
 		}
 		data, ok := body.Records[rc.Digest.Hex()]
 		if !ok {
-			return nil, codeCorrupt, fmt.Errorf("record %s (%s) listed in the manifest is missing from the request", rc.Digest.Short(), rc.Type)
+			return nil, transfer.Refuse(transfer.RefusedCorrupt, fmt.Errorf("record %s (%s) listed in the manifest is missing from the request", rc.Digest.Short(), rc.Type))
 		}
 		if int64(len(data)) != rc.Size || digest.FromBytes(data) != rc.Digest {
-			return nil, codeCorrupt, fmt.Errorf("record %s (%s): %d bytes with digest %s, the manifest says %d bytes with digest %s",
-				rc.Digest.Short(), rc.Type, len(data), digest.FromBytes(data).Short(), rc.Size, rc.Digest.Short())
+			return nil, transfer.Refuse(transfer.RefusedCorrupt, fmt.Errorf("record %s (%s): %d bytes with digest %s, the manifest says %d bytes with digest %s",
+				rc.Digest.Short(), rc.Type, len(data), digest.FromBytes(data).Short(), rc.Size, rc.Digest.Short()))
 		}
 		parsed, err := transfer.ParseRecord(rc.Type, data)
 		if err != nil {
-			return nil, codeCorrupt, fmt.Errorf("record %s: %w", rc.Digest.Short(), err)
+			return nil, transfer.Refuse(transfer.RefusedCorrupt, fmt.Errorf("record %s: %w", rc.Digest.Short(), err))
 		}
 		switch x := parsed.(type) {
 		case transfer.Receipt:
@@ -928,7 +923,7 @@ func (s *Server) verifyImport(site store.Site, body importBody) (*verifiedImport
 			v.body.Receipt = x
 		case transfer.HeldList:
 			if v.body.Held != nil {
-				return nil, codeCorrupt, errors.New("bundle carries two held records")
+				return nil, transfer.Refuse(transfer.RefusedCorrupt, errors.New("bundle carries two held records"))
 			}
 			v.body.Held = &x
 		case transfer.EventBatch:
@@ -936,10 +931,10 @@ func (s *Server) verifyImport(site store.Site, body importBody) (*verifiedImport
 		}
 	}
 	if receipts != 1 {
-		return nil, codeCorrupt, fmt.Errorf("bundle %s carries %d receipt records, want exactly one", m.BundleID, receipts)
+		return nil, transfer.Refuse(transfer.RefusedCorrupt, fmt.Errorf("bundle %s carries %d receipt records, want exactly one", m.BundleID, receipts))
 	}
 	if v.body.Receipt.Site != site.Name {
-		return nil, codeForeign, fmt.Errorf("receipt is for site %q, not %q", v.body.Receipt.Site, site.Name)
+		return nil, transfer.Refuse(transfer.RefusedForeign, fmt.Errorf("receipt is for site %q, not %q", v.body.Receipt.Site, site.Name))
 	}
 	for _, o := range m.Objects {
 		if !recordObjects[o.Digest] {
@@ -949,7 +944,7 @@ func (s *Server) verifyImport(site store.Site, body importBody) (*verifiedImport
 	if len(v.ignored) == 0 {
 		v.ignored = nil
 	}
-	return v, "", nil
+	return v, nil
 }
 
 func (s *Server) handleSiteSync(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -966,21 +961,21 @@ func (s *Server) handleSiteSync(w http.ResponseWriter, r *http.Request, p *Princ
 }
 
 // siteSyncView is a site's sync state for central operations.
-func (s *Server) siteSyncView(site store.Site, now time.Time) (*client.SiteSync, error) {
+func (s *Server) siteSyncView(site store.Site, now time.Time) (*api.SiteSync, error) {
 	st := s.store.State()
 	ss, err := st.SiteSync(site.Name)
 	if err != nil {
 		return nil, err
 	}
-	v := &client.SiteSync{Site: site.Name, Class: site.Class, EdgeKeyID: site.EdgeKeyID, APT: site.APT,
+	v := &api.SiteSync{Site: site.Name, Class: site.Class, EdgeKeyID: site.EdgeKeyID, APT: store.APTViews(site.APT),
 		ReservedSeq: ss.ReservedSeq, LastAppliedSeq: ss.LastAppliedSeq, LastImportSeq: ss.LastImportSeq,
 		HeldObjects: ss.Held.Count, HeldBytes: ss.Held.Bytes, EventsReceived: ss.EventsReceived, LastEventSeq: ss.Chain.Seq,
-		Gaps: ss.Gaps, ChainOK: ss.ChainError == "", ChainError: ss.ChainError}
+		Gaps: store.SeqRangeViews(ss.Gaps), ChainOK: ss.ChainError == "", ChainError: ss.ChainError}
 	if v.APT == nil {
-		v.APT = []store.APTAssignment{}
+		v.APT = []api.APTAssignment{}
 	}
 	if v.Gaps == nil {
-		v.Gaps = []store.SeqRange{}
+		v.Gaps = []api.SeqRange{}
 	}
 	timeOf := func(t time.Time) *time.Time {
 		if t.IsZero() {
@@ -992,7 +987,7 @@ func (s *Server) siteSyncView(site store.Site, now time.Time) (*client.SiteSync,
 		v.LastExportedSeq, v.LastExportedAt = ss.LastExport.Sequence, timeOf(ss.LastExport.Created)
 	}
 	v.LastReceiptAt, v.LastImportAt = timeOf(ss.LastReceiptAt), timeOf(ss.LastImportAt)
-	v.Sync = client.SyncSummary(v.LastExportedSeq, v.LastAppliedSeq)
+	v.Sync = api.SyncSummary(v.LastExportedSeq, v.LastAppliedSeq)
 	v.LastRefusalAt, v.LastRefusalReason, v.RefusalsSinceImport = timeOf(ss.LastRefusalAt), ss.LastRefusalReason, ss.RefusalsSinceImport
 	if pl, err := s.planSite(site, ss); err != nil {
 		v.PendingError = err.Error()

@@ -29,11 +29,11 @@ func FuzzVerifyImport(f *testing.F) {
 	s := &Server{}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		body, err := s.readImport(site, bytes.NewReader(data))
-		var ir *importRefusal
+		var ir *transfer.RefusalError
 		var ie *InputError
 		switch {
 		case errors.As(err, &ir):
-			if ir.code == "" {
+			if !ir.Code.Known() {
 				t.Fatalf("refusal without a code: %v", err)
 			}
 			return
@@ -45,9 +45,9 @@ func FuzzVerifyImport(f *testing.F) {
 		case err != nil:
 			t.Fatalf("error neither a refusal nor an input error: %v", err)
 		}
-		v, code, err := s.verifyImport(site, body)
+		v, err := s.verifyImport(site, body)
 		if err != nil {
-			if code == "" {
+			if _, ok := transfer.RefusalOf(err); !ok {
 				t.Fatalf("refusal without a code: %v", err)
 			}
 			return

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
@@ -33,7 +33,7 @@ func lonImport(tb testing.TB) (key *signing.PrivateKey, site store.Site, receipt
 		if err != nil {
 			tb.Fatal(err)
 		}
-		raw, _ := json.Marshal(client.NewImportRequest(out.Signed.Envelope, map[digest.Digest][]byte{digest.FromBytes(receipt): receipt}))
+		raw, _ := json.Marshal(api.NewImportRequest(out.Signed.Envelope, map[digest.Digest][]byte{digest.FromBytes(receipt): receipt}))
 		return raw
 	}
 }
@@ -45,20 +45,21 @@ func TestVerifyImportRefusesWrongSource(t *testing.T) {
 	s := &Server{}
 	verify := func(source, target string) (string, error) {
 		body, err := s.readImport(site, bytes.NewReader(imports(source, target)))
-		if ir := (*importRefusal)(nil); errors.As(err, &ir) {
-			return ir.code, err
+		if ir := (*transfer.RefusalError)(nil); errors.As(err, &ir) {
+			return string(ir.Code), err
 		} else if err != nil {
 			t.Fatal(err)
 		}
-		_, code, err := s.verifyImport(site, body)
-		return code, err
+		_, err = s.verifyImport(site, body)
+		code, _ := transfer.RefusalOf(err)
+		return string(code), err
 	}
 	if code, err := verify("lon", "hub"); err != nil {
 		t.Fatalf("the site's own bundle: %s %v", code, err)
 	}
 	for _, c := range []struct{ source, target string }{{"par", "hub"}, {"hub", "hub"}, {"LON", "hub"}, {"lon", "lon"}, {"lon", "par"}} {
 		code, err := verify(c.source, c.target)
-		if err == nil || code != codeForeign {
+		if err == nil || code != string(transfer.RefusedForeign) {
 			t.Errorf("source %q target %q: code %q, %v", c.source, c.target, code, err)
 		}
 	}

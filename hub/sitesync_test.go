@@ -15,6 +15,7 @@ import (
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/edge"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/digest"
@@ -37,20 +38,20 @@ func publishedIntent(t *testing.T, w *govWorld, artifact []byte, scope deploy.Sc
 	if err := pat.PutBlob(ctx, d.Hex(), bytes.NewReader(artifact), int64(len(artifact))); err != nil {
 		t.Fatal(err)
 	}
-	must[store.AppRecord](t, "create app")(pat.CreateApp(ctx, client.AppRequest{ID: app, Name: "Ledger", Owner: "fin-apps", Category: "finance",
+	must[api.App](t, "create app")(pat.CreateApp(ctx, api.AppRequest{ID: app, Name: "Ledger", Owner: "fin-apps", Category: "finance",
 		SupportTier: "tier-1", LicensingModel: "per-device", AllowedScope: acme, LOB: true}))
-	must[store.VersionRecord](t, "create version")(pat.CreateVersion(ctx, app, client.VersionRequest{Version: "2.4.1",
+	must[api.Version](t, "create version")(pat.CreateVersion(ctx, app, api.VersionRequest{Version: "2.4.1",
 		OSMatrix: []deploy.OSSupport{{OS: "windows", Versions: ">= 10", Arch: "x64"}}}))
-	must[store.ArtifactRecord](t, "create artifact")(pat.CreateArtifact(ctx, app, "2.4.1", client.ArtifactRequest{Platform: deploy.PlatformMSI,
+	must[api.Artifact](t, "create artifact")(pat.CreateArtifact(ctx, app, "2.4.1", api.ArtifactRequest{Platform: deploy.PlatformMSI,
 		Name: "ledger.msi", SHA256: d, Size: int64(len(artifact)), Signing: deploy.Signing{State: deploy.SigKnownVendor}, ScanDecision: deploy.ScanPass}))
 	for _, to := range []deploy.State{deploy.StatePackaged, deploy.StateStaged} {
-		must[store.VersionRecord](t, "transition "+string(to))(pat.Transition(ctx, app, "2.4.1", to))
+		must[api.Version](t, "transition "+string(to))(pat.Transition(ctx, app, "2.4.1", to))
 	}
-	must[store.VersionRecord](t, "approve")(carol.Transition(ctx, app, "2.4.1", deploy.StateApproved))
-	as := must[store.AssessmentRecord](t, "assess")(rita.CreateAssessment(ctx, client.AssessmentRequest{ID: "as-1", AppID: app, Version: "2.4.1",
+	must[api.Version](t, "approve")(carol.Transition(ctx, app, "2.4.1", deploy.StateApproved))
+	as := must[api.Assessment](t, "assess")(rita.CreateAssessment(ctx, api.AssessmentRequest{ID: "as-1", AppID: app, Version: "2.4.1",
 		Artifact: d, Input: riskInput(0.8, deploy.Ring2Pilot)}))
 	now := time.Now().UTC().Truncate(time.Second)
-	in := must[store.IntentRecord](t, "intent")(rita.CreateIntent(ctx, client.IntentRequest{ID: "i-1", AppID: app, Version: "2.4.1", Artifact: d,
+	in := must[api.Intent](t, "intent")(rita.CreateIntent(ctx, api.IntentRequest{ID: "i-1", AppID: app, Version: "2.4.1", Artifact: d,
 		Ring: deploy.Ring2Pilot, Scope: &scope, Schedule: deploy.Schedule{NotBefore: now}, AssessmentID: "as-1"}))
 	var pack deploy.EvidencePack
 	if err := json.Unmarshal(evidencePack(t, "i-1", "2.4.1", as.Assessment, now), &pack); err != nil {
@@ -58,15 +59,15 @@ func publishedIntent(t *testing.T, w *govWorld, artifact []byte, scope deploy.Sc
 	}
 	pack.Artifacts[0].SHA256, pack.Artifacts[0].Size = d, int64(len(artifact))
 	pb, _ := json.Marshal(pack)
-	ev := must[client.EvidenceView](t, "store evidence")(rita.StoreEvidence(ctx, pb))
-	must[deploy.ApprovalRecord](t, "cab")(carol.CreateApproval(ctx, client.ApprovalRequest{ID: "cab-1", Subject: "intent:i-1", RequestedBy: "rita",
+	ev := must[api.EvidenceView](t, "store evidence")(rita.StoreEvidence(ctx, pb))
+	must[deploy.ApprovalRecord](t, "cab")(carol.CreateApproval(ctx, api.ApprovalRequest{ID: "cab-1", Subject: "intent:i-1", RequestedBy: "rita",
 		Decision: deploy.Approved, ExpiresAt: now.Add(24 * time.Hour)}))
-	must[store.DecisionRecord](t, "publish")(rita.Publish(ctx, "i-1", client.PublishRequest{Approval: "cab-1", Evidence: ev.Record.Digest}))
+	must[api.Decision](t, "publish")(rita.Publish(ctx, "i-1", api.PublishRequest{Approval: "cab-1", Evidence: ev.Record.Digest}))
 	return in.Intent
 }
 
 // download writes every volume of an export into dir.
-func download(t *testing.T, c *client.Client, site string, x client.Export, dir string) []string {
+func download(t *testing.T, c *client.Client, site string, x api.Export, dir string) []string {
 	t.Helper()
 	files, err := c.DownloadExport(ctxT(t), x, dir, nil)
 	if err != nil {
@@ -85,7 +86,7 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 	artifact := bytes.Repeat([]byte("ledger installer "), 20000)
 	in := publishedIntent(t, w, artifact, fin)
 
-	hk := must[client.HubKey](t, "hub key")(ac.HubKey(ctx))
+	hk := must[api.HubKey](t, "hub key")(ac.HubKey(ctx))
 	hubPub, err := signing.ParsePublic([]byte(hk.PublicPEM), "hub key")
 	if err != nil {
 		t.Fatal(err)
@@ -95,22 +96,22 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A site must be enrolled before it can be exported to.
-	must[store.Site](t, "site")(ac.CreateSite(ctx, client.SiteRequest{Name: "lon", Class: store.ClassAirGapped, Scope: deploy.Scope{Acquisition: "acme", BU: "fin", Site: "lon"}}))
-	if _, err := ac.ExportSite(ctx, "lon", client.ExportRequest{}); err == nil || !strings.Contains(err.Error(), "enroll") {
+	must[api.Site](t, "site")(ac.CreateSite(ctx, api.SiteRequest{Name: "lon", Class: api.ClassAirGapped, Scope: deploy.Scope{Acquisition: "acme", BU: "fin", Site: "lon"}}))
+	if _, err := ac.ExportSite(ctx, "lon", api.ExportRequest{}); err == nil || !strings.Contains(err.Error(), "enroll") {
 		t.Fatalf("export before enrolment: %v", err)
 	}
-	site := must[store.Site](t, "enrol")(ac.EnrollSite(ctx, "lon", signing.EncodePublic(e.PublicKey())))
+	site := must[api.Site](t, "enrol")(ac.EnrollSite(ctx, "lon", signing.EncodePublic(e.PublicKey())))
 	if site.EdgeKeyID != e.PublicKey().ID {
 		t.Fatalf("enrolled %s, want %s", site.EdgeKeyID, e.PublicKey().ID)
 	}
 	// Nothing published on this node under an assigned prefix: a clear error.
-	must[store.Site](t, "assign")(ac.AssignAPT(ctx, "lon", []store.APTAssignment{{Prefix: "ubuntu", Dist: "jammy"}}))
-	if _, err := ac.ExportSite(ctx, "lon", client.ExportRequest{}); err == nil || !strings.Contains(err.Error(), "nothing is published") {
+	must[api.Site](t, "assign")(ac.AssignAPT(ctx, "lon", []api.APTAssignment{{Prefix: "ubuntu", Dist: "jammy"}}))
+	if _, err := ac.ExportSite(ctx, "lon", api.ExportRequest{}); err == nil || !strings.Contains(err.Error(), "nothing is published") {
 		t.Fatalf("export of an unpublished assignment: %v", err)
 	}
-	must[store.Site](t, "unassign")(ac.AssignAPT(ctx, "lon", nil))
+	must[api.Site](t, "unassign")(ac.AssignAPT(ctx, "lon", nil))
 
-	sync0 := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
+	sync0 := must[api.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
 	if sync0.PendingObjects != 1 || sync0.PendingBytes != int64(len(artifact)) || sync0.LastExportedSeq != 0 || !sync0.ChainOK {
 		t.Fatalf("sync before any export: %+v", sync0)
 	}
@@ -119,11 +120,11 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 	}
 
 	// 1. The first export carries the artifact and the records.
-	x1 := must[client.Export](t, "export 1")(ac.ExportSite(ctx, "lon", client.ExportRequest{}))
+	x1 := must[api.Export](t, "export 1")(ac.ExportSite(ctx, "lon", api.ExportRequest{}))
 	if x1.Sequence != 1 || x1.Objects != 1 || x1.ObjectBytes != int64(len(artifact)) || x1.Predecessor != "" || len(x1.Volumes) != 1 {
 		t.Fatalf("export 1: %+v", x1)
 	}
-	if v := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon")); v.Sync != "never received" {
+	if v := must[api.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon")); v.Sync != "never received" {
 		t.Errorf("sync summary after export 1, nothing received: %q", v.Sync)
 	}
 	vols := download(t, ac, "lon", x1, t.TempDir())
@@ -151,15 +152,15 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(out, "*"))
-	req, _, err := client.ImportRequestFromVolumes(ctx, files, signing.NewTrust(e.PublicKey()), t.TempDir())
+	req, _, err := importRequest(ctx, files, signing.NewTrust(e.PublicKey()), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ir := must[client.ImportResult](t, "hub import")(ac.ImportSite(ctx, "lon", req))
+	ir := must[api.ImportResult](t, "hub import")(ac.ImportSite(ctx, "lon", req))
 	if ir.Outcome != store.ImportApplied || ir.EventsAccepted != 1 || !ir.ChainOK || ir.LastAppliedSeq != 1 {
 		t.Fatalf("hub import: %+v", ir)
 	}
-	again := must[client.ImportResult](t, "hub import again")(ac.ImportSite(ctx, "lon", req))
+	again := must[api.ImportResult](t, "hub import again")(ac.ImportSite(ctx, "lon", req))
 	if again.Outcome != store.ImportDuplicate || again.EventsAccepted != 0 {
 		t.Fatalf("duplicate import: %+v", again)
 	}
@@ -170,20 +171,20 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 	// 3. The next export is a delta: no objects (the site holds the
 	// artifact), and acknowledges the edge's event.
 	// Nothing new but an acknowledgement: if_changed reuses the applied export.
-	if r := must[client.Export](t, "export if changed")(ac.ExportSite(ctx, "lon", client.ExportRequest{IfChanged: true})); !r.Reused || r.Sequence != 1 {
+	if r := must[api.Export](t, "export if changed")(ac.ExportSite(ctx, "lon", api.ExportRequest{IfChanged: true})); !r.Reused || r.Sequence != 1 {
 		t.Fatalf("export with only an ack pending: %+v", r)
 	}
-	x2 := must[client.Export](t, "export 2")(ac.ExportSite(ctx, "lon", client.ExportRequest{}))
+	x2 := must[api.Export](t, "export 2")(ac.ExportSite(ctx, "lon", api.ExportRequest{}))
 	if x2.Sequence != 2 || x2.Objects != 0 || x2.Predecessor != x1.Digest || x2.Reused {
 		t.Fatalf("export 2: %+v", x2)
 	}
-	x3 := must[client.Export](t, "export 3")(ac.ExportSite(ctx, "lon", client.ExportRequest{IfChanged: true}))
+	x3 := must[api.Export](t, "export 3")(ac.ExportSite(ctx, "lon", api.ExportRequest{IfChanged: true}))
 	if !x3.Reused || x3.Sequence != 2 {
 		t.Fatalf("an unchanged if_changed export made a new bundle: %+v", x3)
 	}
 	// A manifest-only export (the network flow) writes no volumes and is
 	// not what a media request reuses.
-	mo := must[client.Export](t, "manifest-only export")(ac.ExportSite(ctx, "lon", client.ExportRequest{IfChanged: true, ManifestOnly: true}))
+	mo := must[api.Export](t, "manifest-only export")(ac.ExportSite(ctx, "lon", api.ExportRequest{IfChanged: true, ManifestOnly: true}))
 	if mo.Reused || !mo.ManifestOnly || len(mo.Volumes) != 0 || mo.Sequence != 3 {
 		t.Fatalf("manifest-only export: %+v", mo)
 	}
@@ -192,7 +193,7 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 	} else if msg, err := transfer.ReadSigned(menv, signing.NewTrust(hubPub)); err != nil || msg.Digest != mo.Digest {
 		t.Fatalf("manifest-only export's manifest: %v", err)
 	}
-	if r := must[client.Export](t, "media export")(ac.ExportSite(ctx, "lon", client.ExportRequest{IfChanged: true})); r.Reused && r.ManifestOnly {
+	if r := must[api.Export](t, "media export")(ac.ExportSite(ctx, "lon", api.ExportRequest{IfChanged: true})); r.Reused && r.ManifestOnly {
 		t.Fatalf("a media request reused a manifest-only export: %+v", r)
 	}
 	// The network flow's pieces: manifest and objects by digest.
@@ -201,7 +202,7 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 	if err != nil || sg.Digest != x2.Digest {
 		t.Fatalf("manifest of export 2: %v", err)
 	}
-	xf := must[client.Export](t, "export full")(ac.ExportSite(ctx, "lon", client.ExportRequest{Full: true}))
+	xf := must[api.Export](t, "export full")(ac.ExportSite(ctx, "lon", api.ExportRequest{Full: true}))
 	resp, err := ac.ExportPart(ctx, "lon", xf.Sequence, "objects", in.Artifact.Hex(), 100)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +224,7 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 		t.Fatalf("edge pending events after the ack: %d", st.Pending)
 	}
 
-	sync1 := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
+	sync1 := must[api.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
 	if sync1.LastExportedSeq != xf.Sequence || sync1.LastAppliedSeq != 1 || sync1.PendingObjects != 0 || sync1.EventsReceived != 1 ||
 		sync1.LastEventSeq != 1 || !sync1.ChainOK || sync1.Stale || sync1.TimeToComplianceSeconds != 7*24*3600 || sync1.LastReceiptAt == nil {
 		t.Fatalf("sync state: %+v", sync1)
@@ -251,7 +252,7 @@ func TestSiteImportRefusals(t *testing.T) {
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)
-	hk := must[client.HubKey](t, "hub key")(ac.HubKey(ctx))
+	hk := must[api.HubKey](t, "hub key")(ac.HubKey(ctx))
 	hubPub, _ := signing.ParsePublic([]byte(hk.PublicPEM), "hub key")
 	lon, err := edge.Init(t.TempDir(), "lon", hubPub)
 	if err != nil {
@@ -261,15 +262,15 @@ func TestSiteImportRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	must[store.Site](t, "site")(ac.CreateSite(ctx, client.SiteRequest{Name: "lon", Class: store.ClassOnline, EdgeKeyPEM: string(signing.EncodePublic(lon.PublicKey()))}))
-	must[store.Site](t, "site")(ac.CreateSite(ctx, client.SiteRequest{Name: "par", Class: store.ClassOnline}))
-	exportOf := func(e *edge.Edge) (*client.ImportRequest, *transfer.Signed) {
+	must[api.Site](t, "site")(ac.CreateSite(ctx, api.SiteRequest{Name: "lon", Class: api.ClassOnline, EdgeKeyPEM: string(signing.EncodePublic(lon.PublicKey()))}))
+	must[api.Site](t, "site")(ac.CreateSite(ctx, api.SiteRequest{Name: "par", Class: api.ClassOnline}))
+	exportOf := func(e *edge.Edge) (*api.ImportRequest, *transfer.Signed) {
 		out := t.TempDir()
 		if _, err := e.Export(ctx, out, edge.ExportOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		files, _ := filepath.Glob(filepath.Join(out, "*"))
-		req, sg, err := client.ImportRequestFromVolumes(ctx, files, signing.NewTrust(e.PublicKey()), t.TempDir())
+		req, sg, err := importRequest(ctx, files, signing.NewTrust(e.PublicKey()), t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +278,7 @@ func TestSiteImportRefusals(t *testing.T) {
 	}
 	parReq, _ := exportOf(par)
 	good, sg := exportOf(lon)
-	before := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
+	before := must[api.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
 
 	tampered := *good
 	tampered.Records = map[string]string{}
@@ -288,13 +289,13 @@ func TestSiteImportRefusals(t *testing.T) {
 	}
 	cases := []struct {
 		name, site, code string
-		req              *client.ImportRequest
+		req              *api.ImportRequest
 	}{
-		{"not enrolled", "par", codeNotEnrolled, parReq},
-		{"another site's key", "lon", codeUnknownKey, parReq},
-		{"tampered record", "lon", codeCorrupt, &tampered},
-		{"missing record", "lon", codeCorrupt, &client.ImportRequest{Envelope: good.Envelope, Records: map[string]string{}}},
-		{"garbage envelope", "lon", codeCorrupt, &client.ImportRequest{Envelope: base64.StdEncoding.EncodeToString([]byte("{}")), Records: good.Records}},
+		{"not enrolled", "par", string(transfer.RefusedNotEnrolled), parReq},
+		{"another site's key", "lon", string(transfer.RefusedUnknownKey), parReq},
+		{"tampered record", "lon", string(transfer.RefusedCorrupt), &tampered},
+		{"missing record", "lon", string(transfer.RefusedCorrupt), &api.ImportRequest{Envelope: good.Envelope, Records: map[string]string{}}},
+		{"garbage envelope", "lon", string(transfer.RefusedCorrupt), &api.ImportRequest{Envelope: base64.StdEncoding.EncodeToString([]byte("{}")), Records: good.Records}},
 	}
 	for _, c := range cases {
 		_, err := ac.ImportSite(ctx, c.site, c.req)
@@ -309,15 +310,15 @@ func TestSiteImportRefusals(t *testing.T) {
 			t.Errorf("%s: audit event %+v, want refused with code %s", c.name, ev, c.code)
 		}
 	}
-	after := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
+	after := must[api.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
 	// Refusals are counted and the last one named, nothing else changes.
-	if after.RefusalsSinceImport != 4 || after.LastRefusalAt == nil || !strings.HasPrefix(after.LastRefusalReason, codeCorrupt+":") ||
+	if after.RefusalsSinceImport != 4 || after.LastRefusalAt == nil || !strings.HasPrefix(after.LastRefusalReason, string(transfer.RefusedCorrupt)+":") ||
 		before.RefusalsSinceImport != 0 || before.LastRefusalAt != nil {
 		t.Errorf("refusals in the sync state: before %d %v, after %d %v %q, want 0 none, then 4 and the last (corrupt)",
 			before.RefusalsSinceImport, before.LastRefusalAt, after.RefusalsSinceImport, after.LastRefusalAt, after.LastRefusalReason)
 	}
-	if par := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "par")); par.RefusalsSinceImport != 1 ||
-		!strings.HasPrefix(par.LastRefusalReason, codeNotEnrolled+":") {
+	if par := must[api.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "par")); par.RefusalsSinceImport != 1 ||
+		!strings.HasPrefix(par.LastRefusalReason, string(transfer.RefusedNotEnrolled)+":") {
 		t.Errorf("par after one refusal: %d %q", par.RefusalsSinceImport, par.LastRefusalReason)
 	}
 	after.StalenessSeconds, before.StalenessSeconds = 0, 0
@@ -326,21 +327,21 @@ func TestSiteImportRefusals(t *testing.T) {
 		t.Fatalf("a refusal changed the sync state:\n%s\n%s", b, a)
 	}
 	// The good bundle applies; an older one after a newer is stale (409).
-	if r := must[client.ImportResult](t, "import")(ac.ImportSite(ctx, "lon", good)); r.Outcome != store.ImportApplied || r.Sequence != sg.Sequence {
+	if r := must[api.ImportResult](t, "import")(ac.ImportSite(ctx, "lon", good)); r.Outcome != store.ImportApplied || r.Sequence != sg.Sequence {
 		t.Fatalf("good import: %+v", r)
 	}
 	older, _ := exportOf(lon)
 	newer, _ := exportOf(lon)
-	must[client.ImportResult](t, "import newer")(ac.ImportSite(ctx, "lon", newer))
+	must[api.ImportResult](t, "import newer")(ac.ImportSite(ctx, "lon", newer))
 	var ae *client.APIError
-	if v := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon")); v.RefusalsSinceImport != 0 || v.LastRefusalAt == nil {
+	if v := must[api.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon")); v.RefusalsSinceImport != 0 || v.LastRefusalAt == nil {
 		t.Errorf("after a merged import: %d refusals since, last %v; want 0 and the last one kept", v.RefusalsSinceImport, v.LastRefusalAt)
 	}
 	cur0, _ := n.srv.Store().State().LastCursor()
-	if _, err := ac.ImportSite(ctx, "lon", older); !errors.As(err, &ae) || ae.Status != 409 || ae.Code != codeStale || lastEvent(t, n).Outcome != "refused" {
+	if _, err := ac.ImportSite(ctx, "lon", older); !errors.As(err, &ae) || ae.Status != 409 || ae.Code != string(transfer.RefusedStale) || lastEvent(t, n).Outcome != "refused" {
 		t.Fatalf("older after newer: %v", err)
 	}
-	if v := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon")); v.RefusalsSinceImport != 1 || !strings.HasPrefix(v.LastRefusalReason, codeStale+":") {
+	if v := must[api.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon")); v.RefusalsSinceImport != 1 || !strings.HasPrefix(v.LastRefusalReason, string(transfer.RefusedStale)+":") {
 		t.Errorf("after a stale refusal: %d refusals since, last %q", v.RefusalsSinceImport, v.LastRefusalReason)
 	}
 	// One refused import, one audit event.
@@ -375,33 +376,33 @@ func TestSiteImportRefusalReport(t *testing.T) {
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)
-	must[store.Site](t, "site")(ac.CreateSite(ctx, client.SiteRequest{Name: "lon", Class: store.ClassAirGapped}))
-	before := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
-	for _, code := range []string{codeBadSignature, codeCorrupt, codeMissingVolume} {
+	must[api.Site](t, "site")(ac.CreateSite(ctx, api.SiteRequest{Name: "lon", Class: api.ClassAirGapped}))
+	before := must[api.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
+	for _, code := range []transfer.RefusalCode{transfer.RefusedBadSignature, transfer.RefusedCorrupt, transfer.RefusedMissingVolume} {
 		n0 := importEvents(t, n)
-		if err := ac.ReportImportRefusal(ctx, "lon", client.ImportRefusal{Code: code, Reason: "flipped byte", BundleID: "01B", Sequence: 3}); err != nil {
+		if err := ac.ReportImportRefusal(ctx, "lon", api.ImportRefusal{Code: code, Reason: "flipped byte", BundleID: "01B", Sequence: 3}); err != nil {
 			t.Fatalf("%s: %v", code, err)
 		}
 		ev := lastEvent(t, n)
 		if got := importEvents(t, n) - n0; got != 1 || ev.Outcome != "refused" || ev.Object != "site/lon" ||
-			!strings.HasPrefix(ev.Reason, code+": refused by the importing client: bundle 01B sequence 3") || !strings.Contains(ev.Reason, "flipped byte") {
+			!strings.HasPrefix(ev.Reason, string(code)+": refused by the importing client: bundle 01B sequence 3") || !strings.Contains(ev.Reason, "flipped byte") {
 			t.Errorf("%s: %d events, last %+v", code, got, ev)
 		}
 	}
 	n0 := importEvents(t, n)
 	var ae *client.APIError
-	if err := ac.ReportImportRefusal(ctx, "lon", client.ImportRefusal{Code: "applied"}); !errors.As(err, &ae) || ae.Status != 422 {
+	if err := ac.ReportImportRefusal(ctx, "lon", api.ImportRefusal{Code: "applied"}); !errors.As(err, &ae) || ae.Status != 422 {
 		t.Errorf("unknown code: %v, want 422", err)
 	}
-	if err := ac.ReportImportRefusal(ctx, "nowhere", client.ImportRefusal{Code: codeCorrupt}); !errors.As(err, &ae) || ae.Status != 404 {
+	if err := ac.ReportImportRefusal(ctx, "nowhere", api.ImportRefusal{Code: transfer.RefusedCorrupt}); !errors.As(err, &ae) || ae.Status != 404 {
 		t.Errorf("unknown site: %v, want 404", err)
 	}
 	if got := importEvents(t, n) - n0; got != 0 {
 		t.Errorf("rejected reports wrote %d import events", got)
 	}
-	after := must[client.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
+	after := must[api.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
 	// The reports count as refused attempts in site status; nothing else moves.
-	if after.RefusalsSinceImport != 3 || after.LastRefusalAt == nil || !strings.HasPrefix(after.LastRefusalReason, codeMissingVolume+": refused by the importing client") {
+	if after.RefusalsSinceImport != 3 || after.LastRefusalAt == nil || !strings.HasPrefix(after.LastRefusalReason, string(transfer.RefusedMissingVolume)+": refused by the importing client") {
 		t.Errorf("refusals in sync state: %d, last %v %q", after.RefusalsSinceImport, after.LastRefusalAt, after.LastRefusalReason)
 	}
 	after.RefusalsSinceImport, after.LastRefusalAt, after.LastRefusalReason = 0, nil, ""

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
-	"github.com/eucora/eucora/hub/store"
 )
 
 // TestSoDTwoRolePerson tries a person who holds both the requesting and the
@@ -81,32 +81,32 @@ func TestSoDTwoRolePerson(t *testing.T) {
 	}
 	approve := func(c *client.Client, id, subject, requestedBy string) func() error {
 		return func() error {
-			_, err := c.CreateApproval(ctx, client.ApprovalRequest{ID: id, Subject: subject, RequestedBy: requestedBy, Decision: deploy.Approved, ExpiresAt: exp})
+			_, err := c.CreateApproval(ctx, api.ApprovalRequest{ID: id, Subject: subject, RequestedBy: requestedBy, Decision: deploy.Approved, ExpiresAt: exp})
 			return err
 		}
 	}
 
 	// Catalog: a version packaged by pat, approved by carol; a second one whose scan failed.
-	must[store.AppRecord](t, "create app")(pat.CreateApp(ctx, client.AppRequest{ID: app, Name: "Ledger", Owner: "fin-apps", Category: "finance",
+	must[api.App](t, "create app")(pat.CreateApp(ctx, api.AppRequest{ID: app, Name: "Ledger", Owner: "fin-apps", Category: "finance",
 		SupportTier: "tier-1", LicensingModel: "per-device", AllowedScope: acme}))
 	for i, v := range []string{"2.4.1", "2.5.0"} {
-		must[store.VersionRecord](t, "version")(pat.CreateVersion(ctx, app, client.VersionRequest{Version: v, OSMatrix: []deploy.OSSupport{{OS: "windows", Versions: ">= 10", Arch: "x64"}}}))
+		must[api.Version](t, "version")(pat.CreateVersion(ctx, app, api.VersionRequest{Version: v, OSMatrix: []deploy.OSSupport{{OS: "windows", Versions: ">= 10", Arch: "x64"}}}))
 		scan := []deploy.ScanDecision{deploy.ScanPass, deploy.ScanFail}[i]
-		must[store.ArtifactRecord](t, "artifact")(pat.CreateArtifact(ctx, app, v, client.ArtifactRequest{Platform: deploy.PlatformMSI,
+		must[api.Artifact](t, "artifact")(pat.CreateArtifact(ctx, app, v, api.ArtifactRequest{Platform: deploy.PlatformMSI,
 			Name: "ledger-" + v + ".msi", SHA256: hexDigest("ab"[i]), Size: 4096, Signing: deploy.Signing{State: deploy.SigKnownVendor}, ScanDecision: scan}))
 		for _, to := range []deploy.State{deploy.StatePackaged, deploy.StateStaged} {
-			must[store.VersionRecord](t, "transition")(pat.Transition(ctx, app, v, to))
+			must[api.Version](t, "transition")(pat.Transition(ctx, app, v, to))
 		}
-		must[store.VersionRecord](t, "approve version")(carol.Transition(ctx, app, v, deploy.StateApproved))
-		must[store.AssessmentRecord](t, "assess")(rita.CreateAssessment(ctx, client.AssessmentRequest{ID: "as-" + v, AppID: app, Version: v,
+		must[api.Version](t, "approve version")(carol.Transition(ctx, app, v, deploy.StateApproved))
+		must[api.Assessment](t, "assess")(rita.CreateAssessment(ctx, api.AssessmentRequest{ID: "as-" + v, AppID: app, Version: v,
 			Input: riskInput(0.8, deploy.Ring2Pilot)}))
 	}
-	intent := func(id, version string, ring deploy.Ring, approval string) client.IntentRequest {
+	intent := func(id, version string, ring deploy.Ring, approval string) api.IntentRequest {
 		d := hexDigest('a')
 		if version == "2.5.0" {
 			d = hexDigest('b')
 		}
-		return client.IntentRequest{ID: id, AppID: app, Version: version, Artifact: d, Ring: ring, Scope: &fin,
+		return api.IntentRequest{ID: id, AppID: app, Version: version, Artifact: d, Ring: ring, Scope: &fin,
 			Schedule: deploy.Schedule{NotBefore: t0}, AssessmentID: "as-" + version, ConcurrencyApproval: approval}
 	}
 
@@ -156,7 +156,7 @@ func TestSoDTwoRolePerson(t *testing.T) {
 	// 4. elevation: a privileged tool needs CAB.
 	elevate := func(c *client.Client, approval string) func() error {
 		return func() error {
-			_, err := c.Elevate(ctx, client.ElevationRequest{ID: "el-1", DeviceScope: fin, Duration: "1h", Approval: approval,
+			_, err := c.Elevate(ctx, api.ElevationRequest{ID: "el-1", DeviceScope: fin, Duration: "1h", Approval: approval,
 				Device: deploy.DevicePosture{DeviceID: "pc-1", Cohort: "fin", Managed: true, Compliant: true, DiskEncrypted: true, EDRHealthy: true, PatchAgeDays: 2},
 				App:    deploy.AppClassification{AppID: app, RiskScore: 20, RiskModel: "v1.0", Privileged: true}})
 			return err
@@ -179,7 +179,7 @@ func TestSoDTwoRolePerson(t *testing.T) {
 	}())
 	exception := func(c *client.Client, id, intentID, requestedBy string) func() error {
 		return func() error {
-			_, err := c.CreateException(ctx, client.ExceptionRequest{ID: id, IntentID: intentID, RequestedBy: requestedBy, Findings: []string{"CVE-2026-1"},
+			_, err := c.CreateException(ctx, api.ExceptionRequest{ID: id, IntentID: intentID, RequestedBy: requestedBy, Findings: []string{"CVE-2026-1"},
 				Justification: "not reachable", CompensatingControls: []string{"EDR rule"}, AccountableOwner: "fin-apps", ExpiresAt: exp})
 			return err
 		}
@@ -197,16 +197,16 @@ func TestSoDTwoRolePerson(t *testing.T) {
 	}())
 	ok("exception: alice approves rita's", exception(aliceSec, "ex-4", "i-f", "")())
 	denied("exception: alice publishes on the exception she approved", []string{"sod.exception-not-publisher"}, func() error {
-		_, err := alicePub.Publish(ctx, "i-f", client.PublishRequest{Exception: "ex-4"})
+		_, err := alicePub.Publish(ctx, "i-f", api.PublishRequest{Exception: "ex-4"})
 		return err
 	})
 
 	// 6. lifecycle approval of a version alice (endpoint ops) requested.
-	must[store.VersionRecord](t, "alice's version")(aliceOps.CreateVersion(ctx, app, client.VersionRequest{Version: "3.0.0", OSMatrix: []deploy.OSSupport{{OS: "windows", Versions: ">= 10", Arch: "x64"}}}))
-	must[store.ArtifactRecord](t, "artifact 3.0.0")(pat.CreateArtifact(ctx, app, "3.0.0", client.ArtifactRequest{Platform: deploy.PlatformMSI,
+	must[api.Version](t, "alice's version")(aliceOps.CreateVersion(ctx, app, api.VersionRequest{Version: "3.0.0", OSMatrix: []deploy.OSSupport{{OS: "windows", Versions: ">= 10", Arch: "x64"}}}))
+	must[api.Artifact](t, "artifact 3.0.0")(pat.CreateArtifact(ctx, app, "3.0.0", api.ArtifactRequest{Platform: deploy.PlatformMSI,
 		Name: "ledger-3.msi", SHA256: hexDigest('c'), Size: 4096, Signing: deploy.Signing{State: deploy.SigKnownVendor}, ScanDecision: deploy.ScanPass}))
 	for _, to := range []deploy.State{deploy.StatePackaged, deploy.StateStaged} {
-		must[store.VersionRecord](t, "transition 3.0.0")(pat.Transition(ctx, app, "3.0.0", to))
+		must[api.Version](t, "transition 3.0.0")(pat.Transition(ctx, app, "3.0.0", to))
 	}
 	denied("version: self-approval", []string{"sod.no-self-approval"}, func() error { _, err := aliceCAB.Transition(ctx, app, "3.0.0", deploy.StateApproved); return err })
 	ok("version: carol approves", func() error { _, err := carol.Transition(ctx, app, "3.0.0", deploy.StateApproved); return err }())
@@ -214,7 +214,7 @@ func TestSoDTwoRolePerson(t *testing.T) {
 	// An approval needs a recorded request and a known subject kind.
 	for _, subject := range []string{"concurrency:i-zz", "scope-change:com.acme.other@2", "elevation:el-zz", "deploy:i-a", "intent", ":x"} {
 		cases++
-		if _, err := carol.CreateApproval(ctx, client.ApprovalRequest{ID: "cab-z", Subject: subject, Decision: deploy.Approved, ExpiresAt: exp}); err == nil ||
+		if _, err := carol.CreateApproval(ctx, api.ApprovalRequest{ID: "cab-z", Subject: subject, Decision: deploy.Approved, ExpiresAt: exp}); err == nil ||
 			!strings.Contains(err.Error(), "422") || !strings.Contains(err.Error(), "subject") {
 			t.Errorf("approval of %s: %v, want 422 on subject", subject, err)
 		}

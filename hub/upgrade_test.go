@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/api"
 )
 
 var updateDataDir = flag.Bool("update-datadir", false, "rewrite testdata/datadir-v1")
@@ -55,7 +55,7 @@ func TestUpgradeReopensDataDirV1(t *testing.T) {
 		tok := readToken(t, n)
 		c := cli(n, tok)
 		ctx := ctxT(t)
-		if _, err := c.CreateSite(ctx, client.SiteRequest{Name: "berlin", Class: "air-gapped"}); err != nil {
+		if _, err := c.CreateSite(ctx, api.SiteRequest{Name: "berlin", Class: "air-gapped"}); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.PutBlob(ctx, upgradeBlobHex, bytes.NewReader(upgradeBlob), int64(len(upgradeBlob))); err != nil {
@@ -87,7 +87,7 @@ func TestUpgradeReopensDataDirV1(t *testing.T) {
 		t.Fatal("blob from v1 differs")
 	}
 	// The reopened node still takes writes.
-	if _, err := c.CreateSite(ctx, client.SiteRequest{Name: "paris", Class: "online"}); err != nil {
+	if _, err := c.CreateSite(ctx, api.SiteRequest{Name: "paris", Class: "online"}); err != nil {
 		t.Fatal(err)
 	}
 	checkChains(t, n)

@@ -15,8 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
-	"github.com/eucora/eucora/hub/store"
 )
 
 func main() {
@@ -34,7 +34,7 @@ func main() {
 	origins := make([]string, *conc)
 	for w := range origins {
 		origins[w] = fmt.Sprintf("%s-%d", *origin, w)
-		if _, err := admin.CreateSite(ctx, client.SiteRequest{Name: origins[w], Class: "online"}); err != nil && !strings.Contains(err.Error(), "409") {
+		if _, err := admin.CreateSite(ctx, api.SiteRequest{Name: origins[w], Class: "online"}); err != nil && !strings.Contains(err.Error(), "409") {
 			fail("create site: %v", err)
 		}
 	}
@@ -53,10 +53,10 @@ func main() {
 			defer wg.Done()
 			c := client.New(urls[w%len(urls)], *token)
 			for b := 0; b < perSender; b++ {
-				body := store.EventsIngestBody{Origin: origins[w], Events: make([]store.IngestEvent, *size)}
+				body := api.EventsIngest{Origin: origins[w], Events: make([]api.IngestEvent, *size)}
 				for i := range body.Events {
 					seq := uint64(b**size + i + 1)
-					body.Events[i] = store.IngestEvent{Sequence: seq, ID: fmt.Sprintf("%s-%d", origins[w], seq), Time: now,
+					body.Events[i] = api.IngestEvent{Sequence: seq, ID: fmt.Sprintf("%s-%d", origins[w], seq), Time: now,
 						Actor: "apt", Action: "package.install", Object: "pkg/curl", Outcome: "ok"}
 				}
 				for try := 0; ; try++ {
@@ -88,7 +88,7 @@ func main() {
 		pct(0.50).Round(100*time.Microsecond), pct(0.99).Round(100*time.Microsecond))
 
 	// Exactly once: resend one batch (all duplicates), then count.
-	body := store.EventsIngestBody{Origin: origins[0], Events: []store.IngestEvent{{Sequence: 1, Time: now, Action: "package.install", Outcome: "ok"}}}
+	body := api.EventsIngest{Origin: origins[0], Events: []api.IngestEvent{{Sequence: 1, Time: now, Action: "package.install", Outcome: "ok"}}}
 	if r, err := admin.IngestEvents(ctx, body); err != nil || r.Duplicates != 1 {
 		fail("resent event not deduplicated: %+v %v", r, err)
 	}

@@ -20,14 +20,6 @@ import (
 	"github.com/eucora/eucora/transfer"
 )
 
-func init() {
-	registerExitMatch(exitBadSignature, is(transfer.ErrBadSignature, transfer.ErrUnknownKey))
-	registerExitMatch(exitCorrupt, is(transfer.ErrCorrupt))
-	registerExitMatch(exitStale, is(transfer.ErrExpired))
-	registerExitMatch(exitMissingVol, is(transfer.ErrMissingVolume))
-	registerExitMatch(exitNotInit, is(signing.ErrKeyFile))
-}
-
 func bundleCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "bundle",

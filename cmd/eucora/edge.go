@@ -17,12 +17,6 @@ import (
 	"github.com/eucora/eucora/transfer"
 )
 
-func init() {
-	registerExitMatch(exitNotInit, is(edge.ErrNotInitialised))
-	registerExitMatch(exitStale, is(edge.ErrStale, edge.ErrForeignTarget, edge.ErrForeignSource, edge.ErrIncomplete, edge.ErrTimeAhead))
-	registerExitMatch(exitCorrupt, is(transfer.ErrBadRecord, edge.ErrState))
-}
-
 func edgeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "edge",

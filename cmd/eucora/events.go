@@ -9,7 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/hub/api"
 )
 
 func eventsCommand() *cli.Command {
@@ -86,11 +86,11 @@ func set(vals []string) map[string]bool {
 	return m
 }
 
-func (f eventFilter) keep(evs []store.Event) []store.Event {
+func (f eventFilter) keep(evs []api.Event) []api.Event {
 	if len(f.origins) == 0 && len(f.outcomes) == 0 {
 		return evs
 	}
-	var out []store.Event
+	var out []api.Event
 	for _, e := range evs {
 		if (len(f.origins) == 0 || f.origins[e.Origin]) && (len(f.outcomes) == 0 || f.outcomes[e.Outcome]) {
 			out = append(out, e)
@@ -99,7 +99,7 @@ func (f eventFilter) keep(evs []store.Event) []store.Event {
 	return out
 }
 
-func printEvents(out *output, evs []store.Event, header bool) error {
+func printEvents(out *output, evs []api.Event, header bool) error {
 	if out.json {
 		// One JSON object per line, so --follow output streams.
 		for _, e := range evs {

@@ -7,8 +7,16 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/edge"
+	"github.com/eucora/eucora/hub"
+	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
+	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/mirror"
+	"github.com/eucora/eucora/mirror/debian"
+	"github.com/eucora/eucora/transfer"
 )
 
 // Exit codes. This is the only place errors become process exit codes; the
@@ -65,37 +73,44 @@ func anyOf(ms ...func(error) bool) func(error) bool {
 	}
 }
 
-// exitCodes is ordered: the first match wins, so the more specific causes
-// come first.
+// exitCodes is the one table from errors to exit codes. Specific codes
+// are tried in table order before usage and interrupted, so the more
+// specific causes come first. A bundle refused by the hub matches the same
+// transfer sentinels as one refused here (client.APIError unwraps a
+// refusal code to its sentinel).
 var exitCodes = []exitCodeInfo{
 	{exitOK, "ok", "success", nil},
 	{exitError, "error", "any other error", nil},
 	{exitUsage, "usage", "bad command line: unknown flag, missing or malformed argument", anyOf(as[*usageError](), isMissingFlag)},
-	{exitNotInit, "not-initialised", "data directory or key not initialised", nil},
+	{exitNotInit, "not-initialised", "data directory or key not initialised", is(edge.ErrNotInitialised, mirror.ErrNotFound, signing.ErrKeyFile, transfer.ErrNotEnrolled)},
 	{exitNoSpace, "no-space", "not enough free space for the work (a 64 MiB reserve is kept free), or the disk filled up", is(cas.ErrNoSpace, syscall.ENOSPC, syscall.EDQUOT)},
-	{exitBadSignature, "bad-signature", "bad signature, or signed by an unknown or untrusted key", nil},
-	{exitCorrupt, "corrupt", "hash mismatch, truncated or corrupt data, malformed input", as[*digest.MismatchError]()},
-	{exitStale, "stale", "stale, replayed, out-of-order or expired bundle; a bundle for another side or from an unregistered site", nil},
-	{exitMissingVol, "missing-volume", "one or more bundle volumes are missing", nil},
-	{exitDenied, "denied", "refused by policy: authentication, RBAC, separation of duties, guardrails", nil},
-	{exitUnavailable, "unavailable", "hub unreachable or without a leader; retry later", nil},
+	{exitBadSignature, "bad-signature", "bad signature, or signed by an unknown or untrusted key",
+		is(transfer.ErrBadSignature, transfer.ErrUnknownKey, signing.ErrBadSignature, signing.ErrUnknownKey, mirror.ErrBadSignature, mirror.ErrUnknownKey)},
+	{exitCorrupt, "corrupt", "hash mismatch, truncated or corrupt data, malformed input",
+		anyOf(as[*digest.MismatchError](), is(transfer.ErrCorrupt, transfer.ErrBadRecord, edge.ErrState, signing.ErrEnvelope, debian.ErrSyntax,
+			deploy.ErrInvalidInput, hub.ErrBadBackup), hubRefusedInput)},
+	{exitStale, "stale", "stale, replayed, out-of-order or expired bundle; a bundle for another side or from an unregistered site",
+		is(transfer.ErrExpired, transfer.ErrStale, transfer.ErrForeign, edge.ErrIncomplete, edge.ErrTimeAhead, mirror.ErrExpired, mirror.ErrRollback,
+			errNotForHub, errUnregisteredSite)},
+	{exitMissingVol, "missing-volume", "one or more bundle volumes are missing", is(transfer.ErrMissingVolume)},
+	{exitDenied, "denied", "refused by policy: authentication, RBAC, separation of duties, guardrails", is(client.ErrDenied, deploy.ErrDenied)},
+	{exitUnavailable, "unavailable", "hub unreachable or without a leader; retry later", is(client.ErrUnavailable)},
 	{exitInterrupted, "interrupted", "interrupted by a signal", is(context.Canceled)},
 }
 
-// registerExitMatch adds a matcher to the code's table entry. Command files
-// call it from init() to map their packages' errors.
-func registerExitMatch(code int, m func(error) bool) {
-	for i := range exitCodes {
-		if exitCodes[i].code == code {
-			if exitCodes[i].match == nil {
-				exitCodes[i].match = m
-			} else {
-				exitCodes[i].match = anyOf(exitCodes[i].match, m)
-			}
-			return
-		}
+// hubRefusedInput: the hub refused the request as malformed or invalid
+// (400, 413, 422, naming the field), the same class as a local malformed
+// input. A refused bundle (422 too) has its own code, matched by the
+// refusal's sentinel instead.
+func hubRefusedInput(err error) bool {
+	var ae *client.APIError
+	if !errors.As(err, &ae) {
+		return false
 	}
-	panic(fmt.Sprintf("unknown exit code %d", code))
+	if _, refused := transfer.RefusalOf(err); refused {
+		return false
+	}
+	return ae.Status == 400 || ae.Status == 413 || ae.Status == 422
 }
 
 func exitCode(err error) int {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +12,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
-	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/digest"
 )
 
@@ -22,19 +21,6 @@ import (
 // "Governance"). The hub records the caller (token name) as packager,
 // requester or approver and judges every rule; a policy refusal exits 24
 // (denied) with every failed rule.
-
-func init() {
-	// The hub refused the request as malformed or invalid (400, 413, 422,
-	// naming the field): the same class as a local malformed input. A
-	// refused site bundle (422 too) has its own codes (importRefusal).
-	registerExitMatch(exitCorrupt, func(err error) bool {
-		var ae *client.APIError
-		if _, refused := importRefusal(err); refused {
-			return false
-		}
-		return errors.As(err, &ae) && (ae.Status == 400 || ae.Status == 413 || ae.Status == 422)
-	})
-}
 
 // readDoc reads a JSON document from a file or '-' (stdin).
 func readDoc(c *cli.Context, flag string) ([]byte, error) {
@@ -94,7 +80,7 @@ func govCmd(name, usage, usageText string, flags []cli.Flag, nargs int, action f
 	}
 }
 
-func printDecision(w io.Writer, d store.DecisionRecord) {
+func printDecision(w io.Writer, d api.Decision) {
 	verdict := "ALLOWED"
 	if !d.Allowed {
 		verdict = "DENIED"
@@ -135,7 +121,7 @@ func appCommand() *cli.Command {
 					if err != nil {
 						return usageErrorf("--scope: %v", err)
 					}
-					a, err := cl.CreateApp(c.Context, client.AppRequest{ID: args[0], Name: c.String("name"), Owner: c.String("owner"), Category: c.String("category"),
+					a, err := cl.CreateApp(c.Context, api.AppRequest{ID: args[0], Name: c.String("name"), Owner: c.String("owner"), Category: c.String("category"),
 						SupportTier: c.String("support-tier"), LicensingModel: c.String("licensing"), AllowedScope: sc, LOB: c.Bool("lob"), PrivilegedTools: c.Bool("privileged-tools")})
 					if err != nil {
 						return err
@@ -249,7 +235,7 @@ func versionCommand() *cli.Command {
 					for _, s := range c.StringSlice("os") {
 						oss = append(oss, parseOS(s))
 					}
-					v, err := cl.CreateVersion(c.Context, args[0], client.VersionRequest{Version: args[1], OSMatrix: oss, ReleaseNotes: c.String("notes")})
+					v, err := cl.CreateVersion(c.Context, args[0], api.VersionRequest{Version: args[1], OSMatrix: oss, ReleaseNotes: c.String("notes")})
 					if err != nil {
 						return err
 					}
@@ -292,7 +278,7 @@ func artifactCommand() *cli.Command {
 					if err := required(c, "platform", "scan"); err != nil {
 						return err
 					}
-					req := client.ArtifactRequest{Platform: deploy.Platform(c.String("platform")), Name: c.String("name"), SHA256: digest.Digest(c.String("sha256")),
+					req := api.ArtifactRequest{Platform: deploy.Platform(c.String("platform")), Name: c.String("name"), SHA256: digest.Digest(c.String("sha256")),
 						Size: c.Int64("size"), Signing: deploy.Signing{State: deploy.SignatureState(c.String("signing")), Signer: c.String("signer")},
 						SBOM: digest.Digest(c.String("sbom")), ScanReport: digest.Digest(c.String("scan-report")), ScanDecision: deploy.ScanDecision(c.String("scan"))}
 					if f := c.String("file"); f != "" {
@@ -335,7 +321,7 @@ func assessCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			a, err := cl.CreateAssessment(c.Context, client.AssessmentRequest{ID: c.String("id"), AppID: c.String("app"), Version: c.String("version"),
+			a, err := cl.CreateAssessment(c.Context, api.AssessmentRequest{ID: c.String("id"), AppID: c.String("app"), Version: c.String("version"),
 				Artifact: digest.Digest(c.String("artifact")), Input: b})
 			if err != nil {
 				return err
@@ -367,7 +353,7 @@ func approveCommand() *cli.Command {
 			if c.Bool("reject") {
 				d = deploy.Rejected
 			}
-			a, err := cl.CreateApproval(c.Context, client.ApprovalRequest{ID: c.String("id"), Subject: c.String("subject"), RequestedBy: c.String("requested-by"),
+			a, err := cl.CreateApproval(c.Context, api.ApprovalRequest{ID: c.String("id"), Subject: c.String("subject"), RequestedBy: c.String("requested-by"),
 				Decision: d, Conditions: c.StringSlice("condition"), ExpiresAt: exp, ExceptionID: c.String("exception")})
 			if err != nil {
 				return err
@@ -397,7 +383,7 @@ func exceptionCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					e, err := cl.CreateException(c.Context, client.ExceptionRequest{ID: c.String("id"), IntentID: c.String("intent"), RequestedBy: c.String("requested-by"),
+					e, err := cl.CreateException(c.Context, api.ExceptionRequest{ID: c.String("id"), IntentID: c.String("intent"), RequestedBy: c.String("requested-by"),
 						AccountableOwner: c.String("owner"), Justification: c.String("justification"), CompensatingControls: c.StringSlice("control"),
 						Findings: c.StringSlice("finding"), ExpiresAt: exp})
 					if err != nil {
@@ -465,7 +451,7 @@ func intentCommand() *cli.Command {
 				"eucora intent publish ID [--approval ID] [--exception ID] [--evidence sha256:HEX]",
 				[]cli.Flag{&cli.StringFlag{Name: "approval"}, &cli.StringFlag{Name: "exception"}, &cli.StringFlag{Name: "evidence"}},
 				1, func(c *cli.Context, out *output, cl *client.Client, args []string) error {
-					d, err := cl.Publish(c.Context, args[0], client.PublishRequest{Approval: c.String("approval"), Exception: c.String("exception"),
+					d, err := cl.Publish(c.Context, args[0], api.PublishRequest{Approval: c.String("approval"), Exception: c.String("exception"),
 						Evidence: digest.Digest(c.String("evidence"))})
 					if err != nil {
 						return err

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/hubtest"
-	"github.com/eucora/eucora/hub/store"
 )
 
 // startHub runs a one-node hub in process and returns its URL and admin
@@ -38,7 +38,7 @@ func TestGovernanceCLI(t *testing.T) {
 		{"carol", "carol", deploy.RoleCABApprover, deploy.Scope{}},
 		{"rita", "rita", deploy.RolePublisher, deploy.Scope{Acquisition: "acme"}},
 	} {
-		nt, err := ac.CreateToken(ctx, client.TokenRequest{Name: u.name, Role: u.role, Scope: u.scope})
+		nt, err := ac.CreateToken(ctx, api.TokenRequest{Name: u.name, Role: u.role, Scope: u.scope})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func TestGovernanceCLI(t *testing.T) {
 		"--support-tier", "tier-1", "--licensing", "per-device", "--scope", "acquisition=acme")...)
 	mustRun(t, dir, as("pat", "version", "add", "com.acme.ledger", "2.4.1", "--os", "windows:>= 10:x64")...)
 	r := mustRun(t, dir, as("pat", "artifact", "add", "com.acme.ledger", "2.4.1", "--platform", "msi", "--file", pkg, "--signing", "signed-known-vendor", "--scan", "pass", "--output", "json")...)
-	var art store.ArtifactRecord
+	var art api.Artifact
 	decodeJSON(t, r.stdout, &art)
 	if art.PackagedBy != "pat" || art.Size != int64(len("not really an msi")) {
 		t.Fatalf("artifact: %+v", art)
@@ -85,7 +85,7 @@ func TestGovernanceCLI(t *testing.T) {
 	os.WriteFile(inFile, in, 0o644)
 	mustRun(t, dir, as("rita", "assess", "--id", "as-1", "--app", "com.acme.ledger", "--version", "2.4.1", "--input", inFile)...)
 	r = mustRun(t, dir, as("carol", "risk", "explain", "--id", "as-1", "--output", "json")...)
-	var rec store.AssessmentRecord
+	var rec api.Assessment
 	decodeJSON(t, r.stdout, &rec)
 	if rec.Assessment.Score != 80 || rec.Assessment.Model != "v1.0" || rec.CreatedBy != "rita" || len(rec.Assessment.Contributions) != 8 {
 		t.Fatalf("stored explain: %+v", rec)
@@ -98,7 +98,7 @@ func TestGovernanceCLI(t *testing.T) {
 	mustRun(t, dir, "risk", "explain", "--input", inFile)
 
 	// Intent, a denied publish (exit 24), and the stored decisions.
-	intent, _ := json.Marshal(client.IntentRequest{ID: "i-1", AppID: "com.acme.ledger", Version: "2.4.1", Artifact: art.SHA256, Ring: 2,
+	intent, _ := json.Marshal(api.IntentRequest{ID: "i-1", AppID: "com.acme.ledger", Version: "2.4.1", Artifact: art.SHA256, Ring: 2,
 		Scope: &deploy.Scope{Acquisition: "acme", BU: "fin"}, Schedule: deploy.Schedule{NotBefore: time.Now().UTC()}, AssessmentID: "as-1"})
 	intentFile := filepath.Join(dir, "intent.json")
 	os.WriteFile(intentFile, intent, 0o644)
@@ -108,7 +108,7 @@ func TestGovernanceCLI(t *testing.T) {
 		t.Fatalf("publish without CAB: exit %d %s", r.code, r.stderr)
 	}
 	r = mustRun(t, dir, as("carol", "intent", "show", "i-1", "--output", "json")...)
-	var view client.IntentView
+	var view api.IntentView
 	decodeJSON(t, r.stdout, &view)
 	if len(view.Decisions) != 2 || view.Decisions[1].Allowed || view.Decisions[1].ModelVersion != "v1.0" || len(view.Decisions[1].Inputs) == 0 {
 		t.Fatalf("intent decisions: %+v", view.Decisions)
@@ -125,7 +125,7 @@ func TestGovernanceCLI(t *testing.T) {
 	}
 	// JIT elevation: allowed within policy, denied (exit 24) beyond it.
 	for dur, want := range map[string]int{"1h": 0, "9h": exitDenied} {
-		el, _ := json.Marshal(client.ElevationRequest{ID: "el-" + dur, Device: deploy.DevicePosture{DeviceID: "pc-1", Cohort: "fin", Managed: true,
+		el, _ := json.Marshal(api.ElevationRequest{ID: "el-" + dur, Device: deploy.DevicePosture{DeviceID: "pc-1", Cohort: "fin", Managed: true,
 			Compliant: true, DiskEncrypted: true, EDRHealthy: true}, DeviceScope: deploy.Scope{Acquisition: "acme"},
 			App: deploy.AppClassification{AppID: "com.acme.ledger", RiskScore: 20, RiskModel: "v1.0"}, Duration: dur})
 		elFile := filepath.Join(dir, "el-"+dur+".json")

@@ -14,12 +14,6 @@ import (
 	"github.com/eucora/eucora/internal/datadir"
 )
 
-func init() {
-	registerExitMatch(exitDenied, is(client.ErrDenied))
-	registerExitMatch(exitUnavailable, is(client.ErrUnavailable))
-	registerExitMatch(exitCorrupt, is(hub.ErrBadBackup))
-}
-
 // hubClientFlags are the flags of every command that talks to a hub.
 func hubClientFlags() []cli.Flag {
 	return []cli.Flag{

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
@@ -22,21 +23,14 @@ var (
 	errUnregisteredSite = errors.New("bundle from an unregistered site")
 )
 
-func init() {
-	registerExitMatch(exitStale, is(errNotForHub, errUnregisteredSite))
-}
-
-// hubTarget is the target of every edge bundle, the source of every hub one.
-const hubTarget = "hub"
-
 // hubImportItem is what 'hub import' did with one bundle it found.
 type hubImportItem struct {
 	*mediaBundle
 	// Outcome: "applied" or "duplicate" (the hub's answer), "refused"
 	// (here or by the hub), "stale" or "not-for-us" (left alone).
-	Outcome string               `json:"outcome"`
-	Detail  string               `json:"detail,omitempty"`
-	Result  *client.ImportResult `json:"result,omitempty"`
+	Outcome string            `json:"outcome"`
+	Detail  string            `json:"detail,omitempty"`
+	Result  *api.ImportResult `json:"result,omitempty"`
 }
 
 // runHubImport hands the edge bundles found in paths to the hub, in
@@ -71,7 +65,7 @@ func runHubImport(ctx context.Context, out *output, cl *client.Client, paths []s
 	for _, g := range groups {
 		it := &hubImportItem{mediaBundle: g}
 		items = append(items, it)
-		if g.Target != hubTarget {
+		if g.Target != transfer.HubEndpoint {
 			refuse(it, "not-for-us", wrongSide(g))
 			continue
 		}
@@ -88,13 +82,13 @@ func runHubImport(ctx context.Context, out *output, cl *client.Client, paths []s
 			it.Detail = fmt.Sprintf("older than sequence %d, the last the hub merged from %s: not sent", sk.sync.LastImportSeq, g.Source)
 			continue
 		}
-		req, sg, err := client.ImportRequestFromVolumes(ctx, g.Files, signing.NewTrust(sk.pub), os.TempDir())
+		sg, recs, err := transfer.ReadRecords(ctx, g.Files, signing.NewTrust(sk.pub), os.TempDir())
 		if err != nil {
-			code, ok := localRefusalCode(err)
+			code, ok := transfer.RefusalOf(err)
 			if !ok {
 				return err
 			}
-			rep := client.ImportRefusal{Code: code, Reason: err.Error(), BundleID: g.BundleID, Sequence: g.Sequence, Digest: g.Digest}
+			rep := api.ImportRefusal{Code: code, Reason: err.Error(), BundleID: g.BundleID, Sequence: g.Sequence, Digest: g.Digest}
 			if rerr := cl.ReportImportRefusal(ctx, g.Source, rep); rerr != nil {
 				err = fmt.Errorf("%w (reporting the refusal to the hub failed: %v)", err, rerr)
 			} else {
@@ -103,9 +97,9 @@ func runHubImport(ctx context.Context, out *output, cl *client.Client, paths []s
 			refuse(it, "refused", err)
 			continue
 		}
-		res, err := cl.ImportSite(ctx, g.Source, req)
+		res, err := cl.ImportSite(ctx, g.Source, api.NewImportRequest(sg.Envelope, recs))
 		if err != nil {
-			if _, ok := importRefusal(err); ok {
+			if _, ok := transfer.RefusalOf(err); ok {
 				refuse(it, "refused", err)
 				continue
 			}
@@ -130,7 +124,7 @@ func runHubImport(ctx context.Context, out *output, cl *client.Client, paths []s
 // siteKey is a site's enrolled edge key and sync state, looked up once.
 type siteKey struct {
 	pub  *signing.PublicKey
-	sync *client.SiteSync // nil when not asked for or not readable with this token
+	sync *api.SiteSync // nil when not asked for or not readable with this token
 }
 
 // siteKeyOf looks up the key of g's site, and its sync state when
@@ -169,30 +163,11 @@ func siteKeyOf(ctx context.Context, cl *client.Client, cache map[string]*siteKey
 // wrongSide says what a bundle not addressed to the hub is and where it
 // belongs.
 func wrongSide(g *mediaBundle) error {
-	if g.Source == hubTarget {
+	if g.Source == transfer.HubEndpoint {
 		return fmt.Errorf("%w: bundle %s (sequence %d) is the hub's bundle for site %s: carry it to %s and run `eucora edge import --data DIR PATH` there",
 			errNotForHub, g.BundleID, g.Sequence, g.Target, g.Target)
 	}
 	return fmt.Errorf("%w: bundle %s (sequence %d) is from %q for %q, not for the hub", errNotForHub, g.BundleID, g.Sequence, g.Source, g.Target)
-}
-
-// localRefusalCode maps a verdict this client reached on a bundle to the
-// hub's refusal code (docs/sync-protocol.md); false for other failures.
-func localRefusalCode(err error) (string, bool) {
-	var me *digest.MismatchError
-	switch {
-	case errors.Is(err, transfer.ErrUnknownKey):
-		return "unknown_key", true
-	case errors.Is(err, transfer.ErrBadSignature):
-		return "bad_signature", true
-	case errors.Is(err, transfer.ErrMissingVolume):
-		return "missing_volume", true
-	case errors.Is(err, transfer.ErrExpired):
-		return "expired", true
-	case errors.Is(err, transfer.ErrCorrupt), errors.Is(err, transfer.ErrBadRecord), errors.Is(err, transfer.ErrMixedBundles), errors.As(err, &me):
-		return "corrupt", true
-	}
-	return "", false
 }
 
 func printHubImport(w io.Writer, items []*hubImportItem) {

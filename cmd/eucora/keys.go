@@ -10,11 +10,6 @@ import (
 	"github.com/eucora/eucora/mirror"
 )
 
-func init() {
-	registerExitMatch(exitBadSignature, is(signing.ErrBadSignature, signing.ErrUnknownKey))
-	registerExitMatch(exitCorrupt, is(signing.ErrEnvelope))
-}
-
 type keysGenerateOptions struct {
 	out, name, typ string
 }

@@ -18,15 +18,7 @@ import (
 	"github.com/eucora/eucora/internal/httpserve"
 	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/mirror"
-	"github.com/eucora/eucora/mirror/debian"
 )
-
-func init() {
-	registerExitMatch(exitBadSignature, is(mirror.ErrBadSignature, mirror.ErrUnknownKey))
-	registerExitMatch(exitStale, is(mirror.ErrExpired, mirror.ErrRollback))
-	registerExitMatch(exitCorrupt, is(debian.ErrSyntax))
-	registerExitMatch(exitNotInit, is(mirror.ErrNotFound))
-}
 
 func mirrorCommand() *cli.Command {
 	return &cli.Command{

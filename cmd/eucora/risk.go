@@ -11,11 +11,6 @@ import (
 	"github.com/eucora/eucora/deploy"
 )
 
-func init() {
-	registerExitMatch(exitDenied, is(deploy.ErrDenied))
-	registerExitMatch(exitCorrupt, is(deploy.ErrInvalidInput))
-}
-
 type riskOptions struct {
 	input string
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/eucora/eucora/deploy"
-	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/api"
 )
 
 func siteCommand() *cli.Command {
@@ -44,7 +44,7 @@ func siteCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				req := client.SiteRequest{Name: args[0], Class: class, Scope: sc}
+				req := api.SiteRequest{Name: args[0], Class: class, Scope: sc}
 				if p := c.String("edge-key"); p != "" {
 					pem, err := readEdgeKey(p)
 					if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -9,8 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/eucora/eucora/hub/client"
-	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/internal/signing"
@@ -19,34 +17,6 @@ import (
 
 // Hub <-> edge sync from the hub's side (docs/sync-protocol.md): site
 // enrol, assign and status; hub export and import.
-
-// importRefusalExit maps the code of a hub's refusal of a site's bundle
-// (docs/api.md) to the exit code of the same local refusal.
-var importRefusalExit = map[string]int{
-	"unknown_key": exitBadSignature, "bad_signature": exitBadSignature,
-	"corrupt": exitCorrupt,
-	"foreign": exitStale, "expired": exitStale, "stale": exitStale,
-}
-
-// importRefusal returns err's exit code when it is a hub's refusal of a
-// site's bundle.
-func importRefusal(err error) (int, bool) {
-	var ae *client.APIError
-	if !errors.As(err, &ae) {
-		return 0, false
-	}
-	code, ok := importRefusalExit[ae.Code]
-	return code, ok
-}
-
-func init() {
-	for _, exit := range []int{exitBadSignature, exitCorrupt, exitStale} {
-		registerExitMatch(exit, func(err error) bool {
-			code, ok := importRefusal(err)
-			return ok && code == exit
-		})
-	}
-}
 
 func siteEnrollCommand() *cli.Command {
 	return &cli.Command{
@@ -116,7 +86,7 @@ func siteAssignCommand() *cli.Command {
 			if len(specs) == 0 && !c.Bool("none") {
 				return usageErrorf("give --apt PREFIX:DIST (repeatable) or --none")
 			}
-			var pubs []store.APTAssignment
+			var pubs []api.APTAssignment
 			for _, s := range specs {
 				a, err := parseAPTSpec(s)
 				if err != nil {
@@ -141,12 +111,12 @@ func siteAssignCommand() *cli.Command {
 }
 
 // parseAPTSpec reads --apt PREFIX:DIST (the prefix may itself hold ':').
-func parseAPTSpec(s string) (store.APTAssignment, error) {
+func parseAPTSpec(s string) (api.APTAssignment, error) {
 	i := strings.LastIndexByte(s, ':')
 	if i <= 0 || i == len(s)-1 {
-		return store.APTAssignment{}, usageErrorf("--apt %q: want PREFIX:DIST, e.g. ubuntu:jammy", s)
+		return api.APTAssignment{}, usageErrorf("--apt %q: want PREFIX:DIST, e.g. ubuntu:jammy", s)
 	}
-	return store.APTAssignment{Prefix: s[:i], Dist: s[i+1:]}, nil
+	return api.APTAssignment{Prefix: s[:i], Dist: s[i+1:]}, nil
 }
 
 func siteStatusCommand() *cli.Command {
@@ -180,7 +150,7 @@ func siteStatusCommand() *cli.Command {
 					names = append(names, s.Name)
 				}
 			}
-			views := []client.SiteSync{}
+			views := []api.SiteSync{}
 			for _, n := range names {
 				v, err := cl.SiteSyncState(c.Context, n)
 				if err != nil {
@@ -295,7 +265,7 @@ func hubExportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			x, err := cl.ExportSite(c.Context, site, client.ExportRequest{VolumeSize: vs, Full: full, IfChanged: ifChanged})
+			x, err := cl.ExportSite(c.Context, site, api.ExportRequest{VolumeSize: vs, Full: full, IfChanged: ifChanged})
 			if err != nil {
 				return err
 			}
@@ -360,7 +330,7 @@ func hubImportCommand() *cli.Command {
 }
 
 func hubRotateKeyCommand() *cli.Command {
-	show := func(c *cli.Context, out *output, k client.HubKey, what string) error {
+	show := func(c *cli.Context, out *output, k api.HubKey, what string) error {
 		return out.emit(k, func(w io.Writer) {
 			fmt.Fprintf(w, "%s\ncurrent key %s\n", what, k.KeyID)
 			if k.Next != nil {

@@ -116,7 +116,10 @@ func TestImportRefusalExitCodes(t *testing.T) {
 		{&client.APIError{Status: 422, Code: "foreign"}, exitStale},
 		{&client.APIError{Status: 422, Code: "expired"}, exitStale},
 		{&client.APIError{Status: 409, Code: "stale"}, exitStale},
-		{&client.APIError{Status: 422, Code: "not_enrolled"}, exitCorrupt},
+		// The site's edge key is not enrolled: a key not initialised.
+		{&client.APIError{Status: 422, Code: "not_enrolled"}, exitNotInit},
+		{&client.APIError{Status: 422, Code: "missing_volume"}, exitMissingVol},
+		{&client.APIError{Status: 422, Code: "no_such_code"}, exitCorrupt},
 		{&client.APIError{Status: 400}, exitCorrupt},
 		{&client.APIError{Status: 413}, exitCorrupt},
 	} {

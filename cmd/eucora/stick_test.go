@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
-	"github.com/eucora/eucora/hub/store"
 )
 
 // stickWorld is the README's air-gapped journey on one stick directory,
@@ -52,12 +52,12 @@ func (w *stickWorld) hub(want int, args ...string) result {
 	return w.run(want, append(args, w.hubFlags...)...)
 }
 
-func (w *stickWorld) events() []store.Event {
+func (w *stickWorld) events() []api.Event {
 	w.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl := client.New(w.url, w.tok)
-	var out []store.Event
+	var out []api.Event
 	after := ""
 	for {
 		p, err := cl.Events(ctx, after, 1000)
@@ -73,8 +73,8 @@ func (w *stickWorld) events() []store.Event {
 }
 
 // refusedImports returns the hub's refused-import audit events.
-func (w *stickWorld) refusedImports() []store.Event {
-	var out []store.Event
+func (w *stickWorld) refusedImports() []api.Event {
+	var out []api.Event
 	for _, e := range w.events() {
 		if e.Action == "sites.import" && e.Outcome == "refused" {
 			out = append(out, e)

@@ -7,7 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/eucora/eucora/deploy"
-	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/internal/atomicfile"
 )
 
@@ -43,7 +43,7 @@ func tokenCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				t, err := cl.CreateToken(c.Context, client.TokenRequest{Name: name, Role: r, Scope: sc})
+				t, err := cl.CreateToken(c.Context, api.TokenRequest{Name: name, Role: r, Scope: sc})
 				if err != nil {
 					return err
 				}

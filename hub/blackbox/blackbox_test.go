@@ -23,8 +23,8 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
-	"github.com/eucora/eucora/hub/store"
 )
 
 var binary string
@@ -261,7 +261,7 @@ func TestKillLeaderWhileWritingIsLinearizable(t *testing.T) {
 				var out opOutput
 				var err error
 				if create {
-					_, err = c.CreateSite(ctx, client.SiteRequest{Name: key, Class: "online"})
+					_, err = c.CreateSite(ctx, api.SiteRequest{Name: key, Class: "online"})
 					switch {
 					case err == nil:
 						out.ok = true
@@ -392,7 +392,7 @@ func TestEventBatchesAreIngestedExactlyOnceAcrossLeaderKill(t *testing.T) {
 	ctx := context.Background()
 	var err error
 	for try := 0; try < 100; try++ {
-		if _, err = client.New(ps[try%3].url(), tok).CreateSite(ctx, client.SiteRequest{Name: "edge1", Class: "intermittent"}); !errors.Is(err, client.ErrUnavailable) {
+		if _, err = client.New(ps[try%3].url(), tok).CreateSite(ctx, api.SiteRequest{Name: "edge1", Class: "intermittent"}); !errors.Is(err, client.ErrUnavailable) {
 			if errors.Is(err, client.ErrConflict) && try > 0 {
 				err = nil // an earlier ambiguous attempt was applied
 			}
@@ -406,9 +406,9 @@ func TestEventBatchesAreIngestedExactlyOnceAcrossLeaderKill(t *testing.T) {
 	const batches, per = 40, 50
 	killed := false
 	for b := 0; b < batches; b++ {
-		body := store.EventsIngestBody{Origin: "edge1"}
+		body := api.EventsIngest{Origin: "edge1"}
 		for i := 0; i < per; i++ {
-			body.Events = append(body.Events, store.IngestEvent{Sequence: uint64(b*per + i + 1), Time: time.Now().UTC(), Action: "apt.install", Outcome: "ok"})
+			body.Events = append(body.Events, api.IngestEvent{Sequence: uint64(b*per + i + 1), Time: time.Now().UTC(), Action: "apt.install", Outcome: "ok"})
 		}
 		if b == batches/2 && !killed {
 			leaderProc(t, ps, tok).kill()

@@ -15,10 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eucora/eucora/deploy"
-	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/internal/signing"
-	"github.com/eucora/eucora/transfer"
 )
 
 var (
@@ -44,19 +42,25 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("hub answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
 }
 
-// Unwrap maps the status to a sentinel.
-func (e *APIError) Unwrap() error {
+// Unwrap maps the status to a sentinel and a bundle refusal code to the
+// refusal's error (transfer.RefusalCode.Err), so a bundle the hub refused
+// matches the same errors as one refused locally.
+func (e *APIError) Unwrap() []error {
+	var out []error
 	switch e.Status {
 	case 401, 403:
-		return ErrDenied
+		out = append(out, ErrDenied)
 	case 404:
-		return ErrNotFound
+		out = append(out, ErrNotFound)
 	case 409:
-		return ErrConflict
+		out = append(out, ErrConflict)
 	case 502, 503, 504:
-		return ErrUnavailable
+		out = append(out, ErrUnavailable)
 	}
-	return nil
+	if code, ok := api.ImportRefusalCode(e.Code); ok {
+		out = append(out, code.Err())
+	}
+	return out
 }
 
 // Client talks to one hub node.
@@ -186,11 +190,7 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, path string,
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	var e struct {
-		Error    string                `json:"error"`
-		Code     string                `json:"code"`
-		Decision *store.DecisionRecord `json:"decision"`
-	}
+	var e api.Error
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorAnswer))
 	if json.Unmarshal(b, &e) != nil || e.Error == "" {
 		e.Error = strings.TrimSpace(string(b))
@@ -205,47 +205,15 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, path string,
 	return nil, &ae
 }
 
-// NodeStatus is one member in a Status.
-type NodeStatus struct {
-	ID        string `json:"id"`
-	RaftAddr  string `json:"raft_addr"`
-	HTTPAddr  string `json:"http_addr"`
-	Suffrage  string `json:"suffrage"`
-	Reachable bool   `json:"reachable"`
-}
-
-// Status is GET /v1/status.
-type Status struct {
-	NodeID       string       `json:"node_id"`
-	LeaderID     string       `json:"leader_id"`
-	LeaderHTTP   string       `json:"leader_http"`
-	State        string       `json:"state"`
-	Term         uint64       `json:"term"`
-	CommitIndex  uint64       `json:"commit_index"`
-	AppliedIndex uint64       `json:"applied_index"`
-	Halted       string       `json:"halted,omitempty"`
-	Nodes        []NodeStatus `json:"nodes"`
-}
-
 // Status returns the node's view of the cluster.
-func (c *Client) Status(ctx context.Context) (Status, error) {
-	var s Status
+func (c *Client) Status(ctx context.Context) (api.Status, error) {
+	var s api.Status
 	return s, c.do(ctx, "GET", "/v1/status", nil, &s)
 }
 
-// HubKey is the hub's public signing key (GET /v1/hub/key).
-type HubKey struct {
-	KeyID     string `json:"key_id"`
-	PublicPEM string `json:"public_pem"`
-	// Next is a staged key (announced to edges, not yet signing);
-	// Previous are retired keys.
-	Next     *transfer.KeyRef   `json:"next,omitempty"`
-	Previous []store.RetiredKey `json:"previous,omitempty"`
-}
-
 // HubKey fetches the hub's public signing key.
-func (c *Client) HubKey(ctx context.Context) (HubKey, error) {
-	var k HubKey
+func (c *Client) HubKey(ctx context.Context) (api.HubKey, error) {
+	var k api.HubKey
 	return k, c.do(ctx, "GET", "/v1/hub/key", nil, &k)
 }
 
@@ -267,55 +235,29 @@ func (c *Client) HubPublicKey(ctx context.Context) (*signing.PublicKey, error) {
 	return pub, nil
 }
 
-// SiteRequest is POST /v1/sites.
-type SiteRequest struct {
-	Name       string       `json:"name"`
-	Class      string       `json:"class"`
-	Scope      deploy.Scope `json:"scope"`
-	EdgeKeyPEM string       `json:"edge_key_pem,omitempty"`
-}
-
 // CreateSite registers a site.
-func (c *Client) CreateSite(ctx context.Context, r SiteRequest) (store.Site, error) {
-	var s store.Site
+func (c *Client) CreateSite(ctx context.Context, r api.SiteRequest) (api.Site, error) {
+	var s api.Site
 	return s, c.do(ctx, "POST", "/v1/sites", r, &s)
 }
 
 // Site returns one site.
-func (c *Client) Site(ctx context.Context, name string) (store.Site, error) {
-	var s store.Site
+func (c *Client) Site(ctx context.Context, name string) (api.Site, error) {
+	var s api.Site
 	return s, c.do(ctx, "GET", "/v1/sites/"+url.PathEscape(name), nil, &s)
 }
 
 // Sites lists the sites in the caller's scope.
-func (c *Client) Sites(ctx context.Context) ([]store.Site, error) {
+func (c *Client) Sites(ctx context.Context) ([]api.Site, error) {
 	var out struct {
-		Sites []store.Site `json:"sites"`
+		Sites []api.Site `json:"sites"`
 	}
 	return out.Sites, c.do(ctx, "GET", "/v1/sites", nil, &out)
 }
 
-// TokenRequest is POST /v1/tokens.
-type TokenRequest struct {
-	Name  string       `json:"name"`
-	Role  deploy.Role  `json:"role"`
-	Scope deploy.Scope `json:"scope"`
-}
-
-// NewToken is the answer of POST /v1/tokens: the only time the secret is
-// shown.
-type NewToken struct {
-	ID        string       `json:"id"`
-	Name      string       `json:"name"`
-	Role      deploy.Role  `json:"role"`
-	Scope     deploy.Scope `json:"scope"`
-	CreatedAt time.Time    `json:"created_at"`
-	Token     string       `json:"token"`
-}
-
 // CreateToken creates a token.
-func (c *Client) CreateToken(ctx context.Context, r TokenRequest) (NewToken, error) {
-	var t NewToken
+func (c *Client) CreateToken(ctx context.Context, r api.TokenRequest) (api.Token, error) {
+	var t api.Token
 	return t, c.do(ctx, "POST", "/v1/tokens", r, &t)
 }
 
@@ -324,15 +266,9 @@ func (c *Client) RevokeToken(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/v1/tokens/"+url.PathEscape(id), nil, nil)
 }
 
-// EventPage is GET /v1/events.
-type EventPage struct {
-	Events []store.Event `json:"events"`
-	Next   string        `json:"next"`
-}
-
 // Events returns up to limit events after cursor ("" or "0" for the start).
-func (c *Client) Events(ctx context.Context, after string, limit int) (EventPage, error) {
-	var p EventPage
+func (c *Client) Events(ctx context.Context, after string, limit int) (api.EventPage, error) {
+	var p api.EventPage
 	q := url.Values{}
 	if after != "" {
 		q.Set("after", after)
@@ -344,8 +280,8 @@ func (c *Client) Events(ctx context.Context, after string, limit int) (EventPage
 }
 
 // IngestEvents posts a batch of an origin's events.
-func (c *Client) IngestEvents(ctx context.Context, b store.EventsIngestBody) (store.IngestResult, error) {
-	var r store.IngestResult
+func (c *Client) IngestEvents(ctx context.Context, b api.EventsIngest) (api.IngestResult, error) {
+	var r api.IngestResult
 	return r, c.do(ctx, "POST", "/v1/events:batch", b, &r)
 }
 
@@ -385,15 +321,8 @@ func (c *Client) GetBlob(ctx context.Context, hex string) (io.ReadCloser, error)
 	return resp.Body, nil
 }
 
-// JoinRequest is POST /v1/cluster/join.
-type JoinRequest struct {
-	NodeID   string `json:"node_id"`
-	RaftAddr string `json:"raft_addr"`
-	HTTPAddr string `json:"http_addr"`
-}
-
 // Join asks the cluster to add a voter.
-func (c *Client) Join(ctx context.Context, r JoinRequest) error {
+func (c *Client) Join(ctx context.Context, r api.JoinRequest) error {
 	return c.do(ctx, "POST", "/v1/cluster/join", r, nil)
 }
 

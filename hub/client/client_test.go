@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/api"
 )
 
 // TestBackupOutlivesTimeout checks that a backup answer that takes longer
@@ -61,7 +62,7 @@ func TestDeniedCarriesDecision(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := New(srv.URL, "tok")
-	_, err := c.CreateApp(context.Background(), AppRequest{ID: "a"})
+	_, err := c.CreateApp(context.Background(), api.AppRequest{ID: "a"})
 	var de *DeniedError
 	if !errors.As(err, &de) || de.Decision.ID != "dec-1" {
 		t.Fatalf("CreateApp: %v, want a *DeniedError with decision dec-1", err)

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,115 +10,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
-	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
 )
 
 // Site sync API (docs/sync-protocol.md).
-
-// EnrollRequest is PUT /v1/sites/{name}/edge-key.
-type EnrollRequest struct {
-	PublicKeyPEM string `json:"public_key_pem"`
-}
-
-// AssignRequest is PUT /v1/sites/{name}/apt: the complete list of APT
-// publications the site serves.
-type AssignRequest struct {
-	Publications []store.APTAssignment `json:"publications"`
-}
-
-// ExportRequest is POST /v1/sites/{name}/exports.
-type ExportRequest struct {
-	VolumeSize int64 `json:"volume_size,omitempty"` // 0: the bundle default
-	Full       bool  `json:"full,omitempty"`        // ignore what the site holds
-	IfChanged  bool  `json:"if_changed,omitempty"`  // reuse the last export when it says the same
-	// ManifestOnly signs the manifest and writes no volumes: for the
-	// network flow, which fetches each object by digest.
-	ManifestOnly bool `json:"manifest_only,omitempty"`
-}
-
-// Export is an export of the hub for a site.
-type Export struct {
-	store.ExportRecord
-	Reused bool `json:"reused"`
-}
-
-// ImportRequest is POST /v1/sites/{name}/imports: an edge bundle's signed
-// manifest and its records, so the hub verifies everything itself.
-// Envelope is the base64 of the exact MANIFEST.dsse.json bytes; Records
-// maps each record's hex digest to the base64 of its bytes.
-type ImportRequest struct {
-	Envelope string            `json:"envelope"`
-	Records  map[string]string `json:"records"`
-}
-
-// ImportResult is what the hub did with an edge bundle.
-type ImportResult struct {
-	store.SiteImportResult
-	Site     string         `json:"site"`
-	BundleID string         `json:"bundle_id"`
-	Digest   digest.Digest  `json:"digest"`
-	Ignored  map[string]int `json:"ignored_records,omitempty"`
-}
-
-// SiteSync is GET /v1/sites/{name}/sync.
-type SiteSync struct {
-	Site                    string                `json:"site"`
-	Class                   string                `json:"class"`
-	EdgeKeyID               string                `json:"edge_key_id,omitempty"`
-	APT                     []store.APTAssignment `json:"apt"`
-	LastExportedSeq         uint64                `json:"last_exported_seq"`
-	LastExportedAt          *time.Time            `json:"last_exported_at"`
-	ReservedSeq             uint64                `json:"reserved_seq"`
-	LastAppliedSeq          uint64                `json:"last_applied_seq"`
-	LastReceiptAt           *time.Time            `json:"last_receipt_at"`
-	LastImportSeq           uint64                `json:"last_import_seq"`
-	LastImportAt            *time.Time            `json:"last_import_at"`
-	HeldObjects             int64                 `json:"held_objects"`
-	HeldBytes               int64                 `json:"held_bytes"`
-	PendingObjects          int                   `json:"pending_objects"`
-	PendingBytes            int64                 `json:"pending_bytes"`
-	PendingError            string                `json:"pending_error,omitempty"`
-	EventsReceived          uint64                `json:"events_received"`
-	LastEventSeq            uint64                `json:"last_event_seq"`
-	Gaps                    []store.SeqRange      `json:"gaps"`
-	ChainOK                 bool                  `json:"chain_ok"`
-	ChainError              string                `json:"chain_error,omitempty"`
-	StalenessSeconds        int64                 `json:"staleness_seconds"`
-	TimeToComplianceSeconds int64                 `json:"time_to_compliance_seconds"`
-	Stale                   bool                  `json:"stale"`
-	// Sync sums up LastExportedSeq against LastAppliedSeq: "nothing
-	// exported", "never received", "in sync" or "N export(s)
-	// unacknowledged".
-	Sync string `json:"sync"`
-	// The last refused import of one of the site's bundles, and the
-	// refusals since the last one merged.
-	LastRefusalAt       *time.Time `json:"last_refusal_at"`
-	LastRefusalReason   string     `json:"last_refusal_reason,omitempty"`
-	RefusalsSinceImport uint64     `json:"refusals_since_import"`
-}
-
-// SyncSummary is the Sync of a site that applied appliedSeq of the hub's
-// exports up to exportedSeq.
-func SyncSummary(exportedSeq, appliedSeq uint64) string {
-	switch {
-	case exportedSeq == 0:
-		return "nothing exported"
-	case appliedSeq == 0:
-		return "never received"
-	case appliedSeq >= exportedSeq:
-		return "in sync"
-	case exportedSeq-appliedSeq == 1:
-		return "1 export unacknowledged"
-	}
-	return fmt.Sprintf("%d exports unacknowledged", exportedSeq-appliedSeq)
-}
 
 func sitePath(name string, rest ...string) string {
 	p := "/v1/sites/" + url.PathEscape(name)
@@ -130,26 +29,26 @@ func sitePath(name string, rest ...string) string {
 }
 
 // EnrollSite registers a site's edge public key.
-func (c *Client) EnrollSite(ctx context.Context, name string, publicPEM []byte) (store.Site, error) {
-	var s store.Site
-	return s, c.do(ctx, "PUT", sitePath(name, "edge-key"), EnrollRequest{PublicKeyPEM: string(publicPEM)}, &s)
+func (c *Client) EnrollSite(ctx context.Context, name string, publicPEM []byte) (api.Site, error) {
+	var s api.Site
+	return s, c.do(ctx, "PUT", sitePath(name, "edge-key"), api.EnrollRequest{PublicKeyPEM: string(publicPEM)}, &s)
 }
 
 // AssignAPT sets the APT publications a site serves.
-func (c *Client) AssignAPT(ctx context.Context, name string, pubs []store.APTAssignment) (store.Site, error) {
-	var s store.Site
-	return s, c.do(ctx, "PUT", sitePath(name, "apt"), AssignRequest{Publications: pubs}, &s)
+func (c *Client) AssignAPT(ctx context.Context, name string, pubs []api.APTAssignment) (api.Site, error) {
+	var s api.Site
+	return s, c.do(ctx, "PUT", sitePath(name, "apt"), api.AssignRequest{Publications: pubs}, &s)
 }
 
 // ExportSite asks the hub for the site's next bundle.
-func (c *Client) ExportSite(ctx context.Context, name string, r ExportRequest) (Export, error) {
-	var e Export
+func (c *Client) ExportSite(ctx context.Context, name string, r api.ExportRequest) (api.Export, error) {
+	var e api.Export
 	return e, c.do(ctx, "POST", sitePath(name, "exports"), r, &e)
 }
 
 // SiteExport returns a recorded export.
-func (c *Client) SiteExport(ctx context.Context, name string, seq uint64) (Export, error) {
-	var e Export
+func (c *Client) SiteExport(ctx context.Context, name string, seq uint64) (api.Export, error) {
+	var e api.Export
 	return e, c.do(ctx, "GET", sitePath(name, "exports", strconv.FormatUint(seq, 10)), nil, &e)
 }
 
@@ -181,95 +80,34 @@ func (c *Client) ExportPart(ctx context.Context, name string, seq uint64, kind, 
 }
 
 // ImportSite hands an edge bundle to the hub.
-func (c *Client) ImportSite(ctx context.Context, name string, r *ImportRequest) (ImportResult, error) {
-	var out ImportResult
+func (c *Client) ImportSite(ctx context.Context, name string, r *api.ImportRequest) (api.ImportResult, error) {
+	var out api.ImportResult
 	return out, c.do(ctx, "POST", sitePath(name, "imports"), r, &out)
 }
 
 // SiteSyncState returns a site's sync state.
-func (c *Client) SiteSyncState(ctx context.Context, name string) (SiteSync, error) {
-	var s SiteSync
+func (c *Client) SiteSyncState(ctx context.Context, name string) (api.SiteSync, error) {
+	var s api.SiteSync
 	return s, c.do(ctx, "GET", sitePath(name, "sync"), nil, &s)
 }
 
-// NewImportRequest builds the request body for a bundle: its exact
-// envelope and the bytes of every record.
-func NewImportRequest(envelope []byte, records map[digest.Digest][]byte) *ImportRequest {
-	r := &ImportRequest{Envelope: base64.StdEncoding.EncodeToString(envelope), Records: map[string]string{}}
-	for d, b := range records {
-		r.Records[d.Hex()] = base64.StdEncoding.EncodeToString(b)
-	}
-	return r
-}
-
-// ImportRequestFromVolumes reads an edge bundle's volumes (any order),
-// verifies them with trust, and returns the import request body and the
-// verified manifest. The records are staged in a temporary content store
-// under tmpDir, removed before returning.
-func ImportRequestFromVolumes(ctx context.Context, files []string, trust signing.Trust, tmpDir string) (*ImportRequest, *transfer.Signed, error) {
-	b, err := transfer.OpenOne(files, trust)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := b.Complete(); err != nil {
-		return nil, nil, err
-	}
-	dir, err := os.MkdirTemp(tmpDir, ".eucora-import-")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer os.RemoveAll(dir)
-	st, err := cas.Open(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := b.Import(ctx, st, transfer.ImportOptions{}); err != nil {
-		return nil, nil, err
-	}
-	recs := map[digest.Digest][]byte{}
-	for _, r := range b.Manifest.Records {
-		data, err := transfer.ReadRecord(st, r)
-		if err != nil {
-			return nil, nil, err
-		}
-		recs[r.Digest] = data
-	}
-	return NewImportRequest(b.Envelope, recs), b.Signed, nil
-}
-
-// KeySwitchRequest is POST /v1/hub/key/switch.
-type KeySwitchRequest struct {
-	// Force switches although some enrolled sites have not applied a
-	// bundle announcing the staged key.
-	Force bool `json:"force,omitempty"`
-}
-
 // StageHubKey creates the next hub key, announced by every bundle from now.
-func (c *Client) StageHubKey(ctx context.Context) (HubKey, error) {
-	var k HubKey
+func (c *Client) StageHubKey(ctx context.Context) (api.HubKey, error) {
+	var k api.HubKey
 	return k, c.do(ctx, "POST", "/v1/hub/key/stage", struct{}{}, &k)
 }
 
 // SwitchHubKey makes the staged key the one that signs.
-func (c *Client) SwitchHubKey(ctx context.Context, force bool) (HubKey, error) {
-	var k HubKey
-	return k, c.do(ctx, "POST", "/v1/hub/key/switch", KeySwitchRequest{Force: force}, &k)
-}
-
-// VolumeBytes is the size of all of an export's volumes.
-func (x Export) VolumeBytes() int64 {
-	var total int64
-	for _, v := range x.Volumes {
-		total += v.Size
-	}
-	return total
+func (c *Client) SwitchHubKey(ctx context.Context, force bool) (api.HubKey, error) {
+	var k api.HubKey
+	return k, c.do(ctx, "POST", "/v1/hub/key/switch", api.KeySwitchRequest{Force: force}, &k)
 }
 
 // DownloadExport copies an export's volumes into dir: free space checked
 // first, each volume written under a temporary name, checked against its
 // size and SHA-256, then renamed. progress (may be nil) gets byte counts.
 // It returns the volume paths.
-func (c *Client) DownloadExport(ctx context.Context, x Export, dir string, progress func(int64)) ([]string, error) {
+func (c *Client) DownloadExport(ctx context.Context, x api.Export, dir string, progress func(int64)) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -322,19 +160,7 @@ type progressWriter func(int64)
 
 func (p progressWriter) Write(b []byte) (int, error) { p(int64(len(b))); return len(b), nil }
 
-// ImportRefusal is POST /v1/sites/{name}/import-refusals: a site's bundle
-// the client refused before uploading it, recorded by the hub as a refused
-// import. Code is one of the import refusal codes (docs/sync-protocol.md)
-// or "missing_volume"; the other fields come from the manifest as read.
-type ImportRefusal struct {
-	Code     string `json:"code"`
-	Reason   string `json:"reason"`
-	BundleID string `json:"bundle_id,omitempty"`
-	Sequence uint64 `json:"sequence,omitempty"`
-	Digest   string `json:"digest,omitempty"`
-}
-
 // ReportImportRefusal records at the hub a site's bundle refused locally.
-func (c *Client) ReportImportRefusal(ctx context.Context, site string, r ImportRefusal) error {
+func (c *Client) ReportImportRefusal(ctx context.Context, site string, r api.ImportRefusal) error {
 	return c.do(ctx, "POST", sitePath(site, "import-refusals"), r, nil)
 }
