@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/datadir"
 	"github.com/eucora/eucora/internal/digest"
 )
 
@@ -25,6 +26,7 @@ const (
 	exitMissingVol   = 23
 	exitDenied       = 24
 	exitUnavailable  = 25
+	exitBusy         = 26
 	exitInterrupted  = 130
 )
 
@@ -71,7 +73,7 @@ var exitCodes = []exitCodeInfo{
 	{exitOK, "ok", "success", nil},
 	{exitError, "error", "any other error", nil},
 	{exitUsage, "usage", "bad command line: unknown flag, missing or malformed argument", anyOf(as[*usageError](), isMissingFlag)},
-	{exitNotInit, "not-initialised", "data directory or key not initialised", nil},
+	{exitNotInit, "not-initialised", "data directory or key not initialised", is(datadir.ErrNotInitialised)},
 	{exitNoSpace, "no-space", "not enough free space for the work (a 64 MiB reserve is kept free), or the disk filled up", is(cas.ErrNoSpace, syscall.ENOSPC, syscall.EDQUOT)},
 	{exitBadSignature, "bad-signature", "bad signature, or signed by an unknown or untrusted key", nil},
 	{exitCorrupt, "corrupt", "hash mismatch, truncated or corrupt data, malformed input", as[*digest.MismatchError]()},
@@ -79,6 +81,7 @@ var exitCodes = []exitCodeInfo{
 	{exitMissingVol, "missing-volume", "one or more bundle volumes are missing", nil},
 	{exitDenied, "denied", "refused by policy: authentication, RBAC, separation of duties, guardrails", nil},
 	{exitUnavailable, "unavailable", "hub unreachable or without a leader; retry later", nil},
+	{exitBusy, "busy", "the data directory is in use by another eucora process (the message names its pid)", is(datadir.ErrBusy)},
 	{exitInterrupted, "interrupted", "interrupted by a signal", is(context.Canceled)},
 }
 

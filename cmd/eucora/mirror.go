@@ -81,7 +81,7 @@ func mirrorCreateCmd() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("--keyring: %w", err)
 			}
-			repo, err := mirror.OpenDataDir(data)
+			repo, err := mirror.CreateDataDir(data)
 			if err != nil {
 				return err
 			}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/deploy"
-	"github.com/eucora/eucora/internal/charset"
 )
 
 // Batch is the write set one apply works on. Get sees earlier Sets of the
@@ -100,15 +99,11 @@ func setUint(b Batch, k []byte, n uint64) error {
 	return b.Set(k, binary.BigEndian.AppendUint64(nil, n))
 }
 
-var (
-	nameFirst = charset.Of("a-z0-9")
-	nameRest  = charset.Of("a-z0-9._-")
-)
-
 // ValidName reports whether s is a valid site, origin or node name: 1-63
 // characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit
-// (the regexp `^[a-z0-9][a-z0-9._-]{0,62}$`).
-func ValidName(s string) bool { return charset.Match(s, 1, 63, nameFirst, nameRest) }
+// (the regexp `^[a-z0-9][a-z0-9._-]{0,62}$`). The rule is deploy's, which
+// an edge applies too when it is initialised.
+func ValidName(s string) bool { return deploy.ValidName(s) }
 
 // ValidateSite checks a site record's fields, naming the bad one.
 func ValidateSite(s Site) error {
