@@ -1,17 +1,38 @@
 package hub
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/eucora/eucora/internal/datadir"
 )
+
+// syncBuffer is a log sink safe for the node's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
 
 func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
 
@@ -89,5 +110,46 @@ func TestSecondHubOnHeldDataDir(t *testing.T) {
 	ln.Close()
 	if _, err := cli(n, readToken(t, n)).Status(ctxT(t)); err != nil {
 		t.Fatalf("first node after the refused start: %v", err)
+	}
+}
+
+// TestSingleNodeStartLogsNoWarning starts a single-node hub as 'hub serve'
+// does (production Raft timeouts, INFO log) and reads its log: a normal
+// first start and a restart print no WARN or ERROR line.
+func TestSingleNodeStartLogsNoWarning(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "eucora-data")
+	cfg := Config{DataDir: dir, HTTPAddr: freeAddr(t), RaftAddr: freeAddr(t), NodeID: DefaultNodeID, Bootstrap: true}
+	for _, run := range []string{"first start", "restart"} {
+		var sink syncBuffer
+		cfg.Logger = slog.New(slog.NewTextHandler(&sink, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		srv, err := New(cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", run, err)
+		}
+		select {
+		case <-srv.Ready():
+		case <-time.After(60 * time.Second):
+			srv.Close()
+			t.Fatalf("%s: not ready", run)
+		}
+		if run == "first start" {
+			for deadline := time.Now().Add(30 * time.Second); !exists(filepath.Join(dir, BootstrapTokenFile)); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("no bootstrap token")
+				}
+			}
+		}
+		if err := srv.Close(); err != nil {
+			t.Fatal(err)
+		}
+		log := sink.String()
+		if !strings.Contains(log, "hub serving") {
+			t.Fatalf("%s: log not captured:\n%s", run, log)
+		}
+		for _, line := range strings.Split(log, "\n") {
+			if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+				t.Errorf("%s: %s", run, line)
+			}
+		}
 	}
 }
