@@ -297,6 +297,7 @@ func (e *Edge) trust(st *state) signing.Trust {
 	var keys []*signing.PublicKey
 	for _, k := range st.HubKeys {
 		if pub, err := signing.ParsePublic([]byte(k.PublicPEM), "hub key "+k.KeyID); err == nil {
+			pub.Source = "the last hub-keys record applied"
 			keys = append(keys, pub)
 		}
 	}
