@@ -6,9 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/cas"
@@ -37,6 +37,10 @@ var (
 	ErrState = errors.New("edge state damaged")
 	// ErrBusy: another process holds the edge's lock.
 	ErrBusy = errors.New("edge busy")
+	// ErrNotHubKey: Init was given a key file that is not a hub public key.
+	ErrNotHubKey = errors.New("not a hub public key")
+	// ErrHubDataDir: Init was asked to make an edge in a hub's data directory.
+	ErrHubDataDir = errors.New("a hub's data directory")
 	// ErrUnknownIntent: Admit was asked about an intent the edge does not hold.
 	ErrUnknownIntent = errors.New("intent not held")
 	// ErrIncomplete: the bundle's records reference objects that are
@@ -138,6 +142,9 @@ func (e *IncompleteError) Error() string {
 
 func (e *IncompleteError) Unwrap() error { return ErrIncomplete }
 
+// InitCommand is the command that makes an edge, named when none is found.
+const InitCommand = "eucora edge init --data DIR --site NAME --hub-key HUB.pub"
+
 // Key and file names inside the data directory.
 const (
 	keyName    = "edge"     // DIR/keys/edge.key, DIR/keys/edge.pub
@@ -168,42 +175,56 @@ type Edge struct {
 // (DIR/edge/hub.pub, trusted until a hub-keys record names others) and an empty state. The state file is written last, so
 // an interrupted Init is completed by running it again (the key pair
 // already written is kept). ErrAlreadyInitialised if dir holds an edge.
-func Init(dir, site string, hubKey *signing.PublicKey) (*Edge, error) {
-	if !transfer.ValidName(site) {
-		return nil, fmt.Errorf("site name %q: want 1-128 characters of A-Z a-z 0-9 . _ @ -", site)
+// Refused before anything is written: a site name the hub would not
+// accept (deploy.CheckSiteName), a directory holding a hub's state
+// (ErrHubDataDir) and the edge's own key given as the hub's (ErrNotHubKey).
+// A data directory Init created is removed again if it fails.
+func Init(dir, site string, hubKey *signing.PublicKey) (_ *Edge, err error) {
+	if err := deploy.CheckSiteName(site); err != nil {
+		return nil, err
 	}
 	if hubKey == nil {
 		return nil, errors.New("no hub key given: an edge trusts exactly one hub key")
 	}
-	if site == transfer.HubEndpoint {
-		return nil, fmt.Errorf("site name %q is reserved for the hub", site)
+	if dir == "" {
+		dir = datadir.Default
 	}
-	d, err := datadir.Open(dir)
-	if err != nil {
+	probe := datadir.Dir{Root: dir}
+	if err := refuseHubDir(probe); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(statePath(d.Edge())); err == nil {
-		return nil, fmt.Errorf("%w: %s", ErrAlreadyInitialised, statePath(d.Edge()))
+	if _, err := os.Stat(statePath(probe.Edge())); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrAlreadyInitialised, statePath(probe.Edge()))
 	}
-	if err := os.MkdirAll(d.Edge(), 0o700); err != nil {
-		return nil, err
-	}
-	keyPath := filepath.Join(d.Keys(), keyName+".key")
+	keyPath := filepath.Join(probe.Keys(), keyName+".key")
 	var key *signing.PrivateKey
 	if _, err := os.Stat(keyPath); err == nil {
 		if key, err = signing.LoadPrivate(keyPath); err != nil {
 			return nil, err
 		}
-	} else {
+		if key.ID == hubKey.ID {
+			return nil, fmt.Errorf("%w: the hub key given (%s) is this edge's own public key (%s)", ErrNotHubKey, hubKey.ID, keyPath)
+		}
+	}
+	d, err := datadir.Create(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			d.Discard()
+		}
+	}()
+	if err := os.MkdirAll(d.Edge(), 0o700); err != nil {
+		return nil, err
+	}
+	if key == nil {
 		if key, err = signing.Generate(); err != nil {
 			return nil, err
 		}
 		if _, _, err := signing.WriteKeyPair(d.Keys(), keyName, key); err != nil {
 			return nil, err
 		}
-	}
-	if key.ID == hubKey.ID {
-		return nil, errors.New("the hub key given is this edge's own key")
 	}
 	if err := atomicfile.WriteFile(filepath.Join(d.Root, pubFile), signing.EncodePublic(key.Public()), 0o644); err != nil {
 		return nil, err
@@ -217,15 +238,28 @@ func Init(dir, site string, hubKey *signing.PublicKey) (*Edge, error) {
 	return Open(dir)
 }
 
+// refuseHubDir refuses a data directory that holds a hub's state: an edge
+// and a hub never share one (the hub's keys, token and Raft state would sit
+// beside the edge's, and each would read the other's cas/).
+func refuseHubDir(d datadir.Dir) error {
+	for _, p := range []string{d.Hub(), filepath.Join(d.Root, "bootstrap.token"), filepath.Join(d.Keys(), "hub.key")} {
+		if _, err := os.Stat(p); err == nil {
+			return fmt.Errorf("%w: %s holds %s: it is a hub's data directory, and an edge needs one of its own; give another --data (for example --data /var/lib/eucora-edge)",
+				ErrHubDataDir, d.Root, p)
+		}
+	}
+	return nil
+}
+
 // Open opens the edge in dir. ErrNotInitialised if there is none.
 func Open(dir string) (*Edge, error) {
 	if dir == "" {
 		dir = datadir.Default
 	}
-	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("%w: data directory %s: %v", ErrNotInitialised, dir, err)
+	d, err := datadir.Open(dir, InitCommand)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotInitialised, err)
 	}
-	d := datadir.Dir{Root: dir}
 	st, err := loadState(d.Edge())
 	if err != nil {
 		return nil, err
@@ -265,6 +299,7 @@ func (e *Edge) trust(st *state) signing.Trust {
 	var keys []*signing.PublicKey
 	for _, k := range st.HubKeys {
 		if pub, err := signing.ParsePublic([]byte(k.PublicPEM), "hub key "+k.KeyID); err == nil {
+			pub.Source = "the last hub-keys record applied"
 			keys = append(keys, pub)
 		}
 	}
@@ -279,15 +314,12 @@ func (e *Edge) Store() *cas.Store { return e.store }
 
 // lock takes the edge's exclusive lock; call the returned func to release.
 func (e *Edge) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(e.dir.Edge(), lockFile), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
+	release, err := datadir.Lock(filepath.Join(e.dir.Edge(), lockFile))
+	var be *datadir.BusyError
+	if errors.As(err, &be) {
+		return nil, fmt.Errorf("%w: another eucora process (%s) is working on the edge in %s; let it finish (an import or export) and run this again", ErrBusy, be.Holder(), e.dir.Root)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%w: another eucora process is using %s", ErrBusy, e.dir.Root)
-	}
-	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+	return release, err
 }
 
 // now is max(local clock, trusted hub time), in UTC.

@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -323,8 +324,9 @@ func TestImportLocked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Import(context.Background(), []string{dirOf(b1)}, ImportOptions{}); !errors.Is(err, ErrBusy) {
-		t.Fatalf("import while locked: %v", err)
+	_, err = e.Import(context.Background(), []string{dirOf(b1)}, ImportOptions{})
+	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "(pid "+strconv.Itoa(os.Getpid())+")") || !strings.Contains(err.Error(), e.dir.Root) {
+		t.Fatalf("import while locked: %v, want ErrBusy naming the holder's pid and the directory", err)
 	}
 	unlock()
 	mustImport(t, e, b1)

@@ -255,11 +255,17 @@ func validBackupName(n string) bool {
 // whose configuration is nodeID at raftAddr alone. `hub serve` with the
 // same --node-id and --raft then leads a one-node cluster that can grow
 // with --join. dataDir must hold no hub state.
-func Restore(r io.Reader, dataDir, nodeID, raftAddr string) (BackupManifest, error) {
-	dir, err := datadir.Open(dataDir)
+// A failed restore removes the data directory if it created it.
+func Restore(r io.Reader, dataDir, nodeID, raftAddr string) (_ BackupManifest, err error) {
+	dir, err := datadir.Create(dataDir)
 	if err != nil {
 		return BackupManifest{}, err
 	}
+	defer func() {
+		if err != nil {
+			dir.Discard()
+		}
+	}()
 	for _, p := range []string{filepath.Join(dir.Hub(), "fsm"), filepath.Join(dir.Hub(), "raft.db")} {
 		if _, err := os.Stat(p); err == nil {
 			return BackupManifest{}, fmt.Errorf("%s exists: restore needs a data directory without hub state", p)

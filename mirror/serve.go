@@ -266,13 +266,34 @@ func (h *Handler) index(w http.ResponseWriter) {
 	io.WriteString(w, strings.Join(lines, "\n")+"\n")
 }
 
+// CreateCommand is the command that makes a data directory for mirrors,
+// named when one is missing.
+const CreateCommand = "eucora mirror apt create NAME --url URL --dist DIST --keyring FILE"
+
 // OpenDataDir opens the mirror state of the data directory dataDir: its
-// cas/ store and mirror/ state, as laid out by internal/datadir.
+// cas/ store and mirror/ state, as laid out by internal/datadir. The data
+// directory must exist (a *datadir.NotInitialisedError naming it and
+// CreateCommand otherwise); inside it, missing cas/ and mirror/ parts are
+// created empty.
 func OpenDataDir(dataDir string) (*Repo, error) {
-	d, err := datadir.Open(dataDir)
+	d, err := datadir.Open(dataDir, CreateCommand)
 	if err != nil {
 		return nil, err
 	}
+	return openRepoIn(d)
+}
+
+// CreateDataDir is OpenDataDir that also creates the data directory if it
+// does not exist: for 'mirror apt create', which makes the first state.
+func CreateDataDir(dataDir string) (*Repo, error) {
+	d, err := datadir.Create(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return openRepoIn(d)
+}
+
+func openRepoIn(d datadir.Dir) (*Repo, error) {
 	st, err := cas.Open(d.CAS())
 	if err != nil {
 		return nil, err

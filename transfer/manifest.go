@@ -11,6 +11,7 @@ import (
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/internal/charset"
+	"github.com/eucora/eucora/internal/clip"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
 )
@@ -404,7 +405,12 @@ func ReadSigned(envelope []byte, trust signing.Trust) (*Signed, error) {
 	payload, keyID, err := signing.Verify(env, trust, env.PayloadType)
 	if err != nil {
 		if errors.Is(err, ErrUnknownKey) {
-			return nil, fmt.Errorf("%w (trusted keys: %s)", err, trustedIDs(trust))
+			signers := make([]string, len(env.Signatures))
+			for i, sig := range env.Signatures {
+				signers[i] = keyIDText(sig.KeyID)
+			}
+			return nil, fmt.Errorf("%w: the bundle is signed by key %s, which is not trusted here (trusted: %s)",
+				ErrUnknownKey, strings.Join(signers, ", "), trustedIDs(trust))
 		}
 		if isSigErr(err) {
 			return nil, err
@@ -456,14 +462,27 @@ func parseManifestAs(payload []byte, format string) (*Manifest, error) {
 	return m, nil
 }
 
+// keyIDText shows a key id read from a bundle: as is when it looks like
+// one (hex), else quoted and cut, since it is untrusted input.
+func keyIDText(id string) string {
+	if id != "" && len(id) <= 64 && strings.Trim(id, "0123456789abcdef") == "" {
+		return id
+	}
+	return fmt.Sprintf("%q", clip.String(id, 80))
+}
+
 // trustedIDs lists the trusted key ids (shortened, sorted) for messages.
 func trustedIDs(trust signing.Trust) string {
 	if len(trust) == 0 {
 		return "no keys"
 	}
 	ids := make([]string, 0, len(trust))
-	for id := range trust {
-		ids = append(ids, short(id))
+	for id, k := range trust {
+		if k.Source != "" {
+			ids = append(ids, short(id)+" from "+k.Source)
+		} else {
+			ids = append(ids, short(id))
+		}
 	}
 	sort.Strings(ids)
 	return strings.Join(ids, ", ")

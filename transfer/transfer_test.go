@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -306,6 +307,15 @@ func TestWrongKeyAndExpiry(t *testing.T) {
 	res := mustCreate(t, src, filepath.Join(dir, "out"), key, 0, Header{Source: "hub", Created: past, Expires: past.Add(time.Hour)})
 	if _, err := OpenVolume(res.Volumes[0], trustOf(other)); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("wrong key: %v", err)
+	}
+	// The refusal names the signer in full and where each trusted key came from.
+	pub := other.Public()
+	pub.Source = "keys/other.pub"
+	_, err := OpenVolume(res.Volumes[0], signing.NewTrust(pub))
+	for _, want := range []string{"signed by key " + key.ID, other.ID[:16] + " from keys/other.pub"} {
+		if !strings.Contains(fmt.Sprint(err), want) {
+			t.Errorf("wrong key: %v does not say %q", err, want)
+		}
 	}
 	v, err := OpenVolume(res.Volumes[0], trustOf(key))
 	if err != nil {

@@ -408,7 +408,7 @@ func copyObjs(args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := datadir.Open(*data)
+	d, err := datadir.Create(*data)
 	if err != nil {
 		return err
 	}

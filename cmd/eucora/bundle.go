@@ -288,7 +288,11 @@ func runBundleVerify(ctx context.Context, out *output, o bundleVerifyOptions, pa
 		for _, b := range bundles {
 			state := "all volumes present"
 			if len(b.Missing) > 0 {
-				state = fmt.Sprintf("MISSING volume(s) %s of %d", joinInts(b.Missing), b.Volumes)
+				names := make([]string, len(b.Missing))
+				for i, n := range b.Missing {
+					names[i] = transfer.VolumeFileName(b.BundleID, n, b.Volumes)
+				}
+				state = fmt.Sprintf("MISSING volume(s) %s of %d (files %s)", joinInts(b.Missing), b.Volumes, strings.Join(names, ", "))
 			}
 			fmt.Fprintf(w, "bundle %s: %d of %d volume(s) given, %s; signed by key %s\n", b.BundleID, len(b.Given), b.Volumes, state, b.KeyID[:16])
 			if b.Expired {

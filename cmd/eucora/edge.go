@@ -10,10 +10,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/edge"
 	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/progress"
-	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
 )
 
@@ -56,9 +56,12 @@ func edgeInitCommand() *cli.Command {
 }
 
 func runEdgeInit(out *output, o edgeInitOptions) error {
-	hub, err := signing.LoadPublic(o.hubKey)
+	if err := deploy.CheckSiteName(o.site); err != nil {
+		return usageErrorf("--site: %v", err)
+	}
+	hub, err := edge.LoadHubKey(o.hubKey)
 	if err != nil {
-		return err
+		return fmt.Errorf("--hub-key: %w", err)
 	}
 	e, err := edge.Init(o.data, o.site, hub)
 	if err != nil {

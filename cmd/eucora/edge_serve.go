@@ -21,7 +21,7 @@ import (
 )
 
 type edgeServeOptions struct {
-	data, listen, hub, tokenFile, interval, bandwidth string
+	data, listen, hub, tokenFile, interval, bandwidth, accessLog string
 }
 
 func edgeServeCommand() *cli.Command {
@@ -29,7 +29,7 @@ func edgeServeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "serve",
 		Usage:     "serve APT publications and distribution-point content; with --hub, sync with the hub over the network",
-		UsageText: "eucora edge serve --data DIR [--listen 127.0.0.1:8450] [--hub URL --token-file FILE] [--interval 30s] [--bandwidth 4Mbit/s]",
+		UsageText: "eucora edge serve --data DIR [--listen 127.0.0.1:8450] [--hub URL --token-file FILE] [--interval 30s] [--bandwidth 4Mbit/s] [--access-log stderr|FILE|off]",
 		Description: "Serves, every object verified against its digest before it is served, with Range:\n" +
 			"  /apt/PREFIX/...                  APT publications the edge holds, byte-identical to the hub's\n" +
 			"                                   (apt: deb [signed-by=KEY] http://ADDR/apt/PREFIX DIST COMPONENT)\n" +
@@ -40,6 +40,8 @@ func edgeServeCommand() *cli.Command {
 			"With --hub, every --interval: push an edge export to the hub, pull the site's export\n" +
 			"and apply it (same checks as 'edge import'), downloads resumed with Range and capped\n" +
 			"by --bandwidth (e.g. 512KiB/s, 4Mbit/s); failures retried with backoff (1s to 5m).\n" +
+			"Every request is logged once answered (--access-log): method, path, status, bytes,\n" +
+			"duration_ms, remote and user_agent, at INFO.\n" +
 			"SIGINT or SIGTERM stops it gracefully. docs/sync-protocol.md describes the flow.",
 		Flags: []cli.Flag{
 			dataFlag(&o.data),
@@ -48,6 +50,7 @@ func edgeServeCommand() *cli.Command {
 			&cli.StringFlag{Name: "token-file", Usage: "file holding the hub API token", Destination: &o.tokenFile},
 			&cli.StringFlag{Name: "interval", Value: "30s", Usage: "time between sync rounds", Destination: &o.interval},
 			&cli.StringFlag{Name: "bandwidth", Usage: "download cap, e.g. 512KiB/s or 4Mbit/s (default: none)", Destination: &o.bandwidth},
+			accessLogFlag(&o.accessLog),
 		},
 		Action: func(c *cli.Context) error {
 			out, err := outputFrom(c)
@@ -101,6 +104,11 @@ func runEdgeServe(ctx context.Context, out *output, o edgeServeOptions) error {
 		return err
 	}
 	log := serveLogger(out)
+	access, closeAccess, err := openAccessLog(o.accessLog, log)
+	if err != nil {
+		return err
+	}
+	defer closeAccess()
 	srv, err := edge.NewServer(e, log)
 	if err != nil {
 		return err
@@ -109,7 +117,7 @@ func runEdgeServe(ctx context.Context, out *output, o edgeServeOptions) error {
 	if err != nil {
 		return err
 	}
-	limits := httpserve.Options{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	limits := httpserve.Options{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), AccessLog: access}
 	hs := httpserve.Server(srv, limits)
 	served := make(chan error, 1)
 	go func() { served <- httpserve.Serve(hs, ln, limits) }()

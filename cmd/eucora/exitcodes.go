@@ -12,6 +12,7 @@ import (
 	"github.com/eucora/eucora/hub"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/datadir"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/mirror"
@@ -33,6 +34,7 @@ const (
 	exitMissingVol   = 23
 	exitDenied       = 24
 	exitUnavailable  = 25
+	exitBusy         = 26
 	exitInterrupted  = 130
 )
 
@@ -81,8 +83,8 @@ func anyOf(ms ...func(error) bool) func(error) bool {
 var exitCodes = []exitCodeInfo{
 	{exitOK, "ok", "success", nil},
 	{exitError, "error", "any other error", nil},
-	{exitUsage, "usage", "bad command line: unknown flag, missing or malformed argument", anyOf(as[*usageError](), isMissingFlag)},
-	{exitNotInit, "not-initialised", "data directory or key not initialised", is(edge.ErrNotInitialised, mirror.ErrNotFound, signing.ErrKeyFile, transfer.ErrNotEnrolled)},
+	{exitUsage, "usage", "bad command line: unknown flag, missing or malformed argument", anyOf(as[*usageError](), isMissingFlag, is(edge.ErrNotHubKey, edge.ErrHubDataDir))},
+	{exitNotInit, "not-initialised", "data directory or key not initialised", is(datadir.ErrNotInitialised, edge.ErrNotInitialised, mirror.ErrNotFound, signing.ErrKeyFile, transfer.ErrNotEnrolled)},
 	{exitNoSpace, "no-space", "not enough free space for the work (a 64 MiB reserve is kept free), or the disk filled up", is(cas.ErrNoSpace, syscall.ENOSPC, syscall.EDQUOT)},
 	{exitBadSignature, "bad-signature", "bad signature, or signed by an unknown or untrusted key",
 		is(transfer.ErrBadSignature, transfer.ErrUnknownKey, signing.ErrBadSignature, signing.ErrUnknownKey, mirror.ErrBadSignature, mirror.ErrUnknownKey)},
@@ -95,6 +97,7 @@ var exitCodes = []exitCodeInfo{
 	{exitMissingVol, "missing-volume", "one or more bundle volumes are missing", is(transfer.ErrMissingVolume)},
 	{exitDenied, "denied", "refused by policy: authentication, RBAC, separation of duties, guardrails", is(client.ErrDenied, deploy.ErrDenied)},
 	{exitUnavailable, "unavailable", "hub unreachable or without a leader; retry later", is(client.ErrUnavailable)},
+	{exitBusy, "busy", "the data directory is in use by another eucora process (the message names its pid)", is(datadir.ErrBusy, edge.ErrBusy)},
 	{exitInterrupted, "interrupted", "interrupted by a signal", is(context.Canceled)},
 }
 

@@ -5,13 +5,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/eucora/eucora/internal/datadir"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -103,11 +108,45 @@ func addGlobalFlags(app *cli.App) {
 			}
 			if c.Action == nil && len(c.Subcommands) > 0 {
 				c.Action = unknownCommand
+			} else if c.Action != nil && hasFlag(c, "data") {
+				c.Action = leaveNoFreshDataDir(c.Action)
 			}
 			walk(c.Subcommands)
 		}
 	}
 	walk(app.Commands)
+}
+
+// leaveNoFreshDataDir makes a failing command leave behind no data
+// directory it created: if --data did not exist before the command and
+// holds nothing but empty directories after it failed, it is removed.
+// Commands that need an existing data directory create none (they fail with
+// exit 10, datadir.Open), and those that make state remove what they wrote
+// on a failed start (datadir.Dir.Discard); this catches the rest, such as a
+// 'mirror apt create' refused after it made the directory.
+func leaveNoFreshDataDir(action cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		root := c.String("data")
+		if root == "" {
+			root = datadir.Default
+		}
+		_, err := os.Lstat(root)
+		fresh := errors.Is(err, fs.ErrNotExist)
+		err = action(c)
+		if err != nil && fresh {
+			datadir.RemoveEmpty(root)
+		}
+		return err
+	}
+}
+
+func hasFlag(c *cli.Command, name string) bool {
+	for _, f := range c.Flags {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }
 
 func globalFlags() []cli.Flag {

@@ -73,7 +73,7 @@ func mirrorCreateCmd() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("--keyring: %w", err)
 			}
-			repo, err := mirror.OpenDataDir(data)
+			repo, err := mirror.CreateDataDir(data)
 			if err != nil {
 				return err
 			}
@@ -471,7 +471,7 @@ func mirrorVerifyCmd() *cli.Command {
 }
 
 func mirrorServeCmd() *cli.Command {
-	var data, listen string
+	var data, listen, accessLog string
 	return &cli.Command{
 		Name:      "serve",
 		Usage:     "serve every publication over HTTP at /PREFIX/ (objects verified before serving)",
@@ -479,13 +479,19 @@ func mirrorServeCmd() *cli.Command {
 		Flags: []cli.Flag{
 			dataFlag(&data),
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "address to listen on", Destination: &listen},
+			accessLogFlag(&accessLog),
 		},
 		Action: func(c *cli.Context) error {
 			out, err := outputFrom(c)
 			if err != nil {
 				return err
 			}
-			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			log := serveLogger(out)
+			access, closeAccess, err := openAccessLog(accessLog, log)
+			if err != nil {
+				return err
+			}
+			defer closeAccess()
 			h, err := mirror.OpenHandler(data, log)
 			if err != nil {
 				return err
@@ -494,7 +500,7 @@ func mirrorServeCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			limits := httpserve.Options{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+			limits := httpserve.Options{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), AccessLog: access}
 			srv := httpserve.Server(h, limits)
 			if err := out.emit(map[string]string{"listen": ln.Addr().String(), "url": "http://" + ln.Addr().String() + "/"}, func(w io.Writer) {
 				fmt.Fprintf(w, "serving APT publications at http://%s/\n", ln.Addr())

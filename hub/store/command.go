@@ -227,7 +227,7 @@ type Event struct {
 }
 
 // HubOrigin is the origin of events the hub writes itself.
-const HubOrigin = "hub"
+const HubOrigin = deploy.ReservedSiteName
 
 // Command bodies.
 type (

@@ -3,7 +3,7 @@ package store
 import (
 	"fmt"
 
-	"github.com/eucora/eucora/internal/charset"
+	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
 )
@@ -17,15 +17,11 @@ var siteHandlers = map[string]handler{
 	CmdSiteAssign: withBody(applySiteAssign),
 }
 
-var (
-	nameFirst = charset.Of("a-z0-9")
-	nameRest  = charset.Of("a-z0-9._-")
-)
-
 // ValidName reports whether s is a valid site, origin or node name: 1-63
 // characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit
-// (the regexp `^[a-z0-9][a-z0-9._-]{0,62}$`).
-func ValidName(s string) bool { return charset.Match(s, 1, 63, nameFirst, nameRest) }
+// (the regexp `^[a-z0-9][a-z0-9._-]{0,62}$`). The rule is deploy's, which
+// an edge applies too when it is initialised.
+func ValidName(s string) bool { return deploy.ValidName(s) }
 
 // ValidateSite checks a site record's fields, naming the bad one.
 func ValidateSite(s Site) error {

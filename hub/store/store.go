@@ -56,23 +56,51 @@ type Store struct {
 	readyTerm atomic.Uint64 // term in which this leader applied a barrier
 }
 
-// slogWriter forwards raft's hclog lines to slog.
+// slogWriter forwards raft's hclog lines ("[LEVEL]  raft: message: k=v",
+// written without a time stamp) to slog at their level, except the warnings
+// that are normal while a node starts (startNoise), which go at INFO.
 type slogWriter struct{ l *slog.Logger }
 
 func (w slogWriter) Write(p []byte) (int, error) {
 	sc := bufio.NewScanner(strings.NewReader(string(p)))
 	for sc.Scan() {
-		line := sc.Text()
+		level, msg := splitHclog(sc.Text())
 		switch {
-		case strings.Contains(line, "[ERROR]"):
-			w.l.Error(line)
-		case strings.Contains(line, "[WARN]"):
-			w.l.Warn(line)
+		case level == "ERROR":
+			w.l.Error(msg)
+		case level == "WARN" && !startNoise(msg):
+			w.l.Warn(msg)
 		default:
-			w.l.Info(line)
+			w.l.Info(msg)
 		}
 	}
 	return len(p), nil
+}
+
+// splitHclog splits an hclog line into its level and the rest.
+func splitHclog(line string) (level, msg string) {
+	if rest, ok := strings.CutPrefix(line, "["); ok {
+		if lv, m, ok := strings.Cut(rest, "]"); ok {
+			return lv, strings.TrimSpace(m)
+		}
+	}
+	return "", line
+}
+
+// startNoise reports whether a raft warning is one every node logs on a
+// normal start, so that a single-node hub starts without a WARN: the first
+// election of a node that has heard from no leader since it started (an
+// empty last-leader-addr; a node that lost its leader names it, and that
+// stays a warning), and a node waiting to be bootstrapped or joined.
+func startNoise(msg string) bool {
+	switch {
+	case strings.HasPrefix(msg, "raft: heartbeat timeout reached, starting election") &&
+		strings.Contains(msg+" ", "last-leader-addr= "):
+		return true
+	case msg == "raft: no known peers, aborting election":
+		return true
+	}
+	return false
 }
 
 // Open opens or creates the node's state under cfg.Dir and starts Raft. It
@@ -96,7 +124,7 @@ func Open(cfg Config) (*Store, error) {
 		s.closeStores()
 		return nil, err
 	}
-	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{l}})
+	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{l}, DisableTime: true})
 	s.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
 	if err != nil {
 		return fail(fmt.Errorf("raft log %s: %w", cfg.Dir, err))

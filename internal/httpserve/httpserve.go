@@ -8,11 +8,15 @@
 // A connection over a cap is answered "503 Service Unavailable" with
 // Retry-After and closed at once; the server keeps accepting, so one client
 // cannot starve the others by holding sockets.
+//
+// With Options.AccessLog set, every request is logged once it is answered
+// (AccessLog, in accesslog.go).
 package httpserve
 
 import (
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -46,6 +50,8 @@ type Options struct {
 	MaxConns      int
 	MaxConnsPerIP int
 	ErrorLog      *log.Logger
+	// AccessLog, if set, gets one INFO line per request (see AccessLog).
+	AccessLog *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -74,8 +80,12 @@ func (o Options) withDefaults() Options {
 // deadline. Serve it on Listen(ln, o) so the connection caps apply.
 func Server(h http.Handler, o Options) *http.Server {
 	o = o.withDefaults()
+	h = BodyDeadline(h, o.BodyGrace, o.BodyMinRate)
+	if o.AccessLog != nil {
+		h = AccessLog(h, o.AccessLog)
+	}
 	return &http.Server{
-		Handler:           BodyDeadline(h, o.BodyGrace, o.BodyMinRate),
+		Handler:           h,
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
 		IdleTimeout:       o.IdleTimeout,
 		ErrorLog:          o.ErrorLog,

@@ -54,6 +54,9 @@ type PrivateKey struct {
 type PublicKey struct {
 	Key ed25519.PublicKey
 	ID  string
+	// Source says where the key was read from (LoadPublic: the file), for
+	// messages such as a refusal naming the keys trusted; may be empty.
+	Source string
 }
 
 // Public returns the public half.
@@ -162,7 +165,12 @@ func LoadPublic(path string) (*PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrKeyFile, err)
 	}
-	return ParsePublic(b, path)
+	k, err := ParsePublic(b, path)
+	if err != nil {
+		return nil, err
+	}
+	k.Source = path
+	return k, nil
 }
 
 // ParsePublic decodes a PKIX PEM Ed25519 public key; name labels errors.
