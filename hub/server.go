@@ -74,6 +74,13 @@ type Config struct {
 	Fast              bool
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
+	// ElectionTimeout, if set, overrides Fast's Raft timeouts (tests;
+	// see store.Config).
+	ElectionTimeout time.Duration
+	// Raft replaces Raft's transport and stores with in-memory ones
+	// (in-process tests only; see store.RaftDeps). HTTP, blobs and the
+	// FSM state stay as they are.
+	Raft store.RaftDeps
 	// DutyInterval is how often background duties run (default 1s).
 	DutyInterval time.Duration
 	// LargeBodies is how many large request bodies (imports, event
@@ -153,6 +160,7 @@ func New(cfg Config) (*Server, error) {
 	s.store, err = store.Open(store.Config{
 		Dir: s.dir.Hub(), NodeID: cfg.NodeID, RaftAddr: cfg.RaftAddr, Logger: s.log, Fast: cfg.Fast,
 		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs,
+		ElectionTimeout: cfg.ElectionTimeout, Raft: cfg.Raft,
 		OnApply: func(d time.Duration) { s.metrics.fsmApply.Observe(d.Seconds()) },
 	})
 	if err != nil {
