@@ -83,7 +83,7 @@ var roleLetter = map[deploy.Role]string{
 }
 
 func TestRBACMatrix(t *testing.T) {
-	nodes, admin := startCluster(t, 1)
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)
@@ -244,7 +244,7 @@ func rbacRequest(t *testing.T, ac *client.Client, rt Route, bhex string, blob []
 }
 
 func TestScopedTokens(t *testing.T) {
-	nodes, admin := startCluster(t, 1)
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)
@@ -303,7 +303,7 @@ func TestScopedTokens(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	nodes, admin := startCluster(t, 1)
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	cases := []struct {
