@@ -32,7 +32,7 @@ func do(t *testing.T, method, url string, auth []string, body string) (int, stri
 }
 
 func TestAPIEdgeCases(t *testing.T) {
-	nodes, admin := startCluster(t, 1)
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	bearer := "Bearer " + admin
 

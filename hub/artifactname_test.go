@@ -14,7 +14,7 @@ import (
 // otherwise) and unique per app, version and channel (409 otherwise);
 // neither refusal stores anything.
 func TestArtifactNames(t *testing.T) {
-	nodes, _ := startCluster(t, 1)
+	nodes, _ := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	pinClock(t, time.Now().UTC().Truncate(time.Second))

@@ -14,7 +14,7 @@ import (
 // every denial of an authenticated insider is still audited: one by one
 // within the caller's budget, the rest in aggregate events with counts.
 func TestAnonymousFloodDoesNotHideInsiderDenials(t *testing.T) {
-	nodes, admin := startCluster(t, 1)
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)

@@ -15,7 +15,7 @@ import (
 )
 
 func TestBackupRestoreGrowsBackToThree(t *testing.T) {
-	nodes, tok := startCluster(t, 3)
+	nodes, tok := makeCluster(t, 3, clusterOpts{})
 	ctx := ctxT(t)
 	c := cli(nodes[1], tok)
 	for _, name := range []string{"berlin", "paris"} {

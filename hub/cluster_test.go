@@ -73,38 +73,37 @@ func writeSites(t testing.TB, nodes []*testNode, tok, prefix string, acks *atomi
 	var acked []string
 	for k := 0; acks.Load() < total; k++ {
 		name := fmt.Sprintf("%s-%d", prefix, k)
-		// Retries are bounded by time, not count, with a growing pause:
-		// while a new leader is elected, followers still forward to the
-		// dead one, and a count runs out in milliseconds on a busy machine.
-		deadline := time.Now().Add(30 * time.Second)
-		pause := 5 * time.Millisecond
-		for try := 0; ; try++ {
+		// While a new leader is elected, followers still forward to the
+		// dead one: poll bounds the retries by time, with a growing pause.
+		var err error
+		try := 0
+		done := poll(30*time.Second, func() bool {
 			n := nodes[(k+try)%len(nodes)]
+			try++
 			if n.down.Load() {
-				continue
+				return false
 			}
-			_, err := cli(n, tok).CreateSite(ctxT(t), api.SiteRequest{Name: name, Class: "online"})
-			if err == nil {
+			_, err = cli(n, tok).CreateSite(ctxT(t), api.SiteRequest{Name: name, Class: "online"})
+			switch {
+			case err == nil:
 				acked = append(acked, name)
 				acks.Add(1)
-				break
+				return true
+			case errors.Is(err, client.ErrConflict):
+				return true // an earlier ambiguous attempt was applied: not acknowledged to us
 			}
-			if errors.Is(err, client.ErrConflict) {
-				break // an earlier ambiguous attempt was applied: not acknowledged to us
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("write %s never succeeded in 30 s: %v", name, err)
-				return acked
-			}
-			time.Sleep(pause)
-			pause = min(2*pause, 200*time.Millisecond)
+			return false
+		})
+		if !done {
+			t.Errorf("write %s never succeeded in 30 s: %v", name, err)
+			return acked
 		}
 	}
 	return acked
 }
 
 func TestClusterLeaderLossDuringConcurrentWrites(t *testing.T) {
-	nodes, tok := startCluster(t, 3)
+	nodes, tok := makeCluster(t, 3, clusterOpts{})
 	var acks atomic.Int64
 	var mu sync.Mutex
 	var all []string
@@ -121,9 +120,7 @@ func TestClusterLeaderLossDuringConcurrentWrites(t *testing.T) {
 	}
 	eventually(t, "some writes", func() bool { return acks.Load() >= 30 })
 	old := leaderOf(t, nodes)
-	old.down.Store(true) // writers skip it from now on
-	old.srv.crash()
-	old.srv = nil
+	old.crash() // writers skip it from now on
 	eventually(t, "a new leader", func() bool {
 		for _, n := range nodes {
 			if n != old && n.srv != nil && n.srv.Store().IsLeader() {
@@ -134,6 +131,7 @@ func TestClusterLeaderLossDuringConcurrentWrites(t *testing.T) {
 	})
 	wg.Wait()
 	old.start(t, false, "", "")
+	old.down.Store(false)
 	waitReady(t, old)
 	eventually(t, "every acknowledged write on every node", func() bool { return hasAll(t, nodes, all) })
 	if len(all) < 150 {
@@ -144,8 +142,50 @@ func TestClusterLeaderLossDuringConcurrentWrites(t *testing.T) {
 	}
 }
 
+// TestClusterLeaderPartitionedFromRaft cuts the leader's Raft traffic
+// while its HTTP API stays up: the majority elects a new leader and takes
+// writes, the isolated node acknowledges none, and once healed it follows
+// the new leader and holds exactly the acknowledged writes.
+func TestClusterLeaderPartitionedFromRaft(t *testing.T) {
+	nodes, tok := makeCluster(t, 3, clusterOpts{})
+	createSite(t, nodes, tok, api.SiteRequest{Name: "before", Class: "online"})
+	old := leaderOf(t, nodes)
+	var rest []*testNode
+	for _, n := range nodes {
+		if n != old {
+			rest = append(rest, n)
+		}
+	}
+	old.partition(t)
+	leaderOf(t, rest)
+	want := []string{"before"}
+	for i := range 5 {
+		name := fmt.Sprintf("during-%d", i)
+		createSite(t, rest, tok, api.SiteRequest{Name: name, Class: "online"})
+		want = append(want, name)
+	}
+	// The isolated node cannot commit: whether it still thinks it leads or
+	// knows it does not, a write sent to it is not acknowledged.
+	if _, err := cli(old, tok).CreateSite(ctxT(t), api.SiteRequest{Name: "isolated", Class: "online"}); !errors.Is(err, client.ErrUnavailable) {
+		t.Fatalf("write through the partitioned node: %v, want unavailable", err)
+	}
+	old.heal()
+	eventually(t, "the healed node follows and catches up", func() bool {
+		return !old.srv.Store().IsLeader() && hasAll(t, []*testNode{old}, want)
+	})
+	eventually(t, "every write on every node", func() bool { return hasAll(t, nodes, want) })
+	for _, n := range nodes {
+		if siteNames(t, n)["isolated"] {
+			t.Fatalf("%s holds the write the partitioned node never acknowledged", n.id)
+		}
+		checkChains(t, n)
+	}
+}
+
+// TestClusterFollowerRestartFromSnapshot runs on real Raft (TCP,
+// raft-boltdb, snapshot files): a restart reads them back from disk.
 func TestClusterFollowerRestartFromSnapshot(t *testing.T) {
-	nodes, tok := startCluster(t, 3)
+	nodes, tok := makeCluster(t, 3, clusterOpts{RealRaft: true})
 	leader := leaderOf(t, nodes)
 	var follower *testNode
 	for _, n := range nodes {
@@ -190,7 +230,7 @@ func TestClusterFollowerRestartFromSnapshot(t *testing.T) {
 }
 
 func TestClusterNodeRemovedAndReAdded(t *testing.T) {
-	nodes, tok := startCluster(t, 3)
+	nodes, tok := makeCluster(t, 3, clusterOpts{})
 	ctx := ctxT(t)
 	victim := nodes[2]
 	c := cli(nodes[0], tok)
@@ -205,7 +245,7 @@ func TestClusterNodeRemovedAndReAdded(t *testing.T) {
 	createSite(t, nodes[:2], tok, api.SiteRequest{Name: "after-removal", Class: "online"})
 	// Re-add with an empty data directory, through a member that is not
 	// necessarily the leader.
-	fresh := newTestNode(t, t.TempDir(), victim.id)
+	fresh := newMemNode(t, victim.net, t.TempDir(), victim.id, victim.timeout)
 	nodes[2] = fresh
 	fresh.start(t, false, nodes[1].url(), tok)
 	waitReady(t, fresh)
@@ -222,7 +262,7 @@ func TestClusterNodeRemovedAndReAdded(t *testing.T) {
 }
 
 func TestClusterBlobMajorityAndRepair(t *testing.T) {
-	nodes, tok := startCluster(t, 3)
+	nodes, tok := makeCluster(t, 3, clusterOpts{})
 	ctx := ctxT(t)
 	data := make([]byte, 300<<10)
 	rand.Read(data)

@@ -44,7 +44,7 @@ type convSite struct {
 
 func convergeOnce(t *testing.T, seed uint64, steps int) {
 	rng := rand.New(rand.NewPCG(seed, seed*7919))
-	nodes, admin := startCluster(t, 1)
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)

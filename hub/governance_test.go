@@ -181,7 +181,7 @@ func (failingEvidence) GetEvidence(d digest.Digest) ([]byte, error) {
 // retention, checking that every refusal is explained, stored, audited
 // and changes nothing.
 func TestGovernanceEndToEnd(t *testing.T) {
-	nodes, _ := startCluster(t, 1)
+	nodes, _ := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	t0 := time.Now().UTC().Truncate(time.Second)
@@ -476,7 +476,7 @@ func ruleNames(d deploy.Decision) []string {
 }
 
 func TestGovernanceBadInput(t *testing.T) {
-	nodes, admin := startCluster(t, 1)
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)
@@ -535,7 +535,7 @@ func TestGovernanceBadInput(t *testing.T) {
 // three-node cluster: they are forwarded to the leader, judged once, and
 // their decisions replicate; evidence reaches a majority before it counts.
 func TestGovernanceThroughFollower(t *testing.T) {
-	nodes, admin := startCluster(t, 3)
+	nodes, admin := makeCluster(t, 3, clusterOpts{})
 	ctx := ctxT(t)
 	leader := leaderOf(t, nodes)
 	var f *testNode

@@ -3,29 +3,45 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
 )
 
-// testNode is one in-process hub node with its addresses and data.
+// testNode is one in-process hub node with its addresses and data. A node
+// on a raftNet runs Raft on an in-memory transport with in-memory log,
+// stable and snapshot stores, which it keeps across restarts as a disk
+// would; a node without one runs Raft as production does (TCP,
+// raft-boltdb, snapshot files). Either way its HTTP API listens on
+// loopback, so peer calls (forwarding to the leader, blob replication)
+// are real, and its Pebble state, blobs and keys are in dir.
 type testNode struct {
 	id, dir, raftAddr string
-	ln                net.Listener
 	httpAddr          string
 	srv               *Server
 	down              atomic.Bool // set while crashed, read by writer goroutines
+
+	net     *raftNet // nil: real Raft transport and stores
+	logs    *raft.InmemStore
+	snaps   *raft.InmemSnapshotStore
+	timeout time.Duration // Raft election timeout; 0: Fast (700 ms)
 }
 
 func freeAddr(t testing.TB) string {
@@ -46,9 +62,31 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// newTestNode returns a node that runs Raft as production does.
 func newTestNode(t testing.TB, root, id string) *testNode {
 	t.Helper()
 	return &testNode{id: id, dir: filepath.Join(root, id), raftAddr: freeAddr(t), httpAddr: freeAddr(t)}
+}
+
+// newMemNode returns a node whose Raft traffic goes over rn and whose Raft
+// log and snapshots stay in memory.
+func newMemNode(t testing.TB, rn *raftNet, root, id string, timeout time.Duration) *testNode {
+	t.Helper()
+	return &testNode{id: id, dir: filepath.Join(root, id), raftAddr: rn.newAddr(id), httpAddr: freeAddr(t),
+		net: rn, logs: raft.NewInmemStore(), snaps: raft.NewInmemSnapshotStore(), timeout: timeout}
+}
+
+// config is the node's server configuration; a node on a raftNet gets a
+// fresh transport connected to the running members.
+func (n *testNode) config(t testing.TB, ln net.Listener) Config {
+	c := Config{
+		DataDir: n.dir, RaftAddr: n.raftAddr, NodeID: n.id, Listener: ln, Logger: testLogger(t).With("node", n.id),
+		Fast: true, ElectionTimeout: n.timeout, DutyInterval: 200 * time.Millisecond, SnapshotThreshold: 64, TrailingLogs: 32,
+	}
+	if n.net != nil {
+		c.Raft = store.RaftDeps{Transport: n.net.attach(n.raftAddr), Logs: n.logs, Stable: n.logs, Snapshots: n.snaps}
+	}
+	return c
 }
 
 // start starts (or restarts) the node on its fixed addresses.
@@ -56,38 +94,200 @@ func (n *testNode) start(t testing.TB, bootstrap bool, join, token string) {
 	t.Helper()
 	var ln net.Listener
 	var err error
-	for i := 0; i < 50; i++ {
-		if ln, err = net.Listen("tcp", n.httpAddr); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond) // port still in TIME_WAIT from a previous run of this node
-	}
+	// The port may still be held by this node's previous run.
+	poll(10*time.Second, func() bool { ln, err = net.Listen("tcp", n.httpAddr); return err == nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{
-		DataDir: n.dir, RaftAddr: n.raftAddr, NodeID: n.id, Bootstrap: bootstrap, Join: join, JoinToken: token,
-		Logger: testLogger(t).With("node", n.id), Listener: ln, Fast: true, DutyInterval: 200 * time.Millisecond,
-		SnapshotThreshold: 64, TrailingLogs: 32,
-	})
+	c := n.config(t, ln)
+	c.Bootstrap, c.Join, c.JoinToken = bootstrap, join, token
+	srv, err := New(c)
 	if err != nil {
+		ln.Close()
+		n.detach()
 		t.Fatalf("start %s: %v", n.id, err)
 	}
 	n.srv = srv
 }
 
+// stop shuts the node down gracefully (leadership handed over first).
 func (n *testNode) stop(t testing.TB) {
 	t.Helper()
 	if n.srv == nil {
 		return
 	}
+	// An HTTP client may hold a connection to this node on which it never
+	// sent a request (dialled for a request another connection then
+	// served); Shutdown waits 5 s for such a connection. The test clients
+	// and the nodes' peer clients all use the default transport.
+	http.DefaultClient.CloseIdleConnections()
 	if err := n.srv.Close(); err != nil {
 		t.Logf("close %s: %v", n.id, err)
 	}
 	n.srv = nil
+	n.detach()
 }
 
+// crash stops the node abruptly, as a kill would: on a raftNet its peers
+// lose it at once, then it stops without handing anything over.
+func (n *testNode) crash() {
+	n.down.Store(true)
+	n.detach()
+	n.srv.crash()
+	n.srv = nil
+}
+
+func (n *testNode) detach() {
+	if n.net != nil {
+		n.net.detach(n.raftAddr)
+	}
+}
+
+// partition cuts the node's Raft traffic to and from every other node
+// until heal; its HTTP API stays reachable. Only for nodes on a raftNet.
+func (n *testNode) partition(t testing.TB) {
+	t.Helper()
+	if n.net == nil {
+		t.Fatalf("partition %s: not on an in-memory Raft network", n.id)
+	}
+	n.net.partition(n.raftAddr)
+}
+
+func (n *testNode) heal() { n.net.heal(n.raftAddr) }
+
 func (n *testNode) url() string { return "http://" + n.httpAddr }
+
+// raftNet is the Raft network of an in-memory cluster. It connects the
+// InmemTransports of running nodes both ways, as a switch would: a
+// node that stops is detached at once (its peers' calls fail as a refused
+// connection would), a partitioned node stays attached but reaches no one
+// and no one reaches it until healed.
+type raftNet struct {
+	mu    sync.Mutex
+	seq   int
+	trans map[raft.ServerAddress]*raft.InmemTransport // running nodes
+	cut   map[raft.ServerAddress]bool                 // partitioned nodes
+}
+
+func newRaftNet() *raftNet {
+	return &raftNet{trans: map[raft.ServerAddress]*raft.InmemTransport{}, cut: map[raft.ServerAddress]bool{}}
+}
+
+// newAddr returns an address not used before on rn, in the host:port form
+// join requests require.
+func (rn *raftNet) newAddr(id string) string {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	rn.seq++
+	return fmt.Sprintf("%s.inmem:%d", id, rn.seq)
+}
+
+// inmemRPCTimeout bounds how long an RPC waits for a connected peer to take
+// and answer it (raft's default, 500 ms, is short under -race on 2 cores).
+const inmemRPCTimeout = 2 * time.Second
+
+// attach gives addr a new transport connected to every reachable node.
+func (rn *raftNet) attach(addr string) *raft.InmemTransport {
+	a := raft.ServerAddress(addr)
+	_, tr := raft.NewInmemTransportWithTimeout(a, inmemRPCTimeout)
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if old := rn.trans[a]; old != nil {
+		rn.unlink(a, old)
+	}
+	rn.trans[a] = tr
+	rn.link(a, tr)
+	return tr
+}
+
+// detach removes addr from the network. RPCs its peers queued for it and
+// it will never take are refused, as a closed connection would end them,
+// instead of keeping the peers waiting for inmemRPCTimeout.
+func (rn *raftNet) detach(addr string) {
+	a := raft.ServerAddress(addr)
+	rn.mu.Lock()
+	tr := rn.trans[a]
+	if tr != nil {
+		rn.unlink(a, tr)
+		delete(rn.trans, a)
+	}
+	rn.mu.Unlock()
+	if tr == nil {
+		return
+	}
+	for {
+		select {
+		case rpc := <-tr.Consumer():
+			refuse(rpc)
+		default:
+			return
+		}
+	}
+}
+
+var errNodeStopped = errors.New("node stopped")
+
+// refuse answers rpc with an error and an empty response of its type (the
+// in-memory pipeline reads the response before the error).
+func refuse(rpc raft.RPC) {
+	var resp any
+	switch rpc.Command.(type) {
+	case *raft.AppendEntriesRequest:
+		resp = &raft.AppendEntriesResponse{}
+	case *raft.RequestVoteRequest:
+		resp = &raft.RequestVoteResponse{}
+	case *raft.RequestPreVoteRequest:
+		resp = &raft.RequestPreVoteResponse{}
+	case *raft.InstallSnapshotRequest:
+		resp = &raft.InstallSnapshotResponse{}
+	case *raft.TimeoutNowRequest:
+		resp = &raft.TimeoutNowResponse{}
+	}
+	rpc.Respond(resp, errNodeStopped)
+}
+
+func (rn *raftNet) partition(addr string) {
+	a := raft.ServerAddress(addr)
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	rn.cut[a] = true
+	if tr := rn.trans[a]; tr != nil {
+		rn.unlink(a, tr)
+	}
+}
+
+func (rn *raftNet) heal(addr string) {
+	a := raft.ServerAddress(addr)
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	delete(rn.cut, a)
+	if tr := rn.trans[a]; tr != nil {
+		rn.link(a, tr)
+	}
+}
+
+// link connects a both ways to every other running node, unless either
+// side is partitioned. rn.mu is held.
+func (rn *raftNet) link(a raft.ServerAddress, tr *raft.InmemTransport) {
+	for b, other := range rn.trans {
+		if b == a || rn.cut[a] || rn.cut[b] {
+			continue
+		}
+		tr.Connect(b, other)
+		other.Connect(a, tr)
+	}
+}
+
+// unlink disconnects a both ways from every other node. rn.mu is held.
+func (rn *raftNet) unlink(a raft.ServerAddress, tr *raft.InmemTransport) {
+	for b, other := range rn.trans {
+		if b == a {
+			continue
+		}
+		tr.Disconnect(b)
+		other.Disconnect(a)
+	}
+}
 
 func waitReady(t testing.TB, n *testNode) {
 	t.Helper()
@@ -100,27 +300,49 @@ func waitReady(t testing.TB, n *testNode) {
 
 func readToken(t testing.TB, n *testNode) string {
 	t.Helper()
-	path := filepath.Join(n.dir, BootstrapTokenFile)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, err := os.ReadFile(path)
-		if err == nil {
-			return strings.TrimSpace(string(b))
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no bootstrap token: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var b []byte
+	var err error
+	if !poll(30*time.Second, func() bool { b, err = os.ReadFile(filepath.Join(n.dir, BootstrapTokenFile)); return err == nil }) {
+		t.Fatalf("no bootstrap token: %v", err)
 	}
+	return strings.TrimSpace(string(b))
 }
 
-// startCluster starts n nodes: the first bootstraps, the rest join it.
-func startCluster(t testing.TB, size int) ([]*testNode, string) {
+// clusterOpts configures makeCluster.
+type clusterOpts struct {
+	// RealRaft runs Raft as production does (TCP, raft-boltdb, snapshot
+	// files) instead of in memory, for tests of that path.
+	RealRaft bool
+	// ElectionTimeout is Raft's heartbeat and election timeout; zero takes
+	// 50 ms for a one-node in-memory cluster (it cannot lose its leader),
+	// 300 ms for a larger one and Fast (700 ms) on real Raft.
+	ElectionTimeout time.Duration
+}
+
+// makeCluster starts size nodes, n1 to nN, in the manner of hashicorp/raft's
+// MakeCluster: the first bootstraps, the rest join it over HTTP; it waits
+// until every node is ready and returns the nodes and the bootstrap
+// platform-admin token. The nodes stop when the test ends.
+func makeCluster(t testing.TB, size int, o clusterOpts) ([]*testNode, string) {
 	t.Helper()
 	root := t.TempDir()
+	timeout := o.ElectionTimeout
+	if timeout == 0 && !o.RealRaft {
+		timeout = 300 * time.Millisecond
+		if size == 1 {
+			timeout = 50 * time.Millisecond
+		}
+	}
+	rn := newRaftNet()
 	nodes := make([]*testNode, size)
 	for i := range nodes {
-		nodes[i] = newTestNode(t, root, "n"+string(rune('1'+i)))
+		id := fmt.Sprintf("n%d", i+1)
+		if o.RealRaft {
+			nodes[i] = newTestNode(t, root, id)
+			nodes[i].timeout = timeout
+		} else {
+			nodes[i] = newMemNode(t, rn, root, id, timeout)
+		}
 	}
 	nodes[0].start(t, true, "", "")
 	t.Cleanup(func() {
@@ -145,15 +367,31 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-// eventually polls cond until it holds or the deadline passes.
+// poll calls try until it returns true or budget has passed, pausing
+// between calls with exponential backoff (5 ms, doubling, at most 100 ms),
+// and reports whether try succeeded. Every retry of the hub tests goes
+// through it: bounded by time, because a count of tries runs out in
+// milliseconds on a busy machine while a cluster is still electing a
+// leader, and never in a tight loop.
+func poll(budget time.Duration, try func() bool) bool {
+	deadline := time.Now().Add(budget)
+	pause := 5 * time.Millisecond
+	for !try() {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		time.Sleep(min(pause, left))
+		pause = min(2*pause, 100*time.Millisecond)
+	}
+	return true
+}
+
+// eventually polls cond until it holds, failing the test after 30 s.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !poll(30*time.Second, cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 
@@ -174,46 +412,45 @@ func leaderOf(t testing.TB, nodes []*testNode) *testNode {
 
 func cli(n *testNode, tok string) *client.Client { return client.New(n.url(), tok) }
 
-// createSite creates a site through the nodes, retrying through another
-// node while the cluster has no leader. A conflict after an ambiguous
-// attempt means the earlier attempt was applied.
+// createSite creates a site through the nodes, moving on to the next node
+// while the cluster has no leader. A conflict after an ambiguous attempt
+// means the earlier attempt was applied.
 func createSite(t testing.TB, nodes []*testNode, tok string, req api.SiteRequest) {
 	t.Helper()
 	var err error
-	ambiguous := false
-	for try := 0; try < 300; try++ {
+	ambiguous, try := false, 0
+	ok := poll(30*time.Second, func() bool {
 		n := nodes[try%len(nodes)]
+		try++
 		if n.srv == nil || n.down.Load() {
-			continue
+			return false
 		}
 		_, err = cli(n, tok).CreateSite(ctxT(t), req)
 		switch {
-		case err == nil:
-			return
-		case errors.Is(err, client.ErrConflict) && ambiguous:
-			return
+		case err == nil, errors.Is(err, client.ErrConflict) && ambiguous:
+			err = nil
+			return true
 		case errors.Is(err, client.ErrUnavailable):
 			ambiguous = true
-			time.Sleep(50 * time.Millisecond)
-			continue
+			return false
 		}
+		return true
+	})
+	if err != nil || !ok {
 		t.Fatalf("create site %s: %v", req.Name, err)
 	}
-	t.Fatalf("create site %s: %v", req.Name, err)
 }
 
 // retry runs fn until it succeeds or fails with something other than
 // client.ErrUnavailable (no leader during an election), for idempotent
-// operations.
+// operations; it gives up after 30 s.
 func retry(t testing.TB, fn func() error) error {
 	t.Helper()
 	var err error
-	for try := 0; try < 300; try++ {
-		if err = fn(); err == nil || !errors.Is(err, client.ErrUnavailable) {
-			return err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll(30*time.Second, func() bool {
+		err = fn()
+		return err == nil || !errors.Is(err, client.ErrUnavailable)
+	})
 	return err
 }
 

@@ -17,7 +17,7 @@ import (
 // it, bundles are signed by the new key, which edges that applied the
 // announcement accept and edges that missed it refuse.
 func TestHubKeyRotation(t *testing.T) {
-	nodes, admin := startCluster(t, 1)
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)

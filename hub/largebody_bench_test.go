@@ -145,7 +145,7 @@ func post(ctx context.Context, url, token string, body io.Reader) (int, error) {
 // concurrent 30 MiB events:batch requests (20,000 events each, applied).
 // Run: go test -run '^$' -bench LargeBodiesPeakMemory -benchtime 1x ./hub
 func BenchmarkLargeBodiesPeakMemory(b *testing.B) {
-	nodes, admin := startCluster(b, 1)
+	nodes, admin := makeCluster(b, 1, clusterOpts{RealRaft: true}) // the production path: memory is what is measured
 	n := nodes[0]
 	ctx := context.Background()
 	ac := cli(n, admin)

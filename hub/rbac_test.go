@@ -84,7 +84,7 @@ var roleLetter = map[deploy.Role]string{
 }
 
 func TestRBACMatrix(t *testing.T) {
-	nodes, admin := startCluster(t, 1)
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)
@@ -245,7 +245,7 @@ func rbacRequest(t *testing.T, ac *client.Client, rt Route, bhex string, blob []
 }
 
 func TestScopedTokens(t *testing.T) {
-	nodes, admin := startCluster(t, 1)
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)
@@ -304,7 +304,7 @@ func TestScopedTokens(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	nodes, admin := startCluster(t, 1)
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	cases := []struct {

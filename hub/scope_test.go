@@ -13,7 +13,7 @@ import (
 // for one that does not exist, so it cannot probe which names exist; the
 // out-of-scope attempt (reads included) is audited as a denial.
 func TestOutOfScopeLooksLikeMissingAndIsAudited(t *testing.T) {
-	nodes, admin := startCluster(t, 1)
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)

@@ -76,6 +76,13 @@ type Config struct {
 	Fast              bool
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
+	// ElectionTimeout, if set, overrides Fast's Raft timeouts (tests;
+	// see store.Config).
+	ElectionTimeout time.Duration
+	// Raft replaces Raft's transport and stores with in-memory ones
+	// (in-process tests only; see store.RaftDeps). HTTP, blobs and the
+	// FSM state stay as they are.
+	Raft store.RaftDeps
 	// DutyInterval is how often background duties run (default 1s).
 	DutyInterval time.Duration
 	// LargeBodies is how many large request bodies (imports, event
@@ -235,11 +242,17 @@ func (s *Server) open() (err error) {
 	}
 	// The Raft transport binds its address inside store.Open, after the
 	// state is opened: try it first so a busy port creates no state.
-	probe, err := net.Listen("tcp", cfg.RaftAddr)
-	if err != nil {
-		return addrError("raft", "--raft", cfg.RaftAddr, err)
+	if err := cfg.Raft.Check(cfg.RaftAddr); err != nil {
+		return err
 	}
-	probe.Close()
+	// An in-memory transport (tests) has no port to probe.
+	if cfg.Raft.Transport == nil {
+		probe, err := net.Listen("tcp", cfg.RaftAddr)
+		if err != nil {
+			return addrError("raft", "--raft", cfg.RaftAddr, err)
+		}
+		probe.Close()
+	}
 	if s.cas, err = cas.Open(s.dir.CAS()); err != nil {
 		return err
 	}
@@ -247,6 +260,7 @@ func (s *Server) open() (err error) {
 	s.store, err = store.Open(store.Config{
 		Dir: s.dir.Hub(), NodeID: cfg.NodeID, RaftAddr: cfg.RaftAddr, Logger: cfg.Logger, Fast: cfg.Fast,
 		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs,
+		ElectionTimeout: cfg.ElectionTimeout, Raft: cfg.Raft,
 		OnApply: func(d time.Duration) { s.metrics.fsmApply.Observe(d.Seconds()) },
 	})
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 )
 
 func TestSingleNodeBootstrap(t *testing.T) {
-	nodes, tok := startCluster(t, 1)
+	nodes, tok := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	st, err := os.Stat(filepath.Join(n.dir, BootstrapTokenFile))

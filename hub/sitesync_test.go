@@ -77,7 +77,7 @@ func download(t *testing.T, c *client.Client, site string, x api.Export, dir str
 }
 
 func TestSiteSyncRoundTrip(t *testing.T) {
-	nodes, admin := startCluster(t, 1)
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)
@@ -248,7 +248,7 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 }
 
 func TestSiteImportRefusals(t *testing.T) {
-	nodes, admin := startCluster(t, 1)
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)
@@ -372,7 +372,7 @@ func importEvents(t *testing.T, n *testNode) int {
 // unknown code is a 400 that records nothing, and the site's sync state
 // never changes.
 func TestSiteImportRefusalReport(t *testing.T) {
-	nodes, admin := startCluster(t, 1)
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	ac := cli(n, admin)

@@ -20,7 +20,7 @@ import (
 // approval of her request holds (the control that makes the test able to
 // fail).
 func TestSoDTwoRolePerson(t *testing.T) {
-	nodes, _ := startCluster(t, 1)
+	nodes, _ := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	ctx := ctxT(t)
 	t0 := time.Now().UTC().Truncate(time.Second)

@@ -90,7 +90,7 @@ func TestBusyPortLeavesNoState(t *testing.T) {
 }
 
 func TestSecondHubOnHeldDataDir(t *testing.T) {
-	nodes, _ := startCluster(t, 1)
+	nodes, _ := makeCluster(t, 1, clusterOpts{})
 	n := nodes[0]
 	second := freeAddr(t)
 	_, err := New(Config{DataDir: n.dir, HTTPAddr: second, RaftAddr: freeAddr(t), NodeID: "node2", Bootstrap: true, Fast: true, Logger: testLogger(t)})

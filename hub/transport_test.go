@@ -16,14 +16,15 @@ import (
 // address over its connection cap is answered 503, an idle keep-alive
 // connection is closed.
 func TestHubTransportLimits(t *testing.T) {
-	root := t.TempDir()
-	n := newTestNode(t, root, "n1")
+	n := newMemNode(t, newRaftNet(), t.TempDir(), "n1", 50*time.Millisecond)
 	ln, err := net.Listen("tcp", n.httpAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{DataDir: n.dir, RaftAddr: n.raftAddr, NodeID: n.id, Bootstrap: true, Listener: ln, Fast: true,
-		Logger: testLogger(t), HTTPLimits: httpserve.Options{MaxConnsPerIP: 2, IdleTimeout: 300 * time.Millisecond}})
+	c := n.config(t, ln)
+	c.Bootstrap = true
+	c.HTTPLimits = httpserve.Options{MaxConnsPerIP: 2, IdleTimeout: 300 * time.Millisecond}
+	srv, err := New(c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/eucora/eucora/hub/api"
 )
@@ -65,8 +66,10 @@ func TestUpgradeReopensDataDirV1(t *testing.T) {
 		copyTree(t, n.dir, golden)
 	}
 	root := t.TempDir()
-	// New addresses: a lone member elects itself by id.
-	n := &testNode{id: "n1", dir: filepath.Join(root, "n1"), httpAddr: freeAddr(t), raftAddr: freeAddr(t)}
+	// New addresses: a lone member elects itself by id. Raft runs as in
+	// production (the directory holds its bolt log and snapshots), with a
+	// short election timeout: a lone member cannot lose its leader.
+	n := &testNode{id: "n1", dir: filepath.Join(root, "n1"), httpAddr: freeAddr(t), raftAddr: freeAddr(t), timeout: 50 * time.Millisecond}
 	copyTree(t, golden, n.dir)
 	n.start(t, false, "", "")
 	defer n.stop(t)

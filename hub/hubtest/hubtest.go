@@ -10,12 +10,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/eucora/eucora/hub"
+	"github.com/eucora/eucora/hub/store"
 )
 
-// Start runs a one-node hub (fast Raft timeouts) in a temporary data
-// directory, stopped when the test ends, and returns the directory, its
-// URL and the bootstrap platform-admin token.
+// Start runs a one-node hub in a temporary data directory, stopped when the
+// test ends, and returns the directory, its URL and the bootstrap
+// platform-admin token. The hub is real (HTTP API on loopback, Pebble
+// state, blobs and keys in the directory) except for Raft, which runs on
+// hashicorp/raft's in-memory transport, log and snapshot stores with
+// short timeouts (store.RaftDeps): a lone member needs no network, and it
+// leads within about 100 ms instead of a second.
 func Start(t testing.TB) (dir, url, token string) {
 	t.Helper()
 	dir = t.TempDir()
@@ -23,15 +30,14 @@ func Start(t testing.TB) (dir, url, token string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rl, err := net.Listen("tcp", "127.0.0.1:0")
+	const raftAddr = "node1.inmem:1"
+	_, trans := raft.NewInmemTransport(raftAddr)
+	logs := raft.NewInmemStore()
+	srv, err := hub.New(hub.Config{DataDir: dir, RaftAddr: raftAddr, NodeID: "node1", Bootstrap: true, Listener: ln,
+		ElectionTimeout: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+		Raft: store.RaftDeps{Transport: trans, Logs: logs, Stable: logs, Snapshots: raft.NewInmemSnapshotStore()}})
 	if err != nil {
-		t.Fatal(err)
-	}
-	raftAddr := rl.Addr().String()
-	rl.Close()
-	srv, err := hub.New(hub.Config{DataDir: dir, RaftAddr: raftAddr, NodeID: "node1", Bootstrap: true, Listener: ln, Fast: true,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
+		ln.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
@@ -40,15 +46,18 @@ func Start(t testing.TB) (dir, url, token string) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("hub not ready after 30s")
 	}
+	// The token is written just after the node's first leader duties;
+	// poll for it with a growing pause, for at most 30 s.
 	var tok []byte
-	for i := 0; i < 300; i++ {
+	deadline := time.Now().Add(30 * time.Second)
+	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
 		if tok, err = os.ReadFile(filepath.Join(dir, hub.BootstrapTokenFile)); err == nil {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("no bootstrap token: %v", err)
+		if time.Now().After(deadline) {
+			t.Fatalf("no bootstrap token after 30s: %v", err)
+		}
+		time.Sleep(pause)
 	}
 	return dir, "http://" + ln.Addr().String(), strings.TrimSpace(string(tok))
 }

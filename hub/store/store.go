@@ -1,6 +1,7 @@
 // Package store is the hub's replicated system of record: a hashicorp/raft
-// node (raft-boltdb log and stable store, file snapshots) whose state
-// machine keeps its state in Pebble. Commands are versioned JSON envelopes
+// node (raft-boltdb log and stable store, file snapshots, TCP transport;
+// in-memory ones for in-process tests, see RaftDeps) whose state machine
+// keeps its state in Pebble. Commands are versioned JSON envelopes
 // whose ids and times are chosen by the proposer; the FSM decodes them and
 // delegates to Processor, which recovery tools can reuse. See
 // hub/DESIGN.md for the invariants.
@@ -13,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -38,8 +40,38 @@ type Config struct {
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
 	Fast              bool // shorter timeouts, for in-process tests
+	// ElectionTimeout, if set, is Raft's heartbeat and election timeout
+	// (the leader lease is half of it) and overrides Fast (tests).
+	ElectionTimeout time.Duration
 	// OnApply, if set, observes the duration of each FSM apply batch.
 	OnApply func(time.Duration)
+	// Raft replaces Raft's transport and stores; the zero value is the
+	// production node (see RaftDeps).
+	Raft RaftDeps
+}
+
+// RaftDeps are the parts of a Raft node that touch the network and the
+// disk. A nil field takes the production part: a TCP transport bound to
+// Config.RaftAddr, raft-boltdb in DIR/raft.db as log and stable store,
+// snapshot files in DIR/snapshots. The FSM's Pebble state is always on
+// disk in DIR/fsm.
+//
+// The in-memory parts hashicorp/raft ships (raft.NewInmemTransport joined
+// with Connect, raft.NewInmemStore, raft.NewInmemSnapshotStore) are for
+// in-process tests only: they survive a Store's Close but not the process,
+// so a node on them keeps its Raft log across a restart only when the
+// test opens it again with the same stores, and its peers reach it only
+// through transports connected to its own.
+type RaftDeps struct {
+	// Transport carries Raft's RPCs; its LocalAddr must be Config.RaftAddr.
+	// The Store closes it when it closes.
+	Transport raft.Transport
+	// Logs and Stable are set together (an *raft.InmemStore is both).
+	// They stay open when the Store closes.
+	Logs   raft.LogStore
+	Stable raft.StableStore
+	// Snapshots stores Raft snapshots; it stays open when the Store closes.
+	Snapshots raft.SnapshotStore
 }
 
 // Store is one Raft node with its FSM.
@@ -49,9 +81,13 @@ type Store struct {
 	raft  *raft.Raft
 	fsm   *FSM
 	state *State
-	trans *raft.NetworkTransport
-	logs  *raftboltdb.BoltStore
-	snaps *raft.FileSnapshotStore
+	trans raft.Transport
+	logs  raft.LogStore
+	snaps raft.SnapshotStore
+	// stable is Raft's stable store; bolt is the raft-boltdb store Open
+	// opened as log and stable store, nil when cfg.Raft gives them.
+	stable raft.StableStore
+	bolt   *raftboltdb.BoltStore
 
 	readyTerm atomic.Uint64 // term in which this leader applied a barrier
 }
@@ -103,6 +139,19 @@ func startNoise(msg string) bool {
 	return false
 }
 
+// Check refuses a set of Raft parts that cannot work together: a log
+// store without a stable store (or the reverse), or a transport whose
+// address is not raftAddr.
+func (deps RaftDeps) Check(raftAddr string) error {
+	if (deps.Logs == nil) != (deps.Stable == nil) {
+		return errors.New("raft stores: Raft.Logs and Raft.Stable must be set together")
+	}
+	if deps.Transport != nil && string(deps.Transport.LocalAddr()) != raftAddr {
+		return fmt.Errorf("raft transport: its address %q is not RaftAddr %q", deps.Transport.LocalAddr(), raftAddr)
+	}
+	return nil
+}
+
 // Open opens or creates the node's state under cfg.Dir and starts Raft. It
 // does not bootstrap; call Bootstrap for a new cluster.
 func Open(cfg Config) (*Store, error) {
@@ -111,6 +160,10 @@ func Open(cfg Config) (*Store, error) {
 		l = slog.Default()
 	}
 	l = l.With("node", cfg.NodeID)
+	deps := cfg.Raft
+	if err := deps.Check(cfg.RaftAddr); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, err
 	}
@@ -125,21 +178,31 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{l}, DisableTime: true})
-	s.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
-	if err != nil {
-		return fail(fmt.Errorf("raft log %s: %w", cfg.Dir, err))
+	s.logs, s.stable = deps.Logs, deps.Stable
+	if s.logs == nil {
+		s.bolt, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+		if err != nil {
+			return fail(fmt.Errorf("raft log %s: %w", cfg.Dir, err))
+		}
+		s.logs, s.stable = s.bolt, s.bolt
 	}
-	s.snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.Dir, "snapshots"), 2, hl)
-	if err != nil {
-		return fail(err)
+	s.snaps = deps.Snapshots
+	if s.snaps == nil {
+		s.snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.Dir, "snapshots"), 2, hl)
+		if err != nil {
+			return fail(err)
+		}
 	}
-	addr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
-	if err != nil {
-		return fail(fmt.Errorf("raft address %q: %w", cfg.RaftAddr, err))
-	}
-	s.trans, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 5, 10*time.Second, hl)
-	if err != nil {
-		return fail(fmt.Errorf("raft transport %s: %w", cfg.RaftAddr, err))
+	s.trans = deps.Transport
+	if s.trans == nil {
+		addr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
+		if err != nil {
+			return fail(fmt.Errorf("raft address %q: %w", cfg.RaftAddr, err))
+		}
+		s.trans, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 5, 10*time.Second, hl)
+		if err != nil {
+			return fail(fmt.Errorf("raft transport %s: %w", cfg.RaftAddr, err))
+		}
 	}
 	s.fsm = NewFSM(s.state, filepath.Join(cfg.Dir, "tmp"), l)
 	s.fsm.onApply = cfg.OnApply
@@ -151,7 +214,13 @@ func Open(cfg Config) (*Store, error) {
 	rc.SnapshotThreshold = 8192
 	rc.SnapshotInterval = 2 * time.Minute
 	rc.TrailingLogs = 10240
-	if cfg.Fast {
+	switch {
+	case cfg.ElectionTimeout > 0:
+		rc.HeartbeatTimeout = cfg.ElectionTimeout
+		rc.ElectionTimeout = cfg.ElectionTimeout
+		rc.LeaderLeaseTimeout = cfg.ElectionTimeout / 2
+		rc.CommitTimeout = 5 * time.Millisecond
+	case cfg.Fast:
 		rc.HeartbeatTimeout = 700 * time.Millisecond
 		rc.ElectionTimeout = 700 * time.Millisecond
 		rc.LeaderLeaseTimeout = 350 * time.Millisecond
@@ -176,7 +245,7 @@ func Open(cfg Config) (*Store, error) {
 	if metas, err := s.snaps.List(); err == nil && len(metas) > 0 && applied >= metas[0].Index {
 		rc.NoSnapshotRestoreOnStart = true
 	}
-	s.raft, err = raft.NewRaft(rc, s.fsm, s.logs, s.logs, s.snaps, s.trans)
+	s.raft, err = raft.NewRaft(rc, s.fsm, s.logs, s.stable, s.snaps, s.trans)
 	if err != nil {
 		return fail(err)
 	}
@@ -184,11 +253,9 @@ func Open(cfg Config) (*Store, error) {
 }
 
 func (s *Store) closeStores() {
-	if s.trans != nil {
-		s.trans.Close()
-	}
-	if s.logs != nil {
-		s.logs.Close()
+	s.closeTransport()
+	if s.bolt != nil {
+		s.bolt.Close()
 	}
 	if s.state != nil {
 		s.state.Close()
@@ -198,7 +265,7 @@ func (s *Store) closeStores() {
 // HasState reports whether this node already has Raft state (so it must
 // not bootstrap or join again).
 func (s *Store) HasState() (bool, error) {
-	return raft.HasExistingState(s.logs, s.logs, s.snaps)
+	return raft.HasExistingState(s.logs, s.stable, s.snaps)
 }
 
 // Bootstrap makes this node a one-member cluster if it has no Raft state;
@@ -369,7 +436,7 @@ func (s *Store) Close() error {
 	// Raft does not close its transport. Closing it releases peers whose
 	// pipelines wait on this node's connections; without it a stopped
 	// node's connection handlers block them for ever.
-	s.trans.Close()
+	s.closeTransport()
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
 	select {
@@ -380,7 +447,9 @@ func (s *Store) Close() error {
 	}
 	// A replication pipeline can still wait on a half-open connection to a
 	// dead peer: drop every pooled connection and wait once more.
-	s.trans.CloseStreams()
+	if ns, ok := s.trans.(interface{ CloseStreams() }); ok {
+		ns.CloseStreams()
+	}
 	select {
 	case err := <-done:
 		s.closeStores()
@@ -388,6 +457,14 @@ func (s *Store) Close() error {
 	case <-time.After(shutdownGrace):
 		// Raft goroutines may still touch the stores: leave them open.
 		return fmt.Errorf("raft shutdown did not finish within %v", 2*shutdownGrace)
+	}
+}
+
+// closeTransport closes the transport if it can be closed (every
+// transport hashicorp/raft ships can).
+func (s *Store) closeTransport() {
+	if c, ok := s.trans.(io.Closer); ok {
+		c.Close()
 	}
 }
 
