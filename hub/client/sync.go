@@ -135,9 +135,21 @@ func (c *Client) EnrollSite(ctx context.Context, name string, publicPEM []byte) 
 	return s, c.do(ctx, "PUT", sitePath(name, "edge-key"), EnrollRequest{PublicKeyPEM: string(publicPEM)}, &s)
 }
 
-// AssignAPT sets the APT publications a site serves.
-func (c *Client) AssignAPT(ctx context.Context, name string, pubs []store.APTAssignment) (store.Site, error) {
-	var s store.Site
+// AssignResult is the answer to PUT /v1/sites/{name}/apt: the site, whose
+// APT list is the one now assigned, with the list it replaced and what
+// the assignment added and removed (never nil).
+type AssignResult struct {
+	store.Site
+	Before  []store.APTAssignment `json:"before"`
+	Added   []store.APTAssignment `json:"added"`
+	Removed []store.APTAssignment `json:"removed"`
+}
+
+// AssignAPT sets the APT publications a site serves. A publication the hub
+// does not publish is refused with an *APIError (422) of Code
+// "unknown_publication", and the site's list is left as it was.
+func (c *Client) AssignAPT(ctx context.Context, name string, pubs []store.APTAssignment) (AssignResult, error) {
+	var s AssignResult
 	return s, c.do(ctx, "PUT", sitePath(name, "apt"), AssignRequest{Publications: pubs}, &s)
 }
 
