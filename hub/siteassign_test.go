@@ -123,11 +123,11 @@ func TestSiteAssignChecksPublications(t *testing.T) {
 	}
 
 	// Nothing published yet.
-	refused(apt("corp:test"), "publication corp:test is not published on this hub (published: none)", "site plant-7 is unchanged", "eucora mirror apt publish")
+	refused(apt("corp:test"), "publication corp:test is not published on this hub node (the leader, which builds the exports; published here: none)", "site plant-7 is unchanged", "eucora mirror apt publish")
 
 	publishOn(t, n, "corp:test", "corp:stable", "debian:bookworm")
 	assigned(apt("corp:test"), "", "corp:test", "")
-	refused(apt("corp:tset"), "publication corp:tset is not", "(published: corp:stable, corp:test, debian:bookworm)")
+	refused(apt("corp:tset"), "publication corp:tset is not", "published here: corp:stable, corp:test, debian:bookworm)")
 	refused(apt("corp:test", "ubuntu:jammy", "corp:sid"), "publications ubuntu:jammy, corp:sid are not published")
 	refused(apt("debian:test"), "debian:test") // a dist of another prefix
 	assigned(apt("debian:bookworm"), "corp:test", "debian:bookworm", "corp:test")

@@ -144,7 +144,7 @@ func (s *Server) handleSiteAssign(w http.ResponseWriter, r *http.Request, p *Pri
 				what = "publications " + strings.Join(unknown, ", ") + " are"
 			}
 			writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"code": codeUnknownPublication,
-				"error": fmt.Sprintf("%s not published on this hub (published: %s); site %s is unchanged. Publish with 'eucora mirror apt publish SNAPSHOT --prefix PREFIX --dist DIST' in the hub's data directory",
+				"error": fmt.Sprintf("%s not published on this hub node (the leader, which builds the exports; published here: %s); site %s is unchanged. Publish with 'eucora mirror apt publish SNAPSHOT --prefix PREFIX --dist DIST' in this node's data directory",
 					what, list, site.Name)})
 			return
 		}

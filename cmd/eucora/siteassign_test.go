@@ -52,7 +52,7 @@ func TestSiteAssignCLI(t *testing.T) {
 		t.Fatalf("first assignment: %q", out)
 	}
 	out := run(exitUsage, "site", "assign", "plant-7", "--apt", "debian:bookwrom")
-	for _, want := range []string{"publication debian:bookwrom is not published on this hub", "(published: corp:test, debian:bookworm)", "site plant-7 is unchanged"} {
+	for _, want := range []string{"publication debian:bookwrom is not published on this hub node", "published here: corp:test, debian:bookworm)", "site plant-7 is unchanged"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("refusal %q does not say %q", out, want)
 		}
