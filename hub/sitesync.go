@@ -112,7 +112,104 @@ func (s *Server) handleSiteAssign(w http.ResponseWriter, r *http.Request, p *Pri
 	if apt == nil {
 		apt = []store.APTAssignment{}
 	}
-	s.apply(w, r, p, store.CmdSiteAssign, "site/"+site.Name, store.SiteAssignBody{Name: site.Name, APT: apt}, http.StatusOK)
+	// Every publication must exist here, where exports are built (this
+	// node is the leader: the route is a write), or the site's list would
+	// be replaced by one no export can carry.
+	if len(req.Publications) > 0 {
+		repo, err := mirror.OpenRepo(s.dir.Mirror(), s.cas)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "%v", err)
+			return
+		}
+		var unknown []string
+		for _, a := range req.Publications {
+			if _, found, err := aptPublication(repo, store.APTAssignment(a)); err != nil {
+				writeError(w, http.StatusInternalServerError, "apt %s:%s: %v", a.Prefix, a.Dist, err)
+				return
+			} else if !found {
+				unknown = append(unknown, a.Prefix+":"+a.Dist)
+			}
+		}
+		if len(unknown) > 0 {
+			published, err := publishedAPT(repo)
+			if err != nil {
+				writeError(w, http.StatusInternalServerError, "%v", err)
+				return
+			}
+			list := "none"
+			if len(published) > 0 {
+				list = strings.Join(published, ", ")
+			}
+			what := "publication " + unknown[0] + " is"
+			if len(unknown) > 1 {
+				what = "publications " + strings.Join(unknown, ", ") + " are"
+			}
+			writeJSON(w, http.StatusUnprocessableEntity, api.Error{Code: api.CodeUnknownPublication,
+				Error: fmt.Sprintf("%s not published on this hub node (the leader, which builds the exports; published here: %s); site %s is unchanged. Publish with 'eucora mirror apt publish SNAPSHOT --prefix PREFIX --dist DIST' in this node's data directory",
+					what, list, site.Name)})
+			return
+		}
+	}
+	raw, ok := s.apply(w, r, p, store.CmdSiteAssign, "site/"+site.Name, store.SiteAssignBody{Name: site.Name, APT: apt}, 0)
+	if !ok {
+		return
+	}
+	var after store.Site
+	if err := json.Unmarshal(raw, &after); err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	res := api.AssignResult{Site: after.View(), Before: store.APTViews(site.APT), Added: []api.APTAssignment{}, Removed: []api.APTAssignment{}}
+	if res.Before == nil {
+		res.Before = []api.APTAssignment{}
+	}
+	in := func(list []api.APTAssignment, a api.APTAssignment) bool {
+		for _, b := range list {
+			if b == a {
+				return true
+			}
+		}
+		return false
+	}
+	for _, a := range res.Site.APT {
+		if !in(res.Before, a) {
+			res.Added = append(res.Added, a)
+		}
+	}
+	for _, a := range res.Before {
+		if !in(res.Site.APT, a) {
+			res.Removed = append(res.Removed, a)
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// aptPublication looks up the publication assigned as a in this node's
+// mirror: what exports carry (planSite) and what an assignment must name.
+// found is false when nothing is published there.
+func aptPublication(repo *mirror.Repo, a store.APTAssignment) (ds mirror.DistState, found bool, err error) {
+	ps, err := repo.PrefixState(a.Prefix)
+	if err != nil {
+		return mirror.DistState{}, false, err
+	}
+	ds, found = ps.Dists[a.Dist]
+	return ds, found, nil
+}
+
+// publishedAPT lists every PREFIX:DIST this node's mirror publishes, sorted.
+func publishedAPT(repo *mirror.Repo) ([]string, error) {
+	sts, err := repo.Prefixes()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, st := range sts {
+		for d := range st.Dists {
+			out = append(out, st.Prefix+":"+d)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // sitePlan is what a site should hold now: its records (all of them) and
@@ -221,11 +318,10 @@ func (s *Server) planSite(site store.Site, sync store.SiteSync) (*sitePlan, erro
 			return nil, err
 		}
 		for _, a := range site.APT {
-			ps, err := repo.PrefixState(a.Prefix)
+			ds, ok, err := aptPublication(repo, a)
 			if err != nil {
 				return nil, fmt.Errorf("apt %s %s: %w", a.Prefix, a.Dist, err)
 			}
-			ds, ok := ps.Dists[a.Dist]
 			if !ok {
 				return nil, fmt.Errorf("apt %s %s is assigned to site %s but nothing is published there on this node ('eucora mirror apt publish SNAPSHOT --prefix %s --dist %s')", a.Prefix, a.Dist, site.Name, a.Prefix, a.Dist)
 			}

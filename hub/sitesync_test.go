@@ -104,12 +104,12 @@ func TestSiteSyncRoundTrip(t *testing.T) {
 	if site.EdgeKeyID != e.PublicKey().ID {
 		t.Fatalf("enrolled %s, want %s", site.EdgeKeyID, e.PublicKey().ID)
 	}
-	// Nothing published on this node under an assigned prefix: a clear error.
-	must[api.Site](t, "assign")(ac.AssignAPT(ctx, "lon", []api.APTAssignment{{Prefix: "ubuntu", Dist: "jammy"}}))
-	if _, err := ac.ExportSite(ctx, "lon", api.ExportRequest{}); err == nil || !strings.Contains(err.Error(), "nothing is published") {
-		t.Fatalf("export of an unpublished assignment: %v", err)
+	// Nothing published on this node under the prefix: the assignment is
+	// refused (TestSiteAssignChecksPublications has the cases).
+	if _, err := ac.AssignAPT(ctx, "lon", []api.APTAssignment{{Prefix: "ubuntu", Dist: "jammy"}}); err == nil || !strings.Contains(err.Error(), "not published") {
+		t.Fatalf("assignment of an unpublished publication: %v", err)
 	}
-	must[api.Site](t, "unassign")(ac.AssignAPT(ctx, "lon", nil))
+	must[api.AssignResult](t, "unassign")(ac.AssignAPT(ctx, "lon", nil))
 
 	sync0 := must[api.SiteSync](t, "sync")(ac.SiteSyncState(ctx, "lon"))
 	if sync0.PendingObjects != 1 || sync0.PendingBytes != int64(len(artifact)) || sync0.LastExportedSeq != 0 || !sync0.ChainOK {

@@ -30,7 +30,28 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrInvalid: a malformed name, argument or upstream file.
 	ErrInvalid = errors.New("invalid")
+	// ErrNotOffered: the upstream has no such distribution, or its Release
+	// lists no index for a component or architecture asked for (found by
+	// CheckUpstream, before a definition is saved).
+	ErrNotOffered = errors.New("not offered by the upstream")
+	// ErrInUse: a mirror cannot be deleted while snapshots of it are
+	// published (without force).
+	ErrInUse = errors.New("in use")
 )
+
+// DistNotFoundError reports an upstream that has neither InRelease nor
+// Release for the distribution: most often a typo in the distribution or
+// the URL.
+type DistNotFoundError struct {
+	URL, Dist string
+	Err       error // the last fetch's error
+}
+
+func (e *DistNotFoundError) Error() string {
+	return fmt.Sprintf("dist %s not found at %s (looked for dists/%s/InRelease and dists/%s/Release)", e.Dist, e.URL, e.Dist, e.Dist)
+}
+
+func (e *DistNotFoundError) Unwrap() error { return ErrNotOffered }
 
 // SignatureError reports a Release whose signature was refused. It names
 // the key that made the signature (when the signature says) and the

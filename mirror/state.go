@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,13 +113,18 @@ func (r *Repo) mirrorPath(name string) string {
 }
 
 // CreateMirror records a new mirror definition; keyring holds the trusted
-// keys (armored or binary), copied into the content store.
+// keys (armored or binary), copied into the mirror's state. It does not
+// contact the upstream: DefineMirror does, before saving.
 func (r *Repo) CreateMirror(m *Mirror, keyring []byte) error {
+	_, err := r.DefineMirror(context.Background(), m, keyring, DefineOptions{})
+	return err
+}
+
+// prepareMirror validates the definition m with its keyring and fills in
+// the defaults, the keyring's copy and digest; it saves nothing.
+func (r *Repo) prepareMirror(m *Mirror, keyring []byte) error {
 	if err := CheckName("mirror", m.Name); err != nil {
 		return err
-	}
-	if _, err := os.Stat(r.mirrorPath(m.Name)); err == nil {
-		return fmt.Errorf("mirror %q: %w", m.Name, ErrExists)
 	}
 	if _, err := ReadKeyring(keyring, "--keyring"); err != nil {
 		return err
@@ -154,7 +160,7 @@ func (r *Repo) CreateMirror(m *Mirror, keyring []byte) error {
 	if m.Created.IsZero() {
 		m.Created = r.now().UTC()
 	}
-	return writeJSON(r.mirrorPath(m.Name), m)
+	return nil
 }
 
 // Mirror loads a mirror by name.

@@ -86,8 +86,11 @@ type SyncResult struct {
 	Reused          int           `json:"reused"`
 	AddedByDeps     int           `json:"added_by_deps"`
 	Unresolved      []string      `json:"unresolved,omitempty"`
-	ReleaseDate     time.Time     `json:"release_date,omitzero"`
-	ValidUntil      time.Time     `json:"valid_until,omitzero"`
+	// Warnings are findings that did not stop the sync (a filter that
+	// selected nothing); never nil.
+	Warnings    []string  `json:"warnings"`
+	ReleaseDate time.Time `json:"release_date,omitzero"`
+	ValidUntil  time.Time `json:"valid_until,omitzero"`
 }
 
 // Largest Release and index files accepted from upstream.
@@ -104,7 +107,7 @@ func (r *Repo) Sync(ctx context.Context, name string, opt SyncOptions) (*SyncRes
 		return nil, err
 	}
 	// One sync per mirror at a time; a second waits for the first.
-	unlock, err := r.lockFile(filepath.Join(r.Dir, "mirrors", "."+name+".lock"))
+	unlock, err := r.lockMirror(name)
 	if err != nil {
 		return nil, err
 	}
@@ -135,19 +138,9 @@ func (r *Repo) Sync(ctx context.Context, name string, opt SyncOptions) (*SyncRes
 	now := r.now()
 
 	// 1. Release, verified.
-	relData, relFile, err := fetchRelease(ctx, f, base, keyring, now)
-	if se := (*SignatureError)(nil); errors.As(err, &se) {
-		se.Keyring = describeKeyring("mirror "+name+" keyring", m.KeyringFile, m.Keyring, keyring)
-	}
+	rel, relFile, err := verifiedRelease(ctx, f, m, keyring, now)
 	if err != nil {
 		return nil, err
-	}
-	rel, err := debian.ParseRelease(relData, relFile)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", relFile, err)
-	}
-	if !rel.ValidUntil.IsZero() && now.After(rel.ValidUntil) {
-		return nil, &ExpiredError{File: relFile, ValidUntil: rel.ValidUntil, Now: now}
 	}
 	if !m.ReleaseDate.IsZero() && !rel.Date.IsZero() && rel.Date.Before(m.ReleaseDate) {
 		return nil, fmt.Errorf("%s: Date %s is older than the mirrored Release's %s (replayed or rolled-back upstream): %w",
@@ -163,6 +156,7 @@ func (r *Repo) Sync(ctx context.Context, name string, opt SyncOptions) (*SyncRes
 	}
 	universe := map[string][]*candidate{} // arch -> all packages of that arch's indexes
 	var indexes []*Index
+	var all, matched int // packages of every index, and those the filter selects
 	for _, comp := range m.Components {
 		for _, arch := range m.Architectures {
 			pkgs, err := fetchIndex(ctx, f, base, rel, relFile, comp, arch)
@@ -172,13 +166,23 @@ func (r *Repo) Sync(ctx context.Context, name string, opt SyncOptions) (*SyncRes
 			ix := &Index{Component: comp, Architecture: arch}
 			indexes = append(indexes, ix)
 			for _, p := range pkgs {
-				universe[arch] = append(universe[arch], &candidate{ix: ix, p: p, selected: filter.Match(p.Para)})
+				c := &candidate{ix: ix, p: p, selected: filter.Match(p.Para)}
+				universe[arch] = append(universe[arch], c)
+				all++
+				if c.selected {
+					matched++
+				}
 			}
 		}
 	}
 
 	// 3. Filter and dependencies.
-	res := &SyncResult{Mirror: name, ReleaseDate: rel.Date, ValidUntil: rel.ValidUntil}
+	res := &SyncResult{Mirror: name, ReleaseDate: rel.Date, ValidUntil: rel.ValidUntil, Warnings: []string{}}
+	if matched == 0 && strings.TrimSpace(m.Filter) != "" {
+		// Most likely a typo in the filter: say so, the sync itself is valid.
+		res.Warnings = append(res.Warnings, fmt.Sprintf("filter %q selected 0 of %d packages in %s (fix it with 'eucora mirror apt edit %s --filter EXPR')",
+			m.Filter, all, m.Dist, name))
+	}
 	for _, arch := range m.Architectures {
 		if m.WithDeps {
 			added, unresolved := resolveDeps(universe[arch])
@@ -371,6 +375,29 @@ func parseFilter(expr string) (*debian.Filter, error) {
 func isNotFound(err error) bool {
 	var fe *FetchError
 	return errors.As(err, &fe) && (fe.Status == 404 || fe.Status == 410)
+}
+
+// verifiedRelease fetches m's Release (InRelease, else Release and
+// Release.gpg), verifies its signature against keyring (m's, parsed) and
+// that it has not expired, and parses it. A signature refusal names the
+// keyring; it returns the Release and the URL of the file it came from.
+func verifiedRelease(ctx context.Context, f *Fetcher, m *Mirror, keyring openpgp.EntityList, now time.Time) (*debian.Release, string, error) {
+	base := m.URL + "/dists/" + m.Dist + "/"
+	relData, relFile, err := fetchRelease(ctx, f, base, keyring, now)
+	if se := (*SignatureError)(nil); errors.As(err, &se) {
+		se.Keyring = describeKeyring("mirror "+m.Name+" keyring", m.KeyringFile, m.Keyring, keyring)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	rel, err := debian.ParseRelease(relData, relFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", relFile, err)
+	}
+	if !rel.ValidUntil.IsZero() && now.After(rel.ValidUntil) {
+		return nil, "", &ExpiredError{File: relFile, ValidUntil: rel.ValidUntil, Now: now}
+	}
+	return rel, relFile, nil
 }
 
 // fetchRelease returns the verified Release payload and the file it came from.

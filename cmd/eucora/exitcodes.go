@@ -83,7 +83,7 @@ func anyOf(ms ...func(error) bool) func(error) bool {
 var exitCodes = []exitCodeInfo{
 	{exitOK, "ok", "success", nil},
 	{exitError, "error", "any other error", nil},
-	{exitUsage, "usage", "bad command line: unknown flag, missing or malformed argument", anyOf(as[*usageError](), isMissingFlag, is(edge.ErrNotHubKey, edge.ErrHubDataDir))},
+	{exitUsage, "usage", "bad command line: unknown flag, missing or malformed argument", anyOf(as[*usageError](), isMissingFlag, is(edge.ErrNotHubKey, edge.ErrHubDataDir, debian.ErrFilterSyntax, mirror.ErrNotOffered))},
 	{exitNotInit, "not-initialised", "data directory or key not initialised", is(datadir.ErrNotInitialised, edge.ErrNotInitialised, mirror.ErrNotFound, signing.ErrKeyFile, transfer.ErrNotEnrolled)},
 	{exitNoSpace, "no-space", "not enough free space for the work (a 64 MiB reserve is kept free), or the disk filled up", is(cas.ErrNoSpace, syscall.ENOSPC, syscall.EDQUOT)},
 	{exitBadSignature, "bad-signature", "bad signature, or signed by an unknown or untrusted key",

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -20,6 +21,14 @@ import (
 	"github.com/eucora/eucora/mirror"
 )
 
+// errWriter is where warnings go: the app's ErrWriter, else stderr.
+func errWriter(c *cli.Context) io.Writer {
+	if c.App.ErrWriter != nil {
+		return c.App.ErrWriter
+	}
+	return os.Stderr
+}
+
 func mirrorCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "mirror",
@@ -28,7 +37,7 @@ func mirrorCommand() *cli.Command {
 			Name:  "apt",
 			Usage: "APT repositories (see docs/apt-mirror.md)",
 			Subcommands: []*cli.Command{
-				mirrorCreateCmd(), mirrorSyncCmd(), mirrorListCmd(), mirrorSnapshotCmd(), mirrorSnapshotsCmd(),
+				mirrorCreateCmd(), mirrorEditCmd(), mirrorDeleteCmd(), mirrorSyncCmd(), mirrorListCmd(), mirrorSnapshotCmd(), mirrorSnapshotsCmd(),
 				mirrorDiffCmd(), mirrorPublishCmd(), mirrorPublishedCmd(), mirrorInstallCmd(), mirrorVerifyCmd(), mirrorServeCmd(), mirrorPinCmd(),
 			},
 		}},
@@ -42,52 +51,269 @@ func oneArg(c *cli.Context, what string) (string, error) {
 	return c.Args().First(), nil
 }
 
+// upstreamFetcher is the fetcher of the upstream checks of create and edit.
+func upstreamFetcher() *mirror.Fetcher {
+	return &mirror.Fetcher{IdleTimeout: 30 * time.Second, UserAgent: "eucora/" + version}
+}
+
+// checkHint says what to do about a refused upstream check.
+func checkHint(err error) string {
+	var fe *mirror.FetchError
+	switch {
+	case errors.Is(err, mirror.ErrNotOffered):
+		return " (check --url, --dist, --component and --arch; --no-check saves the definition without asking the upstream)"
+	case errors.As(err, &fe):
+		return " (the upstream did not answer as a repository; --no-check saves the definition without asking it, for defining a mirror offline)"
+	}
+	return ""
+}
+
+// mirrorView is a mirror as commands print it: without the keyring's bytes
+// (its digest identifies it), with what the upstream check found.
+type mirrorView struct {
+	mirror.Mirror
+	Check *mirror.UpstreamCheck `json:"check,omitempty"`
+}
+
+func printCheck(w io.Writer, check *mirror.UpstreamCheck) {
+	if check == nil {
+		return
+	}
+	fmt.Fprintf(w, "checked: %s verifies", check.Release)
+	if check.Codename != "" {
+		fmt.Fprintf(w, " (codename %s", check.Codename)
+		if !check.Date.IsZero() {
+			fmt.Fprintf(w, ", dated %s", check.Date.Format(time.RFC3339))
+		}
+		fmt.Fprint(w, ")")
+	}
+	fmt.Fprintln(w)
+}
+
+type mirrorCreateOptions struct {
+	data, url, dist, keyring, filter string
+	withDeps, noCheck                bool
+	comps, archs                     cli.StringSlice
+}
+
 func mirrorCreateCmd() *cli.Command {
-	var data, url, dist, keyring, filter string
-	var withDeps bool
-	var comps, archs cli.StringSlice
+	var o mirrorCreateOptions
 	return &cli.Command{
 		Name:      "create",
-		Usage:     "define a mirror of an upstream APT repository",
-		UsageText: "eucora mirror apt create NAME --url URL --dist DIST [--component C]... [--arch A]... --keyring FILE [--filter EXPR] [--with-deps]",
+		Usage:     "define a mirror of an upstream APT repository (checks that the distribution answers, signed by the keyring)",
+		UsageText: "eucora mirror apt create NAME --url URL --dist DIST [--component C]... [--arch A]... --keyring FILE [--filter EXPR] [--with-deps] [--no-check]",
+		Description: "Before saving the definition, create fetches URL/dists/DIST/InRelease (else Release and\n" +
+			"Release.gpg, as sync does), verifies it against --keyring and checks that it lists the\n" +
+			"components and architectures; it parses --filter. A refusal saves nothing: a malformed\n" +
+			"filter or a distribution, component or architecture the upstream lacks exits 2, a bad\n" +
+			"signature 20. --no-check skips the upstream check (defining a mirror offline).",
 		Flags: []cli.Flag{
-			dataFlag(&data),
-			&cli.StringFlag{Name: "url", Required: true, Usage: "repository base URL (the directory holding dists/ and pool/)", Destination: &url},
-			&cli.StringFlag{Name: "dist", Required: true, Usage: "distribution (suite or codename)", Destination: &dist},
-			&cli.StringSliceFlag{Name: "component", Usage: "component (repeatable; default main)", Destination: &comps},
-			&cli.StringSliceFlag{Name: "arch", Usage: "architecture (repeatable; default amd64)", Destination: &archs},
-			&cli.StringFlag{Name: "keyring", Required: true, Usage: "trusted OpenPGP keyring (armored or binary)", Destination: &keyring},
-			&cli.StringFlag{Name: "filter", Usage: "package filter, e.g. 'nginx* | Priority:required' (docs/apt-mirror.md)", Destination: &filter},
-			&cli.BoolFlag{Name: "with-deps", Usage: "also mirror what selected packages depend on", Destination: &withDeps},
+			dataFlag(&o.data),
+			&cli.StringFlag{Name: "url", Required: true, Usage: "repository base URL (the directory holding dists/ and pool/)", Destination: &o.url},
+			&cli.StringFlag{Name: "dist", Required: true, Usage: "distribution (suite or codename)", Destination: &o.dist},
+			&cli.StringSliceFlag{Name: "component", Usage: "component (repeatable; default main)", Destination: &o.comps},
+			&cli.StringSliceFlag{Name: "arch", Usage: "architecture (repeatable; default amd64)", Destination: &o.archs},
+			&cli.StringFlag{Name: "keyring", Required: true, Usage: "trusted OpenPGP keyring (armored or binary)", Destination: &o.keyring},
+			&cli.StringFlag{Name: "filter", Usage: "package filter, e.g. 'nginx* | Priority:required' (docs/apt-mirror.md)", Destination: &o.filter},
+			&cli.BoolFlag{Name: "with-deps", Usage: "also mirror what selected packages depend on", Destination: &o.withDeps},
+			&cli.BoolFlag{Name: "no-check", Usage: "do not contact the upstream: save the definition unchecked (offline); the first sync checks it", Destination: &o.noCheck},
 		},
-		Action: func(c *cli.Context) error {
-			out, err := outputFrom(c)
-			if err != nil {
-				return err
-			}
-			name, err := oneArg(c, "mirror NAME")
-			if err != nil {
-				return err
-			}
-			kr, err := os.ReadFile(keyring)
-			if err != nil {
-				return fmt.Errorf("--keyring: %w", err)
-			}
-			repo, err := mirror.CreateDataDir(data)
-			if err != nil {
-				return err
-			}
-			m := &mirror.Mirror{Name: name, URL: url, Dist: dist, Components: comps.Value(), Architectures: archs.Value(), Filter: filter, WithDeps: withDeps, KeyringFile: keyring}
-			if err := repo.CreateMirror(m, kr); err != nil {
-				return err
-			}
-			view := *m
-			view.KeyringData = nil // the digest identifies it
-			return out.emit(view, func(w io.Writer) {
-				fmt.Fprintf(w, "mirror %s: %s dists/%s %v %v\n", m.Name, m.URL, m.Dist, m.Components, m.Architectures)
-			})
-		},
+		Action: func(c *cli.Context) error { return o.run(c) },
 	}
+}
+
+func (o *mirrorCreateOptions) run(c *cli.Context) error {
+	out, err := outputFrom(c)
+	if err != nil {
+		return err
+	}
+	name, err := oneArg(c, "mirror NAME")
+	if err != nil {
+		return err
+	}
+	kr, err := os.ReadFile(o.keyring)
+	if err != nil {
+		return fmt.Errorf("--keyring: %w", err)
+	}
+	repo, err := mirror.CreateDataDir(o.data)
+	if err != nil {
+		return err
+	}
+	m := &mirror.Mirror{Name: name, URL: o.url, Dist: o.dist, Components: o.comps.Value(), Architectures: o.archs.Value(),
+		Filter: o.filter, WithDeps: o.withDeps, KeyringFile: o.keyring}
+	var opt mirror.DefineOptions
+	if !o.noCheck {
+		opt.Fetcher = upstreamFetcher()
+	}
+	check, err := repo.DefineMirror(c.Context, m, kr, opt)
+	if err != nil {
+		return fmt.Errorf("mirror %s not created: %w%s", name, err, checkHint(err))
+	}
+	view := mirrorView{Mirror: *m, Check: check}
+	view.KeyringData = nil // the digest identifies it
+	return out.emit(view, func(w io.Writer) {
+		fmt.Fprintf(w, "mirror %s: %s dists/%s %v %v\n", m.Name, m.URL, m.Dist, m.Components, m.Architectures)
+		printCheck(w, check)
+		if check == nil {
+			fmt.Fprintln(w, "not checked (--no-check): the first sync fetches and verifies the Release")
+		}
+	})
+}
+
+type mirrorEditOptions struct {
+	data, url, dist, keyring, filter string
+	withDeps, noDeps, noCheck        bool
+	comps, archs                     cli.StringSlice
+}
+
+func mirrorEditCmd() *cli.Command {
+	var o mirrorEditOptions
+	return &cli.Command{
+		Name:      "edit",
+		Usage:     "change a mirror's definition (validated as create validates); the last sync is kept until the next one",
+		UsageText: "eucora mirror apt edit NAME [--url URL] [--dist DIST] [--component C]... [--arch A]... [--keyring FILE] [--filter EXPR] [--with-deps|--no-deps] [--no-check]",
+		Description: "Only the flags given change. The new definition is validated as create validates it: the\n" +
+			"filter is parsed and, when the URL, distribution, components, architectures or keyring\n" +
+			"change, the upstream is checked (unless --no-check). The mirror keeps its last good sync\n" +
+			"(and snapshots keep theirs) until the next 'eucora mirror apt sync NAME'. --filter ''\n" +
+			"removes the filter; --component and --arch replace the whole list.",
+		Flags: []cli.Flag{
+			dataFlag(&o.data),
+			&cli.StringFlag{Name: "url", Usage: "new repository base URL", Destination: &o.url},
+			&cli.StringFlag{Name: "dist", Usage: "new distribution", Destination: &o.dist},
+			&cli.StringSliceFlag{Name: "component", Usage: "components (repeatable; replaces the list)", Destination: &o.comps},
+			&cli.StringSliceFlag{Name: "arch", Usage: "architectures (repeatable; replaces the list)", Destination: &o.archs},
+			&cli.StringFlag{Name: "keyring", Usage: "new trusted OpenPGP keyring (armored or binary)", Destination: &o.keyring},
+			&cli.StringFlag{Name: "filter", Usage: "new package filter ('' for none)", Destination: &o.filter},
+			&cli.BoolFlag{Name: "with-deps", Usage: "also mirror what selected packages depend on", Destination: &o.withDeps},
+			&cli.BoolFlag{Name: "no-deps", Usage: "mirror only what the filter selects", Destination: &o.noDeps},
+			&cli.BoolFlag{Name: "no-check", Usage: "do not contact the upstream (offline)", Destination: &o.noCheck},
+		},
+		Action: func(c *cli.Context) error { return o.run(c) },
+	}
+}
+
+func (o *mirrorEditOptions) run(c *cli.Context) error {
+	out, err := outputFrom(c)
+	if err != nil {
+		return err
+	}
+	name, err := oneArg(c, "mirror NAME")
+	if err != nil {
+		return err
+	}
+	if o.withDeps && o.noDeps {
+		return usageErrorf("edit: --with-deps and --no-deps contradict each other")
+	}
+	var e mirror.MirrorEdit
+	set := func(flag string, v string) *string {
+		if !c.IsSet(flag) {
+			return nil
+		}
+		return &v
+	}
+	e.URL, e.Dist, e.Filter = set("url", o.url), set("dist", o.dist), set("filter", o.filter)
+	if c.IsSet("component") {
+		e.Components = o.comps.Value()
+	}
+	if c.IsSet("arch") {
+		e.Architectures = o.archs.Value()
+	}
+	if c.IsSet("with-deps") || c.IsSet("no-deps") {
+		d := o.withDeps
+		e.WithDeps = &d
+	}
+	if c.IsSet("keyring") {
+		if e.Keyring, err = os.ReadFile(o.keyring); err != nil {
+			return fmt.Errorf("--keyring: %w", err)
+		}
+		e.KeyringFile = o.keyring
+	}
+	given := false
+	for _, f := range []string{"url", "dist", "component", "arch", "keyring", "filter", "with-deps", "no-deps"} {
+		given = given || c.IsSet(f)
+	}
+	if !given {
+		return usageErrorf("edit: nothing to change: give at least one of --url, --dist, --component, --arch, --keyring, --filter, --with-deps, --no-deps")
+	}
+	repo, err := mirror.OpenDataDir(o.data)
+	if err != nil {
+		return err
+	}
+	var opt mirror.DefineOptions
+	if !o.noCheck {
+		opt.Fetcher = upstreamFetcher()
+	}
+	res, err := repo.EditMirror(c.Context, name, e, opt)
+	if err != nil {
+		return fmt.Errorf("mirror %s not changed: %w%s", name, err, checkHint(err))
+	}
+	return out.emit(res, func(w io.Writer) {
+		if len(res.Changed) == 0 {
+			fmt.Fprintf(w, "mirror %s: unchanged\n", name)
+			return
+		}
+		fmt.Fprintf(w, "mirror %s changed:\n", name)
+		for _, ch := range res.Changed {
+			fmt.Fprintf(w, "  %s: %q -> %q\n", ch.Field, ch.From, ch.To)
+		}
+		printCheck(w, res.Check)
+		if res.Manifest != "" {
+			fmt.Fprintf(w, "the last sync (manifest %s, %s) stays until the next 'eucora mirror apt sync %s'\n",
+				res.Manifest.Short(), res.Synced.Format(time.RFC3339), name)
+		}
+	})
+}
+
+type mirrorDeleteOptions struct {
+	data  string
+	force bool
+}
+
+func mirrorDeleteCmd() *cli.Command {
+	var o mirrorDeleteOptions
+	return &cli.Command{
+		Name:      "delete",
+		Usage:     "remove a mirror's definition and sync state (snapshots, publications and content objects stay)",
+		UsageText: "eucora mirror apt delete NAME [--force]",
+		Description: "Refused while snapshots of the mirror are published (they are named), unless --force:\n" +
+			"the publications then keep serving. The mirror's snapshots stay (they are immutable), and\n" +
+			"so do its content objects (packages, indexes, manifests) in the content store.",
+		Flags: []cli.Flag{
+			dataFlag(&o.data),
+			&cli.BoolFlag{Name: "force", Usage: "delete even when snapshots of the mirror are published", Destination: &o.force},
+		},
+		Action: func(c *cli.Context) error { return o.run(c) },
+	}
+}
+
+func (o *mirrorDeleteOptions) run(c *cli.Context) error {
+	out, err := outputFrom(c)
+	if err != nil {
+		return err
+	}
+	name, err := oneArg(c, "mirror NAME")
+	if err != nil {
+		return err
+	}
+	repo, err := mirror.OpenDataDir(o.data)
+	if err != nil {
+		return err
+	}
+	res, err := repo.DeleteMirror(name, o.force)
+	if err != nil {
+		return err
+	}
+	return out.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "deleted mirror %s: removed %s\n", name, strings.Join(res.Removed, ", "))
+		if len(res.Snapshots) > 0 {
+			fmt.Fprintf(w, "kept its %d snapshot(s): %s\n", len(res.Snapshots), strings.Join(res.Snapshots, ", "))
+		}
+		if len(res.Published) > 0 {
+			fmt.Fprintf(w, "still published: %s\n", strings.Join(res.Published, ", "))
+		}
+		fmt.Fprintln(w, "its content objects (packages, indexes, manifests) stay in the content store: snapshots may share them; no command removes unreferenced ones yet")
+	})
 }
 
 func mirrorSyncCmd() *cli.Command {
@@ -130,6 +356,9 @@ func mirrorSyncCmd() *cli.Command {
 			bar.Finish()
 			if err != nil {
 				return fmt.Errorf("sync %s failed, previous state kept: %w", name, err)
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintf(errWriter(c), "warning: %s\n", w)
 			}
 			return out.emit(res, func(w io.Writer) {
 				fmt.Fprintf(w, "mirror %s: %d packages (%s), downloaded %d (%s), reused %d, added by deps %d, manifest %s\n",

@@ -33,6 +33,11 @@ func TestMirrorExitCodes(t *testing.T) {
 		{fmt.Errorf("x: %w", mirror.ErrRollback), exitStale},
 		{fmt.Errorf("sync: %w", &digest.MismatchError{Object: "a.deb", Want: "1", Got: "2"}), exitCorrupt},
 		{fmt.Errorf("Packages: %w", debian.ErrSyntax), exitCorrupt},
+		// A malformed filter is the user's mistake, not corrupt data.
+		{fmt.Errorf("mirror up not created: %w (%w)", &debian.FilterError{Expr: "a |", Offset: 3, Msg: "x"}, mirror.ErrInvalid), exitUsage},
+		{fmt.Errorf("mirror up not created: %w", &mirror.DistNotFoundError{URL: "u", Dist: "d"}), exitUsage},
+		{fmt.Errorf("x: %w", mirror.ErrNotOffered), exitUsage},
+		{&mirror.InUseError{Mirror: "up", Published: []string{"s1 at corp:test"}}, exitError},
 		{fmt.Errorf("snapshot: %w", mirror.ErrNotFound), exitNotInit},
 		{&mirror.FetchError{URL: "u", Status: 500}, exitError},
 	}

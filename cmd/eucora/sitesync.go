@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/eucora/eucora/hub/api"
+	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/internal/signing"
@@ -68,7 +70,9 @@ func siteAssignCommand() *cli.Command {
 			"eucora site assign NAME --none",
 		Description: "PREFIX and DIST name a publication of this hub's mirror ('eucora mirror apt publish\n" +
 			"SNAPSHOT --prefix PREFIX --dist DIST'). Every export to the site then carries that\n" +
-			"publication, byte-identical, and the edge serves it under /apt/PREFIX.",
+			"publication, byte-identical, and the edge serves it under /apt/PREFIX. The list given\n" +
+			"replaces the site's; the answer says what was added and removed. A PREFIX:DIST the hub\n" +
+			"does not publish is refused (exit 2, the published ones listed) and the site's list stays.",
 		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "apt", Usage: "PREFIX:DIST of a published APT repository (repeatable)"},
 			&cli.BoolFlag{Name: "none", Usage: "assign nothing (clears the list)"},
@@ -94,20 +98,57 @@ func siteAssignCommand() *cli.Command {
 				}
 				pubs = append(pubs, a)
 			}
-			s, err := cl.AssignAPT(c.Context, args[0], pubs)
+			res, err := cl.AssignAPT(c.Context, args[0], pubs)
+			var ae *client.APIError
+			if errors.As(err, &ae) && ae.Code == "unknown_publication" {
+				// The argument names nothing the hub publishes: a usage
+				// mistake, whatever HTTP status carried it.
+				return usageErrorf("site assign %s: --apt: %s", args[0], ae.Message)
+			}
 			if err != nil {
 				return err
 			}
-			return out.emit(s, func(w io.Writer) {
-				if len(s.APT) == 0 {
-					fmt.Fprintf(w, "site %s serves no APT publication\n", s.Name)
+			view := siteAssignView{AssignResult: res, After: res.APT, Changed: len(res.Added)+len(res.Removed) > 0}
+			if view.After == nil {
+				view.After = []api.APTAssignment{}
+			}
+			return out.emit(view, func(w io.Writer) {
+				now := aptList(view.After)
+				if !view.Changed {
+					fmt.Fprintf(w, "site %s: apt unchanged (%s)\n", res.Name, now)
+					return
 				}
-				for _, a := range s.APT {
-					fmt.Fprintf(w, "site %s serves apt %s %s\n", s.Name, a.Prefix, a.Dist)
+				var what []string
+				if len(res.Added) > 0 {
+					what = append(what, "added "+aptList(res.Added))
 				}
+				if len(res.Removed) > 0 {
+					what = append(what, "removed "+aptList(res.Removed))
+				}
+				fmt.Fprintf(w, "site %s: apt now %s (%s)\n", res.Name, now, strings.Join(what, "; "))
 			})
 		},
 	}
+}
+
+// siteAssignView is what site assign prints with --output json: the hub's
+// answer (the site, before, added, removed) and the list after.
+type siteAssignView struct {
+	api.AssignResult
+	After   []api.APTAssignment `json:"after"`
+	Changed bool                `json:"changed"`
+}
+
+// aptList writes assignments as PREFIX:DIST, comma-separated ("none").
+func aptList(as []api.APTAssignment) string {
+	if len(as) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(as))
+	for i, a := range as {
+		parts[i] = a.Prefix + ":" + a.Dist
+	}
+	return strings.Join(parts, ", ")
 }
 
 // parseAPTSpec reads --apt PREFIX:DIST (the prefix may itself hold ':').

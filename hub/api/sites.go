@@ -61,6 +61,16 @@ type AssignRequest struct {
 	Publications []APTAssignment `json:"publications"`
 }
 
+// AssignResult is the answer to PUT /v1/sites/{name}/apt: the site, whose
+// APT list is the one now assigned, with the list it replaced and what
+// the assignment added and removed (never nil).
+type AssignResult struct {
+	Site
+	Before  []APTAssignment `json:"before"`
+	Added   []APTAssignment `json:"added"`
+	Removed []APTAssignment `json:"removed"`
+}
+
 // SeqRange is a run of missing event sequences [From, To].
 type SeqRange struct {
 	From uint64 `json:"from"`

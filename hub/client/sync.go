@@ -34,9 +34,11 @@ func (c *Client) EnrollSite(ctx context.Context, name string, publicPEM []byte) 
 	return s, c.do(ctx, "PUT", sitePath(name, "edge-key"), api.EnrollRequest{PublicKeyPEM: string(publicPEM)}, &s)
 }
 
-// AssignAPT sets the APT publications a site serves.
-func (c *Client) AssignAPT(ctx context.Context, name string, pubs []api.APTAssignment) (api.Site, error) {
-	var s api.Site
+// AssignAPT sets the APT publications a site serves. A publication the hub
+// does not publish is refused with an *APIError (422) of Code
+// api.CodeUnknownPublication, and the site's list is left as it was.
+func (c *Client) AssignAPT(ctx context.Context, name string, pubs []api.APTAssignment) (api.AssignResult, error) {
+	var s api.AssignResult
 	return s, c.do(ctx, "PUT", sitePath(name, "apt"), api.AssignRequest{Publications: pubs}, &s)
 }
 

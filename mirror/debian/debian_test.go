@@ -108,9 +108,16 @@ func TestFilter(t *testing.T) {
 			t.Errorf("filter %q selected %q, want %q", expr, got, want)
 		}
 	}
-	for _, bad := range []string{"(", "nginx |", "a b", "Section:[", "!", "a,,b", "*x:y", strings.Repeat("(", 200) + "a" + strings.Repeat(")", 200)} {
-		if _, err := ParseFilter(bad); !errors.Is(err, ErrSyntax) {
-			t.Errorf("ParseFilter(%q) = %v, want ErrSyntax", bad, err)
+	for _, bad := range []string{"(", "nginx |", "a b", "Section:[", "!", "a,,b", "*x:y", strings.Repeat("(", 200) + "a" + strings.Repeat(")", 200),
+		strings.Repeat("a", MaxFilterLen+1)} {
+		_, err := ParseFilter(bad)
+		var fe *FilterError
+		if !errors.Is(err, ErrFilterSyntax) || !errors.As(err, &fe) || fe.Expr != bad {
+			t.Errorf("ParseFilter(%q) = %v, want a *FilterError (ErrFilterSyntax)", bad, err)
+		}
+		// Malformed control data (ErrSyntax) is another class of error.
+		if errors.Is(err, ErrSyntax) {
+			t.Errorf("ParseFilter(%q) = %v: a filter mistake wraps ErrSyntax", bad, err)
 		}
 	}
 }
@@ -281,8 +288,8 @@ func FuzzParseFilter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		fl, err := ParseFilter(s)
 		if err != nil {
-			if !errors.Is(err, ErrSyntax) {
-				t.Fatalf("ParseFilter(%q) = %v, not ErrSyntax", s, err)
+			if !errors.Is(err, ErrFilterSyntax) || errors.Is(err, ErrSyntax) {
+				t.Fatalf("ParseFilter(%q) = %v, not ErrFilterSyntax alone", s, err)
 			}
 			return
 		}

@@ -1,10 +1,35 @@
 package debian
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"strings"
 )
+
+// ErrFilterSyntax reports a malformed filter expression: a mistake of the
+// person who wrote it (a usage error), unlike ErrSyntax, which reports
+// malformed control data received from an upstream. A *FilterError wraps
+// it; nothing a filter refuses wraps ErrSyntax.
+var ErrFilterSyntax = errors.New("filter syntax error")
+
+// FilterError is a filter expression ParseFilter refused: the expression
+// (clipped), the byte offset of the mistake (-1 when the whole expression
+// is refused) and what is wrong.
+type FilterError struct {
+	Expr   string
+	Offset int
+	Msg    string
+}
+
+func (e *FilterError) Error() string {
+	if e.Offset < 0 {
+		return fmt.Sprintf("filter %q: %s", clip(e.Expr), e.Msg)
+	}
+	return fmt.Sprintf("filter %q at offset %d: %s", clip(e.Expr), e.Offset, e.Msg)
+}
+
+func (e *FilterError) Unwrap() error { return ErrFilterSyntax }
 
 // Filter selects packages. The syntax (documented in docs/apt-mirror.md):
 //
@@ -155,10 +180,11 @@ func join(ns []node, sep string) string {
 // MaxFilterLen bounds a filter expression.
 const MaxFilterLen = 64 << 10
 
-// ParseFilter parses a filter expression.
+// ParseFilter parses a filter expression. A malformed one is a
+// *FilterError (ErrFilterSyntax).
 func ParseFilter(s string) (*Filter, error) {
 	if len(s) > MaxFilterLen {
-		return nil, fmt.Errorf("filter: longer than %d bytes: %w", MaxFilterLen, ErrSyntax)
+		return nil, &FilterError{Expr: s, Offset: -1, Msg: fmt.Sprintf("longer than %d bytes", MaxFilterLen)}
 	}
 	f := &Filter{src: s}
 	if strings.TrimSpace(s) == "" {
@@ -199,7 +225,7 @@ type filterParser struct {
 }
 
 func (p *filterParser) errorf(format string, args ...any) error {
-	return fmt.Errorf("filter %q at offset %d: %s: %w", clip(p.s), p.i, fmt.Sprintf(format, args...), ErrSyntax)
+	return &FilterError{Expr: p.s, Offset: p.i, Msg: fmt.Sprintf(format, args...)}
 }
 
 func (p *filterParser) skip() {

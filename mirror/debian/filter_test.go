@@ -87,8 +87,8 @@ func TestFilterSpecialFieldsAndRelations(t *testing.T) {
 	}
 	for expr, want := range bad {
 		_, err := ParseFilter(expr)
-		if !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), want) {
-			t.Errorf("ParseFilter(%q) = %v, want ErrSyntax saying %q", expr, err, want)
+		if !errors.Is(err, ErrFilterSyntax) || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseFilter(%q) = %v, want ErrFilterSyntax saying %q", expr, err, want)
 		}
 	}
 }
