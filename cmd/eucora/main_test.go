@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 )
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // runApp runs the eucora app in-process on args, reordered as main does
 // (flags may follow positional arguments), and returns what it wrote to
@@ -132,4 +137,113 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("parseDuration(%q) accepted", bad)
 		}
 	}
+}
+
+// TestCommandTree guards the CLI surface: every command's name, aliases
+// and flags (names, type, default, required, environment variables) must
+// match testdata/commands.golden. A deliberate change of a command or flag
+// refreshes it: go test ./cmd/eucora -run TestCommandTree -update.
+func TestCommandTree(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("# every command below also has the global flags of eucora (--output, --quiet)\n")
+	global := map[string]bool{}
+	var walk func(path string, flags []cli.Flag, cmds []*cli.Command)
+	walk = func(path string, flags []cli.Flag, cmds []*cli.Command) {
+		b.WriteString(path + "\n")
+		seen := 0
+		for _, f := range flags {
+			if global[f.Names()[0]] {
+				seen++
+				continue
+			}
+			b.WriteString("    " + describeFlag(f) + "\n")
+		}
+		if seen != len(global) {
+			t.Errorf("%s: has %d of the %d global flags", path, seen, len(global))
+		}
+		for _, c := range cmds {
+			p := path + " " + c.Name
+			if len(c.Aliases) > 0 {
+				p += " (" + strings.Join(c.Aliases, ", ") + ")"
+			}
+			walk(p, c.Flags, c.Subcommands)
+		}
+	}
+	app := newApp()
+	b.WriteString(app.Name + "\n")
+	for _, f := range app.Flags {
+		b.WriteString("    " + describeFlag(f) + "\n")
+		global[f.Names()[0]] = true
+	}
+	for _, c := range app.Commands {
+		walk(app.Name+" "+c.Name, c.Flags, c.Subcommands)
+	}
+	got := []byte(b.String())
+	path := filepath.Join("testdata", "commands.golden")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("the command tree differs from %s (a deliberate change: go test ./cmd/eucora -run TestCommandTree -update, and review the diff):\n%s",
+			path, lineDiff(string(want), string(got)))
+	}
+}
+
+// describeFlag writes a flag as "--name, -alias TYPE [default] [required] [env]".
+func describeFlag(f cli.Flag) string {
+	names := f.Names()
+	for i, n := range names {
+		if len(n) == 1 {
+			names[i] = "-" + n
+		} else {
+			names[i] = "--" + n
+		}
+	}
+	s := strings.Join(names, ", ") + " " + strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(fmt.Sprintf("%T", f), "*cli."), "Flag"))
+	if d, ok := f.(cli.DocGenerationFlag); ok {
+		if v := d.GetDefaultText(); v != "" && d.TakesValue() {
+			s += " default=" + v
+		}
+		if env := d.GetEnvVars(); len(env) > 0 {
+			s += " env=" + strings.Join(env, ",")
+		}
+	}
+	if r, ok := f.(cli.RequiredFlag); ok && r.IsRequired() {
+		s += " required"
+	}
+	return s
+}
+
+// lineDiff lists the lines only in want (-) and only in got (+).
+func lineDiff(want, got string) string {
+	count := map[string]int{}
+	for _, l := range strings.Split(got, "\n") {
+		count[l]++
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(want, "\n") {
+		if count[l] > 0 {
+			count[l]--
+			continue
+		}
+		b.WriteString("- " + l + "\n")
+	}
+	seen := map[string]int{}
+	for _, l := range strings.Split(want, "\n") {
+		seen[l]++
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if seen[l] > 0 {
+			seen[l]--
+			continue
+		}
+		b.WriteString("+ " + l + "\n")
+	}
+	return b.String()
 }
