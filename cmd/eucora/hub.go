@@ -11,9 +11,13 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/eucora/eucora/hub"
+	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/internal/atomicfile"
+	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/datadir"
+	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/transfer"
 )
 
 type hubServeOptions struct {
@@ -177,6 +181,139 @@ func hubKeyCommand() *cli.Command {
 			}
 			return out.emit(map[string]string{"key_id": pub.ID, "file": outFile}, func(w io.Writer) {
 				fmt.Fprintf(w, "hub key %s written to %s\n", pub.ID, outFile)
+			})
+		},
+	}
+}
+
+func hubRotateKeyCommand() *cli.Command {
+	show := func(c *cli.Context, out *output, k api.HubKey, what string) error {
+		return out.emit(k, func(w io.Writer) {
+			fmt.Fprintf(w, "%s\ncurrent key %s\n", what, k.KeyID)
+			if k.Next != nil {
+				fmt.Fprintf(w, "staged key  %s (announced by every bundle from now)\n", k.Next.KeyID)
+			}
+			for _, p := range k.Previous {
+				fmt.Fprintf(w, "retired key %s (%s)\n", p.KeyID, p.RetiredAt.Format(time.RFC3339))
+			}
+		})
+	}
+	return &cli.Command{
+		Name:  "rotate-key",
+		Usage: "rotate the hub's signing key in two steps: stage, then switch",
+		Description: "'stage' creates the next key; every bundle signed by the current key announces it,\n" +
+			"and an edge that applies one trusts it. 'switch' makes it the signing key once every\n" +
+			"enrolled site has applied an announcing bundle (see 'eucora site status'); --force\n" +
+			"switches anyway, and sites that missed the announcement refuse new bundles until\n" +
+			"re-initialised with the new key ('eucora hub key --out').",
+		Subcommands: []*cli.Command{{
+			Name:      "stage",
+			Usage:     "create the next key and announce it in every bundle",
+			UsageText: "eucora hub rotate-key stage",
+			Flags:     hubClientFlags(),
+			Action: func(c *cli.Context) error {
+				out, cl, err := hubSession(c)
+				if err != nil {
+					return err
+				}
+				k, err := cl.StageHubKey(c.Context)
+				if err != nil {
+					return err
+				}
+				return show(c, out, k, "next key staged; export to every site, import their receipts, then 'eucora hub rotate-key switch'")
+			},
+		}, {
+			Name:      "switch",
+			Usage:     "sign with the staged key from now on",
+			UsageText: "eucora hub rotate-key switch [--force]",
+			Flags: append([]cli.Flag{
+				&cli.BoolFlag{Name: "force", Usage: "switch although some sites have not applied an announcing bundle"},
+			}, hubClientFlags()...),
+			Action: func(c *cli.Context) error {
+				out, cl, err := hubSession(c)
+				if err != nil {
+					return err
+				}
+				k, err := cl.SwitchHubKey(c.Context, c.Bool("force"))
+				if err != nil {
+					return err
+				}
+				return show(c, out, k, "switched: bundles are signed by the new key")
+			},
+		}},
+	}
+}
+
+func hubExportCommand() *cli.Command {
+	var site, outDir, volSize string
+	var full, replace, ifChanged bool
+	return &cli.Command{
+		Name:      "export",
+		Usage:     "write the next bundle for a site into a directory (a USB stick, a transfer folder)",
+		UsageText: "eucora hub export --site NAME --out DIR [--volume-size SIZE] [--full] [--if-changed] [--replace]",
+		Description: "The hub builds the bundle (next sequence, its predecessor's digest, everything the\n" +
+			"site lacks according to its last receipt) and this command copies its volumes into\n" +
+			"DIR, checking free space first and verifying every volume against the hub key.\n" +
+			"DIR may already hold earlier bundles (a stick reused round after round): the new\n" +
+			"one is written beside them and 'eucora edge import DIR' applies what is new;\n" +
+			"--replace removes the earlier bundles' volumes once the new one is written.\n" +
+			"--if-changed writes nothing (exit 0) when the bundle would carry nothing the last\n" +
+			"export did not.",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "site", Required: true, Usage: "site to export to", Destination: &site},
+			&cli.StringFlag{Name: "out", Required: true, Usage: "directory to write the volumes to", Destination: &outDir},
+			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: volumeSizeUsage("largest volume file (default fits FAT32)"), Destination: &volSize},
+			&cli.BoolFlag{Name: "full", Usage: "carry everything, ignoring what the site says it holds", Destination: &full},
+			&cli.BoolFlag{Name: "if-changed", Usage: "skip the export when it would carry nothing new since the last one", Destination: &ifChanged},
+			&cli.BoolFlag{Name: "replace", Usage: "once the new bundle is written, remove the earlier eucora bundles DIR holds (other files stay)", Destination: &replace},
+		}, hubClientFlags()...),
+		Action: func(c *cli.Context) error {
+			out, cl, err := hubSession(c)
+			if err != nil {
+				return err
+			}
+			vs, err := parseVolumeSize(volSize)
+			if err != nil {
+				return err
+			}
+			cl.HTTP.Timeout = 0 // an export may take long; the context bounds it
+			hubPub, err := cl.HubPublicKey(c.Context)
+			if err != nil {
+				return err
+			}
+			em, err := prepareExportMedia(outDir)
+			if err != nil {
+				return err
+			}
+			x, err := cl.ExportSite(c.Context, site, api.ExportRequest{VolumeSize: vs, Full: full, IfChanged: ifChanged})
+			if err != nil {
+				return err
+			}
+			if ifChanged && x.Reused {
+				return out.emit(map[string]any{"skipped": true, "export": x, "files": []string{}}, func(w io.Writer) {
+					fmt.Fprintf(w, "nothing new for site %s since export %d (%s): skipped, nothing written to %s\n", site, x.Sequence,
+						x.Created.UTC().Format(time.RFC3339), outDir)
+				})
+			}
+			bar := progress.NewBytes(out.progressEnabled(), x.VolumeBytes(), "copying")
+			files, err := cl.DownloadExport(c.Context, x, outDir, bar.Add)
+			bar.Finish()
+			if err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
+			if _, err := transfer.OpenOne(files, signing.NewTrust(hubPub)); err != nil {
+				return fmt.Errorf("downloaded export %d does not verify against the hub key: %w", x.Sequence, err)
+			}
+			if err := em.finish(replace, files); err != nil {
+				return err
+			}
+			return out.emit(map[string]any{"skipped": false, "export": x, "files": files, "other_bundles": em.Others, "removed": em.Removed}, func(w io.Writer) {
+				fmt.Fprintf(w, "export %d for site %s: %d objects (%s), %d records, %d volume(s) in %s\n", x.Sequence, site, x.Objects,
+					bytesize.Format(x.ObjectBytes), x.Records, len(x.Volumes), outDir)
+				if x.Predecessor != "" {
+					fmt.Fprintf(w, "predecessor %s\n", x.Predecessor.Short())
+				}
+				em.print(w, outDir, "eucora edge import "+outDir)
 			})
 		},
 	}

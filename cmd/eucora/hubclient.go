@@ -89,24 +89,3 @@ func hubSession(c *cli.Context) (*output, *client.Client, error) {
 	}
 	return out, cl, nil
 }
-
-// positional returns a command's positional arguments, which must be
-// exactly want. Flags written after them ("site add NAME --class C") are
-// already parsed: reorderArgs moves them before the arguments.
-func positional(c *cli.Context, want int) ([]string, error) {
-	args := c.Args().Slice()
-	if len(args) != want {
-		return nil, usageErrorf("%s needs exactly %d argument(s), got %d", c.Command.FullName(), want, len(args))
-	}
-	return args, nil
-}
-
-// required checks flags that may arrive after positional arguments.
-func required(c *cli.Context, names ...string) error {
-	for _, n := range names {
-		if c.String(n) == "" {
-			return usageErrorf("--%s is required", n)
-		}
-	}
-	return nil
-}

@@ -1,6 +1,3 @@
-// Command eucora is EUCORA's single binary: hub, edge, bundle, mirror and
-// governance commands. Commands here only parse flags, call into packages
-// and print results; exit codes are mapped in exitcodes.go.
 package main
 
 import (
