@@ -196,7 +196,10 @@ func printHubImport(w io.Writer, items []*hubImportItem) {
 	}
 }
 
-func hubImportCommand() *cli.Command {
+type hubImportOptions struct{}
+
+func hubImportCmd() *cli.Command {
+	var o hubImportOptions
 	return &cli.Command{
 		Name:      "import",
 		Usage:     "hand an edge's bundle (receipt, events) to the hub",
@@ -211,17 +214,19 @@ func hubImportCommand() *cli.Command {
 			"sequence order, each as above; older ones are reported (stale, with their\n" +
 			"sequence numbers) and sent nowhere. With --output json, one bundle gives the\n" +
 			"hub's import result, several give {\"bundles\":[{\"sequence\",\"outcome\",...}]}.",
-		Flags: hubClientFlags(),
-		Action: func(c *cli.Context) error {
-			out, cl, err := hubSession(c)
-			if err != nil {
-				return err
-			}
-			paths := c.Args().Slice()
-			if len(paths) == 0 {
-				return usageErrorf("give the volume files or directories to import")
-			}
-			return runHubImport(c.Context, out, cl, paths)
-		},
+		Flags:  hubClientFlags(),
+		Action: func(c *cli.Context) error { return o.run(c) },
 	}
+}
+
+func (o *hubImportOptions) run(c *cli.Context) error {
+	out, cl, err := hubSession(c)
+	if err != nil {
+		return err
+	}
+	paths := c.Args().Slice()
+	if len(paths) == 0 {
+		return usageErrorf("give the volume files or directories to import")
+	}
+	return runHubImport(c.Context, out, cl, paths)
 }

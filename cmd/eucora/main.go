@@ -71,7 +71,7 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		keysCommand(),
 		bundleCommand(),
-		hubCommand(),
+		hubCmd(),
 		statusCommand(),
 		siteCommand(),
 		tokenCommand(),
