@@ -73,7 +73,7 @@ func commands() []*cli.Command {
 		bundleCommand(),
 		hubCmd(),
 		statusCommand(),
-		siteCommand(),
+		siteCmd(),
 		tokenCommand(),
 		eventsCommand(),
 		riskCommand(),
