@@ -10,10 +10,14 @@ import (
 	"github.com/eucora/eucora/internal/bytesize"
 )
 
-// edgeGCCommand frees the space of objects the edge no longer needs.
-func edgeGCCommand() *cli.Command {
-	var data string
-	var dry bool
+type edgeGCOptions struct {
+	data string
+	dry  bool
+}
+
+// edgeGCCmd frees the space of objects the edge no longer needs.
+func edgeGCCmd() *cli.Command {
+	var o edgeGCOptions
 	return &cli.Command{
 		Name:      "gc",
 		Usage:     "remove held objects nothing refers to any more (old artifacts, old APT snapshots)",
@@ -21,27 +25,29 @@ func edgeGCCommand() *cli.Command {
 		Description: "Keeps every artifact of the current records and every object of an APT publication\n" +
 			"the edge is assigned, serves or retired recently; removes the rest and records an audit\n" +
 			"event. The next receipt tells the hub, which sends an object again if it is ever needed.",
-		Flags: []cli.Flag{dataFlag(&data), &cli.BoolFlag{Name: "dry-run", Usage: "only report what would be removed", Destination: &dry}},
-		Action: func(c *cli.Context) error {
-			out, err := outputFrom(c)
-			if err != nil {
-				return err
-			}
-			e, err := edge.Open(data)
-			if err != nil {
-				return err
-			}
-			res, err := e.GC(dry)
-			if err != nil {
-				return err
-			}
-			return out.emit(res, func(w io.Writer) {
-				verb := "removed"
-				if dry {
-					verb = "would remove"
-				}
-				fmt.Fprintf(w, "%s %d objects (%s); %d kept\n", verb, res.Removed, bytesize.Format(res.Bytes), res.Kept)
-			})
-		},
+		Flags:  []cli.Flag{dataFlag(&o.data), &cli.BoolFlag{Name: "dry-run", Usage: "only report what would be removed", Destination: &o.dry}},
+		Action: func(c *cli.Context) error { return o.run(c) },
 	}
+}
+
+func (o *edgeGCOptions) run(c *cli.Context) error {
+	out, err := outputFrom(c)
+	if err != nil {
+		return err
+	}
+	e, err := edge.Open(o.data)
+	if err != nil {
+		return err
+	}
+	res, err := e.GC(o.dry)
+	if err != nil {
+		return err
+	}
+	return out.emit(res, func(w io.Writer) {
+		verb := "removed"
+		if o.dry {
+			verb = "would remove"
+		}
+		fmt.Fprintf(w, "%s %d objects (%s); %d kept\n", verb, res.Removed, bytesize.Format(res.Bytes), res.Kept)
+	})
 }

@@ -78,7 +78,7 @@ func commands() []*cli.Command {
 		eventsCommand(),
 		riskCommand(),
 		mirrorCommand(),
-		edgeCommand(),
+		edgeCmd(),
 		appCommand(),
 		versionCommand(),
 		artifactCommand(),
