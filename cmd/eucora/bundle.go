@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,14 +19,14 @@ import (
 	"github.com/eucora/eucora/transfer"
 )
 
-func bundleCommand() *cli.Command {
+func bundleCmd() *cli.Command {
 	return &cli.Command{
 		Name:  "bundle",
 		Usage: "create, verify, inspect and extract transfer bundles",
 		Description: "A bundle is a set of plain tar volumes, each carrying the bundle's signed manifest,\n" +
 			"so any volume can be verified alone, in any order, from read-only media.\n" +
 			"docs/bundle-format.md describes the bytes and how to verify them by hand.",
-		Subcommands: []*cli.Command{bundleCreateCommand(), bundleVerifyCommand(), bundleInspectCommand(), bundleExtractCommand()},
+		Subcommands: []*cli.Command{bundleCreateCmd(), bundleVerifyCmd(), bundleInspectCmd(), bundleExtractCmd()},
 	}
 }
 
@@ -36,7 +35,7 @@ type bundleCreateOptions struct {
 	seq                                                              uint64
 }
 
-func bundleCreateCommand() *cli.Command {
+func bundleCreateCmd() *cli.Command {
 	var o bundleCreateOptions
 	return &cli.Command{
 		Name:      "create",
@@ -53,13 +52,7 @@ func bundleCreateCommand() *cli.Command {
 			&cli.StringFlag{Name: "predecessor", Usage: "digest of the previous bundle for the target", Destination: &o.predecessor},
 			&cli.StringFlag{Name: "expires", Value: "30d", Usage: "how long the bundle stays importable (30d, 72h...)", Destination: &o.expires},
 		},
-		Action: func(c *cli.Context) error {
-			out, err := outputFrom(c)
-			if err != nil {
-				return err
-			}
-			return runBundleCreate(c.Context, out, o)
-		},
+		Action: func(c *cli.Context) error { return o.run(c) },
 	}
 }
 
@@ -76,7 +69,12 @@ func hostSafe(s string) string {
 	}, s)
 }
 
-func runBundleCreate(ctx context.Context, out *output, o bundleCreateOptions) error {
+func (o *bundleCreateOptions) run(c *cli.Context) error {
+	out, err := outputFrom(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Context
 	volSize, err := parseVolumeSize(o.volumeSize)
 	if err != nil {
 		return err
@@ -138,7 +136,7 @@ type bundleVerifyOptions struct {
 	complete bool
 }
 
-func bundleVerifyCommand() *cli.Command {
+func bundleVerifyCmd() *cli.Command {
 	var o bundleVerifyOptions
 	return &cli.Command{
 		Name:      "verify",
@@ -152,16 +150,7 @@ func bundleVerifyCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "trust", Usage: "trusted public key file (repeatable)", Required: true, Destination: &o.trust},
 			&cli.BoolFlag{Name: "complete", Usage: "fail unless every volume of the bundle is given", Destination: &o.complete},
 		},
-		Action: func(c *cli.Context) error {
-			out, err := outputFrom(c)
-			if err != nil {
-				return err
-			}
-			if c.NArg() == 0 {
-				return usageErrorf("bundle verify: give at least one bundle directory or volume file")
-			}
-			return runBundleVerify(c.Context, out, o, c.Args().Slice())
-		},
+		Action: func(c *cli.Context) error { return o.run(c) },
 	}
 }
 
@@ -203,7 +192,15 @@ type bundleReport struct {
 	group *transfer.Bundle // the given volumes, for Missing and Complete
 }
 
-func runBundleVerify(ctx context.Context, out *output, o bundleVerifyOptions, paths []string) error {
+func (o *bundleVerifyOptions) run(c *cli.Context) error {
+	out, err := outputFrom(c)
+	if err != nil {
+		return err
+	}
+	if c.NArg() == 0 {
+		return usageErrorf("bundle verify: give at least one bundle directory or volume file")
+	}
+	ctx, paths := c.Context, c.Args().Slice()
 	trust, err := loadTrust(o.trust.Value())
 	if err != nil {
 		return err
@@ -335,21 +332,15 @@ func joinInts(v []int) string {
 	return strings.Join(s, ", ")
 }
 
-func bundleInspectCommand() *cli.Command {
+type bundleInspectOptions struct{}
+
+func bundleInspectCmd() *cli.Command {
+	var o bundleInspectOptions
 	return &cli.Command{
 		Name:      "inspect",
 		Usage:     "summarise a bundle from any of its volumes (signature not checked)",
 		UsageText: "eucora bundle inspect PATH...",
-		Action: func(c *cli.Context) error {
-			out, err := outputFrom(c)
-			if err != nil {
-				return err
-			}
-			if c.NArg() == 0 {
-				return usageErrorf("bundle inspect: give a bundle directory or volume file")
-			}
-			return runBundleInspect(out, c.Args().Slice())
-		},
+		Action:    func(c *cli.Context) error { return o.run(c) },
 	}
 }
 
@@ -375,7 +366,15 @@ type inspectReport struct {
 	Verified    bool           `json:"signature_verified"`
 }
 
-func runBundleInspect(out *output, paths []string) error {
+func (o *bundleInspectOptions) run(c *cli.Context) error {
+	out, err := outputFrom(c)
+	if err != nil {
+		return err
+	}
+	if c.NArg() == 0 {
+		return usageErrorf("bundle inspect: give a bundle directory or volume file")
+	}
+	paths := c.Args().Slice()
 	files, err := transfer.ExpandPaths(paths)
 	if err != nil {
 		return err
@@ -445,7 +444,7 @@ type bundleExtractOptions struct {
 	to    string
 }
 
-func bundleExtractCommand() *cli.Command {
+func bundleExtractCmd() *cli.Command {
 	var o bundleExtractOptions
 	return &cli.Command{
 		Name:      "extract",
@@ -458,20 +457,19 @@ func bundleExtractCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "trust", Usage: "trusted public key file (repeatable)", Required: true, Destination: &o.trust},
 			&cli.StringFlag{Name: "to", Usage: "directory to create", Required: true, Destination: &o.to},
 		},
-		Action: func(c *cli.Context) error {
-			out, err := outputFrom(c)
-			if err != nil {
-				return err
-			}
-			if c.NArg() == 0 {
-				return usageErrorf("bundle extract: give the bundle directory or its volume files")
-			}
-			return runBundleExtract(c.Context, out, o, c.Args().Slice())
-		},
+		Action: func(c *cli.Context) error { return o.run(c) },
 	}
 }
 
-func runBundleExtract(ctx context.Context, out *output, o bundleExtractOptions, paths []string) error {
+func (o *bundleExtractOptions) run(c *cli.Context) error {
+	out, err := outputFrom(c)
+	if err != nil {
+		return err
+	}
+	if c.NArg() == 0 {
+		return usageErrorf("bundle extract: give the bundle directory or its volume files")
+	}
+	ctx, paths := c.Context, c.Args().Slice()
 	trust, err := loadTrust(o.trust.Value())
 	if err != nil {
 		return err

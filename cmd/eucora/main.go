@@ -69,14 +69,14 @@ func newApp() *cli.App {
 // commands lists the top-level command groups, one file each.
 func commands() []*cli.Command {
 	return []*cli.Command{
-		keysCommand(),
-		bundleCommand(),
+		keysCmd(),
+		bundleCmd(),
 		hubCmd(),
-		statusCommand(),
+		statusCmd(),
 		siteCmd(),
-		tokenCommand(),
-		eventsCommand(),
-		riskCommand(),
+		tokenCmd(),
+		eventsCmd(),
+		riskCmd(),
 		mirrorCommand(),
 		edgeCmd(),
 		appCommand(),
