@@ -11,7 +11,6 @@ import (
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/api"
-	"github.com/eucora/eucora/hub/client"
 )
 
 // Governance commands talk to the hub's governance API (docs/api.md,
@@ -19,9 +18,8 @@ import (
 // requester or approver and judges every rule; a policy refusal exits 24
 // (denied) with every failed rule.
 
-// readDoc reads a JSON document from a file or '-' (stdin).
-func readDoc(c *cli.Context, flag string) ([]byte, error) {
-	path := c.String(flag)
+// readDoc reads the JSON document --flag names: a file, or '-' (stdin).
+func readDoc(c *cli.Context, flag, path string) ([]byte, error) {
 	if path == "" {
 		return nil, usageErrorf("--%s is required (a JSON file, or '-' for stdin)", flag)
 	}
@@ -43,26 +41,6 @@ func readDoc(c *cli.Context, flag string) ([]byte, error) {
 		return nil, fmt.Errorf("--%s %s: %w", flag, path, &deploy.FieldError{Field: "body", Msg: "not a JSON document"})
 	}
 	return b, nil
-}
-
-// govCmd builds a hub command taking nargs positional arguments (flags may
-// follow them: reorderArgs moves them first).
-func govCmd(name, usage, usageText string, flags []cli.Flag, nargs int, action func(c *cli.Context, out *output, cl *client.Client, args []string) error) *cli.Command {
-	return &cli.Command{
-		Name: name, Usage: usage, UsageText: usageText,
-		Flags: append(flags, hubClientFlags()...),
-		Action: func(c *cli.Context) error {
-			args, err := positional(c, nargs)
-			if err != nil {
-				return err
-			}
-			out, cl, err := hubSession(c)
-			if err != nil {
-				return err
-			}
-			return action(c, out, cl, args)
-		},
-	}
 }
 
 func printDecision(w io.Writer, d api.Decision) {

@@ -89,3 +89,17 @@ func hubSession(c *cli.Context) (*output, *client.Client, error) {
 	}
 	return out, cl, nil
 }
+
+// hubSessionArgs is hubSession for a command that takes exactly nargs
+// positional arguments, which are checked first.
+func hubSessionArgs(c *cli.Context, nargs int) (*output, *client.Client, []string, error) {
+	args, err := positional(c, nargs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	out, cl, err := hubSession(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return out, cl, args, nil
+}
