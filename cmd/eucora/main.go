@@ -77,7 +77,7 @@ func commands() []*cli.Command {
 		tokenCmd(),
 		eventsCmd(),
 		riskCmd(),
-		mirrorCommand(),
+		mirrorCmd(),
 		edgeCmd(),
 		appCmd(),
 		versionCmd(),

@@ -10,14 +10,14 @@ import (
 	"github.com/eucora/eucora/mirror"
 )
 
-type mirrorCreateOptions struct {
+type mirrorAptCreateOptions struct {
 	data, url, dist, keyring, filter string
 	withDeps, noCheck                bool
 	comps, archs                     cli.StringSlice
 }
 
-func mirrorCreateCmd() *cli.Command {
-	var o mirrorCreateOptions
+func mirrorAptCreateCmd() *cli.Command {
+	var o mirrorAptCreateOptions
 	return &cli.Command{
 		Name:      "create",
 		Usage:     "define a mirror of an upstream APT repository (checks that the distribution answers, signed by the keyring)",
@@ -42,7 +42,7 @@ func mirrorCreateCmd() *cli.Command {
 	}
 }
 
-func (o *mirrorCreateOptions) run(c *cli.Context) error {
+func (o *mirrorAptCreateOptions) run(c *cli.Context) error {
 	out, err := outputFrom(c)
 	if err != nil {
 		return err

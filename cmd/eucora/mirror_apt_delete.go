@@ -10,13 +10,13 @@ import (
 	"github.com/eucora/eucora/mirror"
 )
 
-type mirrorDeleteOptions struct {
+type mirrorAptDeleteOptions struct {
 	data  string
 	force bool
 }
 
-func mirrorDeleteCmd() *cli.Command {
-	var o mirrorDeleteOptions
+func mirrorAptDeleteCmd() *cli.Command {
+	var o mirrorAptDeleteOptions
 	return &cli.Command{
 		Name:      "delete",
 		Usage:     "remove a mirror's definition and sync state (snapshots, publications and content objects stay)",
@@ -32,7 +32,7 @@ func mirrorDeleteCmd() *cli.Command {
 	}
 }
 
-func (o *mirrorDeleteOptions) run(c *cli.Context) error {
+func (o *mirrorAptDeleteOptions) run(c *cli.Context) error {
 	out, err := outputFrom(c)
 	if err != nil {
 		return err

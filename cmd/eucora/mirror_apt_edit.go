@@ -11,14 +11,14 @@ import (
 	"github.com/eucora/eucora/mirror"
 )
 
-type mirrorEditOptions struct {
+type mirrorAptEditOptions struct {
 	data, url, dist, keyring, filter string
 	withDeps, noDeps, noCheck        bool
 	comps, archs                     cli.StringSlice
 }
 
-func mirrorEditCmd() *cli.Command {
-	var o mirrorEditOptions
+func mirrorAptEditCmd() *cli.Command {
+	var o mirrorAptEditOptions
 	return &cli.Command{
 		Name:      "edit",
 		Usage:     "change a mirror's definition (validated as create validates); the last sync is kept until the next one",
@@ -44,7 +44,7 @@ func mirrorEditCmd() *cli.Command {
 	}
 }
 
-func (o *mirrorEditOptions) run(c *cli.Context) error {
+func (o *mirrorAptEditOptions) run(c *cli.Context) error {
 	out, err := outputFrom(c)
 	if err != nil {
 		return err
