@@ -5,10 +5,15 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -246,4 +251,89 @@ func lineDiff(want, got string) string {
 		b.WriteString("+ " + l + "\n")
 	}
 	return b.String()
+}
+
+// TestCommandLayout keeps the layout doc.go describes: the command at path
+// "hub rotate-key stage" is built by hubRotateKeyStageCmd in
+// hub_rotate_key.go (or hub_rotate_key_stage.go), a leaf command is an
+// options struct hubRotateKeyStageOptions with a run method beside it, and
+// no file has an init function (the exit codes are the one table in
+// exitcodes.go, the commands the list in main.go).
+func TestCommandLayout(t *testing.T) {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	funcs := map[string]string{} // function or Type.method -> file
+	types := map[string]string{}
+	for _, f := range pkgs["main"].Files {
+		file := filepath.Base(fset.Position(f.Pos()).Filename)
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				name := d.Name.Name
+				if d.Recv != nil {
+					rt := d.Recv.List[0].Type
+					if s, ok := rt.(*ast.StarExpr); ok {
+						rt = s.X
+					}
+					name = rt.(*ast.Ident).Name + "." + name
+				}
+				if name == "init" {
+					t.Errorf("%s has an init function", file)
+				}
+				funcs[strings.ToLower(name)] = file // edgeGCCmd for "edge gc"
+			case *ast.GenDecl:
+				for _, s := range d.Specs {
+					if ts, ok := s.(*ast.TypeSpec); ok {
+						types[strings.ToLower(ts.Name.Name)] = file
+					}
+				}
+			}
+		}
+	}
+	ident := func(words []string) string {
+		var b strings.Builder
+		for i, w := range words {
+			for j, p := range strings.Split(w, "-") {
+				if i+j > 0 {
+					p = strings.ToUpper(p[:1]) + p[1:]
+				}
+				b.WriteString(p)
+			}
+		}
+		return b.String()
+	}
+	fileOf := func(words []string) string { return strings.ReplaceAll(strings.Join(words, "_"), "-", "_") + ".go" }
+	n := 0
+	var walk func(path []string, cmds []*cli.Command)
+	walk = func(path []string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			p := append(append([]string{}, path...), c.Name)
+			n++
+			want := []string{fileOf(p)} // the command's own file
+			if len(p) > 1 {
+				want = append(want, fileOf(p[:len(p)-1]))
+			}
+			name := ident(p)
+			file, ok := funcs[strings.ToLower(name+"Cmd")]
+			switch {
+			case !ok:
+				t.Errorf("eucora %s: no func %sCmd", strings.Join(p, " "), name)
+			case !slices.Contains(want, file):
+				t.Errorf("eucora %s: %sCmd is in %s, want %s", strings.Join(p, " "), name, file, strings.Join(want, " or "))
+			}
+			if len(c.Subcommands) == 0 {
+				if types[strings.ToLower(name+"Options")] != file || funcs[strings.ToLower(name+"Options.run")] != file {
+					t.Errorf("eucora %s: want type %sOptions and its run method in %s beside %sCmd", strings.Join(p, " "), name, file, name)
+				}
+			}
+			walk(p, c.Subcommands)
+		}
+	}
+	walk(nil, newApp().Commands)
+	if n == 0 {
+		t.Fatal("no commands")
+	}
 }
