@@ -91,3 +91,24 @@ func takesValue(flags []cli.Flag, arg string) bool {
 	}
 	return false // unknown (help, typos): urfave reports it
 }
+
+// positional returns a command's positional arguments, which must be
+// exactly want. Flags written after them ("site add NAME --class C") are
+// already parsed: reorderArgs moves them before the arguments.
+func positional(c *cli.Context, want int) ([]string, error) {
+	args := c.Args().Slice()
+	if len(args) != want {
+		return nil, usageErrorf("%s needs exactly %d argument(s), got %d", c.Command.FullName(), want, len(args))
+	}
+	return args, nil
+}
+
+// required checks flags that may arrive after positional arguments.
+func required(c *cli.Context, names ...string) error {
+	for _, n := range names {
+		if c.String(n) == "" {
+			return usageErrorf("--%s is required", n)
+		}
+	}
+	return nil
+}

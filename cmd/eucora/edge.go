@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -17,7 +16,7 @@ import (
 	"github.com/eucora/eucora/transfer"
 )
 
-func edgeCommand() *cli.Command {
+func edgeCmd() *cli.Command {
 	return &cli.Command{
 		Name:  "edge",
 		Usage: "the appliance at a remote site: enrol, import hub bundles, export receipts and events, serve content and sync",
@@ -26,13 +25,13 @@ func edgeCommand() *cli.Command {
 			"tampered, expired and unknown-key bundles, and records every attempt in its own\n" +
 			"audit hash chain, which 'edge export' carries back to the hub with a receipt.\n" +
 			"edge/DESIGN.md states the rules; docs/sync-records.md the record formats.",
-		Subcommands: []*cli.Command{edgeInitCommand(), edgeImportCommand(), edgeExportCommand(), edgeStatusCommand(), edgeServeCommand(), edgeAdmitCommand(), edgeGCCommand()},
+		Subcommands: []*cli.Command{edgeInitCmd(), edgeImportCmd(), edgeExportCmd(), edgeStatusCmd(), edgeServeCmd(), edgeAdmitCmd(), edgeGCCmd()},
 	}
 }
 
 type edgeInitOptions struct{ data, site, hubKey string }
 
-func edgeInitCommand() *cli.Command {
+func edgeInitCmd() *cli.Command {
 	var o edgeInitOptions
 	return &cli.Command{
 		Name:      "init",
@@ -45,17 +44,15 @@ func edgeInitCommand() *cli.Command {
 			&cli.StringFlag{Name: "site", Usage: "this site's name, as the hub addresses it", Required: true, Destination: &o.site},
 			&cli.StringFlag{Name: "hub-key", Usage: "the hub's public key file (from 'eucora hub key')", Required: true, Destination: &o.hubKey},
 		},
-		Action: func(c *cli.Context) error {
-			out, err := outputFrom(c)
-			if err != nil {
-				return err
-			}
-			return runEdgeInit(out, o)
-		},
+		Action: func(c *cli.Context) error { return o.run(c) },
 	}
 }
 
-func runEdgeInit(out *output, o edgeInitOptions) error {
+func (o *edgeInitOptions) run(c *cli.Context) error {
+	out, err := outputFrom(c)
+	if err != nil {
+		return err
+	}
 	if err := deploy.CheckSiteName(o.site); err != nil {
 		return usageErrorf("--site: %v", err)
 	}
@@ -80,7 +77,7 @@ type edgeImportOptions struct {
 	resetTrustedTime bool
 }
 
-func edgeImportCommand() *cli.Command {
+func edgeImportCmd() *cli.Command {
 	var o edgeImportOptions
 	return &cli.Command{
 		Name:      "import",
@@ -111,20 +108,19 @@ func edgeImportCommand() *cli.Command {
 			"hub time replaces the trusted time. The reset is recorded in the audit event.",
 		Flags: []cli.Flag{dataFlag(&o.data), &cli.BoolFlag{Name: "reset-trusted-time", Destination: &o.resetTrustedTime,
 			Usage: "judge this bundle by the local clock and take its hub time as the trusted time (recovery; see above)"}},
-		Action: func(c *cli.Context) error {
-			out, err := outputFrom(c)
-			if err != nil {
-				return err
-			}
-			if c.NArg() == 0 {
-				return usageErrorf("edge import: give a bundle directory or its volume files")
-			}
-			return runEdgeImport(c.Context, out, o, c.Args().Slice())
-		},
+		Action: func(c *cli.Context) error { return o.run(c) },
 	}
 }
 
-func runEdgeImport(ctx context.Context, out *output, o edgeImportOptions, paths []string) error {
+func (o *edgeImportOptions) run(c *cli.Context) error {
+	out, err := outputFrom(c)
+	if err != nil {
+		return err
+	}
+	if c.NArg() == 0 {
+		return usageErrorf("edge import: give a bundle directory or its volume files")
+	}
+	ctx, paths := c.Context, c.Args().Slice()
 	e, err := edge.Open(o.data)
 	if err != nil {
 		return err
@@ -207,7 +203,7 @@ type edgeExportOptions struct {
 	replace               bool
 }
 
-func edgeExportCommand() *cli.Command {
+func edgeExportCmd() *cli.Command {
 	var o edgeExportOptions
 	return &cli.Command{
 		Name:      "export",
@@ -223,17 +219,16 @@ func edgeExportCommand() *cli.Command {
 			&cli.StringFlag{Name: "volume-size", Value: "4000MiB", Usage: volumeSizeUsage("largest volume file"), Destination: &o.volumeSize},
 			&cli.BoolFlag{Name: "replace", Usage: "once the new bundle is written, remove the earlier eucora bundles OUTDIR holds (other files stay)", Destination: &o.replace},
 		},
-		Action: func(c *cli.Context) error {
-			out, err := outputFrom(c)
-			if err != nil {
-				return err
-			}
-			return runEdgeExport(c.Context, out, o)
-		},
+		Action: func(c *cli.Context) error { return o.run(c) },
 	}
 }
 
-func runEdgeExport(ctx context.Context, out *output, o edgeExportOptions) error {
+func (o *edgeExportOptions) run(c *cli.Context) error {
+	out, err := outputFrom(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Context
 	volSize, err := parseVolumeSize(o.volumeSize)
 	if err != nil {
 		return err
@@ -271,48 +266,54 @@ func runEdgeExport(ctx context.Context, out *output, o edgeExportOptions) error 
 	})
 }
 
-func edgeStatusCommand() *cli.Command {
-	var data string
+type edgeStatusOptions struct {
+	data string
+}
+
+func edgeStatusCmd() *cli.Command {
+	var o edgeStatusOptions
 	return &cli.Command{
 		Name:      "status",
 		Usage:     "show what the edge has applied and holds",
 		UsageText: "eucora edge status --data DIR",
-		Flags:     []cli.Flag{dataFlag(&data)},
-		Action: func(c *cli.Context) error {
-			out, err := outputFrom(c)
-			if err != nil {
-				return err
-			}
-			e, err := edge.Open(data)
-			if err != nil {
-				return err
-			}
-			s, err := e.Status()
-			if err != nil {
-				return err
-			}
-			return out.emit(s, func(w io.Writer) {
-				tw := table(w)
-				fmt.Fprintf(tw, "site\t%s\n", s.Site)
-				fmt.Fprintf(tw, "last applied\tsequence %d %s %s\n", s.Applied.Seq, orDash(string(s.Applied.Digest)), timeOrDash(s.Applied.At))
-				fmt.Fprintf(tw, "trusted hub time\t%s\n", timeOrDash(s.TrustedTime))
-				fmt.Fprintf(tw, "last media import\t%s\n", timeOrDash(s.LastMediaImport))
-				fmt.Fprintf(tw, "objects held\t%d (%s)\n", s.Objects, bytesize.Format(s.Bytes))
-				fmt.Fprintf(tw, "records\t%d intents, %d approvals, %d exceptions, %d artifacts\n", s.Intents, s.Approvals, s.Exceptions, s.Artifacts)
-				for _, a := range s.APT {
-					state := "installed"
-					if !a.Installed {
-						state = "NOT installed (retried at the next import or serve start)"
-					}
-					fmt.Fprintf(tw, "apt %s %s\tpublication %s, %s\n", a.Prefix, a.Dist, a.Publication.Short(), state)
-				}
-				fmt.Fprintf(tw, "pending events\t%d\n", s.Pending)
-				fmt.Fprintf(tw, "chain head\t%d %s\n", s.Chain.Seq, s.Chain.Hash)
-				fmt.Fprintf(tw, "last export\tsequence %d\n", s.ExportSeq)
-				tw.Flush()
-			})
-		},
+		Flags:     []cli.Flag{dataFlag(&o.data)},
+		Action:    func(c *cli.Context) error { return o.run(c) },
 	}
+}
+
+func (o *edgeStatusOptions) run(c *cli.Context) error {
+	out, err := outputFrom(c)
+	if err != nil {
+		return err
+	}
+	e, err := edge.Open(o.data)
+	if err != nil {
+		return err
+	}
+	s, err := e.Status()
+	if err != nil {
+		return err
+	}
+	return out.emit(s, func(w io.Writer) {
+		tw := table(w)
+		fmt.Fprintf(tw, "site\t%s\n", s.Site)
+		fmt.Fprintf(tw, "last applied\tsequence %d %s %s\n", s.Applied.Seq, orDash(string(s.Applied.Digest)), timeOrDash(s.Applied.At))
+		fmt.Fprintf(tw, "trusted hub time\t%s\n", timeOrDash(s.TrustedTime))
+		fmt.Fprintf(tw, "last media import\t%s\n", timeOrDash(s.LastMediaImport))
+		fmt.Fprintf(tw, "objects held\t%d (%s)\n", s.Objects, bytesize.Format(s.Bytes))
+		fmt.Fprintf(tw, "records\t%d intents, %d approvals, %d exceptions, %d artifacts\n", s.Intents, s.Approvals, s.Exceptions, s.Artifacts)
+		for _, a := range s.APT {
+			state := "installed"
+			if !a.Installed {
+				state = "NOT installed (retried at the next import or serve start)"
+			}
+			fmt.Fprintf(tw, "apt %s %s\tpublication %s, %s\n", a.Prefix, a.Dist, a.Publication.Short(), state)
+		}
+		fmt.Fprintf(tw, "pending events\t%d\n", s.Pending)
+		fmt.Fprintf(tw, "chain head\t%d %s\n", s.Chain.Seq, s.Chain.Hash)
+		fmt.Fprintf(tw, "last export\tsequence %d\n", s.ExportSeq)
+		tw.Flush()
+	})
 }
 
 func timeOrDash(t time.Time) string {

@@ -24,7 +24,7 @@ type edgeServeOptions struct {
 	data, listen, hub, tokenFile, interval, bandwidth, accessLog string
 }
 
-func edgeServeCommand() *cli.Command {
+func edgeServeCmd() *cli.Command {
 	var o edgeServeOptions
 	return &cli.Command{
 		Name:      "serve",
@@ -52,13 +52,7 @@ func edgeServeCommand() *cli.Command {
 			&cli.StringFlag{Name: "bandwidth", Usage: "download cap, e.g. 512KiB/s or 4Mbit/s (default: none)", Destination: &o.bandwidth},
 			accessLogFlag(&o.accessLog),
 		},
-		Action: func(c *cli.Context) error {
-			out, err := outputFrom(c)
-			if err != nil {
-				return err
-			}
-			return runEdgeServe(c.Context, out, o)
-		},
+		Action: func(c *cli.Context) error { return o.run(c) },
 	}
 }
 
@@ -70,7 +64,12 @@ type serveStarted struct {
 	Bandwidth int64  `json:"bandwidth_bytes_per_second,omitempty"`
 }
 
-func runEdgeServe(ctx context.Context, out *output, o edgeServeOptions) error {
+func (o *edgeServeOptions) run(c *cli.Context) error {
+	out, err := outputFrom(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Context
 	interval, err := time.ParseDuration(o.interval)
 	if err != nil || interval <= 0 {
 		return usageErrorf("--interval %q: want a positive duration such as 30s or 5m", o.interval)

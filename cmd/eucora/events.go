@@ -12,61 +12,71 @@ import (
 	"github.com/eucora/eucora/hub/api"
 )
 
-func eventsCommand() *cli.Command {
-	var follow bool
-	var after string
-	var limit int
-	var f eventFilter
+func eventsCmd() *cli.Command {
 	return &cli.Command{
-		Name:  "events",
-		Usage: "read the audit event log",
-		Subcommands: []*cli.Command{{
-			Name:      "tail",
-			Usage:     "print events after a cursor, optionally following new ones",
-			UsageText: "eucora events tail [--after CURSOR] [--limit N] [--follow] [--origin ORIGIN] [--outcome OUTCOME]",
-			Description: "--output json writes JSON lines: one event object per line, so --follow streams\n" +
-				"(not one JSON document). --origin (hub or a site name) and --outcome (ok, denied,\n" +
-				"refused, duplicate, applied, ...) keep only the matching events; both repeat.\n" +
-				"A bundle imported a second time is shown with outcome duplicate, never as a\n" +
-				"second import.",
-			Flags: append([]cli.Flag{
-				&cli.StringSliceFlag{Name: "origin", Usage: "only events of this origin: hub or a site name (repeatable)"},
-				&cli.StringSliceFlag{Name: "outcome", Usage: "only events with this outcome, e.g. refused or duplicate (repeatable)"},
-				&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new events", Destination: &follow},
-				&cli.StringFlag{Name: "after", Value: "0", Usage: "cursor to start after", Destination: &after},
-				&cli.IntFlag{Name: "limit", Value: 100, Usage: "events per request (1..10000)", Destination: &limit},
-			}, hubClientFlags()...),
-			Action: func(c *cli.Context) error {
-				out, cl, err := hubSession(c)
-				if err != nil {
-					return err
-				}
-				f = eventFilter{origins: set(c.StringSlice("origin")), outcomes: set(c.StringSlice("outcome"))}
-				header := true
-				for {
-					page, err := cl.Events(c.Context, after, limit)
-					if err != nil {
-						return err
-					}
-					if err := printEvents(out, f.keep(page.Events), header && !follow); err != nil {
-						return err
-					}
-					header = false
-					after = page.Next
-					if len(page.Events) == limit {
-						continue
-					}
-					if !follow {
-						return nil
-					}
-					select {
-					case <-c.Context.Done():
-						return nil
-					case <-time.After(time.Second):
-					}
-				}
-			},
-		}},
+		Name:        "events",
+		Usage:       "read the audit event log",
+		Subcommands: []*cli.Command{eventsTailCmd()},
+	}
+}
+
+type eventsTailOptions struct {
+	origins, outcomes cli.StringSlice
+	follow            bool
+	after             string
+	limit             int
+}
+
+func eventsTailCmd() *cli.Command {
+	var o eventsTailOptions
+	return &cli.Command{
+		Name:      "tail",
+		Usage:     "print events after a cursor, optionally following new ones",
+		UsageText: "eucora events tail [--after CURSOR] [--limit N] [--follow] [--origin ORIGIN] [--outcome OUTCOME]",
+		Description: "--output json writes JSON lines: one event object per line, so --follow streams\n" +
+			"(not one JSON document). --origin (hub or a site name) and --outcome (ok, denied,\n" +
+			"refused, duplicate, applied, ...) keep only the matching events; both repeat.\n" +
+			"A bundle imported a second time is shown with outcome duplicate, never as a\n" +
+			"second import.",
+		Flags: append([]cli.Flag{
+			&cli.StringSliceFlag{Name: "origin", Usage: "only events of this origin: hub or a site name (repeatable)", Destination: &o.origins},
+			&cli.StringSliceFlag{Name: "outcome", Usage: "only events with this outcome, e.g. refused or duplicate (repeatable)", Destination: &o.outcomes},
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new events", Destination: &o.follow},
+			&cli.StringFlag{Name: "after", Value: "0", Usage: "cursor to start after", Destination: &o.after},
+			&cli.IntFlag{Name: "limit", Value: 100, Usage: "events per request (1..10000)", Destination: &o.limit},
+		}, hubClientFlags()...),
+		Action: func(c *cli.Context) error { return o.run(c) },
+	}
+}
+
+func (o *eventsTailOptions) run(c *cli.Context) error {
+	out, cl, err := hubSession(c)
+	if err != nil {
+		return err
+	}
+	f := eventFilter{origins: set(o.origins.Value()), outcomes: set(o.outcomes.Value())}
+	header, after := true, o.after
+	for {
+		page, err := cl.Events(c.Context, after, o.limit)
+		if err != nil {
+			return err
+		}
+		if err := printEvents(out, f.keep(page.Events), header && !o.follow); err != nil {
+			return err
+		}
+		header = false
+		after = page.Next
+		if len(page.Events) == o.limit {
+			continue
+		}
+		if !o.follow {
+			return nil
+		}
+		select {
+		case <-c.Context.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
 	}
 }
 

@@ -90,23 +90,16 @@ func hubSession(c *cli.Context) (*output, *client.Client, error) {
 	return out, cl, nil
 }
 
-// positional returns a command's positional arguments, which must be
-// exactly want. Flags written after them ("site add NAME --class C") are
-// already parsed: reorderArgs moves them before the arguments.
-func positional(c *cli.Context, want int) ([]string, error) {
-	args := c.Args().Slice()
-	if len(args) != want {
-		return nil, usageErrorf("%s needs exactly %d argument(s), got %d", c.Command.FullName(), want, len(args))
+// hubSessionArgs is hubSession for a command that takes exactly nargs
+// positional arguments, which are checked first.
+func hubSessionArgs(c *cli.Context, nargs int) (*output, *client.Client, []string, error) {
+	args, err := positional(c, nargs)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return args, nil
-}
-
-// required checks flags that may arrive after positional arguments.
-func required(c *cli.Context, names ...string) error {
-	for _, n := range names {
-		if c.String(n) == "" {
-			return usageErrorf("--%s is required", n)
-		}
+	out, cl, err := hubSession(c)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return nil
+	return out, cl, args, nil
 }

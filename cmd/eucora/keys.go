@@ -14,41 +14,43 @@ type keysGenerateOptions struct {
 	out, name, typ string
 }
 
-func keysCommand() *cli.Command {
-	var o keysGenerateOptions
+func keysCmd() *cli.Command {
 	return &cli.Command{
-		Name:  "keys",
-		Usage: "manage signing keys",
-		Subcommands: []*cli.Command{{
-			Name:      "generate",
-			Usage:     "generate a signing key pair",
-			UsageText: "eucora keys generate --out DIR --name NAME [--type ed25519|openpgp]",
-			Description: "ed25519 (default) writes DIR/NAME.key (PKCS#8 PEM, mode 0600) and DIR/NAME.pub\n" +
-				"(PKIX PEM). The key id is the SHA-256 of the public key's DER encoding:\n" +
-				"  openssl pkey -pubin -in NAME.pub -outform DER | sha256sum\n" +
-				"openpgp writes DIR/NAME.key.asc (armored private key, mode 0600), DIR/NAME.asc and\n" +
-				"DIR/NAME.gpg (public key, armored and binary; NAME.gpg is an apt signed-by keyring).",
-			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "out", Usage: "directory to write the keys to", Required: true, Destination: &o.out},
-				&cli.StringFlag{Name: "name", Usage: "key name (file name without extension)", Required: true, Destination: &o.name},
-				&cli.StringFlag{Name: "type", Value: "ed25519", Usage: "ed25519 (bundles, hub, edge) or openpgp (APT publish)", Destination: &o.typ},
-			},
-			Action: func(c *cli.Context) error {
-				out, err := outputFrom(c)
-				if err != nil {
-					return err
-				}
-				return runKeysGenerate(out, o)
-			},
-		}},
+		Name:        "keys",
+		Usage:       "manage signing keys",
+		Subcommands: []*cli.Command{keysGenerateCmd()},
 	}
 }
 
-func runKeysGenerate(out *output, o keysGenerateOptions) error {
+func keysGenerateCmd() *cli.Command {
+	var o keysGenerateOptions
+	return &cli.Command{
+		Name:      "generate",
+		Usage:     "generate a signing key pair",
+		UsageText: "eucora keys generate --out DIR --name NAME [--type ed25519|openpgp]",
+		Description: "ed25519 (default) writes DIR/NAME.key (PKCS#8 PEM, mode 0600) and DIR/NAME.pub\n" +
+			"(PKIX PEM). The key id is the SHA-256 of the public key's DER encoding:\n" +
+			"  openssl pkey -pubin -in NAME.pub -outform DER | sha256sum\n" +
+			"openpgp writes DIR/NAME.key.asc (armored private key, mode 0600), DIR/NAME.asc and\n" +
+			"DIR/NAME.gpg (public key, armored and binary; NAME.gpg is an apt signed-by keyring).",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Usage: "directory to write the keys to", Required: true, Destination: &o.out},
+			&cli.StringFlag{Name: "name", Usage: "key name (file name without extension)", Required: true, Destination: &o.name},
+			&cli.StringFlag{Name: "type", Value: "ed25519", Usage: "ed25519 (bundles, hub, edge) or openpgp (APT publish)", Destination: &o.typ},
+		},
+		Action: func(c *cli.Context) error { return o.run(c) },
+	}
+}
+
+func (o *keysGenerateOptions) run(c *cli.Context) error {
+	out, err := outputFrom(c)
+	if err != nil {
+		return err
+	}
 	switch o.typ {
 	case "ed25519":
 	case "openpgp":
-		return runKeysGenerateOpenPGP(out, o)
+		return o.runOpenPGP(out)
 	default:
 		return usageErrorf("--type: unknown key type %q (want ed25519 or openpgp)", o.typ)
 	}
@@ -66,7 +68,8 @@ func runKeysGenerate(out *output, o keysGenerateOptions) error {
 	})
 }
 
-func runKeysGenerateOpenPGP(out *output, o keysGenerateOptions) error {
+// runOpenPGP is run for --type openpgp.
+func (o *keysGenerateOptions) runOpenPGP(out *output) error {
 	k, err := mirror.GenerateKey(o.out, o.name, "EUCORA APT "+o.name)
 	if err != nil {
 		return err

@@ -1,6 +1,3 @@
-// Command eucora is EUCORA's single binary: hub, edge, bundle, mirror and
-// governance commands. Commands here only parse flags, call into packages
-// and print results; exit codes are mapped in exitcodes.go.
 package main
 
 import (
@@ -72,26 +69,26 @@ func newApp() *cli.App {
 // commands lists the top-level command groups, one file each.
 func commands() []*cli.Command {
 	return []*cli.Command{
-		keysCommand(),
-		bundleCommand(),
-		hubCommand(),
-		statusCommand(),
-		siteCommand(),
-		tokenCommand(),
-		eventsCommand(),
-		riskCommand(),
-		mirrorCommand(),
-		edgeCommand(),
-		appCommand(),
-		versionCommand(),
-		artifactCommand(),
-		assessCommand(),
-		approveCommand(),
-		exceptionCommand(),
-		intentCommand(),
-		evidenceCommand(),
-		decisionCommand(),
-		elevateCommand(),
+		keysCmd(),
+		bundleCmd(),
+		hubCmd(),
+		statusCmd(),
+		siteCmd(),
+		tokenCmd(),
+		eventsCmd(),
+		riskCmd(),
+		mirrorCmd(),
+		edgeCmd(),
+		appCmd(),
+		versionCmd(),
+		artifactCmd(),
+		assessCmd(),
+		approveCmd(),
+		exceptionCmd(),
+		intentCmd(),
+		evidenceCmd(),
+		decisionCmd(),
+		elevateCmd(),
 	}
 }
 

@@ -104,3 +104,11 @@ func globalBool(c *cli.Context, name string) bool {
 	}
 	return false
 }
+
+// errWriter is where warnings go: the app's ErrWriter, else stderr.
+func errWriter(c *cli.Context) io.Writer {
+	if c.App.ErrWriter != nil {
+		return c.App.ErrWriter
+	}
+	return os.Stderr
+}

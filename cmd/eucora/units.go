@@ -55,3 +55,15 @@ func parseVolumeSize(s string) (int64, error) {
 	}
 	return n, nil
 }
+
+// parseWhen accepts an RFC 3339 time or a duration from now ("72h", "30d").
+func parseWhen(flag, s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		return time.Time{}, usageErrorf("--%s %q: want an RFC 3339 time or a duration such as 72h or 30d", flag, s)
+	}
+	return time.Now().UTC().Add(d).Truncate(time.Second), nil
+}

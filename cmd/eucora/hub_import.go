@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/internal/digest"
@@ -192,4 +194,39 @@ func printHubImport(w io.Writer, items []*hubImportItem) {
 		}
 		fmt.Fprintf(w, "%s: bundle %s sequence %d from %s: %s\n", it.Outcome, it.BundleID, it.Sequence, it.Source, it.Detail)
 	}
+}
+
+type hubImportOptions struct{}
+
+func hubImportCmd() *cli.Command {
+	var o hubImportOptions
+	return &cli.Command{
+		Name:      "import",
+		Usage:     "hand an edge's bundle (receipt, events) to the hub",
+		UsageText: "eucora hub import PATH...",
+		Description: "PATH is volume files or directories of them, in any order. The bundle is verified\n" +
+			"here and again by the hub against the site's enrolled key; the hub merges its\n" +
+			"events exactly once, checks the edge's hash chain and updates the site's sync state.\n" +
+			"A bundle refused here (bad signature, damaged or missing volume) is also reported\n" +
+			"to the hub, which records the refusal in its audit log. A bundle from a site this\n" +
+			"hub does not know, or one the hub wrote for a site, is refused (22).\n\n" +
+			"A directory reused round after round may hold several exports: they are merged in\n" +
+			"sequence order, each as above; older ones are reported (stale, with their\n" +
+			"sequence numbers) and sent nowhere. With --output json, one bundle gives the\n" +
+			"hub's import result, several give {\"bundles\":[{\"sequence\",\"outcome\",...}]}.",
+		Flags:  hubClientFlags(),
+		Action: func(c *cli.Context) error { return o.run(c) },
+	}
+}
+
+func (o *hubImportOptions) run(c *cli.Context) error {
+	out, cl, err := hubSession(c)
+	if err != nil {
+		return err
+	}
+	paths := c.Args().Slice()
+	if len(paths) == 0 {
+		return usageErrorf("give the volume files or directories to import")
+	}
+	return runHubImport(c.Context, out, cl, paths)
 }
