@@ -96,7 +96,7 @@ type Server struct {
 	ln      net.Listener
 	self    string // advertised base URL
 	metrics *metrics
-	peer    *http.Client
+	cluster *cluster // propose, forwarding, peer calls (hub/cluster.go)
 	mux     *http.ServeMux
 
 	verified sync.Map // blob hex -> struct{}: verified since start
@@ -168,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.self = "http://" + s.ln.Addr().String()
-	s.peer = &http.Client{Timeout: 5 * time.Minute}
+	s.cluster = &cluster{store: s.store, nodeID: cfg.NodeID, peer: &http.Client{Timeout: 5 * time.Minute}, apply: s.metrics.apply}
 	s.mux = s.routes()
 	if cfg.HTTPLimits.ErrorLog == nil {
 		cfg.HTTPLimits.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)

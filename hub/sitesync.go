@@ -412,7 +412,7 @@ func (s *Server) handleSiteExport(w http.ResponseWriter, r *http.Request, p *Pri
 
 	// Reserve the sequence before writing: an interrupted export leaves
 	// a gap, never two bundles with one sequence.
-	raw, err := s.propose(r.Context(), s.command(r, p, store.CmdExportReserve, "site/"+site.Name, store.ExportReserveBody{Site: site.Name}))
+	raw, err := s.cluster.propose(r.Context(), s.command(r, p, store.CmdExportReserve, "site/"+site.Name, store.ExportReserveBody{Site: site.Name}))
 	if err != nil {
 		writeStoreError(w, err)
 		return
@@ -434,7 +434,7 @@ func (s *Server) handleSiteExport(w http.ResponseWriter, r *http.Request, p *Pri
 		writeError(w, status, "export sequence %d for site %s: %v", res.Sequence, site.Name, err)
 		return
 	}
-	if _, err := s.propose(r.Context(), s.command(r, p, store.CmdExportRecord, fmt.Sprintf("site/%s/export/%d", site.Name, rec.Sequence), rec)); err != nil {
+	if _, err := s.cluster.propose(r.Context(), s.command(r, p, store.CmdExportRecord, fmt.Sprintf("site/%s/export/%d", site.Name, rec.Sequence), rec)); err != nil {
 		writeStoreError(w, err)
 		return
 	}
@@ -774,7 +774,7 @@ func (s *Server) handleSiteImport(w http.ResponseWriter, r *http.Request, p *Pri
 		s.refuseImport(w, r, p, site.Name, transfer.Refuse(transfer.RefusedStale, fmt.Errorf("%w: edge bundle sequence %d is at or behind the last merged sequence %d", store.ErrStale, res.body.Sequence, ss.LastImportSeq)))
 		return
 	}
-	raw, err := s.propose(r.Context(), s.command(r, p, store.CmdSiteImport, fmt.Sprintf("site/%s/bundle/%d", site.Name, res.body.Sequence), res.body))
+	raw, err := s.cluster.propose(r.Context(), s.command(r, p, store.CmdSiteImport, fmt.Sprintf("site/%s/bundle/%d", site.Name, res.body.Sequence), res.body))
 	if errors.Is(err, store.ErrStale) {
 		writeJSON(w, http.StatusConflict, api.Error{Error: err.Error(), Code: string(transfer.RefusedStale)})
 		return
