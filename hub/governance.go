@@ -168,11 +168,9 @@ func (s *Server) govApply(w http.ResponseWriter, r *http.Request, p *Principal, 
 	return writeApplied(w, v, status)
 }
 
-func overlaps(a, b deploy.Scope) bool { return a.Contains(b) || b.Contains(a) }
-
 // inScope answers 403 and returns false when scope is outside p's.
 func inScope(w http.ResponseWriter, p *Principal, what string, scope deploy.Scope) bool {
-	if overlaps(p.Scope, scope) {
+	if p.Scope.Overlaps(scope) {
 		return true
 	}
 	writeError(w, http.StatusForbidden, "%s (scope %s) is outside this token's scope %s", what, scope, p.Scope)
@@ -197,7 +195,7 @@ func (s *Server) handleAppsList(w http.ResponseWriter, r *http.Request, p *Princ
 	}
 	out := []api.App{}
 	for _, a := range all {
-		if overlaps(p.Scope, a.AllowedScope) {
+		if p.Scope.Overlaps(a.AllowedScope) {
 			out = append(out, a.View())
 		}
 	}
@@ -437,7 +435,7 @@ func (s *Server) handleIntentsList(w http.ResponseWriter, r *http.Request, p *Pr
 	}
 	out := []api.Intent{}
 	for _, in := range all {
-		if overlaps(p.Scope, *in.Scope) {
+		if p.Scope.Overlaps(*in.Scope) {
 			out = append(out, in.View())
 		}
 	}
@@ -511,7 +509,7 @@ func (s *Server) handleDecisionsList(w http.ResponseWriter, r *http.Request, p *
 	}
 	out := []api.Decision{}
 	for _, d := range all {
-		if (subject == "" || d.Subject == subject) && overlaps(p.Scope, d.Scope) {
+		if (subject == "" || d.Subject == subject) && p.Scope.Overlaps(d.Scope) {
 			out = append(out, d.View())
 		}
 	}

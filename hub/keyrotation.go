@@ -8,7 +8,6 @@ import (
 	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/signing"
-	"github.com/eucora/eucora/transfer"
 )
 
 // Hub key rotation (store/keyrotation.go): stage a next key that every
@@ -99,17 +98,4 @@ func (s *Server) sitesWithoutKey(next *store.KeyPair) ([]string, error) {
 	}
 	sort.Strings(lag)
 	return lag, nil
-}
-
-// hubKeysRecord is the hub-keys record every bundle carries.
-func (s *Server) hubKeysRecord(current *signing.PrivateKey) (transfer.HubKeys, error) {
-	hk := transfer.HubKeys{Current: transfer.KeyRef{KeyID: current.ID, PublicPEM: string(signing.EncodePublic(current.Public()))}}
-	id, err := s.store.State().Identity()
-	if err != nil {
-		return hk, err
-	}
-	if id.Next != nil && id.KeyID == current.ID {
-		hk.Next = &transfer.KeyRef{KeyID: id.Next.KeyID, PublicPEM: id.Next.PublicPEM}
-	}
-	return hk, nil
 }
