@@ -53,6 +53,10 @@ func (s Scope) Contains(t Scope) bool {
 
 func within(outer, inner string) bool { return outer == "" || outer == inner }
 
+// Overlaps reports whether one of s and t contains the other: a record in
+// scope t concerns a caller or site in scope s.
+func (s Scope) Overlaps(t Scope) bool { return s.Contains(t) || t.Contains(s) }
+
 // IsEnterprise reports whether s is the unrestricted scope.
 func (s Scope) IsEnterprise() bool { return s == Scope{} }
 

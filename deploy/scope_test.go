@@ -25,6 +25,12 @@ func TestScopeContains(t *testing.T) {
 		if got := tc.outer.Contains(tc.inner); got != tc.want {
 			t.Errorf("%v contains %v = %v, want %v", tc.outer, tc.inner, got, tc.want)
 		}
+		// Overlap is containment either way: every case here is nested
+		// except the sibling ones.
+		sibling := tc.outer == acme && tc.inner == globex || tc.inner.Site == "par"
+		if got := tc.outer.Overlaps(tc.inner); got != !sibling || tc.inner.Overlaps(tc.outer) != got {
+			t.Errorf("%v overlaps %v = %v, want %v both ways", tc.outer, tc.inner, got, !sibling)
+		}
 	}
 }
 

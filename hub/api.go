@@ -66,7 +66,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, _ *Princip
 	rs := s.store.Status()
 	st := api.Status{NodeID: rs.NodeID, LeaderID: rs.LeaderID, State: rs.State, Term: rs.Term, CommitIndex: rs.CommitIndex,
 		AppliedIndex: rs.AppliedIndex, Halted: rs.Halted, Nodes: []api.NodeStatus{}}
-	if u, err := s.leaderURL(); err == nil {
+	if u, err := s.cluster.leaderURL(); err == nil {
 		st.LeaderHTTP = u
 	}
 	servers, err := s.store.Servers()

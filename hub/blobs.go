@@ -119,7 +119,7 @@ func (s *Server) replicate(ctx context.Context, d digest.Digest, size int64) ([]
 		go func(n store.Node) {
 			defer wg.Done()
 			body := map[string]any{"sources": []string{s.self}, "size": size}
-			err := s.peerJSON(bg, "POST", n.HTTPAddr+"/internal/v1/blobs/"+d.Hex()+"/fetch", body, nil)
+			err := s.cluster.peerJSON(bg, "POST", n.HTTPAddr+"/internal/v1/blobs/"+d.Hex()+"/fetch", body, nil)
 			results <- result{n.ID, err}
 		}(n)
 	}
@@ -176,11 +176,11 @@ func (s *Server) fetchBlob(ctx context.Context, d digest.Digest, size int64, sou
 		if src == s.self {
 			continue
 		}
-		req, err := s.peerRequest(ctx, "GET", src+"/internal/v1/blobs/"+d.Hex(), nil)
+		req, err := s.cluster.peerRequest(ctx, "GET", src+"/internal/v1/blobs/"+d.Hex(), nil)
 		if err != nil {
 			return err
 		}
-		resp, err := s.peer.Do(req)
+		resp, err := s.cluster.peer.Do(req)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -1,14 +1,15 @@
 package hub
 
 import (
+	"fmt"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/signing"
-	"github.com/eucora/eucora/transfer"
 )
 
 // Hub key rotation (store/keyrotation.go): stage a next key that every
@@ -101,15 +102,46 @@ func (s *Server) sitesWithoutKey(next *store.KeyPair) ([]string, error) {
 	return lag, nil
 }
 
-// hubKeysRecord is the hub-keys record every bundle carries.
-func (s *Server) hubKeysRecord(current *signing.PrivateKey) (transfer.HubKeys, error) {
-	hk := transfer.HubKeys{Current: transfer.KeyRef{KeyID: current.ID, PublicPEM: string(signing.EncodePublic(current.Public()))}}
-	id, err := s.store.State().Identity()
+// hubKey returns the hub's current signing key from the replicated
+// identity (it changes on a key switch), or DIR/keys/hub.key while the
+// identity cannot be read.
+func (s *Server) hubKey() (*signing.PrivateKey, error) {
+	k, _, err := s.hubKeyIdentity()
+	return k, err
+}
+
+// hubKeyIdentity is hubKey that also returns the identity the key was read
+// from, nil when it came from DIR/keys/hub.key.
+func (s *Server) hubKeyIdentity() (*signing.PrivateKey, *store.Identity, error) {
+	id, ierr := s.store.State().Identity()
+	if ierr == nil {
+		k, err := signing.ParsePrivate([]byte(id.PrivatePEM), "hub identity")
+		if err != nil {
+			return nil, nil, err
+		}
+		return k, &id, nil
+	}
+	k, err := signing.LoadPrivate(filepath.Join(s.dir.Keys(), "hub.key"))
 	if err != nil {
-		return hk, err
+		return nil, nil, fmt.Errorf("hub key: %v; identity: %w", err, ierr)
 	}
-	if id.Next != nil && id.KeyID == current.ID {
-		hk.Next = &transfer.KeyRef{KeyID: id.Next.KeyID, PublicPEM: id.Next.PublicPEM}
+	return k, nil, nil
+}
+
+// hubTrust trusts every key the hub has signed with: current, staged and
+// retired (evidence signed before a key switch still verifies).
+func (s *Server) hubTrust() (signing.Trust, error) {
+	k, id, err := s.hubKeyIdentity()
+	if err != nil {
+		return signing.Trust{}, err
 	}
-	return hk, nil
+	keys := []*signing.PublicKey{k.Public()}
+	if id != nil {
+		for _, r := range id.Previous {
+			if pub, err := signing.ParsePublic([]byte(r.PublicPEM), "retired hub key "+r.KeyID); err == nil {
+				keys = append(keys, pub)
+			}
+		}
+	}
+	return signing.NewTrust(keys...), nil
 }

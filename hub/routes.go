@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -87,8 +85,6 @@ func Routes() []Route {
 	}, append(append(governanceRoutes(), siteSyncRoutes()...), keyRoutes()...)...)
 }
 
-const forwardedHeader = "X-Eucora-Forwarded"
-
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	var colon []Route
@@ -101,7 +97,7 @@ func (s *Server) routes() *http.ServeMux {
 	}
 	s.registerColonRoutes(mux, colon)
 	// Peer endpoints: authenticated by the cluster's peer secret, local.
-	mux.Handle("POST /internal/v1/apply", s.metrics.instrument("internal.apply", s.peerOnly("internal.apply", s.handleInternalApply)))
+	mux.Handle("POST /internal/v1/apply", s.metrics.instrument("internal.apply", s.peerOnly("internal.apply", s.cluster.handleApply)))
 	mux.Handle("GET /internal/v1/blobs/{hex}", s.metrics.instrument("internal.blob", s.peerOnly("internal.blob", s.handleInternalBlob)))
 	mux.Handle("POST /internal/v1/blobs/{hex}/fetch", s.metrics.instrument("internal.fetch", s.peerOnly("internal.fetch", s.handleInternalFetch)))
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -142,7 +138,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 		r.Header.Set("X-Correlation-ID", cid)
 		r = r.WithContext(context.WithValue(r.Context(), correlationKey, cid))
 		if !rt.Local && !isStale(r) && !s.store.IsLeader() {
-			s.forward(w, r)
+			s.cluster.forward(w, r)
 			return
 		}
 		var p *Principal
@@ -260,7 +256,7 @@ func (s *Server) recordAudit(a *store.AuditInput) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	if _, err := s.propose(ctx, cmd); err != nil {
+	if _, err := s.cluster.propose(ctx, cmd); err != nil {
 		s.log.Warn("could not record a refused request", "action", a.Action, "outcome", a.Outcome, "err", err)
 	}
 }
@@ -274,78 +270,6 @@ func (s *Server) audit(r *http.Request, p *Principal, action, object string) *st
 		a.Role = string(p.Role)
 	}
 	return a
-}
-
-// propose applies cmd through the leader: directly when this node leads,
-// otherwise through the leader's peer endpoint.
-func (s *Server) propose(ctx context.Context, cmd store.Command) (json.RawMessage, error) {
-	start := time.Now()
-	if s.store.IsLeader() {
-		v, err := s.store.Apply(ctx, cmd)
-		s.metrics.apply.Observe(time.Since(start).Seconds())
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(v)
-	}
-	leader, err := s.leaderURL()
-	if err != nil {
-		return nil, err
-	}
-	var out struct {
-		Value json.RawMessage `json:"value"`
-		Error string          `json:"error"`
-	}
-	if err := s.peerJSON(ctx, "POST", leader+"/internal/v1/apply", cmd, &out); err != nil {
-		return nil, err
-	}
-	if out.Error != "" {
-		return nil, errors.New(out.Error)
-	}
-	return out.Value, nil
-}
-
-func (s *Server) leaderURL() (string, error) {
-	_, id := s.store.Leader()
-	if id == "" {
-		return "", store.ErrNotLeader
-	}
-	n, err := s.store.State().Node(id)
-	if err != nil {
-		return "", fmt.Errorf("leader %s has no known http address: %w", id, store.ErrNotLeader)
-	}
-	return n.HTTPAddr, nil
-}
-
-// forward proxies a request to the leader, once.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get(forwardedHeader) != "" {
-		writeError(w, http.StatusServiceUnavailable, "forwarded request reached a non-leader; leadership is changing, retry")
-		return
-	}
-	leader, err := s.leaderURL()
-	if err != nil {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "no leader known: %v; retry", err)
-		return
-	}
-	u, err := url.Parse(leader)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "leader address %q: %v", leader, err)
-		return
-	}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(u)
-			pr.Out.Host = pr.In.Host
-			pr.Out.Header.Set(forwardedHeader, s.cfg.NodeID)
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusBadGateway, "forwarding to leader %s: %v", leader, err)
-		},
-	}
-	rp.ServeHTTP(w, r)
 }
 
 // peerOnly admits requests carrying the cluster's peer secret; others are
@@ -369,70 +293,6 @@ func (s *Server) peerOnly(name string, h http.HandlerFunc) http.Handler {
 		}
 		h(w, r)
 	})
-}
-
-func (s *Server) peerRequest(ctx context.Context, method, u string, body []byte) (*http.Request, error) {
-	id, err := s.store.State().Identity()
-	if err != nil {
-		return nil, fmt.Errorf("no cluster identity yet: %w", err)
-	}
-	var req *http.Request
-	if body != nil {
-		req, err = http.NewRequestWithContext(ctx, method, u, strings.NewReader(string(body)))
-	} else {
-		req, err = http.NewRequestWithContext(ctx, method, u, nil)
-	}
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+id.PeerSecret)
-	req.Header.Set("Content-Type", "application/json")
-	return req, nil
-}
-
-func (s *Server) peerJSON(ctx context.Context, method, u string, in, out any) error {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	req, err := s.peerRequest(ctx, method, u, b)
-	if err != nil {
-		return err
-	}
-	resp, err := s.peer.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		json.NewDecoder(resp.Body).Decode(&e)
-		return fmt.Errorf("%s %s: %d %s", method, u, resp.StatusCode, e.Error)
-	}
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
-}
-
-func (s *Server) handleInternalApply(w http.ResponseWriter, r *http.Request) {
-	var cmd store.Command
-	if err := decodeStrict(w, r, &cmd, 64<<20); err != nil {
-		writeInputError(w, err)
-		return
-	}
-	if !s.store.IsLeader() {
-		writeError(w, http.StatusServiceUnavailable, "not the leader")
-		return
-	}
-	v, err := s.propose(r.Context(), cmd)
-	out := map[string]any{"value": v}
-	if err != nil {
-		out["error"] = err.Error()
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

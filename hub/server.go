@@ -25,6 +25,7 @@ import (
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/sitesync"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/cas"
@@ -104,19 +105,15 @@ type Server struct {
 	ln      net.Listener
 	self    string // advertised base URL
 	metrics *metrics
-	peer    *http.Client
+	cluster *cluster // propose, forwarding, peer calls (hub/cluster.go)
 	mux     *http.ServeMux
 
-	verified sync.Map // blob hex -> struct{}: verified since start
-	// exportIndex caches, per "site/seq" export on this node's disk, the
-	// objects its manifest lists (hub/sitesync.go).
-	exportIndex sync.Map
-	// pubObjects caches the object lists of APT publications by digest
-	// (immutable: hub/sitesync.go).
-	pubObjects sync.Map
-	denyLimit  *rate.Limiter // budget for recording anonymous denied requests
-	denials    actorDenials  // per-caller budgets and aggregates (hub/audit.go)
-	large      chan struct{} // turns to read a large body (hub/bodies.go)
+	siteSync *sitesync.Syncer // plans, writes and finds exports, verifies imports
+
+	verified  sync.Map      // blob hex -> struct{}: verified since start
+	denyLimit *rate.Limiter // budget for recording anonymous denied requests
+	denials   actorDenials  // per-caller budgets and aggregates (hub/audit.go)
+	large     chan struct{} // turns to read a large body (hub/bodies.go)
 
 	// Background duties skip work whose inputs did not change:
 	// blobsRepaired is the last repair pass that left no blob missing,
@@ -160,7 +157,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.self = "http://" + s.ln.Addr().String()
-	s.peer = &http.Client{Timeout: 5 * time.Minute}
+	s.cluster = &cluster{store: s.store, nodeID: cfg.NodeID, peer: &http.Client{Timeout: 5 * time.Minute}, apply: s.metrics.apply}
+	s.siteSync = sitesync.New(sitesync.Config{NodeID: cfg.NodeID, Dir: filepath.Join(s.dir.Hub(), "exports"), MirrorDir: s.dir.Mirror(),
+		CAS: s.cas, Key: s.hubKey, State: s.store.State(), Proposer: sitesync.ProposeFunc(s.cluster.propose)})
 	s.mux = s.routes()
 	if cfg.HTTPLimits.ErrorLog == nil {
 		cfg.HTTPLimits.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)

@@ -1,4 +1,4 @@
-package hub
+package sitesync
 
 import (
 	"bufio"
@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 
 	"github.com/eucora/eucora/transfer"
 )
@@ -16,19 +15,39 @@ import (
 // maxImportEnvelope bounds the envelope of an import request.
 const maxImportEnvelope = transfer.MaxRecordSize
 
+// BodyError is an import request body that is not the JSON the import
+// takes (malformed, an unknown, misplaced or repeated field, trailing data)
+// or, with TooLarge, has a value longer than its limit. Field names the
+// offending field when there is one. Nothing of the bundle was verified:
+// the caller answers it as a bad request (400, 413 when TooLarge).
+type BodyError struct {
+	Field    string
+	Msg      string
+	TooLarge bool
+}
+
+func (e *BodyError) Error() string {
+	if e.Field != "" {
+		return e.Field + ": " + e.Msg
+	}
+	return e.Msg
+}
+
 // readImportBody streams the body of POST /v1/sites/{name}/imports,
 //
 //	{"envelope": "<base64>" | {envelope object}, "records": {"<hex>": "<base64>", ...}}
 //
 // with "envelope" first, as the CLI sends it. Once the envelope is read,
-// expect verifies it and returns the records its manifest lists (by digest
-// hex) or an *transfer.RefusalError; each record value is then decoded from base64
-// as it arrives and refused as soon as it is longer than the manifest says,
-// so memory is bounded by the records the signed manifest lists (each at
-// most transfer.MaxRecordSize), never by what the request sends. Records
-// whose type the hub does not take (hubTakesRecord) are read and dropped. A key not listed, a key
-// repeated, a key in other case, unknown fields and trailing data are
-// refused. Errors are *InputError (400/413) or *transfer.RefusalError.
+// expect verifies it and returns the records its manifest lists (by
+// digest hex) or a *transfer.RefusalError; each record value is then
+// decoded from base64 as it arrives and refused as soon as it is longer
+// than the manifest says, so memory is bounded by the records the signed
+// manifest lists (each at most transfer.MaxRecordSize), never by what the
+// request sends. Records whose type the hub does not take (hubTakesRecord)
+// are read and dropped. A key not listed, a key repeated, a key in other
+// case, unknown fields, a body cut short and trailing data are refused.
+// Errors are *BodyError, *transfer.RefusalError or r's read error (never
+// io.EOF).
 func readImportBody(r io.Reader, expect func(env []byte) (map[string]transfer.Record, error)) (recs map[string][]byte, err error) {
 	d := &importScanner{br: bufio.NewReaderSize(r, 64<<10)}
 	if err := d.expect('{'); err != nil {
@@ -56,7 +75,7 @@ func readImportBody(r io.Reader, expect func(env []byte) (map[string]transfer.Re
 	recs = map[string][]byte{}
 	c, err := d.next()
 	if err != nil {
-		return nil, err
+		return nil, d.orEOF(err)
 	}
 	if c == ',' {
 		if key, err = d.key(); err != nil {
@@ -73,14 +92,14 @@ func readImportBody(r io.Reader, expect func(env []byte) (map[string]transfer.Re
 			return nil, err
 		}
 		if c, err = d.next(); err != nil {
-			return nil, err
+			return nil, d.orEOF(err)
 		}
 	}
 	if c != '}' {
 		return nil, d.bad("", "malformed JSON: want , or } after a field, got %q", c)
 	}
 	if _, err := d.next(); err != io.EOF {
-		return nil, &InputError{Status: http.StatusBadRequest, Msg: "trailing data after the JSON body"}
+		return nil, &BodyError{Msg: "trailing data after the JSON body"}
 	}
 	return recs, nil
 }
@@ -91,14 +110,14 @@ type importScanner struct {
 }
 
 func (d *importScanner) bad(field, format string, args ...any) error {
-	return &InputError{Status: http.StatusBadRequest, Field: field, Msg: fmt.Sprintf(format, args...)}
+	return &BodyError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 func (d *importScanner) readErr(err error) error {
 	if errors.Is(err, io.EOF) {
 		return d.bad("", "malformed JSON: body ends at byte %d", d.off)
 	}
-	return jsonError(err) // 413 for MaxBytesError
+	return err // the reader's: the caller knows its limit
 }
 
 // next returns the next byte that is not white space.
@@ -123,7 +142,7 @@ func (d *importScanner) next() (byte, error) {
 func (d *importScanner) expect(want byte) error {
 	c, err := d.next()
 	if err == io.EOF {
-		return &InputError{Status: http.StatusBadRequest, Msg: "empty body: a JSON object is required"}
+		return &BodyError{Msg: "empty body: a JSON object is required"}
 	}
 	if err != nil {
 		return err
@@ -147,7 +166,7 @@ func (d *importScanner) rawString(limit int, field string) (string, error) {
 		d.off++
 		raw = append(raw, c)
 		if len(raw) > limit {
-			return "", &InputError{Status: http.StatusRequestEntityTooLarge, Field: field, Msg: fmt.Sprintf("longer than %d bytes", limit)}
+			return "", &BodyError{TooLarge: true, Field: field, Msg: fmt.Sprintf("longer than %d bytes", limit)}
 		}
 		switch {
 		case esc:
@@ -219,7 +238,7 @@ func (d *importScanner) object() ([]byte, error) {
 		d.off++
 		raw = append(raw, c)
 		if len(raw) > maxImportEnvelope {
-			return nil, &InputError{Status: http.StatusRequestEntityTooLarge, Field: "envelope", Msg: fmt.Sprintf("longer than %d bytes", maxImportEnvelope)}
+			return nil, &BodyError{TooLarge: true, Field: "envelope", Msg: fmt.Sprintf("longer than %d bytes", maxImportEnvelope)}
 		}
 		switch {
 		case esc:

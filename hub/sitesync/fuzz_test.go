@@ -1,4 +1,4 @@
-package hub
+package sitesync
 
 import (
 	"bytes"
@@ -26,26 +26,26 @@ func FuzzVerifyImport(f *testing.F) {
 	f.Add(bytes.Replace(good, []byte(`"records":{`), []byte(`"records":{"`+digest.FromBytes(rc).Hex()+`":"AA==",`), 1))
 	f.Add(bytes.Replace(good, []byte(`"envelope"`), []byte(`"Envelope"`), 1))
 	f.Add([]byte(`{"records":{},"envelope":"e30="}`))
-	s := &Server{}
+	// Cut short after the verified envelope, and before the last brace.
+	f.Add(good[:bytes.Index(good, []byte(`,"records"`))])
+	f.Add(good[:len(good)-1])
+	x := New(Config{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		body, err := s.readImport(site, bytes.NewReader(data))
+		body, err := x.readImport(site, bytes.NewReader(data))
 		var ir *transfer.RefusalError
-		var ie *InputError
+		var be *BodyError
 		switch {
 		case errors.As(err, &ir):
 			if !ir.Code.Known() {
 				t.Fatalf("refusal without a code: %v", err)
 			}
 			return
-		case errors.As(err, &ie):
-			if ie.Status/100 != 4 {
-				t.Fatalf("input error with status %d: %v", ie.Status, err)
-			}
+		case errors.As(err, &be):
 			return
 		case err != nil:
-			t.Fatalf("error neither a refusal nor an input error: %v", err)
+			t.Fatalf("error neither a refusal nor a body error: %v", err)
 		}
-		v, err := s.verifyImport(site, body)
+		v, err := x.verifyRecords(site, body)
 		if err != nil {
 			if _, ok := transfer.RefusalOf(err); !ok {
 				t.Fatalf("refusal without a code: %v", err)

@@ -1,4 +1,4 @@
-package hub
+package sitesync
 
 import (
 	"bytes"
@@ -42,15 +42,15 @@ func lonImport(tb testing.TB) (key *signing.PrivateKey, site store.Site, receipt
 // source is that site (exactly) and its target the hub.
 func TestVerifyImportRefusesWrongSource(t *testing.T) {
 	_, site, _, imports := lonImport(t)
-	s := &Server{}
+	x := New(Config{})
 	verify := func(source, target string) (string, error) {
-		body, err := s.readImport(site, bytes.NewReader(imports(source, target)))
+		body, err := x.readImport(site, bytes.NewReader(imports(source, target)))
 		if ir := (*transfer.RefusalError)(nil); errors.As(err, &ir) {
 			return string(ir.Code), err
 		} else if err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.verifyImport(site, body)
+		_, err = x.verifyRecords(site, body)
 		code, _ := transfer.RefusalOf(err)
 		return string(code), err
 	}
