@@ -188,7 +188,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) *apiError {
 		objs = append(objs, object{"id": i, "type": "o_auth2_access_token", "url": fmt.Sprintf("/api/v2/tokens/%d/", i), "token": "************", "scope": "write"})
 	}
 	s.mu.Unlock()
-	return s.writeList(w, r, listModel{name: "OAuth2AccessToken", ordering: "id"}, objs)
+	return s.writeList(w, r, listModel{name: "OAuth2AccessToken", ordering: "id", fields: []string{"scope"}}, objs)
 }
 
 func (s *Server) writeList(w http.ResponseWriter, r *http.Request, m listModel, objs []object) *apiError {
@@ -202,7 +202,9 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, m listModel, 
 
 // Job templates.
 
-var templateModel = listModel{name: "JobTemplate", noSearch: []string{"extra_vars"}, ordering: "name"}
+var templateModel = listModel{name: "JobTemplate", noSearch: []string{"extra_vars"}, ordering: "name", fields: []string{"name", "description",
+	"created", "modified", "job_type", "inventory", "project", "playbook", "status", "ask_variables_on_launch", "ask_limit_on_launch",
+	"ask_inventory_on_launch", "survey_enabled", "allow_simultaneous"}}
 
 func (s *Server) template(id int) *template {
 	for _, t := range s.templates {
@@ -404,7 +406,9 @@ func (s *Server) launchJob(w http.ResponseWriter, r *http.Request) *apiError {
 
 // Jobs.
 
-var jobModel = listModel{name: "Job", noSearch: []string{"extra_vars"}, ordering: "id"}
+var jobModel = listModel{name: "Job", noSearch: []string{"extra_vars"}, ordering: "id", fields: []string{"name", "description", "created",
+	"modified", "job_type", "inventory", "project", "playbook", "limit", "job_template", "unified_job_template", "launch_type", "status",
+	"failed", "started", "finished", "elapsed", "job_explanation", "execution_node"}}
 
 func (s *Server) jobJSON(j *job) object {
 	base := fmt.Sprintf("/api/v2/jobs/%d/", j.id)
@@ -486,7 +490,8 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) *apiError {
 	return nil
 }
 
-var eventModel = listModel{name: "JobEvent", ordering: "counter"}
+var eventModel = listModel{name: "JobEvent", ordering: "counter", fields: []string{"created", "modified", "job", "event", "counter",
+	"event_level", "failed", "changed", "uuid", "parent_uuid", "host", "host_name", "playbook", "play", "task", "role", "stdout", "verbosity"}}
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) *apiError {
 	s.mu.Lock()
@@ -546,7 +551,8 @@ func display(event string) string {
 	return event
 }
 
-var summaryModel = listModel{name: "JobHostSummary", ordering: "-id"}
+var summaryModel = listModel{name: "JobHostSummary", ordering: "-id", fields: []string{"created", "modified", "job", "host", "host_name",
+	"changed", "dark", "failures", "ok", "processed", "skipped", "failed", "ignored", "rescued"}}
 
 func (s *Server) listSummaries(w http.ResponseWriter, r *http.Request) *apiError {
 	s.mu.Lock()
@@ -696,8 +702,10 @@ func (s *Server) relaunchJob(w http.ResponseWriter, r *http.Request) *apiError {
 // Inventories and hosts.
 
 var (
-	inventoryModel = listModel{name: "Inventory", ordering: "name"}
-	hostModel      = listModel{name: "Host", ordering: "name"}
+	inventoryModel = listModel{name: "Inventory", ordering: "name", fields: []string{"name", "description", "created", "modified",
+		"organization", "kind", "total_hosts", "has_active_failures"}}
+	hostModel = listModel{name: "Host", ordering: "name", fields: []string{"name", "description", "created", "modified", "inventory",
+		"enabled", "instance_id"}}
 )
 
 func (s *Server) inventoryJSON(inv *inventory) object {

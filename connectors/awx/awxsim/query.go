@@ -34,7 +34,11 @@ type listModel struct {
 	noSearch []string
 	// ordering is the default order_by.
 	ordering string
+	// fields are the fields a filter or order_by may name (pk is id).
+	fields []string
 }
+
+func (m listModel) has(f string) bool { return f == "id" || slices.Contains(m.fields, f) }
 
 // The query parameters DRF and AWX reserve (never a filter).
 var reserved = []string{"page", "page_size", "format", "order", "order_by", "search", "type", "host_filter"}
@@ -131,7 +135,7 @@ func filter(m listModel, objs []object, q url.Values) ([]object, *apiError) {
 		if base == "pk" {
 			base = "id"
 		}
-		if !has(objs, base) && !knownField(m, base) {
+		if !m.has(base) {
 			return nil, detail(http.StatusBadRequest, "%s has no field named '%s'", m.name, base)
 		}
 		if related {
@@ -152,19 +156,6 @@ func filter(m listModel, objs []object, q url.Values) ([]object, *apiError) {
 		}
 	}
 	return objs, nil
-}
-
-// knownField covers fields an empty list cannot show.
-func knownField(m listModel, f string) bool {
-	return slices.Contains([]string{"id", "name", "created", "modified", "status", "event", "host_name", "failed", "description"}, f)
-}
-
-func has(objs []object, f string) bool {
-	if len(objs) == 0 {
-		return false
-	}
-	_, ok := objs[0][f]
-	return ok
 }
 
 func matches(v any, lookup, want string) (bool, error) {
@@ -192,7 +183,7 @@ func matches(v any, lookup, want string) (bool, error) {
 	case int:
 		n, err := strconv.Atoi(want)
 		if err != nil {
-			return false, fmt.Errorf("Field '%s' expected a number but got '%s'.", "id", want)
+			return false, fmt.Errorf("Field expected a number but got '%s'.", want)
 		}
 		return compare(cmp.Compare(x, n), lookup), nil
 	case string:
@@ -252,7 +243,7 @@ func sortObjects(m listModel, objs []object, order string) *apiError {
 		if slices.Contains(m.noSearch, name) {
 			return detail(http.StatusForbidden, "Filtering on %s is not allowed.", name)
 		}
-		if !has(objs, name) && !knownField(m, name) {
+		if !m.has(name) {
 			return detail(http.StatusBadRequest, "Cannot resolve keyword '%s' into field.", name)
 		}
 	}
