@@ -299,8 +299,8 @@ func TestJobLifecycleWithModelRunner(t *testing.T) {
 	c.do("GET", fmt.Sprintf("/api/v2/jobs/%d/", id), nil)
 	idle(t, s)
 	_, j = c.do("GET", fmt.Sprintf("/api/v2/jobs/%d/", id), nil)
-	if j["status"] != "failed" || j["failed"] != true {
-		t.Fatalf("job with a failed host: %v", j["status"])
+	if v, _ := s.Job(id); j["status"] != "failed" || j["failed"] != true || v.RC != 4 {
+		t.Fatalf("job with a failed and an unreachable host: %v rc %d, want failed rc 4", j["status"], v.RC)
 	}
 	_, sums := c.do("GET", fmt.Sprintf("/api/v2/jobs/%d/job_host_summaries/", id), nil)
 	by := map[string]map[string]any{}

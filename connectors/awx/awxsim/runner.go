@@ -151,8 +151,8 @@ type Summary struct {
 func (s Summary) Failed() bool { return s.Failures > 0 || s.Dark > 0 }
 
 // Result is the end of a run: the per-host summaries, ansible-playbook's
-// exit code (0 ok, 2 a host failed, 4 a host unreachable, 1 and others an
-// error of the run itself), and a job explanation when the run could not
+// exit code (0 ok, 4 a host unreachable, else 2 a host failed, 1 and
+// others an error of the run itself), and a job explanation when the run could not
 // start.
 type Result struct {
 	Summaries   []Summary
@@ -322,11 +322,11 @@ func (m *ModelRunner) Run(ctx context.Context, run Run, sink Sink) (Result, erro
 			h.Name, s.OK, s.Changed, s.Dark, s.Failures, s.Skipped)
 	}
 	sink.Event(Event{Event: "playbook_on_stats", Play: play, Data: map[string]any{"summaries": stats}})
-	switch {
-	case failed:
-		res.RC = 2
+	switch { // as ansible-playbook exits: unreachable hosts win over failed ones
 	case dark:
 		res.RC = 4
+	case failed:
+		res.RC = 2
 	}
 	return res, nil
 }
