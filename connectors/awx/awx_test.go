@@ -225,3 +225,30 @@ func TestNextRef(t *testing.T) {
 		}
 	}
 }
+
+func TestFailureDetails(t *testing.T) {
+	ev := func(event, host, task, msg string, failed bool) JobEvent {
+		return JobEvent{Event: event, HostName: host, Task: task, Failed: failed, EventData: map[string]any{"res": map[string]any{"msg": msg}}}
+	}
+	got := failureDetails([]JobEvent{
+		ev("runner_item_on_failed", "a", "layout", "There was an issue creating /x/etc as requested: [Errno 20] Not a directory", true),
+		ev("runner_item_on_failed", "a", "layout", "second item", true),
+		ev("runner_on_failed", "a", "layout", "One or more items failed", true),
+		ev("runner_on_failed", "a", "later", "not the first failure", true),
+		ev("runner_on_failed", "b", "install", "non-zero return code", true),
+		ev("runner_on_failed", "c", "optional", "ignored", false),
+		ev("runner_on_unreachable", "c", "ping", "Failed to connect to the host via ssh", true),
+	})
+	want := map[string]string{
+		"a": `task "layout": There was an issue creating /x/etc as requested: [Errno 20] Not a directory`,
+		"b": `task "install": non-zero return code`,
+		"c": `task "ping": Failed to connect to the host via ssh`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v", got)
+	}
+	e := JobEvent{EventData: map[string]any{"res": map[string]any{"msg": "non-zero return code", "stderr": "E: Version '9' for 'x' was not found\n"}}}
+	if m := e.Message(); m != "non-zero return code: E: Version '9' for 'x' was not found" {
+		t.Fatalf("message %q", m)
+	}
+}

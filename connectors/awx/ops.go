@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -279,19 +280,12 @@ func (c *Client) devices(ctx context.Context, j Job, puts bool) ([]connectors.De
 		return nil, err
 	}
 	why := map[string]string{}
-	for _, s := range sums {
-		if s.Failures > 0 || s.Dark > 0 {
-			evs, err := c.Events(ctx, j.ID, url.Values{"event__in": {"runner_on_failed,runner_on_unreachable"}})
-			if err != nil {
-				return nil, err
-			}
-			for _, e := range evs {
-				if _, ok := why[e.HostName]; !ok && (e.Failed || e.Event == "runner_on_unreachable") {
-					why[e.HostName] = fmt.Sprintf("task %q: %s", e.Task, e.Message())
-				}
-			}
-			break
+	if slices.ContainsFunc(sums, func(s HostSummary) bool { return s.Failures > 0 || s.Dark > 0 }) {
+		evs, err := c.Events(ctx, j.ID, url.Values{"event__in": {"runner_on_failed,runner_on_unreachable,runner_item_on_failed"}})
+		if err != nil {
+			return nil, err
 		}
+		why = failureDetails(evs)
 	}
 	for _, s := range sums {
 		d := connectors.DeviceState{Device: s.HostName, At: s.Modified}
@@ -313,6 +307,32 @@ func (c *Client) devices(ctx context.Context, j Job, puts bool) ([]connectors.De
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// failureDetails names, per host, the first task that failed (or found
+// the host unreachable) and its message; a looped task's own message ("One
+// or more items failed") gives way to the failing item's.
+func failureDetails(evs []JobEvent) map[string]string {
+	out := map[string]string{}
+	item := map[string]string{} // host + task -> the first failing item's message
+	for _, e := range evs {
+		if _, done := out[e.HostName]; done || e.HostName == "" {
+			continue
+		}
+		switch {
+		case e.Event == "runner_item_on_failed":
+			if k := e.HostName + "\x00" + e.Task; item[k] == "" {
+				item[k] = e.Message()
+			}
+		case e.Failed || e.Event == "runner_on_unreachable":
+			msg := e.Message()
+			if m := item[e.HostName+"\x00"+e.Task]; m != "" {
+				msg = m
+			}
+			out[e.HostName] = fmt.Sprintf("task %q: %s", e.Task, msg)
+		}
+	}
+	return out
 }
 
 // Find returns every job of the template whose extra_vars carry the
