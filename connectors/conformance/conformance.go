@@ -113,7 +113,7 @@ func record(kind connectors.Kind, f func(*Result)) {
 var fast = connectors.RetryPolicy{Attempts: 12, Initial: time.Millisecond, Max: 20 * time.Millisecond, Budget: time.Minute}
 
 func key(app, version string, ring deploy.Ring) connectors.ReleaseKey {
-	return connectors.ReleaseKey{App: app, Version: version, Ring: ring, Scope: deploy.Scope{BU: "finance"}}
+	return connectors.ReleaseKey{App: app, Version: version, Ring: ring, Scope: deploy.Scope{Acquisition: "corp", BU: "finance"}}
 }
 
 // Run runs every case for p.
