@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/eucora
 FUZZTIME ?= 20s
 
-.PHONY: build test test-short bench bench-transfer bench-apt bench-hub bench-sync fuzz lint clean
+.PHONY: build test test-short conformance bench bench-transfer bench-apt bench-hub bench-sync fuzz lint clean
 
 # urfave_cli_no_docs leaves out urfave/cli's man/markdown generators (unused)
 # and the markdown library they pull in, whose init every command paid.
@@ -22,6 +22,13 @@ test:
 
 test-short:
 	$(GO) test -short $(PKGS)
+
+# Every connector against its plane's simulator (connectors/conformance),
+# then one table: plane | cases | passed | duplicates | calls per publish.
+conformance:
+	@out=$$(mktemp); trap 'rm -f $$out' EXIT; \
+	EUCORA_CONFORMANCE_OUT=$$out $(GO) test -count=1 -run '^TestConformance$$' ./connectors/... && \
+	$(GO) run ./connectors/conformance/table $$out
 
 bench: bench-transfer bench-apt bench-hub bench-sync
 
