@@ -12,7 +12,9 @@ import (
 	"github.com/eucora/eucora/edge"
 	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/transfer"
 )
 
 // updateDataDirChains rewrites testdata/datadir-chains-v1. It was written
@@ -132,8 +134,11 @@ func writeDataDirChains(t *testing.T, golden string) {
 }
 
 // TestUpgradeReopensDataDirChainsV1 starts a node on the data directory
-// of testdata/datadir-chains-v1 and checks that every event it served
-// before is served unchanged.
+// of testdata/datadir-chains-v1, written by the rule-1 hub: the leader
+// moves the log to rule 2 with one audited event, every event it served
+// before is served unchanged, every chain verifies across the boundary,
+// and the committed edge and the unenrolled site continue their chains,
+// the edge's events stored with the hashes the edge computed.
 func TestUpgradeReopensDataDirChainsV1(t *testing.T) {
 	golden := filepath.Join("testdata", "datadir-chains-v1")
 	if *updateDataDirChains {
@@ -150,17 +155,134 @@ func TestUpgradeReopensDataDirChainsV1(t *testing.T) {
 	root := t.TempDir()
 	n := &testNode{id: "n1", dir: filepath.Join(root, "n1"), httpAddr: freeAddr(t), raftAddr: freeAddr(t)}
 	copyTree(t, filepath.Join(golden, "n1"), n.dir)
+	copyTree(t, filepath.Join(golden, "edge"), filepath.Join(root, "edge"))
 	n.start(t, false, "", "")
-	defer n.stop(t)
+	defer func() { n.stop(t) }()
 	waitReady(t, n)
 	c := cli(n, readToken(t, n))
 	after := allEvents(t, c)
-	if len(after) < len(before) {
-		t.Fatalf("%d events after reopening, %d before", len(after), len(before))
+	if len(after) <= len(before) {
+		t.Fatalf("%d events after reopening, %d before: no chain-rule event", len(after), len(before))
 	}
 	for i, e := range before {
 		if g, _ := json.Marshal(after[i]); string(g) != mustJSON(t, e) {
 			t.Fatalf("event %d changed on reopening:\nbefore %s\nafter  %s", e.Cursor, mustJSON(t, e), g)
+		}
+	}
+	if b := after[len(before)]; b.Action != store.ActionChainRule || b.Origin != store.HubOrigin || b.PrevHash != lastHubHash(before) {
+		t.Fatalf("event after the old log: %+v", b)
+	}
+
+	// The edge, as committed, continues its chain: its pending event 3 (made
+	// under the old hub) and this round's import event.
+	e, err := edge.Open(filepath.Join(root, "edge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edgeRound(t, c, e, "lon", false)
+	pending, err := e.PendingEvents()
+	if err != nil || len(pending) < 2 || pending[0].Seq > 3 {
+		t.Fatalf("edge pending events: %v %+v", err, pending)
+	}
+	if ir := edgeRound(t, c, e, "lon", true); !ir.ChainOK || ir.EventsAccepted == 0 {
+		t.Fatalf("hub import after the upgrade: %+v", ir)
+	}
+	if _, err := c.IngestEvents(ctxT(t), parisEvents(3, 5)); err != nil {
+		t.Fatal(err)
+	}
+	checkEdgeHashes(t, allEvents(t, c), "lon", pending)
+
+	// A restart proposes nothing more, and the log still verifies.
+	n.stop(t)
+	n.start(t, false, "", "")
+	waitReady(t, n)
+	c = cli(n, readToken(t, n))
+	final := allEvents(t, c)
+	rules := 0
+	for _, ev := range final {
+		if ev.Action == store.ActionChainRule {
+			rules++
+		}
+	}
+	chains, err := store.VerifyChains(store.Views(final, store.EventFromAPI))
+	if err != nil || rules != 1 {
+		t.Fatalf("after a restart: %d chain-rule events, %v", rules, err)
+	}
+	for _, ch := range chains {
+		if ch.Rule1Events == 0 || ch.Rule1Events == ch.Events {
+			t.Errorf("chain %+v does not cross the boundary", ch)
+		}
+	}
+}
+
+func lastHubHash(evs []api.Event) string {
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Origin == store.HubOrigin {
+			return evs[i].Hash
+		}
+	}
+	return ""
+}
+
+// checkEdgeHashes checks that the hub's log holds each of the edge's
+// events with exactly the hash and prev_hash the edge computed.
+func checkEdgeHashes(t *testing.T, log []api.Event, site string, edgeEvents []transfer.Event) {
+	t.Helper()
+	at := map[uint64]api.Event{}
+	for _, e := range log {
+		if e.Origin == site {
+			at[e.Sequence] = e
+		}
+	}
+	for _, ee := range edgeEvents {
+		he, ok := at[ee.Seq]
+		if !ok || he.Hash != ee.Hash || he.PrevHash != ee.PrevHash {
+			t.Fatalf("edge event %d: the edge computed hash %s prev %s, the hub stores %+v", ee.Seq, ee.Hash, ee.PrevHash, he)
+		}
+	}
+	if _, err := store.VerifyChains(store.Views(log, store.EventFromAPI)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEdgeEventsKeepTheirHashesAtTheHub: on a new hub, the events an edge
+// hashed are stored with those hashes, and the hub's own events use the
+// same rule.
+func TestEdgeEventsKeepTheirHashesAtTheHub(t *testing.T) {
+	nodes, admin := startCluster(t, 1)
+	c := cli(nodes[0], admin)
+	ctx := ctxT(t)
+	if _, err := c.CreateSite(ctx, api.SiteRequest{Name: "lon", Class: api.ClassAirGapped}); err != nil {
+		t.Fatal(err)
+	}
+	hubPub, err := c.HubPublicKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := edge.Init(t.TempDir(), "lon", hubPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.EnrollSite(ctx, "lon", signing.EncodePublic(e.PublicKey())); err != nil {
+		t.Fatal(err)
+	}
+	edgeRound(t, c, e, "lon", false)
+	edgeRound(t, c, e, "lon", false)
+	pending, err := e.PendingEvents()
+	if err != nil || len(pending) != 2 {
+		t.Fatalf("pending %v %+v", err, pending)
+	}
+	if ir := edgeRound(t, c, e, "lon", true); ir.EventsAccepted != 3 || !ir.ChainOK {
+		t.Fatalf("import: %+v", ir)
+	}
+	log := allEvents(t, c)
+	checkEdgeHashes(t, log, "lon", pending)
+	if log[0].Action != store.ActionChainRule || log[0].PrevHash != transfer.GenesisHash {
+		t.Fatalf("a new hub's log starts with %+v, want the chain-rule event", log[0])
+	}
+	for _, ev := range log {
+		if h, err := store.EventHash(store.EventFromAPI(ev)); err != nil || h != ev.Hash {
+			t.Fatalf("event %d (%s) is not hashed by the one rule: %s vs %s", ev.Cursor, ev.Origin, ev.Hash, h)
 		}
 	}
 }

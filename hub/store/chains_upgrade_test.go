@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -174,4 +175,144 @@ func TestUpgradeReopensStateV1Chains(t *testing.T) {
 	if g, w := dumpChains(t, st), dumpChains(t, fresh); g != w {
 		t.Fatalf("today's code applies the rule-1 fixture differently:\ngolden %s\ntoday  %s", g, w)
 	}
+}
+
+// chainRuleCmd is the events.chain-rule command as the leader proposes it
+// (no audit input: the command appends its own event).
+func chainRuleCmd(t testing.TB) Command {
+	t.Helper()
+	c, err := NewCommand(CmdChainRule, ChainRuleBody{Rule: ChainRuleCanonical, ID: "chain-rule-1", Time: t0.Add(24 * time.Hour), Actor: "node:n1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// openChainsFixture opens a copy of testdata/state-v1-chains.
+func openChainsFixture(t *testing.T) (*FSM, *State) {
+	t.Helper()
+	dir := t.TempDir()
+	copyDir(t, filepath.Join("testdata", "state-v1-chains"), filepath.Join(dir, "fsm"))
+	return mustOpenFSM(t, dir)
+}
+
+// afterChainRule is what a hub does once upgraded: the chain-rule
+// command, then the edge lon continues its chain (events 6 and 7, the
+// first linking to the edge's own hash of event 5), paris posts 3 and 5,
+// and a hub write.
+func afterChainRule(t testing.TB, edge []transfer.Event) []*raft.Log {
+	t.Helper()
+	imp := chainsImport(4, edge[4:7]) // resends 5, the last one the hub holds
+	paris := EventsIngestBody{Origin: "paris", Events: []IngestEvent{
+		{Sequence: 3, ID: "p-3", Time: t0, Action: "package.install", Outcome: "ok", Data: json.RawMessage(`{"b":2,"a":"<&>"}`)},
+		{Sequence: 5, ID: "p-5", Time: t0, Action: "package.remove", Outcome: "ok", Data: json.RawMessage(`null`)},
+	}}
+	cmds := []Command{
+		chainRuleCmd(t),
+		cmdOf(t, CmdSiteImport, imp, 10),
+		cmdOf(t, CmdEventsIngest, paris, 11),
+		cmdOf(t, CmdSiteCreate, Site{Name: "rome", Class: ClassOnline, CreatedAt: t0}, 12),
+		chainRuleCmd(t), // a second leader's proposal: a no-op
+	}
+	logs := make([]*raft.Log, len(cmds))
+	for i, c := range cmds {
+		logs[i] = entry(t, uint64(9+i), c)
+	}
+	return logs
+}
+
+// TestChainRuleMigratesOldChains opens the rule-1 fixture and applies the
+// chain-rule command and new events: every old event keeps its bytes and
+// hash, every chain (hub, edge, events:batch) verifies across the
+// boundary, and the edge's new events are stored with the edge's hashes.
+func TestChainRuleMigratesOldChains(t *testing.T) {
+	f, st := openChainsFixture(t)
+	before, _ := st.Events(0, 1000)
+	edge := fixtureEdgeEvents(t, 7)
+	res := f.ApplyBatch(afterChainRule(t, edge))
+	for i, r := range res {
+		if r.(Result).Err != nil {
+			t.Fatalf("entry %d: %v", i, r.(Result).Err)
+		}
+	}
+	if r := res[0].(Result).Value.(ChainRuleResult); !r.Changed || r.Rule != ChainRuleCanonical || r.Cursor != uint64(len(before)+1) {
+		t.Fatalf("chain rule: %+v", r)
+	}
+	if r := res[4].(Result).Value.(ChainRuleResult); r.Changed {
+		t.Fatalf("a second chain-rule command changed the state: %+v", r)
+	}
+	if r := res[1].(Result).Value.(*SiteImportResult); r.EventsAccepted != 2 || !r.ChainOK {
+		t.Fatalf("edge import after the boundary: %+v", r)
+	}
+	evs, _ := st.Events(0, 1000)
+	for i, e := range before {
+		if mustJSONString(t, evs[i]) != mustJSONString(t, e) {
+			t.Fatalf("event %d was rewritten:\nbefore %s\nafter  %s", e.Cursor, mustJSONString(t, e), mustJSONString(t, evs[i]))
+		}
+	}
+	rule, _ := st.ChainRule()
+	boundary := evs[len(before)]
+	if rule.Rule != ChainRuleCanonical || rule.Cursor != boundary.Cursor || boundary.Action != ActionChainRule ||
+		boundary.Origin != HubOrigin || boundary.PrevHash != before[len(before)-1].Hash {
+		t.Fatalf("rule %+v, boundary event %+v", rule, boundary)
+	}
+	chains, err := VerifyChains(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]uint64{HubOrigin: {12, 8}, "lon": {7, 5}, "paris": {5, 3}}
+	for _, c := range chains {
+		if w := want[c.Origin]; c.Events != w[0] || c.Rule1Events != w[1] {
+			t.Errorf("chain %+v, want %d events, %d of rule 1", c, w[0], w[1])
+		}
+	}
+	// The edge's events 6 and 7 are stored exactly as the edge hashed them;
+	// 6 links to the edge's hash of 5, which the rule-1 copy of 5 holds.
+	var lon []Event
+	for _, e := range evs {
+		if e.Origin == "lon" {
+			lon = append(lon, e)
+		}
+	}
+	var d struct {
+		EdgeHash string `json:"edge_hash"`
+	}
+	json.Unmarshal(lon[4].Data, &d)
+	for i, e := range lon[5:] {
+		if e.Hash != edge[5+i].Hash || e.PrevHash != edge[5+i].PrevHash || e.ID != "" || e.Data != nil {
+			t.Fatalf("lon event %d stored as %+v, the edge hashed %+v", e.Sequence, e, edge[5+i])
+		}
+	}
+	if lon[5].PrevHash != d.EdgeHash || d.EdgeHash != edge[4].Hash {
+		t.Fatalf("lon event 6 links to %s; the rule-1 event 5 holds edge hash %s, the edge %s", lon[5].PrevHash, d.EdgeHash, edge[4].Hash)
+	}
+	// Any edit on either side of the boundary breaks verification.
+	for _, c := range []uint64{before[3].Cursor, lon[4].Cursor, lon[6].Cursor, boundary.Cursor, evs[len(evs)-1].Cursor} {
+		edited := append([]Event(nil), evs...)
+		edited[c-1].Object += "!"
+		if _, err := VerifyChains(edited); !errors.Is(err, transfer.ErrChain) {
+			t.Errorf("an edit of event %d went unnoticed: %v", c, err)
+		}
+	}
+	dropped := append(append([]Event(nil), evs[:len(evs)-2]...), evs[len(evs)-1])
+	if _, err := VerifyChains(dropped); !errors.Is(err, transfer.ErrChain) {
+		t.Errorf("a dropped event went unnoticed: %v", err)
+	}
+	// Another node applying the same log reaches the same state.
+	f2, st2 := openChainsFixture(t)
+	for _, l := range afterChainRule(t, edge) {
+		f2.Apply(l)
+	}
+	if dumpChains(t, st) != dumpChains(t, st2) {
+		t.Fatal("two nodes applying the chain-rule log differ")
+	}
+}
+
+func mustJSONString(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
