@@ -52,17 +52,8 @@ func checkChains(t testing.TB, n *testNode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byOrigin := map[string][]store.Event{}
-	for i, e := range evs {
-		if e.Cursor != uint64(i+1) {
-			t.Fatalf("%s: event %d has cursor %d", n.id, i, e.Cursor)
-		}
-		byOrigin[e.Origin] = append(byOrigin[e.Origin], e)
-	}
-	for o, es := range byOrigin {
-		if i := store.VerifyChain("", es); i != -1 {
-			t.Fatalf("%s: chain of %s broken at %d", n.id, o, i)
-		}
+	if _, err := store.VerifyChains(evs); err != nil {
+		t.Fatalf("%s: %v", n.id, err)
 	}
 }
 

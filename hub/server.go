@@ -272,6 +272,9 @@ func (s *Server) duties(bootstrap bool) {
 	bootDone := !bootstrap
 	for {
 		if s.store.IsLeader() {
+			if err := s.ensureChainRule(); err != nil && !errors.Is(err, store.ErrNotLeader) {
+				s.log.Warn("event chain rule", "err", err)
+			}
 			if !bootDone {
 				if err := s.ensureBootstrap(); err != nil {
 					s.log.Error("bootstrap identity", "err", err)

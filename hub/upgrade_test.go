@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,7 +36,11 @@ func copyTree(t *testing.T, src, dst string) {
 			return err
 		}
 		info, _ := d.Info()
-		return os.WriteFile(filepath.Join(dst, rel), b, info.Mode().Perm()|0o200)
+		mode := info.Mode().Perm() | 0o200
+		if strings.HasSuffix(p, ".key") {
+			mode = 0o600 // git keeps no file modes: a clone has the key 0644, which is refused
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, mode)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/internal/cas"
@@ -83,18 +85,26 @@ type EventBatch struct {
 	Events []Event `json:"events"`
 }
 
-// Event is one audit event of an origin's hash chain. Hash is
-// EventHash(PrevHash, the event without Hash).
+// Event is one audit event of an origin's hash chain, at an edge or at the
+// hub: its fields are the canonical field set of every audit chain
+// (docs/sync-records.md, "Hash chain rule"). Hash is EventHash(the event).
 type Event struct {
-	Seq      uint64    `json:"seq"`
-	Time     time.Time `json:"time"`
-	Actor    string    `json:"actor"`
-	Action   string    `json:"action"`
-	Object   string    `json:"object"`
-	Outcome  string    `json:"outcome"`
-	Detail   string    `json:"detail,omitempty"`
-	PrevHash string    `json:"prev_hash"`
-	Hash     string    `json:"hash"`
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Object  string    `json:"object"`
+	Outcome string    `json:"outcome"`
+	Detail  string    `json:"detail,omitempty"`
+	// The hub's own events, and events posted to its API, also carry an
+	// id, the caller's role, a correlation id and data; an edge's events
+	// leave them empty, and an events record must not carry them.
+	ID            string          `json:"id,omitempty"`
+	Role          string          `json:"role,omitempty"`
+	CorrelationID string          `json:"correlation_id,omitempty"`
+	Data          json.RawMessage `json:"data,omitempty"`
+	PrevHash      string          `json:"prev_hash"`
+	Hash          string          `json:"hash"`
 }
 
 // TimeAttestation is the hub's current time, signed (inside its bundle) by
@@ -178,25 +188,92 @@ func HeldListDigest(ds []digest.Digest) digest.Digest {
 
 // eventBody is an event without its hash: the fields EventHash covers.
 type eventBody struct {
-	Seq      uint64    `json:"seq"`
-	Time     time.Time `json:"time"`
-	Actor    string    `json:"actor"`
-	Action   string    `json:"action"`
-	Object   string    `json:"object"`
-	Outcome  string    `json:"outcome"`
-	Detail   string    `json:"detail,omitempty"`
-	PrevHash string    `json:"prev_hash"`
+	Seq           uint64          `json:"seq"`
+	Time          time.Time       `json:"time"`
+	Actor         string          `json:"actor"`
+	Action        string          `json:"action"`
+	Object        string          `json:"object"`
+	Outcome       string          `json:"outcome"`
+	Detail        string          `json:"detail,omitempty"`
+	ID            string          `json:"id,omitempty"`
+	Role          string          `json:"role,omitempty"`
+	CorrelationID string          `json:"correlation_id,omitempty"`
+	Data          json.RawMessage `json:"data,omitempty"`
+	PrevHash      string          `json:"prev_hash"`
 }
 
 // CanonicalEvent returns the canonical JSON of e without its hash field
-// (deploy.Canonical: keys sorted, no whitespace, '<' '>' '&' literal).
+// (deploy.Canonical: keys sorted, no whitespace, '<' '>' '&' literal;
+// detail, id, role, correlation_id and data omitted when empty, data also
+// when it is JSON null). This is the one definition of what an audit
+// event's hash covers, at the edge and at the hub.
 func CanonicalEvent(e Event) ([]byte, error) {
-	return deploy.Canonical(eventBody{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Object: e.Object,
-		Outcome: e.Outcome, Detail: e.Detail, PrevHash: e.PrevHash})
+	data := e.Data
+	if t := bytes.TrimSpace(data); len(t) == 0 || string(t) == "null" {
+		data = nil
+	}
+	body := eventBody{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Object: e.Object,
+		Outcome: e.Outcome, Detail: e.Detail, ID: e.ID, Role: e.Role, CorrelationID: e.CorrelationID, Data: data, PrevHash: e.PrevHash}
+	if c, ok := canonicalEventFast(body); ok {
+		return c, nil
+	}
+	return deploy.Canonical(body)
 }
 
-// EventHash is hex(sha256(prev_hash || canonical event JSON without hash)),
-// prev_hash being its 64 ASCII hex characters.
+// canonicalEventFast writes deploy.Canonical(b) directly, keys in sorted
+// order, for the common event: no data and valid UTF-8 strings (each
+// string encoded as deploy.Canonical encodes it). It reports false for
+// anything else, which the general path handles.
+// TestCanonicalEventFastPath checks it against deploy.Canonical.
+func canonicalEventFast(b eventBody) ([]byte, bool) {
+	if b.Data != nil {
+		return nil, false
+	}
+	t, err := b.Time.MarshalJSON() // RFC 3339 digits and punctuation: nothing to escape
+	if err != nil {
+		return nil, false
+	}
+	var out, tmp bytes.Buffer
+	enc := json.NewEncoder(&tmp)
+	enc.SetEscapeHTML(false)
+	out.Grow(256)
+	first := true
+	str := func(key, v string, always bool) bool {
+		if v == "" && !always {
+			return true
+		}
+		if !utf8.ValidString(v) {
+			return false
+		}
+		tmp.Reset()
+		if enc.Encode(v) != nil {
+			return false
+		}
+		if !first {
+			out.WriteByte(',')
+		}
+		first = false
+		out.WriteString(`"` + key + `":`)
+		out.Write(bytes.TrimSuffix(tmp.Bytes(), []byte("\n")))
+		return true
+	}
+	out.WriteByte('{')
+	ok := str("action", b.Action, true) && str("actor", b.Actor, true) && str("correlation_id", b.CorrelationID, false) &&
+		str("detail", b.Detail, false) && str("id", b.ID, false) && str("object", b.Object, true) && str("outcome", b.Outcome, true) &&
+		str("prev_hash", b.PrevHash, true) && str("role", b.Role, false)
+	if !ok {
+		return nil, false
+	}
+	out.WriteString(`,"seq":` + strconv.FormatUint(b.Seq, 10) + `,"time":`)
+	out.Write(t)
+	out.WriteByte('}')
+	return out.Bytes(), true
+}
+
+// EventHash is the hash chain rule of every audit chain, the hub's and each
+// edge's: hex(sha256(prev_hash || canonical event JSON without hash)),
+// prev_hash being its 64 ASCII hex characters (GenesisHash for an origin's
+// first event).
 func EventHash(e Event) (string, error) {
 	c, err := CanonicalEvent(e)
 	if err != nil {
@@ -426,6 +503,9 @@ func validateEvent(e Event) error {
 	}
 	if len(e.Object) > 1024 || len(e.Detail) > 4096 {
 		return errors.New("object or detail too long")
+	}
+	if e.ID != "" || e.Role != "" || e.CorrelationID != "" || e.Data != nil {
+		return errors.New("id, role, correlation_id and data are fields of the hub's events, not of an edge's")
 	}
 	if err := checkHash(RecordEvents, "prev_hash", e.PrevHash); err != nil {
 		return err

@@ -1,8 +1,10 @@
 package transfer
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
@@ -130,6 +133,8 @@ func TestParseRecordsRefuse(t *testing.T) {
 		{RecordEvents, strings.Replace(batch, `"first":1`, `"first":2`, 1), "do not match"},
 		{RecordEvents, `{"origin":"lon","first":1,"last":1,"events":[]}`, "no events"},
 		{RecordEvents, strings.Replace(batch, `"actor":"edge:lon"`, `"actor":""`, 1), "actor"},
+		{RecordEvents, strings.Replace(batch, `"actor":"edge:lon"`, `"actor":"edge:lon","role":"platform-admin"`, 1), "fields of the hub's events"},
+		{RecordEvents, strings.Replace(batch, `"actor":"edge:lon"`, `"actor":"edge:lon","data":{}`, 1), "fields of the hub's events"},
 		{RecordTime, `{"hub":"hub","time":"0001-01-01T00:00:00Z"}`, "missing"},
 		{RecordTime, `{"hub":"hub"}`, "missing"},
 		{RecordAck, `{"origin":"lon","sequence":0,"hash":"` + GenesisHash + `"}`, "sequence 0"},
@@ -202,6 +207,48 @@ func FuzzParseRecord(f *testing.F) {
 			t.Fatalf("%s round trip changed the record", typ)
 		}
 	})
+}
+
+// TestCanonicalEventFieldSet pins the one canonical form of an audit
+// event: an edge's event hashes as edges always hashed it (so edge chains
+// need no migration), and the hub's extra fields are covered when set.
+func TestCanonicalEventFieldSet(t *testing.T) {
+	edge := Event{Seq: 1, Time: recT0, Actor: "edge:lon", Action: "import", Object: "bundle <&>", Outcome: "applied", PrevHash: GenesisHash}
+	c, err := CanonicalEvent(edge)
+	want := `{"action":"import","actor":"edge:lon","object":"bundle <&>","outcome":"applied","prev_hash":"` + GenesisHash + `","seq":1,"time":"2026-11-28T12:00:00Z"}`
+	if err != nil || string(c) != want {
+		t.Fatalf("edge event canonical form:\n%s\nwant\n%s", c, want)
+	}
+	if h, _ := EventHash(edge); h != "ed51e83b07692095cfa35245ff669eaa852d13ffdb3fd9e756eb97aeba2c52de" {
+		t.Fatalf("edge event hash %s changed: every edge chain would break", h)
+	}
+	hub := edge
+	hub.Detail, hub.ID, hub.Role, hub.CorrelationID, hub.Data = "why", "01J", "platform-admin", "c-1", json.RawMessage(`{"b": 1.50, "a":"<>"}`)
+	c, _ = CanonicalEvent(hub)
+	want = `{"action":"import","actor":"edge:lon","correlation_id":"c-1","data":{"a":"<>","b":1.50},"detail":"why","id":"01J","object":"bundle <&>",` +
+		`"outcome":"applied","prev_hash":"` + GenesisHash + `","role":"platform-admin","seq":1,"time":"2026-11-28T12:00:00Z"}`
+	if string(c) != want {
+		t.Fatalf("hub event canonical form:\n%s\nwant\n%s", c, want)
+	}
+	base, _ := EventHash(hub)
+	for name, edit := range map[string]func(e *Event){
+		"id": func(e *Event) { e.ID = "02J" }, "role": func(e *Event) { e.Role = "auditor" },
+		"correlation_id": func(e *Event) { e.CorrelationID = "c-2" }, "data": func(e *Event) { e.Data = json.RawMessage(`{"a":"<>","b":1.5}`) },
+		"detail": func(e *Event) { e.Detail = "" }, "prev_hash": func(e *Event) { e.PrevHash = strings.Repeat("1", 64) },
+	} {
+		e := hub
+		edit(&e)
+		if h, _ := EventHash(e); h == base {
+			t.Errorf("an edit of %s does not change the hash", name)
+		}
+	}
+	// Absent and JSON null data are the same: both omitted.
+	n1, n2 := edge, edge
+	n2.Data = json.RawMessage("null")
+	h1, _ := EventHash(n1)
+	if h2, _ := EventHash(n2); h1 != h2 {
+		t.Fatal("null data is hashed differently from absent data")
+	}
 }
 
 // The by-hand recipe of docs/sync-records.md recomputes event hashes.
@@ -338,6 +385,34 @@ func TestHubKeysRecord(t *testing.T) {
 	} {
 		if _, err := ParseRecord(RecordHubKeys, mustJSON(t, hk)); !errors.Is(err, ErrBadRecord) {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestCanonicalEventFastPath: the direct encoding of an event without data
+// gives exactly deploy.Canonical's bytes, for every kind of string.
+func TestCanonicalEventFastPath(t *testing.T) {
+	strs := []string{"", "plain", "<&>", "quote \" back \\ slash", "\n\r\t\b\f\x00\x1f\x7f", "\u2028\u2029", "é 日本 🙂", "\ufffd", "bad \xff utf8", strings.Repeat("x", 300)}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 2000; i++ {
+		pick := func() string { return strs[rnd.IntN(len(strs))] }
+		b := eventBody{Seq: rnd.Uint64(), Time: recT0.Add(time.Duration(rnd.Int64N(1e15))), Actor: pick(), Action: pick(), Object: pick(), Outcome: pick(),
+			Detail: pick(), ID: pick(), Role: pick(), CorrelationID: pick(), PrevHash: pick()}
+		if i%7 == 0 {
+			b.Time = b.Time.In(time.FixedZone("x", 3600))
+		}
+		want, err := deploy.Canonical(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := canonicalEventFast(b)
+		if ok && !bytes.Equal(got, want) {
+			t.Fatalf("fast path differs:\n%s\n%s", got, want)
+		}
+		c, _ := CanonicalEvent(Event{Seq: b.Seq, Time: b.Time, Actor: b.Actor, Action: b.Action, Object: b.Object, Outcome: b.Outcome,
+			Detail: b.Detail, ID: b.ID, Role: b.Role, CorrelationID: b.CorrelationID, PrevHash: b.PrevHash})
+		if !bytes.Equal(c, want) {
+			t.Fatalf("CanonicalEvent differs:\n%s\n%s", c, want)
 		}
 	}
 }

@@ -89,7 +89,7 @@ var exitCodes = []exitCodeInfo{
 	{exitBadSignature, "bad-signature", "bad signature, or signed by an unknown or untrusted key",
 		is(transfer.ErrBadSignature, transfer.ErrUnknownKey, signing.ErrBadSignature, signing.ErrUnknownKey, mirror.ErrBadSignature, mirror.ErrUnknownKey)},
 	{exitCorrupt, "corrupt", "hash mismatch, truncated or corrupt data, malformed input",
-		anyOf(as[*digest.MismatchError](), is(transfer.ErrCorrupt, transfer.ErrBadRecord, edge.ErrState, signing.ErrEnvelope, debian.ErrSyntax,
+		anyOf(as[*digest.MismatchError](), is(transfer.ErrCorrupt, transfer.ErrBadRecord, transfer.ErrChain, edge.ErrState, signing.ErrEnvelope, debian.ErrSyntax,
 			deploy.ErrInvalidInput, hub.ErrBadBackup), hubRefusedInput)},
 	{exitStale, "stale", "stale, replayed, out-of-order or expired bundle; a bundle for another side or from an unregistered site",
 		is(transfer.ErrExpired, transfer.ErrStale, transfer.ErrForeign, edge.ErrIncomplete, edge.ErrTimeAhead, mirror.ErrExpired, mirror.ErrRollback,

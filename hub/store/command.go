@@ -68,6 +68,7 @@ const (
 	// events (events.go)
 	CmdEventsIngest = "events.ingest"
 	CmdAuditRecord  = "audit.record"
+	CmdChainRule    = "events.chain-rule"
 
 	// blobs (blobs.go)
 	CmdBlobRegister = "blob.register"
@@ -98,7 +99,7 @@ var supported = map[string]int{
 	CmdTokenCreate: 1, CmdTokenRevoke: 1,
 	CmdSiteCreate: 1, CmdSiteEnroll: 1, CmdSiteAssign: 1,
 	CmdExportReserve: 1, CmdExportRecord: 1, CmdSiteImport: 1,
-	CmdEventsIngest: 1, CmdAuditRecord: 1,
+	CmdEventsIngest: 1, CmdAuditRecord: 1, CmdChainRule: 1,
 	CmdBlobRegister: 1,
 	CmdAppCreate:    1, CmdVersionCreate: 1, CmdArtifactCreate: 1, CmdVersionTransition: 1, CmdAppScopeChange: 1,
 	CmdAssessmentCreate: 1, CmdApprovalCreate: 1, CmdExceptionCreate: 1, CmdElevationDecide: 1,

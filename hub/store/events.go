@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/eucora/eucora/transfer"
 )
 
 // eventHandlers apply the audit log: batches of events from an origin's
@@ -15,6 +17,7 @@ import (
 var eventHandlers = map[string]handler{
 	CmdEventsIngest: withBody(applyEventsIngest),
 	CmdAuditRecord:  applyAuditRecord,
+	CmdChainRule:    withBody(applyChainRule),
 }
 
 func applyEventsIngest(b Batch, body EventsIngestBody) (any, error) { return ingest(b, body) }
@@ -117,14 +120,19 @@ type chainHead struct {
 	// In-order batches therefore need no lookups and no markers.
 	Contig uint64 `json:"contig"`
 	MaxSeq uint64 `json:"max_seq"`
+	// Rule is the hash rule of the newest event: absent (0) for a chain
+	// last appended under rule 1, before the chain-rule command.
+	Rule int `json:"rule,omitempty"`
 }
 
-// ledger appends events of one origin: it reads the chain head and the
-// global cursor once and writes them back once.
+// ledger appends events of one origin: it reads the chain head, the
+// global cursor and the chain rule once and writes the head and cursor
+// back once.
 type ledger struct {
 	origin string
 	head   chainHead
 	cursor uint64
+	rule   int // the hash rule new events get (chainRuleOf)
 }
 
 func openLedger(b Batch, origin string) (*ledger, error) {
@@ -132,31 +140,57 @@ func openLedger(b Batch, origin string) (*ledger, error) {
 	if err := getJSON(batchGetter{b}, chainKey(origin), &l.head); err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	var err error
+	r, err := chainRuleOf(b)
+	if err != nil {
+		return nil, err
+	}
+	l.rule = r.Rule
 	l.cursor, err = getUint(batchGetter{b}, keyCursor)
 	return l, err
 }
 
-// append links e into the chain and the global log. A zero seq means
-// "next in the origin's chain" (the hub's own events).
+// append links e into the chain and the global log, hashing it by the
+// current rule. A zero seq means "next in the origin's chain" (the hub's
+// own events).
 func (l *ledger) append(b Batch, seq uint64, e Event) (uint64, error) {
 	l.head.Count++
 	if seq == 0 {
 		seq = l.head.Count
 	}
 	e.Origin, e.Sequence, e.PrevHash, e.Cursor, e.Hash = l.origin, seq, l.head.LastHash, 0, ""
-	// The stored value is the hash followed by the very bytes it covers,
-	// so each event is encoded once.
+	// The stored value is the hash followed by the event's JSON (cursor
+	// and hash zero), each event encoded once; under rule 1 those are the
+	// very bytes the hash covers.
+	var h string
+	var err error
+	if l.rule >= ChainRuleCanonical {
+		if e.PrevHash == "" {
+			e.PrevHash = transfer.GenesisHash
+		}
+		if h, err = EventHash(e); err != nil {
+			return 0, err
+		}
+		l.head.Rule = ChainRuleCanonical
+	}
 	body, err := json.Marshal(e)
 	if err != nil {
 		return 0, err
 	}
-	sum := sha256.Sum256(body)
-	e.Hash = hex.EncodeToString(sum[:])
+	if l.rule < ChainRuleCanonical {
+		sum := sha256.Sum256(body)
+		h = hex.EncodeToString(sum[:])
+	}
+	e.Hash = h
+	return l.store(b, e, body)
+}
+
+// store writes e (hashed, its JSON in body) under the next cursor and
+// makes it the chain's newest event.
+func (l *ledger) store(b Batch, e Event, body []byte) (uint64, error) {
 	l.cursor++
 	e.Cursor = l.cursor
-	l.head.LastHash, l.head.LastSeq = e.Hash, seq
-	l.head.MaxSeq = max(l.head.MaxSeq, seq)
+	l.head.LastHash, l.head.LastSeq = e.Hash, e.Sequence
+	l.head.MaxSeq = max(l.head.MaxSeq, e.Sequence)
 	return e.Cursor, b.Set(eventKey(e.Cursor), append([]byte(e.Hash), body...))
 }
 
@@ -192,27 +226,4 @@ func decodeEvent(key, v []byte) (Event, error) {
 	e.Hash = string(v[:64])
 	e.Cursor = cursor
 	return e, nil
-}
-
-// EventHash is the chain hash of e: hex SHA-256 of its JSON encoding with
-// Cursor and Hash zeroed. PrevHash links it to its predecessor of the same
-// origin.
-func EventHash(e Event) string {
-	e.Cursor, e.Hash = 0, ""
-	j, _ := json.Marshal(e)
-	sum := sha256.Sum256(j)
-	return hex.EncodeToString(sum[:])
-}
-
-// VerifyChain checks that events (of one origin, in order, starting at the
-// origin's first event or after prev) link correctly. It returns the index of
-// the first bad event, or -1.
-func VerifyChain(prev string, events []Event) int {
-	for i, e := range events {
-		if e.PrevHash != prev || EventHash(e) != e.Hash {
-			return i
-		}
-		prev = e.Hash
-	}
-	return -1
 }

@@ -22,6 +22,7 @@ import (
 //	m/format                             state format version (decimal text)   State (openPebble)
 //	m/cursor                             last event cursor (8 bytes BE)        events (every audited command)
 //	m/identity                           Identity                              identity
+//	m/chain-rule                         ChainRule (absent: rule 1)            events (events.chain-rule)
 //	n/<id>                               Node                                  cluster
 //	s/<name>                             Site                                  sites
 //	t/<id>                               Token                                 tokens
@@ -92,6 +93,8 @@ var (
 	keyCursor   = []byte(prefixMeta + "cursor")
 	keyIdentity = []byte(prefixMeta + "identity")
 	keyFormat   = []byte(prefixMeta + "format")
+	// keyChainRule is the event hash rule of new events (chain.go).
+	keyChainRule = []byte(prefixMeta + "chain-rule")
 )
 
 // prefixEnd is the exclusive upper bound of the keys starting with prefix

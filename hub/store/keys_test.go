@@ -26,6 +26,7 @@ func TestKeyLayoutIsStable(t *testing.T) {
 		{"cursor", keyCursor, "m/cursor"},
 		{"identity", keyIdentity, "m/identity"},
 		{"format", keyFormat, "m/format"},
+		{"chain rule", keyChainRule, "m/chain-rule"},
 		{"node", nodeKey("n1"), "n/n1"},
 		{"site", siteKey("berlin"), "s/berlin"},
 		{"token", tokenKey("tok1"), "t/tok1"},

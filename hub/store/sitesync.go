@@ -287,7 +287,7 @@ func siteImport(b Batch, body SiteImportBody) (any, error) {
 	}
 
 	// Events, batch by batch in chain order.
-	var ingestEvents []IngestEvent
+	var merged []transfer.Event
 	head := s.Chain
 	for _, eb := range body.Batches {
 		if eb.Last <= head.Seq {
@@ -310,23 +310,24 @@ func siteImport(b Batch, body SiteImportBody) (any, error) {
 			s.ChainError = err.Error()
 			break
 		}
-		for _, e := range evs {
-			data, _ := json.Marshal(map[string]string{"edge_hash": e.Hash, "edge_prev_hash": e.PrevHash})
-			ingestEvents = append(ingestEvents, IngestEvent{Sequence: e.Seq, ID: fmt.Sprintf("%s-%d", site.Name, e.Seq),
-				Time: e.Time, Actor: e.Actor, Action: e.Action, Object: e.Object, Outcome: e.Outcome, Reason: e.Detail, Data: data})
-		}
+		merged = append(merged, evs...)
 	}
-	if len(ingestEvents) > 0 {
-		ir, err := ingest(b, EventsIngestBody{Origin: site.Name, Events: ingestEvents})
-		if err != nil {
+	if len(merged) > 0 {
+		ir, err := mergeEdgeEvents(b, site.Name, s.Chain, merged)
+		var ce *transfer.ChainError
+		switch {
+		case errors.As(err, &ce):
+			s.ChainError = err.Error()
+		case err != nil:
 			return nil, err
-		}
-		res.EventsAccepted, res.EventsDuplicate = ir.Accepted, ir.Duplicates
-		s.EventsReceived += uint64(ir.Accepted)
-		s.Chain = head
-		if s.ChainError != "" && res.Gap == nil && head.Seq == body.Receipt.ChainHead.Seq {
-			// A later import that verified cleanly to the edge's head.
-			s.ChainError = ""
+		default:
+			res.EventsAccepted, res.EventsDuplicate = ir.Accepted, ir.Duplicates
+			s.EventsReceived += uint64(ir.Accepted)
+			s.Chain = head
+			if s.ChainError != "" && res.Gap == nil && head.Seq == body.Receipt.ChainHead.Seq {
+				// A later import that verified cleanly to the edge's head.
+				s.ChainError = ""
+			}
 		}
 	}
 	if res.Gap != nil {
@@ -366,6 +367,28 @@ func siteImport(b Batch, body SiteImportBody) (any, error) {
 	res.Outcome = ImportApplied
 	res.ChainOK, res.ChainError, res.LastAppliedSeq = s.ChainError == "", s.ChainError, s.LastAppliedSeq
 	return res, setJSON(b, syncKey(site.Name), s)
+}
+
+// mergeEdgeEvents appends an edge's events that continue its chain from
+// head (verified). Under rule 2 the hub stores them with the edge's own
+// hashes (ingestChained); before the chain-rule command it re-hashes them
+// as the first hub did, keeping the edge's hashes in data, so a node of
+// this version applies an old log exactly as the old node did.
+func mergeEdgeEvents(b Batch, site string, head transfer.ChainHead, evs []transfer.Event) (IngestResult, error) {
+	r, err := chainRuleOf(b)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	if r.Rule >= ChainRuleCanonical {
+		return ingestChained(b, site, head, evs)
+	}
+	in := make([]IngestEvent, len(evs))
+	for i, e := range evs {
+		data, _ := json.Marshal(map[string]string{"edge_hash": e.Hash, "edge_prev_hash": e.PrevHash})
+		in[i] = IngestEvent{Sequence: e.Seq, ID: fmt.Sprintf("%s-%d", site, e.Seq),
+			Time: e.Time, Actor: e.Actor, Action: e.Action, Object: e.Object, Outcome: e.Outcome, Reason: e.Detail, Data: data}
+	}
+	return ingest(b, EventsIngestBody{Origin: site, Events: in})
 }
 
 func clipID(s string) string {

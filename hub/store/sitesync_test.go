@@ -44,6 +44,11 @@ func newSyncFixture(t *testing.T) *syncFixture {
 		t.Fatal(err)
 	}
 	x := &syncFixture{t: t, f: f, st: st, key: k}
+	// Today's hub: the log moved to hash rule 2 before anything else.
+	x.idx++
+	if r := f.Apply(entry(t, x.idx, chainRuleCmd(t))).(Result); r.Err != nil {
+		t.Fatal(r.Err)
+	}
 	x.mustApply(CmdSiteCreate, Site{Name: "lon", Class: ClassAirGapped, CreatedAt: t0})
 	return x
 }
@@ -219,5 +224,88 @@ func TestSiteImportReceiptNeverMovesBackwards(t *testing.T) {
 	ss, _ := x.st.SiteSync("lon")
 	if ss.LastImportSeq != 6 || ss.LastAppliedSeq != 3 {
 		t.Fatalf("sync after refusals %+v", ss)
+	}
+}
+
+// TestSiteImportStoresTheEdgesHashes: the hub's copy of an edge's chain is
+// the edge's chain, hash for hash, and verifies with the hub's own log.
+func TestSiteImportStoresTheEdgesHashes(t *testing.T) {
+	x := newSyncFixture(t)
+	x.mustApply(CmdSiteEnroll, SiteEnrollBody{Name: "lon", PublicPEM: string(signing.EncodePublic(x.key.Public()))})
+	chain := edgeChain(t, "lon", 6)
+	chain[2].Detail = "gap: hub sequence 3 missing <&>"
+	for i := 2; i < len(chain); i++ {
+		if err := chain[i].Seal(chain[i-1].Hash); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x.mustApply(CmdSiteImport, x.importBody(1, 0, nil, chain[:4]))
+	x.mustApply(CmdSiteImport, x.importBody(2, 0, nil, chain[2:]))
+	evs, _ := x.st.Events(0, 1000)
+	var lon []Event
+	for _, e := range evs {
+		if e.Origin == "lon" {
+			lon = append(lon, e)
+		}
+	}
+	if len(lon) != len(chain) {
+		t.Fatalf("%d lon events stored, want %d", len(lon), len(chain))
+	}
+	for i, e := range lon {
+		if e.Hash != chain[i].Hash || e.PrevHash != chain[i].PrevHash || e.Reason != chain[i].Detail {
+			t.Fatalf("event %d: the hub stores hash %s prev %s, the edge computed %s prev %s", e.Sequence, e.Hash, e.PrevHash, chain[i].Hash, chain[i].PrevHash)
+		}
+		if h, err := EventHash(e); err != nil || h != chain[i].Hash {
+			t.Fatalf("event %d: the hub's rule gives %s, the edge's %s (%v)", e.Sequence, h, chain[i].Hash, err)
+		}
+	}
+	if _, err := VerifyChains(evs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSiteImportRefusesForgedHashes: an event whose hash was forged (its
+// content edited, its hash kept, or a made-up hash) is never merged, even
+// in a body that skipped ParseEventBatch.
+func TestSiteImportRefusesForgedHashes(t *testing.T) {
+	for name, forge := range map[string]func(e *transfer.Event){
+		"edited":   func(e *transfer.Event) { e.Outcome = "refused" },
+		"made up":  func(e *transfer.Event) { e.Hash = strings.Repeat("ab", 32) },
+		"hub-only": func(e *transfer.Event) { e.Role = "platform-admin" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			x := newSyncFixture(t)
+			x.mustApply(CmdSiteEnroll, SiteEnrollBody{Name: "lon", PublicPEM: string(signing.EncodePublic(x.key.Public()))})
+			chain := edgeChain(t, "lon", 3)
+			forge(&chain[1])
+			res := x.mustApply(CmdSiteImport, x.importBody(1, 0, nil, chain)).(*SiteImportResult)
+			if res.ChainOK || res.EventsAccepted != 0 || !strings.Contains(res.ChainError, "seq 2") {
+				t.Fatalf("forged event merged: %+v", res)
+			}
+			evs, _ := x.st.Events(0, 1000)
+			for _, e := range evs {
+				if e.Origin == "lon" {
+					t.Fatalf("stored %+v", e)
+				}
+			}
+		})
+	}
+}
+
+// TestSiteImportAfterEventsBatch: a site that posted events:batch before
+// its edge was enrolled holds a hub-chained history the edge's chain does
+// not continue; its import reports the chain error and merges no events
+// (the receipt still counts), instead of dropping the edge's first events
+// as duplicates.
+func TestSiteImportAfterEventsBatch(t *testing.T) {
+	x := newSyncFixture(t)
+	x.mustApply(CmdEventsIngest, EventsIngestBody{Origin: "lon", Events: []IngestEvent{{Sequence: 1, Time: t0, Action: "a", Outcome: "ok"}}})
+	x.mustApply(CmdSiteEnroll, SiteEnrollBody{Name: "lon", PublicPEM: string(signing.EncodePublic(x.key.Public()))})
+	res := x.mustApply(CmdSiteImport, x.importBody(1, 0, []digest.Digest{}, edgeChain(t, "lon", 2))).(*SiteImportResult)
+	if res.ChainOK || res.EventsAccepted != 0 || !strings.Contains(res.ChainError, "events:batch") || res.Outcome != ImportApplied {
+		t.Fatalf("import: %+v", res)
+	}
+	if ss, _ := x.st.SiteSync("lon"); ss.Chain.Seq != 0 || !ss.HeldKnown {
+		t.Fatalf("sync state: %+v", ss)
 	}
 }

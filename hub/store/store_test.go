@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/transfer"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/state-v1")
@@ -123,13 +124,18 @@ func TestApplyIsDeterministicAndIdempotentOnReplay(t *testing.T) {
 	for _, e := range evs {
 		by[e.Origin] = append(by[e.Origin], e)
 	}
-	if len(by["berlin"]) != 3 || VerifyChain("", by["berlin"]) != -1 || VerifyChain("", by[HubOrigin]) != -1 {
-		t.Fatalf("chains: %+v", by)
+	if _, err := VerifyChains(evs); len(by["berlin"]) != 3 || err != nil {
+		t.Fatalf("chains: %v %+v", err, by)
 	}
 	// An edit anywhere is detected.
 	by["berlin"][1].Outcome = "ok"
-	if VerifyChain("", by["berlin"]) != 1 {
-		t.Fatal("edited event not detected")
+	for i := range evs {
+		if evs[i].Cursor == by["berlin"][1].Cursor {
+			evs[i] = by["berlin"][1]
+		}
+	}
+	if _, err := VerifyChains(evs); !errors.Is(err, transfer.ErrChain) {
+		t.Fatalf("edited event not detected: %v", err)
 	}
 }
 
@@ -282,8 +288,22 @@ func TestUpgradeReopensStateV1(t *testing.T) {
 	}
 }
 
+// TestIngestDedupOutOfOrder posts one origin's events out of order, with
+// resends, under both hash rules: each sequence is stored once and the
+// chain (in arrival order) verifies.
 func TestIngestDedupOutOfOrder(t *testing.T) {
+	for _, rule := range []int{ChainRuleLegacy, ChainRuleCanonical} {
+		t.Run(fmt.Sprint("rule", rule), func(t *testing.T) { testIngestDedupOutOfOrder(t, rule) })
+	}
+}
+
+func testIngestDedupOutOfOrder(t *testing.T, rule int) {
 	f, st := mustOpenFSM(t, t.TempDir())
+	idx := uint64(0)
+	if rule == ChainRuleCanonical {
+		idx++
+		f.Apply(entry(t, idx, chainRuleCmd(t)))
+	}
 	ev := func(seqs ...uint64) EventsIngestBody {
 		b := EventsIngestBody{Origin: "edge"}
 		for _, s := range seqs {
@@ -303,7 +323,7 @@ func TestIngestDedupOutOfOrder(t *testing.T) {
 		{[]uint64{9, 9}, 1, 1}, // duplicate inside one batch
 	}
 	for i, s := range steps {
-		r := f.Apply(entry(t, uint64(i+1), cmdOf(t, CmdEventsIngest, ev(s.seqs...), i))).(Result)
+		r := f.Apply(entry(t, idx+uint64(i+1), cmdOf(t, CmdEventsIngest, ev(s.seqs...), i))).(Result)
 		if r.Err != nil {
 			t.Fatal(r.Err)
 		}
@@ -314,15 +334,19 @@ func TestIngestDedupOutOfOrder(t *testing.T) {
 	}
 	evs, _ := st.Events(0, 100)
 	seen := map[uint64]int{}
-	var chain []Event
 	for _, e := range evs {
 		if e.Origin == "edge" {
 			seen[e.Sequence]++
-			chain = append(chain, e)
 		}
 	}
-	if len(seen) != 9 || VerifyChain("", chain) != -1 {
-		t.Fatalf("stored %v", seen)
+	chains, err := VerifyChains(evs)
+	if len(seen) != 9 || err != nil {
+		t.Fatalf("stored %v: %v", seen, err)
+	}
+	for _, c := range chains {
+		if want := map[int]uint64{ChainRuleLegacy: c.Events, ChainRuleCanonical: 0}[rule]; c.Origin == "edge" && c.Rule1Events != want {
+			t.Fatalf("chain of edge: %+v, want %d rule-1 events", c, want)
+		}
 	}
 	for s, n := range seen {
 		if n != 1 {

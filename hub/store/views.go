@@ -159,5 +159,5 @@ func (t Token) View() api.Token {
 }
 
 // EventFromAPI is the stored form of an event as the API showed it, for
-// checking a chain read through the API (VerifyChain).
+// checking a log read through the API (ChainVerifier).
 func EventFromAPI(e api.Event) Event { return Event(e) }
