@@ -89,6 +89,7 @@ func commands() []*cli.Command {
 		evidenceCmd(),
 		decisionCmd(),
 		elevateCmd(),
+		simCmd(),
 	}
 }
 
