@@ -658,7 +658,10 @@ func TestCheckAndFindAcrossKinds(t *testing.T) {
 			_, err := c.Remediate(ctx(t), connectors.Remediation{Action: connectors.Uninstall, Release: r})
 			return err
 		},
-		func() error { _, err := c.Publish(ctx(t), release(t, key("other", "1", deploy.Ring1Canary), "corr-o")); return err },
+		func() error {
+			_, err := c.Publish(ctx(t), release(t, key("other", "1", deploy.Ring1Canary), "corr-o"))
+			return err
+		},
 	} {
 		if err := op(); err != nil {
 			t.Fatal(err)
