@@ -683,3 +683,39 @@ func TestCheckAndFindAcrossKinds(t *testing.T) {
 		t.Errorf("check: %+v", chk)
 	}
 }
+
+func TestBodiesPassTheStrictSimulator(t *testing.T) {
+	s, mk := start(t, jamfsim.Options{StrictXML: true, StrictJSON: true})
+	c := mk()
+	v1 := release(t, key("strict", "1", deploy.Ring1Canary), "c1")
+	v1.Install.RebootBehavior = "force"
+	v2 := release(t, key("strict", "2", deploy.Ring1Canary), "c2")
+	v2.Required = false
+	prior := v1.Key
+	v2.Prior = &prior
+	steps := []func() error{
+		func() error { _, err := c.Publish(ctx(t), v1); return err },
+		func() error { _, err := c.Publish(ctx(t), v2); return err },
+		func() error {
+			_, err := c.Remediate(ctx(t), connectors.Remediation{Action: connectors.PinPrior, Release: v2})
+			return err
+		},
+		func() error {
+			_, err := c.Remediate(ctx(t), connectors.Remediation{Action: connectors.Uninstall, Release: v1})
+			return err
+		},
+		func() error {
+			_, err := c.Publish(ctx(t), release(t, key("strict", "1", deploy.Ring2Pilot), "c3"))
+			return err
+		},
+		func() error { _, err := c.StaticGroup(ctx(t), "eucora ring-3 *", []int{7, 8}); return err },
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	if len(s.Policies()) != 3 || len(s.Packages()) != 2 || len(s.Scripts()) != 1 {
+		t.Errorf("%d policies, %d packages, %d scripts", len(s.Policies()), len(s.Packages()), len(s.Scripts()))
+	}
+}

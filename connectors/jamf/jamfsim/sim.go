@@ -19,10 +19,15 @@
 // belong to groups and report policy logs after a policy reaches them
 // (Completed by default, per-computer outcomes set by tests).
 //
-// It does not evaluate smart group criteria (a smart group's members are
-// given in Options or set with SetMembers), does not model sites,
-// categories, distribution points, the packages' manifest and export
-// endpoints, or any Classic endpoint the connector does not call.
+// Time in the simulator is counted in reads, not seconds: a computer runs
+// a check-in policy on the CheckinPolls+1st read of its history, a hash
+// shows on the HashPendingPolls+1st GET of its package by id. It does not
+// evaluate smart group criteria (a smart group's members are given in
+// Options or set with SetMembers); it answers the Classic API in XML only
+// (Accept: application/json is not honoured); it does not model sites,
+// categories, distribution points, policy triggers other than check-in and
+// Self Service, the packages' manifest and export endpoints, computer
+// inventory, or any Classic endpoint the connector does not call.
 package jamfsim
 
 import (
