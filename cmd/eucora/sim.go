@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/eucora/eucora/connectors/awx/awxsim"
+	"github.com/eucora/eucora/connectors/jamf/jamfsim"
 	"github.com/eucora/eucora/connectors/sim"
 	"github.com/eucora/eucora/internal/httpserve"
 )
@@ -41,6 +42,10 @@ var simPlanes = map[string]func(pageSize int) planeSim{
 	"awx": func(pageSize int) planeSim {
 		s := awxsim.New(awxsim.Options{PageSize: pageSize})
 		return planeSim{handler: s.Handler(), faults: s.Faults(), credentials: s.Credentials(), close: s.Close}
+	},
+	"jamf": func(pageSize int) planeSim {
+		s := jamfsim.New(jamfsim.Options{PageSize: pageSize})
+		return planeSim{handler: s.Handler(), faults: s.Faults(), credentials: s.Credentials(), close: func() {}}
 	},
 }
 
