@@ -417,8 +417,8 @@ func TestTokenAuth(t *testing.T) {
 // Eventual consistency: GetScripts and GetPackageProfiles do not list
 // what was just made; the Duplicate* answer says it exists, and the
 // retry finds it.
-func TestListDelayAfterLostCreate(t *testing.T) {
-	s, _, mk := startSim(t, landscapesim.Options{ListDelay: 3}, nil)
+func TestConsistencyDelayAfterLostCreate(t *testing.T) {
+	s, _, mk := startSim(t, landscapesim.Options{ConsistencyDelay: 3}, nil)
 	r := release(key("slow", "1.0", deploy.Ring1Canary), "corr-slow")
 	s.Faults().Add(sim.Fault{Match: "POST /api/CreateScript", Count: 1, DropAfterHandle: true})
 	s.Faults().Add(sim.Fault{Match: "POST /api/CreatePackageProfile", Count: 1, DropAfterHandle: true})

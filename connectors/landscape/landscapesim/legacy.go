@@ -376,7 +376,7 @@ func (s *Server) createScript(a *args) (any, *apiError) {
 	}
 	s.nextID++
 	sc := &script{id: s.nextID, title: title, code: code, timeLimit: a.int("time_limit", 0), username: a.str("username"),
-		group: "global", created: s.now(), hidden: s.opts.ListDelay}
+		group: "global", created: s.now(), hidden: s.opts.ConsistencyDelay}
 	s.scripts = append(s.scripts, sc)
 	return scriptJSON(sc), nil
 }
@@ -628,7 +628,7 @@ func (s *Server) createProfile(a *args) (any, *apiError) {
 	now := s.now()
 	s.nextID++
 	p := &profile{id: s.nextID, name: name, title: title, description: a.str("description"), group: "global",
-		created: now, modified: now, version: 1, constraints: cons, hidden: s.opts.ListDelay}
+		created: now, modified: now, version: 1, constraints: cons, hidden: s.opts.ConsistencyDelay}
 	s.profiles = append(s.profiles, p)
 	return s.profileJSON(p), nil
 }

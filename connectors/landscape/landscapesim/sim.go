@@ -96,10 +96,12 @@ type Options struct {
 	// activity pending, undelivered then delivered, before its outcome
 	// (default 2; negative: 0, finished on the first read).
 	Polls int
-	// ListDelay hides a new script or package profile from the next
-	// ListDelay list answers (GetScripts, GetPackageProfiles) that would
-	// show it: eventual consistency. Reads by id or name see it at once.
-	ListDelay int
+	// ConsistencyDelay is eventual consistency: a new script or package
+	// profile is missing from the next ConsistencyDelay list answers
+	// (GetScripts, GetPackageProfiles) that would show it, while reads by
+	// id or name see it at once. (New activities pending for Polls reads
+	// are the other delay.)
+	ConsistencyDelay int
 	// SignatureWindow is how far a signed request's timestamp may be from
 	// the simulator's clock (default 15 minutes, AWS's; Landscape does
 	// not document its own).

@@ -458,10 +458,10 @@ func TestPagingAndQueries(t *testing.T) {
 	}
 }
 
-// Eventual consistency: a new script is missing from the next ListDelay
-// list answers.
-func TestListDelay(t *testing.T) {
-	c := start(t, Options{ListDelay: 2})
+// Eventual consistency: a new script is missing from the next
+// ConsistencyDelay list answers.
+func TestConsistencyDelay(t *testing.T) {
+	c := start(t, Options{ConsistencyDelay: 2})
 	c.ok(http.MethodPost, "CreateScript", map[string]string{"title": "late", "time_limit": "60", "code": b64("#!/bin/sh\n:\n")}, nil)
 	for i, want := range []int{0, 0, 1, 1} {
 		var list []map[string]any
