@@ -16,6 +16,7 @@ import (
 
 	"github.com/eucora/eucora/connectors/awx/awxsim"
 	"github.com/eucora/eucora/connectors/jamf/jamfsim"
+	"github.com/eucora/eucora/connectors/landscape/landscapesim"
 	"github.com/eucora/eucora/connectors/sim"
 	"github.com/eucora/eucora/internal/httpserve"
 )
@@ -42,6 +43,10 @@ var simPlanes = map[string]func(pageSize int) planeSim{
 	"awx": func(pageSize int) planeSim {
 		s := awxsim.New(awxsim.Options{PageSize: pageSize})
 		return planeSim{handler: s.Handler(), faults: s.Faults(), credentials: s.Credentials(), close: s.Close}
+	},
+	"landscape": func(pageSize int) planeSim {
+		s := landscapesim.New(landscapesim.Options{PageSize: pageSize})
+		return planeSim{handler: s.Handler(), faults: s.Faults(), credentials: s.Credentials(), close: func() {}}
 	},
 	"jamf": func(pageSize int) planeSim {
 		s := jamfsim.New(jamfsim.Options{PageSize: pageSize})
