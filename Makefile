@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/eucora
 FUZZTIME ?= 20s
 
-.PHONY: build test test-short conformance bench bench-transfer bench-apt bench-hub bench-sync fuzz lint clean
+.PHONY: build test test-short conformance bench-connectors bench bench-transfer bench-apt bench-hub bench-sync fuzz lint clean
 
 # urfave_cli_no_docs leaves out urfave/cli's man/markdown generators (unused)
 # and the markdown library they pull in, whose init every command paid.
@@ -28,6 +28,14 @@ test-short:
 conformance:
 	@out=$$(mktemp); trap 'rm -f $$out' EXIT; \
 	EUCORA_CONFORMANCE_OUT=$$out $(GO) test -count=1 -run '^TestConformance$$' ./connectors/... && \
+	$(GO) run ./connectors/conformance/table $$out
+
+# Each connector publishing 1,000 versions to its simulator with 10% 429s and
+# 1% dropped connections, serially and from 20 workers: calls per publish,
+# duplicates, latency and the ratio of calls to a clean publish.
+bench-connectors:
+	@out=$$(mktemp); trap 'rm -f $$out' EXIT; \
+	EUCORA_BENCH_OUT=$$out $(GO) test -count=1 -run '^$$' -bench '^BenchmarkConnector$$' -benchtime 1x ./connectors/... >/dev/null && \
 	$(GO) run ./connectors/conformance/table $$out
 
 bench: bench-transfer bench-apt bench-hub bench-sync

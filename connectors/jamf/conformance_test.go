@@ -61,8 +61,9 @@ func release(t testing.TB, k connectors.ReleaseKey, corr string) connectors.Rele
 	}
 }
 
-func TestConformance(t *testing.T) {
-	conformance.Run(t, conformance.Plane{
+// plane is the plane under the conformance suite and the benchmark.
+func plane() conformance.Plane {
+	return conformance.Plane{
 		Kind: connectors.Jamf,
 		Start: func(t testing.TB) (conformance.Sim, func() connectors.Connector) {
 			s, mk := start(t, jamfsim.Options{HashPendingPolls: 2})
@@ -76,5 +77,11 @@ func TestConformance(t *testing.T) {
 		Policy: sim.Fault{Match: "POST /api/v1/packages", Status: 403,
 			Body: jamfsim.ProErrorBody(403, "INVALID_PRIVILEGE", "Forbidden: the API role lacks Create Packages", "")},
 		Message: "must not contain the character '&'",
-	})
+	}
 }
+
+func TestConformance(t *testing.T) { conformance.Run(t, plane()) }
+
+// BenchmarkConnector is `make bench-connectors`: 1,000 publishes with 10%
+// 429s and 1% dropped connections, serially and from 20 workers.
+func BenchmarkConnector(b *testing.B) { conformance.Bench(b, plane(), 1000, 20) }

@@ -22,6 +22,9 @@ type Fault struct {
 	Match string
 	Skip  int
 	Count int
+	// Every, when over 1, hits only every Every-th matching request (10
+	// hits a tenth of them: "10% injected 429s", deterministically).
+	Every int
 
 	// Status, when set, answers instead of the plane: 429, 500, 502,
 	// 503, 504. RetryAfter is the Retry-After header to send with it
@@ -104,6 +107,9 @@ func (f *Faults) pick(r *http.Request) *Fault {
 			continue
 		}
 		if x.seen++; x.seen <= x.Skip {
+			continue
+		}
+		if x.Every > 1 && (x.seen-x.Skip)%x.Every != 0 {
 			continue
 		}
 		if x.Count > 0 && x.hits >= x.Count {

@@ -1,5 +1,6 @@
-// Command table prints the conformance table from the JSON lines
-// conformance.Run appended to a file (see conformance.OutEnv).
+// Command table prints the conformance table, or the connector benchmark
+// table, from the JSON lines conformance.Run or conformance.Bench appended
+// to a file (conformance.OutEnv, conformance.BenchOutEnv).
 package main
 
 import (
@@ -23,14 +24,27 @@ func main() {
 	}
 	defer f.Close()
 	var rs []conformance.Result
+	var bs []conformance.BenchResult
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var r conformance.Result
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+		var probe map[string]json.RawMessage
+		if err := json.Unmarshal(sc.Bytes(), &probe); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[1], err)
 			os.Exit(1)
 		}
+		if _, bench := probe["concurrent"]; bench {
+			var r conformance.BenchResult
+			json.Unmarshal(sc.Bytes(), &r)
+			bs = append(bs, r)
+			continue
+		}
+		var r conformance.Result
+		json.Unmarshal(sc.Bytes(), &r)
 		rs = append(rs, r)
+	}
+	if len(bs) > 0 {
+		fmt.Print(conformance.BenchTable(bs))
+		return
 	}
 	fmt.Print(conformance.Table(rs))
 	for _, r := range rs {
