@@ -107,12 +107,12 @@ func prefixEnd(prefix string) []byte {
 	return end
 }
 
-func nodeKey(id string) []byte   { return []byte(prefixNode + id) }
-func siteKey(name string) []byte { return []byte(prefixSite + name) }
+func nodeKey(id string) []byte    { return []byte(prefixNode + id) }
+func siteKey(name string) []byte  { return []byte(prefixSite + name) }
 func planeKey(name string) []byte { return []byte(prefixPlane + name) }
-func tokenKey(id string) []byte  { return []byte(prefixToken + id) }
-func hashKey(h string) []byte    { return []byte(prefixTokenHash + h) }
-func blobKey(hex string) []byte  { return []byte(prefixBlob + hex) }
+func tokenKey(id string) []byte   { return []byte(prefixToken + id) }
+func hashKey(h string) []byte     { return []byte(prefixTokenHash + h) }
+func blobKey(hex string) []byte   { return []byte(prefixBlob + hex) }
 
 // Audit log.
 func eventKey(c uint64) []byte { return binary.BigEndian.AppendUint64([]byte(prefixEvent), c) }
