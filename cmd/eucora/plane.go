@@ -53,7 +53,7 @@ func planeAddCmd() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "kind", Usage: "intune, jamf, sccm, landscape or awx", Destination: &o.kind},
 			&cli.StringFlag{Name: "url", Usage: "the plane's base URL (http:// or https://)", Destination: &o.url},
-			&cli.StringFlag{Name: "credentials", Usage: "JSON file of the plane's credentials (see below)", Destination: &o.credentials},
+			&cli.StringFlag{Name: "credentials", Usage: "JSON file of the plane's credentials (fields per kind above)", Destination: &o.credentials},
 			&cli.StringFlag{Name: "scope", Usage: "acquisition=A,bu=B,site=S (default: enterprise)", Destination: &o.scope},
 		}, hubClientFlags()...),
 		Action: func(c *cli.Context) error { return o.run(c) },

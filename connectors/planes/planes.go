@@ -98,7 +98,9 @@ func New(kind, rawURL string, credentials []byte) (connectors.Connector, error) 
 		if c.Repo == nil {
 			return nil, fmt.Errorf("kind awx: %w: want \"repo\": {\"url\": ..., \"dist\": ...}, the APT repository the hosts install from", ErrCredentials)
 		}
-		return awx.New(awx.Config{BaseURL: rawURL, Username: c.Username, Password: c.Password, Token: c.Token, JobTemplate: c.JobTemplate, Repo: *c.Repo})
+		return built(k, func() (connectors.Connector, error) {
+			return awx.New(awx.Config{BaseURL: rawURL, Username: c.Username, Password: c.Password, Token: c.Token, JobTemplate: c.JobTemplate, Repo: *c.Repo})
+		})
 	case connectors.Jamf:
 		var c jamfCreds
 		if err := decode(k, credentials, &c); err != nil {
@@ -107,7 +109,9 @@ func New(kind, rawURL string, credentials []byte) (connectors.Connector, error) 
 		if (c.ClientID == "" || c.ClientSecret == "") && (c.Username == "" || c.Password == "") {
 			return nil, fmt.Errorf("kind jamf: %w: want client_id and client_secret, or username and password", ErrCredentials)
 		}
-		return jamf.New(jamf.Config{BaseURL: rawURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Username: c.Username, Password: c.Password})
+		return built(k, func() (connectors.Connector, error) {
+			return jamf.New(jamf.Config{BaseURL: rawURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Username: c.Username, Password: c.Password})
+		})
 	case connectors.Landscape:
 		var c landscapeCreds
 		if err := decode(k, credentials, &c); err != nil {
@@ -122,7 +126,9 @@ func New(kind, rawURL string, credentials []byte) (connectors.Connector, error) 
 		default:
 			return nil, fmt.Errorf("kind landscape: %w: auth %q: want signature or token", ErrCredentials, c.Auth)
 		}
-		return landscape.New(landscape.Config{BaseURL: rawURL, AccessKey: c.AccessKey, SecretKey: c.SecretKey, Auth: auth})
+		return built(k, func() (connectors.Connector, error) {
+			return landscape.New(landscape.Config{BaseURL: rawURL, AccessKey: c.AccessKey, SecretKey: c.SecretKey, Auth: auth})
+		})
 	}
 	return nil, fmt.Errorf("kind %s: %w", kind, ErrNotInBuild)
 }
@@ -160,7 +166,7 @@ func decode(k connectors.Kind, data []byte, v any) error {
 		switch {
 		case errors.As(err, &se):
 			return fmt.Errorf("kind %s: %w: not JSON (syntax error at byte %d); want %s", k, ErrCredentials, se.Offset, Fields[k])
-		case errors.As(err, &te):
+		case errors.As(err, &te) && te.Field != "":
 			return fmt.Errorf("kind %s: %w: field %q: want a string; want %s", k, ErrCredentials, te.Field, Fields[k])
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
 			return fmt.Errorf("kind %s: %w: %s; want %s", k, ErrCredentials, strings.TrimPrefix(err.Error(), "json: "), Fields[k])
@@ -171,4 +177,15 @@ func decode(k connectors.Kind, data []byte, v any) error {
 		return fmt.Errorf("kind %s: %w: more than one JSON value", k, ErrCredentials)
 	}
 	return nil
+}
+
+// built returns what a connector's constructor returns, its refusal of a
+// configuration (all of which came from the credentials document, the URL
+// being checked already) marked ErrCredentials.
+func built(k connectors.Kind, mk func() (connectors.Connector, error)) (connectors.Connector, error) {
+	c, err := mk()
+	if err != nil {
+		return nil, fmt.Errorf("kind %s: %w: %v", k, ErrCredentials, err)
+	}
+	return c, nil
 }
