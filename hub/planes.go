@@ -196,7 +196,12 @@ func (s *Server) handlePlaneCreate(w http.ResponseWriter, r *http.Request, p *Pr
 		writeError(w, http.StatusConflict, "plane %q: %v", req.Name, store.ErrConflict)
 		return
 	}
-	key, id, err := s.loadCredentialsKey(true)
+	key, id, err := s.planeSealingKey()
+	var km *errCredentialsKeyMissing
+	if errors.As(err, &km) {
+		writeError(w, http.StatusServiceUnavailable, "%v", err)
+		return
+	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "credentials key: %v", err)
 		return
@@ -209,6 +214,31 @@ func (s *Server) handlePlaneCreate(w http.ResponseWriter, r *http.Request, p *Pr
 	pl := store.Plane{Name: req.Name, Kind: req.Kind, URL: req.URL, Scope: req.Scope, CreatedAt: store.NowUTC(), CreatedBy: p.actor(),
 		KeyID: id, Sealed: sealed}
 	s.apply(w, r, p, store.CmdPlaneCreate, "plane/"+pl.Name, pl, http.StatusCreated)
+}
+
+// planeSealingKey returns the key a new plane's credentials are sealed
+// with: the key of the planes registered already, which this node must
+// hold (a node never starts a second key beside another node's), or a new
+// key when no plane is registered.
+func (s *Server) planeSealingKey() ([]byte, string, error) {
+	all, err := s.store.State().Planes()
+	if err != nil {
+		return nil, "", err
+	}
+	if len(all) == 0 {
+		return s.loadCredentialsKey(true)
+	}
+	key, id, err := s.loadCredentialsKey(false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", &errCredentialsKeyMissing{path: s.credentialsKeyPath(), want: all[0].KeyID}
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if id != all[0].KeyID {
+		return nil, "", &errCredentialsKeyMissing{path: s.credentialsKeyPath(), want: all[0].KeyID, have: id}
+	}
+	return key, id, nil
 }
 
 func (s *Server) handlePlanesList(w http.ResponseWriter, r *http.Request, p *Principal) {

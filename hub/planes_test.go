@@ -231,4 +231,15 @@ func TestPlaneCheckWithoutCredentialsKey(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "copy DATA/hub/keys/credentials.key") {
 		t.Errorf("check without the key: %v", err)
 	}
+	// Nor does it start a second key for a new plane.
+	_, err = ac.CreatePlane(ctx, api.PlaneRequest{Name: "awx2", Kind: "awx", URL: "https://awx.example.org", Credentials: []byte(`{"token":"t","repo":{"url":"https://apt.example.org/eucora","dist":"stable"}}`)})
+	if !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "copy DATA/hub/keys/credentials.key") {
+		t.Errorf("add without the key: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(n.dir, "hub", "keys", credentialsKeyFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused add made a key: %v", err)
+	}
+	if all, _ := ac.Planes(ctx); len(all) != 1 {
+		t.Errorf("planes after the refused add: %+v", all)
+	}
 }
