@@ -76,6 +76,10 @@ var rbacWant = map[string]string{
 	"sites.sync":            "PSEA",
 	"hub.key.stage":         "P",
 	"hub.key.switch":        "P",
+	// Planes (hub/planes.go).
+	"planes.create": "P",
+	"planes.list":   "P",
+	"planes.check":  "P",
 }
 
 var roleLetter = map[deploy.Role]string{
@@ -200,6 +204,10 @@ func rbacRequest(t *testing.T, ac *client.Client, rt Route, bhex string, blob []
 		return "GET", "/v1/sites/berlin", nil
 	case "sites.create":
 		return "POST", "/v1/sites", js(fmt.Sprintf(`{"name":"rbac-%d","class":"online"}`, seq))
+	case "planes.create":
+		return "POST", "/v1/planes", js(fmt.Sprintf(`{"name":"rbac-%d","kind":"awx","url":"http://127.0.0.1:9","credentials":"e30="}`, seq))
+	case "planes.check":
+		return "POST", "/v1/planes/none:check", nil
 	case "tokens.create":
 		return "POST", "/v1/tokens", js(fmt.Sprintf(`{"name":"rbac-%d","role":"auditor"}`, seq))
 	case "tokens.revoke":

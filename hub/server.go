@@ -121,6 +121,8 @@ type Server struct {
 	blobsRepaired atomic.Pointer[repairPass]
 	keyOnDisk     atomic.Pointer[string]
 
+	credKey credentialsKey // plane credentials key (hub/planes.go)
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

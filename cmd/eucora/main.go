@@ -75,6 +75,7 @@ func commands() []*cli.Command {
 		statusCmd(),
 		siteCmd(),
 		tokenCmd(),
+		planeCmd(),
 		eventsCmd(),
 		riskCmd(),
 		mirrorCmd(),

@@ -65,6 +65,9 @@ const (
 	CmdExportRecord  = "site.export.record"
 	CmdSiteImport    = "site.import"
 
+	// planes (planes.go)
+	CmdPlaneCreate = "plane.create"
+
 	// events (events.go)
 	CmdEventsIngest = "events.ingest"
 	CmdAuditRecord  = "audit.record"
@@ -99,6 +102,7 @@ var supported = map[string]int{
 	CmdTokenCreate: 1, CmdTokenRevoke: 1,
 	CmdSiteCreate: 1, CmdSiteEnroll: 1, CmdSiteAssign: 1,
 	CmdExportReserve: 1, CmdExportRecord: 1, CmdSiteImport: 1,
+	CmdPlaneCreate:  1,
 	CmdEventsIngest: 1, CmdAuditRecord: 1, CmdChainRule: 1,
 	CmdBlobRegister: 1,
 	CmdAppCreate:    1, CmdVersionCreate: 1, CmdArtifactCreate: 1, CmdVersionTransition: 1, CmdAppScopeChange: 1,

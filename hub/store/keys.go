@@ -25,6 +25,7 @@ import (
 //	m/chain-rule                         ChainRule (absent: rule 1)            events (events.chain-rule)
 //	n/<id>                               Node                                  cluster
 //	s/<name>                             Site                                  sites
+//	pl/<name>                            Plane (credentials sealed, planes.go) planes
 //	t/<id>                               Token                                 tokens
 //	h/<sha256 hex>                       token id of a secret hash (text)      tokens
 //	b/<sha256 hex>                       Blob                                  blobs
@@ -51,6 +52,7 @@ const (
 	prefixMeta            = "m/"
 	prefixNode            = "n/"
 	prefixSite            = "s/"
+	prefixPlane           = "pl/"
 	prefixToken           = "t/"
 	prefixTokenHash       = "h/"
 	prefixBlob            = "b/"
@@ -81,7 +83,7 @@ const (
 // keyPrefixes lists every prefix, for the test that no prefix is the start
 // of another (a scan of one kind would read the other).
 var keyPrefixes = []string{
-	prefixMeta, prefixNode, prefixSite, prefixToken, prefixTokenHash, prefixBlob, prefixEvent, prefixChain,
+	prefixMeta, prefixNode, prefixSite, prefixPlane, prefixToken, prefixTokenHash, prefixBlob, prefixEvent, prefixChain,
 	prefixDedup, prefixSync, prefixExport, prefixHeld, prefixApp, prefixVersion, prefixArtifact,
 	prefixArtifactIndex, prefixAssessment, prefixApproval, prefixApprovalRequest, prefixException,
 	prefixGrant, prefixIntent, prefixActive, prefixEvidence, prefixDecision,
@@ -105,11 +107,12 @@ func prefixEnd(prefix string) []byte {
 	return end
 }
 
-func nodeKey(id string) []byte   { return []byte(prefixNode + id) }
-func siteKey(name string) []byte { return []byte(prefixSite + name) }
-func tokenKey(id string) []byte  { return []byte(prefixToken + id) }
-func hashKey(h string) []byte    { return []byte(prefixTokenHash + h) }
-func blobKey(hex string) []byte  { return []byte(prefixBlob + hex) }
+func nodeKey(id string) []byte    { return []byte(prefixNode + id) }
+func siteKey(name string) []byte  { return []byte(prefixSite + name) }
+func planeKey(name string) []byte { return []byte(prefixPlane + name) }
+func tokenKey(id string) []byte   { return []byte(prefixToken + id) }
+func hashKey(h string) []byte     { return []byte(prefixTokenHash + h) }
+func blobKey(hex string) []byte   { return []byte(prefixBlob + hex) }
 
 // Audit log.
 func eventKey(c uint64) []byte { return binary.BigEndian.AppendUint64([]byte(prefixEvent), c) }

@@ -29,6 +29,7 @@ func TestKeyLayoutIsStable(t *testing.T) {
 		{"chain rule", keyChainRule, "m/chain-rule"},
 		{"node", nodeKey("n1"), "n/n1"},
 		{"site", siteKey("berlin"), "s/berlin"},
+		{"plane", planeKey("intune-eu"), "pl/intune-eu"},
 		{"token", tokenKey("tok1"), "t/tok1"},
 		{"token hash", hashKey("ff"), "h/ff"},
 		{"blob", blobKey("0a"), "b/0a"},

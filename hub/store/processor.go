@@ -91,6 +91,7 @@ var handlerTables = []handlerTable{
 	{"identity", identityHandlers},
 	{"tokens", tokenHandlers},
 	{"sites", siteHandlers},
+	{"planes", planeHandlers},
 	{"sync", syncHandlers},
 	{"events", eventHandlers},
 	{"blobs", blobHandlers},

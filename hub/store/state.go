@@ -400,3 +400,18 @@ func (s *State) dropNodes() error {
 		return db.DeleteRange([]byte(prefixNode), prefixEnd(prefixNode), pebble.Sync)
 	})
 }
+
+// Planes lists every registered plane in name order.
+func (s *State) Planes() (out []Plane, err error) {
+	err = scan(s, prefixPlane, func(v Plane) bool { out = append(out, v); return true })
+	return out, err
+}
+
+// Plane returns the plane called name.
+func (s *State) Plane(name string) (v Plane, err error) {
+	err = s.read(func(db *pebble.DB) error { return getJSON(db, planeKey(name), &v) })
+	if errors.Is(err, ErrNotFound) {
+		err = fmt.Errorf("plane %q: %w", name, ErrNotFound)
+	}
+	return v, err
+}

@@ -129,6 +129,8 @@ func ViewOf(v any) any {
 		return r.View()
 	case Event:
 		return r.View()
+	case Plane:
+		return r.View()
 	case IngestResult:
 		return r.View()
 	case ExportRecord:
@@ -161,3 +163,11 @@ func (t Token) View() api.Token {
 // EventFromAPI is the stored form of an event as the API showed it, for
 // checking a log read through the API (ChainVerifier).
 func EventFromAPI(e api.Event) Event { return Event(e) }
+
+// View is the plane as the API shows it: never its credentials.
+func (p Plane) View() api.Plane {
+	return api.Plane{Name: p.Name, Kind: p.Kind, URL: p.URL, Scope: p.Scope, CreatedAt: p.CreatedAt, CreatedBy: p.CreatedBy, KeyID: p.KeyID}
+}
+
+// PlaneViews converts a list of planes.
+func PlaneViews(in []Plane) []api.Plane { return Views(in, Plane.View) }

@@ -1,0 +1,191 @@
+// Package planes builds an execution plane's connector from what the hub
+// stores about a registered plane: its kind, its URL and its credentials
+// file (JSON whose fields are the kind's credential fields, see Fields).
+// It is the one place that knows which connector packages this build has.
+package planes
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/eucora/eucora/connectors"
+	"github.com/eucora/eucora/connectors/awx"
+	"github.com/eucora/eucora/connectors/jamf"
+	"github.com/eucora/eucora/connectors/landscape"
+)
+
+// Errors of New and Validate.
+var (
+	// ErrUnknownKind is returned for a kind EUCORA does not know.
+	ErrUnknownKind = errors.New("unknown plane kind")
+	// ErrNotInBuild is returned for a known kind whose connector this
+	// binary does not contain.
+	ErrNotInBuild = errors.New("connector not in this build")
+	// ErrCredentials is returned for a credentials document that is not
+	// the kind's JSON object.
+	ErrCredentials = errors.New("bad credentials")
+	// ErrURL is returned for a URL that is not absolute http(s).
+	ErrURL = errors.New("bad plane URL")
+)
+
+// Kinds are the plane kinds EUCORA knows, in the order help lists them.
+var Kinds = []connectors.Kind{connectors.Intune, connectors.Jamf, connectors.SCCM, connectors.Landscape, connectors.AWX}
+
+// Fields documents, per kind in this build, the fields of its credentials
+// file.
+var Fields = map[connectors.Kind]string{
+	connectors.AWX:       `{"username": "...", "password": "..."} or {"token": "..."}, and "repo": {"url": "...", "dist": "..."} (the EUCORA APT repository hosts install from; optional "component", "key"); optional "job_template"`,
+	connectors.Jamf:      `{"client_id": "...", "client_secret": "..."} or {"username": "...", "password": "..."}`,
+	connectors.Landscape: `{"access_key": "...", "secret_key": "..."}; optional "auth": "signature" (default) or "token"`,
+}
+
+type awxCreds struct {
+	Username    string    `json:"username"`
+	Password    string    `json:"password"`
+	Token       string    `json:"token"`
+	JobTemplate string    `json:"job_template"`
+	Repo        *awx.Repo `json:"repo"`
+}
+
+type jamfCreds struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+	Username     string `json:"username"`
+	Password     string `json:"password"`
+}
+
+type landscapeCreds struct {
+	AccessKey string `json:"access_key"`
+	SecretKey string `json:"secret_key"`
+	Auth      string `json:"auth"`
+}
+
+// Validate checks kind, URL and credentials without building a
+// connector: what `plane add` refuses before anything is stored. Its
+// errors never quote the credentials.
+func Validate(kind, rawURL string, credentials []byte) error {
+	_, err := New(kind, rawURL, credentials)
+	return err
+}
+
+// New returns the connector of a plane of this kind at rawURL with these
+// credentials. Errors name the kind and the bad field, never a secret.
+func New(kind, rawURL string, credentials []byte) (connectors.Connector, error) {
+	k := connectors.Kind(kind)
+	if !slices.Contains(Kinds, k) {
+		return nil, fmt.Errorf("kind %q: %w (want one of %s)", kind, ErrUnknownKind, kindList())
+	}
+	if _, ok := Fields[k]; !ok {
+		return nil, fmt.Errorf("kind %s: %w", kind, ErrNotInBuild)
+	}
+	if err := checkURL(rawURL); err != nil {
+		return nil, err
+	}
+	switch k {
+	case connectors.AWX:
+		var c awxCreds
+		if err := decode(k, credentials, &c); err != nil {
+			return nil, err
+		}
+		if c.Token == "" && (c.Username == "" || c.Password == "") {
+			return nil, fmt.Errorf("kind awx: %w: want username and password, or token", ErrCredentials)
+		}
+		if c.Repo == nil {
+			return nil, fmt.Errorf("kind awx: %w: want \"repo\": {\"url\": ..., \"dist\": ...}, the APT repository the hosts install from", ErrCredentials)
+		}
+		return built(k, func() (connectors.Connector, error) {
+			return awx.New(awx.Config{BaseURL: rawURL, Username: c.Username, Password: c.Password, Token: c.Token, JobTemplate: c.JobTemplate, Repo: *c.Repo})
+		})
+	case connectors.Jamf:
+		var c jamfCreds
+		if err := decode(k, credentials, &c); err != nil {
+			return nil, err
+		}
+		if (c.ClientID == "" || c.ClientSecret == "") && (c.Username == "" || c.Password == "") {
+			return nil, fmt.Errorf("kind jamf: %w: want client_id and client_secret, or username and password", ErrCredentials)
+		}
+		return built(k, func() (connectors.Connector, error) {
+			return jamf.New(jamf.Config{BaseURL: rawURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Username: c.Username, Password: c.Password})
+		})
+	case connectors.Landscape:
+		var c landscapeCreds
+		if err := decode(k, credentials, &c); err != nil {
+			return nil, err
+		}
+		if c.AccessKey == "" || c.SecretKey == "" {
+			return nil, fmt.Errorf("kind landscape: %w: want access_key and secret_key", ErrCredentials)
+		}
+		auth := landscape.Auth(c.Auth)
+		switch auth {
+		case "", landscape.AuthSignature, landscape.AuthToken:
+		default:
+			return nil, fmt.Errorf("kind landscape: %w: auth %q: want signature or token", ErrCredentials, c.Auth)
+		}
+		return built(k, func() (connectors.Connector, error) {
+			return landscape.New(landscape.Config{BaseURL: rawURL, AccessKey: c.AccessKey, SecretKey: c.SecretKey, Auth: auth})
+		})
+	}
+	return nil, fmt.Errorf("kind %s: %w", kind, ErrNotInBuild)
+}
+
+func kindList() string {
+	var s []string
+	for _, k := range Kinds {
+		s = append(s, string(k))
+	}
+	return strings.Join(s, ", ")
+}
+
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%w %q: %v", ErrURL, raw, err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%w %q: want an absolute http:// or https:// URL", ErrURL, raw)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%w: the URL must not carry credentials (put them in the credentials file)", ErrURL)
+	}
+	return nil
+}
+
+// decode reads a credentials document strictly: one JSON object, no
+// unknown field. The decoder's messages name fields, not values.
+func decode(k connectors.Kind, data []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return fmt.Errorf("kind %s: %w: not JSON (syntax error at byte %d); want %s", k, ErrCredentials, se.Offset, Fields[k])
+		case errors.As(err, &te) && te.Field != "":
+			return fmt.Errorf("kind %s: %w: field %q: want a string; want %s", k, ErrCredentials, te.Field, Fields[k])
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return fmt.Errorf("kind %s: %w: %s; want %s", k, ErrCredentials, strings.TrimPrefix(err.Error(), "json: "), Fields[k])
+		}
+		return fmt.Errorf("kind %s: %w: not a JSON object; want %s", k, ErrCredentials, Fields[k])
+	}
+	if d.More() {
+		return fmt.Errorf("kind %s: %w: more than one JSON value", k, ErrCredentials)
+	}
+	return nil
+}
+
+// built returns what a connector's constructor returns, its refusal of a
+// configuration (all of which came from the credentials document, the URL
+// being checked already) marked ErrCredentials.
+func built(k connectors.Kind, mk func() (connectors.Connector, error)) (connectors.Connector, error) {
+	c, err := mk()
+	if err != nil {
+		return nil, fmt.Errorf("kind %s: %w: %v", k, ErrCredentials, err)
+	}
+	return c, nil
+}
