@@ -102,6 +102,9 @@ func (c *client) do(ctx context.Context, op, method, target string, body any) ([
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.log.DebugContext(ctx, "adminservice request failed", "op", op, "method", method, "url", target, "err", err)
+		if ce := asError(err); ce != nil {
+			return nil, ce // the token endpoint's refusal, in its words
+		}
 		return nil, &connectors.Error{Plane: connectors.SCCM, Op: op, Class: connectors.ClassOf(err), Err: err}
 	}
 	defer resp.Body.Close()
@@ -148,6 +151,9 @@ func statusError(op string, resp *http.Response, raw []byte) *connectors.Error {
 	}
 	if d, ok := httpx.RetryAfter(resp.Header, time.Now()); ok {
 		e.RetryAfter = d
+	}
+	if e.Message == "" && resp.StatusCode != http.StatusUnauthorized {
+		e.Message = http.StatusText(resp.StatusCode)
 	}
 	switch resp.StatusCode {
 	case http.StatusNotFound:

@@ -148,7 +148,7 @@ func (s *Server) assetRow(a *assignment, dev Device, tick bool) row {
 	ast, es, code := int64(4), int64(4000), int64(0)
 	content := "waiting"
 	if app != nil {
-		content = s.contentState(app, tick)
+		content = s.contentState(app, false)
 	}
 	key := deviceKey{a.id, dev.ResourceID}
 	switch content {
@@ -237,6 +237,11 @@ func (s *Server) rows(class string, q query) []row {
 			add(s.asgRow(a))
 		}
 	case "SMS_AppDeploymentAssetDetails":
+		type hit struct {
+			a *assignment
+			d Device
+		}
+		var hits []hit
 		for _, a := range s.assignments {
 			c := s.collection(a.coll)
 			if c == nil {
@@ -245,9 +250,20 @@ func (s *Server) rows(class string, q query) []row {
 			for _, m := range c.members {
 				d, _ := s.device(m)
 				if q.match(s.assetRow(a, d, false)) {
-					out = append(out, s.assetRow(a, d, true))
+					hits = append(hits, hit{a, d})
 				}
 			}
+		}
+		// One read moves each distribution and each device one step.
+		ticked := map[int64]bool{}
+		for _, h := range hits {
+			if app := s.app(h.a.appCI); app != nil && !ticked[app.ciID] {
+				ticked[app.ciID] = true
+				s.contentState(app, true)
+			}
+		}
+		for _, h := range hits {
+			out = append(out, s.assetRow(h.a, h.d, true))
 		}
 	case "SMS_Site":
 		add(row{"SiteCode": s.opt.SiteCode, "SiteName": "EUCORA simulated site", "Version": "5.00.9128.1000", "Type": int64(2)})
