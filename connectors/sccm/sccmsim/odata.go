@@ -231,7 +231,7 @@ func parseFilter(s string, sc schema) (expr, error) {
 }
 
 type token struct {
-	kind byte // 'i' identifier, 's' string, 'n' number, '(' ')'
+	kind byte // 'i' identifier, 's' string, 'n' number, '(' ')' ','
 	text string
 }
 
@@ -242,7 +242,7 @@ func lexFilter(s string) ([]token, error) {
 		switch {
 		case c == ' ' || c == '\t':
 			i++
-		case c == '(' || c == ')':
+		case c == '(' || c == ')' || c == ',':
 			out = append(out, token{c, string(c)})
 			i++
 		case c == '\'':
