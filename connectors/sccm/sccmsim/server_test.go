@@ -149,7 +149,7 @@ func TestTokenEndpointAndBearer(t *testing.T) {
 	}
 	for _, c := range []struct {
 		key, val, code string
-		status     int
+		status         int
 	}{
 		{"grant_type", "password", "unsupported_grant_type", 400},
 		{"client_id", "nobody", "unauthorized_client", 400},
