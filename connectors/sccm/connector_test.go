@@ -589,3 +589,68 @@ func TestAuthIsPluggable(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestPinPriorRemakesAPriorCollectionThatIsGone(t *testing.T) {
+	s, mk := startSim(t, sccmsim.Options{})
+	c := mk()
+	v1 := release(t, key("editor", "1.0", deploy.Ring1Canary), "corr-1")
+	v2 := release(t, key("editor", "2.0", deploy.Ring1Canary), "corr-2")
+	mustPublish(t, c, v1)
+	prior := v1.Key
+	v2.Prior = &prior
+	mustPublish(t, c, v2)
+	// An administrator removed the prior's deployment and collection.
+	coll1, _ := s.CollectionByName(v1.Key.Name())
+	for _, d := range deploymentsTo(s, coll1) {
+		deleteRaw(t, s, fmt.Sprintf("/AdminService/wmi/SMS_ApplicationAssignment(%d)", d.AssignmentID))
+	}
+	deleteRaw(t, s, "/AdminService/wmi/SMS_Collection('"+coll1+"')")
+	v2.Targets = []connectors.Target{{ID: "16777224"}} // the ring reaches one device now
+	pub, err := c.Remediate(ctx(t), connectors.Remediation{Action: connectors.PinPrior, Release: v2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub.Key != v1.Key || pub.Created != 2 {
+		t.Errorf("%+v", pub)
+	}
+	coll1, ok := s.CollectionByName(v1.Key.Name())
+	members, _ := s.Members(coll1)
+	if !ok || !slices.Equal(members, []int64{16777224}) {
+		t.Errorf("prior collection %s members %v", coll1, members)
+	}
+	if ds := deploymentsTo(s, coll1); len(ds) != 1 || ds[0].DesiredConfigType != 1 {
+		t.Errorf("prior deployments %+v", ds)
+	}
+	coll2, _ := s.CollectionByName(v2.Key.Name())
+	if ds := deploymentsTo(s, coll2); len(ds) != 0 {
+		t.Errorf("the new release is still deployed: %+v", ds)
+	}
+	st, err := c.Query(ctx(t), v1.Key)
+	if err != nil || !slices.Equal(st.Assigned, []string{"16777224"}) {
+		t.Errorf("%v %v", st.Assigned, err)
+	}
+	// Without the prior application on the site there is nothing to pin.
+	gone := key("editor", "0.9", deploy.Ring1Canary)
+	v2.Prior = &gone
+	_, err = c.Remediate(ctx(t), connectors.Remediation{Action: connectors.PinPrior, Release: v2})
+	if ce := classOf(t, err); ce.Class != connectors.Permanent || !ce.NotFound {
+		t.Errorf("%v", err)
+	}
+}
+
+func deleteRaw(t *testing.T, s *sccmsim.Server, path string) {
+	t.Helper()
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	tok, _ := s.Tokens().Issue()
+	req, _ := http.NewRequest(http.MethodDelete, srv.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE %s: %d", path, resp.StatusCode)
+	}
+}
