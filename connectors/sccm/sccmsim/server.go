@@ -119,12 +119,12 @@ type Options struct {
 	// DPGroups are the distribution point groups [one, "All DPs"].
 	DPGroups []DPGroup
 	// DistributionPolls is how many status reads a distribution stays in
-	// progress (MessageState 2) [1]; DistributionFailure, 3 or 4, is the
+	// progress (MessageState 2) [1; negative: none]; DistributionFailure, 3 or 4, is the
 	// MessageState it then ends in instead of 1 (success).
 	DistributionPolls   int
 	DistributionFailure int
 	// InstallPolls is how many status reads a device stays in progress
-	// once the content is there [1].
+	// once the content is there [1; negative: none].
 	InstallPolls int
 	// Outcomes are devices' outcomes by name [success].
 	Outcomes map[string]Outcome
@@ -276,6 +276,7 @@ func New(o Options) *Server {
 	if o.InstallPolls == 0 {
 		o.InstallPolls = 1
 	}
+	o.DistributionPolls, o.InstallPolls = max(o.DistributionPolls, 0), max(o.InstallPolls, 0)
 	s := &Server{opt: o, nextCI: 16777217, nextPackage: 0x10, nextColl: 0x100, nextAsg: 16777217,
 		devStates: map[deviceKey]int{}, outcomes: map[string]Outcome{}, devices: slices.Clone(o.Devices)}
 	s.scope = "ScopeId_" + strings.ToUpper(strings.Trim(o.SiteID, "{}"))

@@ -629,3 +629,15 @@ func TestDistributionFailure(t *testing.T) {
 		t.Errorf("%v", m)
 	}
 }
+
+func TestNoPollsMeansAtOnce(t *testing.T) {
+	c := start(t, sccmsim.Options{DistributionPolls: -1, InstallPolls: -1, Collections: []sccmsim.Collection{
+		{ID: "PS100010", Name: "Pilot", Members: []int64{16777220}}}})
+	ci, _ := c.createApp(sampleXML(t))
+	dep := c.deploy(ci, "PS100010", 1, "{11111111-1111-4111-8111-111111111111}")
+	c.do("POST", "SMS_ContentPackage('PS100010')/AdminService.AddDistributionPointGroup", map[string]any{"DistributionPointGroup": []string{sccmsim.DefaultDPGroupID}})
+	_, m := c.do("GET", "SMS_AppDeploymentAssetDetails"+q("AssignmentID eq "+itoa(dep)), nil)
+	if v := values(t, m)[0]; v["AppStatusType"] != float64(1) {
+		t.Errorf("%v", v)
+	}
+}
