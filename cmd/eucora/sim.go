@@ -17,6 +17,7 @@ import (
 	"github.com/eucora/eucora/connectors/awx/awxsim"
 	"github.com/eucora/eucora/connectors/jamf/jamfsim"
 	"github.com/eucora/eucora/connectors/landscape/landscapesim"
+	"github.com/eucora/eucora/connectors/sccm/sccmsim"
 	"github.com/eucora/eucora/connectors/sim"
 	"github.com/eucora/eucora/internal/httpserve"
 )
@@ -46,6 +47,10 @@ var simPlanes = map[string]func(pageSize int) planeSim{
 	},
 	"landscape": func(pageSize int) planeSim {
 		s := landscapesim.New(landscapesim.Options{PageSize: pageSize})
+		return planeSim{handler: s.Handler(), faults: s.Faults(), credentials: s.Credentials(), close: func() {}}
+	},
+	"sccm": func(pageSize int) planeSim {
+		s := sccmsim.New(sccmsim.Options{PageSize: pageSize})
 		return planeSim{handler: s.Handler(), faults: s.Faults(), credentials: s.Credentials(), close: func() {}}
 	},
 	"jamf": func(pageSize int) planeSim {
