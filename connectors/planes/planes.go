@@ -17,6 +17,7 @@ import (
 	"github.com/eucora/eucora/connectors/awx"
 	"github.com/eucora/eucora/connectors/jamf"
 	"github.com/eucora/eucora/connectors/landscape"
+	"github.com/eucora/eucora/connectors/sccm"
 )
 
 // Errors of New and Validate.
@@ -42,6 +43,17 @@ var Fields = map[connectors.Kind]string{
 	connectors.AWX:       `{"username": "...", "password": "..."} or {"token": "..."}, and "repo": {"url": "...", "dist": "..."} (the EUCORA APT repository hosts install from; optional "component", "key"); optional "job_template"`,
 	connectors.Jamf:      `{"client_id": "...", "client_secret": "..."} or {"username": "...", "password": "..."}`,
 	connectors.Landscape: `{"access_key": "...", "secret_key": "..."}; optional "auth": "signature" (default) or "token"`,
+	connectors.SCCM:      `{"token_url": "...", "client_id": "...", "client_secret": "...", "scope": "..."} (the CMG's Entra app; the URL is the AdminService root) and "content_source": "\\\\server\\share\\path" (where the site finds release content); optional "site_id", "distribution_point_groups": [...]`,
+}
+
+type sccmCreds struct {
+	TokenURL                string   `json:"token_url"`
+	ClientID                string   `json:"client_id"`
+	ClientSecret            string   `json:"client_secret"`
+	Scope                   string   `json:"scope"`
+	SiteID                  string   `json:"site_id"`
+	ContentSource           string   `json:"content_source"`
+	DistributionPointGroups []string `json:"distribution_point_groups"`
 }
 
 type awxCreds struct {
@@ -128,6 +140,21 @@ func New(kind, rawURL string, credentials []byte) (connectors.Connector, error) 
 		}
 		return built(k, func() (connectors.Connector, error) {
 			return landscape.New(landscape.Config{BaseURL: rawURL, AccessKey: c.AccessKey, SecretKey: c.SecretKey, Auth: auth})
+		})
+	case connectors.SCCM:
+		var c sccmCreds
+		if err := decode(k, credentials, &c); err != nil {
+			return nil, err
+		}
+		if c.TokenURL == "" || c.ClientID == "" || c.ClientSecret == "" {
+			return nil, fmt.Errorf("kind sccm: %w: want token_url, client_id and client_secret (Windows integrated auth is not implemented)", ErrCredentials)
+		}
+		if err := checkURL(c.TokenURL); err != nil {
+			return nil, fmt.Errorf("kind sccm: token_url: %w", err)
+		}
+		return built(k, func() (connectors.Connector, error) {
+			return sccm.New(sccm.Config{BaseURL: rawURL, SiteID: c.SiteID, ContentSource: c.ContentSource, DistributionPointGroups: c.DistributionPointGroups,
+				Auth: sccm.ClientCredentials{TokenURL: c.TokenURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Scope: c.Scope}})
 		})
 	}
 	return nil, fmt.Errorf("kind %s: %w", kind, ErrNotInBuild)

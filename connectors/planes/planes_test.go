@@ -13,6 +13,7 @@ import (
 	"github.com/eucora/eucora/connectors/jamf/jamfsim"
 	"github.com/eucora/eucora/connectors/landscape/landscapesim"
 	"github.com/eucora/eucora/connectors/planes"
+	"github.com/eucora/eucora/connectors/sccm/sccmsim"
 )
 
 func mustJSON(t *testing.T, v any) []byte {
@@ -32,7 +33,9 @@ func TestPlaneFactoryChecksEverySimulator(t *testing.T) {
 	t.Cleanup(aw.Close)
 	jf := jamfsim.New(jamfsim.Options{})
 	ls := landscapesim.New(landscapesim.Options{})
-	ac, jc, lc := aw.Credentials(), jf.Credentials(), ls.Credentials()
+	sc := sccmsim.New(sccmsim.Options{})
+	ac, jc, lc, scc := aw.Credentials(), jf.Credentials(), ls.Credentials(), sc.Credentials()
+	ssrv := httptest.NewServer(sc.Handler())
 	for _, c := range []struct {
 		kind  connectors.Kind
 		sim   *httptest.Server
@@ -41,9 +44,15 @@ func TestPlaneFactoryChecksEverySimulator(t *testing.T) {
 		{connectors.AWX, httptest.NewServer(aw.Handler()), mustJSON(t, map[string]any{"username": ac.Username, "password": ac.Password, "job_template": ac.JobTemplate, "repo": repo})},
 		{connectors.Jamf, httptest.NewServer(jf.Handler()), mustJSON(t, map[string]string{"client_id": jc.ClientID, "client_secret": jc.ClientSecret})},
 		{connectors.Landscape, httptest.NewServer(ls.Handler()), mustJSON(t, map[string]string{"access_key": lc.AccessKey, "secret_key": lc.SecretKey})},
+		{connectors.SCCM, ssrv, mustJSON(t, map[string]any{"token_url": ssrv.URL + scc.TokenPath, "client_id": scc.ClientID, "client_secret": scc.ClientSecret,
+			"scope": scc.Scope, "site_id": scc.SiteID, "content_source": `\\edge01\eucora-dp\sccm`, "distribution_point_groups": scc.DistributionPointGroups})},
 	} {
 		t.Cleanup(c.sim.Close)
-		conn, err := planes.New(string(c.kind), c.sim.URL, c.creds)
+		base := c.sim.URL
+		if c.kind == connectors.SCCM {
+			base += scc.BasePath
+		}
+		conn, err := planes.New(string(c.kind), base, c.creds)
 		if err != nil {
 			t.Errorf("%s: %v", c.kind, err)
 			continue
@@ -69,7 +78,6 @@ func TestPlaneFactoryRefusesBadInput(t *testing.T) {
 	}{
 		{"unknown kind", "puppet", "https://x.example.org", awxOK, planes.ErrUnknownKind, `kind "puppet"`},
 		{"intune not in build", "intune", "https://x.example.org", awxOK, planes.ErrNotInBuild, "kind intune: connector not in this build"},
-		{"sccm not in build", "sccm", "https://x.example.org", awxOK, planes.ErrNotInBuild, "kind sccm: connector not in this build"},
 		{"no scheme", "awx", "x.example.org", awxOK, planes.ErrURL, "absolute"},
 		{"ftp", "awx", "ftp://x.example.org", awxOK, planes.ErrURL, "absolute"},
 		{"user in URL", "awx", "https://u:" + secret + "@x.example.org", awxOK, planes.ErrURL, "must not carry credentials"},
