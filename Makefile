@@ -35,7 +35,7 @@ conformance:
 # duplicates, latency and the ratio of calls to a clean publish.
 bench-connectors:
 	@out=$$(mktemp); trap 'rm -f $$out' EXIT; \
-	EUCORA_BENCH_OUT=$$out $(GO) test -count=1 -run '^$$' -bench '^BenchmarkConnector$$' -benchtime 1x ./connectors/... >/dev/null && \
+	EUCORA_BENCH_OUT=$$out $(GO) test -count=1 -run '^$$' -bench '^BenchmarkConnector$$' -benchtime 1x -timeout 0 ./connectors/... >/dev/null && \
 	$(GO) run ./connectors/conformance/table $$out
 
 bench: bench-transfer bench-apt bench-hub bench-sync
