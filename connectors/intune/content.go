@@ -335,16 +335,7 @@ func (c *conn) putBlocks(ctx context.Context, fpath string, f contentFile, p *pa
 			}
 		}
 		id := base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf("%04d", i)))
-		err := c.putStorage(ctx, "put block", f.AzureStorageURI, "comp=block&blockid="+urlEscape(id), buf[:n])
-		var ce *connectors.Error
-		if errors.As(err, &ce) && ce.Code == "AuthenticationFailed" {
-			c.log.Info("intune: upload URI refused, renewing", "file", fpath)
-			if f, err = c.renew(ctx, fpath); err != nil {
-				return err
-			}
-			err = c.putStorage(ctx, "put block", f.AzureStorageURI, "comp=block&blockid="+urlEscape(id), buf[:n])
-		}
-		if err != nil {
+		if f, err = c.putRenewing(ctx, "put block", fpath, f, "comp=block&blockid="+urlEscape(id), buf[:n]); err != nil {
 			return err
 		}
 		ids = append(ids, id)
@@ -363,7 +354,24 @@ func (c *conn) putBlocks(ctx context.Context, fpath string, f contentFile, p *pa
 			return err
 		}
 	}
-	return c.putStorage(ctx, "put block list", f.AzureStorageURI, "comp=blocklist", list.Bytes())
+	_, err = c.putRenewing(ctx, "put block list", fpath, f, "comp=blocklist", list.Bytes())
+	return err
+}
+
+// putRenewing sends one storage request; when storage refuses the upload
+// URI (AuthenticationFailed: a SAS that expired), it renews the URI once
+// and sends the request again. It returns the file with the URI in use.
+func (c *conn) putRenewing(ctx context.Context, op, fpath string, f contentFile, query string, body []byte) (contentFile, error) {
+	err := c.putStorage(ctx, op, f.AzureStorageURI, query, body)
+	var ce *connectors.Error
+	if !errors.As(err, &ce) || ce.Code != "AuthenticationFailed" {
+		return f, err
+	}
+	c.log.Info("intune: the upload URI was refused; renewing it", "file", fpath)
+	if f, err = c.renew(ctx, fpath); err != nil {
+		return f, err
+	}
+	return f, c.putStorage(ctx, op, f.AzureStorageURI, query, body)
 }
 
 // expiring reports whether the file's upload URI expires within

@@ -16,8 +16,8 @@ func checkRelease(r connectors.Release) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	if strings.ContainsAny(r.Key.App+r.Key.Version, " \t\r\n") {
-		return fmt.Errorf("release %s: app and version must not hold spaces (they go into the app's notes marker)", r.Key)
+	if strings.ContainsAny(r.Key.App+r.Key.Version, " \t\r\n") || strings.ContainsAny(r.Key.App, "@/") {
+		return fmt.Errorf("release %s: app and version must not hold spaces, nor the app '@' or '/' (they go into the app's notes marker)", r.Key)
 	}
 	for _, t := range r.Targets {
 		if t.ID == "" || strings.ContainsAny(t.ID, " \t\r\n,!") {

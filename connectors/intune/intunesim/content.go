@@ -52,7 +52,7 @@ type file struct {
 	expiry    time.Time
 	reason    string // why the commit failed (simulator inspection only)
 	digest    [32]byte
-	decrypt   int64 // plaintext bytes of the committed file
+	info      intunewin.EncryptionInfo // sent at commit
 	committed bool
 }
 
@@ -344,7 +344,8 @@ func (s *Server) check(f *file, e intunewin.EncryptionInfo) error {
 		return err
 	}
 	copy(f.digest[:], sum.Sum(nil))
-	f.decrypt = n
+	f.info = e
+	_ = n
 	return nil
 }
 

@@ -1,10 +1,13 @@
 package intunesim
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/eucora/eucora/connectors"
+	"github.com/eucora/eucora/packaging/intunewin"
 )
 
 // App is a snapshot of one app, for tests.
@@ -115,6 +118,33 @@ func (s *Server) SetDeviceState(appID, deviceID string, o Outcome) error {
 	}
 	ds.state, ds.detail, ds.code, ds.polls, ds.sync = o.State, o.Detail, o.ErrorCode, 0, s.o.Now()
 	return nil
+}
+
+// Content returns the decrypted content of an app's committed content
+// version (its one committed file): for a Win32 app the .intunewin's
+// plaintext zip, for the other types the installer.
+func (s *Server) Content(appID string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.apps[appID]
+	if a == nil {
+		return nil, fmt.Errorf("intunesim: no app %s", appID)
+	}
+	cv := a.version(a.committed)
+	if cv == nil {
+		return nil, fmt.Errorf("intunesim: app %s has no committed content version", appID)
+	}
+	for _, f := range cv.files {
+		if b := s.blobs[f.id]; f.committed && b != nil {
+			var out bytes.Buffer
+			open := func() (io.ReadCloser, error) { return io.NopCloser(b.reader()), nil }
+			if _, err := intunewin.Decrypt(&out, open, f.info, f.size); err != nil {
+				return nil, err
+			}
+			return out.Bytes(), nil
+		}
+	}
+	return nil, fmt.Errorf("intunesim: app %s has no committed file", appID)
 }
 
 // ExpireUploads makes every upload URI handed out so far invalid (the
