@@ -64,7 +64,15 @@ func (c *conn) call(ctx context.Context, op, method, path string, in, out any) e
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return &connectors.Error{Plane: connectors.Intune, Op: op, Class: connectors.Permanent, Status: resp.StatusCode, Message: "unreadable answer: " + clip.String(err.Error(), 200), Err: err}
+		// A body that ends early was cut off on the way (a proxy, a
+		// dropped connection the transport did not see): transient. Any
+		// other unreadable answer is the plane's or our bug.
+		class := connectors.Permanent
+		var se *json.SyntaxError
+		if errors.As(err, &se) && se.Offset >= int64(len(data)) {
+			class = connectors.Transient
+		}
+		return &connectors.Error{Plane: connectors.Intune, Op: op, Class: class, Status: resp.StatusCode, Message: "unreadable answer: " + clip.String(err.Error(), 200), Err: err}
 	}
 	return nil
 }

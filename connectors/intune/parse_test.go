@@ -3,6 +3,7 @@ package intune
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -190,4 +191,33 @@ func FuzzNotes(f *testing.F) {
 			parseKey(m.Release)
 		}
 	})
+}
+
+// TestTruncatedAnswer: a 200 whose JSON ends early (cut off without the
+// transport noticing) is transient; JSON of the wrong shape is permanent.
+func TestTruncatedAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		body  string
+		class connectors.Class
+	}{
+		{`{"value":[{"id":"a"},{"id":`, connectors.Transient},
+		{`{"value":"not a list"}`, connectors.Permanent},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/token") {
+				w.Write([]byte(`{"token_type":"Bearer","expires_in":3599,"access_token":"t"}`))
+				return
+			}
+			w.Write([]byte(tc.body))
+		}))
+		c, err := newConn(Config{BaseURL: srv.URL, LoginURL: srv.URL, Tenant: "t", ClientID: "c", ClientSecret: "s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Check(t.Context())
+		if connectors.ClassOf(err) != tc.class {
+			t.Errorf("%s: %v, want %s", tc.body, err, tc.class)
+		}
+		srv.Close()
+	}
 }
