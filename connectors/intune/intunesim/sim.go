@@ -35,6 +35,7 @@
 package intunesim
 
 import (
+	"compress/gzip"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -42,6 +43,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -337,7 +339,23 @@ func (q *request) decode() (map[string]any, bool) {
 		q.fail(http.StatusUnsupportedMediaType, "BadRequest", fmt.Sprintf("Content type '%s' is not supported.", clipText(ct)))
 		return nil, false
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(q.w, q.r.Body, 1<<20))
+	var body io.Reader = http.MaxBytesReader(q.w, q.r.Body, 1<<20)
+	switch enc := strings.ToLower(q.r.Header.Get("Content-Encoding")); enc {
+	case "", "identity":
+	case "gzip":
+		// Graph takes gzip request bodies (the SDKs' compression
+		// handler sends them).
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			q.badRequest("The gzip request body is unreadable: %s", clipText(err.Error()))
+			return nil, false
+		}
+		body = io.LimitReader(zr, 4<<20)
+	default:
+		q.fail(http.StatusUnsupportedMediaType, "BadRequest", fmt.Sprintf("Content encoding '%s' is not supported.", clipText(enc)))
+		return nil, false
+	}
+	dec := json.NewDecoder(body)
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
