@@ -183,7 +183,7 @@ func TestPlaneAddRefusesBadInput(t *testing.T) {
 		want string
 	}{
 		{"unknown kind", api.PlaneRequest{Name: "p1", Kind: "puppet", URL: "https://x.example.org", Credentials: good}, `unknown plane kind`},
-		{"kind not in this build", api.PlaneRequest{Name: "p1", Kind: "intune", URL: "https://x.example.org", Credentials: good}, `kind intune: connector not in this build`},
+		{"credentials of another kind", api.PlaneRequest{Name: "p1", Kind: "intune", URL: "https://x.example.org", Credentials: good}, `unknown field`},
 		{"relative URL", api.PlaneRequest{Name: "p1", Kind: "awx", URL: "awx.example.org", Credentials: good}, `bad plane URL`},
 		{"URL with user", api.PlaneRequest{Name: "p1", Kind: "awx", URL: "https://u:p@awx.example.org", Credentials: good}, `must not carry credentials`},
 		{"credentials not JSON", api.PlaneRequest{Name: "p1", Kind: "awx", URL: "https://x.example.org", Credentials: []byte("password=p")}, `not JSON`},

@@ -101,7 +101,7 @@ func TestPlaneCommands(t *testing.T) {
 		want string
 	}{
 		{"unknown kind", []string{"plane", "add", "p1", "--kind", "puppet", "--url", hs.URL, "--credentials", good}, "--kind: kind \"puppet\": unknown plane kind"},
-		{"kind not in build", []string{"plane", "add", "p1", "--kind", "intune", "--url", hs.URL, "--credentials", good}, "kind intune: connector not in this build"},
+		{"credentials of another kind", []string{"plane", "add", "p1", "--kind", "intune", "--url", hs.URL, "--credentials", good}, "unknown field"},
 		{"bad URL", []string{"plane", "add", "p1", "--kind", "awx", "--url", "ftp://x", "--credentials", good}, "--url: bad plane URL"},
 		{"unreadable credentials", []string{"plane", "add", "p1", "--kind", "awx", "--url", hs.URL, "--credentials", filepath.Join(dir, "missing.json")}, "--credentials: open"},
 		{"credentials not JSON", []string{"plane", "add", "p1", "--kind", "awx", "--url", hs.URL, "--credentials", notJSON}, "not JSON"},

@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/eucora/eucora/connectors/awx/awxsim"
+	"github.com/eucora/eucora/connectors/intune/intunesim"
 	"github.com/eucora/eucora/connectors/jamf/jamfsim"
 	"github.com/eucora/eucora/connectors/landscape/landscapesim"
 	"github.com/eucora/eucora/connectors/sccm/sccmsim"
@@ -47,6 +48,10 @@ var simPlanes = map[string]func(pageSize int) planeSim{
 	},
 	"landscape": func(pageSize int) planeSim {
 		s := landscapesim.New(landscapesim.Options{PageSize: pageSize})
+		return planeSim{handler: s.Handler(), faults: s.Faults(), credentials: s.Credentials(), close: func() {}}
+	},
+	"intune": func(pageSize int) planeSim {
+		s := intunesim.New(intunesim.Options{PageSize: pageSize})
 		return planeSim{handler: s.Handler(), faults: s.Faults(), credentials: s.Credentials(), close: func() {}}
 	},
 	"sccm": func(pageSize int) planeSim {

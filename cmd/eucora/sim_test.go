@@ -12,7 +12,7 @@ import (
 // site admin would, and checks it prints its URL and credentials, answers
 // on the plane's own API, and honours the fault flags.
 func TestSimServe(t *testing.T) {
-	probes := map[string]string{"awx": "/api/v2/ping/", "jamf": "/api/v1/packages", "landscape": "/api/?action=GetComputers", "sccm": "/AdminService/wmi/SMS_Application"}
+	probes := map[string]string{"intune": "/beta/deviceAppManagement/mobileApps", "awx": "/api/v2/ping/", "jamf": "/api/v1/packages", "landscape": "/api/?action=GetComputers", "sccm": "/AdminService/wmi/SMS_Application"}
 	for plane := range simPlanes {
 		t.Run(plane, func(t *testing.T) {
 			cmd := exec.Command(eucoraBin, "sim", "serve", "--plane", plane, "--listen", "127.0.0.1:0", "--throttle", "1", "--retry-after", "2", "--output", "json")

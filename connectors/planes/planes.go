@@ -15,6 +15,7 @@ import (
 
 	"github.com/eucora/eucora/connectors"
 	"github.com/eucora/eucora/connectors/awx"
+	"github.com/eucora/eucora/connectors/intune"
 	"github.com/eucora/eucora/connectors/jamf"
 	"github.com/eucora/eucora/connectors/landscape"
 	"github.com/eucora/eucora/connectors/sccm"
@@ -43,7 +44,16 @@ var Fields = map[connectors.Kind]string{
 	connectors.AWX:       `{"username": "...", "password": "..."} or {"token": "..."}, and "repo": {"url": "...", "dist": "..."} (the EUCORA APT repository hosts install from; optional "component", "key"); optional "job_template"`,
 	connectors.Jamf:      `{"client_id": "...", "client_secret": "..."} or {"username": "...", "password": "..."}`,
 	connectors.Landscape: `{"access_key": "...", "secret_key": "..."}; optional "auth": "signature" (default) or "token"`,
+	connectors.Intune:    `{"tenant": "...", "client_id": "...", "client_secret": "..."} (an Entra app with DeviceManagementApps.ReadWrite.All; the URL is the Graph root, https://graph.microsoft.com); optional "login_url", "scope"`,
 	connectors.SCCM:      `{"token_url": "...", "client_id": "...", "client_secret": "...", "scope": "..."} (the CMG's Entra app; the URL is the AdminService root) and "content_source": "\\\\server\\share\\path" (where the site finds release content); optional "site_id", "distribution_point_groups": [...]`,
+}
+
+type intuneCreds struct {
+	Tenant       string `json:"tenant"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+	LoginURL     string `json:"login_url"`
+	Scope        string `json:"scope"`
 }
 
 type sccmCreds struct {
@@ -140,6 +150,22 @@ func New(kind, rawURL string, credentials []byte) (connectors.Connector, error) 
 		}
 		return built(k, func() (connectors.Connector, error) {
 			return landscape.New(landscape.Config{BaseURL: rawURL, AccessKey: c.AccessKey, SecretKey: c.SecretKey, Auth: auth})
+		})
+	case connectors.Intune:
+		var c intuneCreds
+		if err := decode(k, credentials, &c); err != nil {
+			return nil, err
+		}
+		if c.Tenant == "" || c.ClientID == "" || c.ClientSecret == "" {
+			return nil, fmt.Errorf("kind intune: %w: want tenant, client_id and client_secret", ErrCredentials)
+		}
+		if c.LoginURL != "" {
+			if err := checkURL(c.LoginURL); err != nil {
+				return nil, fmt.Errorf("kind intune: login_url: %w", err)
+			}
+		}
+		return built(k, func() (connectors.Connector, error) {
+			return intune.New(intune.Config{BaseURL: rawURL, LoginURL: c.LoginURL, Tenant: c.Tenant, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Scope: c.Scope})
 		})
 	case connectors.SCCM:
 		var c sccmCreds

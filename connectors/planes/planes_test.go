@@ -10,6 +10,7 @@ import (
 
 	"github.com/eucora/eucora/connectors"
 	"github.com/eucora/eucora/connectors/awx/awxsim"
+	"github.com/eucora/eucora/connectors/intune/intunesim"
 	"github.com/eucora/eucora/connectors/jamf/jamfsim"
 	"github.com/eucora/eucora/connectors/landscape/landscapesim"
 	"github.com/eucora/eucora/connectors/planes"
@@ -36,6 +37,9 @@ func TestPlaneFactoryChecksEverySimulator(t *testing.T) {
 	sc := sccmsim.New(sccmsim.Options{})
 	ac, jc, lc, scc := aw.Credentials(), jf.Credentials(), ls.Credentials(), sc.Credentials()
 	ssrv := httptest.NewServer(sc.Handler())
+	in := intunesim.New(intunesim.Options{})
+	isrv := httptest.NewServer(in.Handler())
+	ic := in.Credentials()
 	for _, c := range []struct {
 		kind  connectors.Kind
 		sim   *httptest.Server
@@ -44,6 +48,7 @@ func TestPlaneFactoryChecksEverySimulator(t *testing.T) {
 		{connectors.AWX, httptest.NewServer(aw.Handler()), mustJSON(t, map[string]any{"username": ac.Username, "password": ac.Password, "job_template": ac.JobTemplate, "repo": repo})},
 		{connectors.Jamf, httptest.NewServer(jf.Handler()), mustJSON(t, map[string]string{"client_id": jc.ClientID, "client_secret": jc.ClientSecret})},
 		{connectors.Landscape, httptest.NewServer(ls.Handler()), mustJSON(t, map[string]string{"access_key": lc.AccessKey, "secret_key": lc.SecretKey})},
+		{connectors.Intune, isrv, mustJSON(t, map[string]string{"tenant": ic.Tenant, "client_id": ic.ClientID, "client_secret": ic.ClientSecret, "login_url": isrv.URL})},
 		{connectors.SCCM, ssrv, mustJSON(t, map[string]any{"token_url": ssrv.URL + scc.TokenPath, "client_id": scc.ClientID, "client_secret": scc.ClientSecret,
 			"scope": scc.Scope, "site_id": scc.SiteID, "content_source": `\\edge01\eucora-dp\sccm`, "distribution_point_groups": scc.DistributionPointGroups})},
 	} {
@@ -77,7 +82,7 @@ func TestPlaneFactoryRefusesBadInput(t *testing.T) {
 		want                   string
 	}{
 		{"unknown kind", "puppet", "https://x.example.org", awxOK, planes.ErrUnknownKind, `kind "puppet"`},
-		{"intune not in build", "intune", "https://x.example.org", awxOK, planes.ErrNotInBuild, "kind intune: connector not in this build"},
+		{"awx fields for intune", "intune", "https://x.example.org", awxOK, planes.ErrCredentials, `unknown field`},
 		{"no scheme", "awx", "x.example.org", awxOK, planes.ErrURL, "absolute"},
 		{"ftp", "awx", "ftp://x.example.org", awxOK, planes.ErrURL, "absolute"},
 		{"user in URL", "awx", "https://u:" + secret + "@x.example.org", awxOK, planes.ErrURL, "must not carry credentials"},
