@@ -49,7 +49,7 @@ func win32App(name string) *models.Win32LobApp {
 	app.SetSetupFilePath(ptr("setup.exe"))
 	app.SetInstallCommandLine(ptr("setup.exe /S"))
 	app.SetUninstallCommandLine(ptr("setup.exe /uninstall"))
-	app.SetApplicableArchitectures(ptr(models.X64_WINDOWSARCHITECTURE | models.X86_WINDOWSARCHITECTURE))
+	app.SetApplicableArchitectures(ptr(models.WindowsArchitecture(models.X64_WINDOWSARCHITECTURE | models.X86_WINDOWSARCHITECTURE)))
 	app.SetMinimumSupportedWindowsRelease(ptr("1607"))
 	rule := models.NewWin32LobAppFileSystemRule()
 	rule.SetRuleType(ptr(models.DETECTION_WIN32LOBAPPRULETYPE))
