@@ -185,12 +185,13 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, p *Principal, typ
 }
 
 // writeApplied answers with the API view of what a write returned when
-// status is not 0; with status 0 the caller answers itself. It returns the
-// JSON of the stored value, for the caller. A stored record without a view
-// is a bug: it is never put on the wire.
+// status is not 0, and returns nothing else; with status 0 the caller
+// answers itself and gets the JSON of the stored value. Each write is
+// marshalled once. A stored record without a view is a bug: it is never
+// put on the wire.
 func writeApplied(w http.ResponseWriter, v any, status int) (json.RawMessage, bool) {
-	raw, _ := json.Marshal(v)
 	if status == 0 {
+		raw, _ := json.Marshal(v)
 		return raw, true
 	}
 	view := store.ViewOf(v)
@@ -202,7 +203,7 @@ func writeApplied(w http.ResponseWriter, v any, status int) (json.RawMessage, bo
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(append(out, '\n'))
-	return raw, true
+	return nil, true
 }
 
 var storePkg = reflect.TypeOf(store.Site{}).PkgPath()
