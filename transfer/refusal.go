@@ -3,6 +3,7 @@ package transfer
 import (
 	"errors"
 
+	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/internal/digest"
 )
 
@@ -111,7 +112,7 @@ func (e *RefusalError) Unwrap() []error {
 // HubEndpoint is the hub's name in bundle headers (the source of every hub
 // bundle, the target of every edge bundle) and the origin of the events the
 // hub writes itself. No site may take this name.
-const HubEndpoint = "hub"
+const HubEndpoint = deploy.ReservedSiteName
 
 // Narrow returns a new sentinel error with its own text that errors.Is
 // also matches to class: a side's more specific kind of one of the

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/transfer"
 )
 
 // Errors returned by the store and by the command processor. Handlers turn
@@ -232,7 +233,7 @@ type Event struct {
 }
 
 // HubOrigin is the origin of events the hub writes itself.
-const HubOrigin = deploy.ReservedSiteName
+const HubOrigin = transfer.HubEndpoint
 
 // Command bodies.
 type (
