@@ -257,7 +257,7 @@ func (s *Server) recordAudit(a *store.AuditInput) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if _, err := s.cluster.propose(ctx, cmd); err != nil {
-		s.log.Warn("could not record a refused request", "action", a.Action, "outcome", a.Outcome, "err", err)
+		s.log.Warn("could not record an audit event", "action", a.Action, "outcome", a.Outcome, "err", err)
 	}
 }
 
