@@ -359,6 +359,25 @@ func (w *Writer) Write(p []byte) (int, error) {
 // Written returns the number of bytes held so far.
 func (w *Writer) Written() int64 { return w.n }
 
+// ReadAt reads what was written so far, so a caller can inspect an object
+// before it decides to Commit or Abort it.
+func (w *Writer) ReadAt(p []byte, off int64) (int, error) {
+	if w.done {
+		return 0, errors.New("cas: writer already finished")
+	}
+	if off >= w.n {
+		return 0, io.EOF
+	}
+	if max := w.n - off; int64(len(p)) > max {
+		n, err := w.f.ReadAt(p[:max], off)
+		if err == nil {
+			err = io.EOF
+		}
+		return n, err
+	}
+	return w.f.ReadAt(p, off)
+}
+
 func (w *Writer) name() string {
 	if w.want != "" {
 		return w.want.String()
