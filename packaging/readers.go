@@ -34,7 +34,7 @@ func inspectIntunewin(r io.ReaderAt, size int64, o facts.Options) (*facts.Facts,
 	f := &facts.Facts{
 		Kind:     facts.KindIntunewin,
 		Identity: facts.Identity{Name: info.Name},
-		Fields: map[string]string{"SetupFile": info.SetupFile, "FileName": info.FileName, "ToolVersion": info.ToolVersion},
+		Fields:   map[string]string{"SetupFile": info.SetupFile, "FileName": info.FileName, "ToolVersion": info.ToolVersion},
 		// An .intunewin carries no signature of its own: the setup file's
 		// signature is inside the encrypted zip.
 		Signature:    &facts.Signature{State: facts.SigUnsigned, Detail: "an .intunewin has no signature of its own; the wrapped setup file's is inside the encrypted content"},
