@@ -205,6 +205,7 @@ type Artifact struct {
 	ScanDecision ScanDecision   `json:"scan_decision"`
 	PackagedBy   string         `json:"packaged_by"` // principal id of the packaging engineer
 	Facts        *ArtifactFacts `json:"facts,omitempty"`
+	Intake       *Intake        `json:"intake,omitempty"` // set only by the factory (package add)
 }
 
 // Validate checks required fields and that digests are well formed.
