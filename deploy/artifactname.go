@@ -27,7 +27,7 @@ const (
 // Channel is the distribution channel serving p by name, "" for none.
 func (p Platform) Channel() string {
 	switch p {
-	case PlatformMSI, PlatformMSIX, PlatformIntuneW:
+	case PlatformMSI, PlatformEXE, PlatformMSIX, PlatformIntuneW:
 		return ChannelSCCM
 	case PlatformPKG, PlatformDMG:
 		return ChannelJamf

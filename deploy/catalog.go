@@ -136,6 +136,7 @@ type Platform string
 // Platform types of EUCORA-architecture.md section 7.
 const (
 	PlatformMSI     Platform = "msi"
+	PlatformEXE     Platform = "exe" // a Windows setup program (PE)
 	PlatformMSIX    Platform = "msix"
 	PlatformIntuneW Platform = "intunewin"
 	PlatformPKG     Platform = "pkg"
@@ -145,7 +146,7 @@ const (
 	PlatformAPK     Platform = "apk"
 )
 
-var platforms = []Platform{PlatformMSI, PlatformMSIX, PlatformIntuneW, PlatformPKG, PlatformDMG, PlatformDeb, PlatformIPA, PlatformAPK}
+var platforms = []Platform{PlatformMSI, PlatformEXE, PlatformMSIX, PlatformIntuneW, PlatformPKG, PlatformDMG, PlatformDeb, PlatformIPA, PlatformAPK}
 
 // Valid reports whether p is a known platform type.
 func (p Platform) Valid() bool {

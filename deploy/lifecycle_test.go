@@ -71,7 +71,7 @@ func TestCatalogValidate(t *testing.T) {
 		{"state", func() error { a := fixtureApp(); a.State = "live"; return a.Validate() }()},
 		{"os_matrix", func() error { w := v; w.OSMatrix = nil; return w.Validate() }()},
 		{"dependencies[0].app_id", func() error { w := v; w.Dependencies = []Dependency{{AppID: v.AppID}}; return w.Validate() }()},
-		{"platform", func() error { a := fixtureArtifact(); a.Platform = "exe"; return a.Validate() }()},
+		{"platform", func() error { a := fixtureArtifact(); a.Platform = "bat"; return a.Validate() }()},
 		{"sha256", func() error { a := fixtureArtifact(); a.SHA256 = "abc"; return a.Validate() }()},
 		{"size", func() error { a := fixtureArtifact(); a.Size = 0; return a.Validate() }()},
 		{"signing.state", func() error { a := fixtureArtifact(); a.Signing.State = "maybe"; return a.Validate() }()},

@@ -499,7 +499,7 @@ func TestGovernanceBadInput(t *testing.T) {
 		{nt.Token, "POST", "/v1/apps", `{"id":"a","name":"x","owner":"o","category":"c","support_tier":"t","licensing_model":"l","allowed_scope":{"bu":"x"}}`, 422, "allowed_scope"},
 		{nt.Token, "POST", "/v1/apps", `{"id":"a"} {}`, 400, "trailing"},
 		{nt.Token, "POST", "/v1/apps/a/versions", `{"version":"1","os_matrix":[]}`, 422, "os_matrix"},
-		{nt.Token, "POST", "/v1/apps/a/versions/1/artifacts", `{"platform":"exe"}`, 422, "platform"},
+		{nt.Token, "POST", "/v1/apps/a/versions/1/artifacts", `{"platform":"bat"}`, 422, "platform"},
 		{nt.Token, "POST", "/v1/apps/a/versions/1:transition", `{"to":"flying"}`, 422, "to"},
 		{nt.Token, "POST", "/v1/apps/a/versions/1:explode", `{}`, 404, "explode"},
 		{pt.Token, "POST", "/v1/assessments", `{"id":"x","app_id":"a","version":"1","input":{"model":"v1.0"}}`, 422, "input.factors"},

@@ -93,6 +93,10 @@ const (
 	CmdIntentPublish  = "gov.intent.publish"
 	CmdIntentPromote  = "gov.intent.promote"
 	CmdEvidenceRecord = "gov.evidence.record"
+
+	CmdVulnFeedImport = "factory.vuln-feed"
+	CmdCodeSignRoot   = "factory.codesign-root"
+	CmdSigningKey     = "factory.signing-key"
 )
 
 // supported maps each command type to the highest version this binary
@@ -109,6 +113,7 @@ var supported = map[string]int{
 	CmdAppCreate:    1, CmdVersionCreate: 1, CmdArtifactCreate: 1, CmdVersionTransition: 1, CmdAppScopeChange: 1,
 	CmdAssessmentCreate: 1, CmdApprovalCreate: 1, CmdExceptionCreate: 1, CmdElevationDecide: 1,
 	CmdIntentCreate: 1, CmdIntentPublish: 1, CmdIntentPromote: 1, CmdEvidenceRecord: 1,
+	CmdVulnFeedImport: 1, CmdCodeSignRoot: 1, CmdSigningKey: 1,
 }
 
 // Command is the envelope of every Raft log entry. Everything the FSM needs

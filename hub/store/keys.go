@@ -48,6 +48,10 @@ import (
 //	gk/<app>                             active intent ids of an app           intents
 //	ge/<hex>                             EvidenceRecord                        intents
 //	gd/<id>                              DecisionRecord                        every governance table
+//	m/vuln-feed                          id of the current VulnFeed (text)     factory
+//	vf/<id>                              VulnFeed                              factory
+//	kr/<sha256 hex of the DER>           CodeSignRoot                          factory
+//	sk/<key id>                          SigningKey                            factory
 const (
 	prefixMeta            = "m/"
 	prefixNode            = "n/"
@@ -75,6 +79,9 @@ const (
 	prefixActive          = "gk/"
 	prefixEvidence        = "ge/"
 	prefixDecision        = "gd/"
+	prefixVulnFeed        = "vf/"
+	prefixCodeSignRoot    = "kr/"
+	prefixSigningKey      = "sk/"
 
 	// keySep separates the parts of a composite key.
 	keySep = "\x00"
@@ -87,6 +94,7 @@ var keyPrefixes = []string{
 	prefixDedup, prefixSync, prefixExport, prefixHeld, prefixApp, prefixVersion, prefixArtifact,
 	prefixArtifactIndex, prefixAssessment, prefixApproval, prefixApprovalRequest, prefixException,
 	prefixGrant, prefixIntent, prefixActive, prefixEvidence, prefixDecision,
+	prefixVulnFeed, prefixCodeSignRoot, prefixSigningKey,
 }
 
 // Single keys.
@@ -97,6 +105,8 @@ var (
 	keyFormat   = []byte(prefixMeta + "format")
 	// keyChainRule is the event hash rule of new events (chain.go).
 	keyChainRule = []byte(prefixMeta + "chain-rule")
+	// keyVulnFeed is the id of the feed intake matches against.
+	keyVulnFeed = []byte(prefixMeta + "vuln-feed")
 )
 
 // prefixEnd is the exclusive upper bound of the keys starting with prefix
@@ -107,12 +117,15 @@ func prefixEnd(prefix string) []byte {
 	return end
 }
 
-func nodeKey(id string) []byte    { return []byte(prefixNode + id) }
-func siteKey(name string) []byte  { return []byte(prefixSite + name) }
-func planeKey(name string) []byte { return []byte(prefixPlane + name) }
-func tokenKey(id string) []byte   { return []byte(prefixToken + id) }
-func hashKey(h string) []byte     { return []byte(prefixTokenHash + h) }
-func blobKey(hex string) []byte   { return []byte(prefixBlob + hex) }
+func nodeKey(id string) []byte         { return []byte(prefixNode + id) }
+func siteKey(name string) []byte       { return []byte(prefixSite + name) }
+func planeKey(name string) []byte      { return []byte(prefixPlane + name) }
+func vulnFeedKey(id string) []byte     { return []byte(prefixVulnFeed + id) }
+func codeSignRootKey(fp string) []byte { return []byte(prefixCodeSignRoot + fp) }
+func signingKeyKey(id string) []byte   { return []byte(prefixSigningKey + id) }
+func tokenKey(id string) []byte        { return []byte(prefixToken + id) }
+func hashKey(h string) []byte          { return []byte(prefixTokenHash + h) }
+func blobKey(hex string) []byte        { return []byte(prefixBlob + hex) }
 
 // Audit log.
 func eventKey(c uint64) []byte { return binary.BigEndian.AppendUint64([]byte(prefixEvent), c) }

@@ -98,6 +98,7 @@ var handlerTables = []handlerTable{
 	{"catalog", catalogHandlers},
 	{"review", reviewHandlers},
 	{"intents", intentHandlers},
+	{"factory", factoryHandlers},
 }
 
 var handlers = mergeHandlers(handlerTables)
