@@ -80,6 +80,10 @@ var rbacWant = map[string]string{
 	"planes.create": "P",
 	"planes.list":   "P",
 	"planes.check":  "P",
+	// The packaging factory (hub/factory.go).
+	"codesign-roots.create": "PS",
+	"codesign-roots.list":   "PKUCSEA",
+	"signing-keys.list":     "PKUCSEA",
 }
 
 var roleLetter = map[deploy.Role]string{

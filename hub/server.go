@@ -122,6 +122,10 @@ type Server struct {
 	keyOnDisk     atomic.Pointer[string]
 
 	credKey credentialsKey // plane credentials key (hub/planes.go)
+	packKey struct {       // this node's packaging key (hub/factory.go)
+		sync.Mutex
+		key *signing.PrivateKey
+	}
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -114,6 +114,12 @@ func (s *State) CodeSignRoots() (out []CodeSignRoot, err error) {
 	return out, err
 }
 
+// CodeSignRoot returns the root with the fingerprint.
+func (s *State) CodeSignRoot(fp string) (r CodeSignRoot, err error) {
+	err = s.read(func(db *pebble.DB) error { return getJSON(db, codeSignRootKey(fp), &r) })
+	return r, err
+}
+
 // SigningKeys returns every registered signing key.
 func (s *State) SigningKeys() (out []SigningKey, err error) {
 	err = scan(s, prefixSigningKey, func(v SigningKey) bool { out = append(out, v); return true })

@@ -151,6 +151,12 @@ func ViewOf(v any) any {
 		return r.View()
 	case DecisionRecord:
 		return r.View()
+	case VulnFeed:
+		return r.View()
+	case CodeSignRoot:
+		return r.View()
+	case SigningKey:
+		return r.View()
 	}
 	return v
 }
@@ -171,3 +177,12 @@ func (p Plane) View() api.Plane {
 
 // PlaneViews converts a list of planes.
 func PlaneViews(in []Plane) []api.Plane { return Views(in, Plane.View) }
+
+// View is the feed as the API shows it.
+func (f VulnFeed) View() api.VulnFeed { return api.VulnFeed(f) }
+
+// View is the root as the API shows it.
+func (r CodeSignRoot) View() api.CodeSignRoot { return api.CodeSignRoot(r) }
+
+// View is the key as the API shows it.
+func (k SigningKey) View() api.SigningKey { return api.SigningKey(k) }
