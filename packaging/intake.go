@@ -120,9 +120,10 @@ func Inspect(name string, r io.ReaderAt, size int64, o facts.Options) (*facts.Fa
 
 // Intake streams r (the file called name, size bytes or -1) into st,
 // computing its digest, inspects the bytes before they are committed and
-// commits them only when the inspection succeeds: a defective file leaves
-// nothing in the store. The facts carry the digest.
-func Intake(ctx context.Context, st *cas.Store, r io.Reader, name string, size int64, o facts.Options) (*facts.Facts, error) {
+// commits them only when the inspection and then check (when not nil)
+// succeed: a defective file, or one check refuses, leaves nothing in the
+// store. The facts carry the digest (check sees it too).
+func Intake(ctx context.Context, st *cas.Store, r io.Reader, name string, size int64, o facts.Options, check func(*facts.Facts) error) (*facts.Facts, error) {
 	if _, err := KindOf(name); err != nil {
 		return nil, err // before reading a byte
 	}
@@ -138,11 +139,15 @@ func Intake(ctx context.Context, st *cas.Store, r io.Reader, name string, size i
 	if err != nil {
 		return nil, err
 	}
-	d, err := w.Commit()
-	if err != nil {
+	f.SHA256 = w.Sum().String()
+	if check != nil {
+		if err := check(f); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := w.Commit(); err != nil {
 		return nil, fmt.Errorf("%s: storing: %w", name, err)
 	}
-	f.SHA256 = d.String()
 	return f, nil
 }
 

@@ -49,7 +49,7 @@ func intunewinFile(t *testing.T) []byte {
 func TestIntakeStoresWhatItRead(t *testing.T) {
 	st := openStore(t)
 	b := intunewinFile(t)
-	f, err := Intake(context.Background(), st, bytes.NewReader(b), "dir/setup.intunewin", int64(len(b)), facts.Options{})
+	f, err := Intake(context.Background(), st, bytes.NewReader(b), "dir/setup.intunewin", int64(len(b)), facts.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestIntakeRefusalsStoreNothing(t *testing.T) {
 	}
 	for _, c := range cases {
 		st := openStore(t)
-		_, err := Intake(context.Background(), st, bytes.NewReader(c.body), c.file, int64(len(c.body)), facts.Options{})
+		_, err := Intake(context.Background(), st, bytes.NewReader(c.body), c.file, int64(len(c.body)), facts.Options{}, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) || errors.Is(err, facts.ErrDefect) != c.defect {
 			t.Errorf("%s: %v, want an error containing %q (defect %v)", c.name, err, c.want, c.defect)
 		}
@@ -107,5 +107,21 @@ func TestKindOf(t *testing.T) {
 		if k, err := KindOf(name); err != nil || k != want {
 			t.Errorf("%s: %s %v", name, k, err)
 		}
+	}
+}
+
+func TestIntakeCheckRefusalStoresNothing(t *testing.T) {
+	st := openStore(t)
+	b := intunewinFile(t)
+	var seen string
+	_, err := Intake(context.Background(), st, bytes.NewReader(b), "setup.intunewin", int64(len(b)), facts.Options{}, func(f *facts.Facts) error {
+		seen = f.SHA256
+		return errors.New("detection rule names another product")
+	})
+	if err == nil || !strings.Contains(err.Error(), "another product") || seen != digest.FromBytes(b).String() {
+		t.Errorf("%v, check saw %q", err, seen)
+	}
+	if n := objects(t, st); n != 0 {
+		t.Errorf("%d objects stored", n)
 	}
 }

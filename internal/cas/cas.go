@@ -359,6 +359,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 // Written returns the number of bytes held so far.
 func (w *Writer) Written() int64 { return w.n }
 
+// Sum is the digest of what was written so far.
+func (w *Writer) Sum() digest.Digest { return digest.FromHash(w.v.Hash()) }
+
 // ReadAt reads what was written so far, so a caller can inspect an object
 // before it decides to Commit or Abort it.
 func (w *Writer) ReadAt(p []byte, off int64) (int, error) {
