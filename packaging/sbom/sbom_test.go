@@ -329,11 +329,19 @@ sys.exit(1 if bad else 0)
 	if err != nil {
 		t.Fatalf("CycloneDX 1.6 schema: %v\n%s", err, out)
 	}
+	// The check is not vacuous: a hash algorithm outside the schema's enum fails it.
+	b, _ := os.ReadFile(docs[1])
+	bad := filepath.Join(tmp, "bad.cdx.json")
+	os.WriteFile(bad, bytes.Replace(b, []byte(`"SHA-1"`), []byte(`"SHA-999"`), 1), 0o644)
+	out, err = exec.Command(py, "-c", script, dir, bad).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "SHA-999") {
+		t.Fatalf("schema check passed a BOM with hash algorithm SHA-999: %v\n%s", err, out)
+	}
 }
 
 func pythonWithJSONSchema(t *testing.T) string {
 	t.Helper()
-	for _, py := range []string{"python3", "/usr/bin/python3"} {
+	for _, py := range []string{"/usr/bin/python3", "python3"} {
 		if exec.Command(py, "-c", "import jsonschema").Run() == nil {
 			return py
 		}
