@@ -90,26 +90,44 @@ func Import(b []byte, lim facts.Limits) (Imported, error) {
 	case trimmed[0] != '{':
 		return Imported{}, &ImportError{Problem: "not a JSON object: an SPDX 2.2/2.3, CycloneDX 1.4-1.6 or syft JSON document is one"}
 	}
-	var top map[string]json.RawMessage
+	var top sniff
 	if err := decodeOne(trimmed, &top); err != nil {
 		return Imported{}, &ImportError{Problem: "not valid JSON: " + err.Error()}
 	}
 	im := importer{lim: lim}
 	switch {
-	case top["spdxVersion"] != nil:
+	case bool(top.SPDXVersion):
 		im.format = FormatSPDX
 		return im.spdx(trimmed)
-	case top["bomFormat"] != nil:
+	case bool(top.BOMFormat):
 		im.format = FormatCycloneDX
 		return im.cyclonedx(trimmed)
-	case top["artifacts"] != nil && (top["schema"] != nil || top["descriptor"] != nil || top["source"] != nil):
+	case bool(top.Artifacts && (top.Schema || top.Descriptor || top.Source)):
 		im.format = FormatSyft
 		return im.syft(trimmed)
-	case top["@context"] != nil || top["@graph"] != nil:
+	case bool(top.Context || top.Graph):
 		return Imported{}, &ImportError{Format: FormatSPDX, Problem: "JSON-LD (SPDX 3) is not read: give SPDX 2.2/2.3 JSON"}
 	}
 	return Imported{}, &ImportError{Problem: "not an SPDX 2.2/2.3, CycloneDX 1.4-1.6 or syft JSON document (no spdxVersion, bomFormat, or artifacts with schema)"}
 }
+
+// sniff records which of the keys that tell the formats apart a document
+// has, without copying their values.
+type sniff struct {
+	SPDXVersion present `json:"spdxVersion"`
+	BOMFormat   present `json:"bomFormat"`
+	Artifacts   present `json:"artifacts"`
+	Schema      present `json:"schema"`
+	Descriptor  present `json:"descriptor"`
+	Source      present `json:"source"`
+	Context     present `json:"@context"`
+	Graph       present `json:"@graph"`
+}
+
+// present is true when its key is in the object, whatever its value.
+type present bool
+
+func (p *present) UnmarshalJSON([]byte) error { *p = true; return nil }
 
 // decodeOne decodes exactly one JSON value from b into v.
 func decodeOne(b []byte, v any) error {
