@@ -1,0 +1,345 @@
+// Package signtest makes, for the tests of the Authenticode readers, what
+// code signing needs: a test PKI made with crypto/x509 (a root, an
+// intermediate, a code-signing leaf, an expired leaf, a leaf under an
+// untrusted root, a time-stamping authority), real Windows PE files built
+// with the local Go toolchain, signatures made with the real osslsigncode,
+// and a legacy Authenticode timestamp server. Only tests import it.
+package signtest
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eucora/eucora/internal/testtool"
+	"github.com/eucora/eucora/packaging/facts"
+	"github.com/smallstep/pkcs7"
+)
+
+// Cert is a certificate with its key.
+type Cert struct {
+	Cert *x509.Certificate
+	Key  crypto.Signer
+	// Chain is the certificates a signer sends with its signature: itself
+	// and the intermediates above it, not the root.
+	Chain []*x509.Certificate
+}
+
+// PKI is the test PKI.
+type PKI struct {
+	Root, Intermediate, Leaf, ExpiredLeaf, TSA *Cert
+	UntrustedRoot, UntrustedLeaf              *Cert
+	// ECLeaf is a code-signing leaf with an ECDSA P-256 key.
+	ECLeaf *Cert
+	// Now is when the PKI was made; the expired leaf was valid from
+	// Now-2y to Now-1y.
+	Now time.Time
+}
+
+var (
+	pkiOnce sync.Once
+	pki     *PKI
+	pkiErr  error
+)
+
+// NewPKI returns the test PKI (made once per test binary: RSA keys are
+// slow to generate).
+func NewPKI(t testing.TB) *PKI {
+	t.Helper()
+	pkiOnce.Do(func() { pki, pkiErr = makePKI() })
+	if pkiErr != nil {
+		t.Fatal(pkiErr)
+	}
+	return pki
+}
+
+// Trust is the trust store holding the trusted root.
+func (p *PKI) Trust() *facts.TrustStore { return facts.NewTrustStore(p.Root.Cert) }
+
+func makePKI() (*PKI, error) {
+	now := time.Now().Truncate(time.Second)
+	p := &PKI{Now: now}
+	var err error
+	year := 365 * 24 * time.Hour
+	mk := func(tmpl *x509.Certificate, parent *Cert, ec bool) *Cert {
+		if err != nil {
+			return nil
+		}
+		var key crypto.Signer
+		if ec {
+			key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		} else {
+			key, err = rsa.GenerateKey(rand.Reader, 2048)
+		}
+		if err != nil {
+			return nil
+		}
+		tmpl.SerialNumber, _ = rand.Int(rand.Reader, big.NewInt(1<<62))
+		signer, parentCert := key, tmpl
+		if parent != nil {
+			signer, parentCert = parent.Key, parent.Cert
+		}
+		der, e := x509.CreateCertificate(rand.Reader, tmpl, parentCert, key.Public(), signer)
+		if e != nil {
+			err = e
+			return nil
+		}
+		c, e := x509.ParseCertificate(der)
+		if e != nil {
+			err = e
+			return nil
+		}
+		out := &Cert{Cert: c, Key: key}
+		if parent != nil {
+			out.Chain = append([]*x509.Certificate{c}, parent.Chain...)
+		}
+		return out
+	}
+	ca := func(cn string) *x509.Certificate {
+		return &x509.Certificate{Subject: pkix.Name{CommonName: cn, Organization: []string{"EUCORA Test"}},
+			NotBefore: now.Add(-10 * year), NotAfter: now.Add(10 * year), IsCA: true, BasicConstraintsValid: true,
+			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	}
+	leaf := func(cn string, from, to time.Time, eku x509.ExtKeyUsage) *x509.Certificate {
+		return &x509.Certificate{Subject: pkix.Name{CommonName: cn, Organization: []string{"EUCORA Test Vendor"}},
+			NotBefore: from, NotAfter: to, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{eku}}
+	}
+	p.Root = mk(ca("EUCORA Test Root"), nil, false)
+	p.Intermediate = mk(ca("EUCORA Test Code Signing CA"), p.Root, false)
+	p.Leaf = mk(leaf("EUCORA Test Signer", now.Add(-year), now.Add(year), x509.ExtKeyUsageCodeSigning), p.Intermediate, false)
+	p.ECLeaf = mk(leaf("EUCORA Test EC Signer", now.Add(-year), now.Add(year), x509.ExtKeyUsageCodeSigning), p.Intermediate, true)
+	p.ExpiredLeaf = mk(leaf("EUCORA Test Expired Signer", now.Add(-2*year), now.Add(-year), x509.ExtKeyUsageCodeSigning), p.Intermediate, false)
+	// OpenSSL's time-stamping purpose wants the timeStamping EKU critical
+	// and alone (RFC 3161 2.3).
+	tsa := leaf("EUCORA Test Time Stamping", now.Add(-5*year), now.Add(5*year), x509.ExtKeyUsageTimeStamping)
+	ekuVal, _ := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
+	tsa.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true, Value: ekuVal}}
+	p.TSA = mk(tsa, p.Intermediate, false)
+	p.UntrustedRoot = mk(ca("Untrusted Root"), nil, false)
+	p.UntrustedLeaf = mk(leaf("Untrusted Signer", now.Add(-year), now.Add(year), x509.ExtKeyUsageCodeSigning), p.UntrustedRoot, false)
+	return p, err
+}
+
+// Files writes c's chain (certs.pem) and key (key.pem) to dir and returns
+// their paths.
+func (c *Cert) Files(t testing.TB, dir string) (certs, key string) {
+	t.Helper()
+	var cb bytes.Buffer
+	for _, x := range c.Chain {
+		pem.Encode(&cb, &pem.Block{Type: "CERTIFICATE", Bytes: x.Raw})
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(c.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join(dir, strings.ReplaceAll(c.Cert.Subject.CommonName, " ", "_"))
+	certs, key = base+".certs.pem", base+".key.pem"
+	if err := os.WriteFile(certs, cb.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certs, key
+}
+
+// CertFile writes certs as one PEM bundle to dir/name and returns its path.
+func CertFile(t testing.TB, dir, name string, certs ...*x509.Certificate) string {
+	t.Helper()
+	var b bytes.Buffer
+	for _, c := range certs {
+		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// NeedOsslsigncode skips (fails under CI) unless osslsigncode is installed.
+func NeedOsslsigncode(t testing.TB) {
+	t.Helper()
+	testtool.Need(t, "apt-get install osslsigncode", "osslsigncode")
+}
+
+// Sign signs in with osslsigncode as signer into a new file and returns
+// its path. extra are further osslsigncode sign options (-ts URL, -t URL,
+// -TSA-certs/-TSA-key/-TSA-time, -h sha1, -add-msi-dse, ...); -h sha256 is
+// the default.
+func Sign(t testing.TB, in string, signer *Cert, extra ...string) string {
+	t.Helper()
+	NeedOsslsigncode(t)
+	dir := t.TempDir()
+	certs, key := signer.Files(t, dir)
+	out := filepath.Join(dir, "signed"+filepath.Ext(in))
+	args := []string{"sign", "-certs", certs, "-key", key}
+	hasH := false
+	for _, e := range extra {
+		if e == "-h" {
+			hasH = true
+		}
+	}
+	if !hasH {
+		args = append(args, "-h", "sha256")
+	}
+	args = append(args, extra...)
+	args = append(args, "-in", in, "-out", out)
+	cmd := exec.Command("osslsigncode", args...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("osslsigncode %s: %v\n%s", strings.Join(args, " "), err, b)
+	}
+	return out
+}
+
+// TSAFlags are the osslsigncode options that timestamp with its built-in
+// RFC 3161 authority (p.TSA), stating time at.
+func (p *PKI) TSAFlags(t testing.TB, at time.Time) []string {
+	t.Helper()
+	dir := t.TempDir()
+	certs, key := p.TSA.Files(t, dir)
+	return []string{"-TSA-certs", certs, "-TSA-key", key, "-TSA-time", itoa(at.Unix())}
+}
+
+func itoa(v int64) string { return big.NewInt(v).String() }
+
+// Verify runs osslsigncode verify on path with the given root as CAfile
+// (and TSA-CAfile) and reports whether it succeeded, with its output.
+func Verify(t testing.TB, path string, root *x509.Certificate, extra ...string) (bool, string) {
+	t.Helper()
+	NeedOsslsigncode(t)
+	ca := CertFile(t, t.TempDir(), "ca.pem", root)
+	args := append([]string{"verify", "-CAfile", ca, "-TSA-CAfile", ca}, extra...)
+	args = append(args, "-in", path)
+	b, err := exec.Command("osslsigncode", args...).CombinedOutput()
+	return err == nil, string(b)
+}
+
+// LegacyTSA serves the legacy Authenticode timestamp protocol that
+// osslsigncode's -t speaks: a base64 TimeStampRequest in, a base64 PKCS#7
+// SignedData out whose signer (p.TSA) countersigns the signature. It
+// returns the server's URL.
+func (p *PKI) LegacyTSA(t testing.TB) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		der, err := base64.StdEncoding.DecodeString(strings.Map(func(r rune) rune {
+			if r == '\n' || r == '\r' {
+				return -1
+			}
+			return r
+		}, string(body)))
+		if err != nil {
+			http.Error(w, "bad base64", http.StatusBadRequest)
+			return
+		}
+		// TimeStampRequest ::= SEQUENCE { countersignatureType OID,
+		//   attributes SEQUENCE OPTIONAL, content ContentInfo {data, [0] OCTET STRING} }
+		var req struct {
+			Type    asn1.ObjectIdentifier
+			Content struct {
+				Type asn1.ObjectIdentifier
+				Data []byte `asn1:"explicit,tag:0"`
+			}
+		}
+		if _, err := asn1.Unmarshal(der, &req); err != nil {
+			// with the optional attributes present
+			var req2 struct {
+				Type    asn1.ObjectIdentifier
+				Attrs   asn1.RawValue
+				Content struct {
+					Type asn1.ObjectIdentifier
+					Data []byte `asn1:"explicit,tag:0"`
+				}
+			}
+			if _, err := asn1.Unmarshal(der, &req2); err != nil {
+				http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			req.Content = req2.Content
+		}
+		sd, err := pkcs7.NewSignedData(req.Content.Data)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+		if err := sd.AddSignerChain(p.TSA.Cert, p.TSA.Key, []*x509.Certificate{p.Intermediate.Cert}, pkcs7.SignerInfoConfig{}); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		out, err := sd.Finish()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		io.WriteString(w, base64.StdEncoding.EncodeToString(out))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// BuildPE builds a tiny Windows program for goarch (amd64, 386, arm64)
+// with the local Go toolchain and returns its path. syso, when not nil, is
+// linked in as a COFF object (a resource section, see ResourceObject).
+func BuildPE(t testing.TB, goarch string, syso []byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module fixture\n\ngo 1.21\n")
+	write("main.go", "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"EUCORA fixture\") }\n")
+	if syso != nil {
+		write("rsrc_windows_"+goarch+".syso", string(syso))
+	}
+	out := filepath.Join(dir, "fixture.exe")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH="+goarch, "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false", "GOWORK=off")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build GOARCH=%s: %v\n%s", goarch, err, b)
+	}
+	return out
+}
+
+// Tamper flips one byte of the file at path at offset off (negative:
+// from the end) and returns the path of the copy.
+func Tamper(t testing.TB, path string, off int64) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off < 0 {
+		off += int64(len(b))
+	}
+	b[off] ^= 0x5a
+	out := filepath.Join(t.TempDir(), "tampered"+filepath.Ext(path))
+	if err := os.WriteFile(out, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
