@@ -47,7 +47,7 @@ type Cert struct {
 // PKI is the test PKI.
 type PKI struct {
 	Root, Intermediate, Leaf, ExpiredLeaf, TSA *Cert
-	UntrustedRoot, UntrustedLeaf              *Cert
+	UntrustedRoot, UntrustedLeaf               *Cert
 	// ECLeaf is a code-signing leaf with an ECDSA P-256 key.
 	ECLeaf *Cert
 	// Now is when the PKI was made; the expired leaf was valid from
@@ -342,4 +342,60 @@ func Tamper(t testing.TB, path string, off int64) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// MinimalWXS is a WiX source of a small per-machine product with one file.
+const MinimalWXS = `<?xml version="1.0" encoding="utf-8"?>
+<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
+  <Product Id="*" Name="EUCORA Fixture" Language="1033" Version="1.2.3" Manufacturer="EUCORA Test Vendor" UpgradeCode="12345678-1234-1234-1234-123456789012">
+    <Package InstallerVersion="200" Compressed="yes" InstallScope="perMachine"/>
+    <Media Id="1" Cabinet="p.cab" EmbedCab="yes"/>
+    <Directory Id="TARGETDIR" Name="SourceDir">
+      <Directory Id="ProgramFilesFolder">
+        <Directory Id="INSTALLDIR" Name="Fixture">
+          <Component Id="Main" Guid="11111111-2222-3333-4444-555555555555">
+            <File Id="readme" Name="readme.txt" Source="readme.txt"/>
+          </Component>
+        </Directory>
+      </Directory>
+    </Directory>
+    <Feature Id="F" Level="1"><ComponentRef Id="Main"/></Feature>
+  </Product>
+</Wix>
+`
+
+// BuildMSI builds an MSI from wxs with the real wixl (msitools) and
+// returns its path; the source folder holds readme.txt.
+func BuildMSI(t testing.TB, wxs string) string {
+	t.Helper()
+	testtool.Need(t, "apt-get install wixl", "wixl")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "readme.txt"), []byte("EUCORA fixture payload\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "p.wxs"), []byte(wxs), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "fixture.msi")
+	cmd := exec.Command("wixl", "-o", out, "p.wxs")
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("wixl: %v\n%s", err, b)
+	}
+	return out
+}
+
+// TamperAt flips the first byte of the first occurrence of marker in the
+// file at path and returns the path of the copy.
+func TamperAt(t testing.TB, path string, marker []byte) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, marker)
+	if i < 0 {
+		t.Fatalf("%s does not contain %q", path, marker)
+	}
+	return Tamper(t, path, int64(i))
 }
