@@ -17,6 +17,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/pem"
 	"io"
 	"math/big"
@@ -25,10 +26,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/eucora/eucora/internal/testtool"
 	"github.com/eucora/eucora/packaging/facts"
@@ -398,4 +401,219 @@ func TamperAt(t testing.TB, path string, marker []byte) string {
 		t.Fatalf("%s does not contain %q", path, marker)
 	}
 	return Tamper(t, path, int64(i))
+}
+
+// Resource is one Win32 resource for ResourceObject.
+type Resource struct {
+	Type, ID uint16 // RT_VERSION = 16, RT_MANIFEST = 24
+	Data     []byte
+}
+
+// ResourceObject returns a COFF object file (a .syso the Go linker links
+// into a Windows program) whose .rsrc section holds res as a resource
+// tree (type, id, language 0x409), with the ADDR32NB relocations the data
+// entries need: what windres or rsrc would make, written by hand.
+func ResourceObject(goarch string, res []Resource) []byte {
+	arch := map[string]struct{ machine, rel uint16 }{
+		"amd64": {0x8664, 3}, // IMAGE_REL_AMD64_ADDR32NB
+		"386":   {0x14c, 7},  // IMAGE_REL_I386_DIR32NB
+		"arm64": {0xaa64, 2}, // IMAGE_REL_ARM64_ADDR32NB
+	}[goarch]
+	machine, relType := arch.machine, arch.rel
+	le := binary.LittleEndian
+	// Group by type, in ascending order (directories list IDs sorted).
+	sort.Slice(res, func(i, j int) bool {
+		if res[i].Type != res[j].Type {
+			return res[i].Type < res[j].Type
+		}
+		return res[i].ID < res[j].ID
+	})
+	var types []uint16
+	byType := map[uint16][]Resource{}
+	for _, r := range res {
+		if len(byType[r.Type]) == 0 {
+			types = append(types, r.Type)
+		}
+		byType[r.Type] = append(byType[r.Type], r)
+	}
+	dirHdr := func(b []byte, nIDs int) []byte {
+		h := make([]byte, 16)
+		le.PutUint16(h[14:], uint16(nIDs))
+		return append(b, h...)
+	}
+	ent := func(b []byte, id uint32, off uint32) []byte {
+		e := make([]byte, 8)
+		le.PutUint32(e, id)
+		le.PutUint32(e[4:], off)
+		return append(b, e...)
+	}
+	// Layout: root, type dirs, name dirs, data entries, data.
+	rootLen := 16 + 8*len(types)
+	off := rootLen
+	typeOff := map[uint16]int{}
+	for _, t := range types {
+		typeOff[t] = off
+		off += 16 + 8*len(byType[t])
+	}
+	nameOff := make([]int, len(res))
+	for i := range res {
+		nameOff[i] = off
+		off += 16 + 8
+	}
+	entryOff := make([]int, len(res))
+	for i := range res {
+		entryOff[i] = off
+		off += 16
+	}
+	dataOff := make([]int, len(res))
+	for i, r := range res {
+		off = (off + 7) &^ 7
+		dataOff[i] = off
+		off += len(r.Data)
+	}
+	var b []byte
+	b = dirHdr(b, len(types))
+	for _, t := range types {
+		b = ent(b, uint32(t), uint32(typeOff[t])|1<<31)
+	}
+	i := 0
+	for _, t := range types {
+		b = dirHdr(b, len(byType[t]))
+		for range byType[t] {
+			b = ent(b, uint32(res[i].ID), uint32(nameOff[i])|1<<31)
+			i++
+		}
+	}
+	for i := range res {
+		b = dirHdr(b, 1)
+		b = ent(b, 0x409, uint32(entryOff[i]))
+	}
+	var relocs []uint32
+	for i, r := range res {
+		relocs = append(relocs, uint32(len(b)))
+		e := make([]byte, 16)
+		le.PutUint32(e, uint32(dataOff[i])) // addend: offset in the section; the linker adds its RVA
+		le.PutUint32(e[4:], uint32(len(r.Data)))
+		b = append(b, e...)
+	}
+	for i, r := range res {
+		for len(b) < dataOff[i] {
+			b = append(b, 0)
+		}
+		b = append(b, r.Data...)
+	}
+	// COFF: file header, one section header, raw data, relocations,
+	// symbol table (the section symbol), empty string table.
+	const fh, sh = 20, 40
+	rawOff := fh + sh
+	relOff := rawOff + len(b)
+	symOff := relOff + 10*len(relocs)
+	var o bytes.Buffer
+	w := func(v any) { binary.Write(&o, le, v) }
+	w(machine)
+	w(uint16(1))      // sections
+	w(uint32(0))      // time
+	w(uint32(symOff)) // symbol table
+	w(uint32(1))      // symbols
+	w(uint16(0))      // optional header
+	w(uint16(0))      // characteristics
+	o.WriteString(".rsrc\x00\x00\x00")
+	w(uint32(0))           // virtual size
+	w(uint32(0))           // virtual address
+	w(uint32(len(b)))      // raw size
+	w(uint32(rawOff))      // raw data
+	w(uint32(relOff))      // relocations
+	w(uint32(0))           // line numbers
+	w(uint16(len(relocs))) // relocation count
+	w(uint16(0))           // line number count
+	w(uint32(0x40000040))  // initialized data, readable
+	o.Write(b)
+	for _, r := range relocs {
+		w(r)
+		w(uint32(0)) // symbol 0: the section
+		w(relType)
+	}
+	o.WriteString(".rsrc\x00\x00\x00")
+	w(uint32(0)) // value
+	w(uint16(1)) // section number
+	w(uint16(0)) // type
+	w(uint8(3))  // IMAGE_SYM_CLASS_STATIC
+	w(uint8(0))  // aux symbols
+	w(uint32(4)) // string table size
+	return o.Bytes()
+}
+
+// VersionInfo returns a VS_VERSIONINFO resource with the given strings
+// (ProductName, ProductVersion, CompanyName, ...) in a 040904b0 string
+// table and a fixed file version.
+func VersionInfo(version [4]uint16, strs map[string]string) []byte {
+	le := binary.LittleEndian
+	u16 := func(s string) []byte {
+		var b []byte
+		for _, c := range utf16.Encode([]rune(s)) {
+			b = le.AppendUint16(b, c)
+		}
+		return append(b, 0, 0)
+	}
+	pad := func(b []byte) []byte {
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	block := func(key string, value []byte, valLen uint16, text bool, children ...[]byte) []byte {
+		b := make([]byte, 6)
+		le.PutUint16(b[2:], valLen)
+		if text {
+			le.PutUint16(b[4:], 1)
+		}
+		b = pad(append(b, u16(key)...))
+		b = append(b, value...)
+		for _, c := range children {
+			b = append(pad(b), c...)
+		}
+		le.PutUint16(b, uint16(len(b)))
+		return b
+	}
+	keys := make([]string, 0, len(strs))
+	for k := range strs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var strings [][]byte
+	for _, k := range keys {
+		v := u16(strs[k])
+		strings = append(strings, block(k, v, uint16(len(v)/2), true))
+	}
+	table := block("040904b0", nil, 0, true, strings...)
+	sfi := block("StringFileInfo", nil, 0, true, table)
+	vfi := block("VarFileInfo", nil, 0, true, block("Translation", []byte{0x09, 0x04, 0xb0, 0x04}, 4, false))
+	fixed := make([]byte, 52)
+	le.PutUint32(fixed, 0xFEEF04BD)
+	le.PutUint32(fixed[4:], 0x00010000)
+	ms, ls := uint32(version[0])<<16|uint32(version[1]), uint32(version[2])<<16|uint32(version[3])
+	le.PutUint32(fixed[8:], ms)
+	le.PutUint32(fixed[12:], ls)
+	le.PutUint32(fixed[16:], ms)
+	le.PutUint32(fixed[20:], ls)
+	le.PutUint32(fixed[32:], 0x00040004) // VOS_NT_WINDOWS32
+	le.PutUint32(fixed[36:], 1)          // VFT_APP
+	return block("VS_VERSION_INFO", fixed, 52, false, sfi, vfi)
+}
+
+// Manifest is an application manifest requesting level
+// ("requireAdministrator", "asInvoker", ...).
+func Manifest(level string) []byte {
+	return []byte(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<assembly xmlns="urn:schemas-microsoft-com:asm.v1" manifestVersion="1.0">
+  <assemblyIdentity version="1.2.3.4" processorArchitecture="*" name="EUCORA.Fixture" type="win32"/>
+  <trustInfo xmlns="urn:schemas-microsoft-com:asm.v3">
+    <security>
+      <requestedPrivileges>
+        <requestedExecutionLevel level="` + level + `" uiAccess="false"/>
+      </requestedPrivileges>
+    </security>
+  </trustInfo>
+</assembly>
+`)
 }
