@@ -7,12 +7,14 @@
 package signtest
 
 import (
+	"archive/zip"
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -616,4 +618,89 @@ func Manifest(level string) []byte {
   </trustInfo>
 </assembly>
 `)
+}
+
+// AppxManifest is a package manifest with the given Identity attributes
+// and inner XML for Capabilities and Applications/Extensions.
+func AppxManifest(name, version, publisher, arch, capabilities, extensions string) string {
+	return `<?xml version="1.0" encoding="utf-8"?>
+<Package xmlns="http://schemas.microsoft.com/appx/manifest/foundation/windows10"
+  xmlns:uap="http://schemas.microsoft.com/appx/manifest/uap/windows10"
+  xmlns:rescap="http://schemas.microsoft.com/appx/manifest/foundation/windows10/restrictedcapabilities"
+  xmlns:desktop2="http://schemas.microsoft.com/appx/manifest/desktop/windows10/2"
+  xmlns:desktop6="http://schemas.microsoft.com/appx/manifest/desktop/windows10/6"
+  IgnorableNamespaces="uap rescap desktop2 desktop6">
+  <Identity Name="` + name + `" Version="` + version + `" Publisher="` + publisher + `" ProcessorArchitecture="` + arch + `"/>
+  <Properties>
+    <DisplayName>EUCORA Fixture App</DisplayName>
+    <PublisherDisplayName>EUCORA Test Vendor</PublisherDisplayName>
+    <Logo>Assets\logo.png</Logo>
+  </Properties>
+  <Dependencies><TargetDeviceFamily Name="Windows.Desktop" MinVersion="10.0.17763.0" MaxVersionTested="10.0.22621.0"/></Dependencies>
+  <Resources><Resource Language="en-us"/></Resources>
+  <Applications>
+    <Application Id="App" Executable="app.exe" EntryPoint="Windows.FullTrustApplication">
+      <uap:VisualElements DisplayName="EUCORA Fixture App" Description="fixture" BackgroundColor="transparent" Square150x150Logo="Assets\logo.png" Square44x44Logo="Assets\logo.png"/>
+      <Extensions>` + extensions + `</Extensions>
+    </Application>
+  </Applications>
+  <Capabilities>` + capabilities + `</Capabilities>
+</Package>
+`
+}
+
+// BuildMSIX writes an MSIX package (a zip, as MakeAppx lays it out:
+// payload files, AppxManifest.xml, AppxBlockMap.xml with the SHA-256 of
+// every 64 KiB block, [Content_Types].xml) and returns its path. files
+// are payload files by slash path.
+func BuildMSIX(t testing.TB, manifest string, files map[string][]byte) string {
+	t.Helper()
+	names := make([]string, 0, len(files)+1)
+	all := map[string][]byte{"AppxManifest.xml": []byte(manifest)}
+	for n, b := range files {
+		all[n] = b
+	}
+	for n := range all {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var bm strings.Builder
+	bm.WriteString(`<?xml version="1.0" encoding="UTF-8" standalone="no"?>` + "\n" + `<BlockMap xmlns="http://schemas.microsoft.com/appx/2010/blockmap" HashMethod="http://www.w3.org/2001/04/xmlenc#sha256">`)
+	for _, n := range names {
+		b := all[n]
+		bm.WriteString(`<File Name="` + strings.ReplaceAll(n, "/", `\`) + `" Size="` + itoa(int64(len(b))) + `" LfhSize="` + itoa(int64(30+len(n))) + `">`)
+		for off := 0; off < len(b); off += 64 << 10 {
+			sum := sha256.Sum256(b[off:min(off+64<<10, len(b))])
+			bm.WriteString(`<Block Hash="` + base64.StdEncoding.EncodeToString(sum[:]) + `"/>`)
+		}
+		bm.WriteString(`</File>`)
+	}
+	bm.WriteString(`</BlockMap>`)
+	ct := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">` +
+		`<Default Extension="exe" ContentType="application/x-msdownload"/><Default Extension="png" ContentType="image/png"/>` +
+		`<Default Extension="txt" ContentType="text/plain"/><Default Extension="dll" ContentType="application/x-msdownload"/>` +
+		`<Override PartName="/AppxManifest.xml" ContentType="application/vnd.ms-appx.manifest+xml"/>` +
+		`<Override PartName="/AppxBlockMap.xml" ContentType="application/vnd.ms-appx.blockmap+xml"/></Types>`
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	add := func(name string, b []byte) {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(b)
+	}
+	for _, n := range names {
+		add(n, all[n])
+	}
+	add("AppxBlockMap.xml", []byte(bm.String()))
+	add("[Content_Types].xml", []byte(ct))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "fixture.msix")
+	if err := os.WriteFile(p, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
