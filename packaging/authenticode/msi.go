@@ -81,14 +81,19 @@ func (c *cfbFile) defect(f string, args ...any) error { return facts.Defectf(c.k
 func openCFB(r io.ReaderAt, size int64, kind facts.Kind, lim facts.Limits) (*cfbFile, error) {
 	c := &cfbFile{r: r, size: size, kind: kind, cacheSec: -1}
 	var h [512]byte
+	if size >= 8 {
+		if err := readFull(r, h[:8], 0); err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(h[:8], cfbMagic) {
+			return nil, c.defect("no compound file (CFB) signature at offset 0")
+		}
+	}
 	if size < int64(len(h)) {
 		return nil, c.defect("truncated: %d bytes is shorter than a compound file header", size)
 	}
 	if err := readFull(r, h[:], 0); err != nil {
 		return nil, err
-	}
-	if !bytes.Equal(h[:8], cfbMagic) {
-		return nil, c.defect("no compound file (CFB) signature at offset 0")
 	}
 	le := binary.LittleEndian
 	major, shift := le.Uint16(h[0x1a:]), le.Uint16(h[0x1e:])
@@ -123,7 +128,7 @@ func openCFB(r io.ReaderAt, size int64, kind facts.Kind, lim facts.Limits) (*cfb
 		if int64(d) >= c.nSectors {
 			return nil, c.defect("DIFAT sector %d lies outside the file (%d sectors)", d, c.nSectors)
 		}
-		if err := readFull(r, sec, (int64(d)+1)*c.ss); err != nil {
+		if err := c.read(sec, int64(d)); err != nil {
 			return nil, err
 		}
 		n := c.ss/4 - 1
@@ -148,7 +153,7 @@ func openCFB(r io.ReaderAt, size int64, kind facts.Kind, lim facts.Limits) (*cfb
 		return nil, err
 	}
 	for _, s := range dirs {
-		if err := readFull(r, sec, (int64(s)+1)*c.ss); err != nil {
+		if err := c.read(sec, int64(s)); err != nil {
 			return nil, err
 		}
 		for o := int64(0); o+cfbEntrySize <= c.ss; o += cfbEntrySize {
@@ -223,7 +228,7 @@ func openCFB(r io.ReaderAt, size int64, kind facts.Kind, lim facts.Limits) (*cfb
 		}
 	}
 
-	doc, err := mscfb.New(r)
+	doc, err := newMSCFB(r)
 	if err != nil {
 		return nil, c.defect("compound file: %v", err)
 	}
@@ -241,6 +246,29 @@ func openCFB(r io.ReaderAt, size int64, kind facts.Kind, lim facts.Limits) (*cfb
 		c.pos[i] = k
 	}
 	return c, nil
+}
+
+// newMSCFB opens r with mscfb, turning a panic of the library on
+// hostile input into an error.
+func newMSCFB(r io.ReaderAt) (doc *mscfb.Reader, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			doc, err = nil, fmt.Errorf("reader failed: %v", p)
+		}
+	}()
+	return mscfb.New(r)
+}
+
+// safeReader turns a panic of the stream reader into an error.
+type safeReader struct{ r io.Reader }
+
+func (s safeReader) Read(b []byte) (n int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			n, err = 0, fmt.Errorf("reader failed: %v", p)
+		}
+	}()
+	return s.r.Read(b)
 }
 
 // chain returns the sectors of the chain starting at start, at most max
@@ -263,6 +291,16 @@ func (c *cfbFile) chain(start uint32, max int64, what string) ([]uint32, error) 
 	return out, nil
 }
 
+// read reads sector s whole; a sector cut by the end of the file is a
+// defect.
+func (c *cfbFile) read(b []byte, s int64) error {
+	off := (s + 1) * c.ss
+	if off+int64(len(b)) > c.size {
+		return c.defect("truncated: sector %d (offset %d) runs past the end of the file (%d bytes)", s, off, c.size)
+	}
+	return readFull(c.r, b, off)
+}
+
 // next returns the FAT entry of sector s.
 func (c *cfbFile) next(s uint32) (uint32, error) {
 	per := c.ss / 4
@@ -275,7 +313,7 @@ func (c *cfbFile) next(s uint32) (uint32, error) {
 		if c.cache == nil {
 			c.cache = make([]byte, c.ss)
 		}
-		if err := readFull(c.r, c.cache, (fs+1)*c.ss); err != nil {
+		if err := c.read(c.cache, fs); err != nil {
 			return 0, err
 		}
 		c.cacheSec = fs
@@ -300,7 +338,7 @@ func (c *cfbFile) stream(i int) io.Reader {
 	if !ok {
 		return bytes.NewReader(nil)
 	}
-	return io.LimitReader(c.doc.File[k], int64(c.entries[i].size))
+	return io.LimitReader(safeReader{c.doc.File[k]}, int64(c.entries[i].size))
 }
 
 // sortedChildren orders a storage's children as osslsigncode's

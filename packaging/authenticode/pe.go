@@ -76,14 +76,19 @@ func (h *PEHeaders) RVAToOffset(rva, n uint32) (int64, bool) {
 func ParsePEHeaders(r io.ReaderAt, size int64) (*PEHeaders, error) {
 	defect := func(f string, args ...any) error { return facts.Defectf(facts.KindPE, f, args...) }
 	var dos [64]byte
+	if size >= 2 {
+		if err := readFull(r, dos[:2], 0); err != nil {
+			return nil, err
+		}
+		if dos[0] != 'M' || dos[1] != 'Z' {
+			return nil, defect("no MZ signature at offset 0: not a PE file")
+		}
+	}
 	if size < int64(len(dos)) {
 		return nil, defect("truncated: %d bytes is shorter than a DOS header", size)
 	}
 	if err := readFull(r, dos[:], 0); err != nil {
 		return nil, err
-	}
-	if dos[0] != 'M' || dos[1] != 'Z' {
-		return nil, defect("no MZ signature at offset 0: not a PE file")
 	}
 	lfanew := int64(binary.LittleEndian.Uint32(dos[0x3c:]))
 	if lfanew < 4 || lfanew+4+20 > size {
@@ -265,7 +270,10 @@ func ImageHash(r io.ReaderAt, h *PEHeaders, certOff int64, alg crypto.Hash) ([]b
 		if to <= from {
 			return nil
 		}
-		_, err := io.CopyBuffer(d, io.NewSectionReader(r, from, to-from), buf)
+		n, err := io.CopyBuffer(d, io.NewSectionReader(r, from, to-from), buf)
+		if err == nil && n != to-from {
+			err = fmt.Errorf("authenticode: read %d of %d bytes at offset %d", n, to-from, from)
+		}
 		return err
 	}
 	hdr := int64(h.SizeOfHeaders)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,20 +13,11 @@ import (
 	"github.com/eucora/eucora/packaging/internal/signtest"
 )
 
-var (
-	exeOnce sync.Once
-	exePath string
-)
-
 // unsignedExe is a real Windows amd64 program built by the local Go
-// toolchain (once per test binary).
+// toolchain (the build cache makes it cheap after the first).
 func unsignedExe(t *testing.T) string {
 	t.Helper()
-	exeOnce.Do(func() { exePath = signtest.BuildPE(t, "amd64", nil) })
-	if exePath == "" {
-		t.Fatal("building the PE fixture failed")
-	}
-	return exePath
+	return signtest.BuildPE(t, "amd64", nil)
 }
 
 func verifyPEFile(t *testing.T, path string, o facts.Options) (*facts.Signature, error) {
