@@ -54,7 +54,7 @@ func TestVerifyPE(t *testing.T) {
 		{name: "trusted", file: func(*testing.T) string { return signed }, o: facts.Options{Trust: trust}, want: facts.SigTrusted, detail: "EUCORA Test Root", ossl: true},
 		{name: "nil trust store trusts nothing", file: func(*testing.T) string { return signed }, want: facts.SigUntrusted, detail: "unknown authority", ossl: true},
 		{name: "untrusted root", file: func(t *testing.T) string { return signtest.Sign(t, exe, p.UntrustedLeaf) }, o: facts.Options{Trust: trust}, want: facts.SigUntrusted, detail: "unknown authority"},
-		{name: "ecdsa signer", file: func(t *testing.T) string { return signtest.Sign(t, exe, p.ECLeaf) }, o: facts.Options{Trust: trust}, want: facts.SigTrusted, ossl: true},
+		{name: "rsa signer", file: func(t *testing.T) string { return signtest.Sign(t, exe, p.RSALeaf(t)) }, o: facts.Options{Trust: trust}, want: facts.SigTrusted, ossl: true},
 		{name: "sha1 digest", file: func(t *testing.T) string { return signtest.Sign(t, exe, p.Leaf, "-h", "sha1") }, o: facts.Options{Trust: trust}, want: facts.SigTrusted, ossl: true},
 		{name: "sha384 digest", file: func(t *testing.T) string { return signtest.Sign(t, exe, p.Leaf, "-h", "sha384") }, o: facts.Options{Trust: trust}, want: facts.SigTrusted, ossl: true},
 		{name: "sha512 digest", file: func(t *testing.T) string { return signtest.Sign(t, exe, p.Leaf, "-h", "sha512") }, o: facts.Options{Trust: trust}, want: facts.SigTrusted, ossl: true},

@@ -57,6 +57,15 @@ func TestInspectArchitectures(t *testing.T) {
 			if !slices.Contains(f.NotInspected, pe.NotInspectedPayload) {
 				t.Errorf("not inspected %q", f.NotInspected)
 			}
+			// Signed: the image hash of PE32 (386) and PE32+ images alike.
+			p := signtest.NewPKI(t)
+			f, err = inspectFile(t, signtest.Sign(t, exe, p.Leaf), facts.Options{Trust: p.Trust()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Signature.State != facts.SigTrusted {
+				t.Errorf("signed %s: %+v", c.goarch, f.Signature)
+			}
 		})
 	}
 }

@@ -49,15 +49,67 @@ type Cert struct {
 	Chain []*x509.Certificate
 }
 
-// PKI is the test PKI.
+// PKI is the test PKI. Its keys are ECDSA P-256 (cheap to make, so fuzz
+// workers start fast); RSALeaf is the one RSA signer.
 type PKI struct {
 	Root, Intermediate, Leaf, ExpiredLeaf, TSA *Cert
 	UntrustedRoot, UntrustedLeaf               *Cert
-	// ECLeaf is a code-signing leaf with an ECDSA P-256 key.
-	ECLeaf *Cert
 	// Now is when the PKI was made; the expired leaf was valid from
 	// Now-2y to Now-1y.
 	Now time.Time
+
+	rsaOnce sync.Once
+	rsa     *Cert
+	rsaErr  error
+}
+
+// RSALeaf is a code-signing leaf under the intermediate with an RSA-2048
+// key (made on first use).
+func (p *PKI) RSALeaf(t testing.TB) *Cert {
+	t.Helper()
+	p.rsaOnce.Do(func() {
+		year := 365 * 24 * time.Hour
+		tmpl := &x509.Certificate{Subject: pkix.Name{CommonName: "EUCORA Test RSA Signer", Organization: []string{"EUCORA Test Vendor"}},
+			NotBefore: p.Now.Add(-year), NotAfter: p.Now.Add(year), KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
+		p.rsa, p.rsaErr = issue(tmpl, p.Intermediate, true)
+	})
+	if p.rsaErr != nil {
+		t.Fatal(p.rsaErr)
+	}
+	return p.rsa
+}
+
+// issue makes a key (RSA-2048 when rsaKey, else ECDSA P-256) and a
+// certificate from tmpl, signed by parent (self-signed when nil).
+func issue(tmpl *x509.Certificate, parent *Cert, rsaKey bool) (*Cert, error) {
+	var key crypto.Signer
+	var err error
+	if rsaKey {
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	} else {
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	if err != nil {
+		return nil, err
+	}
+	tmpl.SerialNumber, _ = rand.Int(rand.Reader, big.NewInt(1<<62))
+	signer, parentCert := key, tmpl
+	if parent != nil {
+		signer, parentCert = parent.Key, parent.Cert
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parentCert, key.Public(), signer)
+	if err != nil {
+		return nil, err
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	out := &Cert{Cert: c, Key: key}
+	if parent != nil {
+		out.Chain = append([]*x509.Certificate{c}, parent.Chain...)
+	}
+	return out, nil
 }
 
 var (
@@ -85,39 +137,13 @@ func makePKI() (*PKI, error) {
 	p := &PKI{Now: now}
 	var err error
 	year := 365 * 24 * time.Hour
-	mk := func(tmpl *x509.Certificate, parent *Cert, ec bool) *Cert {
+	mk := func(tmpl *x509.Certificate, parent *Cert, _ bool) *Cert {
 		if err != nil {
 			return nil
 		}
-		var key crypto.Signer
-		if ec {
-			key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		} else {
-			key, err = rsa.GenerateKey(rand.Reader, 2048)
-		}
-		if err != nil {
-			return nil
-		}
-		tmpl.SerialNumber, _ = rand.Int(rand.Reader, big.NewInt(1<<62))
-		signer, parentCert := key, tmpl
-		if parent != nil {
-			signer, parentCert = parent.Key, parent.Cert
-		}
-		der, e := x509.CreateCertificate(rand.Reader, tmpl, parentCert, key.Public(), signer)
-		if e != nil {
-			err = e
-			return nil
-		}
-		c, e := x509.ParseCertificate(der)
-		if e != nil {
-			err = e
-			return nil
-		}
-		out := &Cert{Cert: c, Key: key}
-		if parent != nil {
-			out.Chain = append([]*x509.Certificate{c}, parent.Chain...)
-		}
-		return out
+		var c *Cert
+		c, err = issue(tmpl, parent, false)
+		return c
 	}
 	ca := func(cn string) *x509.Certificate {
 		return &x509.Certificate{Subject: pkix.Name{CommonName: cn, Organization: []string{"EUCORA Test"}},
@@ -131,7 +157,6 @@ func makePKI() (*PKI, error) {
 	p.Root = mk(ca("EUCORA Test Root"), nil, false)
 	p.Intermediate = mk(ca("EUCORA Test Code Signing CA"), p.Root, false)
 	p.Leaf = mk(leaf("EUCORA Test Signer", now.Add(-year), now.Add(year), x509.ExtKeyUsageCodeSigning), p.Intermediate, false)
-	p.ECLeaf = mk(leaf("EUCORA Test EC Signer", now.Add(-year), now.Add(year), x509.ExtKeyUsageCodeSigning), p.Intermediate, true)
 	p.ExpiredLeaf = mk(leaf("EUCORA Test Expired Signer", now.Add(-2*year), now.Add(-year), x509.ExtKeyUsageCodeSigning), p.Intermediate, false)
 	// OpenSSL's time-stamping purpose wants the timeStamping EKU critical
 	// and alone (RFC 3161 2.3).
