@@ -79,6 +79,9 @@ type ArtifactEvidence struct {
 	Size     int64         `json:"size"`
 	Signing  Signing       `json:"signing"`
 	Decision ScanDecision  `json:"policy_decision"`
+	// Provenance is the digest of the artifact's signed provenance
+	// envelope, for artifacts the factory took in.
+	Provenance digest.Digest `json:"provenance,omitempty"`
 }
 
 // RolloutPlan is the rings, schedule, targeting and exclusions of a rollout.
@@ -436,5 +439,5 @@ func (s *MemEvidenceStore) GetEvidence(d digest.Digest) ([]byte, error) {
 
 // ArtifactEvidenceFrom is the evidence record of a catalog artifact.
 func ArtifactEvidenceFrom(a Artifact) ArtifactEvidence {
-	return ArtifactEvidence{Name: a.Name, Platform: a.Platform, SHA256: a.SHA256, Size: a.Size, Signing: a.Signing, Decision: a.ScanDecision}
+	return ArtifactEvidence{Name: a.Name, Platform: a.Platform, SHA256: a.SHA256, Size: a.Size, Signing: a.Signing, Decision: a.ScanDecision, Provenance: a.Provenance}
 }
