@@ -184,8 +184,8 @@ func (c *container) loadFATLocations(head []byte) error {
 	}
 	// A FAT sector maps perSec sectors; the FAT of an intact file covers
 	// it, and no writer makes it more than twice what the file needs.
-	need := (c.nsect + c.perSec - 1) / c.perSec
-	if uint64(numFAT) > 2*uint64(need)+1 {
+	need := (uint64(c.nsect) + uint64(c.perSec) - 1) / uint64(c.perSec)
+	if uint64(numFAT) > 2*need+1 {
 		return defect("CFB header declares %d FAT sectors (mapping %d sectors) but the file has only %d sectors: truncated or corrupt",
 			numFAT, uint64(numFAT)*uint64(c.perSec), c.nsect)
 	}
@@ -556,7 +556,7 @@ func mscfbName(raw []uint16) string {
 // openMSCFB opens the validated file with mscfb and matches its entries
 // to ours.
 func (c *container) openMSCFB() error {
-	doc, err := mscfb.New(c.r)
+	doc, err := mscfb.New(newBlockCache(c.r))
 	if err != nil {
 		return defect("CFB container: %v", err)
 	}
@@ -689,4 +689,37 @@ func (s *streamReader) Read(p []byte) (int, error) {
 		return 0, defect("stream %s: no progress reading", s.name)
 	}
 	return n, nil
+}
+
+// blockCache serves small reads (mscfb's 4-byte FAT lookups, 64-byte mini
+// sectors) from one cached 4 KiB block, so following a chain costs one
+// read of the file per block instead of one per sector. Larger reads go
+// straight through. Not safe for concurrent use (neither is mscfb).
+type blockCache struct {
+	r   io.ReaderAt
+	off int64 // start of the cached block; -1: none
+	n   int
+	buf [4096]byte
+}
+
+func newBlockCache(r io.ReaderAt) *blockCache { return &blockCache{r: r, off: -1} }
+
+func (b *blockCache) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) > 512 || off < 0 {
+		return b.r.ReadAt(p, off)
+	}
+	end := off + int64(len(p))
+	if b.off < 0 || off < b.off || end > b.off+int64(b.n) {
+		start := off &^ (int64(len(b.buf)) - 1)
+		n, err := b.r.ReadAt(b.buf[:], start)
+		if err != nil && !errors.Is(err, io.EOF) {
+			b.off = -1
+			return b.r.ReadAt(p, off)
+		}
+		b.off, b.n = start, n
+		if end > b.off+int64(b.n) {
+			return b.r.ReadAt(p, off) // spans the block or runs past the end
+		}
+	}
+	return copy(p, b.buf[off-b.off:]), nil
 }

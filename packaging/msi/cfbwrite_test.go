@@ -25,6 +25,8 @@ type cfbFile struct {
 	b            []byte
 	ss           int
 	nFAT         int
+	nDIF         int    // DIFAT sectors (after the FAT sectors)
+	difStart     uint32 // first DIFAT sector
 	dirStart     uint32
 	nDir         int // directory sectors
 	miniFatStart uint32
@@ -117,12 +119,17 @@ func writeCFB(streams []cfbStream, ss int, clsid [16]byte) *cfbFile {
 	}
 	rest := f.nDir + f.nMiniFat + nMiniStream + big
 	per := ss / 4
-	for f.nFAT = 1; f.nFAT*per < rest+f.nFAT; f.nFAT++ {
+	difPer := per - 1
+	nDIF := func(nFAT int) int {
+		if nFAT <= 109 {
+			return 0
+		}
+		return (nFAT - 109 + difPer - 1) / difPer
 	}
-	if f.nFAT > 109 {
-		panic("test CFB writer: more than 109 FAT sectors")
+	for f.nFAT = 1; f.nFAT*per < rest+f.nFAT+nDIF(f.nFAT); f.nFAT++ {
 	}
-	total := f.nFAT + rest
+	f.nDIF = nDIF(f.nFAT)
+	total := f.nFAT + f.nDIF + rest
 	fat := make([]uint32, f.nFAT*per)
 	for i := range fat {
 		fat[i] = secFree
@@ -130,6 +137,11 @@ func writeCFB(streams []cfbStream, ss int, clsid [16]byte) *cfbFile {
 	next := uint32(0)
 	for i := 0; i < f.nFAT; i++ {
 		fat[next] = secFAT
+		next++
+	}
+	f.difStart = next
+	for i := 0; i < f.nDIF; i++ {
+		fat[next] = secDIFAT
 		next++
 	}
 	alloc := func(cnt int) uint32 {
@@ -177,13 +189,33 @@ func writeCFB(streams []cfbStream, ss int, clsid [16]byte) *cfbFile {
 	binary.LittleEndian.PutUint32(h[60:], mfs)
 	binary.LittleEndian.PutUint32(h[64:], uint32(f.nMiniFat))
 	binary.LittleEndian.PutUint32(h[68:], secEnd)
-	binary.LittleEndian.PutUint32(h[72:], 0)
+	if f.nDIF > 0 {
+		binary.LittleEndian.PutUint32(h[68:], f.difStart)
+	}
+	binary.LittleEndian.PutUint32(h[72:], uint32(f.nDIF))
 	for i := 0; i < 109; i++ {
 		v := uint32(secFree)
 		if i < f.nFAT {
 			v = uint32(i)
 		}
 		binary.LittleEndian.PutUint32(h[76+4*i:], v)
+	}
+	// DIFAT sectors: the locations of FAT sectors 109 on, the last entry
+	// linking to the next DIFAT sector.
+	for d := 0; d < f.nDIF; d++ {
+		o := f.sectorOff(f.difStart + uint32(d))
+		for j := 0; j < difPer; j++ {
+			v := uint32(secFree)
+			if k := 109 + d*difPer + j; k < f.nFAT {
+				v = uint32(k)
+			}
+			binary.LittleEndian.PutUint32(f.b[o+4*j:], v)
+		}
+		link := uint32(secEnd)
+		if d+1 < f.nDIF {
+			link = f.difStart + uint32(d) + 1
+		}
+		binary.LittleEndian.PutUint32(f.b[o+4*difPer:], link)
 	}
 	// FAT.
 	for i, v := range fat {

@@ -290,7 +290,10 @@ func (d *Database) Table(name string) (*Table, error) {
 	if len(cols) == 0 {
 		return nil, defect("table %q is listed in _Tables and has no columns in _Columns", name)
 	}
-	t := &Table{Name: name, Columns: cols, db: d, ref: d.ref}
+	t := &Table{Name: name, Columns: cols, db: d, ref: d.ref, idx: make(map[string]int, len(cols))}
+	for k, c := range cols {
+		t.idx[c.Name] = k
+	}
 	rowSize := 0
 	for _, col := range cols {
 		w, _ := col.width(d.ref)
@@ -415,6 +418,7 @@ type Table struct {
 
 	db     *Database
 	ref    int
+	idx    map[string]int // column name -> index
 	rows   int
 	data   []byte
 	offs   []int // start of each column's block
@@ -426,10 +430,8 @@ func (t *Table) Len() int { return t.rows }
 
 // Col is the index of column name, or -1.
 func (t *Table) Col(name string) int {
-	for k, c := range t.Columns {
-		if c.Name == name {
-			return k
-		}
+	if k, ok := t.idx[name]; ok {
+		return k
 	}
 	return -1
 }

@@ -3,6 +3,7 @@ package msi
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -535,4 +536,26 @@ func TestDecodeCodepage(t *testing.T) {
 			t.Errorf("cp %d %q: %q, want %q", c.cp, c.in, got, c.want)
 		}
 	}
+}
+
+// Every wixl fixture cut at any sector boundary (header, FAT, directory,
+// mini stream, streams) or inside a sector is a defect.
+func TestTruncatedFixtures(t *testing.T) {
+	files := buildFixtures(t)
+	n := 0
+	for _, fx := range fixtures {
+		b, err := os.ReadFile(files[fx.name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for cut := 0; cut < len(b); cut += 256 {
+			_, err := inspectBytes(b[:cut], zeroLimits)
+			var de *facts.DefectError
+			if !errors.As(err, &de) {
+				t.Fatalf("%s cut at %d of %d: %v", fx.name, cut, len(b), err)
+			}
+			n++
+		}
+	}
+	t.Logf("%d truncated files", n)
 }

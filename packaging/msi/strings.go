@@ -31,12 +31,13 @@ func parseStringPool(pool, data []byte) (*StringPool, error) {
 	if len(pool)%4 != 0 {
 		return nil, defect("_StringPool is %d bytes, not a whole number of 4-byte entries", len(pool))
 	}
-	sp := &StringPool{data: data}
-	if len(pool) >= 4 {
-		w := binary.LittleEndian.Uint32(pool)
-		sp.Codepage = w &^ flagLongRefs
-		sp.LongRefs = w&flagLongRefs != 0
+	if len(pool) < 4 {
+		return nil, defect("_StringPool is empty: it has no codepage entry")
 	}
+	sp := &StringPool{data: data}
+	w := binary.LittleEndian.Uint32(pool)
+	sp.Codepage = w &^ flagLongRefs
+	sp.LongRefs = w&flagLongRefs != 0
 	count := len(pool) / 4
 	sp.off = make([]uint32, 1, count+1)
 	sp.refs = make([]uint16, 1, count)
