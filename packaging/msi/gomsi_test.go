@@ -29,7 +29,7 @@ const (
 
 type goDB struct {
 	tables  []goTable
-	summary []byte    // nil: a default summary information stream
+	summary []byte // nil: a default summary information stream
 	extra   []cfbStream
 	refs    int // 2 or 3
 }

@@ -94,7 +94,9 @@ func hostileCases(t testing.TB) []hostile {
 		cases = append(cases, hostile{name: name, b: b, lim: lim, want: want})
 	}
 	hdr := func(off int, v uint32) []byte { return patched(base, func(f *cfbFile) { f.setHeader32(off, v) }) }
-	ent := func(i, field int, v uint32) []byte { return patched(base, func(f *cfbFile) { f.setEntry32(i, field, v) }) }
+	ent := func(i, field int, v uint32) []byte {
+		return patched(base, func(f *cfbFile) { f.setEntry32(i, field, v) })
+	}
 	fat := func(s, v uint32) []byte { return patched(base, func(f *cfbFile) { f.setFAT(s, v) }) }
 
 	// Not a compound file.
