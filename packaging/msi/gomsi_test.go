@@ -264,3 +264,59 @@ func TestGoMSIMatchesReader(t *testing.T) {
 		}
 	}
 }
+
+// Column type words as wixl writes them in _Columns.
+func TestColumnTypes(t *testing.T) {
+	for _, c := range []struct {
+		typ                          uint16 // as msiinfo export _Columns prints it
+		str, bin, integer, null, key bool
+		loc                          bool
+		size, width2, width3         int
+	}{
+		{11592, true, false, false, false, true, false, 72, 2, 3}, // s72 key
+		{3840, true, false, false, false, false, true, 0, 2, 3},   // l0
+		{7679, true, false, false, true, false, false, 255, 2, 3}, // S255
+		{8191, true, false, false, true, false, true, 255, 2, 3},  // L255
+		{1282, false, false, true, false, false, false, 2, 2, 2},  // i2
+		{260, false, false, true, false, false, false, 4, 4, 4},   // i4
+		{4356, false, false, true, true, false, false, 4, 4, 4},   // I4
+		{2304, false, true, false, false, false, false, 0, 2, 2},  // v0
+		{9474, false, false, true, false, true, false, 2, 2, 2},   // i2 key
+	} {
+		col := Column{Name: "c", Type: c.typ}
+		w2, _ := col.width(2)
+		w3, _ := col.width(3)
+		if col.String() != c.str || col.Binary() != c.bin || col.Int() != c.integer || col.Nullable() != c.null ||
+			col.Key() != c.key || col.Localizable() != c.loc || col.Size() != c.size || w2 != c.width2 || w3 != c.width3 {
+			t.Errorf("type %d (%#04x): string %v binary %v int %v nullable %v key %v localizable %v size %d widths %d/%d",
+				c.typ, c.typ, col.String(), col.Binary(), col.Int(), col.Nullable(), col.Key(), col.Localizable(), col.Size(), w2, w3)
+		}
+	}
+}
+
+// The pool keeps each string's reference count as written.
+func TestStringPoolRefs(t *testing.T) {
+	db := minimalDB()
+	d, err := Open(bytesReader(db.file(512).bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for id := uint32(1); int(id) < d.Pool().Len(); id++ {
+		switch d.Pool().String(id) {
+		case "Main": // Component key, Component_ of two Files, ServiceInstall and Registry, a CustomAction Target
+			if d.Pool().Refs(id) != 6 {
+				t.Errorf("Main refs %d, want 6", d.Pool().Refs(id))
+			}
+			found++
+		case "Property": // _Tables, _Columns (once per column: 2), a column name
+			if d.Pool().Refs(id) != 4 {
+				t.Errorf("Property refs %d, want 4", d.Pool().Refs(id))
+			}
+			found++
+		}
+	}
+	if found != 2 || d.Pool().Codepage != 1252 || d.Pool().LongRefs || d.Pool().Refs(0) != 0 || d.Pool().Bytes(9999) != nil {
+		t.Fatalf("pool: found %d, codepage %d", found, d.Pool().Codepage)
+	}
+}
