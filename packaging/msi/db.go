@@ -33,15 +33,15 @@ type Column struct {
 	Type   uint16 // the raw _Columns type word
 }
 
-// Binary reports a stream (object) column; its data lives in a stream
+// IsBinary reports a stream (object) column; its data lives in a stream
 // named after the table and the row's key.
-func (c Column) Binary() bool { return c.Type&^colNullable == colString|colValid }
+func (c Column) IsBinary() bool { return c.Type&^colNullable == colString|colValid }
 
-// String reports a string column (a reference into the string pool).
-func (c Column) String() bool { return c.Type&colString != 0 && !c.Binary() }
+// IsString reports a string column (a reference into the string pool).
+func (c Column) IsString() bool { return c.Type&colString != 0 && !c.IsBinary() }
 
-// Int reports an integer column (16 or 32 bits).
-func (c Column) Int() bool { return c.Type&colString == 0 }
+// IsInt reports an integer column (16 or 32 bits).
+func (c Column) IsInt() bool { return c.Type&colString == 0 }
 
 // Nullable, Key and Localizable report the column's flags.
 func (c Column) Nullable() bool    { return c.Type&colNullable != 0 }
@@ -55,9 +55,9 @@ func (c Column) Size() int { return int(c.Type & colSizeMask) }
 // width is the bytes one value takes on disk.
 func (c Column) width(strRef int) (int, error) {
 	switch {
-	case c.Binary():
+	case c.IsBinary():
 		return 2, nil
-	case c.String():
+	case c.IsString():
 		return strRef, nil
 	case c.Size() <= 2:
 		return 2, nil
@@ -318,7 +318,7 @@ func (d *Database) Table(name string) (*Table, error) {
 	t.data = data
 	// Every string reference must resolve.
 	for k, col := range cols {
-		if !col.String() {
+		if !col.IsString() {
 			continue
 		}
 		for i := 0; i < t.rows; i++ {
@@ -453,9 +453,9 @@ func (t *Table) Value(i, k int) any {
 	switch {
 	case v == 0:
 		return nil
-	case col.String():
+	case col.IsString():
 		return t.db.pool.String(v)
-	case col.Binary():
+	case col.IsBinary():
 		return t.streamName(i)
 	case t.widths[k] == 2:
 		return int64(int16(uint16(v) ^ 0x8000))
@@ -493,7 +493,7 @@ func (t *Table) Str(i int, name string) string {
 // null, a missing column or a non-integer column.
 func (t *Table) Int(i int, name string) (v int64, ok bool) {
 	k := t.Col(name)
-	if k < 0 || !t.Columns[k].Int() {
+	if k < 0 || !t.Columns[k].IsInt() {
 		return 0, false
 	}
 	v, ok = t.Value(i, k).(int64)

@@ -98,9 +98,9 @@ func (db goDB) streams() []cfbStream {
 				switch {
 				case v == nil:
 					data = append(data, make([]byte, cw)...)
-				case c.Binary():
+				case c.IsBinary():
 					data = putRef(data, 1, 2)
-				case c.String():
+				case c.IsString():
 					data = putRef(data, p.id(v.(string)), w)
 				default:
 					data = putInt(data, v, cw)
@@ -286,10 +286,10 @@ func TestColumnTypes(t *testing.T) {
 		col := Column{Name: "c", Type: c.typ}
 		w2, _ := col.width(2)
 		w3, _ := col.width(3)
-		if col.String() != c.str || col.Binary() != c.bin || col.Int() != c.integer || col.Nullable() != c.null ||
+		if col.IsString() != c.str || col.IsBinary() != c.bin || col.IsInt() != c.integer || col.Nullable() != c.null ||
 			col.Key() != c.key || col.Localizable() != c.loc || col.Size() != c.size || w2 != c.width2 || w3 != c.width3 {
 			t.Errorf("type %d (%#04x): string %v binary %v int %v nullable %v key %v localizable %v size %d widths %d/%d",
-				c.typ, c.typ, col.String(), col.Binary(), col.Int(), col.Nullable(), col.Key(), col.Localizable(), col.Size(), w2, w3)
+				c.typ, c.typ, col.IsString(), col.IsBinary(), col.IsInt(), col.Nullable(), col.Key(), col.Localizable(), col.Size(), w2, w3)
 		}
 	}
 }

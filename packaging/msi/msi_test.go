@@ -387,7 +387,7 @@ func widenRefs(t testing.TB, d *Database) func([]cfbStream) []cfbStream {
 				w, _ := c.width(2)
 				for r := 0; r < rows; r++ {
 					out = append(out, src[r*w:r*w+w]...)
-					if c.String() {
+					if c.IsString() {
 						out = append(out, 0)
 					}
 				}
