@@ -3,15 +3,45 @@ package packaging
 import (
 	"errors"
 	"io"
+	"slices"
 	"strings"
 
+	"github.com/eucora/eucora/packaging/authenticode"
 	"github.com/eucora/eucora/packaging/facts"
 	"github.com/eucora/eucora/packaging/intunewin"
+	"github.com/eucora/eucora/packaging/msi"
+	"github.com/eucora/eucora/packaging/msix"
+	"github.com/eucora/eucora/packaging/pe"
 )
 
 // readers is every reader in this build, by kind.
 var readers = map[facts.Kind]Reader{
+	facts.KindMSI:  inspectMSI,
+	facts.KindPE:   pe.Inspect,
+	facts.KindMSIX: msix.Inspect,
+	facts.KindAppx: func(r io.ReaderAt, size int64, o facts.Options) (*facts.Facts, error) {
+		return msix.InspectAs(facts.KindAppx, r, size, o)
+	},
 	facts.KindIntunewin: inspectIntunewin,
+}
+
+// inspectMSI reads the database's facts, then verifies its Authenticode
+// signature (packaging/msi only notes that one is present).
+func inspectMSI(r io.ReaderAt, size int64, o facts.Options) (*facts.Facts, error) {
+	f, err := msi.Inspect(r, size, o)
+	if err != nil {
+		return nil, err
+	}
+	if f.Signature != nil && f.Signature.State == facts.SigUnsigned {
+		return f, nil
+	}
+	sig, err := authenticode.VerifyMSI(r, size, o)
+	if err != nil {
+		return nil, err
+	}
+	f.Signature = sig
+	f.NotInspected = slices.DeleteFunc(f.NotInspected, func(s string) bool { return strings.Contains(strings.ToLower(s), "authenticode") })
+	return f, nil
 }
 
 // inspectIntunewin reads an .intunewin's Detection.xml and checks its
