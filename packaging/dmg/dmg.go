@@ -31,6 +31,7 @@ const (
 	NotInspectedTicket    = "notarization ticket's own Apple signature (a ticket is stapled; it was not verified)"
 	NotInspectedNoTicket  = "notarization (no stapled ticket; online check not made)"
 	NotInspectedEncrypted = "encrypted disk image (encrcdsa): its trailer, partitions and signature are inside the encryption and were not read"
+	NotInspectedChecksums = "UDIF data fork and master checksums (not verified; a code signature's hashes are)"
 )
 
 // KolySize is the size of the UDIF trailer at the end of the file.
@@ -135,7 +136,10 @@ func Inspect(r io.ReaderAt, size int64, o facts.Options) (*facts.Facts, error) {
 	f.Fields["sector count"] = strconv.FormatUint(k.SectorCount, 10)
 	f.Fields["data fork length"] = strconv.FormatUint(k.DataForkLength, 10)
 
-	notes := []string{NotInspectedContents}
+	notes := []string{NotInspectedContents, NotInspectedChecksums}
+	if k.SegmentCount > 1 {
+		notes = append(notes, fmt.Sprintf("segment %d of a %d-segment image: the other segments were not read", k.SegmentNumber, k.SegmentCount))
+	}
 	if k.XMLLength == 0 {
 		if k.RsrcForkLength > 0 {
 			notes = append(notes, "partition table in the resource fork (no XML plist) not read")
