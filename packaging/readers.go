@@ -7,11 +7,13 @@ import (
 	"strings"
 
 	"github.com/eucora/eucora/packaging/authenticode"
+	"github.com/eucora/eucora/packaging/dmg"
 	"github.com/eucora/eucora/packaging/facts"
 	"github.com/eucora/eucora/packaging/intunewin"
 	"github.com/eucora/eucora/packaging/msi"
 	"github.com/eucora/eucora/packaging/msix"
 	"github.com/eucora/eucora/packaging/pe"
+	"github.com/eucora/eucora/packaging/xar"
 )
 
 // readers is every reader in this build, by kind.
@@ -23,6 +25,8 @@ var readers = map[facts.Kind]Reader{
 		return msix.InspectAs(facts.KindAppx, r, size, o)
 	},
 	facts.KindIntunewin: inspectIntunewin,
+	facts.KindPkg:       xar.InspectPkg,
+	facts.KindDMG:       dmg.Inspect,
 }
 
 // inspectMSI reads the database's facts, then verifies its Authenticode
