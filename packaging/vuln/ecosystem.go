@@ -7,11 +7,31 @@ import (
 	"github.com/eucora/eucora/packaging/vuln/version"
 )
 
-// splitEcosystem splits "Debian:12" into "Debian" and "12".
+// splitEcosystem splits "Debian:12" into "Debian" and "12"; the base is
+// spelled as the schema spells it whatever its case ("pypi" -> "PyPI").
 func splitEcosystem(eco string) (base, suffix string) {
 	base, suffix, _ = strings.Cut(eco, ":")
+	if c, ok := canonicalEcosystems[strings.ToLower(base)]; ok {
+		base = c
+	}
 	return base, suffix
 }
+
+// Ecosystems are the ecosystem names of osv-schema 1.9.0 (ecosystems.json).
+var Ecosystems = []string{"AlmaLinux", "Alpaquita", "Alpine", "Android", "Azure Linux", "BellSoft Hardened Containers",
+	"Bioconductor", "Bitnami", "Chainguard", "CleanStart", "ConanCenter", "CRAN", "crates.io", "Debian",
+	"Docker Hardened Images", "Echo", "FreeBSD", "GHC", "GIT", "GitHub Actions", "Go", "Hackage", "Hex", "Homebrew",
+	"Julia", "Kubernetes", "Linux", "Mageia", "Maven", "MinimOS", "npm", "NuGet", "opam", "openEuler", "openSUSE",
+	"OSS-Fuzz", "Packagist", "Photon OS", "Pub", "PyPI", "Red Hat", "Rocky Linux", "Root", "RubyGems", "SUSE",
+	"SwiftURL", "TuxCare", "Ubuntu", "vcpkg", "VSCode", "Wolfi", "WordPress"}
+
+var canonicalEcosystems = func() map[string]string {
+	m := map[string]string{}
+	for _, e := range Ecosystems {
+		m[strings.ToLower(e)] = e
+	}
+	return m
+}()
 
 // suffixMatch reports whether a component of ecosystem suffix cs may be
 // affected by a record entry of suffix rs (same base ecosystem). An empty

@@ -258,6 +258,9 @@ func (p *feedParser) add(b []byte, where string) error {
 	}
 	rec, err := ParseRecord(b, where)
 	if err != nil {
+		if isEnvelope(b) {
+			return facts.Defectf(KindFeed, "%s: a DSSE envelope, not an OSV record: give it as the feed's signature", where)
+		}
 		return err
 	}
 	sum, err := canonicalSum(b)
@@ -397,9 +400,6 @@ func (p *feedParser) json(r io.Reader, where string, top bool) error {
 			return &RecordError{File: where, Reason: "the array does not end: " + jsonReason(err)}
 		}
 	default:
-		if isSignedEnvelope(br) {
-			return facts.Defectf(KindFeed, "%s: a DSSE envelope, not a feed: give it as the feed's signature", where)
-		}
 		return facts.Defectf(KindFeed, "%s: neither a JSON record or array nor a zip (starts with %q)", where, first)
 	}
 	bud.limit = bud.n + 1<<20
@@ -409,9 +409,14 @@ func (p *feedParser) json(r io.Reader, where string, top bool) error {
 	return nil
 }
 
-func isSignedEnvelope(br *bufio.Reader) bool {
-	b, _ := br.Peek(4096)
-	return bytes.Contains(b, []byte(`"payloadType"`))
+// isEnvelope reports whether b is a DSSE envelope rather than a record.
+func isEnvelope(b []byte) bool {
+	var e struct {
+		PayloadType *string         `json:"payloadType"`
+		Signatures  json.RawMessage `json:"signatures"`
+		ID          *string         `json:"id"`
+	}
+	return json.Unmarshal(b, &e) == nil && e.PayloadType != nil && e.Signatures != nil && e.ID == nil
 }
 
 func (p *feedParser) count(n int64, where string) error {

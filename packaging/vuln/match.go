@@ -51,11 +51,14 @@ type IndexStats struct {
 // Index is a feed indexed for matching. It is safe for concurrent use.
 type Index struct {
 	feedVersion string
-	byName      map[string][]*entry // base ecosystem NUL normalised name
+	byName      map[nameKey][]*entry
 	wildcard    map[string][]*entry // base ecosystem -> entries for package "*"
 	byPURL      map[string][]*entry // purl key
 	stats       IndexStats
 }
+
+// nameKey is a base ecosystem and a normalised package name.
+type nameKey struct{ eco, name string }
 
 type entry struct {
 	rec    *Record
@@ -93,7 +96,14 @@ type pevent struct {
 // (events parsed in their order and sorted) the first time a component
 // needs them.
 func NewIndex(feed *Feed) *Index {
-	idx := &Index{feedVersion: feed.Version, byName: make(map[string][]*entry, len(feed.Records)), wildcard: map[string][]*entry{}, byPURL: map[string][]*entry{}}
+	idx := &Index{feedVersion: feed.Version, byName: make(map[nameKey][]*entry, len(feed.Records)), wildcard: map[string][]*entry{}, byPURL: map[string][]*entry{}}
+	n := 0
+	for _, rec := range feed.Records {
+		if rec.Withdrawn == nil {
+			n += len(rec.Affected)
+		}
+	}
+	entries := make([]entry, 0, n) // one allocation for all of them
 	for _, rec := range feed.Records {
 		idx.stats.Records++
 		if rec.Withdrawn != nil {
@@ -113,11 +123,12 @@ func NewIndex(feed *Feed) *Index {
 				}
 			}
 			base, suffix := splitEcosystem(a.Package.Ecosystem)
-			e := &entry{rec: rec, aff: a, pkg: *a.Package, base: base, suffix: suffix}
+			entries = append(entries, entry{rec: rec, aff: a, pkg: *a.Package, base: base, suffix: suffix})
+			e := &entries[len(entries)-1]
 			if a.Package.Name == "*" {
 				idx.wildcard[base] = append(idx.wildcard[base], e)
 			} else {
-				k := base + "\x00" + NormalizeName(base, a.Package.Name)
+				k := nameKey{base, NormalizeName(base, a.Package.Name)}
 				idx.byName[k] = append(idx.byName[k], e)
 			}
 			if a.Package.PURL != "" {
@@ -322,7 +333,7 @@ func (idx *Index) Scan(components []facts.Component) *Scan {
 		}
 		s.Checked++
 		var um *UnmatchedEcosystem
-		if q.eco != "" && orderFor(q.base) == nil {
+		if q.base != "" && orderFor(q.base) == nil {
 			if um = unmatched[q.base]; um == nil {
 				um = &UnmatchedEcosystem{Ecosystem: q.base}
 				unmatched[q.base] = um
@@ -368,7 +379,7 @@ func resolve(c facts.Component) query {
 		if eco, n := p.ecosystem(); eco != "" {
 			if q.eco == "" {
 				q.eco, name = eco, n
-			} else if b, _ := splitEcosystem(eco); b == strings.SplitN(q.eco, ":", 2)[0] {
+			} else if b, _ := splitEcosystem(eco); b == base(q.eco) {
 				// the purl may say the release the ecosystem does not
 				if !strings.Contains(q.eco, ":") {
 					q.eco = eco
@@ -396,6 +407,11 @@ func resolve(c facts.Component) query {
 	return q
 }
 
+func base(eco string) string {
+	b, _ := splitEcosystem(eco)
+	return b
+}
+
 func (idx *Index) match(c facts.Component, q query, s *Scan) []Finding {
 	var cands []*entry
 	add := func(es []*entry) {
@@ -406,7 +422,7 @@ func (idx *Index) match(c facts.Component, q query, s *Scan) []Finding {
 		}
 	}
 	for _, n := range q.names {
-		add(idx.byName[q.base+"\x00"+n])
+		add(idx.byName[nameKey{q.base, n}])
 	}
 	if q.base != "" {
 		add(idx.wildcard[q.base])

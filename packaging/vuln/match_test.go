@@ -148,6 +148,9 @@ func TestMatchFixtures(t *testing.T) {
 		{C{Name: "limited-only", Version: "2.9.9", Ecosystem: "npm"}, []string{"x_EUCORA-2099-1 fixed= HIGH"}},
 		{C{Name: "limited-only", Version: "3.0.0", Ecosystem: "npm"}, nil},
 		{C{Name: "limited-only", Version: "0.9.0", Ecosystem: "npm"}, nil},
+		// ecosystem names in another case are the schema's
+		{C{Name: "Products.PluggableAuthService", Version: "2.6.0", Ecosystem: "pypi"}, []string{"GHSA-p44j-xrqg-4xrr fixed=2.6.1 UNKNOWN"}},
+		{C{Name: "openssl", Version: "3.0.11-1~deb12u2", Ecosystem: "debian:12"}, []string{"DSA-5599-1 fixed=3.0.13-1~deb12u1 UNKNOWN"}},
 		// a version the order cannot read, a missing version: undecided
 		{C{Name: "golang.org/x/net", Version: "banana", Ecosystem: "Go"}, []string{"GO-2022-0969 fixed= UNKNOWN undecided"}},
 		{C{Name: "org.apache.logging.log4j:log4j-core", Ecosystem: "Maven"}, []string{"GHSA-jfh8-c2jp-5v3q fixed= CRITICAL undecided"}},

@@ -83,6 +83,9 @@ func TestSchemaEnums(t *testing.T) {
 			} `json:"affected"`
 		} `json:"properties"`
 		Defs struct {
+			EcosystemName struct {
+				Enum []string `json:"enum"`
+			} `json:"ecosystemName"`
 			Severity struct {
 				Items struct {
 					Properties struct {
@@ -105,6 +108,13 @@ func TestSchemaEnums(t *testing.T) {
 	slices.Sort(rt.Properties.Type.Enum)
 	if !slices.Equal(rt.Properties.Type.Enum, []string{RangeEcosystem, RangeGit, RangeSemver}) || !slices.Equal(rt.Required, []string{"type", "events"}) {
 		t.Errorf("ranges: %+v", rt)
+	}
+	enum := append(s.Defs.EcosystemName.Enum, "GIT") // GIT is in ecosystemWithSuffix's pattern
+	slices.Sort(enum)
+	mine := slices.Clone(Ecosystems)
+	slices.Sort(mine)
+	if !slices.Equal(enum, mine) {
+		t.Errorf("ecosystems:\n schema %v\n here   %v", enum, mine)
 	}
 	st := s.Defs.Severity.Items
 	if !slices.Equal(st.Properties.Type.Enum, []string{ScoreCVSSv2, ScoreCVSSv3, ScoreCVSSv4, ScoreUbuntu}) || !slices.Equal(st.Required, []string{"type", "score"}) {

@@ -1,6 +1,7 @@
 package version
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -67,12 +68,15 @@ func (mavenOrder) Parse(s string) (Version, error) {
 
 // consistent reports why a parsed version is outside the versions on which
 // ComparableVersion is a total order, or "". Maven compares a qualifier
-// with a sub-list at the same place as "qualifier < sub-list" but each of
+// with a sub-list at the same place as "qualifier < sub-list", but each of
 // them with a missing item by its own content, so "1-xx" < "1-0a0" < "1" <
-// "1-xx". That needs a list (the root included) whose first item is a
-// sub-list (a leading zero dropped by normalisation, as in "0-1" or
-// "1-0a0") or a version that starts with a qualifier ("xx1"); real Maven
-// versions have neither.
+// "1-xx" and "2" < "2.a." < "2a0" < "2". A qualifier meets a sub-list at
+// the same place only when a list (the root included) starts with a
+// sub-list (a leading zero dropped by normalisation: "0-1", "1-0a0") or
+// holds a qualifier after its first item (one that a '.' or '-' ends, not
+// a digit or the end: "1.0.alpha.1", "2.a."), or when a version starts
+// with a qualifier ("xx1"). Real Maven versions write "1.0-alpha-1",
+// "1.0.0.Beta1", "1.0.RELEASE" instead; the others are refused.
 func (it *mvnItem) consistent(root bool) string {
 	if len(it.items) == 0 {
 		return ""
@@ -83,8 +87,11 @@ func (it *mvnItem) consistent(root bool) string {
 	case root && first.kind == mvnKindString:
 		return "starts with a qualifier, not a number"
 	}
-	for _, x := range it.items {
-		if x.kind == mvnKindList {
+	for i, x := range it.items {
+		switch {
+		case x.kind == mvnKindString && i > 0:
+			return fmt.Sprintf("qualifier %q is followed by a separator (write it as -%s or before a number)", x.str, x.str)
+		case x.kind == mvnKindList:
 			if err := x.consistent(false); err != "" {
 				return err
 			}

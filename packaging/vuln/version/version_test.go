@@ -277,7 +277,7 @@ func TestMaven(t *testing.T) {
 			t.Errorf("canonical(%q) = %q, want %q", in, got, want)
 		}
 	}
-	invalid(t, Maven, "", "  ", strings.Repeat("1", MaxLen+1), "xx1", "\xee\xee000", "1-0a0", "0-SNAPSHOT")
+	invalid(t, Maven, "", "  ", strings.Repeat("1", MaxLen+1), "xx1", "\xee\xee000", "1-0a0", "0-SNAPSHOT", "2.a.", "1.0.alpha.1")
 }
 
 // TestAlpine: examples from apk-tools' test/version.data (valid versions
