@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
@@ -84,8 +85,8 @@ func TestParseFeedFormats(t *testing.T) {
 	if fz.Format != "zip" || fz.Count != len(recs) || fz.SkippedCount != 1 || fz.Skipped[0] != "README.txt" {
 		t.Fatalf("zip feed: format %s, %d records (want %d), skipped %v", fz.Format, fz.Count, len(recs), fz.Skipped)
 	}
-	if fz.Withdrawn != 1 || fz.Newest.Format("2006-01-02") != "2024-09-18" && fz.Newest.Format("2006-01-02") != "2024-09-03" {
-		t.Logf("newest %v", fz.Newest)
+	if fz.Withdrawn != 1 || fz.Newest.Format(time.RFC3339) != "2024-09-03T05:32:41Z" || !strings.HasSuffix(fz.Version, "@2024-09-03T05:32:41Z") {
+		t.Errorf("withdrawn %d, newest %v, version %s", fz.Withdrawn, fz.Newest, fz.Version)
 	}
 	var arr [][]byte
 	for i := len(entries) - 1; i >= 0; i-- { // another order

@@ -370,7 +370,7 @@ func resolve(c facts.Component) query {
 	if c.PURL != "" {
 		p, hasPURL = ParsePURL(c.PURL)
 	}
-	name := c.Name
+	name, purlName := c.Name, ""
 	if hasPURL {
 		q.purlKeys = append(q.purlKeys, p.key())
 		if q.version == "" {
@@ -380,10 +380,12 @@ func resolve(c facts.Component) query {
 			if q.eco == "" {
 				q.eco, name = eco, n
 			} else if b, _ := splitEcosystem(eco); b == base(q.eco) {
-				// the purl may say the release the ecosystem does not
+				// the purl may say the release the ecosystem does not,
+				// and the full name (a Maven group, an npm scope)
 				if !strings.Contains(q.eco, ":") {
 					q.eco = eco
 				}
+				purlName = n
 			}
 		}
 		if up := p.upstream(); up != "" {
@@ -396,8 +398,10 @@ func resolve(c facts.Component) query {
 		return q
 	}
 	q.base, q.suffix = splitEcosystem(q.eco)
-	if name != "" {
-		q.names = append(q.names, NormalizeName(q.base, name))
+	for _, n := range []string{name, purlName} {
+		if n != "" && !slices.Contains(q.names, NormalizeName(q.base, n)) {
+			q.names = append(q.names, NormalizeName(q.base, n))
+		}
 	}
 	if hasPURL {
 		if up := p.upstream(); up != "" {

@@ -77,6 +77,7 @@ func TestMatchFixtures(t *testing.T) {
 		{C{Name: "org.apache.logging.log4j:log4j-core", Version: "2.14.1", Ecosystem: "Maven"}, []string{"GHSA-jfh8-c2jp-5v3q fixed=2.15.0 CRITICAL"}},
 		{C{Name: "log4j-core", PURL: "pkg:maven/org.apache.logging.log4j/log4j-core@2.0-beta9"}, []string{"GHSA-jfh8-c2jp-5v3q fixed=2.3.1 CRITICAL"}},
 		{C{Name: "org.apache.logging.log4j:log4j-core", Version: "2.0-beta8", Ecosystem: "Maven"}, nil},
+		{C{Name: "log4j-core", Version: "2.14.1", Ecosystem: "Maven", PURL: "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"}, []string{"GHSA-jfh8-c2jp-5v3q fixed=2.15.0 CRITICAL"}},
 		{C{Name: "org.apache.logging.log4j:log4j-core", Version: "2.3", Ecosystem: "Maven"}, []string{"GHSA-jfh8-c2jp-5v3q fixed=2.3.1 CRITICAL"}},
 		{C{Name: "org.apache.logging.log4j:log4j-core", Version: "2.12.2", Ecosystem: "Maven"}, nil},
 		{C{Name: "org.apache.logging.log4j:log4j-core", Version: "2.15.0", Ecosystem: "Maven"}, nil},
