@@ -216,6 +216,9 @@ func streamTar(r io.ReaderAt, m member, suffix string, v *verifier, b *budget, w
 	if err := walk(tar.NewReader(mt)); err != nil {
 		return err
 	}
+	if !mt.atTarEnd() {
+		return facts.Defectf(facts.KindDeb, "%s: truncated: the tar stops after %d bytes without its end-of-archive blocks", m.name, mt.n)
+	}
 	if _, err := io.Copy(io.Discard, mt); err != nil {
 		return decodeError(m.name, err)
 	}

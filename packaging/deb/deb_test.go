@@ -149,10 +149,26 @@ func crossCheck(t *testing.T, deb string, f *facts.Facts) {
 	if len(names) != len(f.Fields) {
 		t.Errorf("dpkg-deb -f lists fields %q, facts have %d: %v", names, len(f.Fields), f.Fields)
 	}
+	// dpkg-deb -f DEB FIELD... prints "Field: value" with continuation
+	// lines as they are; one FIELD alone prints the value.
+	values := map[string]string{}
+	last := ""
+	for _, line := range strings.Split(strings.TrimSuffix(run(t, "dpkg-deb", append([]string{"-f", deb}, names...)...), "\n"), "\n") {
+		if line != "" && line[0] == ' ' {
+			values[last] += "\n" + line
+			continue
+		}
+		k, v, _ := strings.Cut(line, ": ")
+		values[k], last = v, k
+	}
+	if len(names) > 0 {
+		if one := strings.TrimSuffix(run(t, "dpkg-deb", "-f", deb, "Description"), "\n"); one != values["Description"] {
+			t.Errorf("dpkg-deb -f Description %q, in the list %q", one, values["Description"])
+		}
+	}
 	for _, k := range names {
-		want := strings.TrimSuffix(run(t, "dpkg-deb", "-f", deb, k), "\n")
-		if f.Fields[k] != want {
-			t.Errorf("field %s = %q, dpkg-deb -f says %q", k, f.Fields[k], want)
+		if f.Fields[k] != values[k] {
+			t.Errorf("field %s = %q, dpkg-deb -f says %q", k, f.Fields[k], values[k])
 		}
 	}
 	var files []string

@@ -63,11 +63,19 @@ type meter struct {
 	name       string
 	compressed int64 // the member's compressed size; 0: stored, no ratio check
 	n          int64
+	tail       []byte // the last tarEnd bytes read
 }
+
+// tarEnd is the size of the end-of-archive marker: two zero blocks.
+const tarEnd = 1024
 
 func (m *meter) Read(p []byte) (int, error) {
 	n, err := m.r.Read(p)
 	m.n += int64(n)
+	m.tail = append(m.tail, p[max(0, n-tarEnd):n]...)
+	if len(m.tail) > tarEnd {
+		m.tail = m.tail[:copy(m.tail, m.tail[len(m.tail)-tarEnd:])]
+	}
 	m.b.left -= int64(n)
 	if m.b.left < 0 {
 		return n, facts.Defectf(facts.KindDeb, "%s: decompresses past MaxUncompressed (%d bytes in total): a compression bomb?", m.name, m.b.max)
@@ -79,6 +87,22 @@ func (m *meter) Read(p []byte) (int, error) {
 		return n, decodeError(m.name, err)
 	}
 	return n, err
+}
+
+// atTarEnd reports whether what was read so far ends with a tar's
+// end-of-archive marker on a block boundary. archive/tar takes a stream
+// that stops at a header boundary, or inside a member's padding, for a
+// complete archive; dpkg-deb always writes the marker.
+func (m *meter) atTarEnd() bool {
+	if m.n%512 != 0 || len(m.tail) < tarEnd {
+		return false
+	}
+	for _, c := range m.tail {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeError turns a decompressor's or tar's error into a defect naming

@@ -82,7 +82,7 @@ func minimalFiles() []pkgFile {
 }
 
 // writeTree writes files under a new directory and returns it.
-func writeTree(t *testing.T, files []pkgFile) string {
+func writeTree(t testing.TB, files []pkgFile) string {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "root")
 	for _, f := range files {
@@ -115,7 +115,7 @@ func writeTree(t *testing.T, files []pkgFile) string {
 
 // buildDeb builds a .deb with the real dpkg-deb, compressed with comp
 // (gzip, xz, zstd, none), and returns its path.
-func buildDeb(t *testing.T, files []pkgFile, comp string, extra ...string) string {
+func buildDeb(t testing.TB, files []pkgFile, comp string, extra ...string) string {
 	t.Helper()
 	testtool.Need(t, "apt-get install dpkg", "dpkg-deb")
 	root := writeTree(t, files)
@@ -152,7 +152,7 @@ func inspectFile(t *testing.T, path string, o facts.Options) (*facts.Facts, erro
 	return Inspect(bytes.NewReader(b), int64(len(b)), o)
 }
 
-func mustRead(t *testing.T, path string) []byte {
+func mustRead(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -184,7 +184,7 @@ func arBuild(entries ...arEntry) []byte {
 
 // arMembers splits an ar archive into its members (for tests that
 // rebuild a real .deb with one member changed).
-func arMembers(t *testing.T, deb []byte) []arEntry {
+func arMembers(t testing.TB, deb []byte) []arEntry {
 	t.Helper()
 	ms, err := readAr(bytes.NewReader(deb), int64(len(deb)))
 	if err != nil {

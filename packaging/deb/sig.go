@@ -93,6 +93,12 @@ func newVerifier(sigs []*sigMember, keyring openpgp.EntityList, now time.Time) *
 		pr, pw := io.Pipe()
 		s.pw, s.done = pw, make(chan sigResult, 1)
 		go func(s *sigMember, pr *io.PipeReader) {
+			defer func() { // go-crypto parses what the file holds: a panic there is an invalid signature
+				if r := recover(); r != nil {
+					pr.CloseWithError(errStreamAborted)
+					s.done <- sigResult{err: fmt.Errorf("malformed signature: %v", r)}
+				}
+			}()
 			var sigr io.Reader = bytes.NewReader(s.data)
 			if bytes.HasPrefix(bytes.TrimSpace(s.data), []byte("-----BEGIN PGP")) {
 				blk, err := armor.Decode(bytes.NewReader(s.data))
@@ -208,6 +214,8 @@ func (v *verifier) judge(s *sigMember, e *openpgp.Entity, err error) {
 	switch {
 	case err == nil:
 		s.state, s.detail = facts.SigTrusted, "good signature by "+s.signer
+	case errors.Is(err, pgperrors.ErrUnknownIssuer) && s.issuer == "":
+		s.state, s.detail = facts.SigInvalid, "no OpenPGP signature naming its key"
 	case errors.Is(err, pgperrors.ErrUnknownIssuer):
 		s.state, s.detail = facts.SigUntrusted, "signing key "+s.issuer+" is not in the keyring"
 	case e != nil && (errors.Is(err, pgperrors.ErrKeyExpired) || errors.Is(err, pgperrors.ErrSignatureExpired)):
@@ -220,6 +228,11 @@ func (v *verifier) judge(s *sigMember, e *openpgp.Entity, err error) {
 // checkManifest verifies a dpkg-sig clearsigned manifest and the member
 // digests it lists.
 func (v *verifier) checkManifest(s *sigMember) {
+	defer func() { // go-crypto parses what the file holds
+		if r := recover(); r != nil {
+			s.state, s.signer, s.detail = facts.SigInvalid, s.issuer, fmt.Sprintf("malformed signature: %v", r)
+		}
+	}()
 	blk, _ := clearsign.Decode(s.data)
 	if blk == nil {
 		s.state, s.signer, s.detail = facts.SigInvalid, s.issuer, "not a clearsigned message"
@@ -297,7 +310,12 @@ func entityName(e *openpgp.Entity) string {
 // issuer returns the key a signature (armored or binary, detached or
 // clearsigned) names: its issuer fingerprint, else its key ID, in upper
 // case hex; "" when it names none.
-func issuer(sig []byte) string {
+func issuer(sig []byte) (id string) {
+	defer func() {
+		if recover() != nil {
+			id = ""
+		}
+	}()
 	var r io.Reader = bytes.NewReader(sig)
 	if blk, _ := clearsign.Decode(sig); blk != nil {
 		r = blk.ArmoredSignature.Body
