@@ -6,8 +6,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
-	"hash/crc32"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"os/exec"
@@ -190,7 +190,9 @@ func TestHostileLayout(t *testing.T) {
 		{"version huge", []arEntry{{"debian-binary", bytes.Repeat([]byte("2"), 5000)}, ct, dt}, `"debian-binary" is 5000 bytes, limit 4096`},
 		{"signature over MaxMetadata", []arEntry{db, ct, dt, {"_gpgorigin", make([]byte, 2000)}}, `"_gpgorigin" is 2000 bytes, limit 1024`},
 	} {
-		t.Run(c.name, func(t *testing.T) { tryHostile(t, arBuild(c.ms...), facts.Options{Limits: facts.Limits{MaxMetadata: 1024}}, c.want) })
+		t.Run(c.name, func(t *testing.T) {
+			tryHostile(t, arBuild(c.ms...), facts.Options{Limits: facts.Limits{MaxMetadata: 1024}}, c.want)
+		})
 	}
 	// a newer minor version with more lines is read
 	ok := arBuild(arEntry{"debian-binary", []byte("2.1\nmore\n")}, ct, dt)
