@@ -29,6 +29,9 @@ func InspectAPK(r io.ReaderAt, size int64, o facts.Options) (*facts.Facts, error
 	if err != nil {
 		return nil, err
 	}
+	if err := uniqueNames(zr, facts.KindAPK); err != nil {
+		return nil, err
+	}
 	mf := facts.FindZipEntry(zr, "AndroidManifest.xml")
 	if mf == nil || mf.Name != "AndroidManifest.xml" {
 		what := ""

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,10 +59,10 @@ func zipBuild(t testing.TB, entries ...zipEntry) []byte {
 // testCert is a self-signed certificate and its key, also written as PEM
 // files (and the key as PKCS#8 DER) for openssl and apksigner.
 type testCert struct {
-	cert              *x509.Certificate
-	certPEM, keyPEM   string
-	certDER, keyPK8   string // files
-	notAfter          time.Time
+	cert            *x509.Certificate
+	certPEM, keyPEM string
+	certDER, keyPK8 string // files
+	notAfter        time.Time
 }
 
 func newTestCert(t testing.TB, cn, org string, rsaKey bool) *testCert {
@@ -343,6 +345,10 @@ func encodeXMLPlist(v any) []byte {
 			}
 		case time.Time:
 			b.WriteString(ind + "<date>" + x.UTC().Format(time.RFC3339) + "</date>\n")
+		case []byte:
+			b.WriteString(ind + "<data>" + base64.StdEncoding.EncodeToString(x) + "</data>\n")
+		case float64:
+			b.WriteString(ind + "<real>" + strconv.FormatFloat(x, 'g', -1, 64) + "</real>\n")
 		case []any:
 			b.WriteString(ind + "<array>\n")
 			for _, e := range x {

@@ -31,6 +31,9 @@ func InspectIPA(r io.ReaderAt, size int64, o facts.Options) (*facts.Facts, error
 	if err != nil {
 		return nil, err
 	}
+	if err := uniqueNames(zr, facts.KindIPA); err != nil {
+		return nil, err
+	}
 	var infoFile *zip.File
 	var app string
 	for _, f := range zr.File {
@@ -216,6 +219,19 @@ func cpuName(t uint32) string {
 		return "x86"
 	}
 	return fmt.Sprintf("cpu type 0x%x", t)
+}
+
+// uniqueNames refuses a zip that holds a name twice: a reader and an
+// installer could each take a different one (Android refuses such APKs).
+func uniqueNames(zr *zip.Reader, kind facts.Kind) error {
+	seen := make(map[string]bool, len(zr.File))
+	for _, f := range zr.File {
+		if seen[f.Name] {
+			return facts.Defectf(kind, "zip holds entry %q twice (which one an installer takes is not certain)", f.Name)
+		}
+		seen[f.Name] = true
+	}
+	return nil
 }
 
 // zipSummary counts the files of a zip package and samples their names.

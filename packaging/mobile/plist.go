@@ -59,7 +59,28 @@ func parseXMLPlist(b []byte, maxNodes int) (any, error) {
 			if end {
 				return nil, errors.New("XML plist: empty <plist>")
 			}
-			return v, nil
+			if tok, err := p.next(); err != nil {
+				return nil, err
+			} else if _, ok := tok.(xml.EndElement); !ok {
+				return nil, errors.New("XML plist: more than one value in <plist>")
+			}
+			for { // nothing but white space, comments and instructions may follow
+				tok, err := d.Token()
+				if err == io.EOF {
+					return v, nil
+				}
+				if err != nil {
+					return nil, fmt.Errorf("XML plist: %v", err)
+				}
+				switch t := tok.(type) {
+				case xml.StartElement:
+					return nil, fmt.Errorf("XML plist: <%s> after </plist>", t.Name.Local)
+				case xml.CharData:
+					if len(bytes.TrimSpace(t)) != 0 {
+						return nil, errors.New("XML plist: text after </plist>")
+					}
+				}
+			}
 		}
 	}
 }
