@@ -47,7 +47,7 @@ func readControlTar(tr *tar.Reader, name string, lim facts.Limits) (*control, er
 		if err != nil {
 			return nil, facts.Defectf(facts.KindDeb, "%s: %v", name, err)
 		}
-		if h.Typeflag == tar.TypeDir {
+		if h.Typeflag == tar.TypeDir || h.Typeflag == tar.TypeXGlobalHeader {
 			continue
 		}
 		if h.Size > lim.MaxMetadata {

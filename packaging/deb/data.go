@@ -90,7 +90,7 @@ func walkData(tr *tar.Reader, name string, lim facts.Limits) (*dataSummary, erro
 		if err != nil {
 			return nil, facts.Defectf(facts.KindDeb, "%s: %v", name, err)
 		}
-		if h.Typeflag == tar.TypeDir || p == "" {
+		if h.Typeflag == tar.TypeDir || h.Typeflag == tar.TypeXGlobalHeader || p == "" {
 			continue
 		}
 		d.count++

@@ -59,7 +59,7 @@ func InspectWithKeyring(r io.ReaderAt, size int64, o facts.Options, keyring open
 	}
 	var sigs []*sigMember
 	for _, m := range l.sigs {
-		b, err := readMemberBytes(r, m, lim.MaxMetadata)
+		b, err := readMemberBytes(r, m, min(lim.MaxMetadata, maxSignatureSize))
 		if err != nil {
 			return nil, err
 		}

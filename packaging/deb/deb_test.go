@@ -1,6 +1,7 @@
 package deb
 
 import (
+	"archive/tar"
 	"bytes"
 	"os/exec"
 	"path/filepath"
@@ -358,5 +359,28 @@ func TestPURL(t *testing.T) {
 		if got := PURL(c[0], c[1], c[2]); got != c[3] {
 			t.Errorf("PURL%q = %q, want %q", c[:3], got, c[3])
 		}
+	}
+}
+
+// A pax global header (as git archive writes) is not a file; dpkg-deb
+// does not list it either.
+func TestInspectPaxGlobalHeader(t *testing.T) {
+	testtool.Need(t, "apt-get install dpkg", "dpkg-deb")
+	var data bytes.Buffer
+	tw := tar.NewWriter(&data)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: "pax_global_header", PAXRecords: map[string]string{"comment": "abc"}, Format: tar.FormatPAX})
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "./usr/", Mode: 0o755})
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "./usr/x", Mode: 0o644, Size: 1})
+	tw.Write([]byte("x"))
+	tw.Close()
+	deb := filepath.Join(t.TempDir(), "pax.deb")
+	writeFile(t, deb, handDeb(t, tarBuild(t, tarEntry{name: "./control", body: "Package: pax\nVersion: 1\nArchitecture: all\nMaintainer: M <m@example>\nDescription: d\n"}), data.Bytes()))
+	f, err := inspectFile(t, deb, facts.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crossCheck(t, deb, f)
+	if f.Files.Count != 1 {
+		t.Errorf("count %d", f.Files.Count)
 	}
 }

@@ -22,8 +22,12 @@ import (
 	"github.com/eucora/eucora/packaging/facts"
 )
 
-// maxSignatures bounds the _gpg* members read.
-const maxSignatures = 8
+// maxSignatures bounds the _gpg* members read, maxSignatureSize each
+// (an OpenPGP signature or a dpkg-sig manifest is a few KiB).
+const (
+	maxSignatures    = 8
+	maxSignatureSize = 1 << 20
+)
 
 // DetailNotVerified is the Signature.Detail of a signed .deb read without
 // a keyring.

@@ -125,77 +125,68 @@ func TestInspectAPKBuiltByAapt(t *testing.T) {
 }
 
 // apksigner, the Android SDK's signer, writes the APK Signing Block (v2,
-// v3) and, when asked, the v1 JAR signature; `apksigner verify` names
-// the same signer the reader does.
+// v3) and the v1 JAR signature; `apksigner verify` names the same signer
+// the reader does. With the block cut out (a stripping attack), the
+// apksigner-made v1 signature is what is left, and openssl reads the
+// same signer from it.
 func TestInspectAPKSignedByApksigner(t *testing.T) {
 	testtool.Need(t, "apt-get install apksigner", "apksigner")
 	unsigned := aaptAPK(t)
 	cert := newTestCert(t, "EUCORA Android Test", "EUCORA", true)
-	for _, c := range []struct {
-		name   string
-		args   []string
-		format string
-		detail string
-	}{
-		{"v2 and v3", nil, "apk-v2", "APK Signature Scheme v2, v3"},
-		{"v1 v2 v3", []string{"--v1-signing-enabled", "true"}, "apk-v2", "a v1 JAR signature (META-INF/"},
-		{"v3 only", []string{"--v2-signing-enabled", "false"}, "apk-v2", "APK Signature Scheme v3)"},
-		{"v1 only", []string{"--v1-signing-enabled", "true", "--v2-signing-enabled", "false", "--v3-signing-enabled", "false"}, "apk-v1", "v1 JAR signature: signer certificate read from META-INF/"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "signed.apk")
-			args := append([]string{"sign", "--key", cert.keyPK8, "--cert", cert.certDER, "--in", unsigned, "--out", out}, c.args...)
-			run(t, nil, "apksigner", args...)
-			f := inspectAPKFile(t, out)
-			s := f.Signature
-			if s.State != facts.SigUntrusted || s.Format != c.format || !strings.Contains(s.Detail, c.detail) {
-				t.Errorf("signature %+v", s)
-			}
-			if s.Signer != cert.cert.Subject.String() || s.Issuer != cert.cert.Issuer.String() || s.NotAfter == nil || !s.NotAfter.Equal(cert.notAfter) {
-				t.Errorf("signer %q issuer %q not after %v; cert %q %v", s.Signer, s.Issuer, s.NotAfter, cert.cert.Subject, cert.notAfter)
-			}
-			if c.format == "apk-v1" { // apksigner verify refuses v1 alone for target SDK 33
-				checkV1WithOpenSSL(t, out, s.Signer)
-				return
-			}
-			v := string(run(t, nil, "apksigner", "verify", "--print-certs", "-v", out))
-			m := regexp.MustCompile(`Signer #1 certificate DN: (.*)`).FindStringSubmatch(v)
-			if m == nil || strings.ReplaceAll(m[1], ", ", ",") != s.Signer {
-				t.Errorf("apksigner verify says %q, facts %q", m, s.Signer)
-			}
-			if f.Identity.Name != "eu.eucora.demo" {
-				t.Errorf("identity %+v", f.Identity)
-			}
-		})
+	signed := filepath.Join(t.TempDir(), "signed.apk")
+	run(t, nil, "apksigner", "sign", "--key", cert.keyPK8, "--cert", cert.certDER, "--in", unsigned, "--out", signed, "--v1-signing-enabled", "true")
+	checkSigner := func(t *testing.T, s *facts.Signature) {
+		t.Helper()
+		if s.Signer != cert.cert.Subject.String() || s.Issuer != cert.cert.Issuer.String() || s.NotAfter == nil || !s.NotAfter.Equal(cert.notAfter) {
+			t.Errorf("signer %q issuer %q not after %v; cert %q %v", s.Signer, s.Issuer, s.NotAfter, cert.cert.Subject, cert.notAfter)
+		}
 	}
+	f := inspectAPKFile(t, signed)
+	s := f.Signature
+	if s.State != facts.SigUntrusted || s.Format != "apk-v2" || !strings.Contains(s.Detail, "APK Signature Scheme v2, v3") || !strings.Contains(s.Detail, "a v1 JAR signature (META-INF/") {
+		t.Errorf("signature %+v", s)
+	}
+	checkSigner(t, s)
+	if f.Identity.Name != "eu.eucora.demo" {
+		t.Errorf("identity %+v", f.Identity)
+	}
+	v := string(run(t, nil, "apksigner", "verify", "--print-certs", "-v", signed))
+	m := regexp.MustCompile(`Signer #1 certificate DN: (.*)`).FindStringSubmatch(v)
+	if m == nil || strings.ReplaceAll(m[1], ", ", ",") != s.Signer || !strings.Contains(v, "Verified using v2 scheme (APK Signature Scheme v2): true") {
+		t.Errorf("apksigner verify says %q, facts %q", v, s.Signer)
+	}
+
+	stripped := filepath.Join(t.TempDir(), "stripped.apk")
+	os.WriteFile(stripped, stripSigningBlock(t, mustReadFile(t, signed)), 0o644)
+	f = inspectAPKFile(t, stripped)
+	s = f.Signature
+	if s.State != facts.SigUntrusted || s.Format != "apk-v1" || !strings.HasPrefix(s.Detail, "v1 JAR signature: signer certificate read from META-INF/") {
+		t.Errorf("stripped: signature %+v", s)
+	}
+	checkSigner(t, s)
+	checkV1WithOpenSSL(t, stripped, s.Signer)
 }
 
-// A v1 JAR signature made as jarsigner does: MANIFEST.MF with each
-// entry's digest, CERT.SF with the manifest's, and CERT.RSA (or .EC) a
-// detached PKCS#7 over CERT.SF, here from openssl cms.
-func TestInspectAPKV1FromOpenSSL(t *testing.T) {
-	testtool.Need(t, "apt-get install openssl", "openssl")
-	for _, c := range []struct {
-		ext string
-		rsa bool
-	}{{".RSA", true}, {".EC", false}} {
-		t.Run(c.ext, func(t *testing.T) {
-			cert := newTestCert(t, "EUCORA v1 Signer "+c.ext, "EUCORA", c.rsa)
-			apk := v1SignedAPK(t, cert, "CERT"+c.ext, demoManifest(false, false))
-			f, err := InspectAPK(bytes.NewReader(apk), int64(len(apk)), facts.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := f.Signature
-			want := fmt.Sprintf(DetailAPKv1, "META-INF/CERT"+c.ext)
-			if s.State != facts.SigUntrusted || s.Format != "apk-v1" || s.Signer != cert.cert.Subject.String() || s.Detail != want || !s.NotAfter.Equal(cert.notAfter) {
-				t.Errorf("signature %+v", s)
-			}
-			p := filepath.Join(t.TempDir(), "v1.apk")
-			os.WriteFile(p, apk, 0o644)
-			checkV1WithOpenSSL(t, p, s.Signer)
-		})
+func mustReadFile(t testing.TB, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return b
+}
+
+// stripSigningBlock cuts the APK Signing Block out of apk.
+func stripSigningBlock(t testing.TB, apk []byte) []byte {
+	eocd := bytes.LastIndex(apk, []byte("PK\x05\x06"))
+	cd := int(binary.LittleEndian.Uint32(apk[eocd+16:]))
+	if string(apk[cd-16:cd]) != apkSigMagic {
+		t.Fatal("no signing block to strip")
+	}
+	start := cd - int(binary.LittleEndian.Uint64(apk[cd-24:])) - 8
+	out := append(append([]byte(nil), apk[:start]...), apk[cd:]...)
+	binary.LittleEndian.PutUint32(out[eocd-(cd-start)+16:], uint32(start))
+	return out
 }
 
 // checkV1WithOpenSSL reads the signature block file of apk's v1 signature

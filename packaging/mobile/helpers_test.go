@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -65,15 +66,30 @@ type testCert struct {
 	notAfter        time.Time
 }
 
+var (
+	rsaOnce sync.Once
+	rsaKey  *rsa.PrivateKey
+)
+
+// sharedRSAKey is one RSA key for every certificate of the test binary
+// (generating one is slow under -race).
+func sharedRSAKey(t testing.TB) *rsa.PrivateKey {
+	rsaOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rsaKey = k
+	})
+	return rsaKey
+}
+
 func newTestCert(t testing.TB, cn, org string, rsaKey bool) *testCert {
 	t.Helper()
 	var key any
 	var pub any
 	if rsaKey {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			t.Fatal(err)
-		}
+		k := sharedRSAKey(t)
 		key, pub = k, &k.PublicKey
 	} else {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -237,7 +237,9 @@ func (p *xmlPlist) value(depth int) (v any, end bool, err error) {
 
 type binaryPlist struct {
 	b          []byte
-	offsets    []uint64
+	table      []byte // the offset table, offSize bytes an object
+	offSize    int
+	num        uint64
 	refSize    int
 	left       int
 	inProgress map[uint64]bool
@@ -262,15 +264,8 @@ func parseBinaryPlist(b []byte, maxNodes int) (any, error) {
 	if tableOff < 8 || tableOff > body || num*uint64(offSize) > body-tableOff {
 		return nil, fmt.Errorf("binary plist: offset table at %d for %d objects outside the file", tableOff, num)
 	}
-	p := &binaryPlist{b: b[:body], refSize: refSize, left: maxNodes, inProgress: map[uint64]bool{}}
-	p.offsets = make([]uint64, num)
-	for i := range p.offsets {
-		at := tableOff + uint64(i*offSize)
-		p.offsets[i] = beUint(b[at : at+uint64(offSize)])
-		if p.offsets[i] < 8 || p.offsets[i] >= tableOff {
-			return nil, fmt.Errorf("binary plist: object %d at offset %d outside the object area", i, p.offsets[i])
-		}
-	}
+	p := &binaryPlist{b: b[:tableOff], table: b[tableOff : tableOff+num*uint64(offSize)], offSize: offSize, num: num,
+		refSize: refSize, left: maxNodes, inProgress: map[uint64]bool{}}
 	return p.object(top, 0)
 }
 
@@ -313,7 +308,7 @@ func (p *binaryPlist) count(marker byte, off uint64) (uint64, uint64, error) {
 }
 
 func (p *binaryPlist) object(ref uint64, depth int) (any, error) {
-	if ref >= uint64(len(p.offsets)) {
+	if ref >= p.num {
 		return nil, fmt.Errorf("binary plist: reference %d to no object", ref)
 	}
 	if depth > maxPlistDepth {
@@ -322,7 +317,10 @@ func (p *binaryPlist) object(ref uint64, depth int) (any, error) {
 	if p.left--; p.left < 0 {
 		return nil, errors.New("binary plist: too many values (objects referenced over and over?)")
 	}
-	off := p.offsets[ref]
+	off := beUint(p.table[ref*uint64(p.offSize) : (ref+1)*uint64(p.offSize)])
+	if off < 8 {
+		return nil, fmt.Errorf("binary plist: object %d at offset %d outside the object area", ref, off)
+	}
 	mb, err := p.span(off, 1)
 	if err != nil {
 		return nil, err
