@@ -28,7 +28,7 @@ var dkmsConf = regexp.MustCompile(`^usr/src/[^/]+/dkms\.conf$`)
 
 const (
 	sampleSize = 100 // FileSummary.Sample
-	maxReasons = 20  // reasons listed per kind before "and N more"
+	maxReasons = 100 // files named per kind of reason before "and N more" (a kernel image ships thousands of modules)
 	initHead   = 64 << 10
 )
 

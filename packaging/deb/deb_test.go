@@ -3,6 +3,7 @@ package deb
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -382,5 +383,24 @@ func TestInspectPaxGlobalHeader(t *testing.T) {
 	crossCheck(t, deb, f)
 	if f.Files.Count != 1 {
 		t.Errorf("count %d", f.Files.Count)
+	}
+}
+
+// Reasons name each file, up to 100 of a kind, then count the rest.
+func TestReasonsCapped(t *testing.T) {
+	var entries []tarEntry
+	for i := 0; i < 150; i++ {
+		entries = append(entries, tarEntry{name: fmt.Sprintf("./lib/modules/6.1/kernel/m%03d.ko", i), body: "x"})
+	}
+	entries = append(entries, tarEntry{name: "./usr/bin/su", body: "x", mode: 0o4755})
+	deb := handDeb(t, simpleControl(t), tarBuild(t, entries...))
+	f, err := Inspect(bytes.NewReader(deb), int64(len(deb)), facts.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.Privilege.Reasons
+	if !slices.Contains(r, "kernel module lib/modules/6.1/kernel/m099.ko") || slices.Contains(r, "kernel module lib/modules/6.1/kernel/m100.ko") ||
+		!slices.Contains(r, "and 50 more kernel module") || !slices.Contains(r, "setuid file usr/bin/su (mode 4755)") || !f.Privilege.InstallsDriver {
+		t.Errorf("reasons %q", r)
 	}
 }
