@@ -189,6 +189,34 @@ func stripSigningBlock(t testing.TB, apk []byte) []byte {
 	return out
 }
 
+// A v1 JAR signature made as jarsigner does: MANIFEST.MF with each
+// entry's digest, CERT.SF with the manifest's, and CERT.RSA (or .EC) a
+// detached PKCS#7 over CERT.SF, here from openssl cms.
+func TestInspectAPKV1FromOpenSSL(t *testing.T) {
+	testtool.Need(t, "apt-get install openssl", "openssl")
+	for _, c := range []struct {
+		ext string
+		rsa bool
+	}{{".RSA", true}, {".EC", false}} {
+		t.Run(c.ext, func(t *testing.T) {
+			cert := newTestCert(t, "EUCORA v1 Signer "+c.ext, "EUCORA", c.rsa)
+			apk := v1SignedAPK(t, cert, "CERT"+c.ext, demoManifest(false, false))
+			f, err := InspectAPK(bytes.NewReader(apk), int64(len(apk)), facts.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := f.Signature
+			want := fmt.Sprintf(DetailAPKv1, "META-INF/CERT"+c.ext)
+			if s.State != facts.SigUntrusted || s.Format != "apk-v1" || s.Signer != cert.cert.Subject.String() || s.Detail != want || !s.NotAfter.Equal(cert.notAfter) {
+				t.Errorf("signature %+v", s)
+			}
+			p := filepath.Join(t.TempDir(), "v1.apk")
+			os.WriteFile(p, apk, 0o644)
+			checkV1WithOpenSSL(t, p, s.Signer)
+		})
+	}
+}
+
 // checkV1WithOpenSSL reads the signature block file of apk's v1 signature
 // with openssl pkcs7 and compares its certificate subject with signer.
 func checkV1WithOpenSSL(t *testing.T, apk, signer string) {
