@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/eucora/eucora/internal/digest"
@@ -108,6 +110,22 @@ func CheckScanGate(a Artifact, intentID string, ex *Exception, at time.Time) Dec
 		return j.decision()
 	}
 	d := ex.Check(intentID, a.SHA256, at)
+	if d.Allowed && a.Intake != nil && len(a.Intake.Blocking) > 0 {
+		// The factory found the blocking findings: the exception must name
+		// each of them (by id or alias).
+		var missing []string
+		for _, f := range a.Intake.Blocking {
+			if !slices.ContainsFunc(ex.Findings, func(x string) bool {
+				return strings.EqualFold(x, f.ID) || slices.ContainsFunc(f.Aliases, func(al string) bool { return strings.EqualFold(x, al) })
+			}) {
+				missing = append(missing, f.ID)
+			}
+		}
+		ok := len(missing) == 0
+		var jj judge
+		jj.check("exception.covers-findings", ok, fmt.Sprintf("exception %s covers %s; the factory's blocking findings not covered: %s", ex.ID, strings.Join(ex.Findings, ", "), orNone(strings.Join(missing, ", "))))
+		d.Checks, d.Allowed = append(d.Checks, jj.checks...), ok
+	}
 	if d.Allowed {
 		j.check("scan.pass-or-exception", true, fmt.Sprintf("artifact %s scan decision %s, approved exception %s in force until %s", a.SHA256.Short(), a.ScanDecision, ex.ID, ts(ex.ExpiresAt)))
 		j.merge("", d)

@@ -28,6 +28,9 @@ type Intake struct {
 	PolicyDecision digest.Digest `json:"policy_decision"` // the decision document
 	FeedVersion    string        `json:"feed_version,omitempty"`
 	Findings       VulnCounts    `json:"findings"`
+	// Blocking are the findings that failed the policy; an exception must
+	// name each of them for the artifact to pass the publish gate.
+	Blocking []BlockingFinding `json:"blocking,omitempty"`
 
 	ProvenanceKey string `json:"provenance_key"` // key id of the packaging key that signed Artifact.Provenance
 
@@ -36,6 +39,12 @@ type Intake struct {
 	Docs map[EvidenceItem]DocRef `json:"docs,omitempty"`
 
 	InspectedAt time.Time `json:"inspected_at"`
+}
+
+// BlockingFinding is one finding that failed the vulnerability policy.
+type BlockingFinding struct {
+	ID      string   `json:"id"`
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // IntakeReason is why one group of risk facts has its value.

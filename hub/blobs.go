@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -78,6 +79,48 @@ func (s *Server) handleBlobPut(w http.ResponseWriter, r *http.Request, p *Princi
 	var out store.Blob
 	json.Unmarshal(raw, &out)
 	writeJSON(w, status, out)
+}
+
+// holdBlob makes a majority of voters hold d, which this node's content
+// store holds, and registers it: after it returns the blob survives the
+// loss of any minority of nodes. what names the blob in errors.
+func (s *Server) holdBlob(ctx context.Context, d digest.Digest, size int64, what string) error {
+	d = digest.Canonical(d)
+	holders, _, err := s.replicate(ctx, d, size)
+	if err != nil {
+		return fmt.Errorf("%s %s not on a majority: %w", what, d, err)
+	}
+	cmd, err := store.NewCommand(store.CmdBlobRegister, store.Blob{Digest: d.Hex(), Size: size, Holders: holders, CreatedAt: store.NowUTC()}, nil)
+	if err != nil {
+		return err
+	}
+	_, err = s.store.Apply(ctx, cmd)
+	return err
+}
+
+// putBlob stores b in this node's content store and holds it (holdBlob).
+func (s *Server) putBlob(ctx context.Context, b []byte, what string) (digest.Digest, error) {
+	d, err := s.cas.PutBytes(b)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	return d, s.holdBlob(ctx, d, int64(len(b)), what)
+}
+
+// readBlob reads a small blob whole, verified, refusing one over max bytes.
+func (s *Server) readBlob(d digest.Digest, max int64, what string) ([]byte, error) {
+	d = digest.Canonical(d)
+	if n, err := s.cas.Size(d); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, d, err)
+	} else if n > max {
+		return nil, fmt.Errorf("%s %s is %d bytes, limit %d", what, d, n, max)
+	}
+	rc, err := s.cas.OpenVerified(d)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, d, err)
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
 }
 
 // replicate makes a majority of voters hold d and returns the holders.

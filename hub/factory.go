@@ -42,6 +42,10 @@ func factoryRoutes() []Route {
 		{Method: "POST", Pattern: "/v1/codesign-roots", Name: "codesign-roots.create", Roles: trustRoles, Write: true, handler: (*Server).handleCodeSignRootCreate},
 		{Method: "GET", Pattern: "/v1/codesign-roots", Name: "codesign-roots.list", Roles: allRoles, handler: (*Server).handleCodeSignRootsList},
 		{Method: "GET", Pattern: "/v1/signing-keys", Name: "signing-keys.list", Roles: allRoles, handler: (*Server).handleSigningKeysList},
+		{Method: "POST", Pattern: "/v1/vuln/feeds", Name: "vuln-feeds.import", Roles: trustRoles, Write: true, handler: (*Server).handleVulnFeedImport},
+		{Method: "GET", Pattern: "/v1/vuln/feeds/current", Name: "vuln-feeds.current", Roles: allRoles, handler: (*Server).handleVulnFeedGet},
+		{Method: "POST", Pattern: "/v1/apps/{app}/versions/{v}/packages", Name: "packages.add", Roles: factoryRoles, Write: true, handler: (*Server).handlePackageAdd},
+		{Method: "GET", Pattern: "/v1/apps/{app}/versions/{v}/packages/{hex}", Name: "packages.get", Roles: allRoles, handler: (*Server).handlePackageGet},
 	}
 }
 
@@ -60,8 +64,11 @@ func (s *Server) packagingKey(r *http.Request, p *Principal) (*signing.PrivateKe
 		return s.packKey.key, nil
 	}
 	path := filepath.Join(s.dir.Keys(), packagingKeyFile)
-	k, err := signing.LoadPrivate(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	var k *signing.PrivateKey
+	_, err := os.Stat(path)
+	if err == nil {
+		k, err = signing.LoadPrivate(path)
+	} else if errors.Is(err, fs.ErrNotExist) {
 		if k, err = signing.Generate(); err == nil {
 			if err = os.MkdirAll(s.dir.Keys(), 0o700); err == nil {
 				_, _, err = signing.WriteKeyPair(s.dir.Keys(), "packaging", k)

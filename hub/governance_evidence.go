@@ -48,15 +48,7 @@ func (e casEvidence) PutEvidence(d digest.Digest, b []byte) error {
 	}
 	// Replicate and register even when present: a previous write may have
 	// stopped before reaching a majority.
-	holders, _, err := e.s.replicate(e.ctx, d, int64(len(b)))
-	if err != nil {
-		return fmt.Errorf("evidence %s not on a majority: %w", d, err)
-	}
-	cmd, err := store.NewCommand(store.CmdBlobRegister, store.Blob{Digest: d.Hex(), Size: int64(len(b)), Holders: holders, CreatedAt: govNow()}, nil)
-	if err != nil {
-		return err
-	}
-	if _, err := e.s.store.Apply(e.ctx, cmd); err != nil {
+	if err := e.s.holdBlob(e.ctx, d, int64(len(b)), "evidence"); err != nil {
 		return err
 	}
 	if had {
@@ -119,6 +111,21 @@ func (s *Server) handleEvidenceCreate(w http.ResponseWriter, r *http.Request, p 
 		return
 	}
 	if !inScope(w, p, "intent "+in.ID, *in.Scope) {
+		return
+	}
+	// What the factory read from the version's files fills the pack's
+	// artifact, SBOM, scan, policy and documentation items.
+	arts, err := s.store.State().Artifacts(pack.AppID, pack.Version)
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	held := make([]deploy.Artifact, len(arts))
+	for i, a := range arts {
+		held[i] = a.Artifact
+	}
+	if err := deploy.CompleteFromIntake(&pack, held); err != nil {
+		writeInputError(w, deployError("", err))
 		return
 	}
 	key, err := s.hubKey()

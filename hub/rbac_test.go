@@ -84,6 +84,10 @@ var rbacWant = map[string]string{
 	"codesign-roots.create": "PS",
 	"codesign-roots.list":   "PKUCSEA",
 	"signing-keys.list":     "PKUCSEA",
+	"vuln-feeds.import":     "PS",
+	"vuln-feeds.current":    "PKUCSEA",
+	"packages.add":          "K",
+	"packages.get":          "PKUCSEA",
 }
 
 var roleLetter = map[deploy.Role]string{

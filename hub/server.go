@@ -91,6 +91,9 @@ type Config struct {
 	// HTTPLimits are the API's transport limits (timeouts, connection
 	// caps); zero fields take the internal/httpserve defaults.
 	HTTPLimits httpserve.Options
+	// Version is the binary's version, recorded in SBOMs and provenance
+	// (default "dev").
+	Version string
 }
 
 // Server is one running hub node.
@@ -122,6 +125,7 @@ type Server struct {
 	keyOnDisk     atomic.Pointer[string]
 
 	credKey credentialsKey // plane credentials key (hub/planes.go)
+	vulns   vulnCache      // the current vulnerability feed's index (hub/factory_vuln.go)
 	packKey struct {       // this node's packaging key (hub/factory.go)
 		sync.Mutex
 		key *signing.PrivateKey

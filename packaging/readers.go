@@ -7,9 +7,11 @@ import (
 	"strings"
 
 	"github.com/eucora/eucora/packaging/authenticode"
+	"github.com/eucora/eucora/packaging/deb"
 	"github.com/eucora/eucora/packaging/dmg"
 	"github.com/eucora/eucora/packaging/facts"
 	"github.com/eucora/eucora/packaging/intunewin"
+	"github.com/eucora/eucora/packaging/mobile"
 	"github.com/eucora/eucora/packaging/msi"
 	"github.com/eucora/eucora/packaging/msix"
 	"github.com/eucora/eucora/packaging/pe"
@@ -18,6 +20,9 @@ import (
 
 // readers is every reader in this build, by kind.
 var readers = map[facts.Kind]Reader{
+	facts.KindDeb:  deb.Inspect,
+	facts.KindIPA:  mobile.InspectIPA,
+	facts.KindAPK:  mobile.InspectAPK,
 	facts.KindMSI:  inspectMSI,
 	facts.KindPE:   pe.Inspect,
 	facts.KindMSIX: msix.Inspect,

@@ -60,7 +60,7 @@ func (o *hubServeOptions) run(c *cli.Context) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv, err := hub.New(hub.Config{
 		DataDir: o.data, HTTPAddr: o.httpAddr, RaftAddr: o.raftAddr, NodeID: o.nodeID,
-		Bootstrap: o.bootstrap || o.join == "", Join: o.join, JoinToken: o.token, Logger: log,
+		Bootstrap: o.bootstrap || o.join == "", Join: o.join, JoinToken: o.token, Logger: log, Version: version,
 	})
 	if err != nil {
 		return err

@@ -83,6 +83,8 @@ func commands() []*cli.Command {
 		appCmd(),
 		versionCmd(),
 		artifactCmd(),
+		packageCmd(),
+		vulnCmd(),
 		assessCmd(),
 		approveCmd(),
 		exceptionCmd(),

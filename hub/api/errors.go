@@ -17,6 +17,9 @@ const (
 	// CodeUnknownPublication: site assign named an APT publication this
 	// hub node does not hold.
 	CodeUnknownPublication = "unknown_publication"
+	// CodeDefectivePackage: package intake read a file that is not what
+	// it claims, is truncated, malformed or hostile; nothing was stored.
+	CodeDefectivePackage = "defective_package"
 )
 
 // ImportRefusalCode is the code of a bundle refusal answer; false when

@@ -13,6 +13,7 @@ type (
 	// VulnFeed is an imported offline vulnerability feed (OSV records).
 	VulnFeed struct {
 		ID         string        `json:"id"`
+		Name       string        `json:"name"`
 		Blob       digest.Digest `json:"blob"`
 		Size       int64         `json:"size"`
 		Records    int           `json:"records"`

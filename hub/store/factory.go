@@ -24,7 +24,8 @@ var factoryHandlers = map[string]handler{
 // VulnFeed is one imported OSV feed. Its blob holds the feed as imported;
 // the newest imported feed is the one intake matches against.
 type VulnFeed struct {
-	ID         string        `json:"id"` // the feed version (vuln.Feed.Version)
+	ID         string        `json:"id"`   // the feed version (vuln.Feed.Version)
+	Name       string        `json:"name"` // the file's name as imported
 	Blob       digest.Digest `json:"blob"`
 	Size       int64         `json:"size"`
 	Records    int           `json:"records"`

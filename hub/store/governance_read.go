@@ -46,6 +46,11 @@ func (s *State) Artifacts(app, v string) (out []ArtifactRecord, err error) {
 	return out, err
 }
 
+// Artifact returns one artifact of a version by digest.
+func (s *State) Artifact(app, v string, d digest.Digest) (ArtifactRecord, error) {
+	return getGov[ArtifactRecord](s, artifactKey(app, v, digest.Canonical(d)), "artifact "+d.String()+" of "+app+" "+v)
+}
+
 // Assessment returns a stored risk assessment.
 func (s *State) Assessment(id string) (AssessmentRecord, error) {
 	return getGov[AssessmentRecord](s, assessmentKey(id), "assessment "+id)
