@@ -194,7 +194,13 @@ type RiskInput struct {
 // Validate checks the input against its model: a registered model, every
 // factor of the model present, no other factor, each value within 0..1
 // (never clamped), a valid ring.
-func (in RiskInput) Validate() (*RiskModel, error) {
+func (in RiskInput) Validate() (*RiskModel, error) { return in.validate(false) }
+
+// ValidatePartial is Validate without requiring every factor: what
+// BuildRiskInput completes from an artifact's facts may be left out.
+func (in RiskInput) ValidatePartial() (*RiskModel, error) { return in.validate(true) }
+
+func (in RiskInput) validate(partial bool) (*RiskModel, error) {
 	if in.Model == "" {
 		return nil, fieldErrorf("model", "missing (known: %s)", strings.Join(ModelVersions(), ", "))
 	}
@@ -215,6 +221,9 @@ func (in RiskInput) Validate() (*RiskModel, error) {
 	for _, s := range m.Factors {
 		v, ok := in.Factors[s.Name]
 		field := "factors." + string(s.Name)
+		if !ok && partial {
+			continue
+		}
 		if !ok {
 			return nil, fieldErrorf(field, "missing (model %s needs all of: %s)", m.Version, factorList(m))
 		}
@@ -240,7 +249,14 @@ func factorList(m *RiskModel) string {
 // field is required (a missing privileged_tooling must not silently mean
 // false); unknown fields, duplicate keys, null or non-numeric factors and
 // trailing data are errors naming the field. The result is validated.
-func ParseRiskInput(b []byte) (RiskInput, error) {
+func ParseRiskInput(b []byte) (RiskInput, error) { return parseRiskInput(b, false) }
+
+// ParsePartialRiskInput is ParseRiskInput for an input whose missing
+// factors an artifact's facts will supply (BuildRiskInput checks the
+// completed input).
+func ParsePartialRiskInput(b []byte) (RiskInput, error) { return parseRiskInput(b, true) }
+
+func parseRiskInput(b []byte, partial bool) (RiskInput, error) {
 	var raw struct {
 		Model             *string                    `json:"model"`
 		Factors           map[string]json.RawMessage `json:"factors"`
@@ -273,7 +289,7 @@ func ParseRiskInput(b []byte) (RiskInput, error) {
 		}
 		in.Factors[Factor(k)] = *v
 	}
-	if _, err := in.Validate(); err != nil {
+	if _, err := in.validate(partial); err != nil {
 		return RiskInput{}, err
 	}
 	return in, nil

@@ -288,6 +288,17 @@ func TestFactoryEndToEnd(t *testing.T) {
 		t.Errorf("msi: %s, docs %v, signing %s", msi.Artifact.ScanDecision, msi.Artifact.Intake.Docs, msi.Artifact.Signing.State)
 	}
 
+	// 5b. The facts decide their risk factors: an assessment of the deb
+	// that contradicts one is refused; one that leaves them out gets them.
+	_, err = rita.CreateAssessment(ctx, api.AssessmentRequest{ID: "as-x", AppID: app, Version: "1.0", Artifact: a.SHA256, Input: riskInput(0.1, deploy.Ring1Canary)})
+	refusedNothingStored("assessment contradicting the facts", err, http.StatusUnprocessableEntity, "privilege")
+	manual, _ := json.Marshal(map[string]any{"model": "v1.0", "target_ring": deploy.Ring1Canary, "privileged_tooling": false,
+		"factors": map[string]float64{"data_access": 0.1, "blast_radius": 0.2, "operational_complexity": 0.1, "history": 0.1}})
+	fromFacts := must[api.Assessment](t, "assessment from facts")(rita.CreateAssessment(ctx, api.AssessmentRequest{ID: "as-f", AppID: app, Version: "1.0", Artifact: a.SHA256, Input: manual}))
+	if fromFacts.Assessment.Input.Factors[deploy.FactorPrivilege] != 1.0 || fromFacts.Assessment.Input.Factors[deploy.FactorSBOMVulnerability] != 1.0 {
+		t.Errorf("assessment factors: %+v", fromFacts.Assessment.Input.Factors)
+	}
+
 	// 6. The deb's failed policy blocks publish until an exception.
 	must[api.Assessment](t, "assess")(pat.CreateAssessment(ctx, api.AssessmentRequest{ID: "as-d", AppID: app, Version: "1.0", Input: riskInput(0.1, deploy.Ring0Lab)}))
 	intent := must[api.Intent](t, "intent")(pat.CreateIntent(ctx, api.IntentRequest{ID: "i-d", AppID: app, Version: "1.0", Artifact: a.SHA256, Ring: deploy.Ring0Lab,

@@ -114,7 +114,12 @@ func DecodeAssessmentRequest(r io.Reader) (api.AssessmentRequest, deploy.RiskInp
 	if len(v.Input) == 0 || string(v.Input) == "null" {
 		return v, deploy.RiskInput{}, badField("input", "missing: a risk input document")
 	}
-	in, err := deploy.ParseRiskInput(v.Input)
+	parse := deploy.ParseRiskInput
+	if v.Artifact != "" {
+		// The artifact's facts may supply factors (checked in the store).
+		parse = deploy.ParsePartialRiskInput
+	}
+	in, err := parse(v.Input)
 	if err != nil {
 		return v, in, deployError("input.", err)
 	}

@@ -22,9 +22,11 @@ func applyAssessmentCreate(b Batch, kind string, body AssessmentCreateBody) (any
 	if !deploy.ValidIdentifier(body.ID) {
 		return nil, invalidf("id %q: want an identifier", body.ID)
 	}
-	a, err := deploy.Score(body.Input)
-	if err != nil {
-		return nil, fieldInvalid("input.", err)
+	if body.Artifact == "" {
+		// Without an artifact there are no facts: check the input first.
+		if _, err := deploy.Score(body.Input); err != nil {
+			return nil, fieldInvalid("input.", err)
+		}
 	}
 	body.Artifact = digest.Canonical(body.Artifact)
 	app, err := getRec[AppRecord](b, appKey(body.AppID), "application "+body.AppID)
@@ -35,9 +37,23 @@ func applyAssessmentCreate(b Batch, kind string, body AssessmentCreateBody) (any
 		return nil, err
 	}
 	if body.Artifact != "" {
-		if _, err := getRec[ArtifactRecord](b, artifactKey(body.AppID, body.Version, body.Artifact), "artifact "+body.Artifact.String()); err != nil {
+		art, err := getRec[ArtifactRecord](b, artifactKey(body.AppID, body.Version, body.Artifact), "artifact "+body.Artifact.String())
+		if err != nil {
 			return nil, err
 		}
+		// Facts the artifact carries decide their factors (deploy's
+		// derivation rules): the assessor supplies the rest, and a value
+		// that contradicts a derived one is refused.
+		if art.Facts != nil {
+			in := body.Input
+			if body.Input, _, err = deploy.BuildRiskInput(in.Model, *art.Facts, in.Factors, in.PrivilegedTooling, in.TargetRing); err != nil {
+				return nil, fieldInvalid("input.", err)
+			}
+		}
+	}
+	a, err := deploy.Score(body.Input)
+	if err != nil {
+		return nil, fieldInvalid("input.", err)
 	}
 	if ok, err := exists(b, assessmentKey(body.ID)); err != nil {
 		return nil, err
