@@ -59,6 +59,11 @@ func (e *Edge) checkReferences(st *state, m *transfer.Manifest, rs *records) err
 			return err
 		}
 	}
+	if u := rs.vulnFeed; u != nil {
+		if err := need(u.stmt.SHA256, u.stmt.Size, "vuln-feed "+u.stmt.Version); err != nil {
+			return err
+		}
+	}
 	var repo *mirror.Repo
 	for _, k := range sortedKeys(rs.apt) {
 		p := rs.apt[k]

@@ -179,6 +179,9 @@ type Status struct {
 	Chain           transfer.ChainHead `json:"chain_head"`
 	ExportSeq       uint64             `json:"last_export_seq"`
 	ExportDigest    digest.Digest      `json:"last_export_digest,omitempty"`
+	// VulnFeed is the version of the vulnerability feed held, "" for none
+	// ('eucora edge vuln show' for the rest).
+	VulnFeed string `json:"vuln_feed_version,omitempty"`
 }
 
 // APTStatus is one APT assignment and whether the mirror serves it.
@@ -204,7 +207,15 @@ func (e *Edge) Status() (*Status, error) {
 		Objects:         h.Count, Bytes: h.Bytes, ObjectsDigest: h.ListDigest,
 		Intents: len(st.Intents), Approvals: len(st.Approvals), Exceptions: len(st.Exceptions),
 		Artifacts: len(st.Artifacts), APT: apt, Pending: len(st.Pending), Chain: st.Chain, ExportSeq: st.Export.Seq, ExportDigest: st.Export.Digest,
+		VulnFeed: vulnFeedVersion(st),
 	}, nil
+}
+
+func vulnFeedVersion(st *state) string {
+	if st.VulnFeed == nil {
+		return ""
+	}
+	return st.VulnFeed.Version
 }
 
 // PendingEvents returns the events not yet acknowledged by the hub.

@@ -18,7 +18,8 @@ type GCResult struct {
 }
 
 // GC drops the held objects nothing the edge holds refers to any more:
-// not an artifact of the current records, nor an object of an assigned
+// not an artifact of the current records nor the vulnerability feed file,
+// nor an object of an assigned
 // APT publication or of one the mirror serves or retired recently (a
 // client may still be reading that one by hash). Months of new snapshots at a site with
 // no link otherwise fill its disk. The state commits first (the objects
@@ -76,6 +77,9 @@ func (e *Edge) referenced(st *state) (map[digest.Digest]bool, error) {
 	keep := map[digest.Digest]bool{}
 	for _, a := range st.Artifacts {
 		keep[a.SHA256] = true
+	}
+	if st.VulnFeed != nil {
+		keep[st.VulnFeed.SHA256] = true
 	}
 	pubs := map[digest.Digest]bool{}
 	for _, p := range st.APT {

@@ -69,6 +69,9 @@ type ImportResult struct {
 	// warning).
 	Installed    []string        `json:"apt_installed,omitempty"`
 	InstallEvent *transfer.Event `json:"install_event,omitempty"`
+	// VulnFeed is the version of the vulnerability feed the bundle brought
+	// when it is new to the edge (verified and parsed; now the current one).
+	VulnFeed string `json:"vuln_feed,omitempty"`
 }
 
 // Import verifies and applies one hub bundle given as volume files or
@@ -214,8 +217,15 @@ func (e *Edge) apply(ctx context.Context, src bundleSource, opts ImportOptions) 
 			}
 		}
 	}
+	trust := e.trust(st) // what the bundle verified with
+	if err == nil {
+		err = verifyVulnFeed(m, recs, trust)
+	}
 	if err == nil {
 		err = e.checkReferences(st, m, recs)
+	}
+	if err == nil {
+		err = e.parseVulnFeed(st, m, recs, trust)
 	}
 	if err != nil {
 		if isRefusal(err) {
@@ -258,6 +268,16 @@ func (e *Edge) apply(ctx context.Context, src bundleSource, opts ImportOptions) 
 		st.TrustedTime = time.Time{} // the bundle's own times replace it
 	}
 	res.Warnings = append(res.Warnings, recs.apply(st, res)...)
+	if u := recs.vulnFeed; u != nil {
+		u.apply(st, m.Sequence, e.Clock().UTC())
+		if res.Records == nil {
+			res.Records = map[string]int{}
+		}
+		res.Records[transfer.RecordVulnFeed]++
+		if u.parsed != nil {
+			res.VulnFeed = u.parsed.Version
+		}
+	}
 	if m.Created.After(st.TrustedTime) {
 		st.TrustedTime = m.Created.UTC()
 	}
@@ -270,6 +290,9 @@ func (e *Edge) apply(ctx context.Context, src bundleSource, opts ImportOptions) 
 		st.LastMediaImport = st.Applied.At
 	}
 	detail := fmt.Sprintf("applied seq %d after %d; %d objects added (%d bytes)", m.Sequence, res.PreviousSeq, res.ObjectsAdded, res.BytesAdded)
+	if res.VulnFeed != "" {
+		detail += "; vulnerability feed " + res.VulnFeed
+	}
 	if len(res.Warnings) > 0 {
 		detail += "; " + strings.Join(res.Warnings, "; ")
 	}
@@ -432,6 +455,7 @@ type records struct {
 	apps       map[string]deploy.Application
 	risks      map[string]deploy.Assessment
 	signer     string // key id that signed the bundle
+	vulnFeed   *feedUpdate
 	ignored    map[string]int
 }
 
@@ -441,7 +465,8 @@ func (e *Edge) readRecords(m *transfer.Manifest) (*records, error) {
 	for _, r := range m.Records {
 		switch r.Type {
 		case transfer.RecordIntent, transfer.RecordApproval, transfer.RecordException, transfer.RecordTime, transfer.RecordAck,
-			transfer.RecordArtifact, transfer.RecordAPT, transfer.RecordHubKeys, transfer.RecordSite, transfer.RecordApp, transfer.RecordRisk:
+			transfer.RecordArtifact, transfer.RecordAPT, transfer.RecordHubKeys, transfer.RecordSite, transfer.RecordApp, transfer.RecordRisk,
+			transfer.RecordVulnFeed:
 		default:
 			rs.ignored[r.Type]++
 			continue
@@ -476,6 +501,11 @@ func (e *Edge) readRecords(m *transfer.Manifest) (*records, error) {
 			rs.apps[v.ID] = v
 		case transfer.IntentRisk:
 			rs.risks[v.IntentID] = v.Assessment
+		case *signing.Envelope:
+			if rs.vulnFeed != nil {
+				return nil, fmt.Errorf("%w: two vuln-feed records", transfer.ErrBadRecord)
+			}
+			rs.vulnFeed = &feedUpdate{env: v}
 		case transfer.HubKeys:
 			if rs.hubKeys != nil {
 				return nil, fmt.Errorf("%w: two hub-keys records", transfer.ErrBadRecord)

@@ -62,6 +62,11 @@ type state struct {
 	Apps     map[string]deploy.Application `json:"apps,omitempty"`
 	Risks    map[string]deploy.Assessment  `json:"risks,omitempty"`
 
+	// VulnFeed is the vulnerability feed the edge holds (the file is a
+	// held object): replaced by a bundle bringing a new one, kept by a
+	// bundle that carries none.
+	VulnFeed *VulnFeed `json:"vuln_feed,omitempty"`
+
 	// Chain is the head of the edge's own event chain; Pending are the
 	// events the hub has not acknowledged, in order.
 	// Acked is the last event the hub acknowledged (seq 0 and the genesis

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,7 @@ const (
 	RecordSite      = "site"        // hub -> edge: the site's own name, class and scope
 	RecordApp       = "application" // hub -> edge: catalog entry of an intent's application
 	RecordRisk      = "assessment"  // hub -> edge: the risk assessment an intent was published with
+	RecordVulnFeed  = "vuln-feed"   // hub -> edge: the hub's signed statement about its current vulnerability feed file
 )
 
 // MaxRecordSize caps one record a reader will load and parse.
@@ -700,6 +702,46 @@ func ParseHubKeys(b []byte) (HubKeys, error) {
 	return k, nil
 }
 
+// MaxVulnFeedSignatures bounds the signatures of a vuln-feed record.
+const MaxVulnFeedSignatures = 8
+
+// ParseVulnFeedStatement strictly decodes a vuln-feed record: a DSSE
+// envelope (signing.Envelope) whose payload is the hub's statement about
+// its current vulnerability feed file (packaging/vuln FeedStatement: the
+// file's sha256, size and feed version; vuln.SignFeed makes it). Only the
+// envelope's shape is checked here: base64 payload and 1 to
+// MaxVulnFeedSignatures signatures, each with a key id and a base64
+// signature. The receiver verifies the signature against the hub keys it
+// trusts (vuln.VerifyStatement) and the file against the statement; the
+// file itself travels as an object of the bundle, or is already held.
+func ParseVulnFeedStatement(b []byte) (*signing.Envelope, error) {
+	var env signing.Envelope
+	if err := decodeRecord(b, &env, RecordVulnFeed); err != nil {
+		return nil, err
+	}
+	if env.PayloadType == "" {
+		return nil, badRecord(RecordVulnFeed, "payloadType missing")
+	}
+	if _, err := base64.StdEncoding.DecodeString(env.Payload); err != nil || env.Payload == "" {
+		return nil, badRecord(RecordVulnFeed, "payload: want standard base64 of the feed statement")
+	}
+	if len(env.Signatures) == 0 {
+		return nil, badRecord(RecordVulnFeed, "no signatures: the statement must be signed by a hub key")
+	}
+	if len(env.Signatures) > MaxVulnFeedSignatures {
+		return nil, badRecord(RecordVulnFeed, "%d signatures, at most %d", len(env.Signatures), MaxVulnFeedSignatures)
+	}
+	for i, s := range env.Signatures {
+		if s.KeyID == "" || len(s.KeyID) > 128 {
+			return nil, badRecord(RecordVulnFeed, "signatures[%d].keyid: want 1-128 characters", i)
+		}
+		if _, err := base64.StdEncoding.DecodeString(s.Sig); err != nil || s.Sig == "" {
+			return nil, badRecord(RecordVulnFeed, "signatures[%d].sig: want standard base64", i)
+		}
+	}
+	return &env, nil
+}
+
 // parseWith applies the record size limit, then a deploy parser, and
 // labels its errors with the record type.
 func parseWith[T any](typ string, b []byte, parse func([]byte) (T, error)) (T, error) {
@@ -767,6 +809,8 @@ func ParseRecord(typ string, b []byte) (any, error) {
 		return ParseAppRecord(b)
 	case RecordRisk:
 		return ParseIntentRisk(b)
+	case RecordVulnFeed:
+		return ParseVulnFeedStatement(b)
 	}
 	return nil, badRecord(typ, "unknown record type")
 }

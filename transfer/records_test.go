@@ -191,6 +191,7 @@ func FuzzParseRecord(f *testing.F) {
 	f.Add(RecordRisk, []byte(`{"intent_id":"i-1","assessment":{"model":"v1.0"}}`))
 	f.Add(RecordArtifact, []byte(`{"app_id":"a","version":"1","platform":"msi","name":"a.msi"}`))
 	f.Add(RecordHubKeys, []byte(`{"current":{"key_id":"x","public_pem":"-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n"}}`))
+	f.Add(RecordVulnFeed, []byte(`{"payloadType":"application/vnd.eucora.osv-feed-statement+json","payload":"e30=","signatures":[{"keyid":"k","sig":"AAAA"}]}`))
 	f.Fuzz(func(t *testing.T, typ string, data []byte) {
 		v, err := ParseRecord(typ, data)
 		if err != nil {
@@ -385,6 +386,44 @@ func TestHubKeysRecord(t *testing.T) {
 	} {
 		if _, err := ParseRecord(RecordHubKeys, mustJSON(t, hk)); !errors.Is(err, ErrBadRecord) {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestVulnFeedRecord: a vuln-feed record is a DSSE envelope of the shape
+// signing.Sign writes; anything else is a malformed record naming what is
+// wrong (the signature itself is the receiver's to verify).
+func TestVulnFeedRecord(t *testing.T) {
+	k, _ := signing.Generate()
+	env := signing.Sign(k, "application/vnd.eucora.osv-feed-statement+json", []byte(`{"schema":"eucora.osv-feed-statement/v1"}`))
+	good := mustJSON(t, env)
+	got, err := ParseRecord(RecordVulnFeed, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := got.(*signing.Envelope); !ok || e.Payload != env.Payload || len(e.Signatures) != 1 || e.Signatures[0].KeyID != k.ID {
+		t.Fatalf("parsed %T %+v", got, got)
+	}
+	sig := `{"keyid":"k","sig":"AAAA"}`
+	many := strings.TrimSuffix(strings.Repeat(sig+",", MaxVulnFeedSignatures+1), ",")
+	for _, c := range []struct{ data, want string }{
+		{`{"schema":"eucora.osv-feed-statement/v1","sha256":"` + strings.Repeat("a", 64) + `","size":1}`, "unknown field"},
+		{`{"payloadType":"","payload":"e30=","signatures":[` + sig + `]}`, "payloadType"},
+		{`{"payloadType":"t","payload":"","signatures":[` + sig + `]}`, "payload"},
+		{`{"payloadType":"t","payload":"not base64!","signatures":[` + sig + `]}`, "payload"},
+		{`{"payloadType":"t","payload":"e30="}`, "no signatures"},
+		{`{"payloadType":"t","payload":"e30=","signatures":[]}`, "no signatures"},
+		{`{"payloadType":"t","payload":"e30=","signatures":[` + many + `]}`, "at most"},
+		{`{"payloadType":"t","payload":"e30=","signatures":[{"keyid":"","sig":"AAAA"}]}`, "keyid"},
+		{`{"payloadType":"t","payload":"e30=","signatures":[{"keyid":"k","sig":"%%"}]}`, "sig"},
+		{`{"payloadType":"t","payload":"e30=","signatures":[{"keyid":"k","sig":"AAAA","extra":1}]}`, "unknown field"},
+		{`{"payloadType":"t","payloadtype":"u","payload":"e30=","signatures":[` + sig + `]}`, "case-sensitive"},
+		{string(good) + `{}`, "trailing"},
+		{`[]`, "vuln-feed"},
+	} {
+		_, err := ParseRecord(RecordVulnFeed, []byte(c.data))
+		if !errors.Is(err, ErrBadRecord) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%.70s: got %v, want an ErrBadRecord naming %q", c.data, err, c.want)
 		}
 	}
 }

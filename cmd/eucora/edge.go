@@ -25,7 +25,7 @@ func edgeCmd() *cli.Command {
 			"tampered, expired and unknown-key bundles, and records every attempt in its own\n" +
 			"audit hash chain, which 'edge export' carries back to the hub with a receipt.\n" +
 			"edge/DESIGN.md states the rules; docs/sync-records.md the record formats.",
-		Subcommands: []*cli.Command{edgeInitCmd(), edgeImportCmd(), edgeExportCmd(), edgeStatusCmd(), edgeServeCmd(), edgeAdmitCmd(), edgeGCCmd()},
+		Subcommands: []*cli.Command{edgeInitCmd(), edgeImportCmd(), edgeExportCmd(), edgeStatusCmd(), edgeServeCmd(), edgeAdmitCmd(), edgeGCCmd(), edgeVulnCmd(), edgePackageCmd()},
 	}
 }
 
@@ -309,6 +309,7 @@ func (o *edgeStatusOptions) run(c *cli.Context) error {
 			}
 			fmt.Fprintf(tw, "apt %s %s\tpublication %s, %s\n", a.Prefix, a.Dist, a.Publication.Short(), state)
 		}
+		fmt.Fprintf(tw, "vulnerability feed\t%s\n", orDash(s.VulnFeed))
 		fmt.Fprintf(tw, "pending events\t%d\n", s.Pending)
 		fmt.Fprintf(tw, "chain head\t%d %s\n", s.Chain.Seq, s.Chain.Hash)
 		fmt.Fprintf(tw, "last export\tsequence %d\n", s.ExportSeq)

@@ -22,7 +22,7 @@ func edgeGCCmd() *cli.Command {
 		Name:      "gc",
 		Usage:     "remove held objects nothing refers to any more (old artifacts, old APT snapshots)",
 		UsageText: "eucora edge gc --data DIR [--dry-run]",
-		Description: "Keeps every artifact of the current records and every object of an APT publication\n" +
+		Description: "Keeps every artifact of the current records, the vulnerability feed file, and every object of an APT publication\n" +
 			"the edge is assigned, serves or retired recently; removes the rest and records an audit\n" +
 			"event. The next receipt tells the hub, which sends an object again if it is ever needed.",
 		Flags:  []cli.Flag{dataFlag(&o.data), &cli.BoolFlag{Name: "dry-run", Usage: "only report what would be removed", Destination: &o.dry}},

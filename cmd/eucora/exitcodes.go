@@ -17,6 +17,7 @@ import (
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/mirror"
 	"github.com/eucora/eucora/mirror/debian"
+	"github.com/eucora/eucora/packaging/facts"
 	"github.com/eucora/eucora/transfer"
 )
 
@@ -90,7 +91,7 @@ var exitCodes = []exitCodeInfo{
 		is(transfer.ErrBadSignature, transfer.ErrUnknownKey, signing.ErrBadSignature, signing.ErrUnknownKey, mirror.ErrBadSignature, mirror.ErrUnknownKey)},
 	{exitCorrupt, "corrupt", "hash mismatch, truncated or corrupt data, malformed input",
 		anyOf(as[*digest.MismatchError](), is(transfer.ErrCorrupt, transfer.ErrBadRecord, transfer.ErrChain, edge.ErrState, signing.ErrEnvelope, debian.ErrSyntax,
-			deploy.ErrInvalidInput, hub.ErrBadBackup), hubRefusedInput)},
+			deploy.ErrInvalidInput, hub.ErrBadBackup, facts.ErrDefect), hubRefusedInput)},
 	{exitStale, "stale", "stale, replayed, out-of-order or expired bundle; a bundle for another side or from an unregistered site",
 		is(transfer.ErrExpired, transfer.ErrStale, transfer.ErrForeign, edge.ErrIncomplete, edge.ErrTimeAhead, mirror.ErrExpired, mirror.ErrRollback,
 			errNotForHub, errUnregisteredSite)},

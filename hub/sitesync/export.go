@@ -16,6 +16,7 @@ import (
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/packaging/vuln"
 	"github.com/eucora/eucora/transfer"
 )
 
@@ -120,6 +121,20 @@ func (x *Syncer) writeExport(ctx context.Context, site store.Site, pl *plan, del
 	}
 	hb, _ := json.Marshal(hk)
 	recs = append(recs, transfer.RecordSource{Type: transfer.RecordHubKeys, Data: hb})
+	if f := pl.feed; f != nil {
+		// Signed with the key that signs the bundle, so the edge verifies
+		// it with the trust it verifies the bundle with, and keeps it to
+		// re-verify the feed file offline.
+		env, err := vuln.SignFeed(key, &vuln.Feed{Name: f.Name, SHA256: f.SHA256, Size: f.Size, Version: f.Version})
+		if err != nil {
+			return nil, err
+		}
+		vb, err := json.Marshal(env)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, transfer.RecordSource{Type: transfer.RecordVulnFeed, Data: vb})
+	}
 	var objs []transfer.ObjectSource
 	var bytes int64
 	for _, d := range delta {

@@ -2,7 +2,9 @@ package sitesync
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/mirror"
+	"github.com/eucora/eucora/packaging/vuln"
 	"github.com/eucora/eucora/transfer"
 )
 
@@ -21,7 +24,11 @@ type plan struct {
 	records []transfer.RecordSource // site, intents, apps, risks, artifacts, approvals, exceptions, apt
 	objects map[digest.Digest]int64 // referenced content objects and sizes
 	ack     *transfer.Ack
-	key     digest.Digest // content key (the ack is not part of it)
+	// feed is the statement about the hub's current vulnerability feed
+	// file, signed into a vuln-feed record when the bundle is written (the
+	// plan has no key); nil when no feed was imported.
+	feed *vuln.FeedStatement
+	key  digest.Digest // content key (the ack is not part of it)
 }
 
 // plan computes the site's desired state from the replicated records and
@@ -141,6 +148,21 @@ func (x *Syncer) plan(site store.Site, sync store.SiteSync) (*plan, error) {
 			}
 		}
 	}
+	// The current vulnerability feed, so the site can re-check artifacts
+	// offline: its file is an object like any other (sent while the site
+	// does not hold it), its statement a record of every bundle.
+	switch f, err := st.VulnFeed(""); {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("vulnerability feed: %w", err)
+	default:
+		blob, err := digest.Parse(string(f.Blob))
+		if err != nil || f.Size <= 0 {
+			return nil, fmt.Errorf("vulnerability feed %s: blob %q of %d bytes: %v", f.ID, f.Blob, f.Size, err)
+		}
+		pl.feed = &vuln.FeedStatement{Schema: vuln.FeedStatementSchema, Name: path.Base(f.Name), SHA256: blob, Size: f.Size, Version: f.ID}
+		pl.objects[blob] = f.Size
+	}
 	if sync.Chain.Seq > 0 {
 		pl.ack = &transfer.Ack{Origin: site.Name, Sequence: sync.Chain.Seq, Hash: sync.Chain.Hash}
 	}
@@ -148,6 +170,13 @@ func (x *Syncer) plan(site store.Site, sync store.SiteSync) (*plan, error) {
 	var lines []string
 	for _, r := range pl.records {
 		lines = append(lines, "record "+r.Type+" "+digest.FromBytes(r.Data).Hex())
+	}
+	if pl.feed != nil {
+		b, err := json.Marshal(pl.feed)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, "record "+transfer.RecordVulnFeed+" "+digest.FromBytes(b).Hex())
 	}
 	for d := range pl.objects {
 		lines = append(lines, "object "+d.Hex())

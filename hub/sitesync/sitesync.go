@@ -48,6 +48,9 @@ type State interface {
 	Artifacts(app, version string) ([]store.ArtifactRecord, error)
 	Approvals() ([]deploy.ApprovalRecord, error)
 	Exceptions() ([]deploy.Exception, error)
+	// VulnFeed is the current offline vulnerability feed for id "";
+	// an error wrapping store.ErrNotFound when none was imported.
+	VulnFeed(id string) (store.VulnFeed, error)
 }
 
 // Proposer commits commands to the replicated state.

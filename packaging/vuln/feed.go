@@ -114,9 +114,14 @@ func SignFeed(k *signing.PrivateKey, f *Feed) (*signing.Envelope, error) {
 	return signing.Sign(k, FeedStatementType, b), nil
 }
 
-// verifyStatement checks env against trust and returns the statement and
-// the key id that signed it.
-func verifyStatement(env *signing.Envelope, trust signing.Trust) (*FeedStatement, string, error) {
+// VerifyStatement checks a signed feed statement (SignFeed) against trust
+// and returns the statement and the id of the key that signed it. Errors
+// wrap ErrIntegrity and the signing error (signing.ErrBadSignature,
+// signing.ErrUnknownKey, signing.ErrEnvelope), or ErrIntegrity alone when
+// the payload is not a statement or names no valid digest. It checks the
+// statement, not a file: ParseFeed with FeedOptions.Signature also checks
+// the file's digest and size against it.
+func VerifyStatement(env *signing.Envelope, trust signing.Trust) (*FeedStatement, string, error) {
 	if len(trust) == 0 {
 		return nil, "", fmt.Errorf("%w: a signed feed needs the keys to trust", ErrIntegrity)
 	}
@@ -130,9 +135,11 @@ func verifyStatement(env *signing.Envelope, trust signing.Trust) (*FeedStatement
 	if err := dec.Decode(&st); err != nil || st.Schema != FeedStatementSchema {
 		return nil, "", fmt.Errorf("%w: signed payload is not a %s statement", ErrIntegrity, FeedStatementSchema)
 	}
-	if _, err := digest.Parse(string(st.SHA256)); err != nil {
+	d, err := digest.Parse(string(st.SHA256))
+	if err != nil {
 		return nil, "", fmt.Errorf("%w: signed statement: %v", ErrIntegrity, err)
 	}
+	st.SHA256 = d // bare hex, as a Feed's
 	return &st, key, nil
 }
 
@@ -183,7 +190,7 @@ func ParseFeed(r io.ReaderAt, size int64, name string, o FeedOptions) (*Feed, er
 	if o.Signature != nil {
 		var key string
 		var err error
-		if st, key, err = verifyStatement(o.Signature, o.Trust); err != nil {
+		if st, key, err = VerifyStatement(o.Signature, o.Trust); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		if st.SHA256 != got || st.Size != size {
