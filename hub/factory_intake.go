@@ -113,17 +113,13 @@ func (s *Server) handlePackageAdd(w http.ResponseWriter, r *http.Request, p *Pri
 	in := &deploy.Intake{Kind: string(f.Kind), Components: len(components(f, run.vendor)), FeedVersion: feed.ID,
 		Findings: run.scan.counts, Blocking: run.scan.blocking, ProvenanceKey: run.provKey, InspectedAt: store.NowUTC()}
 	in.Facts, _ = json.Marshal(f)
+	var provDigest digest.Digest
 	blobs := []struct {
 		b    []byte
 		dst  *digest.Digest
 		what string
-	}{{run.spdx, &in.SPDX, "SPDX SBOM"}, {run.cdx, &in.CycloneDX, "CycloneDX SBOM"}, {run.report, &in.ScanReport, "scan report"}, {run.dec, &in.PolicyDecision, "policy decision"}}
-	var provDigest digest.Digest
-	blobs = append(blobs, struct {
-		b    []byte
-		dst  *digest.Digest
-		what string
-	}{run.provEnvelope, &provDigest, "provenance"})
+	}{{run.spdx, &in.SPDX, "SPDX SBOM"}, {run.cdx, &in.CycloneDX, "CycloneDX SBOM"}, {run.report, &in.ScanReport, "scan report"},
+		{run.dec, &in.PolicyDecision, "policy decision"}, {run.provEnvelope, &provDigest, "provenance"}}
 	for _, b := range blobs {
 		d, err := s.putBlob(r.Context(), b.b, b.what)
 		if err != nil {
