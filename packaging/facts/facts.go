@@ -82,8 +82,10 @@ type Limits struct {
 var DefaultLimits = Limits{MaxEntries: 200_000, MaxMetadata: 64 << 20, MaxUncompressed: 64 << 30, MaxRatio: 200, MaxRows: 1_000_000}
 
 // WithDefaults fills zero fields from DefaultLimits.
-func (l Limits) WithDefaults() Limits {
-	d := DefaultLimits
+func (l Limits) WithDefaults() Limits { return l.Or(DefaultLimits) }
+
+// Or fills l's zero (or negative) fields from d.
+func (l Limits) Or(d Limits) Limits {
 	if l.MaxEntries <= 0 {
 		l.MaxEntries = d.MaxEntries
 	}

@@ -28,23 +28,7 @@ const KindFeed facts.Kind = "osv-feed"
 // some 500,000 records.
 var FeedLimits = facts.Limits{MaxEntries: 4_000_000, MaxMetadata: 16 << 20, MaxUncompressed: 32 << 30, MaxRatio: 200}
 
-func (o FeedOptions) limits() facts.Limits {
-	l := o.Limits
-	d := FeedLimits
-	if l.MaxEntries <= 0 {
-		l.MaxEntries = d.MaxEntries
-	}
-	if l.MaxMetadata <= 0 {
-		l.MaxMetadata = d.MaxMetadata
-	}
-	if l.MaxUncompressed <= 0 {
-		l.MaxUncompressed = d.MaxUncompressed
-	}
-	if l.MaxRatio <= 0 {
-		l.MaxRatio = d.MaxRatio
-	}
-	return l.WithDefaults()
-}
+func (o FeedOptions) limits() facts.Limits { return o.Limits.Or(FeedLimits).WithDefaults() }
 
 // FeedOptions say how a feed file is checked.
 //
