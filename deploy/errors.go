@@ -25,6 +25,9 @@ var (
 	ErrEvidenceExists = errors.New("evidence already stored")
 	// ErrEvidenceNotFound reports a digest the evidence store does not hold.
 	ErrEvidenceNotFound = errors.New("evidence not found")
+	// ErrNoPlane reports that no registered execution plane can carry an
+	// intent (ChoosePlane): the text names the plane kind it needs.
+	ErrNoPlane = errors.New("no execution plane for the intent")
 )
 
 // FieldError is ErrInvalidInput for one named field.
