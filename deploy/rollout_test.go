@@ -118,10 +118,16 @@ func TestJudgeRing(t *testing.T) {
 		want GateVerdict
 		rule string // a rule the reasons must name
 	}{
-		{"all installed", func() RingGate { return gateFor(t, Ring1Canary, measure(Ring1Canary, SiteOnline, at, 100, 0, 0, time.Minute)) }, GatePass, ""},
-		{"still reporting", func() RingGate { return gateFor(t, Ring1Canary, measure(Ring1Canary, SiteOnline, at, 50, 0, 50, time.Minute)) },
+		{"all installed", func() RingGate {
+			return gateFor(t, Ring1Canary, measure(Ring1Canary, SiteOnline, at, 100, 0, 0, time.Minute))
+		}, GatePass, ""},
+		{"still reporting", func() RingGate {
+			return gateFor(t, Ring1Canary, measure(Ring1Canary, SiteOnline, at, 50, 0, 50, time.Minute))
+		},
 			GateWait, "promotion.time-to-compliance"},
-		{"unreachable", func() RingGate { return gateFor(t, Ring1Canary, measure(Ring1Canary, SiteOnline, at, 50, 3, 47, time.Minute)) },
+		{"unreachable", func() RingGate {
+			return gateFor(t, Ring1Canary, measure(Ring1Canary, SiteOnline, at, 50, 3, 47, time.Minute))
+		},
 			GateFail, "promotion.install-success"},
 		{"below threshold, all reported", func() RingGate {
 			return gateFor(t, Ring3Department, measure(Ring3Department, SiteOnline, at, 98, 2, 0, time.Minute))
@@ -160,7 +166,9 @@ func TestJudgeRing(t *testing.T) {
 			g.Risk = fixtureRisk(t, Ring0Lab, 0.1, true)
 			return g
 		}, GateWait, "promotion.cab"},
-		{"no device yet", func() RingGate { return gateFor(t, Ring1Canary, measure(Ring1Canary, SiteOnline, at, 0, 0, 0, time.Minute)) },
+		{"no device yet", func() RingGate {
+			return gateFor(t, Ring1Canary, measure(Ring1Canary, SiteOnline, at, 0, 0, 0, time.Minute))
+		},
 			GateWait, "promotion.install-success"},
 	} {
 		g := tc.g()
