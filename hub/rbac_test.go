@@ -88,6 +88,22 @@ var rbacWant = map[string]string{
 	"vuln-feeds.current":    "PKUCSEA",
 	"packages.add":          "K",
 	"packages.get":          "PKUCSEA",
+	// Rollouts (hub/rollouts.go).
+	"planes.rings.set":   "P",
+	"planes.rings.list":  "P",
+	"rollouts.list":      "PKUCSEA",
+	"rollouts.get":       "PKUCSEA",
+	"rollouts.pause":     "UCE",
+	"rollouts.resume":    "UE",
+	"rollouts.rollback":  "UE",
+	"rollouts.policy":    "U",
+	"rollouts.promote":   "U",
+	"rollouts.reconcile": "UE",
+	"incidents.create":   "SE",
+	"incidents.list":     "PKUCSEA",
+	"drift.list":         "PKUCSEA",
+	"drift.policy.get":   "PKUCSEA",
+	"drift.policy.set":   "P",
 }
 
 var roleLetter = map[deploy.Role]string{
@@ -256,6 +272,18 @@ func rbacRequest(t *testing.T, ac *client.Client, rt Route, bhex string, blob []
 		return "POST", "/v1/apps/no.such.app:scope", js(`{"scope":{"acquisition":"acme"}}`)
 	case "intents.promote":
 		return "POST", "/v1/intents/nosuch:promote", js(`{}`)
+	case "planes.rings.set":
+		return "PUT", "/v1/planes/none/rings/1", js(`{"targets":[{"id":"g"}]}`)
+	case "planes.rings.list":
+		return "GET", "/v1/planes/none/rings", nil
+	case "rollouts.get":
+		return "GET", "/v1/rollouts/nosuch", nil
+	case "rollouts.pause", "rollouts.resume", "rollouts.rollback", "rollouts.policy", "rollouts.promote", "rollouts.reconcile":
+		return "POST", strings.Replace(rt.Pattern, "{intent}", "nosuch", 1), js(`{}`)
+	case "incidents.create":
+		return "POST", "/v1/incidents", js(`{"app_id":"no.such.app","severity":"low","summary":"x"}`)
+	case "drift.policy.set":
+		return "PUT", "/v1/drift/policy", js(`{"phase":9,"rules":[]}`)
 	}
 	return rt.Method, rt.Pattern, nil
 }

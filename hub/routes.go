@@ -82,7 +82,7 @@ func Routes() []Route {
 		{Method: "POST", Pattern: "/v1/cluster/join", Name: "cluster.join", Roles: adminOnly, Write: true, Enterprise: true, handler: (*Server).handleJoin},
 		{Method: "DELETE", Pattern: "/v1/cluster/nodes/{id}", Name: "cluster.remove", Roles: adminOnly, Write: true, Enterprise: true, handler: (*Server).handleRemove},
 		{Method: "GET", Pattern: "/v1/backup", Name: "backup", Roles: adminOnly, Enterprise: true, handler: (*Server).handleBackup},
-	}, append(append(append(append(governanceRoutes(), siteSyncRoutes()...), keyRoutes()...), planeRoutes()...), factoryRoutes()...)...)
+	}, append(append(append(append(governanceRoutes(), siteSyncRoutes()...), keyRoutes()...), planeRoutes()...), append(factoryRoutes(), rolloutRoutes()...)...)...)
 }
 
 func (s *Server) routes() *http.ServeMux {

@@ -24,6 +24,7 @@ import (
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
+	"github.com/eucora/eucora/hub/rollout"
 	"github.com/eucora/eucora/hub/sitesync"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/atomicfile"
@@ -94,6 +95,15 @@ type Config struct {
 	// Version is the binary's version, recorded in SBOMs and provenance
 	// (default "dev").
 	Version string
+	// RolloutInterval is how often the leader's orchestrator sweeps the
+	// rollouts (default 5 s; negative: never, for tests that step it).
+	RolloutInterval time.Duration
+	// ReconcileInterval is how often each deployed release is compared
+	// with its plane (default 1 minute).
+	ReconcileInterval time.Duration
+	// PlaneBackoff is the first pause of a plane's promotions after it
+	// was unavailable (default 15 s, doubling to 30 min).
+	PlaneBackoff time.Duration
 }
 
 // Server is one running hub node.
@@ -125,6 +135,10 @@ type Server struct {
 	keyOnDisk     atomic.Pointer[string]
 
 	credKey credentialsKey // plane credentials key (hub/planes.go)
+	orch    struct {       // the leader's orchestrator (hub/rollouts.go)
+		sync.Mutex
+		o *rollout.Orchestrator
+	}
 	vulns   vulnCache      // the current vulnerability feed's index (hub/factory_vuln.go)
 	packKey struct {       // this node's packaging key (hub/factory.go)
 		sync.Mutex
@@ -155,6 +169,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.LargeBodies <= 0 {
 		cfg.LargeBodies = 1
+	}
+	if cfg.RolloutInterval == 0 {
+		cfg.RolloutInterval = 5 * time.Second
 	}
 	if !store.ValidName(cfg.NodeID) {
 		return nil, fmt.Errorf("node id %q: want 1-63 characters of a-z, 0-9, '.', '_', '-'", cfg.NodeID)
@@ -198,8 +215,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.log.Info("bootstrapped a new cluster")
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.duties(cfg.Bootstrap)
+	go s.rollouts()
 	s.log.Info("hub serving", "http", s.self, "raft", cfg.RaftAddr, "data", s.dir.Root)
 	return s, nil
 }

@@ -97,6 +97,15 @@ const (
 	CmdVulnFeedImport = "factory.vuln-feed"
 	CmdCodeSignRoot   = "factory.codesign-root"
 	CmdSigningKey     = "factory.signing-key"
+
+	// The orchestrator's records (rollout.go).
+	CmdRingTargets     = "rollout.ring-targets"
+	CmdRolloutSave     = "rollout.save"
+	CmdRolloutControl  = "rollout.control"
+	CmdRolloutValidate = "rollout.rollback-validated"
+	CmdIncidentCreate  = "ops.incident.create"
+	CmdDriftRecord     = "rollout.drift"
+	CmdDriftPolicySet  = "rollout.drift-policy"
 )
 
 // supported maps each command type to the highest version this binary
@@ -114,6 +123,8 @@ var supported = map[string]int{
 	CmdAssessmentCreate: 1, CmdApprovalCreate: 1, CmdExceptionCreate: 1, CmdElevationDecide: 1,
 	CmdIntentCreate: 1, CmdIntentPublish: 1, CmdIntentPromote: 1, CmdEvidenceRecord: 1,
 	CmdVulnFeedImport: 1, CmdCodeSignRoot: 1, CmdSigningKey: 1,
+	CmdRingTargets: 1, CmdRolloutSave: 1, CmdRolloutControl: 1, CmdRolloutValidate: 1,
+	CmdIncidentCreate: 1, CmdDriftRecord: 1, CmdDriftPolicySet: 1,
 }
 
 // Command is the envelope of every Raft log entry. Everything the FSM needs

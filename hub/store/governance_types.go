@@ -28,6 +28,9 @@ const (
 	IntentPending   = "pending"
 	IntentPublished = "published"
 	IntentPromoted  = "promoted"
+	// IntentRolledBack: the change was rolled back at its ring (by the
+	// orchestrator, on a failed gate or a person's rollback).
+	IntentRolledBack = "rolled-back"
 )
 
 // Records.

@@ -2,6 +2,9 @@ package store
 
 import (
 	"encoding/binary"
+	"fmt"
+
+	"github.com/eucora/eucora/deploy"
 
 	"github.com/eucora/eucora/internal/digest"
 )
@@ -52,6 +55,12 @@ import (
 //	vf/<id>                              VulnFeed                              factory
 //	kr/<sha256 hex of the DER>           CodeSignRoot                          factory
 //	sk/<key id>                          SigningKey                            factory
+//	rt/<plane>\x00<ring>                  RingTargets                           rollout
+//	ro/<intent id>                       Rollout                               rollout (and intents)
+//	rv/<app>\x00<version>                RollbackValidation                    rollout
+//	oi/<id>                              Incident                              rollout
+//	df/<intent id>\x00<plane>             DriftSet                              rollout
+//	m/drift-policy                       deploy.DriftPolicy                    rollout
 const (
 	prefixMeta            = "m/"
 	prefixNode            = "n/"
@@ -82,6 +91,11 @@ const (
 	prefixVulnFeed        = "vf/"
 	prefixCodeSignRoot    = "kr/"
 	prefixSigningKey      = "sk/"
+	prefixRingTargets     = "rt/"
+	prefixRollout         = "ro/"
+	prefixValidation      = "rv/"
+	prefixIncident        = "oi/"
+	prefixDrift           = "df/"
 
 	// keySep separates the parts of a composite key.
 	keySep = "\x00"
@@ -95,6 +109,7 @@ var keyPrefixes = []string{
 	prefixArtifactIndex, prefixAssessment, prefixApproval, prefixApprovalRequest, prefixException,
 	prefixGrant, prefixIntent, prefixActive, prefixEvidence, prefixDecision,
 	prefixVulnFeed, prefixCodeSignRoot, prefixSigningKey,
+	prefixRingTargets, prefixRollout, prefixValidation, prefixIncident, prefixDrift,
 }
 
 // Single keys.
@@ -107,6 +122,8 @@ var (
 	keyChainRule = []byte(prefixMeta + "chain-rule")
 	// keyVulnFeed is the id of the feed intake matches against.
 	keyVulnFeed = []byte(prefixMeta + "vuln-feed")
+	// keyDriftPolicy is the hub's drift policy (rollout.go).
+	keyDriftPolicy = []byte(prefixMeta + "drift-policy")
 )
 
 // prefixEnd is the exclusive upper bound of the keys starting with prefix
@@ -117,15 +134,24 @@ func prefixEnd(prefix string) []byte {
 	return end
 }
 
-func nodeKey(id string) []byte         { return []byte(prefixNode + id) }
-func siteKey(name string) []byte       { return []byte(prefixSite + name) }
-func planeKey(name string) []byte      { return []byte(prefixPlane + name) }
-func vulnFeedKey(id string) []byte     { return []byte(prefixVulnFeed + id) }
-func codeSignRootKey(fp string) []byte { return []byte(prefixCodeSignRoot + fp) }
-func signingKeyKey(id string) []byte   { return []byte(prefixSigningKey + id) }
-func tokenKey(id string) []byte        { return []byte(prefixToken + id) }
-func hashKey(h string) []byte          { return []byte(prefixTokenHash + h) }
-func blobKey(hex string) []byte        { return []byte(prefixBlob + hex) }
+func ringTargetsKey(plane string, r deploy.Ring) []byte {
+	return []byte(fmt.Sprintf("%s%s%s%d", prefixRingTargets, plane, keySep, int(r)))
+}
+func rolloutKey(intent string) []byte { return []byte(prefixRollout + intent) }
+func validationKey(app, version string) []byte {
+	return []byte(prefixValidation + app + keySep + version)
+}
+func incidentKey(id string) []byte         { return []byte(prefixIncident + id) }
+func driftKey(intent, plane string) []byte { return []byte(prefixDrift + intent + keySep + plane) }
+func nodeKey(id string) []byte             { return []byte(prefixNode + id) }
+func siteKey(name string) []byte           { return []byte(prefixSite + name) }
+func planeKey(name string) []byte          { return []byte(prefixPlane + name) }
+func vulnFeedKey(id string) []byte         { return []byte(prefixVulnFeed + id) }
+func codeSignRootKey(fp string) []byte     { return []byte(prefixCodeSignRoot + fp) }
+func signingKeyKey(id string) []byte       { return []byte(prefixSigningKey + id) }
+func tokenKey(id string) []byte            { return []byte(prefixToken + id) }
+func hashKey(h string) []byte              { return []byte(prefixTokenHash + h) }
+func blobKey(hex string) []byte            { return []byte(prefixBlob + hex) }
 
 // Audit log.
 func eventKey(c uint64) []byte { return binary.BigEndian.AppendUint64([]byte(prefixEvent), c) }

@@ -99,6 +99,7 @@ var handlerTables = []handlerTable{
 	{"review", reviewHandlers},
 	{"intents", intentHandlers},
 	{"factory", factoryHandlers},
+	{"rollout", rolloutHandlers},
 }
 
 var handlers = mergeHandlers(handlerTables)

@@ -1,6 +1,9 @@
 package store
 
-import "github.com/eucora/eucora/hub/api"
+import (
+	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/api"
+)
 
 // Conversions between stored records and the API's types (package
 // hub/api). Each stored record has its own type so that its JSON in Pebble
@@ -157,6 +160,18 @@ func ViewOf(v any) any {
 		return r.View()
 	case SigningKey:
 		return r.View()
+	case RingTargets:
+		return r.View()
+	case Rollout:
+		return r.View()
+	case Incident:
+		return r.View()
+	case DriftSet:
+		return DriftViews([]DriftSet{r})
+	case deploy.DriftPolicy:
+		return r
+	case RollbackValidation:
+		return api.RollbackValidation(r)
 	}
 	return v
 }
@@ -186,3 +201,57 @@ func (r CodeSignRoot) View() api.CodeSignRoot { return api.CodeSignRoot(r) }
 
 // View is the key as the API shows it.
 func (k SigningKey) View() api.SigningKey { return api.SigningKey(k) }
+
+// View is the ring targets as the API shows them.
+func (t RingTargets) View() api.RingTargets {
+	return api.RingTargets{Plane: t.Plane, Ring: t.Ring, UpdatedBy: t.UpdatedBy, UpdatedAt: t.UpdatedAt,
+		Targets: Views(t.Targets, func(x Target) api.Target { return api.Target(x) })}
+}
+
+// TargetsFromAPI converts the API's targets to stored ones.
+func TargetsFromAPI(in []api.Target) []Target {
+	return Views(in, func(x api.Target) Target { return Target(x) })
+}
+
+// View is the rollout as the API shows it.
+func (r Rollout) View() api.Rollout {
+	v := api.Rollout{IntentID: r.IntentID, AppID: r.AppID, Version: r.Version, Ring: r.Ring, Scope: r.Scope, Base: r.Base, Prev: r.Prev,
+		Next: r.Next, Rev: r.Rev, State: r.State, OnFailure: r.OnFailure, Plane: r.Plane, PlaneKind: r.PlaneKind, PlaneReason: r.PlaneReason,
+		SiteClass: r.SiteClass, Prior: r.Prior, PublishedAt: r.PublishedAt, Results: r.Results, Validation: r.Validation,
+		RollbackValidated: r.RollbackValidated, Waiting: r.Waiting, PausedBy: r.PausedBy, PauseReason: r.PauseReason,
+		RollbackRequested: r.RollbackRequested, RollbackAction: r.RollbackAction, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Targets: Views(r.Targets, func(x Target) api.Target { return api.Target(x) }),
+		Steps:   Views(r.Steps, func(x RolloutStep) api.RolloutStep { return api.RolloutStep(x) })}
+	if v.Steps == nil {
+		v.Steps = []api.RolloutStep{}
+	}
+	if t := r.Telemetry; t != nil {
+		v.Telemetry = &api.Telemetry{At: t.At, Measure: t.Measure, Assigned: t.Assigned, Objects: t.Objects}
+	}
+	if g := r.Gate; g != nil {
+		x := api.Gate(*g)
+		v.Gate = &x
+	}
+	if b := r.Backoff; b != nil {
+		x := api.Backoff(*b)
+		v.Backoff = &x
+	}
+	return v
+}
+
+// RolloutViews converts a list of rollouts.
+func RolloutViews(in []Rollout) []api.Rollout { return Views(in, Rollout.View) }
+
+// View is the incident as the API shows it.
+func (i Incident) View() api.Incident { return api.Incident(i) }
+
+// DriftViews flattens drift sets into the API's list.
+func DriftViews(sets []DriftSet) []api.Drift {
+	out := []api.Drift{}
+	for _, s := range sets {
+		for _, d := range s.Open {
+			out = append(out, api.Drift(d))
+		}
+	}
+	return out
+}

@@ -1,0 +1,271 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/eucora/eucora/connectors"
+	"github.com/eucora/eucora/deploy"
+	"github.com/eucora/eucora/hub/store"
+)
+
+// reconcileAll compares every deployed release due for it with its plane
+// (EUCORA-architecture.md section 5.6): a release stays desired from its
+// publish until it is rolled back, promoted releases included (the ring
+// keeps the version).
+func (o *Orchestrator) reconcileAll(ctx context.Context, rep *Report) {
+	rollouts, err := o.st.Rollouts()
+	if err != nil {
+		rep.fail("reconcile: %v", err)
+		return
+	}
+	policy, err := o.st.DriftPolicy()
+	if err != nil {
+		rep.fail("reconcile: drift policy: %v", err)
+		return
+	}
+	targets, err := o.st.AllRingTargets()
+	if err != nil {
+		rep.fail("reconcile: ring targets: %v", err)
+		return
+	}
+	now := o.now()
+	for _, r := range rollouts {
+		if !desired(r) {
+			continue
+		}
+		o.mu.Lock()
+		last, seen := o.reconciled[r.IntentID]
+		o.mu.Unlock()
+		if seen && now.Sub(last) < o.c.ReconcileEvery {
+			continue
+		}
+		reads, n, err := o.reconcile(ctx, r, policy, targets)
+		rep.PlaneReads += reads
+		rep.Drifts += n
+		if err != nil {
+			rep.fail("reconcile %s: %v", r.IntentID, err)
+			continue
+		}
+		rep.Reconciled++
+		o.mu.Lock()
+		o.reconciled[r.IntentID] = now
+		o.mu.Unlock()
+	}
+}
+
+// desired reports whether r's release should be on its plane now.
+func desired(r store.Rollout) bool {
+	if r.PublishedAt == nil || r.Plane == "" {
+		return false
+	}
+	switch r.State {
+	case store.RolloutObserving, store.RolloutPaused, store.RolloutPromoting, store.RolloutPromoted, store.RolloutCompleted:
+		return true
+	}
+	return false
+}
+
+// Reconcile compares one rollout's release with its plane now, whatever
+// its schedule; it returns the open drift after the pass.
+func (o *Orchestrator) Reconcile(ctx context.Context, intent string) ([]store.DriftRecord, error) {
+	r, err := o.st.Rollout(intent)
+	if err != nil {
+		return nil, err
+	}
+	if !desired(r) {
+		return nil, fmt.Errorf("rollout of intent %s is %s: nothing of it is desired on a plane: %w", intent, r.State, store.ErrConflict)
+	}
+	policy, err := o.st.DriftPolicy()
+	if err != nil {
+		return nil, err
+	}
+	targets, err := o.st.AllRingTargets()
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := o.reconcile(ctx, r, policy, targets); err != nil {
+		return nil, err
+	}
+	set, err := o.st.DriftSet(intent, r.Plane)
+	return set.Open, err
+}
+
+// reconcile reads the plane (status and the objects carrying the
+// intent's correlation id), finds drift, remediates it when the policy
+// enforces, and records the open drift when it changed. It returns the
+// plane reads made and the drifts found.
+func (o *Orchestrator) reconcile(ctx context.Context, r store.Rollout, policy deploy.DriftPolicy, targets []store.RingTargets) (int, int, error) {
+	conn, err := o.connector(r.Plane)
+	if err != nil {
+		return 0, 0, err
+	}
+	reads := 0
+	obs := deploy.Observed{Held: true}
+	st, err := conn.Query(ctx, key(r))
+	reads++
+	var ce *connectors.Error
+	switch {
+	case errors.As(err, &ce) && ce.NotFound:
+		obs.Held = false
+	case err != nil:
+		return reads, 0, err
+	default:
+		obs.Assigned = st.Assigned
+		obs.Devices = deviceResults(st)
+	}
+	if obs.Held {
+		objs, err := conn.Find(ctx, r.IntentID)
+		reads++
+		if err != nil {
+			return reads, 0, err
+		}
+		for _, x := range objs {
+			po := deploy.PlaneObject{Kind: x.Kind, ID: x.ID}
+			if x.Release != nil {
+				po.Release = x.Release.String()
+			}
+			obs.Objects = append(obs.Objects, po)
+		}
+	}
+	want := deploy.Desired{Release: key(r).String(), AppRelease: key(r).AppKey().String()}
+	for _, t := range r.Targets {
+		want.Targets = append(want.Targets, t.ID)
+	}
+	for _, rt := range targets {
+		if rt.Plane == r.Plane && rt.Ring != r.Ring {
+			for _, t := range rt.Targets {
+				want.OtherTargets = append(want.OtherTargets, t.ID)
+			}
+		}
+	}
+	o.mu.Lock()
+	before := o.installed[r.IntentID]
+	o.mu.Unlock()
+	drifts := deploy.DetectDrift(want, obs, before)
+	now := map[string]bool{}
+	for _, d := range obs.Devices {
+		if d.Outcome == deploy.OutcomeInstalled {
+			now[d.Device] = true
+		}
+	}
+	o.mu.Lock()
+	if obs.Held {
+		o.installed[r.IntentID] = now
+	}
+	o.mu.Unlock()
+
+	var family deploy.OSFamily
+	if in, err := o.st.Intent(r.IntentID); err == nil {
+		if art, err := o.st.Artifact(in.AppID, in.Version, in.Artifact); err == nil {
+			family = art.Platform.Family()
+		}
+	}
+	mode, why := policy.Mode(family, r.SiteClass, r.Scope)
+	cur, err := o.st.DriftSet(r.IntentID, r.Plane)
+	if err != nil {
+		return reads, len(drifts), err
+	}
+	at := o.now()
+	open := make([]store.DriftRecord, 0, len(drifts))
+	for _, d := range drifts {
+		rec := store.DriftRecord{Drift: d, IntentID: r.IntentID, AppID: r.AppID, Plane: r.Plane, Site: r.Scope.Site, Mode: mode, FirstSeen: at, LastSeen: at}
+		if i := slices.IndexFunc(cur.Open, func(x store.DriftRecord) bool { return x.Kind == d.Kind }); i >= 0 {
+			rec.FirstSeen, rec.Remediated, rec.LastRemediation = cur.Open[i].FirstSeen, cur.Open[i].Remediated, cur.Open[i].LastRemediation
+		}
+		open = append(open, rec)
+	}
+	action := "drift.detected"
+	var changes []string
+	if mode == deploy.DriftEnforce && len(open) > 0 {
+		changes, err = o.remediate(ctx, conn, r, open)
+		if err != nil {
+			changes = append(changes, "remediation failed: "+err.Error())
+		}
+		for i := range open {
+			open[i].Remediated++
+			open[i].LastRemediation = strings.Join(changes, "; ")
+		}
+		action = "drift.remediated"
+	}
+	if len(open) == 0 && len(cur.Open) == 0 {
+		return reads, 0, nil
+	}
+	if len(open) == 0 {
+		action = "drift.cleared"
+	} else if action == "drift.detected" && sameDrift(cur.Open, open) {
+		return reads, len(drifts), nil // nothing new to record
+	}
+	var reason []string
+	for _, d := range open {
+		reason = append(reason, fmt.Sprintf("%s: %s %v", d.Kind, d.Detail, d.Subjects))
+	}
+	if len(open) == 0 {
+		reason = append(reason, fmt.Sprintf("%s on %s matches its intent again", key(r), r.Plane))
+	}
+	reason = append(reason, why)
+	if len(changes) > 0 {
+		reason = append(reason, "changed: "+strings.Join(changes, "; "))
+	}
+	a := o.audit(action, r.IntentID, strings.Join(reason, "; "))
+	a.Object = "plane/" + r.Plane
+	cmd, err := store.NewCommand(store.CmdDriftRecord, store.DriftRecordBody{IntentID: r.IntentID, Plane: r.Plane, Open: open, At: at}, a)
+	if err != nil {
+		return reads, len(drifts), err
+	}
+	_, err = o.h.Apply(ctx, cmd)
+	return reads, len(drifts), err
+}
+
+// sameDrift reports whether two open sets name the same kinds, counts and
+// subjects.
+func sameDrift(a, b []store.DriftRecord) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Kind != b[i].Kind || a[i].Count != b[i].Count || !slices.Equal(a[i].Subjects, b[i].Subjects) {
+			return false
+		}
+	}
+	return true
+}
+
+// remediate applies enforcement within policy: a missing object or a
+// wrong assignment set is fixed by publishing the release again (which
+// assigns exactly the ring's targets), a reverted device by asking the
+// ring's devices to install again. An object edited outside EUCORA is
+// reported, never overwritten. It returns what it changed.
+func (o *Orchestrator) remediate(ctx context.Context, conn connectors.Connector, r store.Rollout, open []store.DriftRecord) ([]string, error) {
+	rel, err := o.release(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	var republish, redeploy bool
+	for _, d := range open {
+		switch d.Kind {
+		case deploy.DriftMissingObject, deploy.DriftMissingAssignment, deploy.DriftExtraAssignment:
+			republish = true
+		case deploy.DriftDeviceReverted:
+			redeploy = true
+		}
+	}
+	var changes []string
+	if republish {
+		pub, err := conn.Publish(ctx, rel)
+		if err != nil {
+			return changes, err
+		}
+		changes = append(changes, fmt.Sprintf("published %s again: %d object(s), %d created, assigned to %d target(s)", rel.Key, len(pub.Objects), pub.Created, len(rel.Targets)))
+	}
+	if redeploy {
+		if _, err := conn.Remediate(ctx, connectors.Remediation{Action: connectors.Redeploy, Release: rel}); err != nil {
+			return changes, err
+		}
+		changes = append(changes, "asked the ring's devices to install "+rel.Key.String()+" again")
+	}
+	return changes, nil
+}
