@@ -82,6 +82,8 @@ func (n *testNode) config(t testing.TB, ln net.Listener) Config {
 	c := Config{
 		DataDir: n.dir, RaftAddr: n.raftAddr, NodeID: n.id, Listener: ln, Logger: testLogger(t).With("node", n.id),
 		Fast: true, ElectionTimeout: n.timeout, DutyInterval: 200 * time.Millisecond, SnapshotThreshold: 64, TrailingLogs: 32,
+		// Rollout tests step the orchestrator themselves (Server.orchestrator().Pass).
+		RolloutInterval: -1,
 	}
 	if n.net != nil {
 		c.Raft = store.RaftDeps{Transport: n.net.attach(n.raftAddr), Logs: n.logs, Stable: n.logs, Snapshots: n.snaps}

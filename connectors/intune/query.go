@@ -3,6 +3,8 @@ package intune
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"slices"
 
 	"github.com/eucora/eucora/connectors"
 )
@@ -66,12 +68,58 @@ func (c *conn) Query(ctx context.Context, k connectors.ReleaseKey) (connectors.S
 		}
 		st.Devices = append(st.Devices, connectors.DeviceState{Device: d.DeviceName, DeviceID: d.DeviceID, State: s, Detail: d.InstallStateDetail, ErrorCode: d.ErrorCode, At: d.LastSyncDateTime})
 	}
+	if ring, err := c.ringDevices(ctx, m); err != nil {
+		return st, err
+	} else if ring != nil {
+		// The ring's devices only: the app's other assignments belong to
+		// other rings (their own release keys).
+		st.Devices = slices.DeleteFunc(st.Devices, func(d connectors.DeviceState) bool { return !ring[d.DeviceID] })
+		for _, d := range st.Devices {
+			st.Summary.Add(d.State)
+		}
+		return st, nil
+	}
 	var sum installSummary
 	if err := c.call(ctx, "install summary", http.MethodGet, "/deviceAppManagement/mobileApps/"+a.ID+"/installSummary", nil, &sum); err != nil {
 		return st, err
 	}
 	st.Summary = connectors.Summary{Installed: sum.Installed, Failed: sum.Failed, Pending: sum.Pending, NotInstalled: sum.NotInstalled, NotApplicable: sum.NotApplicable, Unknown: unknown}
 	return st, nil
+}
+
+// ringDevices returns the device ids of a release's ring: the device
+// members of its included groups (transitively) less those of its
+// excluded ones, read from Entra ID. It returns nil when the marker names
+// no group (a release published before markers carried targets), which
+// leaves every device of the app.
+func (c *conn) ringDevices(ctx context.Context, m marker) (map[string]bool, error) {
+	if len(m.Targets) == 0 {
+		return nil, nil
+	}
+	in, out := map[string]bool{}, map[string]bool{}
+	for _, t := range m.Targets {
+		members, err := list[directoryDevice](ctx, c, "group members", "/groups/"+url.PathEscape(t.ID)+"/transitiveMembers/microsoft.graph.device?$select=id,deviceId&$top=999")
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range members {
+			if t.Exclude {
+				out[d.DeviceID] = true
+			} else {
+				in[d.DeviceID] = true
+			}
+		}
+	}
+	for id := range out {
+		delete(in, id)
+	}
+	return in, nil
+}
+
+// directoryDevice is an Entra ID device object, as group members list it.
+type directoryDevice struct {
+	ID       string `json:"id"`
+	DeviceID string `json:"deviceId"`
 }
 
 // Find returns every app whose notes carry the correlation id, and the

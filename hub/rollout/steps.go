@@ -201,11 +201,17 @@ func (o *Orchestrator) observe(ctx context.Context, r store.Rollout) (bool, erro
 	if err != nil {
 		return false, err
 	}
+	// Ring 0 validates the rollback itself: its gate is judged as if it
+	// were validated, and a pass runs the rollback first.
+	validate := r.Ring == deploy.Ring0Lab && r.PlaneKind != "" && !slices.Contains(g.RollbackValidated, r.PlaneKind)
+	if validate {
+		g.RollbackValidated = append(g.RollbackValidated, r.PlaneKind)
+	}
 	res := deploy.JudgeRing(g, o.now())
 	changed := o.record(&r, st, m, res)
 	switch res.Verdict {
 	case deploy.GatePass:
-		if r.Ring == deploy.Ring0Lab && !slices.Contains(g.RollbackValidated, r.PlaneKind) {
+		if validate {
 			r.State, r.Validation = store.RolloutValidating, ""
 			return true, o.save(ctx, &r, "rollout.validate-rollback", fmt.Sprintf("Ring 0 passed (%d/%d installed): running the rollback on %s to validate it", m.Installed, m.Targeted, r.Plane))
 		}

@@ -242,6 +242,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rest := parts[1:]
+	if len(rest) >= 1 && rest[0] == "groups" {
+		s.groupMembers(q, rest[1:])
+		return
+	}
 	if len(rest) < 2 || rest[0] != "deviceAppManagement" || rest[1] != "mobileApps" {
 		q.fail(http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", clipText(strings.Join(rest, "/"))))
 		return
