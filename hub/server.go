@@ -139,8 +139,8 @@ type Server struct {
 		sync.Mutex
 		o *rollout.Orchestrator
 	}
-	vulns   vulnCache      // the current vulnerability feed's index (hub/factory_vuln.go)
-	packKey struct {       // this node's packaging key (hub/factory.go)
+	vulns   vulnCache // the current vulnerability feed's index (hub/factory_vuln.go)
+	packKey struct {  // this node's packaging key (hub/factory.go)
 		sync.Mutex
 		key *signing.PrivateKey
 	}
