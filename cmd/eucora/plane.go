@@ -19,7 +19,7 @@ func planeCmd() *cli.Command {
 	return &cli.Command{
 		Name:        "plane",
 		Usage:       "register and check execution planes (platform admin only; EUCORA-architecture.md section 14.1)",
-		Subcommands: []*cli.Command{planeAddCmd(), planeListCmd(), planeCheckCmd()},
+		Subcommands: []*cli.Command{planeAddCmd(), planeListCmd(), planeCheckCmd(), planeRingCmd()},
 	}
 }
 
