@@ -146,7 +146,12 @@ func (o *Orchestrator) reconcile(ctx context.Context, r store.Rollout, policy de
 	before := o.installed[r.IntentID]
 	o.mu.Unlock()
 	drifts := deploy.DetectDrift(want, obs, before)
-	now := map[string]bool{}
+	// Devices once seen installed stay remembered: a reverted device is
+	// drift until it reports the release installed again.
+	now := make(map[string]bool, len(before)+len(obs.Devices))
+	for d := range before {
+		now[d] = true
+	}
 	for _, d := range obs.Devices {
 		if d.Outcome == deploy.OutcomeInstalled {
 			now[d.Device] = true

@@ -39,7 +39,13 @@ func (Processor) Process(b Batch, cmd Command) (any, error) {
 	if cmd.Audit != nil {
 		a := *cmd.Audit
 		if a.Outcome == "" {
-			a.Outcome, a.Reason = outcomeOf(err)
+			// A proposer's reason stands for a write that succeeded; a
+			// refusal's reason is the refusal.
+			var why string
+			a.Outcome, why = outcomeOf(err)
+			if err != nil {
+				a.Reason = why
+			}
 			// A site bundle merged before is audited as the duplicate it
 			// is, not as a second "ok" import.
 			if r, ok := res.(*SiteImportResult); ok && err == nil && r.Outcome == ImportDuplicate {
