@@ -129,11 +129,19 @@ func (h rolloutHost) Connector(plane, actor string) (connectors.Connector, func(
 // installs.
 func (h rolloutHost) Content(ctx context.Context, art store.ArtifactRecord) (connectors.Content, connectors.Install, error) {
 	d := digest.Canonical(art.SHA256)
-	if ok, err := h.s.cas.Has(d); err != nil || !ok {
-		if err == nil {
-			err = fmt.Errorf("artifact %s %s (%s) is not in this node's content store", art.Name, d.Short(), art.Platform)
-		}
+	ok, err := h.s.cas.Has(d)
+	if err != nil {
 		return connectors.Content{}, connectors.Install{}, err
+	}
+	if !ok {
+		// A leader that was not among the blob's holders fetches it.
+		rec, err := h.s.store.State().Blob(d.Hex())
+		if err == nil {
+			err = h.s.fetchBlob(ctx, d, rec.Size, h.s.peerSources(rec.Holders))
+		}
+		if err != nil {
+			return connectors.Content{}, connectors.Install{}, fmt.Errorf("artifact %s %s (%s) is not in this node's content store and could not be fetched: %w", art.Name, d.Short(), art.Platform, err)
+		}
 	}
 	c := connectors.Content{Name: art.Name, Size: art.Size, Digest: d, Type: art.Platform,
 		Open: func() (io.ReadCloser, error) { return h.s.cas.OpenVerified(d) }}

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -92,16 +94,21 @@ type rolloutWorld struct {
 	*govWorld
 	fleet *intuneFleet
 	admin *client.Client
+	nodes []*testNode
 }
 
 const rolloutApp = "com.acme.ledger"
 
-func newRolloutWorld(t *testing.T) *rolloutWorld {
+func newRolloutWorld(t *testing.T) *rolloutWorld { return newRolloutCluster(t, 1) }
+
+// newRolloutCluster is a rollout world on a cluster of size nodes; w.n is
+// the leader at the start.
+func newRolloutCluster(t *testing.T, size int) *rolloutWorld {
 	t.Helper()
-	nodes, adminTok := makeCluster(t, 1, clusterOpts{})
-	n := nodes[0]
+	nodes, adminTok := makeCluster(t, size, clusterOpts{})
+	n := leaderOf(t, nodes)
 	ctx := ctxT(t)
-	w := &rolloutWorld{govWorld: &govWorld{t: t, n: n, ctx: ctx, users: map[string]*client.Client{}}, fleet: newIntuneFleet(t), admin: cli(n, adminTok)}
+	w := &rolloutWorld{govWorld: &govWorld{t: t, n: n, ctx: ctx, users: map[string]*client.Client{}}, fleet: newIntuneFleet(t), admin: cli(n, adminTok), nodes: nodes}
 	acme := deploy.Scope{Acquisition: "acme"}
 	w.token("pat", deploy.RolePackagingEngineer, acme)
 	w.token("carol", deploy.RoleCABApprover, deploy.Scope{})
@@ -111,6 +118,20 @@ func newRolloutWorld(t *testing.T) *rolloutWorld {
 	cred := w.fleet.sim.Credentials()
 	creds, _ := json.Marshal(map[string]string{"tenant": cred.Tenant, "client_id": cred.ClientID, "client_secret": cred.ClientSecret, "login_url": w.fleet.srv.URL})
 	must[api.Plane](t, "plane")(w.admin.CreatePlane(ctx, api.PlaneRequest{Name: "intune-corp", Kind: "intune", URL: w.fleet.srv.URL, Credentials: creds}))
+	// The operator copies the credentials key to every node
+	// (hub/DESIGN.md "Plane credentials"): any leader can then publish.
+	key, err := os.ReadFile(filepath.Join(n.dir, "hub", "keys", credentialsKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range nodes {
+		if o != n {
+			os.MkdirAll(filepath.Join(o.dir, "hub", "keys"), 0o700)
+			if err := os.WriteFile(filepath.Join(o.dir, "hub", "keys", credentialsKeyFile), key, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	for ring := range ringSizes {
 		must[api.RingTargets](t, "ring targets")(w.admin.SetRingTargets(ctx, "intune-corp", deploy.Ring(ring), []api.Target{{ID: fmt.Sprintf("ring-%d", ring)}}))
 	}
@@ -507,5 +528,52 @@ func TestRolloutDriftDetectAndEnforce(t *testing.T) {
 	}
 	if got["drift.detected"] == 0 || got["drift.remediated"] == 0 || got["drift.cleared"] == 0 {
 		t.Fatalf("drift events: %v", got)
+	}
+}
+
+// TestRolloutLeaderKilledMidPublish kills the leader while its
+// orchestrator is uploading the release's content to Intune; the next
+// leader resumes the rollout from the store's record and the plane holds
+// one app and one assignment (no duplicate).
+func TestRolloutLeaderKilledMidPublish(t *testing.T) {
+	w := newRolloutCluster(t, 3)
+	first := w.stage("4.0")
+	old := w.n
+	// Hold the content upload back long enough to kill the leader in it.
+	w.fleet.sim.Faults().Add(sim.Fault{Match: "PUT /blob/", Delay: 2 * time.Second, Count: 1})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		old.srv.orchestrator().Pass(ctx)
+	}()
+	eventually(t, "the publish step begun", func() bool {
+		r := w.rollout(first)
+		return len(r.Steps) > 0 && r.Steps[len(r.Steps)-1].Op == "publish" && r.Steps[len(r.Steps)-1].Phase == "begin"
+	})
+	time.Sleep(300 * time.Millisecond) // inside the held upload
+	old.crash()
+	<-done
+	var alive []*testNode
+	for _, n := range w.nodes {
+		if n != old {
+			alive = append(alive, n)
+		}
+	}
+	w.n = leaderOf(t, alive)
+	w.passUntil("published by the new leader", 100, func() bool { return w.rollout(first).PublishedAt != nil })
+	if objects, assignments := w.fleet.sim.Count(connectorsKey(first, "4.0", 0)); objects != 1 || assignments != 1 {
+		t.Fatalf("after the leader kill: %d Intune apps, %d assignments for the release, want 1 and 1", objects, assignments)
+	}
+	r := w.rollout(first)
+	begun := 0
+	for _, s := range r.Steps {
+		if s.Op == "publish" && s.Phase == "begin" {
+			begun++
+		}
+	}
+	if begun < 2 {
+		t.Fatalf("steps %+v: want the publish begun by both leaders", r.Steps)
 	}
 }
