@@ -81,6 +81,7 @@ func TestSimFleetLoadStrict(t *testing.T) {
 		{`{"devices": [{"id": "d1", "platform": "linux", "check_in": "soon"}]}`, "devices[0].check_in", "not a duration"},
 		{`{"devices": [{"id": "d1", "platform": "linux", "check_in": "-1h"}]}`, "devices[0].check_in", "positive"},
 		{`{"devices": [{"id": "d1", "platform": "linux", "check_in": 3600}]}`, "devices[0].check_in", "want a string"},
+		{`{"devices": [{"id": "d1", "platform": "linux", "check_in": "1.5s"}]}`, "devices[0].check_in", "whole seconds"},
 		{`{"devices": [` + dev + `, ` + dev + `]}`, "devices[1].id", "also the id"},
 	} {
 		_, err := Load(strings.NewReader(tc.file))

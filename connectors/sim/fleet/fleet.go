@@ -91,8 +91,8 @@ type Device struct {
 	// Groups are the fleet groups it belongs to: the targets of
 	// assignments.
 	Groups []string
-	// CheckIn is the interval between two check-ins (default
-	// DefaultCheckIn).
+	// CheckIn is the interval between two check-ins, whole seconds
+	// (default DefaultCheckIn). Check-ins fall on whole seconds.
 	CheckIn time.Duration
 }
 
@@ -162,7 +162,7 @@ func New(seed uint64, devices []Device) (*Fleet, error) {
 	f.phase = make([]time.Duration, len(f.devices))
 	for i, d := range f.devices {
 		f.index[d.ID] = i
-		f.phase[i] = time.Duration(mix(newHash(seed).str("phase").str(d.ID).sum()) % uint64(d.CheckIn))
+		f.phase[i] = time.Duration(mix(newHash(seed).str("phase").str(d.ID).sum())%uint64(d.CheckIn/time.Second)) * time.Second
 		for _, g := range d.Groups {
 			if m := f.groups[g]; len(m) == 0 || m[len(m)-1] != i {
 				f.groups[g] = append(m, i)
@@ -186,8 +186,8 @@ func checkDevice(at string, d Device) error {
 		return fieldErr(at+".platform", "%q is not one of %s", clip(d.Platform), strings.Join(Platforms, ", "))
 	case d.Site != "" && !groupPattern.MatchString(d.Site):
 		return fieldErr(at+".site", "%q: want 1-64 letters, digits, '.', '_' or '-'", clip(d.Site))
-	case d.CheckIn < time.Second:
-		return fieldErr(at+".check_in", "%s: want at least one second", d.CheckIn)
+	case d.CheckIn < time.Second || d.CheckIn%time.Second != 0:
+		return fieldErr(at+".check_in", "%s: want whole seconds, at least one", d.CheckIn)
 	}
 	for j, g := range d.Groups {
 		if !groupPattern.MatchString(g) {
@@ -407,6 +407,30 @@ func (f *Fleet) Result(deviceID string, o Order, now time.Time) Result {
 		return Result{At: o.Since}
 	}
 	return Result{Done: true, At: due, Failed: o.Install && f.Fails(deviceID, o.App, o.Version, max(o.Attempt, 1), due)}
+}
+
+// Expected counts what a group's devices report for one order given to
+// all of them: what a plane's status should show, for tests.
+type Expected struct {
+	Pending, Installed, Failed, Uninstalled int
+}
+
+// Expect is the Result of every device of a group for an order, counted.
+func (f *Fleet) Expect(group string, o Order, now time.Time) Expected {
+	var e Expected
+	for _, i := range f.groups[group] {
+		switch r := f.Result(f.devices[i].ID, o, now); {
+		case !r.Done:
+			e.Pending++
+		case !o.Install:
+			e.Uninstalled++
+		case r.Failed:
+			e.Failed++
+		default:
+			e.Installed++
+		}
+	}
+	return e
 }
 
 // hash is FNV-1a (64 bit) over length-delimited fields.

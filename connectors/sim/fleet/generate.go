@@ -96,8 +96,10 @@ func Generate(o GenerateOptions) (*Fleet, error) {
 		o.CheckInMax = max(8*time.Hour, o.CheckInMin)
 	}
 	switch {
-	case o.CheckInMin < time.Second:
-		return nil, fieldErr("check_in_min", "%s: want at least one second", o.CheckInMin)
+	case o.CheckInMin < time.Second || o.CheckInMin%time.Second != 0:
+		return nil, fieldErr("check_in_min", "%s: want whole seconds, at least one", o.CheckInMin)
+	case o.CheckInMax%time.Second != 0:
+		return nil, fieldErr("check_in_max", "%s: want whole seconds", o.CheckInMax)
 	case o.CheckInMax < o.CheckInMin:
 		return nil, fieldErr("check_in_max", "%s is below check_in_min %s", o.CheckInMax, o.CheckInMin)
 	}
