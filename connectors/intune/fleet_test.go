@@ -92,7 +92,7 @@ func TestSimFleetQuery(t *testing.T) {
 // TestSimFleetRaiseRate raises the rate through the admin endpoint mid
 // rollout: ring 2 installed before stays installed, ring 3 fails.
 func TestSimFleetRaiseRate(t *testing.T) {
-	_, _, clock, url, c := startFleet(t, 500)
+	_, f, clock, url, c := startFleet(t, 500)
 	k2 := key("com.acme.ledger", "2.0", deploy.Ring2Pilot)
 	if _, err := c.Publish(ctx(t), fleetRelease(k2, "corr-r2")); err != nil {
 		t.Fatal(err)
@@ -119,6 +119,22 @@ func TestSimFleetRaiseRate(t *testing.T) {
 	st := query(t, c, k3)
 	if st.Summary.Installed != 50 || st.Summary.Failed != 175 || st.Summary.Pending != 0 {
 		t.Errorf("after the raise: %+v, want ring 2's 50 installed and ring 3's 175 failed", st.Summary)
+	}
+
+	// The fault is fixed (the version's rate back to 0) and ring 3
+	// redeployed: a second attempt on every device, which now succeeds.
+	if err := f.SetRate("com.acme.ledger", "2.0", 0, clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Remediate(ctx(t), connectors.Remediation{Action: connectors.Redeploy, Release: fleetRelease(k3, "corr-r3")}); err != nil {
+		t.Fatal(err)
+	}
+	if st := query(t, c, k3); st.Summary.Pending != 175 {
+		t.Errorf("right after the redeploy: %+v, want ring 3's 175 pending", st.Summary)
+	}
+	clock.Advance(9 * time.Hour)
+	if st := query(t, c, k3); st.Summary.Installed != 225 || st.Summary.Failed != 0 {
+		t.Errorf("after the redeploy: %+v, want all 225 installed", st.Summary)
 	}
 }
 
