@@ -3,7 +3,10 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -69,4 +72,78 @@ func exitOf(err error) int {
 		return -1
 	}
 	return 0
+}
+
+// TestSimServeFleet runs simulators with simulated devices: a generated
+// fleet behind Intune and a fleet file behind Landscape, their admin API,
+// and the flags' refusals.
+func TestSimServeFleet(t *testing.T) {
+	start := func(t *testing.T, args ...string) (url string, started map[string]any) {
+		t.Helper()
+		cmd := exec.Command(eucoraBin, append([]string{"sim", "serve", "--listen", "127.0.0.1:0", "--output", "json"}, args...)...)
+		var errb syncBuf
+		cmd.Stderr = &errb
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+		if err := json.NewDecoder(stdout).Decode(&started); err != nil {
+			t.Fatalf("no start line: %v\n%s", err, errb.String())
+		}
+		return started["url"].(string), started
+	}
+	url, started := start(t, "--plane", "intune", "--fleet-size", "200", "--fleet-seed", "7")
+	fl, _ := started["fleet"].(map[string]any)
+	if fl["devices"] != float64(200) || fl["admin_url"] != url+"/_sim/fleet" || fl["seed"] != float64(7) {
+		t.Fatalf("start line %v", started)
+	}
+	resp, err := http.Get(url + "/_sim/fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum struct {
+		Devices int
+		Groups  map[string]int
+	}
+	json.NewDecoder(resp.Body).Decode(&sum)
+	resp.Body.Close()
+	if sum.Devices != 200 || sum.Groups["ring-4"] != 100 || sum.Groups["site-hq"] != 200 {
+		t.Errorf("GET /_sim/fleet: %+v", sum)
+	}
+	resp, err = http.Post(url+"/_sim/fleet/failure-rate", "application/json", strings.NewReader(`{"app": "com.acme.ledger", "rate": 0.2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("POST failure-rate: %d", resp.StatusCode)
+	}
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "fleet.json")
+	os.WriteFile(file, []byte(`{"seed": 3, "devices": [{"id": "lnx-1", "platform": "linux", "groups": ["ring-0"], "check_in": "1h"}]}`), 0o644)
+	if _, started := start(t, "--plane", "landscape", "--fleet", file); started["fleet"].(map[string]any)["devices"] != float64(1) {
+		t.Errorf("landscape with a fleet file: %v", started)
+	}
+
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"devices": [{"id": "lnx-1", "platform": "beos"}]}`), 0o644)
+	for _, tc := range []struct {
+		args []string
+		exit int
+		says string
+	}{
+		{[]string{"--plane", "awx", "--fleet-size", "10"}, exitUsage, "no simulated devices"},
+		{[]string{"--plane", "jamf", "--fleet-size", "10", "--fleet", file}, exitUsage, "give one"},
+		{[]string{"--plane", "jamf", "--fleet", file, "--fleet-seed", "2"}, exitUsage, "--fleet-seed"},
+		{[]string{"--plane", "sccm", "--fleet-size", "-1"}, exitUsage, "negative"},
+		{[]string{"--plane", "sccm", "--fleet", bad}, 1, "devices[0].platform"},
+		{[]string{"--plane", "sccm", "--fleet", filepath.Join(dir, "nosuch.json")}, 1, "no such file"},
+	} {
+		out, err := exec.Command(eucoraBin, append([]string{"sim", "serve", "--listen", "127.0.0.1:0"}, tc.args...)...).CombinedOutput()
+		if exitOf(err) != tc.exit || !strings.Contains(string(out), tc.says) {
+			t.Errorf("sim serve %v: exit %d: %s, want exit %d saying %q", tc.args, exitOf(err), out, tc.exit, tc.says)
+		}
+	}
 }

@@ -28,6 +28,9 @@ type app struct {
 	assignments   []*assignment
 	relationships []map[string]any
 	devices       map[string]*deviceState
+	// sorted is devices by id, kept while no device is added (fleet
+	// mode reads it once per page).
+	sorted []*deviceState
 }
 
 func (a *app) typeName() string { return strings.TrimPrefix(a.typ, "#microsoft.graph.") }

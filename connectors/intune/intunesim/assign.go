@@ -70,7 +70,11 @@ func (s *Server) parseAssignment(q *request, m map[string]any) (*assignment, err
 	}
 	x := &assignment{target: props["target"].(map[string]any), settings: props["settings"]}
 	x.intent, _ = props["intent"].(string)
-	if g := x.group(); g != "" && s.groups != nil {
+	if g := x.group(); g != "" && s.fleet != nil {
+		if !s.fleet.HasGroup(g) {
+			return nil, fmt.Errorf("The group '%s' does not exist in the tenant.", clipText(g))
+		}
+	} else if g != "" && s.groups != nil {
 		if _, ok := s.groups[g]; !ok {
 			return nil, fmt.Errorf("The group '%s' does not exist in the tenant.", clipText(g))
 		}
@@ -202,6 +206,14 @@ type deviceState struct {
 	code   int64
 	polls  int
 	sync   time.Time
+
+	// With a fleet, state, detail, code and sync are what the device
+	// reported when it last acted; order says it holds an action it has
+	// not reported yet (intent required or uninstall), given at since.
+	// attempts counts the required installs it was given.
+	order    bool
+	since    time.Time
+	attempts int
 }
 
 // retarget recomputes which devices the app's assignments reach and sets
@@ -209,6 +221,10 @@ type deviceState struct {
 // (pendingInstall until InstallAfter reads), uninstall removes, available
 // reports notInstalled until the user installs it.
 func (s *Server) retarget(a *app) {
+	if s.fleet != nil {
+		s.retargetFleet(a)
+		return
+	}
 	want := map[string]string{}
 	devs := map[string]Device{}
 	rank := map[string]int{"required": 3, "uninstall": 2, "available": 1, "availableWithoutEnrollment": 1}
@@ -263,6 +279,9 @@ func (s *Server) retarget(a *app) {
 // report moves every device that is acting on the app on by one status
 // read.
 func (s *Server) report(a *app) {
+	if s.fleet != nil {
+		return // fleet devices report from the clock (fleetView)
+	}
 	now := s.o.Now()
 	for _, ds := range a.devices {
 		if ds.polls <= 0 {
@@ -311,29 +330,38 @@ func (s *Server) deviceStatuses(q *request, a *app, rest []string) {
 		q.methodNotAllowed()
 		return
 	}
+	if s.fleet != nil {
+		s.fleetStatuses(q, a)
+		return
+	}
 	if q.r.URL.Query().Get("$skiptoken") == "" {
 		s.report(a)
 	}
 	var items []map[string]any
 	for _, ds := range a.sortedDevices() {
-		items = append(items, map[string]any{
-			"@odata.type":                 "#microsoft.graph.mobileAppInstallStatus",
-			"id":                          ds.device.ID + "_" + a.id,
-			"deviceName":                  ds.device.Name,
-			"deviceId":                    ds.device.ID,
-			"lastSyncDateTime":            graphTime(ds.sync),
-			"mobileAppInstallStatusValue": ds.state,
-			"installState":                ds.state,
-			"installStateDetail":          orDefault(ds.detail, "noAdditionalDetails"),
-			"errorCode":                   ds.code,
-			"osVersion":                   nil,
-			"osDescription":               nil,
-			"userName":                    nil,
-			"userPrincipalName":           nilIfEmpty(ds.device.UserPrincipalName),
-			"displayVersion":              a.props["displayVersion"],
-		})
+		items = append(items, installStatus(a, ds.device, ds.state, ds.detail, ds.code, ds.sync))
 	}
 	s.page(q, "deviceAppManagement/mobileApps('"+a.id+"')/deviceStatuses", items)
+}
+
+// installStatus is one mobileAppInstallStatus.
+func installStatus(a *app, d Device, state, detail string, code int64, sync time.Time) map[string]any {
+	return map[string]any{
+		"@odata.type":                 "#microsoft.graph.mobileAppInstallStatus",
+		"id":                          d.ID + "_" + a.id,
+		"deviceName":                  d.Name,
+		"deviceId":                    d.ID,
+		"lastSyncDateTime":            graphTime(sync),
+		"mobileAppInstallStatusValue": state,
+		"installState":                state,
+		"installStateDetail":          orDefault(detail, "noAdditionalDetails"),
+		"errorCode":                   code,
+		"osVersion":                   nil,
+		"osDescription":               nil,
+		"userName":                    nil,
+		"userPrincipalName":           nilIfEmpty(d.UserPrincipalName),
+		"displayVersion":              a.props["displayVersion"],
+	}
 }
 
 func orDefault(s, d string) string {
@@ -361,8 +389,12 @@ func (s *Server) installSummary(q *request, a *app, rest []string) {
 	s.report(a)
 	counts := map[string]int{}
 	users := map[string]map[string]bool{}
+	now, rel := s.o.Now(), s.releaseOf(a)
 	for _, ds := range a.devices {
 		st := ds.state
+		if s.fleet != nil {
+			st, _, _, _ = s.fleetView(a, ds, rel, now)
+		}
 		if st == "uninstallFailed" {
 			st = "failed"
 		}

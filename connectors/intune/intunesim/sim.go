@@ -24,7 +24,8 @@
 //     create, delete, /assign replacing the whole list), supersedence and
 //     dependency relationships (beta updateRelationships, at most 10
 //     supersedences), deviceStatuses and installSummary driven by the
-//     devices of each assigned group;
+//     devices of each assigned group (with Options.Fleet, by simulated
+//     devices that act at their check-ins, connectors/sim/fleet);
 //   - eventual consistency: a new app answers 404 for
 //     Options.ConsistencyDelay requests, and every asynchronous state
 //     (upload URI, renewal, commit, publishing) stays pending for that
@@ -52,6 +53,7 @@ import (
 	"time"
 
 	"github.com/eucora/eucora/connectors/sim"
+	"github.com/eucora/eucora/connectors/sim/fleet"
 )
 
 // Device is one managed device in a group.
@@ -103,6 +105,15 @@ type Options struct {
 	SequentialIDs bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Fleet, when set, is the tenant's devices instead of Groups: an
+	// Entra group id is a fleet group's name (every fleet group exists,
+	// no other), and a device an assignment reaches acts on it at its
+	// next check-in by Now (pendingInstall until then; then installed,
+	// or failed at the fleet's rate for the app and version named by the
+	// release marker in the app's notes; an uninstall reports
+	// notInstalled), at the check-in's time. InstallAfter and Outcome do
+	// not apply. The fleet's admin API is served under /_sim/fleet.
+	Fleet *fleet.Fleet
 }
 
 // Credentials are what a client needs to authenticate.
@@ -127,6 +138,7 @@ type Server struct {
 	order  []string // app ids in creation order
 	blobs  map[string]*blob
 	groups map[string][]Device
+	fleet  *fleet.Fleet
 }
 
 // New makes a simulator.
@@ -155,7 +167,7 @@ func New(o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Server{o: o, sasKey: []byte(randomHex(32)), apps: map[string]*app{}, blobs: map[string]*blob{}, groups: o.Groups}
+	s := &Server{o: o, sasKey: []byte(randomHex(32)), apps: map[string]*app{}, blobs: map[string]*blob{}, groups: o.Groups, fleet: o.Fleet}
 	s.tokens.Lifetime = o.TokenLifetime
 	s.tokens.Now = o.Now
 	return s
@@ -173,8 +185,11 @@ func (s *Server) Credentials() Credentials {
 	return Credentials{Tenant: s.o.Tenant, ClientID: s.o.ClientID, ClientSecret: s.o.ClientSecret, Scope: "https://graph.microsoft.com/.default"}
 }
 
-// Handler is the simulator with its faults applied.
-func (s *Server) Handler() http.Handler { return s.faults.Wrap(http.HandlerFunc(s.serve)) }
+// Handler is the simulator with its faults applied (and, with a Fleet,
+// the fleet's admin API under /_sim/fleet, without faults or tokens).
+func (s *Server) Handler() http.Handler {
+	return fleet.Mount(s.faults.Wrap(http.HandlerFunc(s.serve)), s.o.Fleet, s.o.Now)
+}
 
 func randomHex(n int) string {
 	b := make([]byte, n)
@@ -376,34 +391,41 @@ func (q *request) decode() (map[string]any, bool) {
 // page answers a collection, paged at PageSize or $top, with an absolute
 // @odata.nextLink carrying an opaque $skiptoken.
 func (s *Server) page(q *request, contextPath string, items []map[string]any) {
+	s.pageOf(q, contextPath, len(items), func(i int) map[string]any { return items[i] })
+}
+
+// pageOf is page over n items that item renders, only those of the page
+// asked for (a collection of 10,000 device statuses is not rendered 100
+// times over).
+func (s *Server) pageOf(q *request, contextPath string, n int, item func(int) map[string]any) {
 	size := s.o.PageSize
 	v := q.r.URL.Query()
 	if t := v.Get("$top"); t != "" {
-		n, err := strconv.Atoi(t)
-		if err != nil || n < 0 {
+		top, err := strconv.Atoi(t)
+		if err != nil || top < 0 {
 			q.badRequest("Invalid value '%s' for $top query option.", clipText(t))
 			return
 		}
-		size = min(size, max(n, 1))
+		size = min(size, max(top, 1))
 	}
 	start := 0
 	if tok := v.Get("$skiptoken"); tok != "" {
 		b, err := base64.RawURLEncoding.DecodeString(tok)
-		n, err2 := strconv.Atoi(strings.TrimPrefix(string(b), "offset:"))
-		if err != nil || err2 != nil || n < 0 || !strings.HasPrefix(string(b), "offset:") {
+		k, err2 := strconv.Atoi(strings.TrimPrefix(string(b), "offset:"))
+		if err != nil || err2 != nil || k < 0 || !strings.HasPrefix(string(b), "offset:") {
 			q.badRequest("The $skiptoken '%s' is not valid.", clipText(tok))
 			return
 		}
-		start = min(n, len(items))
+		start = min(k, n)
 	}
-	end := min(start+size, len(items))
+	end := min(start+size, n)
 	sel := selectOf(v.Get("$select"))
 	out := make([]map[string]any, 0, end-start)
-	for _, it := range items[start:end] {
-		out = append(out, project(it, sel))
+	for i := start; i < end; i++ {
+		out = append(out, project(item(i), sel))
 	}
 	body := map[string]any{"@odata.context": q.context(contextPath), "value": out}
-	if end < len(items) {
+	if end < n {
 		v.Set("$skiptoken", base64.RawURLEncoding.EncodeToString([]byte("offset:"+strconv.Itoa(end))))
 		u := url.URL{Scheme: "", Path: q.r.URL.Path, RawQuery: v.Encode()}
 		body["@odata.nextLink"] = q.base + u.String()

@@ -104,7 +104,8 @@ func (s *Server) App(id string) (App, bool) {
 }
 
 // SetDeviceState makes a device report o for an app now, as if it had
-// acted: a test's way of failing one device's install.
+// acted: a test's way of failing one device's install. A fleet device
+// reports o until its next order.
 func (s *Server) SetDeviceState(appID, deviceID string, o Outcome) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -117,6 +118,7 @@ func (s *Server) SetDeviceState(appID, deviceID string, o Outcome) error {
 		return fmt.Errorf("intunesim: device %s has no state for app %s (is it in an assigned group?)", deviceID, appID)
 	}
 	ds.state, ds.detail, ds.code, ds.polls, ds.sync = o.State, o.Detail, o.ErrorCode, 0, s.o.Now()
+	ds.order = false // a fleet device's pending order is done with
 	return nil
 }
 

@@ -32,6 +32,9 @@ type policy struct {
 	Scripts                  []int
 	RebootNoUser, RebootUser string
 	flushes                  int
+	// since is when the policy began to reach each computer it reaches
+	// now (with a fleet: the check-in after it runs the policy).
+	since map[int]time.Time
 }
 
 type scope struct {
@@ -692,6 +695,7 @@ func (s *Server) createPolicy(w http.ResponseWriter, r *http.Request) {
 	}
 	p.meta = s.newMeta("policy", nodeOf(r))
 	s.policies[p.id] = p
+	s.rescope(p)
 	writeXML(w, http.StatusCreated, idOnlyXML{XMLName: xml.Name{Local: "policy"}, ID: p.id})
 }
 
@@ -718,10 +722,12 @@ func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	s.settle(p)
 	if err := s.apply(p, &body); err != nil {
 		classicError(w, http.StatusConflict, "Error: "+err.Error())
 		return
 	}
+	s.rescope(p)
 	writeXML(w, http.StatusCreated, idOnlyXML{XMLName: xml.Name{Local: "policy"}, ID: p.id})
 }
 
@@ -886,7 +892,10 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request) {
 		classicError(w, http.StatusConflict, "Error: the computers of a smart group come from its criteria")
 		return
 	}
+	s.settleAll()
+	n.set = nil
 	*g = n
+	s.rescopeAll()
 	writeXML(w, http.StatusCreated, idOnlyXML{XMLName: xml.Name{Local: "computer_group"}, ID: g.id})
 }
 
@@ -898,12 +907,14 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 		return
 	}
+	s.settleAll()
 	delete(s.groups, g.id)
 	for _, p := range s.policies {
 		drop := func(id int) bool { return id == g.id }
 		p.Scope.Groups = slices.DeleteFunc(p.Scope.Groups, drop)
 		p.Scope.ExclGroups = slices.DeleteFunc(p.Scope.ExclGroups, drop)
 	}
+	s.rescopeAll()
 	writeXML(w, http.StatusOK, idOnlyXML{XMLName: xml.Name{Local: "computer_group"}, ID: g.id})
 }
 
@@ -911,7 +922,7 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
 func (s *Server) reaches(p *policy, c int) bool {
 	in := p.Scope.All || slices.Contains(p.Scope.Computers, c)
 	for _, gid := range p.Scope.Groups {
-		if g := s.groups[gid]; g != nil && slices.Contains(g.members, c) {
+		if g := s.groups[gid]; g != nil && g.has(c) {
 			in = true
 		}
 	}
@@ -919,7 +930,7 @@ func (s *Server) reaches(p *policy, c int) bool {
 		return false
 	}
 	for _, gid := range p.Scope.ExclGroups {
-		if g := s.groups[gid]; g != nil && slices.Contains(g.members, c) {
+		if g := s.groups[gid]; g != nil && g.has(c) {
 			return false
 		}
 	}
@@ -931,6 +942,12 @@ func (s *Server) reaches(p *policy, c int) bool {
 // after CheckinPolls reads of c's history the policy logs the computer's
 // outcome.
 func (s *Server) checkIn(c int) {
+	if s.fleet != nil {
+		for _, pid := range sortedKeys(s.policies) {
+			s.run(s.policies[pid], c)
+		}
+		return
+	}
 	for _, pid := range sortedKeys(s.policies) {
 		p := s.policies[pid]
 		if !p.Enabled || !p.TriggerCheckin || !s.reaches(p, c) {
@@ -1006,9 +1023,14 @@ func (s *Server) flushPolicyLogs(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 		return
 	}
+	s.settle(p)
 	cutoff := s.opt.Now().Add(-time.Duration(c*d) * 24 * time.Hour)
 	for cid, logs := range s.logs {
+		n := len(logs)
 		s.logs[cid] = slices.DeleteFunc(logs, func(l policyLog) bool { return l.policy == p.id && !l.at.After(cutoff) })
+		if _, ok := p.since[cid]; ok && len(s.logs[cid]) < n {
+			p.since[cid] = s.opt.Now() // it runs again at its next check-in
+		}
 	}
 	p.flushes++
 	w.WriteHeader(http.StatusOK)

@@ -151,6 +151,18 @@ type group struct {
 	criteria    []criterion
 	siteID      string
 	members     []int
+	set         map[int]bool // members, built when first asked (has)
+}
+
+// has reports whether computer c is a member.
+func (g *group) has(c int) bool {
+	if g.set == nil {
+		g.set = make(map[int]bool, len(g.members))
+		for _, m := range g.members {
+			g.set[m] = true
+		}
+	}
+	return g.set[c]
 }
 
 type criterion struct {

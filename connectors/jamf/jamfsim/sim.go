@@ -17,7 +17,9 @@
 // cookie pins a client to, and the documented limit of 5 concurrent
 // connections (observed always, refused with MaxConcurrent). Computers
 // belong to groups and report policy logs after a policy reaches them
-// (Completed by default, per-computer outcomes set by tests).
+// (Completed by default, per-computer outcomes set by tests; with
+// Options.Fleet, simulated computers that run policies at their
+// check-ins, connectors/sim/fleet).
 //
 // Time in the simulator is counted in reads, not seconds: a computer runs
 // a check-in policy on the CheckinPolls+1st read of its history, a hash
@@ -42,6 +44,7 @@ import (
 
 	"github.com/eucora/eucora/connectors"
 	"github.com/eucora/eucora/connectors/sim"
+	"github.com/eucora/eucora/connectors/sim/fleet"
 )
 
 // Options configure a simulator. The zero value is a usable Jamf Pro with
@@ -92,6 +95,18 @@ type Options struct {
 	ClientID, ClientSecret, Username, Password string
 	// Now is the simulator's clock (default time.Now).
 	Now func() time.Time
+	// Fleet, when set, is the computers instead of Groups: device i of
+	// the fleet (in id order) is computer i+1 with its name, and each
+	// fleet group is a static computer group named after it with the
+	// id n+1, n its place in the sorted group names. A check-in policy
+	// that reaches a computer (enabled, in scope, its logs flushed)
+	// runs at the computer's first check-in by Now after that: its
+	// policy log, dated at the check-in, is Completed, or Failed at the
+	// fleet's rate for the release its package's notes name (an
+	// uninstall script's run completes). Ongoing policies run once per
+	// flush too. CheckinPolls does not apply. The fleet's admin API is
+	// served under /_sim/fleet.
+	Fleet *fleet.Fleet
 }
 
 // Default credentials.
@@ -176,6 +191,8 @@ type Server struct {
 	seen      map[[2]int]int      // (computer, policy): history reads while scoped
 	outcomes  map[int]string      // by computer
 	revoked   map[string]bool
+	fleet     *fleet.Fleet
+	runs      map[[2]int]int // (computer, policy): fleet runs logged
 
 	inflight, maxInflight, refused int
 	unpinned, rr                   int
@@ -193,6 +210,9 @@ func New(opt Options) *Server {
 	}
 	if opt.IngressNodes > 1 && opt.ReplicationLag == 0 {
 		opt.ReplicationLag = 3
+	}
+	if opt.Fleet != nil {
+		opt.Groups = fleetGroups(opt.Fleet)
 	}
 	if opt.Groups == nil {
 		opt.Groups = DefaultGroups()
@@ -221,6 +241,8 @@ func New(opt Options) *Server {
 		next:      map[string]int{},
 		outcomes:  map[int]string{},
 		revoked:   map[string]bool{},
+		fleet:     opt.Fleet,
+		runs:      map[[2]int]int{},
 	}
 	s.tokens.Lifetime = opt.TokenLifetime
 	s.tokens.Now = opt.Now
@@ -233,7 +255,7 @@ func New(opt Options) *Server {
 		s.groups[g.ID] = ng
 		s.next["group"] = max(s.next["group"], g.ID)
 	}
-	s.handler = s.observe(s.sticky(s.faults.Wrap(s.plane())))
+	s.handler = fleet.Mount(s.observe(s.sticky(s.faults.Wrap(s.plane()))), opt.Fleet, opt.Now)
 	return s
 }
 
@@ -329,11 +351,13 @@ func (s *Server) SetMembers(groupID int, computers ...Computer) error {
 	if g == nil {
 		return fmt.Errorf("no computer group %d", groupID)
 	}
-	g.members = nil
+	s.settleAll()
+	g.members, g.set = nil, nil
 	for _, c := range computers {
 		s.computers[c.ID] = c
 		g.members = append(g.members, c.ID)
 	}
+	s.rescopeAll()
 	return nil
 }
 

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/eucora/eucora/connectors/sim/fleet"
 )
 
 // The legacy API: one endpoint, the action and version parameters, the
@@ -189,6 +191,7 @@ func (s *Server) legacy(w http.ResponseWriter, r *http.Request, u *url.URL) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settle()
 	if e := s.authenticate(r, p, u); e != nil {
 		writeError(w, e.status, e.code, e.message)
 		return
@@ -783,6 +786,10 @@ func (s *Server) read(a *activity) {
 		a.status = "scheduled"
 		return
 	}
+	if a.order != nil {
+		a.status = "undelivered" // until the computer's check-in (settle)
+		return
+	}
 	a.polls++
 	switch {
 	case a.polls > s.opts.Polls:
@@ -1038,6 +1045,10 @@ func (s *Server) packages(actionName string, a *args) (any, *apiError) {
 		if problem != "" {
 			child.outcome = Outcome{Status: "failed", ResultCode: 100, ResultText: problem}
 		}
+		if s.fleet != nil {
+			ch := changes[0]
+			s.order(child, ch.typ != "remove", s.releaseOfPackage(ch.pkg, ch.install), ch.install)
+		}
 		g.children = append(g.children, child)
 	}
 	sort.Strings(sig)
@@ -1104,6 +1115,10 @@ func (s *Server) executeScript(a *args) (any, *apiError) {
 	for _, c := range comps {
 		child := s.newActivity(g.id, c.id, "ExecuteScriptRequest", summary, now, after)
 		child.script = sc.id
+		if s.fleet != nil {
+			app, version, ok := fleet.ReleaseOf(sc.code)
+			s.order(child, ok, app, version)
+		}
 		g.children = append(g.children, child)
 	}
 	return s.activityJSON(g, false), nil

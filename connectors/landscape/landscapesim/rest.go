@@ -32,6 +32,7 @@ func (s *Server) restActivities(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settle()
 	all := make([]*activity, 0, len(s.acts))
 	for i := len(s.acts) - 1; i >= 0; i-- {
 		all = append(all, s.acts[i])
@@ -77,6 +78,7 @@ func (s *Server) restActivity(w http.ResponseWriter, r *http.Request, idText str
 	id, err := strconv.ParseInt(idText, 10, 64)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settle()
 	a := s.byID[id]
 	if err != nil || a == nil {
 		writeError(w, http.StatusNotFound, "UnknownActivity", "No activity "+idText+".")

@@ -24,6 +24,9 @@
 // (UnknownComputers, DuplicateScript, DuplicatePackageProfile,
 // UnknownScript, UnknownPackageProfileName, ...).
 //
+// With Options.Fleet the computers are simulated devices
+// (connectors/sim/fleet) whose activities end at their check-ins.
+//
 // Faults (connectors/sim) see a legacy request as "METHOD /api/ACTION"
 // (POST /api/InstallPackages): the legacy API has one path, and the
 // action is what routes it.
@@ -47,6 +50,7 @@ import (
 
 	"github.com/eucora/eucora/connectors"
 	"github.com/eucora/eucora/connectors/sim"
+	"github.com/eucora/eucora/connectors/sim/fleet"
 )
 
 // ComputerSpec is a computer the simulator starts with.
@@ -117,6 +121,17 @@ type Options struct {
 	AccessKey, SecretKey string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Fleet, when set, is the computers instead of Computers: device i
+	// of the fleet (in id order) is computer i+1, its host name the
+	// device's name and its tags the device's groups (a fleet group is a
+	// tag). A child activity goes undelivered until the computer's first
+	// check-in by Now after it was made (or its deliver_after), then
+	// ends at that check-in: an install (or a run of a release's script)
+	// fails at the fleet's rate for the release whose profile pins the
+	// version (the script's marker), with result code 100 and dpkg's
+	// error; a removal succeeds. Polls does not apply. The fleet's admin
+	// API is served under /_sim/fleet.
+	Fleet *fleet.Fleet
 }
 
 // Credentials are what a client needs: an access key and its secret.
@@ -142,6 +157,11 @@ type Server struct {
 	outcomes  map[string]Outcome
 	keys      map[string]*apiKey
 	current   string // the access key Credentials hands out
+	byComp    map[int64]*computer
+
+	fleet    *fleet.Fleet
+	due      dueHeap           // fleet children not done, by check-in
+	attempts map[[2]string]int // (computer id, app@version): installs asked
 }
 
 type computer struct {
@@ -200,6 +220,8 @@ type activity struct {
 	polls    int
 	outcome  Outcome
 	children []*activity
+	// order is what a fleet computer's child asks of it.
+	order *fleet.Order
 	// groups: what made it, for Count's duplicate detection
 	action    string
 	packages  string
@@ -215,6 +237,13 @@ type apiKey struct {
 
 // New returns a simulator.
 func New(o Options) *Server {
+	if o.Fleet != nil {
+		o.Computers = make([]ComputerSpec, o.Fleet.Len())
+		for i := range o.Computers {
+			d := o.Fleet.Device(i)
+			o.Computers[i] = ComputerSpec{Hostname: d.Name, Tags: d.Groups}
+		}
+	}
 	if o.Computers == nil {
 		o.Computers = DefaultComputers
 	}
@@ -232,7 +261,8 @@ func New(o Options) *Server {
 	if o.TokenLifetime <= 0 {
 		o.TokenLifetime = time.Hour
 	}
-	s := &Server{opts: o, byID: map[int64]*activity{}, outcomes: map[string]Outcome{}, keys: map[string]*apiKey{}}
+	s := &Server{opts: o, byID: map[int64]*activity{}, outcomes: map[string]Outcome{}, keys: map[string]*apiKey{},
+		byComp: map[int64]*computer{}, fleet: o.Fleet, attempts: map[[2]string]int{}}
 	s.tokens.Now = o.Now
 	for _, c := range o.Computers {
 		s.nextID++
@@ -241,6 +271,7 @@ func New(o Options) *Server {
 			inst[k] = v
 		}
 		s.computers = append(s.computers, &computer{id: s.nextID, hostname: c.Hostname, tags: slices.Clone(c.Tags), installed: inst, created: s.now()})
+		s.byComp[s.nextID] = s.computers[len(s.computers)-1]
 	}
 	if o.AccessKey != "" && o.SecretKey != "" {
 		s.keys[o.AccessKey] = &apiKey{secret: o.SecretKey, token: s.issue(keyLifetime)}
@@ -315,7 +346,7 @@ var legacyAction = regexp.MustCompile(`^[A-Za-z]{1,64}$`)
 // Handler is the simulator's HTTP handler with the faults in front.
 func (s *Server) Handler() http.Handler {
 	inner := s.faults.Wrap(http.HandlerFunc(s.serve))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return fleet.Mount(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/" && r.URL.Path != "/api" {
 			inner.ServeHTTP(w, r)
 			return
@@ -340,7 +371,7 @@ func (s *Server) Handler() http.Handler {
 		r2.URL = &u
 		r2.Body = io.NopCloser(bytes.NewReader(body))
 		inner.ServeHTTP(w, r2)
-	})
+	}), s.opts.Fleet, s.now)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -369,6 +400,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Count(k connectors.ReleaseKey) (objects, assignments int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settle()
 	ak := " release=" + k.AppKey().String()
 	for _, sc := range s.scripts {
 		for _, line := range strings.Split(sc.code, "\n") {
@@ -458,6 +490,7 @@ type ComputerState struct {
 func (s *Server) Computers() []ComputerState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settle()
 	var out []ComputerState
 	for _, c := range s.computers {
 		inst := map[string]string{}
@@ -527,6 +560,7 @@ type GroupState struct {
 func (s *Server) Groups() []GroupState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settle()
 	var out []GroupState
 	for _, g := range s.acts {
 		if g.parent != 0 {
@@ -543,10 +577,8 @@ func (s *Server) Groups() []GroupState {
 }
 
 func (s *Server) computer(id int64) *computer {
-	for _, c := range s.computers {
-		if c.id == id {
-			return c
-		}
+	if c := s.byComp[id]; c != nil {
+		return c
 	}
 	return &computer{id: id}
 }

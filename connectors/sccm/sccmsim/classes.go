@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 func props(kv ...any) map[string]kind {
@@ -151,12 +152,17 @@ func (s *Server) assetRow(a *assignment, dev Device, tick bool) row {
 		content = s.contentState(app, false)
 	}
 	key := deviceKey{a.id, dev.ResourceID}
+	at := time.Time{}
 	switch content {
 	case "failed":
 		ast, es, code = 5, 5003, -2016410105 // 0x87D00607: content not found
 	case "waiting":
 		ast, es = 2, 2001
 	default:
+		if s.fleet != nil {
+			ast, es, code, at = s.fleetAsset(a, app, dev)
+			break
+		}
 		if tick {
 			s.devStates[key]++
 		}
@@ -176,9 +182,12 @@ func (s *Server) assetRow(a *assignment, dev Device, tick bool) row {
 	if c := s.collection(a.coll); c != nil {
 		collName = c.name
 	}
+	if at.IsZero() {
+		at = s.now()
+	}
 	return row{"AssignmentID": a.id, "AssignmentName": a.props.str("AssignmentName"), "AppName": title, "CollectionID": a.coll,
 		"CollectionName": collName, "MachineID": dev.ResourceID, "MachineName": dev.Name, "AppStatusType": ast,
-		"EnforcementState": es, "StatusType": ast, "ErrorCode": code, "UserName": "", "LastComplianceMessageTime": s.now()}
+		"EnforcementState": es, "StatusType": ast, "ErrorCode": code, "UserName": "", "LastComplianceMessageTime": at}
 }
 
 // rows returns the instances of a class that match q, moving the
@@ -368,6 +377,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, sc *schema) *odata
 	if e != nil {
 		return e
 	}
+	if s.fleet != nil && sc.Class == "SMS_AppDeploymentAssetDetails" && assignmentLevel(q.filter) {
+		s.listFleetAssets(w, r, sc, q)
+		return nil
+	}
 	rows, next := page(s.rows(sc.Class, q), q, s.opt.PageSize, r)
 	vals := make([]map[string]any, 0, len(rows))
 	for _, x := range rows {
@@ -521,6 +534,8 @@ func (s *Server) postKeyed(w http.ResponseWriter, r *http.Request, sc *schema, p
 	for _, a := range s.assignments {
 		if a.appCI == cur.ciID {
 			a.appCI = rev.ciID
+			a.rerun = now
+			a.attempt++
 			for k := range s.devStates {
 				if k.assignment == a.id {
 					delete(s.devStates, k)
@@ -654,7 +669,8 @@ func (s *Server) createAssignment(w http.ResponseWriter, r *http.Request) *odata
 		b["Enabled"] = true
 	}
 	now := s.now()
-	a := &assignment{id: s.nextAsg, props: b, appCI: app.ciID, coll: col.id, desired: desired, created: now, modified: now, hidden: s.opt.ConsistencyDelay}
+	a := &assignment{id: s.nextAsg, props: b, appCI: app.ciID, coll: col.id, desired: desired, created: now, modified: now, hidden: s.opt.ConsistencyDelay,
+		attempt: 1}
 	s.nextAsg++
 	s.assignments = append(s.assignments, a)
 	s.writeEntity(w, r, http.StatusCreated, &asgSchema, s.asgRow(a))
@@ -731,6 +747,9 @@ func (s *Server) delete(w http.ResponseWriter, sc *schema, p wmiPath) *odataErro
 		}
 		if c.builtin {
 			return badRequest("The built-in collection %s cannot be deleted.", c.id)
+		}
+		if c.fleetGroup != "" {
+			return badRequest("Collection %s holds the simulated fleet's group %s: it cannot be deleted.", c.id, c.fleetGroup)
 		}
 		for _, a := range s.assignments {
 			if a.coll == c.id {
@@ -840,6 +859,9 @@ func (s *Server) instanceMethod(w http.ResponseWriter, r *http.Request, sc *sche
 			if c.builtin {
 				return badRequest("The membership rules of the built-in collection %s cannot be changed.", c.id)
 			}
+			if c.fleetGroup != "" {
+				return badRequest("The membership of collection %s is the simulated fleet's group %s: its rules cannot be changed.", c.id, c.fleetGroup)
+			}
 			switch rule["@odata.type"] {
 			case "#AdminService.SMS_CollectionRuleDirect":
 				if rule["ResourceClassName"] != "SMS_R_System" {
@@ -876,6 +898,9 @@ func (s *Server) instanceMethod(w http.ResponseWriter, r *http.Request, sc *sche
 			rule, e := decodeRule(b["collectionRule"].(map[string]json.RawMessage))
 			if e != nil {
 				return e
+			}
+			if c.fleetGroup != "" {
+				return badRequest("The membership of collection %s is the simulated fleet's group %s: its rules cannot be changed.", c.id, c.fleetGroup)
 			}
 			t := rule["@odata.type"].(string)
 			kp := ruleKeyProp[t]
@@ -968,10 +993,13 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request, sc *schema, meth
 		op := map[string]any{"OperationID": int64(len(s.clientOps) + 1), "Type": t, "TargetCollectionID": c.id}
 		s.clientOps = append(s.clientOps, op)
 		if t == 8 { // machine policy retrieval: the devices evaluate their deployments again
+			now := s.now()
 			for _, a := range s.assignments {
 				if a.coll != c.id {
 					continue
 				}
+				a.rerun = now
+				a.attempt++
 				for k := range s.devStates {
 					if k.assignment == a.id {
 						delete(s.devStates, k)

@@ -498,26 +498,31 @@ func wire(v any) any {
 // page applies $skip, $top and the page size to the matching rows and
 // returns the page with the nextLink for the rest ("" when none).
 func page(rows []row, q query, pageSize int, r *http.Request) ([]row, string) {
-	total := len(rows)
-	start := min(q.skip, total)
+	start, stop, next := window(len(rows), q, pageSize, r)
+	return rows[start:stop], next
+}
+
+// window is the part [start, stop) of total rows a page shows and the
+// @odata.nextLink to the rest ("" at the end).
+func window(total int, q query, pageSize int, r *http.Request) (start, stop int, next string) {
+	start = min(q.skip, total)
 	end := total
 	if q.top >= 0 {
 		end = min(start+q.top, total)
 	}
-	stop := end
+	stop = end
 	if pageSize > 0 && stop-start > pageSize {
 		stop = start + pageSize
 	}
-	out := rows[start:stop]
 	if stop >= end {
-		return out, ""
+		return start, stop, ""
 	}
 	v := r.URL.Query()
 	v.Set("$skip", strconv.Itoa(stop))
 	if q.top >= 0 {
 		v.Set("$top", strconv.Itoa(end-stop))
 	}
-	return out, baseURL(r) + r.URL.EscapedPath() + "?" + v.Encode()
+	return start, stop, baseURL(r) + r.URL.EscapedPath() + "?" + v.Encode()
 }
 
 func baseURL(r *http.Request) string {

@@ -34,6 +34,9 @@
 //     Options.InstallPolls reads once the content is distributed, then the
 //     device's outcome (success unless set), or failed to locate content
 //     when distribution failed;
+//   - with Options.Fleet, simulated devices (connectors/sim/fleet) in
+//     collections named after the fleet's groups, which report a
+//     deployment at their check-ins by the site's clock;
 //   - eventual consistency: a GET by key answers 404 for the first
 //     Options.ConsistencyDelay GETs after a create, and a new application's
 //     content package appears in queries after that many reads;
@@ -60,6 +63,7 @@ import (
 
 	"github.com/eucora/eucora/connectors"
 	"github.com/eucora/eucora/connectors/sim"
+	"github.com/eucora/eucora/connectors/sim/fleet"
 )
 
 // Device is one client of the site (an SMS_R_System resource).
@@ -130,7 +134,25 @@ type Options struct {
 	Outcomes map[string]Outcome
 	// Now is the clock [time.Now].
 	Now func() time.Time
+	// Fleet, when set, is the site's clients instead of Devices and
+	// Collections: device i of the fleet (in id order) is ResourceID
+	// FleetResourceBase+i with its name, and each fleet group is a
+	// device collection named after it with the id SITE + five hex
+	// digits from 0x00100 in the order of the sorted group names
+	// (Credentials.FleetCollections maps names to ids), its members the
+	// group's, its rules fixed. A device of a deployment's collection is
+	// in progress until its first check-in by Now after the deployment
+	// (or its joining the collection, a new revision, or a machine
+	// policy retrieval), then succeeds or fails (EnforcementState 5002,
+	// 0x80070643) at the fleet's rate for the release in the
+	// application's comment, at the check-in's time; an uninstall
+	// deployment succeeds. InstallPolls and Outcomes do not apply. The
+	// fleet's admin API is served under /_sim/fleet.
+	Fleet *fleet.Fleet
 }
+
+// FleetResourceBase is the ResourceID of a fleet's first device.
+const FleetResourceBase = 16777220
 
 // Default fixture ids.
 const (
@@ -154,9 +176,12 @@ type Credentials struct {
 	SiteID   string `json:"site_id"`
 	// DistributionPointGroups are the DP groups' GroupIDs.
 	DistributionPointGroups []string `json:"distribution_point_groups"`
-	// Collections and Devices are the ids a release may target.
+	// Collections and Devices are the ids a release may target (with a
+	// fleet, the fleet's collections and no devices).
 	Collections []string `json:"collections"`
 	Devices     []int64  `json:"devices"`
+	// FleetCollections maps each fleet group to its collection's id.
+	FleetCollections map[string]string `json:"fleet_collections,omitempty"`
 }
 
 type application struct {
@@ -197,6 +222,10 @@ type collection struct {
 	memberChanged, createdAt time.Time
 	hidden                   int
 	nextQueryID              int64
+	// fleetGroup names the fleet group whose devices the collection
+	// holds; since is when each member joined (with a fleet).
+	fleetGroup string
+	since      map[int64]time.Time
 }
 
 type assignment struct {
@@ -208,6 +237,11 @@ type assignment struct {
 	created  time.Time
 	modified time.Time
 	hidden   int
+	// rerun is when the devices were last told to evaluate the
+	// deployment again, attempt the count of those times plus one (with
+	// a fleet).
+	rerun   time.Time
+	attempt int
 }
 
 type deviceKey struct{ assignment, resource int64 }
@@ -231,9 +265,11 @@ type Server struct {
 	assignments []*assignment
 	nextAsg     int64
 	devices     []Device
+	devIndex    map[int64]int
 	devStates   map[deviceKey]int
 	outcomes    map[string]Outcome
 	clientOps   []map[string]any
+	fleet       *fleet.Fleet
 }
 
 // New starts a simulated site.
@@ -259,6 +295,12 @@ func New(o Options) *Server {
 	if o.Scope == "" {
 		o.Scope = "https://ConfigMgrService/.default"
 	}
+	if o.Fleet != nil {
+		o.Devices, o.Collections = make([]Device, o.Fleet.Len()), []Collection{}
+		for i := range o.Devices {
+			o.Devices[i] = Device{ResourceID: FleetResourceBase + int64(i), Name: o.Fleet.Device(i).Name}
+		}
+	}
 	if o.Devices == nil {
 		for i := range 6 {
 			o.Devices = append(o.Devices, Device{ResourceID: 16777220 + int64(i), Name: fmt.Sprintf("PC-%04d", i+1)})
@@ -278,7 +320,13 @@ func New(o Options) *Server {
 	}
 	o.DistributionPolls, o.InstallPolls = max(o.DistributionPolls, 0), max(o.InstallPolls, 0)
 	s := &Server{opt: o, nextCI: 16777217, nextPackage: 0x10, nextColl: 0x100, nextAsg: 16777217,
-		devStates: map[deviceKey]int{}, outcomes: map[string]Outcome{}, devices: slices.Clone(o.Devices)}
+		devStates: map[deviceKey]int{}, outcomes: map[string]Outcome{}, devices: slices.Clone(o.Devices), fleet: o.Fleet,
+		devIndex: make(map[int64]int, len(o.Devices))}
+	for i, d := range s.devices {
+		if _, dup := s.devIndex[d.ResourceID]; !dup {
+			s.devIndex[d.ResourceID] = i
+		}
+	}
 	s.scope = "ScopeId_" + strings.ToUpper(strings.Trim(o.SiteID, "{}"))
 	s.tokens.Lifetime = o.TokenLifetime
 	s.tokens.Now = o.Now
@@ -306,6 +354,7 @@ func New(o Options) *Server {
 		s.collections = append(s.collections, col)
 		s.refresh(col)
 	}
+	s.fleetCollections()
 	return s
 }
 
@@ -340,14 +389,34 @@ func (s *Server) Credentials() Credentials {
 	for _, col := range s.opt.Collections {
 		c.Collections = append(c.Collections, col.ID)
 	}
+	if s.fleet != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		c.FleetCollections = map[string]string{}
+		for _, col := range s.collections {
+			if col.fleetGroup != "" {
+				c.Collections = append(c.Collections, col.id)
+				c.FleetCollections[col.fleetGroup] = col.id
+			}
+		}
+		return c
+	}
 	for _, d := range s.opt.Devices {
 		c.Devices = append(c.Devices, d.ResourceID)
 	}
 	return c
 }
 
-// Handler is the site's HTTP API with the faults in front.
-func (s *Server) Handler() http.Handler { return s.faults.Wrap(http.HandlerFunc(s.serve)) }
+// Handler is the site's HTTP API with the faults in front (and, with a
+// Fleet, the fleet's admin API under /_sim/fleet, without faults or
+// tokens).
+func (s *Server) Handler() http.Handler {
+	return fleet.Mount(s.faults.Wrap(http.HandlerFunc(s.serve)), s.opt.Fleet, func() time.Time {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.now()
+	})
+}
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
@@ -563,10 +632,8 @@ func (s *Server) ClientOperations() []map[string]any {
 // ----- helpers over the state (callers hold mu) -----
 
 func (s *Server) device(id int64) (Device, bool) {
-	for _, d := range s.devices {
-		if d.ResourceID == id {
-			return d, true
-		}
+	if i, ok := s.devIndex[id]; ok {
+		return s.devices[i], true
 	}
 	return Device{}, false
 }
@@ -609,6 +676,10 @@ func (s *Server) packageOf(modelName string) *contentPackage {
 
 // refresh evaluates a collection's membership from its rules.
 func (s *Server) refresh(c *collection) {
+	if c.fleetGroup != "" {
+		s.refreshFleet(c)
+		return
+	}
 	in := map[int64]bool{}
 	for _, r := range c.rules {
 		switch r["@odata.type"] {
@@ -652,6 +723,9 @@ func (s *Server) refresh(c *collection) {
 		c.memberChanged = now
 	}
 	c.members, c.refreshed = members, now
+	if s.fleet != nil {
+		s.joined(c, now)
+	}
 }
 
 // contentState says whether an application's content reached a DP group:
