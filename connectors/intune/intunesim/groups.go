@@ -26,11 +26,23 @@ func (s *Server) groupMembers(q *request, rest []string) {
 		q.fail(http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("Unsupported resource path for groups: %s", clipText(q.r.URL.Path)))
 		return
 	}
-	s.mu.Lock()
-	devs, ok := s.groups[rest[0]]
-	devs = slices.Clone(devs)
-	ok = ok || s.groups == nil // without Groups every group exists, empty
-	s.mu.Unlock()
+	var devs []Device
+	var ok bool
+	if s.fleet != nil {
+		// A fleet's groups: its devices by their fleet ids.
+		if ok = s.fleet.HasGroup(rest[0]); ok {
+			for _, i := range s.fleet.Members(rest[0]) {
+				d := s.fleet.Device(i)
+				devs = append(devs, Device{ID: d.ID, Name: d.Name})
+			}
+		}
+	} else {
+		s.mu.Lock()
+		devs, ok = s.groups[rest[0]]
+		devs = slices.Clone(devs)
+		ok = ok || s.groups == nil // without Groups every group exists, empty
+		s.mu.Unlock()
+	}
 	if !ok {
 		q.fail(http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", clipText(rest[0])))
 		return
