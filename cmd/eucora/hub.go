@@ -30,6 +30,7 @@ func hubCmd() *cli.Command {
 type hubServeOptions struct {
 	data, httpAddr, raftAddr, nodeID, join, token string
 	bootstrap                                     bool
+	rolloutInterval, reconcileInterval            time.Duration
 }
 
 func hubServeCmd() *cli.Command {
@@ -50,6 +51,8 @@ func hubServeCmd() *cli.Command {
 			&cli.BoolFlag{Name: "bootstrap", Usage: "bootstrap a new cluster (the default without --join)", Destination: &o.bootstrap},
 			&cli.StringFlag{Name: "join", Usage: "URL of a member to join through", Destination: &o.join},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"EUCORA_TOKEN"}, Usage: "platform-admin token for --join", Destination: &o.token},
+			&cli.DurationFlag{Name: "rollout-interval", Value: 5 * time.Second, Usage: "how often the leader's orchestrator takes each rollout's next step", Destination: &o.rolloutInterval},
+			&cli.DurationFlag{Name: "reconcile-interval", Value: time.Minute, Usage: "how often each deployed release is compared with its plane (drift)", Destination: &o.reconcileInterval},
 		},
 		Action: func(c *cli.Context) error { return o.run(c) },
 	}
@@ -58,9 +61,13 @@ func hubServeCmd() *cli.Command {
 func (o *hubServeOptions) run(c *cli.Context) error {
 	ctx := c.Context
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if o.rolloutInterval <= 0 || o.reconcileInterval <= 0 {
+		return usageErrorf("--rollout-interval and --reconcile-interval must be positive")
+	}
 	srv, err := hub.New(hub.Config{
 		DataDir: o.data, HTTPAddr: o.httpAddr, RaftAddr: o.raftAddr, NodeID: o.nodeID,
 		Bootstrap: o.bootstrap || o.join == "", Join: o.join, JoinToken: o.token, Logger: log, Version: version,
+		RolloutInterval: o.rolloutInterval, ReconcileInterval: o.reconcileInterval,
 	})
 	if err != nil {
 		return err

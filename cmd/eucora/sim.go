@@ -87,6 +87,7 @@ type simServeOptions struct {
 	fleetFile                 string
 	fleetSize                 int
 	fleetSeed                 uint64
+	fleetCheckIn              string
 }
 
 func simServeCmd() *cli.Command {
@@ -95,7 +96,7 @@ func simServeCmd() *cli.Command {
 		Name:  "serve",
 		Usage: "serve one plane's simulated HTTP API and print its URL and credentials",
 		UsageText: "eucora sim serve --plane " + simPlaneNames() + " [--listen ADDR] [--page-size N] [--throttle N [--retry-after S]] [--errors N] [--slow D]\n" +
-			"   [--fleet FILE | --fleet-size N [--fleet-seed S]]",
+			"   [--fleet FILE | --fleet-size N [--fleet-seed S] [--fleet-check-in MIN-MAX]]",
 		Description: "The simulator keeps state like the real service and checks request bodies; the\n" +
 			"fault flags switch on the failures the real service has, for the first N requests.\n" +
 			"It runs until interrupted; its state lives in memory only.\n\n" +
@@ -117,6 +118,7 @@ func simServeCmd() *cli.Command {
 			&cli.StringFlag{Name: "fleet", Usage: "simulated devices from a fleet file (JSON)", Destination: &o.fleetFile},
 			&cli.IntFlag{Name: "fleet-size", Usage: "simulated devices: a generated fleet of N (0: none)", Destination: &o.fleetSize},
 			&cli.Uint64Flag{Name: "fleet-seed", Usage: "seed of the generated fleet (ids, check-ins, failures)", Destination: &o.fleetSeed},
+			&cli.StringFlag{Name: "fleet-check-in", Usage: "check-in interval range of the generated fleet, MIN-MAX (whole seconds, e.g. 1s-5s; default 1h-8h)", Destination: &o.fleetCheckIn},
 		},
 		Action: func(c *cli.Context) error { return o.run(c) },
 	}
@@ -196,8 +198,20 @@ func (o *simServeOptions) loadFleet() (*fleet.Fleet, error) {
 		return nil, usageErrorf("--fleet and --fleet-size: the %s simulator has no simulated devices (intune, jamf, landscape and sccm have)", o.plane)
 	case o.fleetFile != "" && o.fleetSize > 0:
 		return nil, usageErrorf("--fleet and --fleet-size: give one")
+	case o.fleetCheckIn != "" && o.fleetSize == 0:
+		return nil, usageErrorf("--fleet-check-in sets a generated fleet's check-ins: give --fleet-size too")
 	case o.fleetSize > 0:
-		f, err := fleet.Generate(fleet.GenerateOptions{N: o.fleetSize, Platform: platform, Seed: o.fleetSeed})
+		g := fleet.GenerateOptions{N: o.fleetSize, Platform: platform, Seed: o.fleetSeed}
+		if o.fleetCheckIn != "" {
+			lo, hi, ok := strings.Cut(o.fleetCheckIn, "-")
+			min, err1 := time.ParseDuration(lo)
+			max, err2 := time.ParseDuration(hi)
+			if !ok || err1 != nil || err2 != nil || min < time.Second || max < min || min%time.Second != 0 || max%time.Second != 0 {
+				return nil, usageErrorf("--fleet-check-in %q: want MIN-MAX in whole seconds, MIN >= 1s and MAX >= MIN (e.g. 1s-5s)", o.fleetCheckIn)
+			}
+			g.CheckInMin, g.CheckInMax = min, max
+		}
+		f, err := fleet.Generate(g)
 		if err != nil {
 			return nil, usageErrorf("--fleet-size %d: %v", o.fleetSize, err)
 		}
