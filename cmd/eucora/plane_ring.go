@@ -64,7 +64,9 @@ func (o *planeRingSetOptions) run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return out.emit(rt, func(w io.Writer) { fmt.Fprintf(w, "%s on %s reaches %s\n", deploy.Ring(n), rt.Plane, targetsText(rt.Targets)) })
+	return out.emit(rt, func(w io.Writer) {
+		fmt.Fprintf(w, "%s on %s reaches %s\n", deploy.Ring(n), rt.Plane, targetsText(rt.Targets))
+	})
 }
 
 func targetsText(ts []api.Target) string {

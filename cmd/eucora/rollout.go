@@ -128,7 +128,6 @@ func pctOf(n, d int) string {
 	return fmt.Sprintf("%.1f%%", float64(n)*100/float64(d))
 }
 
-
 // rolloutControl runs one control on the rollout of the intent named by
 // the first argument.
 func rolloutControl(c *cli.Context, control string, req api.RolloutControl, done string) error {
