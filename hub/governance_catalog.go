@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -102,6 +103,19 @@ func (s *Server) handleRetention(w http.ResponseWriter, r *http.Request, p *Prin
 	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "%v", err)
 		return
+	}
+	// A version a ring holds or a rollout would roll back to is kept
+	// whatever its age (EUCORA-architecture.md section 7.5).
+	for i, v := range verdicts {
+		ids, err := s.store.State().RollbackNeeds(app.ID, v.Version)
+		if err != nil {
+			writeStoreError(w, err)
+			return
+		}
+		if len(ids) > 0 {
+			verdicts[i].Keep = true
+			verdicts[i].Reason += fmt.Sprintf("; held by or the rollback target of rollout(s) %v", ids)
+		}
 	}
 	writeJSON(w, http.StatusOK, api.Retention{AppID: app.ID, LOB: app.LOB, At: at, Verdicts: verdicts})
 }

@@ -322,6 +322,17 @@ func TestRolloutThroughRings(t *testing.T) {
 	if in, _ := st.Intent(r2); in.Status != store.IntentRolledBack {
 		t.Fatalf("intent after rollback: %s", in.Status)
 	}
+	// 1.0 is what the rings hold and what 1.1 rolled back to: it cannot be retired.
+	w.refused("retire a version the rings hold", []string{"retention.rollback-target"}, func() error {
+		_, err := w.as("rita", deploy.RolePublisher).Transition(ctx, rolloutApp, "1.0", deploy.StateRetired)
+		return err
+	})
+	ret := must[api.Retention](t, "retention")(w.as("rita", deploy.RolePublisher).AppRetention(ctx, rolloutApp, time.Now().Add(365*24*time.Hour)))
+	for _, v := range ret.Verdicts {
+		if v.Version == "1.0" && (!v.Keep || !strings.Contains(v.Reason, "rollback target")) {
+			t.Fatalf("retention of 1.0: %+v", v)
+		}
+	}
 	// Ring 2 is assigned to 1.0 again and no longer to 1.1.
 	for _, a := range w.fleet.sim.Apps() {
 		has := slices.ContainsFunc(a.Assignments, func(x intunesim.Assignment) bool { return x.GroupID == "ring-2" })

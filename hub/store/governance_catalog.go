@@ -179,6 +179,15 @@ func applyTransition(b Batch, kind string, body TransitionBody) (any, error) {
 	if body.To == deploy.StatePackaged || body.To == deploy.StateStaged || body.To == deploy.StateApproved {
 		d = Combine(d, check("catalog.artifact-present", len(arts) > 0, "%s %s has %d registered artifact(s) (need at least one)", body.AppID, body.Version, len(arts)))
 	}
+	if body.To == deploy.StateRetired {
+		// LOB retention (section 7.5): a version a ring holds, or that a
+		// rollout would roll back to, stays.
+		needed, err := rollbackNeeds(b, body.AppID, body.Version)
+		if err != nil {
+			return nil, err
+		}
+		d = Combine(d, check("retention.rollback-target", len(needed) == 0, "%s %s is held by or the rollback target of rollout(s) %v: it stays until they no longer need it", body.AppID, body.Version, needed))
+	}
 	subject := "version/" + body.AppID + "/" + body.Version
 	if rec, err := decide(b, body.GovCtx, kind, subject, app.AllowedScope, "", body, ev, d); err != nil {
 		return rec, err

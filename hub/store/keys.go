@@ -61,6 +61,7 @@ import (
 //	oi/<id>                              Incident                              rollout
 //	df/<intent id>\x00<plane>             DriftSet                              rollout
 //	m/drift-policy                       deploy.DriftPolicy                    rollout
+//	rn/<app>\x00<version>                intents whose rollouts need it ([]string) rollout
 const (
 	prefixMeta            = "m/"
 	prefixNode            = "n/"
@@ -96,6 +97,7 @@ const (
 	prefixValidation      = "rv/"
 	prefixIncident        = "oi/"
 	prefixDrift           = "df/"
+	prefixNeeds           = "rn/"
 
 	// keySep separates the parts of a composite key.
 	keySep = "\x00"
@@ -109,7 +111,7 @@ var keyPrefixes = []string{
 	prefixArtifactIndex, prefixAssessment, prefixApproval, prefixApprovalRequest, prefixException,
 	prefixGrant, prefixIntent, prefixActive, prefixEvidence, prefixDecision,
 	prefixVulnFeed, prefixCodeSignRoot, prefixSigningKey,
-	prefixRingTargets, prefixRollout, prefixValidation, prefixIncident, prefixDrift,
+	prefixRingTargets, prefixRollout, prefixValidation, prefixIncident, prefixDrift, prefixNeeds,
 }
 
 // Single keys.
@@ -140,6 +142,9 @@ func ringTargetsKey(plane string, r deploy.Ring) []byte {
 func rolloutKey(intent string) []byte { return []byte(prefixRollout + intent) }
 func validationKey(app, version string) []byte {
 	return []byte(prefixValidation + app + keySep + version)
+}
+func needsKey(app, version string) []byte {
+	return []byte(prefixNeeds + app + keySep + version)
 }
 func incidentKey(id string) []byte         { return []byte(prefixIncident + id) }
 func driftKey(intent, plane string) []byte { return []byte(prefixDrift + intent + keySep + plane) }

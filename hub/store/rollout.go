@@ -332,6 +332,9 @@ func applyRolloutSave(b Batch, body RolloutSaveBody) (any, error) {
 		return nil, fmt.Errorf("rollout %s is %s: %w", r.IntentID, cur.State, ErrConflict)
 	}
 	r.Rev = body.BaseRev + 1
+	if err := updateRollbackNeeds(b, cur, r); err != nil {
+		return nil, err
+	}
 	if r.State == RolloutRolledBack && in.Status != IntentRolledBack {
 		// The change at this ring is over: it no longer counts as active.
 		in.Status = IntentRolledBack
@@ -542,4 +545,82 @@ func (s *State) EvidenceOf(intent string) (out []EvidenceRecord, err error) {
 	})
 	slices.SortStableFunc(out, func(a, b EvidenceRecord) int { return a.StoredAt.Compare(b.StoredAt) })
 	return out, err
+}
+
+// needs is what a rollout keeps from retirement: the version its ring
+// holds (from its publish until it is rolled back) and, while it is not
+// final, the prior version it would roll back to.
+func needs(r Rollout) []string {
+	var out []string
+	if r.IntentID == "" {
+		return nil
+	}
+	if r.PublishedAt != nil && r.State != RolloutRolledBack {
+		out = append(out, r.Version)
+	}
+	if r.Prior != "" && !RolloutFinal(r.State) {
+		out = append(out, r.Prior)
+	}
+	return out
+}
+
+// updateRollbackNeeds keeps the index rn/<app>\x00<version> (the intents
+// whose rollouts need the version) in line with a rollout's change.
+func updateRollbackNeeds(b Batch, before, after Rollout) error {
+	old, cur := needs(before), needs(after)
+	for _, v := range old {
+		if !slices.Contains(cur, v) {
+			if err := editNeeds(b, after.AppID, v, after.IntentID, false); err != nil {
+				return err
+			}
+		}
+	}
+	for _, v := range cur {
+		if !slices.Contains(old, v) {
+			if err := editNeeds(b, after.AppID, v, after.IntentID, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func editNeeds(b Batch, app, version, intent string, add bool) error {
+	ids, err := rollbackNeeds(b, app, version)
+	if err != nil {
+		return err
+	}
+	i := slices.Index(ids, intent)
+	switch {
+	case add && i < 0:
+		ids = append(ids, intent)
+		slices.Sort(ids)
+	case !add && i >= 0:
+		ids = slices.Delete(ids, i, i+1)
+	default:
+		return nil
+	}
+	if len(ids) == 0 {
+		return b.Delete(needsKey(app, version))
+	}
+	return setJSON(b, needsKey(app, version), ids)
+}
+
+// rollbackNeeds lists the intents whose rollouts need a version.
+func rollbackNeeds(b Batch, app, version string) ([]string, error) {
+	ids, err := getRec[[]string](b, needsKey(app, version), "rollback needs")
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return ids, err
+}
+
+// RollbackNeeds lists the intents whose rollouts need an application
+// version (its ring holds it, or a rollout would roll back to it).
+func (s *State) RollbackNeeds(app, version string) (ids []string, err error) {
+	err = s.read(func(db *pebble.DB) error { return getJSON(db, needsKey(app, version), &ids) })
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return ids, err
 }
