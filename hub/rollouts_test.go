@@ -95,6 +95,8 @@ type rolloutWorld struct {
 	fleet *intuneFleet
 	admin *client.Client
 	nodes []*testNode
+	// scope, when set, is the scope stage gives its intent (default acme).
+	scope *deploy.Scope
 }
 
 const rolloutApp = "com.acme.ledger"
@@ -163,6 +165,9 @@ func (w *rolloutWorld) stage(version string) string {
 	as := must[api.Assessment](t, "assess")(pat.CreateAssessment(ctx, api.AssessmentRequest{ID: asID, AppID: rolloutApp, Version: version,
 		Input: riskInput(0.3, deploy.Ring0Lab)}))
 	scope := deploy.Scope{Acquisition: "acme"}
+	if w.scope != nil {
+		scope = *w.scope
+	}
 	now := time.Now().UTC().Truncate(time.Second)
 	must[api.Intent](t, "intent")(pat.CreateIntent(ctx, api.IntentRequest{ID: intent, AppID: rolloutApp, Version: version, Artifact: d,
 		Ring: deploy.Ring0Lab, Scope: &scope, Schedule: deploy.Schedule{NotBefore: now.Add(-time.Hour)}, AssessmentID: asID}))
