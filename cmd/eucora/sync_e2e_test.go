@@ -22,7 +22,7 @@ import (
 // proc is a eucora process run for a test, stopped with SIGTERM at cleanup.
 type proc struct {
 	cmd *exec.Cmd
-	out bytes.Buffer
+	out syncBuf // written by the process's copier, read by the test
 }
 
 func startProc(t *testing.T, args ...string) *proc {
