@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/store"
 )
@@ -130,4 +131,52 @@ func topLevelKeys(data []byte) []string {
 		}
 		expectKey = depth == 1
 	}
+}
+
+func FuzzDecodeRingTargetsRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"targets":[{"id":"ring-1"}]}`, `{"targets":[{"id":"a","name":"A"},{"id":"b","exclude":true}]}`, `{"targets":[]}`,
+		`{"targets":[{"id":""}]}`, `{"targets":[{"id":"a"},{"id":"a"}]}`, `{"targets":[{"id":"a","x":1}]}`, `{"targets":{}}`, `[]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkDecoded(t, data, func(r *bytes.Reader) (api.RingTargetsRequest, error) { return DecodeRingTargetsRequest(r) },
+			func(v api.RingTargetsRequest) error { return store.ValidateTargets(store.TargetsFromAPI(v.Targets)) })
+	})
+}
+
+func FuzzDecodeDriftPolicy(f *testing.F) {
+	for _, s := range []string{
+		`{"phase":3,"rules":[{"family":"linux","site_class":"online","acquisition":"acme","mode":"enforce"}]}`,
+		`{"phase":2,"rules":[{"family":"linux","site_class":"online","mode":"enforce"}]}`, `{"phase":9}`, `{"phase":0,"rules":[]}`,
+		`{"rules":[{"family":"beos","site_class":"online","mode":"detect"}]}`, `{"phase":"3"}`, `{"phase":1,"phase":3}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkDecoded(t, data, func(r *bytes.Reader) (deploy.DriftPolicy, error) { return DecodeDriftPolicy(r) },
+			func(v deploy.DriftPolicy) error { return v.Validate() })
+	})
+}
+
+func FuzzDecodeIncidentRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"app_id":"com.acme.ledger","severity":"high","security":true,"attributable":true,"summary":"CVE exploited"}`,
+		`{"id":"inc-1","app_id":"a","version":"1.0","severity":"low","summary":"x"}`, `{"app_id":"a","severity":"urgent","summary":"x"}`,
+		`{"app_id":"a","severity":"low","summary":""}`, `{"app_id":"a","severity":"low","summary":"x","attributable":true}`,
+		`{"id":"BAD ID","app_id":"a","severity":"low","summary":"x"}`, `{"severity":"low","summary":"x"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkDecoded(t, data, func(r *bytes.Reader) (api.IncidentRequest, error) { return DecodeIncidentRequest(r) },
+			func(v api.IncidentRequest) error {
+				i := store.Incident{ID: v.ID, AppID: v.AppID, Version: v.Version, Severity: v.Severity, Security: v.Security, Attributable: v.Attributable, Summary: v.Summary}
+				if i.ID == "" {
+					i.ID = "x"
+				}
+				return store.ValidateIncident(i)
+			})
+	})
 }

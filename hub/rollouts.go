@@ -282,8 +282,8 @@ func (s *Server) handleRingTargetsSet(w http.ResponseWriter, r *http.Request, p 
 		writeError(w, http.StatusBadRequest, "ring %q: want 0-4", r.PathValue("ring"))
 		return
 	}
-	var req api.RingTargetsRequest
-	if err := decodeStrict(w, r, &req, maxSmallBody); err != nil {
+	req, err := DecodeRingTargetsRequest(http.MaxBytesReader(w, r.Body, maxSmallBody))
+	if err != nil {
 		writeInputError(w, err)
 		return
 	}
@@ -416,8 +416,8 @@ func (s *Server) handleRolloutReconcile(w http.ResponseWriter, r *http.Request, 
 }
 
 func (s *Server) handleIncidentCreate(w http.ResponseWriter, r *http.Request, p *Principal) {
-	var req api.IncidentRequest
-	if err := decodeStrict(w, r, &req, maxSmallBody); err != nil {
+	req, err := DecodeIncidentRequest(http.MaxBytesReader(w, r.Body, maxSmallBody))
+	if err != nil {
 		writeInputError(w, err)
 		return
 	}
@@ -467,16 +467,59 @@ func (s *Server) handleDriftPolicyGet(w http.ResponseWriter, r *http.Request, p 
 }
 
 func (s *Server) handleDriftPolicySet(w http.ResponseWriter, r *http.Request, p *Principal) {
-	var pol deploy.DriftPolicy
-	if err := decodeStrict(w, r, &pol, maxSmallBody); err != nil {
+	pol, err := DecodeDriftPolicy(http.MaxBytesReader(w, r.Body, maxSmallBody))
+	if err != nil {
 		writeInputError(w, err)
-		return
-	}
-	if err := pol.Validate(); err != nil {
-		writeInputError(w, deployError("", err))
 		return
 	}
 	s.apply(w, r, p, store.CmdDriftPolicySet, "drift/policy", pol, http.StatusOK)
 }
 
 func newID() string { return ulid.Make().String() }
+
+// DecodeRingTargetsRequest decodes and validates the body of PUT
+// /v1/planes/{name}/rings/{ring}.
+func DecodeRingTargetsRequest(r io.Reader) (api.RingTargetsRequest, error) {
+	var v api.RingTargetsRequest
+	if err := decodeJSON(r, &v); err != nil {
+		return v, err
+	}
+	if err := store.ValidateTargets(store.TargetsFromAPI(v.Targets)); err != nil {
+		msg := strings.TrimPrefix(err.Error(), store.ErrInvalid.Error()+": ")
+		field, rest, _ := strings.Cut(msg, ": ")
+		return v, badField(field, "%s", rest)
+	}
+	return v, nil
+}
+
+// DecodeDriftPolicy decodes and validates the body of PUT /v1/drift/policy.
+func DecodeDriftPolicy(r io.Reader) (deploy.DriftPolicy, error) {
+	var p deploy.DriftPolicy
+	if err := decodeJSON(r, &p); err != nil {
+		return p, err
+	}
+	if err := p.Validate(); err != nil {
+		return p, deployError("", err)
+	}
+	return p, nil
+}
+
+// DecodeIncidentRequest decodes and validates the body of POST
+// /v1/incidents (the id may be empty: the hub makes one).
+func DecodeIncidentRequest(r io.Reader) (api.IncidentRequest, error) {
+	var v api.IncidentRequest
+	if err := decodeJSON(r, &v); err != nil {
+		return v, err
+	}
+	i := store.Incident{ID: v.ID, AppID: v.AppID, Version: v.Version, IntentID: v.IntentID, Severity: v.Severity, Security: v.Security,
+		Attributable: v.Attributable, Summary: v.Summary}
+	if i.ID == "" {
+		i.ID = "x"
+	}
+	if err := store.ValidateIncident(i); err != nil {
+		msg := strings.TrimPrefix(err.Error(), store.ErrInvalid.Error()+": ")
+		field, rest, _ := strings.Cut(msg, " ")
+		return v, badField(strings.TrimSuffix(field, ":"), "%s", rest)
+	}
+	return v, nil
+}

@@ -24,6 +24,7 @@ import (
 // (docs/rollouts.md).
 func TestRolloutSiteThroughSCCM(t *testing.T) {
 	w := newRolloutWorld(t)
+	w.pause = 20 * time.Millisecond // devices check in every second
 	ctx := w.ctx
 	f, err := fleet.Generate(fleet.GenerateOptions{N: 100, Seed: 3, Sites: []string{"berlin"}, CheckInMin: time.Second, CheckInMax: time.Second})
 	if err != nil {

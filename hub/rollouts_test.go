@@ -97,6 +97,9 @@ type rolloutWorld struct {
 	nodes []*testNode
 	// scope, when set, is the scope stage gives its intent (default acme).
 	scope *deploy.Scope
+	// pause is the wall time between passes, for planes whose devices
+	// check in on the clock.
+	pause time.Duration
 }
 
 const rolloutApp = "com.acme.ledger"
@@ -200,6 +203,7 @@ func (w *rolloutWorld) passUntil(what string, max int, cond func() bool) {
 		if cond() {
 			return
 		}
+		time.Sleep(w.pause)
 		if testing.Verbose() && i%10 == 0 {
 			rs, _ := w.n.srv.Store().State().Rollouts()
 			for _, r := range rs {

@@ -276,7 +276,9 @@ type DriftRecordBody struct {
 	At       time.Time     `json:"at"`
 }
 
-func validTargets(ts []Target) error {
+// ValidateTargets checks a ring's targets: at least one, ids of 1-256
+// characters, none named twice.
+func ValidateTargets(ts []Target) error {
 	if len(ts) == 0 {
 		return fmt.Errorf("%w: targets: a ring needs at least one group", ErrInvalid)
 	}
@@ -286,7 +288,7 @@ func validTargets(ts []Target) error {
 			return fmt.Errorf("%w: targets[%d].id: want 1-256 characters", ErrInvalid, i)
 		}
 		if seen[t.ID] {
-			return fmt.Errorf("%w: targets[%d].id %q is named twice", ErrInvalid, i, t.ID)
+			return fmt.Errorf("%w: targets[%d].id: %q is named twice", ErrInvalid, i, t.ID)
 		}
 		seen[t.ID] = true
 	}
@@ -300,7 +302,7 @@ func applyRingTargets(b Batch, rt RingTargets) (any, error) {
 	if !rt.Ring.Valid() {
 		return nil, fmt.Errorf("%w: ring %d: want 0-4", ErrInvalid, int(rt.Ring))
 	}
-	if err := validTargets(rt.Targets); err != nil {
+	if err := ValidateTargets(rt.Targets); err != nil {
 		return nil, err
 	}
 	if _, err := getRec[Plane](b, planeKey(rt.Plane), "plane "+rt.Plane); err != nil {
@@ -419,18 +421,26 @@ func applyRolloutValidate(b Batch, v RolloutValidateBody) (any, error) {
 	return rv, setJSON(b, validationKey(v.AppID, v.Version), rv)
 }
 
-func applyIncidentCreate(b Batch, i Incident) (any, error) {
+// ValidateIncident checks an incident's fields, naming the bad one.
+func ValidateIncident(i Incident) error {
 	switch {
 	case !ValidName(i.ID):
-		return nil, fmt.Errorf("%w: id %q", ErrInvalid, i.ID)
+		return fmt.Errorf("%w: id %q", ErrInvalid, i.ID)
 	case i.AppID == "":
-		return nil, fmt.Errorf("%w: app_id: required (the application the incident is about)", ErrInvalid)
+		return fmt.Errorf("%w: app_id: required (the application the incident is about)", ErrInvalid)
 	case !slices.Contains(incidentSeverities, i.Severity):
-		return nil, fmt.Errorf("%w: severity %q: want one of %v", ErrInvalid, i.Severity, incidentSeverities)
+		return fmt.Errorf("%w: severity %q: want one of %v", ErrInvalid, i.Severity, incidentSeverities)
 	case i.Summary == "" || len(i.Summary) > 4096:
-		return nil, fmt.Errorf("%w: summary: want 1-4096 characters", ErrInvalid)
+		return fmt.Errorf("%w: summary: want 1-4096 characters", ErrInvalid)
 	case i.Attributable && !i.Security:
-		return nil, fmt.Errorf("%w: attributable: only a security incident is attributed to a package (section 10.2)", ErrInvalid)
+		return fmt.Errorf("%w: attributable: only a security incident is attributed to a package (section 10.2)", ErrInvalid)
+	}
+	return nil
+}
+
+func applyIncidentCreate(b Batch, i Incident) (any, error) {
+	if err := ValidateIncident(i); err != nil {
+		return nil, err
 	}
 	if _, err := getRec[AppRecord](b, appKey(i.AppID), "application "+i.AppID); err != nil {
 		return nil, err
