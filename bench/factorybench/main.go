@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -26,6 +27,7 @@ func main() {
 	label := flag.String("label", "files", "what the files are, for the report")
 	store := flag.String("store", "", "content store directory (default: a temporary one beside the first file)")
 	noSync := flag.Bool("nosync", false, "skip the per-object fsync (shows what durability costs; intake always syncs)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the intake to this file")
 	flag.Parse()
 	files := flag.Args()
 	if len(files) == 0 {
@@ -65,6 +67,16 @@ func main() {
 		return time.Since(start)
 	}
 	base := min(sum(), sum()) // the second run has the files cached, as intake will
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			fail(err)
+		}
+		defer pf.Close()
+	}
 	start := time.Now()
 	kinds := map[facts.Kind]int{}
 	for _, f := range files {
@@ -81,6 +93,7 @@ func main() {
 		kinds[got.Kind]++
 	}
 	took := time.Since(start)
+	pprof.StopCPUProfile()
 	if *noSync {
 		*label += " (no fsync)"
 	}
