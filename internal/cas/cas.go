@@ -14,6 +14,13 @@
 //     files in tmp/ or partial/, never a wrong object.
 //   - Put is idempotent: storing content that is already present succeeds and
 //     changes nothing.
+//   - A Batch stores many objects with one durability point: none of them
+//     is visible before Batch.Commit, which fsyncs their files (in
+//     parallel), renames them into place and fsyncs each directory it
+//     touched once; only its return acknowledges them. A crash before or
+//     during Commit leaves temporary files and at most complete, verified
+//     objects nobody was told about, which is harmless in a
+//     content-addressed store. See Batch.
 //   - Nothing from outside becomes a path: names are digest.Digest values,
 //     which Parse has checked to be 64 lowercase hex characters.
 package cas
@@ -44,6 +51,8 @@ var (
 	ErrNotFound = errors.New("object not found")
 	// ErrNoSpace is returned by a free-space check that fails.
 	ErrNoSpace = errors.New("not enough free space")
+	// ErrBatchDone is returned for a Batch that was committed or aborted.
+	ErrBatchDone = errors.New("batch already committed or aborted")
 )
 
 // SpaceError reports a write refused because the volume lacks room: Need
@@ -190,6 +199,11 @@ func (r *verifyingReader) Close() error { return r.f.Close() }
 // *digest.MismatchError is returned and nothing is stored. When size is known
 // the free space is checked before writing.
 func (s *Store) Put(ctx context.Context, r io.Reader, want digest.Digest, size int64) (digest.Digest, int64, error) {
+	return s.put(ctx, r, want, size, s.Create)
+}
+
+// put is Put with the writer made by create (Store.Create, Batch.Create).
+func (s *Store) put(ctx context.Context, r io.Reader, want digest.Digest, size int64, create func(digest.Digest, int64) (*Writer, error)) (digest.Digest, int64, error) {
 	if want != "" {
 		if ok, _ := s.Has(want); ok {
 			// Still consume and check the stream so callers see the
@@ -204,7 +218,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader, want digest.Digest, size i
 			return want, n, nil
 		}
 	}
-	w, err := s.Create(want, size)
+	w, err := create(want, size)
 	if err != nil {
 		return "", 0, err
 	}
@@ -246,6 +260,8 @@ type Writer struct {
 	hinted int64
 	// err is the error of a failed write: the writer can only be aborted.
 	err error
+	// batch, when set, takes the verified object at commit (Batch.Create).
+	batch *Batch
 }
 
 // Create starts an object. want may be empty when the digest is not known in
@@ -283,7 +299,7 @@ func (s *Store) CreateKnown(want digest.Digest, size int64) (*Writer, error) {
 	if want == "" || size < 0 {
 		return nil, errors.New("cas: CreateKnown needs a digest and a size")
 	}
-	f, err := createTemp(filepath.Join(s.root, "tmp"), want)
+	f, err := createTemp(filepath.Join(s.root, "tmp"), "k-"+want.Hex()[:16])
 	if err != nil {
 		return nil, err
 	}
@@ -296,12 +312,13 @@ var (
 )
 
 // createTemp creates a new read-only temporary file in dir named after
-// want, the process and a counter (O_EXCL: never an existing file).
-func createTemp(dir string, want digest.Digest) (*os.File, error) {
-	prefix := filepath.Join(dir, "k-"+want.Hex()[:16]+"-"+pid+"-")
+// tag, the process and a counter (O_EXCL: never an existing file), open
+// for reading too (Writer.ReadAt).
+func createTemp(dir, tag string) (*os.File, error) {
+	prefix := filepath.Join(dir, tag+"-"+pid+"-")
 	for {
 		name := prefix + strconv.FormatUint(tmpSeq.Add(1), 36)
-		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o444)
+		fd, err := unix.Open(name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o444)
 		if err == unix.EINTR || err == unix.EEXIST {
 			continue
 		}
@@ -480,6 +497,13 @@ func (w *Writer) commit(durable bool) (digest.Digest, error) {
 			want = string(got)
 		}
 		return "", &digest.MismatchError{Object: w.name(), Want: want, Got: string(got), WantSize: w.size, GotSize: w.n}
+	}
+	if w.batch != nil {
+		// Durability and the name are the batch's, at its Commit.
+		if err := w.batch.add(got, w.f); err != nil {
+			return "", err
+		}
+		return got, nil
 	}
 	var err error
 	if !w.readOnly {
