@@ -203,16 +203,19 @@ func checkDebianBinary(b []byte) error {
 // headers, not a second pass over its payload.
 func streamTar(r io.ReaderAt, m member, suffix string, v *verifier, b *budget, walk func(*tar.Reader) error) error {
 	section := io.NewSectionReader(r, m.off, m.size)
+	// The buffer need not be larger than the member: most members of
+	// small packages are a few KiB.
+	bufSize := int(min(m.size+1, 64<<10))
 	var br io.Reader
 	if suffix == "" && !v.active() {
-		br = newSkipReader(section, 64<<10)
+		br = newSkipReader(section, max(bufSize, 512))
 	} else {
 		var raw io.Reader = section
 		if v.active() {
 			v.begin()
 			raw = io.TeeReader(raw, v)
 		}
-		br = bufio.NewReaderSize(raw, 64<<10)
+		br = bufio.NewReaderSize(raw, bufSize)
 	}
 	dec, closeDec, err := decompressor(m.name, suffix, br)
 	if err != nil {
