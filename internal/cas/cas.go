@@ -366,14 +366,16 @@ func (s *Store) Resume(want digest.Digest, size int64) (*Writer, int64, error) {
 	return w, n, nil
 }
 
-// Streaming tuning: a large object is copied through big buffers (fewer
-// system calls per byte) and its dirty pages are handed to the disk as it
-// grows, so writing overlaps hashing and the closing fsync finds little
-// left to write.
+// Streaming tuning: a large object is copied through bigger buffers than
+// io.Copy's 32 KiB (fewer system calls per byte) and its dirty pages are
+// handed to the disk as it grows, so writing overlaps hashing and the
+// closing fsync finds little left to write.
 const (
 	// copyBuffer is the buffer ReadFrom (and so io.Copy into a Writer)
-	// fills before each write.
-	copyBuffer = 1 << 20
+	// fills before each write. Each byte passes through it three times
+	// (read, write, hash): 128 KiB stays in the CPU's cache where 1 MiB
+	// measured no faster.
+	copyBuffer = 128 << 10
 	// writebackEvery is how much an object grows between early-writeback
 	// hints (StartWriteback of the range just written).
 	writebackEvery = 8 << 20
