@@ -30,6 +30,12 @@ import (
 //  2. each object is renamed to its name;
 //  3. each directory a rename touched is fsynced once, in parallel.
 //
+// It fsyncs its own files rather than flushing the whole volume with
+// syncfs(2) (Store.SyncFS): for 1,000 small objects syncfs measured about
+// 0.1-0.2 s faster, but it waits for everything dirty on the volume (a
+// concurrent 2 GiB upload, another tenant's build) and reports failure for
+// the batch as a whole, where an fsync names the object that failed.
+//
 // Contract:
 //   - No object of the batch is in the store before Commit: Has, Open and
 //     Walk do not see it, and nothing may report it stored. Commit
