@@ -149,12 +149,12 @@ func (s *skipReader) Read(p []byte) (int, error) {
 // skip steps over n bytes; past the member's end, the next Read returns
 // io.EOF (archive/tar reads a skipped entry's last byte to see that).
 func (s *skipReader) skip(n int64) error {
-	if held := int64(s.e - s.b); n <= held {
+	held := int64(s.e - s.b)
+	if n <= held {
 		s.b += int(n)
 		return nil
-	} else {
-		n -= held
 	}
+	n -= held
 	s.b, s.e = 0, 0
 	_, err := s.r.Seek(n, io.SeekCurrent)
 	return err
