@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 
 	"github.com/eucora/eucora/internal/cas"
+	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/packaging/facts"
 )
 
@@ -122,12 +125,19 @@ func Inspect(name string, r io.ReaderAt, size int64, o facts.Options) (*facts.Fa
 // computing its digest, inspects the bytes before they are committed and
 // commits them only when the inspection and then check (when not nil)
 // succeed: a defective file, or one check refuses, leaves nothing in the
-// store. The facts carry the digest (check sees it too).
+// store. The facts carry the digest (check sees it too). The file is
+// durable when Intake returns; IntakeBatch takes many files with one
+// durability point.
 func Intake(ctx context.Context, st *cas.Store, r io.Reader, name string, size int64, o facts.Options, check func(*facts.Facts) error) (*facts.Facts, error) {
+	return intake(ctx, st.Create, r, name, size, o, check)
+}
+
+// intake is Intake writing through create (Store.Create or Batch.Create).
+func intake(ctx context.Context, create func(digest.Digest, int64) (*cas.Writer, error), r io.Reader, name string, size int64, o facts.Options, check func(*facts.Facts) error) (*facts.Facts, error) {
 	if _, err := KindOf(name); err != nil {
 		return nil, err // before reading a byte
 	}
-	w, err := st.Create("", size)
+	w, err := create("", size)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +160,67 @@ func Intake(ctx context.Context, st *cas.Store, r io.Reader, name string, size i
 	}
 	return f, nil
 }
+
+// IntakeBatch takes many files into one store with one durability point
+// (a cas.Batch) instead of one per file: Add streams, inspects and checks
+// a file exactly as Intake does, and Commit makes every file Add accepted
+// durable together. A file is stored only once Commit has returned
+// without naming it; until then its facts describe a file, not a stored
+// package, and must not be registered or acknowledged. A file Add refuses
+// is no part of the batch, and a batch abandoned before Commit (a crash,
+// Abort) stores nothing (see cas.Batch for what a crash during Commit
+// leaves).
+//
+// It is for one process taking in many files; the hub takes one file per
+// request and uses Intake. Add is safe for concurrent use.
+type IntakeBatch struct {
+	b *cas.Batch
+
+	mu    sync.Mutex
+	names map[digest.Digest][]string // the files Add accepted, by object
+}
+
+// NewIntakeBatch starts a batch of files for st.
+func NewIntakeBatch(st *cas.Store) *IntakeBatch {
+	return &IntakeBatch{b: st.NewBatch(), names: map[digest.Digest][]string{}}
+}
+
+// Add is Intake into the batch: the facts it returns are of a file that
+// is stored when Commit says so.
+func (ib *IntakeBatch) Add(ctx context.Context, r io.Reader, name string, size int64, o facts.Options, check func(*facts.Facts) error) (*facts.Facts, error) {
+	f, err := intake(ctx, ib.b.Create, r, name, size, o, check)
+	if err != nil {
+		return nil, err
+	}
+	d, _ := digest.Parse(f.SHA256)
+	ib.mu.Lock()
+	ib.names[d] = append(ib.names[d], name)
+	ib.mu.Unlock()
+	return f, nil
+}
+
+// Commit makes every file Add accepted durable and ends the batch. It
+// returns nil when all are stored, or an error naming the files that are
+// not (every other one is), which wraps the *cas.BatchError whose
+// Objects are keyed by the facts' SHA256.
+func (ib *IntakeBatch) Commit() error {
+	err := ib.b.Commit()
+	var be *cas.BatchError
+	if !errors.As(err, &be) {
+		return err
+	}
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	var files []string
+	for d := range be.Objects {
+		files = append(files, ib.names[d]...)
+	}
+	sort.Strings(files)
+	return fmt.Errorf("not stored: %s: %w", strings.Join(files, ", "), err)
+}
+
+// Abort discards every file of the batch.
+func (ib *IntakeBatch) Abort() { ib.b.Abort() }
 
 type ctxReader struct {
 	ctx context.Context

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/eucora/eucora/internal/cas"
@@ -123,5 +125,94 @@ func TestIntakeCheckRefusalStoresNothing(t *testing.T) {
 	}
 	if n := objects(t, st); n != 0 {
 		t.Errorf("%d objects stored", n)
+	}
+}
+
+// An intake batch stores nothing before Commit, then every file Add
+// accepted; a file Add refuses (a defect, a check) is no part of it.
+func TestIntakeBatch(t *testing.T) {
+	st := openStore(t)
+	ib := NewIntakeBatch(st)
+	var want []digest.Digest
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 4 {
+		b := intunewinFile(t)
+		wg.Add(1)
+		go func() { // Add is safe for concurrent use
+			defer wg.Done()
+			f, err := ib.Add(context.Background(), bytes.NewReader(b), fmt.Sprintf("app%d.intunewin", i), int64(len(b)), facts.Options{}, nil)
+			if err != nil || f.SHA256 != digest.FromBytes(b).String() {
+				t.Errorf("Add %d: %v", i, err)
+				return
+			}
+			mu.Lock()
+			want = append(want, digest.FromBytes(b))
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	good := intunewinFile(t)
+	if _, err := ib.Add(context.Background(), bytes.NewReader(good[:len(good)/2]), "cut.intunewin", int64(len(good)/2), facts.Options{}, nil); !errors.Is(err, facts.ErrDefect) {
+		t.Fatalf("truncated file: %v", err)
+	}
+	refuse := func(*facts.Facts) error { return errors.New("no documentation") }
+	if _, err := ib.Add(context.Background(), bytes.NewReader(good), "undocumented.intunewin", int64(len(good)), facts.Options{}, refuse); err == nil {
+		t.Fatal("a file the check refused was added")
+	}
+	if n := objects(t, st); n != 0 {
+		t.Fatalf("%d objects stored before Commit", n)
+	}
+	if err := ib.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := objects(t, st); n != 4 {
+		t.Fatalf("%d objects stored, want 4", n)
+	}
+	for _, d := range want {
+		if err := st.Verify(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, _ := st.Has(digest.FromBytes(good)); ok {
+		t.Fatal("a refused file was stored")
+	}
+}
+
+// Commit names the files it could not store; an aborted batch stores
+// nothing.
+func TestIntakeBatchFailures(t *testing.T) {
+	st := openStore(t)
+	ib := NewIntakeBatch(st)
+	for _, name := range []string{"a.intunewin", "b.intunewin"} {
+		b := intunewinFile(t)
+		if _, err := ib.Add(context.Background(), bytes.NewReader(b), name, int64(len(b)), facts.Options{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another process opening the store clears tmp/ under the batch.
+	if _, err := cas.Open(st.Root()); err != nil {
+		t.Fatal(err)
+	}
+	err := ib.Commit()
+	var be *cas.BatchError
+	if !errors.As(err, &be) || len(be.Objects) != 2 || !strings.Contains(err.Error(), "not stored: a.intunewin, b.intunewin") {
+		t.Fatalf("Commit = %v", err)
+	}
+	if n := objects(t, st); n != 0 {
+		t.Fatalf("%d objects stored", n)
+	}
+
+	ib = NewIntakeBatch(st)
+	b := intunewinFile(t)
+	if _, err := ib.Add(context.Background(), bytes.NewReader(b), "c.intunewin", int64(len(b)), facts.Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ib.Abort()
+	if err := ib.Commit(); !errors.Is(err, cas.ErrBatchDone) {
+		t.Fatalf("Commit after Abort = %v", err)
+	}
+	if n := objects(t, st); n != 0 {
+		t.Fatalf("%d objects stored by an aborted batch", n)
 	}
 }

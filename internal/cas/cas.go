@@ -14,6 +14,13 @@
 //     files in tmp/ or partial/, never a wrong object.
 //   - Put is idempotent: storing content that is already present succeeds and
 //     changes nothing.
+//   - A Batch stores many objects with one durability point: none of them
+//     is visible before Batch.Commit, which fsyncs their files (in
+//     parallel), renames them into place and fsyncs each directory it
+//     touched once; only its return acknowledges them. A crash before or
+//     during Commit leaves temporary files and at most complete, verified
+//     objects nobody was told about, which is harmless in a
+//     content-addressed store. See Batch.
 //   - Nothing from outside becomes a path: names are digest.Digest values,
 //     which Parse has checked to be 64 lowercase hex characters.
 package cas
@@ -44,6 +51,8 @@ var (
 	ErrNotFound = errors.New("object not found")
 	// ErrNoSpace is returned by a free-space check that fails.
 	ErrNoSpace = errors.New("not enough free space")
+	// ErrBatchDone is returned for a Batch that was committed or aborted.
+	ErrBatchDone = errors.New("batch already committed or aborted")
 )
 
 // SpaceError reports a write refused because the volume lacks room: Need
@@ -190,6 +199,11 @@ func (r *verifyingReader) Close() error { return r.f.Close() }
 // *digest.MismatchError is returned and nothing is stored. When size is known
 // the free space is checked before writing.
 func (s *Store) Put(ctx context.Context, r io.Reader, want digest.Digest, size int64) (digest.Digest, int64, error) {
+	return s.put(ctx, r, want, size, s.Create)
+}
+
+// put is Put with the writer made by create (Store.Create, Batch.Create).
+func (s *Store) put(ctx context.Context, r io.Reader, want digest.Digest, size int64, create func(digest.Digest, int64) (*Writer, error)) (digest.Digest, int64, error) {
 	if want != "" {
 		if ok, _ := s.Has(want); ok {
 			// Still consume and check the stream so callers see the
@@ -204,7 +218,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader, want digest.Digest, size i
 			return want, n, nil
 		}
 	}
-	w, err := s.Create(want, size)
+	w, err := create(want, size)
 	if err != nil {
 		return "", 0, err
 	}
@@ -242,6 +256,12 @@ type Writer struct {
 	// writeback hint (StartWriteback): 0 (every object) for Create and
 	// Resume, 1 MiB for CreateKnown.
 	writebackMin int64
+	// hinted is how much of the file Write has handed to early writeback.
+	hinted int64
+	// err is the error of a failed write: the writer can only be aborted.
+	err error
+	// batch, when set, takes the verified object at commit (Batch.Create).
+	batch *Batch
 }
 
 // Create starts an object. want may be empty when the digest is not known in
@@ -279,7 +299,7 @@ func (s *Store) CreateKnown(want digest.Digest, size int64) (*Writer, error) {
 	if want == "" || size < 0 {
 		return nil, errors.New("cas: CreateKnown needs a digest and a size")
 	}
-	f, err := createTemp(filepath.Join(s.root, "tmp"), want)
+	f, err := createTemp(filepath.Join(s.root, "tmp"), "k-"+want.Hex()[:16])
 	if err != nil {
 		return nil, err
 	}
@@ -292,12 +312,13 @@ var (
 )
 
 // createTemp creates a new read-only temporary file in dir named after
-// want, the process and a counter (O_EXCL: never an existing file).
-func createTemp(dir string, want digest.Digest) (*os.File, error) {
-	prefix := filepath.Join(dir, "k-"+want.Hex()[:16]+"-"+pid+"-")
+// tag, the process and a counter (O_EXCL: never an existing file), open
+// for reading too (Writer.ReadAt).
+func createTemp(dir, tag string) (*os.File, error) {
+	prefix := filepath.Join(dir, tag+"-"+pid+"-")
 	for {
 		name := prefix + strconv.FormatUint(tmpSeq.Add(1), 36)
-		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o444)
+		fd, err := unix.Open(name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o444)
 		if err == unix.EINTR || err == unix.EEXIST {
 			continue
 		}
@@ -337,7 +358,7 @@ func (s *Store) Resume(want digest.Digest, size int64) (*Writer, int64, error) {
 		w.v = digest.NewVerifier(want, size)
 		n = 0
 	}
-	w.n = n
+	w.n, w.hinted = n, n
 	if err := s.CheckSpace(uint64(size - n)); err != nil {
 		f.Close()
 		return nil, 0, err
@@ -345,15 +366,72 @@ func (s *Store) Resume(want digest.Digest, size int64) (*Writer, int64, error) {
 	return w, n, nil
 }
 
-// Write appends p to the object.
+// Streaming tuning: a large object is copied through bigger buffers than
+// io.Copy's 32 KiB (fewer system calls per byte) and its dirty pages are
+// handed to the disk as it grows, so writing overlaps hashing and the
+// closing fsync finds little left to write.
+const (
+	// copyBuffer is the buffer ReadFrom (and so io.Copy into a Writer)
+	// fills before each write. Each byte passes through it three times
+	// (read, write, hash): 128 KiB stays in the CPU's cache where 1 MiB
+	// measured no faster.
+	copyBuffer = 128 << 10
+	// writebackEvery is how much an object grows between early-writeback
+	// hints (StartWriteback of the range just written).
+	writebackEvery = 8 << 20
+)
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBuffer); return &b }}
+
+// Write appends p to the object. After a failed write the writer can
+// only be aborted: Commit returns the write's error.
 func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
 	if w.size >= 0 && w.n+int64(len(p)) > w.size {
 		return 0, &digest.MismatchError{Object: w.name(), Want: string(w.want), Got: string(w.want), WantSize: w.size, GotSize: w.n + int64(len(p))}
 	}
 	n, err := w.f.Write(p)
 	w.v.Write(p[:n])
 	w.n += int64(n)
-	return n, err
+	if err != nil {
+		// Whatever the file holds now, Commit must not publish it.
+		w.err = err
+		return n, err
+	}
+	if w.n-w.hinted >= writebackEvery {
+		unix.SyncFileRange(int(w.f.Fd()), w.hinted, w.n-w.hinted, unix.SYNC_FILE_RANGE_WRITE)
+		w.hinted = w.n
+	}
+	return n, nil
+}
+
+// ReadFrom copies r into the object through a large buffer until r
+// returns io.EOF (io.Copy into a Writer uses it). Bytes read before an
+// error are written, so a resumable download keeps them.
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, rerr := io.ReadFull(r, buf)
+		if n > 0 {
+			m, err := w.Write(buf[:n])
+			total += int64(m)
+			if err != nil {
+				return total, err
+			}
+		}
+		switch rerr {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return total, nil
+		default:
+			return total, rerr
+		}
+	}
 }
 
 // Written returns the number of bytes held so far.
@@ -407,6 +485,11 @@ func (w *Writer) commit(durable bool) (digest.Digest, error) {
 	}
 	w.done = true
 	tmp := w.f.Name()
+	if w.err != nil {
+		w.f.Close()
+		os.Remove(tmp)
+		return "", fmt.Errorf("cas: %s: an earlier write failed: %w", w.name(), w.err)
+	}
 	got := digest.FromHash(w.v.Hash())
 	if (w.want != "" && got != w.want) || (w.size >= 0 && w.n != w.size) {
 		w.f.Close()
@@ -416,6 +499,13 @@ func (w *Writer) commit(durable bool) (digest.Digest, error) {
 			want = string(got)
 		}
 		return "", &digest.MismatchError{Object: w.name(), Want: want, Got: string(got), WantSize: w.size, GotSize: w.n}
+	}
+	if w.batch != nil {
+		// Durability and the name are the batch's, at its Commit.
+		if err := w.batch.add(got, w.f); err != nil {
+			return "", err
+		}
+		return got, nil
 	}
 	var err error
 	if !w.readOnly {

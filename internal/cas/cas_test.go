@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/eucora/eucora/internal/digest"
 )
@@ -268,4 +269,65 @@ func TestCreateKnown(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(s.Root(), "tmp")); len(ents) != 0 {
 		t.Fatalf("tmp/ holds %d files after commits and aborts", len(ents))
 	}
+}
+
+// io.Copy into a Writer goes through ReadFrom's large buffer; an object
+// larger than the early-writeback step and not a multiple of the buffer
+// arrives whole.
+func TestLargeObjectThroughReadFrom(t *testing.T) {
+	s := mustOpen(t)
+	data := make([]byte, writebackEvery+copyBuffer+12345)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	d, n, err := s.Put(context.Background(), iotest.HalfReader(bytes.NewReader(data)), "", int64(len(data)))
+	if err != nil || n != int64(len(data)) || d != digest.FromBytes(data) {
+		t.Fatalf("Put = %s %d %v", d, n, err)
+	}
+	if err := s.Verify(d); err != nil {
+		t.Fatal(err)
+	}
+	// A source that fails midway: what was read is written (a resumed
+	// download continues from it), the error is the source's.
+	want := digest.FromBytes(data)
+	s2 := mustOpen(t)
+	w, _, err := s2.Resume(want, int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("link dropped")
+	got, err := io.Copy(w, io.MultiReader(bytes.NewReader(data[:3*copyBuffer/2]), iotest.ErrReader(boom)))
+	if !errors.Is(err, boom) || got != 3*copyBuffer/2 {
+		t.Fatalf("copy = %d %v", got, err)
+	}
+	w.Abort()
+	w, off, err := s2.Resume(want, int64(len(data)))
+	if err != nil || off != 3*copyBuffer/2 {
+		t.Fatalf("resume at %d %v", off, err)
+	}
+	io.Copy(w, bytes.NewReader(data[off:]))
+	if d, err := w.Commit(); err != nil || d != want {
+		t.Fatalf("commit %s %v", d, err)
+	}
+}
+
+// After a failed write the writer publishes nothing.
+func TestCommitAfterFailedWrite(t *testing.T) {
+	s := mustOpen(t)
+	w, err := s.Create("", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("first part"))
+	w.f.Close() // the next write fails
+	if _, err := w.Write([]byte(" second part")); err == nil {
+		t.Fatal("write to a closed file succeeded")
+	}
+	if _, err := w.Write([]byte("more")); err == nil {
+		t.Fatal("a writer went on after a failed write")
+	}
+	if d, err := w.Commit(); err == nil {
+		t.Fatalf("Commit after a failed write published %s", d)
+	}
+	assertEmpty(t, s)
 }

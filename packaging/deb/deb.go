@@ -196,13 +196,27 @@ func checkDebianBinary(b []byte) error {
 // signature checks, the decompressed ones through the budget meter to
 // walk. After walk it drains the member, so the decoder reaches the end of
 // its stream and checks it.
+//
+// A stored member (no compression) whose raw bytes no signature check
+// needs is read through a skipReader, so the tar walk steps over file
+// contents without reading them: a large uncompressed data.tar costs its
+// headers, not a second pass over its payload.
 func streamTar(r io.ReaderAt, m member, suffix string, v *verifier, b *budget, walk func(*tar.Reader) error) error {
-	var raw io.Reader = io.NewSectionReader(r, m.off, m.size)
-	if v.active() {
-		v.begin()
-		raw = io.TeeReader(raw, v)
+	section := io.NewSectionReader(r, m.off, m.size)
+	// The buffer need not be larger than the member: most members of
+	// small packages are a few KiB.
+	bufSize := int(min(m.size+1, 64<<10))
+	var br io.Reader
+	if suffix == "" && !v.active() {
+		br = newSkipReader(section, max(bufSize, 512))
+	} else {
+		var raw io.Reader = section
+		if v.active() {
+			v.begin()
+			raw = io.TeeReader(raw, v)
+		}
+		br = bufio.NewReaderSize(raw, bufSize)
 	}
-	br := bufio.NewReaderSize(raw, 64<<10)
 	dec, closeDec, err := decompressor(m.name, suffix, br)
 	if err != nil {
 		return err

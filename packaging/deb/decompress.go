@@ -89,6 +89,77 @@ func (m *meter) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Seek skips forward (whence io.SeekCurrent, off >= 0) when the member is
+// stored and so its reader can skip (a *skipReader): archive/tar then
+// steps over file contents instead of reading them. Skipped bytes count
+// against the budget like read ones. Positions are the meter's count of
+// bytes, and any other seek fails, which archive/tar takes as "cannot
+// seek" and reads instead.
+func (m *meter) Seek(off int64, whence int) (int64, error) {
+	sk, ok := m.r.(*skipReader)
+	if !ok || whence != io.SeekCurrent || off < 0 {
+		return -1, errNoSeek
+	}
+	if off == 0 {
+		return m.n, nil
+	}
+	if err := sk.skip(off); err != nil {
+		return -1, err
+	}
+	m.n += off
+	m.tail = m.tail[:0] // the bytes before the end marker are read, not skipped
+	m.b.left -= off
+	if m.b.left < 0 {
+		return -1, facts.Defectf(facts.KindDeb, "%s: decompresses past MaxUncompressed (%d bytes in total): a compression bomb?", m.name, m.b.max)
+	}
+	return m.n, nil
+}
+
+var errNoSeek = errors.New("deb: member reader cannot seek")
+
+// skipReader is a buffered reader over a stored member that can skip
+// forward without reading: the bytes a tar header says are file contents
+// the inspection does not look at.
+type skipReader struct {
+	r    *io.SectionReader
+	buf  []byte
+	b, e int // buf[b:e] is read ahead, not yet returned
+}
+
+func newSkipReader(r *io.SectionReader, size int) *skipReader {
+	return &skipReader{r: r, buf: make([]byte, size)}
+}
+
+func (s *skipReader) Read(p []byte) (int, error) {
+	if s.b == s.e {
+		if len(p) >= len(s.buf) {
+			return s.r.Read(p)
+		}
+		n, err := s.r.Read(s.buf)
+		s.b, s.e = 0, n
+		if n == 0 {
+			return 0, err
+		}
+	}
+	n := copy(p, s.buf[s.b:s.e])
+	s.b += n
+	return n, nil
+}
+
+// skip steps over n bytes; past the member's end, the next Read returns
+// io.EOF (archive/tar reads a skipped entry's last byte to see that).
+func (s *skipReader) skip(n int64) error {
+	held := int64(s.e - s.b)
+	if n <= held {
+		s.b += int(n)
+		return nil
+	}
+	n -= held
+	s.b, s.e = 0, 0
+	_, err := s.r.Seek(n, io.SeekCurrent)
+	return err
+}
+
 // atTarEnd reports whether what was read so far ends with a tar's
 // end-of-archive marker on a block boundary. archive/tar takes a stream
 // that stops at a header boundary, or inside a member's padding, for a
