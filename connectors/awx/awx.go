@@ -20,7 +20,13 @@
 //
 // Devices are inventory hosts: Query maps the job_host_summaries of the
 // ring's latest job (one host, one device) onto connectors.DeviceState,
-// with the failing task's message from the job events.
+// with the failing task's message from the job events. AWX has no agent
+// on the hosts: what it knows of a host is what a job found there. So
+// that a host changed by hand since (a package downgraded or removed)
+// shows, Query verifies the ring's hosts with a check job (job_type
+// "check", ansible-playbook --check: it changes nothing) once what it
+// knows is older than Config.VerifyAfter, and reports the newest check
+// job's findings over the latest job's.
 package awx
 
 import (
@@ -74,7 +80,19 @@ type Config struct {
 	// (httpx.Throttle's Attempts and Initial; defaults there).
 	ThrottleAttempts int
 	ThrottleInitial  time.Duration
+	// VerifyAfter is how old what AWX knows of a ring's hosts (the end
+	// of the ring's latest job, or of the newest check job since) may get
+	// before Query launches a check job to verify them: 0 takes
+	// DefaultVerifyAfter, a negative value never verifies (Query then
+	// reports only what the latest job did, and a host changed by hand
+	// goes unseen). The template must prompt for the job type.
+	VerifyAfter time.Duration
+	// Now is the clock VerifyAfter is measured on (default time.Now).
+	Now func() time.Time
 }
+
+// DefaultVerifyAfter is the VerifyAfter of a Config without one.
+const DefaultVerifyAfter = time.Hour
 
 // Repo is an APT repository: "deb [signed-by=KEY] URL DIST COMPONENT".
 type Repo struct {
@@ -122,6 +140,12 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	if cfg.Concurrent <= 0 {
 		cfg.Concurrent = 8
+	}
+	if cfg.VerifyAfter == 0 {
+		cfg.VerifyAfter = DefaultVerifyAfter
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -257,4 +258,111 @@ func TestForeignJobsAreIgnored(t *testing.T) {
 		t.Fatalf("publish again after foreign jobs: %+v", pub)
 	}
 	s.WaitIdle(ctx(t))
+}
+
+// jobTypes counts the simulator's jobs by job type and eucora_action.
+func jobTypes(s *awxsim.Server) map[string]int {
+	out := map[string]int{}
+	for _, j := range s.Jobs() {
+		a, _ := j.ExtraVars["eucora_action"].(string)
+		out[j.JobType+"/"+a]++
+	}
+	return out
+}
+
+// TestQueryVerifiesHostsWithCheckJobs: AWX knows a host only from the jobs
+// that ran on it, so Query verifies the ring with a check job once that
+// knowledge is older than VerifyAfter, and a host whose package was
+// changed by hand since reports not-installed until a redeploy installs
+// it again. A template that does not prompt for the job type is never
+// sent a check job.
+func TestQueryVerifiesHostsWithCheckJobs(t *testing.T) {
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	later := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	s, _, url := startSimURL(t, awxsim.Options{Now: clock}) // AWX and EUCORA on one clock
+	cred := s.Credentials()
+	c, err := awx.NewClient(awx.Config{BaseURL: url, Username: cred.Username, Password: cred.Password,
+		Repo: awx.Repo{URL: "http://apt.eucora.invalid/eucora", Dist: "stable"}, VerifyAfter: time.Hour, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := s.Runner().(*awxsim.ModelRunner)
+	r := release(key("editor", "2.0", deploy.Ring2Pilot), "corr-v")
+	wait(t, c, must(c.Publish(ctx(t), r)))
+	query := func(what string) map[string]connectors.InstallState {
+		t.Helper()
+		st, err := c.Query(ctx(t), r.Key)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		for _, o := range st.Objects {
+			if strings.Contains(o.Name, ": "+awx.ActionVerify+" ") {
+				t.Fatalf("%s: objects %+v list a check job", what, st.Objects)
+			}
+		}
+		if err := s.WaitIdle(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		return states(st)
+	}
+	// Fresh knowledge: no check job.
+	if got := query("fresh"); got["pilot-1"] != connectors.StateInstalled || jobTypes(s)["check/verify"] != 0 {
+		t.Fatalf("fresh: %v, jobs %v", got, jobTypes(s))
+	}
+	// A host downgraded by hand; an hour on, Query verifies (reporting
+	// what it knew), and the next Query reports the check job's finding.
+	runner.SetInstalled("pilot-2", "editor", "1.0")
+	later(time.Hour)
+	if got := query("stale"); got["pilot-2"] != connectors.StateInstalled || jobTypes(s)["check/verify"] != 1 {
+		t.Fatalf("stale: %v, jobs %v", got, jobTypes(s))
+	}
+	st, err := c.Query(ctx(t), r.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]connectors.DeviceState{}
+	for _, d := range st.Devices {
+		got[d.Device] = d
+	}
+	if got["pilot-1"].State != connectors.StateInstalled || got["pilot-3"].State != connectors.StateInstalled ||
+		got["pilot-2"].State != connectors.StateNotInstalled || !strings.Contains(got["pilot-2"].Detail, "holds ii 1.0") {
+		t.Fatalf("after the check job: %+v", st.Devices)
+	}
+	if jobTypes(s)["check/verify"] != 1 {
+		t.Fatalf("a second check job while the first is fresh: %v", jobTypes(s))
+	}
+	if found, err := c.Find(ctx(t), "corr-v"); err != nil || len(found) != 2 {
+		t.Fatalf("find lists the install and the check job: %+v %v", found, err)
+	}
+	// A check job changed nothing; a redeploy (not a check job: the ring's
+	// latest job is still the install) installs again.
+	if v := runner.Installed("pilot-2")["editor"]; v != "1.0" {
+		t.Fatalf("the check job changed pilot-2: %q", v)
+	}
+	wait(t, c, must(c.Remediate(ctx(t), connectors.Remediation{Action: connectors.Redeploy, Release: r})))
+	if got := query("redeployed"); got["pilot-2"] != connectors.StateInstalled || runner.Installed("pilot-2")["editor"] != "2.0" {
+		t.Fatalf("after the redeploy: %v", got)
+	}
+	if n, _ := s.Count(r.Key); n != 1 {
+		t.Fatalf("%d install jobs, want 1", n)
+	}
+
+	// Without the job type prompt: no check job, Query reports the latest job.
+	tpl := awxsim.DefaultTemplate()
+	tpl.AskJobType = false
+	s2, _, url2 := startSimURL(t, awxsim.Options{Templates: []awxsim.TemplateSpec{tpl}, Inventories: []awxsim.InventorySpec{awxsim.DefaultInventory()}})
+	c2, _ := awx.NewClient(awx.Config{BaseURL: url2, Username: cred.Username, Password: cred.Password,
+		Repo: awx.Repo{URL: "http://apt.eucora.invalid/eucora", Dist: "stable"}, VerifyAfter: time.Nanosecond})
+	wait(t, c2, must(c2.Publish(ctx(t), r)))
+	if st, err := c2.Query(ctx(t), r.Key); err != nil || states(st)["pilot-1"] != connectors.StateInstalled {
+		t.Fatalf("query without the prompt: %+v %v", st, err)
+	}
+	if n := len(s2.Jobs()); n != 1 {
+		t.Fatalf("%d jobs on a template that cannot run check jobs, want the install only", n)
+	}
+	if chk, err := c2.Check(ctx(t)); err != nil || !strings.Contains(chk.Detail, "cannot be verified") {
+		t.Fatalf("check: %+v %v", chk, err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/eucora/eucora/connectors"
@@ -68,8 +69,9 @@ func (c *Client) object(tpl JobTemplate, j eucoraJob) connectors.Object {
 }
 
 // launch checks the template's launch prompts and launches it with vars
-// on the targets.
-func (c *Client) launch(ctx context.Context, tpl JobTemplate, v Vars, limit string) (eucoraJob, error) {
+// on the targets; jobType "check" launches a check job (the template must
+// prompt for the job type), "" the template's own (run).
+func (c *Client) launch(ctx context.Context, tpl JobTemplate, v Vars, limit, jobType string) (eucoraJob, error) {
 	var info LaunchInfo
 	ref := fmt.Sprintf("/api/v2/job_templates/%d/launch/", tpl.ID)
 	if err := c.call(ctx, "read launch prompts", http.MethodGet, ref, nil, &info); err != nil {
@@ -78,19 +80,26 @@ func (c *Client) launch(ctx context.Context, tpl JobTemplate, v Vars, limit stri
 	if p := info.problem(); p != "" {
 		return eucoraJob{}, permanent("launch", "job template %q cannot launch EUCORA releases: %s", tpl.Name, p)
 	}
+	body := map[string]any{"extra_vars": v, "limit": limit}
+	if jobType != "" {
+		if !info.AskJobType {
+			return eucoraJob{}, permanent("launch", "job template %q does not prompt for the job type on launch (ask_job_type_on_launch is false): no %s job", tpl.Name, jobType)
+		}
+		body["job_type"] = jobType
+	}
 	var out Launched
-	if err := c.call(ctx, "launch", http.MethodPost, ref, map[string]any{"extra_vars": v, "limit": limit}, &out); err != nil {
+	if err := c.call(ctx, "launch", http.MethodPost, ref, body, &out); err != nil {
 		return eucoraJob{}, err
 	}
 	if out.Job == 0 {
 		return eucoraJob{}, &connectors.Error{Plane: connectors.AWX, Op: "launch", Class: connectors.Permanent, Message: "the launch answer names no job"}
 	}
-	for _, f := range []string{"extra_vars", "limit"} {
+	for _, f := range []string{"extra_vars", "limit", "job_type"} {
 		if _, ok := out.IgnoredFields[f]; ok {
 			return eucoraJob{}, permanent("launch", "job %d of template %q was launched but AWX ignored its %s (the template stopped prompting for it): cancel the job", out.Job, tpl.Name, f)
 		}
 	}
-	return eucoraJob{Job: Job{ID: out.Job, Status: out.Status, Limit: limit}, vars: v}, nil
+	return eucoraJob{Job: Job{ID: out.Job, Status: out.Status, Limit: limit, JobType: jobType}, vars: v}, nil
 }
 
 // Publish launches the install job of the release on its targets, unless
@@ -124,7 +133,7 @@ func (c *Client) Publish(ctx context.Context, r connectors.Release) (connectors.
 		return pub, nil
 	}
 	limit, _ := Limit(r.Targets)
-	j, err := c.launch(ctx, tpl, c.vars(r, ActionInstall, r.Key.Version, "present"), limit)
+	j, err := c.launch(ctx, tpl, c.vars(r, ActionInstall, r.Key.Version, "present"), limit, "")
 	if err != nil {
 		return pub, err
 	}
@@ -173,7 +182,7 @@ func (c *Client) Remediate(ctx context.Context, m connectors.Remediation) (conne
 	}
 	var latest *eucoraJob
 	err = c.jobs(ctx, tpl, func(j eucoraJob) bool {
-		if sameRing(j.vars.Key, r.Key) {
+		if sameRing(j.vars.Key, r.Key) && j.vars.Action != ActionVerify {
 			latest = &j
 			return false
 		}
@@ -189,7 +198,7 @@ func (c *Client) Remediate(ctx context.Context, m connectors.Remediation) (conne
 		return pub, nil
 	}
 	limit, _ := Limit(r.Targets)
-	j, err := c.launch(ctx, tpl, v, limit)
+	j, err := c.launch(ctx, tpl, v, limit, "")
 	if err != nil {
 		return pub, err
 	}
@@ -205,6 +214,17 @@ func (c *Client) Remediate(ctx context.Context, m connectors.Remediation) (conne
 // (unreachable), pending while the job runs. When the latest job put
 // another version or removed the package, its hosts that ran it are
 // not-installed.
+//
+// Once the latest job that puts the version has finished, the newest
+// check job since (ActionVerify) says what each host holds now: a host
+// whose version check failed is not-installed (failed, if its install had
+// failed), one whose check passed is installed; a host the check could
+// not reach or whose check did not get to the version keeps the latest
+// job's state. When that knowledge is older than Config.VerifyAfter and no
+// check job of the ring is pending or running, Query launches one (it
+// does not wait for it: its findings show in a later Query). Check jobs
+// are not listed in Status.Objects (Find lists them: they carry the
+// correlation id).
 func (c *Client) Query(ctx context.Context, k connectors.ReleaseKey) (connectors.Status, error) {
 	if k.App == "" || k.Version == "" || !k.Ring.Valid() {
 		return connectors.Status{}, permanent("query", "release key %q: want an app, a version and a ring of 0-4", k)
@@ -215,9 +235,21 @@ func (c *Client) Query(ctx context.Context, k connectors.ReleaseKey) (connectors
 	}
 	st := connectors.Status{Key: k, Objects: []connectors.Object{}, Devices: []connectors.DeviceState{}, Assigned: []string{}}
 	want := k.String()
-	var latest *eucoraJob
+	var latest, check *eucoraJob
+	checking := false // a check job of the ring newer than latest is pending or running
 	listed := map[int]bool{}
 	err = c.jobs(ctx, tpl, func(j eucoraJob) bool {
+		if j.vars.Action == ActionVerify {
+			if latest == nil && sameRing(j.vars.Key, k) {
+				switch {
+				case !j.Done():
+					checking = true
+				case check == nil:
+					check = &j
+				}
+			}
+			return true
+		}
 		if latest == nil && sameRing(j.vars.Key, k) {
 			latest = &j
 			if j.vars.puts(k) && j.vars.Release != want {
@@ -249,11 +281,94 @@ func (c *Client) Query(ctx context.Context, k connectors.ReleaseKey) (connectors
 	if err != nil {
 		return connectors.Status{}, err
 	}
+	if puts && latest.Done() {
+		if check != nil && check.vars.Release == latest.vars.Release && check.vars.Version == latest.vars.Version {
+			if devs, err = c.verified(ctx, check.Job, devs); err != nil {
+				return connectors.Status{}, err
+			}
+		} else {
+			check = nil
+		}
+		if !checking && c.stale(*latest, check) {
+			c.verify(ctx, tpl, *latest)
+		}
+	}
 	st.Devices = devs
 	for _, d := range devs {
 		st.Summary.Add(d.State)
 	}
 	return st, nil
+}
+
+// stale reports whether what AWX knows of the ring's hosts, from the
+// latest job or the newest check job since, is older than VerifyAfter.
+func (c *Client) stale(latest eucoraJob, check *eucoraJob) bool {
+	if c.cfg.VerifyAfter < 0 {
+		return false
+	}
+	at := latest.Created
+	if latest.Finished != nil {
+		at = *latest.Finished
+	}
+	if check != nil {
+		at = check.Created
+		if check.Finished != nil {
+			at = *check.Finished
+		}
+	}
+	return c.cfg.Now().Sub(at) >= c.cfg.VerifyAfter
+}
+
+// verify launches a check job of the ring's latest job: its variables
+// with the action ActionVerify, on its limit. A failure to launch is
+// logged and leaves Query's answer as it is: the next Query tries again.
+func (c *Client) verify(ctx context.Context, tpl JobTemplate, latest eucoraJob) {
+	v := latest.vars
+	v.Action = ActionVerify
+	j, err := c.launch(ctx, tpl, v, latest.Limit, "check")
+	if err != nil {
+		c.log.Warn("awx: cannot verify the ring's hosts with a check job", "release", v.Release, "job", latest.ID, "err", err)
+		return
+	}
+	c.log.Debug("awx: verifying the ring's hosts", "release", v.Release, "of_job", latest.ID, "check_job", j.ID)
+}
+
+// verified lays check job j's findings over the latest job's device
+// states: the version check passed (installed) or failed (not-installed,
+// or failed where the install had failed) on each host it ran on.
+func (c *Client) verified(ctx context.Context, j Job, devs []connectors.DeviceState) ([]connectors.DeviceState, error) {
+	evs, err := c.Events(ctx, j.ID, url.Values{"task": {VerifyTask}, "event__in": {"runner_on_ok,runner_on_failed"}})
+	if err != nil {
+		return nil, err
+	}
+	found := map[string]JobEvent{}
+	for _, e := range evs {
+		if e.HostName != "" && e.Task == VerifyTask {
+			found[e.HostName] = e
+		}
+	}
+	for i := range devs {
+		d := &devs[i]
+		e, ok := found[d.Device]
+		if !ok {
+			continue // unreachable, or stopped before the version check: nothing learnt
+		}
+		res, _ := e.EventData["res"].(map[string]any)
+		holds, _ := res["stdout"].(string)
+		if holds = strings.Join(strings.Fields(holds), " "); holds == "" {
+			holds = "nothing"
+		}
+		d.At = e.Created
+		switch {
+		case e.Event == "runner_on_ok":
+			d.State, d.Detail = connectors.StateInstalled, fmt.Sprintf("check job %d: holds %s", j.ID, holds)
+		case d.State == connectors.StateFailed:
+			d.Detail = fmt.Sprintf("check job %d: holds %s; %s", j.ID, holds, d.Detail)
+		default:
+			d.State, d.Detail = connectors.StateNotInstalled, fmt.Sprintf("check job %d: holds %s, not the release's version (changed outside EUCORA?)", j.ID, holds)
+		}
+	}
+	return devs, nil
 }
 
 // devices maps job j's hosts onto device states; puts says whether the
@@ -367,6 +482,14 @@ func (c *Client) Check(ctx context.Context) (connectors.Check, error) {
 		return connectors.Check{}, err
 	}
 	detail := fmt.Sprintf("job template %q (id %d, playbook %s) can launch EUCORA releases", tpl.Name, tpl.ID, tpl.Playbook)
+	switch {
+	case c.cfg.VerifyAfter < 0:
+		detail += "; hosts are not verified (verification is off)"
+	case !info.AskJobType:
+		detail += "; it does not prompt for the job type, so hosts cannot be verified with check jobs and a host changed by hand goes unseen"
+	default:
+		detail += fmt.Sprintf("; hosts are verified with a check job once what AWX knows of them is %s old", c.cfg.VerifyAfter)
+	}
 	if p := info.problem(); p != "" {
 		detail = fmt.Sprintf("job template %q (id %d) cannot launch EUCORA releases: %s", tpl.Name, tpl.ID, p)
 	}

@@ -16,7 +16,17 @@ const (
 	ActionRedeploy  = "redeploy"  // Remediate Redeploy
 	ActionPinPrior  = "pin-prior" // Remediate PinPrior: the prior version installed and pinned
 	ActionUninstall = "uninstall" // Remediate Uninstall
+	// ActionVerify is a check job Query launches: the ring's latest job's
+	// variables, run with job_type "check" to find which hosts still hold
+	// its version. It changes nothing and is not a plane object of the
+	// release.
+	ActionVerify = "verify"
 )
+
+// VerifyTask is the playbook's task whose result a check job reads: it
+// runs in check mode too and fails on a host that does not hold the
+// job's version.
+const VerifyTask = "check the installed version"
 
 // Vars are the extra_vars of every job EUCORA launches: the release's
 // identity (what Find, Query and the retry of a lost launch match on) and
@@ -176,6 +186,7 @@ type LaunchInfo struct {
 	VariablesNeeded          []string `json:"variables_needed_to_start"`
 	AskVariables             bool     `json:"ask_variables_on_launch"`
 	AskLimit                 bool     `json:"ask_limit_on_launch"`
+	AskJobType               bool     `json:"ask_job_type_on_launch"`
 	SurveyEnabled            bool     `json:"survey_enabled"`
 	InventoryNeeded          bool     `json:"inventory_needed_to_start"`
 	CredentialNeeded         bool     `json:"credential_needed_to_start"`
@@ -219,6 +230,7 @@ type Job struct {
 	Elapsed     float64    `json:"elapsed"`
 	Explanation string     `json:"job_explanation"`
 	ExtraVars   string     `json:"extra_vars"`
+	JobType     string     `json:"job_type"`
 	Limit       string     `json:"limit"`
 	LaunchType  string     `json:"launch_type"`
 	Template    int        `json:"job_template"`

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/eucora/eucora/connectors"
 	"github.com/eucora/eucora/connectors/awx"
@@ -41,7 +42,7 @@ var Kinds = []connectors.Kind{connectors.Intune, connectors.Jamf, connectors.SCC
 // Fields documents, per kind in this build, the fields of its credentials
 // file.
 var Fields = map[connectors.Kind]string{
-	connectors.AWX:       `{"username": "...", "password": "..."} or {"token": "..."}, and "repo": {"url": "...", "dist": "..."} (the EUCORA APT repository hosts install from; optional "component", "key"); optional "job_template"`,
+	connectors.AWX:       `{"username": "...", "password": "..."} or {"token": "..."}, and "repo": {"url": "...", "dist": "..."} (the EUCORA APT repository hosts install from; optional "component", "key"); optional "job_template", "verify_after" (how old what AWX knows of a ring's hosts may get before a check job verifies them, a Go duration: default 1h, "off" never)`,
 	connectors.Jamf:      `{"client_id": "...", "client_secret": "..."} or {"username": "...", "password": "..."}`,
 	connectors.Landscape: `{"access_key": "...", "secret_key": "..."}; optional "auth": "signature" (default) or "token"`,
 	connectors.Intune:    `{"tenant": "...", "client_id": "...", "client_secret": "..."} (an Entra app with DeviceManagementApps.ReadWrite.All; the URL is the Graph root, https://graph.microsoft.com); optional "login_url", "scope"`,
@@ -72,6 +73,7 @@ type awxCreds struct {
 	Token       string    `json:"token"`
 	JobTemplate string    `json:"job_template"`
 	Repo        *awx.Repo `json:"repo"`
+	VerifyAfter string    `json:"verify_after"`
 }
 
 type jamfCreds struct {
@@ -120,8 +122,21 @@ func New(kind, rawURL string, credentials []byte) (connectors.Connector, error) 
 		if c.Repo == nil {
 			return nil, fmt.Errorf("kind awx: %w: want \"repo\": {\"url\": ..., \"dist\": ...}, the APT repository the hosts install from", ErrCredentials)
 		}
+		var verify time.Duration
+		switch c.VerifyAfter {
+		case "":
+		case "off":
+			verify = -1
+		default:
+			d, err := time.ParseDuration(c.VerifyAfter)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("kind awx: %w: verify_after %q: want a positive duration (\"30m\") or \"off\"", ErrCredentials, c.VerifyAfter)
+			}
+			verify = d
+		}
 		return built(k, func() (connectors.Connector, error) {
-			return awx.New(awx.Config{BaseURL: rawURL, Username: c.Username, Password: c.Password, Token: c.Token, JobTemplate: c.JobTemplate, Repo: *c.Repo})
+			return awx.New(awx.Config{BaseURL: rawURL, Username: c.Username, Password: c.Password, Token: c.Token, JobTemplate: c.JobTemplate, Repo: *c.Repo,
+				VerifyAfter: verify})
 		})
 	case connectors.Jamf:
 		var c jamfCreds

@@ -93,6 +93,7 @@ func TestPlaneFactoryRefusesBadInput(t *testing.T) {
 		{"two documents", "jamf", "https://x.example.org", `{"client_id":"a","client_secret":"b"} {}`, planes.ErrCredentials, "more than one"},
 		{"awx no password", "awx", "https://x.example.org", `{"username":"u"}`, planes.ErrCredentials, "username and password, or token"},
 		{"awx no repo", "awx", "https://x.example.org", `{"token":"` + secret + `"}`, planes.ErrCredentials, `"repo"`},
+		{"awx verify_after", "awx", "https://x.example.org", `{"token":"` + secret + `","repo":{"url":"https://apt.example.org/e","dist":"stable"},"verify_after":"soon"}`, planes.ErrCredentials, `verify_after "soon"`},
 		{"jamf half", "jamf", "https://x.example.org", `{"client_secret":"` + secret + `"}`, planes.ErrCredentials, "client_id and client_secret"},
 		{"jamf both (the connector's refusal)", "jamf", "https://x.example.org", `{"client_id":"a","client_secret":"b","username":"u","password":"` + secret + `"}`, planes.ErrCredentials, "not both"},
 		{"landscape half", "landscape", "https://x.example.org", `{"access_key":"a"}`, planes.ErrCredentials, "access_key and secret_key"},

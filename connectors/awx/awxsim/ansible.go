@@ -115,6 +115,9 @@ func (a *AnsibleRunner) Run(ctx context.Context, run Run, sink Sink) (Result, er
 	if run.Limit != "" {
 		args = append(args, "--limit", run.Limit)
 	}
+	if run.JobType == "check" {
+		args = append(args, "--check") // what AWX runs for job_type "check"
+	}
 	args = append(args, filepath.Join(dir, "project", run.Playbook))
 	cmd := exec.CommandContext(ctx, cmdName, args...)
 	cmd.Dir = filepath.Join(dir, "project")

@@ -204,7 +204,7 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, m listModel, 
 
 var templateModel = listModel{name: "JobTemplate", noSearch: []string{"extra_vars"}, ordering: "name", fields: []string{"name", "description",
 	"created", "modified", "job_type", "inventory", "project", "playbook", "status", "ask_variables_on_launch", "ask_limit_on_launch",
-	"ask_inventory_on_launch", "survey_enabled", "allow_simultaneous"}}
+	"ask_inventory_on_launch", "ask_job_type_on_launch", "survey_enabled", "allow_simultaneous"}}
 
 func (s *Server) template(id int) *template {
 	for _, t := range s.templates {
@@ -232,7 +232,7 @@ func (s *Server) templateJSON(t *template) object {
 		"job_type": "run", "inventory": inv, "project": 1, "playbook": t.spec.Playbook, "forks": 0, "limit": "", "verbosity": 0,
 		"extra_vars": string(vars), "job_tags": "", "skip_tags": "", "status": "never updated",
 		"ask_variables_on_launch": t.spec.AskVariables, "ask_limit_on_launch": t.spec.AskLimit, "ask_inventory_on_launch": t.spec.AskInventory,
-		"ask_tags_on_launch": false, "ask_skip_tags_on_launch": false, "ask_job_type_on_launch": false, "ask_verbosity_on_launch": false,
+		"ask_tags_on_launch": false, "ask_skip_tags_on_launch": false, "ask_job_type_on_launch": t.spec.AskJobType, "ask_verbosity_on_launch": false,
 		"ask_credential_on_launch": false, "ask_diff_mode_on_launch": false, "ask_scm_branch_on_launch": false,
 		"survey_enabled": t.spec.SurveyEnabled, "allow_simultaneous": t.spec.AllowSimultaneous, "become_enabled": false}
 }
@@ -293,7 +293,7 @@ func (s *Server) launchInfo(w http.ResponseWriter, r *http.Request) *apiError {
 	writeJSON(w, http.StatusOK, object{
 		"can_start_without_user_input": t.inventory != 0, "passwords_needed_to_start": []string{},
 		"ask_scm_branch_on_launch": false, "ask_variables_on_launch": t.spec.AskVariables, "ask_tags_on_launch": false,
-		"ask_diff_mode_on_launch": false, "ask_skip_tags_on_launch": false, "ask_job_type_on_launch": false,
+		"ask_diff_mode_on_launch": false, "ask_skip_tags_on_launch": false, "ask_job_type_on_launch": t.spec.AskJobType,
 		"ask_limit_on_launch": t.spec.AskLimit, "ask_verbosity_on_launch": false, "ask_inventory_on_launch": t.spec.AskInventory,
 		"ask_credential_on_launch": false, "survey_enabled": t.spec.SurveyEnabled, "variables_needed_to_start": []string{},
 		"credential_needed_to_start": false, "inventory_needed_to_start": t.inventory == 0,
@@ -385,7 +385,19 @@ func (s *Server) launchJob(w http.ResponseWriter, r *http.Request) *apiError {
 			ignored["inventory"] = id
 		}
 	}
-	for _, k := range []string{"job_tags", "skip_tags", "job_type", "verbosity", "diff_mode", "credentials", "scm_branch", "forks", "timeout", "labels", "execution_environment"} {
+	jobType := "run"
+	if raw, ok := body["job_type"]; ok {
+		var v string
+		if json.Unmarshal(raw, &v) != nil || (v != "run" && v != "check") {
+			return fieldError("job_type", fmt.Sprintf("%s is not a valid choice.", raw))
+		}
+		if t.spec.AskJobType {
+			jobType = v
+		} else {
+			ignored["job_type"] = v
+		}
+	}
+	for _, k := range []string{"job_tags", "skip_tags", "verbosity", "diff_mode", "credentials", "scm_branch", "forks", "timeout", "labels", "execution_environment"} {
 		if raw, ok := body[k]; ok {
 			var v any
 			json.Unmarshal(raw, &v)
@@ -395,7 +407,7 @@ func (s *Server) launchJob(w http.ResponseWriter, r *http.Request) *apiError {
 	if inv == 0 {
 		return fieldError("inventory", "Job Template 'inventory' is missing or undefined.")
 	}
-	j := s.launch(t, inv, limit, vars, "manual")
+	j := s.launch(t, inv, limit, jobType, vars, "manual")
 	out := s.jobJSON(j)
 	out["job"] = j.id
 	out["ignored_fields"] = ignored
@@ -427,7 +439,7 @@ func (s *Server) jobJSON(j *job) object {
 			"cancel": base + "cancel/", "relaunch": base + "relaunch/"},
 		"summary_fields": object{"job_template": object{"id": j.template, "name": t.spec.Name, "description": t.spec.Description},
 			"inventory": s.inventorySummary(j.inventory), "created_by": object{"id": 1, "username": s.o.Username}},
-		"created": stamp(j.created), "modified": stamp(j.modified), "name": j.name, "description": "", "job_type": "run",
+		"created": stamp(j.created), "modified": stamp(j.modified), "name": j.name, "description": "", "job_type": j.jobType,
 		"inventory": j.inventory, "project": 1, "playbook": j.playbook, "scm_branch": "", "forks": 0, "limit": j.limit, "verbosity": 0,
 		"extra_vars": j.extraVars, "job_tags": "", "skip_tags": "", "unified_job_template": j.template, "job_template": j.template,
 		"launch_type": j.launchType, "status": j.status, "failed": j.status == statusFailed || j.status == statusError,
@@ -691,7 +703,7 @@ func (s *Server) relaunchJob(w http.ResponseWriter, r *http.Request) *apiError {
 	for k, v := range j.vars {
 		vars[k] = v
 	}
-	n := s.launch(s.template(j.template), j.inventory, limit, vars, "relaunch")
+	n := s.launch(s.template(j.template), j.inventory, limit, j.jobType, vars, "relaunch")
 	out := s.jobJSON(n)
 	out["job"] = n.id
 	w.Header().Set("Location", fmt.Sprintf("/api/v2/jobs/%d/", n.id))

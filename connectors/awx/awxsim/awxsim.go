@@ -5,7 +5,8 @@
 // templates with their launch prompts (fields without prompt-on-launch
 // land in ignored_fields), jobs that go new, pending, waiting, running and
 // end successful, failed, error or canceled, job events, host summaries,
-// stdout, cancel and relaunch, inventories and hosts, Django REST
+// stdout, check jobs (job_type "check" where the template prompts for
+// it), cancel and relaunch, inventories and hosts, Django REST
 // Framework pagination (page, page_size up to 200, relative next and
 // previous) and error shapes ({"detail": ...} or {"field": [...]}), and
 // AWX's refusal to filter on extra_vars (403).
@@ -66,10 +67,11 @@ type TemplateSpec struct {
 	Name, Description string
 	Playbook          string // default "eucora-apt.yml"
 	Inventory         string // inventory name; "" means none (launch must supply one)
-	// The launch prompts ("Prompt on launch" in AWX's UI).
-	AskVariables, AskLimit, AskInventory bool
-	SurveyEnabled                        bool
-	AllowSimultaneous                    bool
+	// The launch prompts ("Prompt on launch" in AWX's UI). AskJobType
+	// lets a launch choose job_type "check" (ansible-playbook --check).
+	AskVariables, AskLimit, AskInventory, AskJobType bool
+	SurveyEnabled                                    bool
+	AllowSimultaneous                                bool
 	// ExtraVars are the template's own variables (a launch's extra_vars
 	// are merged over them).
 	ExtraVars map[string]any
@@ -82,11 +84,11 @@ type InventorySpec struct {
 }
 
 // DefaultTemplate is the template a simulator without Options.Templates
-// has: EUCORA's APT playbook on DefaultInventory, prompting for variables
-// and limit, one job at a time.
+// has: EUCORA's APT playbook on DefaultInventory, prompting for variables,
+// limit and job type, one job at a time.
 func DefaultTemplate() TemplateSpec {
 	return TemplateSpec{Name: "eucora-apt", Description: "EUCORA APT releases", Playbook: "eucora-apt.yml", Inventory: "eucora-devices",
-		AskVariables: true, AskLimit: true}
+		AskVariables: true, AskLimit: true, AskJobType: true}
 }
 
 // DefaultInventory is the inventory a simulator without
@@ -156,6 +158,7 @@ type host struct {
 type job struct {
 	id, template, inventory int
 	name, playbook, limit   string
+	jobType                 string // "run" or "check"
 	extraVars               string // JSON text
 	vars                    map[string]any
 	launchType              string
@@ -307,6 +310,7 @@ func (s *Server) Count(k connectors.ReleaseKey) (objects, assignments int) {
 type JobView struct {
 	ID        int
 	Status    string
+	JobType   string // "run" or "check"
 	Limit     string
 	ExtraVars map[string]any
 	Stdout    string
@@ -338,7 +342,7 @@ func (s *Server) Job(id int) (JobView, bool) {
 }
 
 func (s *Server) view(j *job) JobView {
-	v := JobView{ID: j.id, Status: j.status, Limit: j.limit, ExtraVars: j.vars, Stdout: j.stdout.String(), RC: j.rc}
+	v := JobView{ID: j.id, Status: j.status, JobType: j.jobType, Limit: j.limit, ExtraVars: j.vars, Stdout: j.stdout.String(), RC: j.rc}
 	for _, e := range j.events {
 		v.Events = append(v.Events, e.Event)
 	}
@@ -402,10 +406,10 @@ func finished(status string) bool {
 
 // launch creates a job of template t and hands it to the dispatcher. The
 // caller holds s.mu.
-func (s *Server) launch(t *template, inv int, limit string, vars map[string]any, launchType string) *job {
+func (s *Server) launch(t *template, inv int, limit, jobType string, vars map[string]any, launchType string) *job {
 	now := s.o.Now()
 	text, _ := json.Marshal(vars)
-	j := &job{id: s.next("job"), template: t.id, inventory: inv, name: t.spec.Name, playbook: t.spec.Playbook, limit: limit,
+	j := &job{id: s.next("job"), template: t.id, inventory: inv, name: t.spec.Name, playbook: t.spec.Playbook, limit: limit, jobType: jobType,
 		extraVars: string(text), vars: vars, launchType: launchType, status: statusNew, created: now, modified: now,
 		gate: make(chan struct{}), cancelled: make(chan struct{}), done: make(chan struct{})}
 	for _, h := range s.hosts {
@@ -469,7 +473,7 @@ func (s *Server) dispatch(t *template, j *job) {
 	s.mu.Lock()
 	j.status = statusWaiting
 	j.status, j.started, j.modified = statusRunning, s.o.Now(), s.o.Now()
-	run := Run{Job: j.id, Playbook: j.playbook, Inventory: j.hosts, Limit: j.limit, ExtraVars: j.vars}
+	run := Run{Job: j.id, Playbook: j.playbook, JobType: j.jobType, Inventory: j.hosts, Limit: j.limit, ExtraVars: j.vars}
 	s.mu.Unlock()
 
 	ctx, cancel := context.WithCancel(s.ctx)

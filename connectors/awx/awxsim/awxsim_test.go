@@ -460,3 +460,58 @@ func TestLimitPatterns(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckJobs: job_type "check" is taken from a launch when the template
+// prompts for it (else it is an ignored field); a check job changes no
+// modelled package and its version check fails on a host holding another
+// version; the playbook's guard refuses a verification that is not a
+// check job.
+func TestCheckJobs(t *testing.T) {
+	runner := &awxsim.ModelRunner{}
+	tpls := []awxsim.TemplateSpec{awxsim.DefaultTemplate(), {Name: "no-type", Inventory: "eucora-devices", AskVariables: true, AskLimit: true}}
+	s, c := start(t, awxsim.Options{Runner: runner, Templates: tpls, Inventories: []awxsim.InventorySpec{awxsim.DefaultInventory()}})
+	if _, info := c.do("GET", "/api/v2/job_templates/1/launch/", nil); info["ask_job_type_on_launch"] != true {
+		t.Fatalf("launch info: %v", info)
+	}
+	launch(t, c, map[string]any{"extra_vars": eucoraVars("hello", "1.0", "present"), "limit": "canary-1,canary-2"})
+	idle(t, s)
+	runner.SetInstalled("canary-2", "hello", "0.9") // by hand
+	verify := eucoraVars("hello", "1.0", "present")
+	verify["eucora_action"] = "verify"
+	res := launch(t, c, map[string]any{"extra_vars": verify, "limit": "canary-1,canary-2", "job_type": "check"})
+	idle(t, s)
+	id := int(res["job"].(float64))
+	_, j := c.do("GET", fmt.Sprintf("/api/v2/jobs/%d/", id), nil)
+	if res["job_type"] != "check" || j["job_type"] != "check" || j["status"] != "failed" {
+		t.Fatalf("check job: %v", j)
+	}
+	_, evs := c.do("GET", fmt.Sprintf("/api/v2/jobs/%d/job_events/?task=check+the+installed+version", id), nil)
+	got := map[string]string{}
+	for _, e := range results(evs) {
+		got[e["host_name"].(string)] = e["event"].(string)
+	}
+	if got["canary-1"] != "runner_on_ok" || got["canary-2"] != "runner_on_failed" {
+		t.Fatalf("version check events: %v", got)
+	}
+	if runner.Installed("canary-2")["hello"] != "0.9" || runner.Installed("canary-1")["hello"] != "1.0" {
+		t.Fatal("a check job changed a modelled package")
+	}
+	// A verification run as a normal job fails its assertion and changes nothing.
+	launch(t, c, map[string]any{"extra_vars": verify, "limit": "canary-2"})
+	idle(t, s)
+	if js := s.Jobs(); js[len(js)-1].Status != "failed" || runner.Installed("canary-2")["hello"] != "0.9" {
+		t.Fatalf("verification as a run job: %+v", js[len(js)-1])
+	}
+	// Without the prompt job_type is ignored; a bad value is refused.
+	st, out, raw := c.raw("POST", "/api/v2/job_templates/2/launch/", map[string]any{"extra_vars": eucoraVars("hello", "1.0", "present"), "limit": "lab-1", "job_type": "check"})
+	var r2 map[string]any
+	json.Unmarshal(raw, &r2)
+	if ign, _ := r2["ignored_fields"].(map[string]any); st != 201 || ign["job_type"] != "check" || r2["job_type"] != "run" {
+		t.Fatalf("job_type without the prompt: %d %v %v", st, r2, out)
+	}
+	st, body := c.do("POST", "/api/v2/job_templates/1/launch/", map[string]any{"job_type": "scan"})
+	if msgs, _ := body["job_type"].([]any); st != 400 || len(msgs) != 1 || !strings.Contains(msgs[0].(string), "is not a valid choice") {
+		t.Fatalf("bad job_type: %d %v", st, body)
+	}
+	idle(t, s)
+}

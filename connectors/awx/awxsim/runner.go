@@ -20,6 +20,10 @@ type Runner interface {
 type Run struct {
 	Job      int
 	Playbook string
+	// JobType is the job's job_type: "run", or "check" for a dry run
+	// (ansible-playbook --check: modules report what they would change
+	// and change nothing; tasks marked check_mode: false still run).
+	JobType string
 	// Inventory is every enabled host of the job's inventory; Limit is
 	// the job's limit pattern ("" is all hosts).
 	Inventory []Host
@@ -174,9 +178,11 @@ const (
 // EUCORA's APT playbook: no process is started; each host of the limit
 // ends as SetOutcome says (ok by default), and an ok host's modelled
 // package state follows the job's eucora_package, eucora_version and
-// eucora_state. Its events and stdout have the shapes ansible's callback
-// and default output have, so clients parse them as they would a real
-// run. The zero value is ready to use.
+// eucora_state. A check job (job type "check") changes nothing: its
+// version check fails on a host whose modelled package is not the job's
+// version, as the playbook's does. Its events and stdout have the shapes
+// ansible's callback and default output have, so clients parse them as
+// they would a real run. The zero value is ready to use.
 type ModelRunner struct {
 	mu        sync.Mutex
 	outcomes  map[string]Outcome
@@ -194,6 +200,16 @@ func (m *ModelRunner) SetOutcome(host string, o Outcome) {
 		m.outcomes = map[string]Outcome{}
 	}
 	m.outcomes[host] = o
+}
+
+// SetInstalled changes host's modelled package by hand, outside any job
+// (an administrator's apt-get on the device): version "" removes it.
+func (m *ModelRunner) SetInstalled(host, pkg, version string) {
+	state := "present"
+	if version == "" {
+		state = "absent"
+	}
+	m.apply(host, pkg, version, state)
 }
 
 // Installed returns the modelled packages of host: name to version.
@@ -219,6 +235,9 @@ func (m *ModelRunner) Runs() int {
 var modelTasks = map[string][]string{
 	"present": {"check the release variables", "EUCORA repository source", "pin the release version", "update the package lists", "install the pinned version"},
 	"absent":  {"check the release variables", "EUCORA repository source", "remove the package", "remove the pin"},
+	// A check job of a present release: the command tasks are skipped,
+	// the version check (check_mode: false) runs.
+	"check": {"check the release variables", "EUCORA repository source", "pin the release version", "check the installed version"},
 }
 
 // Run implements Runner.
@@ -247,8 +266,13 @@ func (m *ModelRunner) Run(ctx context.Context, run Run, sink Sink) (Result, erro
 	sink.Event(Event{Event: "playbook_on_play_start", Play: play})
 	out.printf("\nPLAY [%s] %s\n", play, stars(len(play)+8))
 
+	check := run.JobType == "check"
 	tasks := modelTasks[state]
-	badVars := tasks == nil || pkg == "" || version == ""
+	if check && state == "present" {
+		tasks = modelTasks["check"]
+	}
+	// The playbook refuses a verification outside check mode.
+	badVars := tasks == nil || pkg == "" || version == "" || (str("eucora_action") == "verify" && !check)
 	if badVars {
 		tasks = modelTasks["present"][:1]
 	}
@@ -284,7 +308,28 @@ func (m *ModelRunner) Run(ctx context.Context, run Run, sink Sink) (Result, erro
 				s.Failures++
 				alive[h.Name] = false
 				out.printf("fatal: [%s]: FAILED! => {\"changed\": false, \"msg\": %q}\n", h.Name, msg)
-			case o == HostFailed && last:
+			case check && last:
+				have, ok := m.Installed(h.Name)[pkg]
+				stdout := "ii " + have
+				if !ok {
+					stdout = ""
+				}
+				if have == version {
+					ev.Event, ev.Data = "runner_on_ok", map[string]any{"res": map[string]any{"changed": false, "rc": 0, "stdout": stdout}}
+					s.OK++
+					out.printf("ok: [%s]\n", h.Name)
+					break
+				}
+				rc, stderr := 0, ""
+				if !ok {
+					rc, stderr = 1, "dpkg-query: no packages found matching "+pkg
+				}
+				ev.Event, ev.Failed = "runner_on_failed", true
+				ev.Data = map[string]any{"res": map[string]any{"changed": false, "failed": true, "rc": rc, "stdout": stdout, "stderr": stderr}}
+				s.Failures++
+				alive[h.Name] = false
+				out.printf("fatal: [%s]: FAILED! => {\"changed\": false, \"failed_when_result\": true, \"rc\": %d, \"stdout\": %q}\n", h.Name, rc, stdout)
+			case o == HostFailed && last && !check:
 				msg := "non-zero return code"
 				stderr := fmt.Sprintf("E: Version '%s' for '%s' was not found", version, pkg)
 				ev.Event, ev.Failed, ev.Data = "runner_on_failed", true, map[string]any{"res": map[string]any{"msg": msg, "rc": 100, "stderr": stderr, "failed": true}}
@@ -292,7 +337,7 @@ func (m *ModelRunner) Run(ctx context.Context, run Run, sink Sink) (Result, erro
 				alive[h.Name] = false
 				out.printf("fatal: [%s]: FAILED! => {\"changed\": false, \"msg\": %q, \"rc\": 100, \"stderr\": %q}\n", h.Name, msg, stderr)
 			default:
-				changed := ti > 0 && ti != 3
+				changed := ti > 0 && ti != 3 && !check
 				ev.Event, ev.Changed, ev.Data = "runner_on_ok", changed, map[string]any{"res": map[string]any{"changed": changed}}
 				s.OK++
 				if changed {
@@ -301,7 +346,7 @@ func (m *ModelRunner) Run(ctx context.Context, run Run, sink Sink) (Result, erro
 				} else {
 					out.printf("ok: [%s]\n", h.Name)
 				}
-				if last {
+				if last && !check {
 					m.apply(h.Name, pkg, version, state)
 				}
 			}
