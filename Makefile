@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/eucora
 FUZZTIME ?= 20s
 
-.PHONY: build test test-short conformance bench-connectors bench-factory bench bench-transfer bench-apt bench-hub bench-sync fuzz lint clean sdk-check
+.PHONY: build test test-short conformance bench-connectors bench-factory bench bench-transfer bench-apt bench-hub bench-sync bench-rollout fuzz lint clean sdk-check
 
 # urfave_cli_no_docs leaves out urfave/cli's man/markdown generators (unused)
 # and the markdown library they pull in, whose init every command paid.
@@ -48,6 +48,14 @@ bench-factory:
 
 bench-transfer: build
 	bash bench/transfer.sh
+
+# The rollout orchestrator at the architecture document's scale (50,000
+# devices, 5,000 apps, 500 sites, 5 rings) and at 1/10 and 1/2 of it: a
+# reconciliation pass (target < 1 s of hub CPU, plane reads counted), a
+# site's delta (< 100 ms), a ring's gate (< 50 ms). Not in `make bench`: it
+# takes about 15 minutes on 2 cores (SIZES=0.1 for a quick look).
+bench-rollout:
+	bash bench/rollout.sh
 
 # EUCORA's APT mirror against aptly (needs aptly, apt-utils, gnupg, xz-utils).
 bench-apt:

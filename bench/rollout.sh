@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The rollout orchestrator at the architecture document's scale (issue 13),
+# not a test: 50,000 devices, 5,000 applications, 500 sites, 5 rings, and
+# 1/10 and 1/2 of that estate (bench/rolloutbench says how it is built).
+# Targets, each printed beside its figure:
+#   1. a full reconciliation pass over 5,000 active intents in under 1 s of
+#      hub CPU, plane reads excluded (they are counted instead);
+#   2. a site's delta computed in under 100 ms;
+#   3. gate evaluation of a ring of 10,000 devices in under 50 ms.
+# For a figure over its target the top of its CPU profile follows the table.
+#
+#   bench/rollout.sh                   # x0.1, x0.5, x1 (about 15 minutes on 2 cores)
+#   SIZES=0.1 bench/rollout.sh         # the tenth only
+#   PROFILES=DIR bench/rollout.sh      # keep the largest size's CPU profiles in DIR
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d "${TMPDIR:-/tmp}/eucora-rollout-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+go build -o "$work/rolloutbench" ./bench/rolloutbench
+profiles=${PROFILES:-$work/profiles}
+mkdir -p "$profiles"
+"$work/rolloutbench" -sizes "${SIZES:-0.1,0.5,1}" -profiles "$profiles"
+if [ -s "$profiles/MISSED" ]; then
+  while read -r name; do
+    echo
+    echo "== CPU profile of $name (largest size), top entries by cumulative time"
+    go tool pprof -top -cum -nodecount=25 "$work/rolloutbench" "$profiles/$name.pprof" 2>/dev/null | sed -n '/flat%/,$p'
+  done <"$profiles/MISSED"
+fi
