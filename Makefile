@@ -53,7 +53,10 @@ bench-transfer: build
 # devices, 5,000 apps, 500 sites, 5 rings) and at 1/10 and 1/2 of it: a
 # reconciliation pass (target < 1 s of hub CPU, plane reads counted), a
 # site's delta (< 100 ms), a ring's gate (< 50 ms). Not in `make bench`: it
-# takes about 15 minutes on 2 cores (SIZES=0.1 for a quick look).
+# takes 10 minutes on 2 idle cores (30 on busy ones), most of it publishing
+# to and reading from the simulators (SIZES=0.1 for a quick look;
+# ANSWERS=DIR keeps the captured plane answers, and a rerun with them takes
+# a few minutes).
 bench-rollout:
 	bash bench/rollout.sh
 
