@@ -43,7 +43,7 @@ func (o *Orchestrator) promote(ctx context.Context, r store.Rollout) (bool, erro
 		d, err := o.ringEvidence(ctx, in, &r, res)
 		if err != nil {
 			why := []string{fmt.Sprintf("evidence store unavailable: promotion paused until the ring's results are stored (EUCORA-architecture.md section 5.7): %v", err)}
-			if sameStrings(why, r.Waiting) {
+			if slices.Equal(why, r.Waiting) {
 				return false, nil
 			}
 			r.Waiting = why
@@ -284,7 +284,7 @@ func (o *Orchestrator) awaitPublish(ctx context.Context, r store.Rollout) (bool,
 	newApproval := approval != nil && (r.Gate == nil || r.Gate.Decision != approval.ID)
 	if needCAB && approval == nil {
 		wait := []string{fmt.Sprintf("waiting for CAB approval of intent %s (eucora approve --subject intent:%s): %s", in.ID, in.ID, join(why))}
-		if sameStrings(wait, r.Waiting) {
+		if slices.Equal(wait, r.Waiting) {
 			return false, nil
 		}
 		r.Waiting = wait

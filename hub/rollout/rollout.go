@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -96,9 +95,6 @@ type Host interface {
 type Config struct {
 	Now func() time.Time
 	Log *slog.Logger
-	// Retry is each connector call's retry policy (short: a pass must
-	// not hang on one plane; the backoff between passes is the rollout's).
-	Retry connectors.RetryPolicy
 	// ReconcileEvery is how often each deployed release is compared with
 	// its plane (default 1 minute).
 	ReconcileEvery time.Duration
@@ -120,9 +116,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
-	}
-	if c.Retry.Attempts == 0 {
-		c.Retry = connectors.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 2 * time.Second, Budget: 20 * time.Second}
 	}
 	if c.ReconcileEvery <= 0 {
 		c.ReconcileEvery = time.Minute
@@ -465,7 +458,5 @@ func orNone(s string) string {
 	}
 	return s
 }
-
-func sameStrings(a, b []string) bool { return slices.Equal(a, b) }
 
 func join(xs []string) string { return strings.Join(xs, "; ") }

@@ -41,7 +41,7 @@ func (o *Orchestrator) publish(ctx context.Context, w *world, r store.Rollout) (
 		before := slices.Clone(r.Waiting)
 		o.choose(in, &r)
 		if r.Plane == "" {
-			if sameStrings(before, r.Waiting) {
+			if slices.Equal(before, r.Waiting) {
 				return false, nil
 			}
 			return true, o.save(ctx, &r, "rollout.waiting", join(r.Waiting))
@@ -54,7 +54,7 @@ func (o *Orchestrator) publish(ctx context.Context, w *world, r store.Rollout) (
 		}
 		if in.ConcurrencyApproval == "" {
 			why := []string{fmt.Sprintf("one active change per app and ring (EUCORA-architecture.md section 5.6): %s is acting on %s %s", other, r.AppID, r.Ring)}
-			if sameStrings(why, r.Waiting) {
+			if slices.Equal(why, r.Waiting) {
 				return false, nil
 			}
 			r.Waiting = why
@@ -241,7 +241,7 @@ func (o *Orchestrator) record(r *store.Rollout, st connectors.Status, m deploy.R
 	}
 	om := old.Measure
 	same := om.Installed == m.Installed && om.Failed == m.Failed && om.Waiting == m.Waiting && om.Targeted == m.Targeted &&
-		oldGate.Verdict == res.Verdict && sameStrings(oldGate.Failing, res.Failing) && len(oldGate.Waiting) == len(res.Waiting)
+		oldGate.Verdict == res.Verdict && slices.Equal(oldGate.Failing, res.Failing) && len(oldGate.Waiting) == len(res.Waiting)
 	return !same || at.Sub(old.At) >= o.c.ObserveEvery
 }
 
