@@ -30,16 +30,8 @@ func (o *Orchestrator) validate(ctx context.Context, r store.Rollout) (bool, err
 	}
 	switch r.Validation {
 	case "":
-		r.Step(store.RolloutStep{Op: "validate-uninstall", Phase: "begin", At: o.now()})
-		if err := o.save(ctx, &r, "rollout.validate-uninstall", rel.Key.String()); err != nil {
-			return false, err
-		}
-		if _, err := conn.Remediate(ctx, connectors.Remediation{Action: connectors.Uninstall, Release: rel}); err != nil {
-			return true, o.planeFailure(ctx, &r, "validate-uninstall", err)
-		}
-		r.Validation = "uninstalling"
-		r.Step(store.RolloutStep{Op: "validate-uninstall", Phase: "done", At: o.now()})
-		return true, o.save(ctx, &r, "rollout.validate-uninstall", "uninstall assigned; waiting for the devices to report it")
+		return o.remediateStep(ctx, conn, &r, rel, connectors.Uninstall, "validate-uninstall", "uninstalling", rel.Key.String(),
+			"uninstall assigned; waiting for the devices to report it")
 	case "uninstalling":
 		st, m, err := o.measure(ctx, r)
 		if err != nil {
@@ -54,16 +46,8 @@ func (o *Orchestrator) validate(ctx context.Context, r store.Rollout) (bool, err
 			}
 			return true, o.save(ctx, &r, "rollout.observed", fmt.Sprintf("rollback validation: %d device(s) still report the release installed", m.Installed))
 		}
-		r.Step(store.RolloutStep{Op: "validate-redeploy", Phase: "begin", At: o.now()})
-		if err := o.save(ctx, &r, "rollout.validate-redeploy", fmt.Sprintf("all %d device(s) uninstalled: installing again", m.Targeted)); err != nil {
-			return false, err
-		}
-		if _, err := conn.Remediate(ctx, connectors.Remediation{Action: connectors.Redeploy, Release: rel}); err != nil {
-			return true, o.planeFailure(ctx, &r, "validate-redeploy", err)
-		}
-		r.Validation = "reinstalling"
-		r.Step(store.RolloutStep{Op: "validate-redeploy", Phase: "done", At: o.now()})
-		return true, o.save(ctx, &r, "rollout.validate-redeploy", "install assigned again")
+		return o.remediateStep(ctx, conn, &r, rel, connectors.Redeploy, "validate-redeploy", "reinstalling",
+			fmt.Sprintf("all %d device(s) uninstalled: installing again", m.Targeted), "install assigned again")
 	case "reinstalling":
 		_, m, err := o.measure(ctx, r)
 		if err != nil {
@@ -118,4 +102,20 @@ func (o *Orchestrator) rollBack(ctx context.Context, r store.Rollout) (bool, err
 	r.State, r.RollbackAction, r.Backoff, r.Waiting = store.RolloutRolledBack, what, nil, nil
 	r.Step(store.RolloutStep{Op: "rollback", Phase: "done", At: o.now(), Objects: len(pub.Objects), Created: pub.Created})
 	return true, o.save(ctx, &r, "rollout.rolled-back", what)
+}
+
+// remediateStep is one recorded remediation of Ring 0's rollback run:
+// begun, applied on the plane, then done with the validation phase next.
+func (o *Orchestrator) remediateStep(ctx context.Context, conn connectors.Connector, r *store.Rollout, rel connectors.Release,
+	action connectors.Action, op, next, before, after string) (bool, error) {
+	r.Step(store.RolloutStep{Op: op, Phase: "begin", At: o.now()})
+	if err := o.save(ctx, r, "rollout."+op, before); err != nil {
+		return false, err
+	}
+	if _, err := conn.Remediate(ctx, connectors.Remediation{Action: action, Release: rel}); err != nil {
+		return true, o.planeFailure(ctx, r, op, err)
+	}
+	r.Validation = next
+	r.Step(store.RolloutStep{Op: op, Phase: "done", At: o.now()})
+	return true, o.save(ctx, r, "rollout."+op, after)
 }
