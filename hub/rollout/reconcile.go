@@ -142,24 +142,23 @@ func (o *Orchestrator) reconcile(ctx context.Context, r store.Rollout, policy de
 			}
 		}
 	}
+	// The memory of devices once seen installed is read and grown under
+	// the lock (a person's reconcile may run beside the loop's); it only
+	// grows, in place: a reverted device is drift until it reports the
+	// release installed again.
 	o.mu.Lock()
-	before := o.installed[r.IntentID]
-	o.mu.Unlock()
-	drifts := deploy.DetectDrift(want, obs, before)
-	// Devices once seen installed stay remembered: a reverted device is
-	// drift until it reports the release installed again.
-	now := make(map[string]bool, len(before)+len(obs.Devices))
-	for d := range before {
-		now[d] = true
-	}
-	for _, d := range obs.Devices {
-		if d.Outcome == deploy.OutcomeInstalled {
-			now[d.Device] = true
-		}
-	}
-	o.mu.Lock()
+	seen := o.installed[r.IntentID]
+	drifts := deploy.DetectDrift(want, obs, seen)
 	if obs.Held {
-		o.installed[r.IntentID] = now
+		if seen == nil {
+			seen = make(map[string]bool, len(obs.Devices))
+			o.installed[r.IntentID] = seen
+		}
+		for _, d := range obs.Devices {
+			if d.Outcome == deploy.OutcomeInstalled {
+				seen[d.Device] = true
+			}
+		}
 	}
 	o.mu.Unlock()
 
