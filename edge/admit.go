@@ -87,9 +87,18 @@ func sortedKeys[V any](m map[string]V) []string {
 // no such intent; an error naming what is missing if the hub has not sent
 // the site record or the intent's application or artifact.
 func (e *Edge) AdmitHeld(intentID string, at time.Time) (deploy.Decision, error) {
-	st, in, err := e.heldIntent(intentID)
+	st, err := loadState(e.dir.Edge())
 	if err != nil {
 		return deploy.Decision{}, err
+	}
+	return admitHeld(st, intentID, at)
+}
+
+// admitHeld is AdmitHeld on a loaded state.
+func admitHeld(st *state, intentID string, at time.Time) (deploy.Decision, error) {
+	in, ok := st.Intents[intentID]
+	if !ok {
+		return deploy.Decision{}, fmt.Errorf("%w: %q", ErrUnknownIntent, intentID)
 	}
 	if st.SiteInfo == nil {
 		return deploy.Decision{}, fmt.Errorf("no site record from the hub yet: import a bundle from a current hub first")

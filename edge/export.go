@@ -34,8 +34,11 @@ type ExportResult struct {
 	Events      int              `json:"events"`
 	FirstEvent  uint64           `json:"first_event,omitempty"`
 	LastEvent   uint64           `json:"last_event,omitempty"`
-	Volumes     []string         `json:"volumes"`
-	Bytes       int64            `json:"bytes"`
+	// Executions counts the execution records (reports of the hub's
+	// orders for site-local planes).
+	Executions int      `json:"executions,omitempty"`
+	Volumes    []string `json:"volumes"`
+	Bytes      int64    `json:"bytes"`
 }
 
 // Export writes a bundle for the hub into outDir, signed with the edge key:
@@ -101,7 +104,12 @@ func (e *Edge) export(ctx context.Context, outDir string, opts ExportOptions) (*
 		return nil, nil, err
 	}
 	recs := []transfer.RecordSource{{Type: transfer.RecordReceipt, Data: rb}, {Type: transfer.RecordHeld, Data: hb}}
-	res := &ExportResult{Sequence: seq, Predecessor: pred, Receipt: rc, Events: len(st.Pending)}
+	execs, err := st.executionRecords()
+	if err != nil {
+		return nil, nil, err
+	}
+	recs = append(recs, execs...)
+	res := &ExportResult{Sequence: seq, Predecessor: pred, Receipt: rc, Events: len(st.Pending), Executions: len(execs)}
 	// Events go in batches of at most eventsPerRecord, in chain order, so
 	// no record approaches transfer.MaxRecordSize.
 	for i := 0; i < len(st.Pending); i += eventsPerRecord {

@@ -454,6 +454,7 @@ type records struct {
 	site       *transfer.SiteInfo
 	apps       map[string]deploy.Application
 	risks      map[string]deploy.Assessment
+	orders     map[string]transfer.Order
 	signer     string // key id that signed the bundle
 	vulnFeed   *feedUpdate
 	ignored    map[string]int
@@ -461,12 +462,12 @@ type records struct {
 
 func (e *Edge) readRecords(m *transfer.Manifest) (*records, error) {
 	rs := &records{ignored: map[string]int{}, artifacts: map[string]deploy.Artifact{}, apt: map[string]transfer.APTPublication{}, signer: m.KeyID,
-		apps: map[string]deploy.Application{}, risks: map[string]deploy.Assessment{}}
+		apps: map[string]deploy.Application{}, risks: map[string]deploy.Assessment{}, orders: map[string]transfer.Order{}}
 	for _, r := range m.Records {
 		switch r.Type {
 		case transfer.RecordIntent, transfer.RecordApproval, transfer.RecordException, transfer.RecordTime, transfer.RecordAck,
 			transfer.RecordArtifact, transfer.RecordAPT, transfer.RecordHubKeys, transfer.RecordSite, transfer.RecordApp, transfer.RecordRisk,
-			transfer.RecordVulnFeed:
+			transfer.RecordVulnFeed, transfer.RecordOrder:
 		default:
 			rs.ignored[r.Type]++
 			continue
@@ -506,6 +507,11 @@ func (e *Edge) readRecords(m *transfer.Manifest) (*records, error) {
 				return nil, fmt.Errorf("%w: two vuln-feed records", transfer.ErrBadRecord)
 			}
 			rs.vulnFeed = &feedUpdate{env: v}
+		case transfer.Order:
+			if _, dup := rs.orders[v.IntentID]; dup {
+				return nil, fmt.Errorf("%w: two order records for intent %s", transfer.ErrBadRecord, v.IntentID)
+			}
+			rs.orders[v.IntentID] = v
 		case transfer.HubKeys:
 			if rs.hubKeys != nil {
 				return nil, fmt.Errorf("%w: two hub-keys records", transfer.ErrBadRecord)
@@ -556,6 +562,7 @@ func (rs *records) apply(st *state, res *ImportResult) []string {
 			res.Records[typ] = n
 		}
 	}
+	warn = append(warn, rs.applyOrders(st, res)...)
 	if rs.site != nil {
 		if rs.site.Name != st.Site {
 			warn = append(warn, fmt.Sprintf("site record names %q, this edge is %q: ignored", rs.site.Name, st.Site))

@@ -67,6 +67,13 @@ type state struct {
 	// bundle that carries none.
 	VulnFeed *VulnFeed `json:"vuln_feed,omitempty"`
 
+	// Orders (by intent id) are the hub's orders for the site-local
+	// planes, replaced whole by every applied bundle; Executions (by
+	// intent id) the edge's reports of them, sent in every export
+	// (execute.go).
+	Orders     map[string]transfer.Order           `json:"orders,omitempty"`
+	Executions map[string]transfer.ExecutionReport `json:"executions,omitempty"`
+
 	// Chain is the head of the edge's own event chain; Pending are the
 	// events the hub has not acknowledged, in order.
 	// Acked is the last event the hub acknowledged (seq 0 and the genesis

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -54,10 +55,11 @@ type Syncer struct {
 // hub sees it alive well within the shortest time to compliance (24h).
 const pushEvery = time.Hour
 
-// pushMark is what a push reports: applied sequence, chain head, held set.
+// pushMark is what a push reports: applied sequence, chain head, held set,
+// execution reports.
 type pushMark struct {
-	applied, chain uint64
-	held           digest.Digest
+	applied, chain   uint64
+	held, executions digest.Digest
 }
 
 // NewSyncer returns a Syncer for e against the hub at base, sending token.
@@ -110,7 +112,8 @@ func (s *Syncer) push(ctx context.Context, res *RoundResult) error {
 	if err != nil {
 		return err
 	}
-	mark := pushMark{applied: st.Applied.Seq, chain: st.Chain.Seq, held: transfer.HeldListDigest(st.heldList())}
+	execs, _ := json.Marshal(st.Executions)
+	mark := pushMark{applied: st.Applied.Seq, chain: st.Chain.Seq, held: transfer.HeldListDigest(st.heldList()), executions: digest.FromBytes(execs)}
 	if mark == s.pushed && time.Since(s.pushedAt) < pushEvery {
 		return nil // nothing new for the hub: no export sequence spent
 	}

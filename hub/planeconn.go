@@ -26,6 +26,11 @@ func (s *Server) PlaneConnector(name, actor string, retry connectors.RetryPolicy
 	if err != nil {
 		return nil, nil, fmt.Errorf("plane %q: %w", name, err)
 	}
+	audit := &planeAudit{s: s, plane: name, actor: actor}
+	if pl.Site != "" {
+		relay := connectors.WithLogging(&siteRelay{s: s, plane: pl, actor: actor}, s.log.With("plane_name", name, "site", pl.Site))
+		return connectors.WithAudit(relay, audit), func(context.Context) {}, nil
+	}
 	creds, err := s.planeCredentials(pl)
 	if err != nil {
 		return nil, nil, err
@@ -40,7 +45,7 @@ func (s *Server) PlaneConnector(name, actor string, retry connectors.RetryPolicy
 		}
 	}
 	logged := connectors.WithLogging(conn, s.log.With("plane_name", name))
-	return connectors.WithAudit(connectors.WithRetry(logged, retry), &planeAudit{s: s, plane: name, actor: actor}), closeFn, nil
+	return connectors.WithAudit(connectors.WithRetry(logged, retry), audit), closeFn, nil
 }
 
 // planeAudit records connector operations in the hub's audit log.

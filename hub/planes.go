@@ -173,6 +173,10 @@ func (s *Server) handlePlaneCreate(w http.ResponseWriter, r *http.Request, p *Pr
 		writeInputError(w, err)
 		return
 	}
+	if req.Site != "" {
+		s.createSitePlane(w, r, p, req)
+		return
+	}
 	if err := store.ValidatePlane(store.Plane{Name: req.Name, Kind: req.Kind, URL: req.URL, Scope: req.Scope, KeyID: "-", Sealed: make([]byte, 28)}); err != nil {
 		writeInputError(w, badField("plane", "%s", strings.TrimPrefix(err.Error(), store.ErrInvalid.Error()+": ")))
 		return
@@ -277,6 +281,19 @@ func (s *Server) handlePlaneCheck(w http.ResponseWriter, r *http.Request, p *Pri
 		return
 	}
 	a := s.audit(r, p, "planes.check", "plane/"+name)
+	if pl.Site != "" {
+		res := api.PlaneCheck{Plane: pl.Name, Kind: pl.Kind}
+		if chk, err := (&siteRelay{s: s, plane: pl}).Check(r.Context()); err != nil {
+			res.Class, res.Error = connectors.ClassOf(err).String(), err.Error()
+			a.Outcome, a.Reason = "failed", err.Error()
+		} else {
+			res.OK, res.Detail = true, chk.Detail
+			a.Outcome, a.Reason = "ok", chk.Detail
+		}
+		s.recordAudit(a)
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
 	creds, err := s.planeCredentials(pl)
 	if err != nil {
 		a.Outcome, a.Reason = "error", err.Error()

@@ -811,6 +811,10 @@ func ParseRecord(typ string, b []byte) (any, error) {
 		return ParseIntentRisk(b)
 	case RecordVulnFeed:
 		return ParseVulnFeedStatement(b)
+	case RecordOrder:
+		return ParseOrder(b)
+	case RecordExecution:
+		return ParseExecutionReport(b)
 	}
 	return nil, badRecord(typ, "unknown record type")
 }

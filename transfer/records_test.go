@@ -184,6 +184,8 @@ func FuzzParseRecord(f *testing.F) {
 	} {
 		f.Add(s.typ, mustJSON(f, s.v))
 	}
+	f.Add(RecordOrder, mustJSON(f, testOrder()))
+	f.Add(RecordExecution, mustJSON(f, testReport()))
 	f.Add(RecordIntent, []byte(`{"id":"i-1"}`))
 	f.Add(RecordAPT, []byte(`{"prefix":"ubuntu","dist":"jammy","publication":"`+strings.Repeat("a", 64)+`"}`))
 	f.Add(RecordHeld, []byte(`{"site":"lon","digests":["`+strings.Repeat("a", 64)+`","`+strings.Repeat("b", 64)+`"]}`))

@@ -19,18 +19,23 @@ type PlaneRequest struct {
 	// Credentials is the plane's credentials document (JSON whose fields
 	// are the kind's credential fields), as bytes.
 	Credentials []byte `json:"credentials"`
+	// Site registers a site-local plane: only that site's edge reaches it
+	// (URL and credentials are given to the edge, not here).
+	Site string `json:"site,omitempty"`
 }
 
 // Plane is a registered execution plane as the API shows it: never its
 // credentials, only the id of the key they are sealed with.
 type Plane struct {
-	Name      string       `json:"name"`
-	Kind      string       `json:"kind"`
-	URL       string       `json:"url"`
-	Scope     deploy.Scope `json:"scope"`
-	CreatedAt time.Time    `json:"created_at"`
-	CreatedBy string       `json:"created_by,omitempty"`
-	KeyID     string       `json:"key_id"`
+	Name  string       `json:"name"`
+	Kind  string       `json:"kind"`
+	URL   string       `json:"url"`
+	Scope deploy.Scope `json:"scope"`
+	// Site names the site whose edge reaches a site-local plane.
+	Site      string    `json:"site,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by,omitempty"`
+	KeyID     string    `json:"key_id"`
 }
 
 // PlaneCheck is POST /v1/planes/{name}/check: the outcome of

@@ -111,7 +111,7 @@ func verifyEnvelope(site store.Site, env []byte, now time.Time) (*transfer.Signe
 // are counted as ignored).
 func hubTakesRecord(typ string) bool {
 	switch typ {
-	case transfer.RecordReceipt, transfer.RecordHeld, transfer.RecordEvents:
+	case transfer.RecordReceipt, transfer.RecordHeld, transfer.RecordEvents, transfer.RecordExecution:
 		return true
 	}
 	return false
@@ -159,6 +159,11 @@ func (x *Syncer) verifyRecords(site store.Site, body importBody) (*VerifiedImpor
 			v.body.Held = &r
 		case transfer.EventBatch:
 			v.body.Batches = append(v.body.Batches, r)
+		case transfer.ExecutionReport:
+			if r.Site != site.Name {
+				return nil, transfer.Refuse(transfer.RefusedForeign, fmt.Errorf("execution record %s is for site %q, not %q", rc.Digest.Short(), r.Site, site.Name))
+			}
+			v.body.Executions = append(v.body.Executions, r)
 		}
 	}
 	if receipts != 1 {

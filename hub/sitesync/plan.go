@@ -123,6 +123,18 @@ func (x *Syncer) plan(site store.Site, sync store.SiteSync) (*plan, error) {
 			}
 		}
 	}
+	// Orders for the site's local planes, each with the content it
+	// installs (an intent rolled back still has its uninstall order).
+	orders, err := st.SiteOrders(site.Name)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range orders {
+		if err := add(transfer.RecordOrder, o); err != nil {
+			return nil, err
+		}
+		pl.objects[o.Release.Content.Digest] = o.Release.Content.Size
+	}
 	if len(site.APT) > 0 {
 		repo, err := mirror.OpenRepo(x.cfg.MirrorDir, x.cfg.CAS)
 		if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/eucora/eucora/internal/cas"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/transfer"
 )
 
 // State is what site sync reads of the replicated state. Reads see
@@ -51,6 +52,8 @@ type State interface {
 	// VulnFeed is the current offline vulnerability feed for id "";
 	// an error wrapping store.ErrNotFound when none was imported.
 	VulnFeed(id string) (store.VulnFeed, error)
+	// SiteOrders are the orders for the site's local planes.
+	SiteOrders(site string) ([]transfer.Order, error)
 }
 
 // Proposer commits commands to the replicated state.

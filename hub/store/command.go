@@ -66,6 +66,9 @@ const (
 	CmdExportRecord  = "site.export.record"
 	CmdSiteImport    = "site.import"
 
+	// execution at sites (siteexec.go)
+	CmdSiteOrder = "site.order"
+
 	// planes (planes.go)
 	CmdPlaneCreate = "plane.create"
 
@@ -115,7 +118,7 @@ var supported = map[string]int{
 	CmdIdentityInit: 1, CmdKeyStage: 1, CmdKeySwitch: 1,
 	CmdTokenCreate: 1, CmdTokenRevoke: 1,
 	CmdSiteCreate: 1, CmdSiteEnroll: 1, CmdSiteAssign: 1,
-	CmdExportReserve: 1, CmdExportRecord: 1, CmdSiteImport: 1,
+	CmdExportReserve: 1, CmdExportRecord: 1, CmdSiteImport: 1, CmdSiteOrder: 1,
 	CmdPlaneCreate:  1,
 	CmdEventsIngest: 1, CmdAuditRecord: 1, CmdChainRule: 1,
 	CmdBlobRegister: 1,

@@ -62,6 +62,8 @@ import (
 //	df/<intent id>\x00<plane>             DriftSet                              rollout
 //	m/drift-policy                       deploy.DriftPolicy                    rollout
 //	rn/<app>\x00<version>                intents whose rollouts need it ([]string) rollout
+//	so/<site>\x00<intent id>              transfer.Order                        execution
+//	sx/<site>\x00<intent id>              SiteExecution                         execution (site.import)
 const (
 	prefixMeta            = "m/"
 	prefixNode            = "n/"
@@ -98,6 +100,8 @@ const (
 	prefixIncident        = "oi/"
 	prefixDrift           = "df/"
 	prefixNeeds           = "rn/"
+	prefixSiteOrder       = "so/"
+	prefixSiteExec        = "sx/"
 
 	// keySep separates the parts of a composite key.
 	keySep = "\x00"
@@ -112,6 +116,7 @@ var keyPrefixes = []string{
 	prefixGrant, prefixIntent, prefixActive, prefixEvidence, prefixDecision,
 	prefixVulnFeed, prefixCodeSignRoot, prefixSigningKey,
 	prefixRingTargets, prefixRollout, prefixValidation, prefixIncident, prefixDrift, prefixNeeds,
+	prefixSiteOrder, prefixSiteExec,
 }
 
 // Single keys.
@@ -146,17 +151,21 @@ func validationKey(app, version string) []byte {
 func needsKey(app, version string) []byte {
 	return []byte(prefixNeeds + app + keySep + version)
 }
-func incidentKey(id string) []byte         { return []byte(prefixIncident + id) }
-func driftKey(intent, plane string) []byte { return []byte(prefixDrift + intent + keySep + plane) }
-func nodeKey(id string) []byte             { return []byte(prefixNode + id) }
-func siteKey(name string) []byte           { return []byte(prefixSite + name) }
-func planeKey(name string) []byte          { return []byte(prefixPlane + name) }
-func vulnFeedKey(id string) []byte         { return []byte(prefixVulnFeed + id) }
-func codeSignRootKey(fp string) []byte     { return []byte(prefixCodeSignRoot + fp) }
-func signingKeyKey(id string) []byte       { return []byte(prefixSigningKey + id) }
-func tokenKey(id string) []byte            { return []byte(prefixToken + id) }
-func hashKey(h string) []byte              { return []byte(prefixTokenHash + h) }
-func blobKey(hex string) []byte            { return []byte(prefixBlob + hex) }
+func siteOrderKey(site, intent string) []byte {
+	return []byte(prefixSiteOrder + site + keySep + intent)
+}
+func siteExecKey(site, intent string) []byte { return []byte(prefixSiteExec + site + keySep + intent) }
+func incidentKey(id string) []byte           { return []byte(prefixIncident + id) }
+func driftKey(intent, plane string) []byte   { return []byte(prefixDrift + intent + keySep + plane) }
+func nodeKey(id string) []byte               { return []byte(prefixNode + id) }
+func siteKey(name string) []byte             { return []byte(prefixSite + name) }
+func planeKey(name string) []byte            { return []byte(prefixPlane + name) }
+func vulnFeedKey(id string) []byte           { return []byte(prefixVulnFeed + id) }
+func codeSignRootKey(fp string) []byte       { return []byte(prefixCodeSignRoot + fp) }
+func signingKeyKey(id string) []byte         { return []byte(prefixSigningKey + id) }
+func tokenKey(id string) []byte              { return []byte(prefixToken + id) }
+func hashKey(h string) []byte                { return []byte(prefixTokenHash + h) }
+func blobKey(hex string) []byte              { return []byte(prefixBlob + hex) }
 
 // Audit log.
 func eventKey(c uint64) []byte { return binary.BigEndian.AppendUint64([]byte(prefixEvent), c) }

@@ -99,6 +99,7 @@ var handlerTables = []handlerTable{
 	{"sites", siteHandlers},
 	{"planes", planeHandlers},
 	{"sync", syncHandlers},
+	{"execution", executionHandlers},
 	{"events", eventHandlers},
 	{"blobs", blobHandlers},
 	{"catalog", catalogHandlers},

@@ -165,6 +165,8 @@ type (
 		Receipt  transfer.Receipt      `json:"receipt"`
 		Held     *transfer.HeldList    `json:"held,omitempty"`
 		Batches  []transfer.EventBatch `json:"batches,omitempty"`
+		// Executions are the edge's reports of the orders it holds.
+		Executions []transfer.ExecutionReport `json:"executions,omitempty"`
 	}
 )
 
@@ -280,6 +282,11 @@ func siteImport(b Batch, body SiteImportBody) (any, error) {
 			return nil, fmt.Errorf("%w: held list digest %s does not match the receipt's list_digest %s", ErrInvalid, got.Short(), body.Receipt.Objects.ListDigest.Short())
 		}
 	}
+	for i, r := range body.Executions {
+		if r.Site != site.Name {
+			return nil, fmt.Errorf("%w: execution record %d is for site %q, not %q", ErrInvalid, i, r.Site, site.Name)
+		}
+	}
 	for i, eb := range body.Batches {
 		if eb.Origin != site.Name {
 			return nil, fmt.Errorf("%w: events record %d has origin %q, not %q", ErrInvalid, i, eb.Origin, site.Name)
@@ -362,6 +369,11 @@ func siteImport(b Batch, body SiteImportBody) (any, error) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("receipt (applied sequence %d, generated %s) is older than the one held (%d, %s): kept the newer",
 			rc.AppliedSeq, rc.Generated.Format(time.RFC3339), s.LastAppliedSeq, s.LastReceiptAt.Format(time.RFC3339)))
 	}
+	warn, err := mergeExecutions(b, site.Name, body.At, body.Sequence, body.Executions)
+	if err != nil {
+		return nil, err
+	}
+	res.Warnings = append(res.Warnings, warn...)
 	s.LastImportSeq, s.LastImportDigest, s.LastImportAt = body.Sequence, body.Digest, body.At.UTC()
 	s.RefusalsSinceImport = 0
 	res.Outcome = ImportApplied

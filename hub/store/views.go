@@ -187,7 +187,7 @@ func EventFromAPI(e api.Event) Event { return Event(e) }
 
 // View is the plane as the API shows it: never its credentials.
 func (p Plane) View() api.Plane {
-	return api.Plane{Name: p.Name, Kind: p.Kind, URL: p.URL, Scope: p.Scope, CreatedAt: p.CreatedAt, CreatedBy: p.CreatedBy, KeyID: p.KeyID}
+	return api.Plane{Name: p.Name, Kind: p.Kind, URL: p.URL, Scope: p.Scope, Site: p.Site, CreatedAt: p.CreatedAt, CreatedBy: p.CreatedBy, KeyID: p.KeyID}
 }
 
 // PlaneViews converts a list of planes.
