@@ -328,3 +328,24 @@ func (st *state) executionRecords() ([]transfer.RecordSource, error) {
 	}
 	return out, nil
 }
+
+// RunExecute calls Execute every interval until ctx ends (edge serve); a
+// failed pass is logged and the next one runs on time.
+func (e *Edge) RunExecute(ctx context.Context, every time.Duration, opts ExecuteOptions) {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := e.Execute(ctx, opts); err != nil && ctx.Err() == nil {
+			log.Warn("execute pass failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

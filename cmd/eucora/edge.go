@@ -25,7 +25,7 @@ func edgeCmd() *cli.Command {
 			"tampered, expired and unknown-key bundles, and records every attempt in its own\n" +
 			"audit hash chain, which 'edge export' carries back to the hub with a receipt.\n" +
 			"edge/DESIGN.md states the rules; docs/sync-records.md the record formats.",
-		Subcommands: []*cli.Command{edgeInitCmd(), edgeImportCmd(), edgeExportCmd(), edgeStatusCmd(), edgeServeCmd(), edgeAdmitCmd(), edgeGCCmd(), edgeVulnCmd(), edgePackageCmd()},
+		Subcommands: []*cli.Command{edgeInitCmd(), edgeImportCmd(), edgeExportCmd(), edgeStatusCmd(), edgeServeCmd(), edgeAdmitCmd(), edgeGCCmd(), edgeVulnCmd(), edgePackageCmd(), edgePlaneCmd(), edgeExecuteCmd()},
 	}
 }
 

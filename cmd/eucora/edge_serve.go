@@ -22,6 +22,7 @@ import (
 
 type edgeServeOptions struct {
 	data, listen, hub, tokenFile, interval, bandwidth, accessLog string
+	executeInterval                                              string
 }
 
 func edgeServeCmd() *cli.Command {
@@ -51,6 +52,8 @@ func edgeServeCmd() *cli.Command {
 			&cli.StringFlag{Name: "interval", Value: "30s", Usage: "time between sync rounds", Destination: &o.interval},
 			&cli.StringFlag{Name: "bandwidth", Usage: "download cap, e.g. 512KiB/s or 4Mbit/s (default: none)", Destination: &o.bandwidth},
 			accessLogFlag(&o.accessLog),
+			&cli.StringFlag{Name: "execute-interval", Value: "1m", Usage: "time between passes applying the hub's orders to the site-local planes ('edge execute'); off: never",
+				Destination: &o.executeInterval},
 		},
 		Action: func(c *cli.Context) error { return o.run(c) },
 	}
@@ -73,6 +76,12 @@ func (o *edgeServeOptions) run(c *cli.Context) error {
 	interval, err := time.ParseDuration(o.interval)
 	if err != nil || interval <= 0 {
 		return usageErrorf("--interval %q: want a positive duration such as 30s or 5m", o.interval)
+	}
+	var execEvery time.Duration
+	if o.executeInterval != "off" {
+		if execEvery, err = time.ParseDuration(o.executeInterval); err != nil || execEvery <= 0 {
+			return usageErrorf("--execute-interval %q: want a positive duration such as 1m, or off", o.executeInterval)
+		}
 	}
 	var rate int64
 	if o.bandwidth != "" {
@@ -132,6 +141,9 @@ func (o *edgeServeOptions) run(c *cli.Context) error {
 	}
 
 	go reconcileUntilDone(ctx, srv, log)
+	if execEvery > 0 {
+		go e.RunExecute(ctx, execEvery, edge.ExecuteOptions{Log: log})
+	}
 	if o.hub != "" {
 		s := edge.NewSyncer(e, o.hub, token)
 		s.Metrics, s.Log, s.Interval = srv.Metrics, log, interval

@@ -40,7 +40,7 @@ func planeCredentialsHelp() string {
 }
 
 type planeAddOptions struct {
-	kind, url, credentials, scope string
+	kind, url, credentials, scope, site string
 }
 
 func planeAddCmd() *cli.Command {
@@ -48,13 +48,18 @@ func planeAddCmd() *cli.Command {
 	return &cli.Command{
 		Name:        "add",
 		Usage:       "register an execution plane and its credentials",
-		UsageText:   "eucora plane add NAME --kind intune|jamf|sccm|landscape|awx --url URL --credentials FILE [--scope acquisition=a,bu=b,site=c]",
-		Description: planeCredentialsHelp(),
+		UsageText:   "eucora plane add NAME --kind intune|jamf|sccm|landscape|awx --url URL --credentials FILE [--scope acquisition=a,bu=b,site=c]\n   eucora plane add NAME --kind sccm|jamf|landscape|awx --site SITE",
+		Description: planeCredentialsHelp() + "\n\n" +
+			"With --site, the plane is site-local (EUCORA-architecture.md section 8.4): only that air-gapped or intermittent\n" +
+			"site's edge reaches it. The hub takes no URL and no credentials; register them at the site with\n" +
+			"'eucora edge plane add NAME --kind KIND --url URL --credentials FILE' under the same name. The hub's\n" +
+			"rollout steps for the plane travel as orders in the site's bundles and the edge's results come back in its.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "kind", Usage: "intune, jamf, sccm, landscape or awx", Destination: &o.kind},
 			&cli.StringFlag{Name: "url", Usage: "the plane's base URL (http:// or https://)", Destination: &o.url},
 			&cli.StringFlag{Name: "credentials", Usage: "JSON file of the plane's credentials (fields per kind above)", Destination: &o.credentials},
-			&cli.StringFlag{Name: "scope", Usage: "acquisition=A,bu=B,site=S (default: enterprise)", Destination: &o.scope},
+			&cli.StringFlag{Name: "scope", Usage: "acquisition=A,bu=B,site=S (default: enterprise; with --site: the site's scope)", Destination: &o.scope},
+			&cli.StringFlag{Name: "site", Usage: "make the plane site-local: reached by this site's edge, which holds its URL and credentials", Destination: &o.site},
 		}, hubClientFlags()...),
 		Action: func(c *cli.Context) error { return o.run(c) },
 	}
@@ -65,12 +70,15 @@ func (o *planeAddOptions) run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := required(c, "kind", "url", "credentials"); err != nil {
-		return err
-	}
 	sc, err := deploy.ParseScope(o.scope)
 	if err != nil {
 		return usageErrorf("--scope: %v", err)
+	}
+	if o.site != "" {
+		return o.runSite(c, args[0], sc)
+	}
+	if err := required(c, "kind", "url", "credentials"); err != nil {
+		return err
 	}
 	creds, err := os.ReadFile(o.credentials)
 	if err != nil {
@@ -95,6 +103,28 @@ func (o *planeAddOptions) run(c *cli.Context) error {
 	}
 	return out.emit(p, func(w io.Writer) {
 		fmt.Fprintf(w, "plane %s added (%s, %s, scope %s); credentials sealed with key %s\n", p.Name, p.Kind, p.URL, p.Scope, p.KeyID)
+	})
+}
+
+// runSite registers a site-local plane: a name and a kind, nothing secret.
+func (o *planeAddOptions) runSite(c *cli.Context, name string, sc deploy.Scope) error {
+	if err := required(c, "kind"); err != nil {
+		return err
+	}
+	if o.url != "" || o.credentials != "" {
+		return usageErrorf("--site %s: a site-local plane's --url and --credentials stay at the site: give them to 'eucora edge plane add %s' there", o.site, name)
+	}
+	out, cl, err := hubSession(c)
+	if err != nil {
+		return err
+	}
+	p, err := cl.CreatePlane(c.Context, api.PlaneRequest{Name: name, Kind: o.kind, Scope: sc, Site: o.site})
+	if err != nil {
+		return err
+	}
+	return out.emit(p, func(w io.Writer) {
+		fmt.Fprintf(w, "plane %s added (%s at site %s, scope %s): register its URL and credentials at the site with\n"+
+			"  eucora edge plane add %s --kind %s --url URL --credentials FILE\n", p.Name, p.Kind, p.Site, p.Scope, p.Name, p.Kind)
 	})
 }
 
@@ -127,7 +157,11 @@ func (o *planeListOptions) run(c *cli.Context) error {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tKIND\tURL\tSCOPE\tCREATED\tKEY")
 		for _, p := range ps {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Kind, p.URL, p.Scope, p.CreatedAt.Format("2006-01-02T15:04:05Z"), p.KeyID)
+			url, key := p.URL, p.KeyID
+			if p.Site != "" {
+				url, key = "(at site "+p.Site+")", "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Kind, url, p.Scope, p.CreatedAt.Format("2006-01-02T15:04:05Z"), key)
 		}
 		tw.Flush()
 	})
