@@ -46,9 +46,9 @@ type planeAddOptions struct {
 func planeAddCmd() *cli.Command {
 	var o planeAddOptions
 	return &cli.Command{
-		Name:        "add",
-		Usage:       "register an execution plane and its credentials",
-		UsageText:   "eucora plane add NAME --kind intune|jamf|sccm|landscape|awx --url URL --credentials FILE [--scope acquisition=a,bu=b,site=c]\n   eucora plane add NAME --kind sccm|jamf|landscape|awx --site SITE",
+		Name:      "add",
+		Usage:     "register an execution plane and its credentials",
+		UsageText: "eucora plane add NAME --kind intune|jamf|sccm|landscape|awx --url URL --credentials FILE [--scope acquisition=a,bu=b,site=c]\n   eucora plane add NAME --kind sccm|jamf|landscape|awx --site SITE",
 		Description: planeCredentialsHelp() + "\n\n" +
 			"With --site, the plane is site-local (EUCORA-architecture.md section 8.4): only that air-gapped or intermittent\n" +
 			"site's edge reaches it. The hub takes no URL and no credentials; register them at the site with\n" +
