@@ -162,6 +162,13 @@ func (o *Orchestrator) reconcile(ctx context.Context, r store.Rollout, policy de
 	}
 	o.mu.Unlock()
 
+	cur, err := o.st.DriftSet(r.IntentID, r.Plane)
+	if err != nil {
+		return reads, len(drifts), err
+	}
+	if len(drifts) == 0 && len(cur.Open) == 0 {
+		return reads, 0, nil // the common case: nothing drifted, nothing was open
+	}
 	var family deploy.OSFamily
 	if in, err := o.st.Intent(r.IntentID); err == nil {
 		if art, err := o.st.Artifact(in.AppID, in.Version, in.Artifact); err == nil {
@@ -169,10 +176,6 @@ func (o *Orchestrator) reconcile(ctx context.Context, r store.Rollout, policy de
 		}
 	}
 	mode, why := policy.Mode(family, r.SiteClass, r.Scope)
-	cur, err := o.st.DriftSet(r.IntentID, r.Plane)
-	if err != nil {
-		return reads, len(drifts), err
-	}
 	at := o.now()
 	open := make([]store.DriftRecord, 0, len(drifts))
 	for _, d := range drifts {
