@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
 
@@ -136,6 +137,17 @@ func (s *tlsStream) Dial(address raft.ServerAddress, timeout time.Duration) (net
 	cfg.ServerName = host
 	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: cfg}
 	return d.Dial("tcp", string(address))
+}
+
+// NewTLSTransport is the Raft transport a node with Config.TLS runs: a
+// raft.NetworkTransport over the mutual-TLS stream layer, bound to addr.
+func NewTLSTransport(addr string, t *RaftTLS, log *slog.Logger) (*raft.NetworkTransport, error) {
+	stream, err := newTLSStream(addr, t, log)
+	if err != nil {
+		return nil, err
+	}
+	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{log}, DisableTime: true})
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: stream, MaxPool: 5, Timeout: 10 * time.Second, Logger: hl}), nil
 }
 
 // Refused is how many inbound connections failed their handshake (tests).
