@@ -91,7 +91,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, _ *Princip
 			ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 			defer cancel()
 			req, _ := http.NewRequestWithContext(ctx, "GET", u+"/healthz", nil)
-			if resp, err := http.DefaultClient.Do(req); err == nil {
+			if resp, err := s.cluster.peer.Do(req); err == nil {
 				resp.Body.Close()
 				st.Nodes[i].Reachable = resp.StatusCode == http.StatusOK
 			}
@@ -366,6 +366,8 @@ func (s *Server) handleEventsBatch(w http.ResponseWriter, r *http.Request, p *Pr
 }
 
 func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request, p *Principal) {
+	// A forwarded join was checked by the node that received it (wrap);
+	// this node sees that node's certificate.
 	req, err := DecodeJoinRequest(http.MaxBytesReader(w, r.Body, maxSmallBody))
 	if err != nil {
 		writeInputError(w, err)

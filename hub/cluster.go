@@ -26,7 +26,10 @@ type cluster struct {
 	store  *store.Store
 	nodeID string
 	peer   *http.Client
-	apply  prometheus.Observer // seconds from proposing to applied, on the leader
+	// transport carries every node-to-node request (peer calls,
+	// forwarding): mutual TLS when the hub has TLS (hub/tls.go).
+	transport http.RoundTripper
+	apply     prometheus.Observer // seconds from proposing to applied, on the leader
 }
 
 const forwardedHeader = "X-Eucora-Forwarded"
@@ -95,6 +98,7 @@ func (c *cluster) forward(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rp := &httputil.ReverseProxy{
+		Transport: c.transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
 			pr.Out.Host = pr.In.Host

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/internal/tlsconf"
 	"github.com/eucora/eucora/transfer"
 )
 
@@ -41,7 +43,8 @@ type testNode struct {
 	net     *raftNet // nil: real Raft transport and stores
 	logs    *raft.InmemStore
 	snaps   *raft.InmemSnapshotStore
-	timeout time.Duration // Raft election timeout; 0: Fast (700 ms)
+	timeout time.Duration     // Raft election timeout; 0: Fast (700 ms)
+	tls     *tlsconf.Material // nil: plaintext HTTP and Raft
 }
 
 func freeAddr(t testing.TB) string {
@@ -84,6 +87,7 @@ func (n *testNode) config(t testing.TB, ln net.Listener) Config {
 		Fast: true, ElectionTimeout: n.timeout, DutyInterval: 200 * time.Millisecond, SnapshotThreshold: 64, TrailingLogs: 32,
 		// Rollout tests step the orchestrator themselves (Server.orchestrator().Pass).
 		RolloutInterval: -1,
+		TLS:             n.tls,
 	}
 	if n.net != nil {
 		c.Raft = store.RaftDeps{Transport: n.net.attach(n.raftAddr), Logs: n.logs, Stable: n.logs, Snapshots: n.snaps}
@@ -157,7 +161,12 @@ func (n *testNode) partition(t testing.TB) {
 
 func (n *testNode) heal() { n.net.heal(n.raftAddr) }
 
-func (n *testNode) url() string { return "http://" + n.httpAddr }
+func (n *testNode) url() string {
+	if n.tls != nil {
+		return "https://" + n.httpAddr
+	}
+	return "http://" + n.httpAddr
+}
 
 // raftNet is the Raft network of an in-memory cluster. It connects the
 // InmemTransports of running nodes both ways, as a switch would: a
@@ -319,6 +328,10 @@ type clusterOpts struct {
 	// 50 ms for a one-node in-memory cluster (it cannot lose its leader),
 	// 300 ms for a larger one and Fast (700 ms) on real Raft.
 	ElectionTimeout time.Duration
+	// TLS gives every node a certificate of one CA made by tlsconf.Init
+	// (for 127.0.0.1 and localhost): the API is served over TLS and, on
+	// real Raft, Raft runs over mutual TLS.
+	TLS bool
 }
 
 // makeCluster starts size nodes, n1 to nN, in the manner of hashicorp/raft's
@@ -344,6 +357,12 @@ func makeCluster(t testing.TB, size int, o clusterOpts) ([]*testNode, string) {
 			nodes[i].timeout = timeout
 		} else {
 			nodes[i] = newMemNode(t, rn, root, id, timeout)
+		}
+	}
+	if o.TLS {
+		mats := clusterTLS(t, filepath.Join(root, "tls"), size)
+		for i, n := range nodes {
+			n.tls = mats[i]
 		}
 	}
 	nodes[0].start(t, true, "", "")
@@ -412,7 +431,15 @@ func leaderOf(t testing.TB, nodes []*testNode) *testNode {
 	return l
 }
 
-func cli(n *testNode, tok string) *client.Client { return client.New(n.url(), tok) }
+// cli is a client of n; for a node with TLS it verifies the node against
+// the cluster CA and presents no certificate, as the CLI does.
+func cli(n *testNode, tok string) *client.Client {
+	c := client.New(n.url(), tok)
+	if n.tls != nil {
+		c.HTTP.Transport = tlsconf.Transport(&tls.Config{RootCAs: n.tls.CAs})
+	}
+	return c
+}
 
 // createSite creates a site through the nodes, moving on to the next node
 // while the cluster has no leader. A conflict after an ambiguous attempt
@@ -464,4 +491,29 @@ func importRequest(ctx context.Context, files []string, trust signing.Trust, tmp
 		return nil, nil, err
 	}
 	return api.NewImportRequest(sg.Envelope, recs), sg, nil
+}
+
+// clusterTLS makes a CA and certificates for nodes n1..nN (SANs 127.0.0.1
+// and localhost) in dir with tlsconf.Init, and loads them.
+func clusterTLS(t testing.TB, dir string, size int) []*tlsconf.Material {
+	t.Helper()
+	var specs []tlsconf.NodeSpec
+	for i := range size {
+		spec, err := tlsconf.ParseNodeSpec(fmt.Sprintf("n%d=127.0.0.1,localhost", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs = append(specs, spec)
+	}
+	res, err := tlsconf.Init(tlsconf.InitOptions{Dir: dir, Nodes: specs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]*tlsconf.Material, size)
+	for i, iss := range res.Nodes {
+		if out[i], err = tlsconf.Load(tlsconf.Files{Cert: iss.Cert, Key: iss.Key, CA: res.CA}, tlsconf.ForNode, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }

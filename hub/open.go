@@ -81,7 +81,7 @@ func (s *Server) open() (err error) {
 	s.store, err = store.Open(store.Config{
 		Dir: s.dir.Hub(), NodeID: cfg.NodeID, RaftAddr: cfg.RaftAddr, Logger: cfg.Logger, Fast: cfg.Fast,
 		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs,
-		ElectionTimeout: cfg.ElectionTimeout, Raft: cfg.Raft,
+		ElectionTimeout: cfg.ElectionTimeout, Raft: cfg.Raft, TLS: raftTLS(cfg),
 		OnApply: func(d time.Duration) { s.metrics.fsmApply.Observe(d.Seconds()) },
 	})
 	if err != nil {

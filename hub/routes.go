@@ -47,8 +47,12 @@ type Route struct {
 	// Enterprise requires a token whose scope is the whole enterprise.
 	Enterprise bool
 	// Local routes are served by the receiving node, never forwarded.
-	Local   bool
-	handler func(s *Server, w http.ResponseWriter, r *http.Request, p *Principal)
+	Local bool
+	// NodeCert routes are called by hub nodes only: with TLS they need a
+	// client certificate signed by the cluster CA (hub/tls.go), checked
+	// before forwarding.
+	NodeCert bool
+	handler  func(s *Server, w http.ResponseWriter, r *http.Request, p *Principal)
 }
 
 var (
@@ -79,7 +83,7 @@ func Routes() []Route {
 		{Method: "HEAD", Pattern: "/v1/blobs/sha256/{hex}", Name: "blobs.head", Roles: allRoles, handler: (*Server).handleBlobGet},
 		{Method: "GET", Pattern: "/v1/events", Name: "events.list", Roles: eventRead, Enterprise: true, handler: (*Server).handleEventsList},
 		{Method: "POST", Pattern: "/v1/events:batch", Name: "events.ingest", Roles: eventWrite, Write: true, handler: (*Server).handleEventsBatch},
-		{Method: "POST", Pattern: "/v1/cluster/join", Name: "cluster.join", Roles: adminOnly, Write: true, Enterprise: true, handler: (*Server).handleJoin},
+		{Method: "POST", Pattern: "/v1/cluster/join", Name: "cluster.join", Roles: adminOnly, Write: true, Enterprise: true, NodeCert: true, handler: (*Server).handleJoin},
 		{Method: "DELETE", Pattern: "/v1/cluster/nodes/{id}", Name: "cluster.remove", Roles: adminOnly, Write: true, Enterprise: true, handler: (*Server).handleRemove},
 		{Method: "GET", Pattern: "/v1/backup", Name: "backup", Roles: adminOnly, Enterprise: true, handler: (*Server).handleBackup},
 	}, append(append(append(append(governanceRoutes(), siteSyncRoutes()...), keyRoutes()...), planeRoutes()...), append(factoryRoutes(), rolloutRoutes()...)...)...)
@@ -137,6 +141,13 @@ func (s *Server) wrap(rt Route) http.Handler {
 		w.Header().Set("X-Correlation-ID", cid)
 		r.Header.Set("X-Correlation-ID", cid)
 		r = r.WithContext(context.WithValue(r.Context(), correlationKey, cid))
+		if rt.NodeCert {
+			if err := s.checkNodeCert(r); err != nil {
+				s.deny(r, rt, nil, http.StatusForbidden, err.Error())
+				writeError(w, http.StatusForbidden, "%v", err)
+				return
+			}
+		}
 		if !rt.Local && !isStale(r) && !s.store.IsLeader() {
 			s.cluster.forward(w, r)
 			return
@@ -276,6 +287,11 @@ func (s *Server) audit(r *http.Request, p *Principal, action, object string) *st
 // refused 401 and recorded as denials like any unauthenticated call.
 func (s *Server) peerOnly(name string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.checkNodeCert(r); err != nil {
+			s.recordRefusal(r, nil, name, r.URL.Path, "denied", fmt.Sprintf("%d: %v", http.StatusForbidden, err))
+			writeError(w, http.StatusForbidden, "%v", err)
+			return
+		}
 		id, err := s.store.State().Identity()
 		if err != nil {
 			writeError(w, http.StatusServiceUnavailable, "cluster identity not replicated to this node yet")

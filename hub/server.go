@@ -32,6 +32,7 @@ import (
 	"github.com/eucora/eucora/internal/datadir"
 	"github.com/eucora/eucora/internal/httpserve"
 	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/internal/tlsconf"
 )
 
 // Defaults of `eucora hub serve` with no flags.
@@ -104,6 +105,12 @@ type Config struct {
 	// PlaneBackoff is the first pause of a plane's promotions after it
 	// was unavailable (default 15 s, doubling to 30 min).
 	PlaneBackoff time.Duration
+	// TLS, if set, serves the API over TLS and runs Raft and every
+	// node-to-node call over mutual TLS against its CA (hub/tls.go).
+	TLS *tlsconf.Material
+	// InsecureHTTP accepts bearer tokens over plaintext HTTP on a
+	// non-loopback listener (refused otherwise).
+	InsecureHTTP bool
 }
 
 // Server is one running hub node.
@@ -173,6 +180,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RolloutInterval == 0 {
 		cfg.RolloutInterval = 5 * time.Second
 	}
+	if err := checkTLSConfig(cfg); err != nil {
+		return nil, err
+	}
 	if !store.ValidName(cfg.NodeID) {
 		return nil, fmt.Errorf("node id %q: want 1-63 characters of a-z, 0-9, '.', '_', '-'", cfg.NodeID)
 	}
@@ -182,20 +192,23 @@ func New(cfg Config) (*Server, error) {
 	if err := s.open(); err != nil {
 		return nil, err
 	}
-	s.self = "http://" + s.ln.Addr().String()
-	s.cluster = &cluster{store: s.store, nodeID: cfg.NodeID, peer: &http.Client{Timeout: 5 * time.Minute}, apply: s.metrics.apply}
+	s.self = s.scheme() + s.ln.Addr().String()
+	pt := peerTransport(cfg)
+	s.cluster = &cluster{store: s.store, nodeID: cfg.NodeID, peer: &http.Client{Timeout: 5 * time.Minute, Transport: pt}, transport: pt, apply: s.metrics.apply}
 	s.siteSync = sitesync.New(sitesync.Config{NodeID: cfg.NodeID, Dir: filepath.Join(s.dir.Hub(), "exports"), MirrorDir: s.dir.Mirror(),
 		CAS: s.cas, Key: s.hubKey, State: s.store.State(), Proposer: sitesync.ProposeFunc(s.cluster.propose)})
 	s.mux = s.routes()
 	if cfg.HTTPLimits.ErrorLog == nil {
 		cfg.HTTPLimits.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
 	}
-	s.httpSrv = httpserve.Server(s.mux, cfg.HTTPLimits)
+	s.cfg.HTTPLimits = cfg.HTTPLimits
+	s.httpSrv = httpserve.Server(s.plaintextGuard(s.mux), cfg.HTTPLimits)
+	s.logTransport()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := httpserve.Serve(s.httpSrv, s.ln, cfg.HTTPLimits); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.serveHTTP(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server", "err", err)
 		}
 	}()
@@ -265,6 +278,7 @@ func (s *Server) crash() {
 
 func (s *Server) join() error {
 	c := client.New(s.cfg.Join, s.cfg.JoinToken)
+	c.HTTP.Transport = s.cluster.transport
 	req := api.JoinRequest{NodeID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.self}
 	delay := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {

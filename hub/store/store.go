@@ -48,6 +48,9 @@ type Config struct {
 	// Raft replaces Raft's transport and stores; the zero value is the
 	// production node (see RaftDeps).
 	Raft RaftDeps
+	// TLS, if set, runs the production TCP transport over mutual TLS
+	// (tlsstream.go); ignored when Raft.Transport is given.
+	TLS *RaftTLS
 }
 
 // RaftDeps are the parts of a Raft node that touch the network and the
@@ -90,6 +93,17 @@ type Store struct {
 	bolt   *raftboltdb.BoltStore
 
 	readyTerm atomic.Uint64 // term in which this leader applied a barrier
+	tlsStream *tlsStream    // the mutual-TLS stream layer, when Config.TLS is set
+}
+
+// RaftTLSRefused is how many inbound Raft connections this node refused
+// because their TLS handshake failed (no or a wrong client certificate);
+// -1 without Raft TLS.
+func (s *Store) RaftTLSRefused() int64 {
+	if s.tlsStream == nil {
+		return -1
+	}
+	return s.tlsStream.Refused()
 }
 
 // slogWriter forwards raft's hclog lines ("[LEVEL]  raft: message: k=v",
@@ -194,6 +208,14 @@ func Open(cfg Config) (*Store, error) {
 		}
 	}
 	s.trans = deps.Transport
+	if s.trans == nil && cfg.TLS != nil {
+		stream, err := newTLSStream(cfg.RaftAddr, cfg.TLS, l)
+		if err != nil {
+			return fail(err)
+		}
+		s.tlsStream = stream
+		s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: stream, MaxPool: 5, Timeout: 10 * time.Second, Logger: hl})
+	}
 	if s.trans == nil {
 		addr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
 		if err != nil {

@@ -14,6 +14,7 @@
 package httpserve
 
 import (
+	"crypto/tls"
 	"io"
 	"log"
 	"log/slog"
@@ -96,6 +97,13 @@ func Server(h http.Handler, o Options) *http.Server {
 // Server plus Listen.
 func Serve(srv *http.Server, ln net.Listener, o Options) error {
 	return srv.Serve(Listen(ln, o))
+}
+
+// ServeTLS is Serve over TLS with cfg: the connection caps count raw
+// connections (a handshake holds a place), and the handshake is bounded
+// by the server's ReadHeaderTimeout.
+func ServeTLS(srv *http.Server, ln net.Listener, o Options, cfg *tls.Config) error {
+	return srv.Serve(tls.NewListener(Listen(ln, o), cfg))
 }
 
 // BodyDeadline wraps h so that reading a request body fails once it has
