@@ -62,10 +62,10 @@ type Tick struct {
 }
 
 const (
-	plotW, plotH             = 720, 220
-	padL, padR, padT, padB   = 56.0, 16.0, 16.0, 36.0
-	innerW, innerH           = plotW - padL - padR, plotH - padT - padB
-	plotMaxBars          int = 60
+	plotW, plotH               = 720, 220
+	padL, padR, padT, padB     = 56.0, 16.0, 16.0, 36.0
+	innerW, innerH             = plotW - padL - padR, plotH - padT - padB
+	plotMaxBars            int = 60
 )
 
 func f1(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }

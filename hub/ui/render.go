@@ -41,8 +41,8 @@ type Renderer struct {
 }
 
 var funcs = template.FuncMap{
-	"secs": func(s int64) string { return Duration(time.Duration(s) * time.Second) },
-	"dur":  Duration,
+	"secs":  func(s int64) string { return Duration(time.Duration(s) * time.Second) },
+	"dur":   Duration,
 	"bytes": Bytes,
 	"when": func(v any) string {
 		switch t := v.(type) {
@@ -73,7 +73,7 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(d))
 	},
-	"f1": f1,
+	"f1":   f1,
 	"join": strings.Join,
 }
 

@@ -209,4 +209,3 @@ func CrossSite(r *http.Request) string {
 	}
 	return ""
 }
-
