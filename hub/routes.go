@@ -100,6 +100,7 @@ func (s *Server) routes() *http.ServeMux {
 		mux.Handle(rt.Method+" "+rt.Pattern, s.metrics.instrument(rt.Name, s.wrap(rt)))
 	}
 	s.registerColonRoutes(mux, colon)
+	s.registerConsole(mux) // the web console under /ui/ (hub/console.go)
 	// Peer endpoints: authenticated by the cluster's peer secret, local.
 	mux.Handle("POST /internal/v1/apply", s.metrics.instrument("internal.apply", s.peerOnly("internal.apply", s.cluster.handleApply)))
 	mux.Handle("GET /internal/v1/blobs/{hex}", s.metrics.instrument("internal.blob", s.peerOnly("internal.blob", s.handleInternalBlob)))
@@ -219,7 +220,14 @@ func (s *Server) authenticate(r *http.Request) (*Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.store.State().TokenByHash(hashToken(secret))
+	return s.principalByHash(hashToken(secret))
+}
+
+// principalByHash is the principal of the token whose SHA-256 is hash:
+// the API's bearer tokens and the console's sessions (which keep only the
+// hash) are authenticated by this one rule.
+func (s *Server) principalByHash(hash string) (*Principal, error) {
+	t, err := s.store.State().TokenByHash(hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errors.New("unknown token")
 	}

@@ -128,6 +128,7 @@ type Server struct {
 	mux     *http.ServeMux
 
 	siteSync *sitesync.Syncer // plans, writes and finds exports, verifies imports
+	console  *console         // the web console's pages and sessions (hub/console.go)
 
 	verified  sync.Map      // blob hex -> struct{}: verified since start
 	denyLimit *rate.Limiter // budget for recording anonymous denied requests

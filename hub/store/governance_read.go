@@ -115,3 +115,10 @@ func (s *State) Decisions() (out []DecisionRecord, err error) {
 func (s *State) Grant(id string) (deploy.ElevationGrant, error) {
 	return getGov[deploy.ElevationGrant](s, grantKey(id), "elevation "+id)
 }
+
+// ApprovalRequests lists every recorded request for a CAB approval
+// (ApprovalRequestRecord) in subject order: the console's CAB queue.
+func (s *State) ApprovalRequests() (out []ApprovalRequestRecord, err error) {
+	err = scan(s, prefixApprovalRequest, func(v ApprovalRequestRecord) bool { out = append(out, v); return true })
+	return out, err
+}
