@@ -18,11 +18,12 @@ import (
 	"github.com/eucora/eucora/edge"
 	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/httpserve"
+	"github.com/eucora/eucora/internal/sdnotify"
 )
 
 type edgeServeOptions struct {
-	data, listen, hub, tokenFile, interval, bandwidth, accessLog string
-	executeInterval                                              string
+	data, listen, hub, tokenFile, interval, bandwidth, accessLog, logFormat string
+	executeInterval                                                         string
 }
 
 func edgeServeCmd() *cli.Command {
@@ -51,7 +52,7 @@ func edgeServeCmd() *cli.Command {
 			&cli.StringFlag{Name: "token-file", Usage: "file holding the hub API token", Destination: &o.tokenFile},
 			&cli.StringFlag{Name: "interval", Value: "30s", Usage: "time between sync rounds", Destination: &o.interval},
 			&cli.StringFlag{Name: "bandwidth", Usage: "download cap, e.g. 512KiB/s or 4Mbit/s (default: none)", Destination: &o.bandwidth},
-			accessLogFlag(&o.accessLog),
+			accessLogFlag(&o.accessLog), logFormatFlag(&o.logFormat),
 			&cli.StringFlag{Name: "execute-interval", Value: "1m", Usage: "time between passes applying the hub's orders to the site-local planes ('edge execute'); off: never",
 				Destination: &o.executeInterval},
 		},
@@ -111,7 +112,10 @@ func (o *edgeServeOptions) run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	log := serveLogger(out)
+	log, err := newServeLogger(out, o.logFormat)
+	if err != nil {
+		return err
+	}
 	access, closeAccess, err := openAccessLog(o.accessLog, log)
 	if err != nil {
 		return err
@@ -140,6 +144,10 @@ func (o *edgeServeOptions) run(c *cli.Context) error {
 		fmt.Fprintf(out.w, "edge %s serving on http://%s\n", started.Site, started.Listen)
 	}
 
+	if err := sdnotify.Ready("serving " + started.Listen); err != nil {
+		log.Warn("systemd notify", "err", err)
+	}
+	go sdnotify.Watchdog(ctx, sdnotify.HTTPCheck(func() string { return "http://" + started.Listen + "/healthz" }), log)
 	go reconcileUntilDone(ctx, srv, log)
 	if execEvery > 0 {
 		go e.RunExecute(ctx, execEvery, edge.ExecuteOptions{Log: log})
@@ -158,6 +166,7 @@ func (o *edgeServeOptions) run(c *cli.Context) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	sdnotify.Stopping()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"time"
 
@@ -14,7 +13,9 @@ import (
 	"github.com/eucora/eucora/internal/atomicfile"
 	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/datadir"
+	"github.com/eucora/eucora/internal/httpserve"
 	"github.com/eucora/eucora/internal/progress"
+	"github.com/eucora/eucora/internal/sdnotify"
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
 )
@@ -31,6 +32,7 @@ type hubServeOptions struct {
 	data, httpAddr, raftAddr, nodeID, join, token string
 	bootstrap                                     bool
 	rolloutInterval, reconcileInterval            time.Duration
+	logFormat, accessLog                          string
 }
 
 func hubServeCmd() *cli.Command {
@@ -53,6 +55,7 @@ func hubServeCmd() *cli.Command {
 			&cli.StringFlag{Name: "token", EnvVars: []string{"EUCORA_TOKEN"}, Usage: "platform-admin token for --join", Destination: &o.token},
 			&cli.DurationFlag{Name: "rollout-interval", Value: 5 * time.Second, Usage: "how often the leader's orchestrator takes each rollout's next step", Destination: &o.rolloutInterval},
 			&cli.DurationFlag{Name: "reconcile-interval", Value: time.Minute, Usage: "how often each deployed release is compared with its plane (drift)", Destination: &o.reconcileInterval},
+			logFormatFlag(&o.logFormat), accessLogFlag(&o.accessLog),
 		},
 		Action: func(c *cli.Context) error { return o.run(c) },
 	}
@@ -60,7 +63,19 @@ func hubServeCmd() *cli.Command {
 
 func (o *hubServeOptions) run(c *cli.Context) error {
 	ctx := c.Context
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	out, err := outputFrom(c)
+	if err != nil {
+		return err
+	}
+	log, err := newServeLogger(&output{w: out.w, json: out.json}, o.logFormat) // INFO even with --quiet, as before
+	if err != nil {
+		return err
+	}
+	access, closeAccess, err := openAccessLog(o.accessLog, log)
+	if err != nil {
+		return err
+	}
+	defer closeAccess()
 	if o.rolloutInterval <= 0 || o.reconcileInterval <= 0 {
 		return usageErrorf("--rollout-interval and --reconcile-interval must be positive")
 	}
@@ -68,6 +83,7 @@ func (o *hubServeOptions) run(c *cli.Context) error {
 		DataDir: o.data, HTTPAddr: o.httpAddr, RaftAddr: o.raftAddr, NodeID: o.nodeID,
 		Bootstrap: o.bootstrap || o.join == "", Join: o.join, JoinToken: o.token, Logger: log, Version: version,
 		RolloutInterval: o.rolloutInterval, ReconcileInterval: o.reconcileInterval,
+		HTTPLimits: httpserve.Options{AccessLog: access},
 	})
 	if err != nil {
 		return err
@@ -75,13 +91,17 @@ func (o *hubServeOptions) run(c *cli.Context) error {
 	go func() {
 		select {
 		case <-srv.Ready():
-			hub.NotifySystemd()
+			if err := sdnotify.Ready("serving " + srv.URL()); err != nil {
+				log.Warn("systemd notify", "err", err)
+			}
+			go sdnotify.Watchdog(ctx, sdnotify.HTTPCheck(func() string { return srv.URL() + "/healthz" }), log)
 			log.Info("hub ready", "url", srv.URL())
 		case <-ctx.Done():
 		}
 	}()
 	<-ctx.Done()
 	log.Info("shutting down")
+	sdnotify.Stopping()
 	if err := srv.Close(); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -62,6 +63,7 @@ func newApp() *cli.App {
 		},
 	}
 	app.Action = unknownCommand
+	app.Before = loadConfig // config.go
 	addGlobalFlags(app)
 	return app
 }
@@ -96,6 +98,9 @@ func commands() []*cli.Command {
 		decisionCmd(),
 		elevateCmd(),
 		simCmd(),
+		configCmd(),
+		completionCmd(),
+		manCmd(),
 	}
 }
 
@@ -103,8 +108,8 @@ func commands() []*cli.Command {
 // written anywhere on the command line.
 func addGlobalFlags(app *cli.App) {
 	app.Flags = append(app.Flags, globalFlags()...)
-	var walk func([]*cli.Command)
-	walk = func(cmds []*cli.Command) {
+	var walk func(string, []*cli.Command)
+	walk = func(prefix string, cmds []*cli.Command) {
 		for _, c := range cmds {
 			c.Flags = append(c.Flags, globalFlags()...)
 			if c.OnUsageError == nil {
@@ -115,10 +120,13 @@ func addGlobalFlags(app *cli.App) {
 			} else if c.Action != nil && hasFlag(c, "data") {
 				c.Action = leaveNoFreshDataDir(c.Action)
 			}
-			walk(c.Subcommands)
+			if len(c.Subcommands) == 0 && c.Action != nil {
+				c.Action = withConfig(strings.TrimSpace(prefix+" "+c.Name), c.Action)
+			}
+			walk(strings.TrimSpace(prefix+" "+c.Name), c.Subcommands)
 		}
 	}
-	walk(app.Commands)
+	walk("", app.Commands)
 }
 
 // leaveNoFreshDataDir makes a failing command leave behind no data
@@ -157,6 +165,7 @@ func globalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "output format: text or json"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bars or informational messages"},
+		configFlag(),
 	}
 }
 

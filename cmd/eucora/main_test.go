@@ -150,7 +150,7 @@ func TestParseDuration(t *testing.T) {
 // refreshes it: go test ./cmd/eucora -run TestCommandTree -update.
 func TestCommandTree(t *testing.T) {
 	var b strings.Builder
-	b.WriteString("# every command below also has the global flags of eucora (--output, --quiet)\n")
+	b.WriteString("# every command below also has the global flags of eucora (--output, --quiet, --config)\n")
 	global := map[string]bool{}
 	var walk func(path string, flags []cli.Flag, cmds []*cli.Command)
 	walk = func(path string, flags []cli.Flag, cmds []*cli.Command) {

@@ -10,7 +10,9 @@ import (
 // AccessLog wraps h so that every request is logged on log at INFO once it
 // is answered, as one structured line with the message "request" and the
 // attributes method, path, status, bytes (of the response body as sent),
-// duration_ms, remote (the client's address) and user_agent. A handler that
+// duration_ms, remote (the client's address) and user_agent, and
+// correlation_id when the handler set an X-Correlation-ID response header
+// (the hub sets one on every API answer). A handler that
 // panics is logged with status 500 before the panic goes on.
 //
 // The response writer it hands to h keeps Flush, ReadFrom (so files are
@@ -28,7 +30,7 @@ func AccessLog(h http.Handler, log *slog.Logger) http.Handler {
 			case status == 0:
 				status = http.StatusOK // what net/http sends for an empty answer
 			}
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			attrs := []slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", status),
@@ -36,7 +38,11 @@ func AccessLog(h http.Handler, log *slog.Logger) http.Handler {
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 				slog.String("remote", r.RemoteAddr),
 				slog.String("user_agent", r.UserAgent()),
-			)
+			}
+			if cid := rec.Header().Get("X-Correlation-ID"); cid != "" {
+				attrs = append(attrs, slog.String("correlation_id", cid))
+			}
+			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 			if p != nil {
 				panic(p)
 			}
