@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,10 +19,13 @@ import (
 	"github.com/eucora/eucora/edge"
 	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/httpserve"
+	"github.com/eucora/eucora/internal/tlsconf"
 )
 
 type edgeServeOptions struct {
 	data, listen, hub, tokenFile, interval, bandwidth, accessLog string
+	tls                                                          tlsconf.Files
+	replaceHubCA                                                 bool
 }
 
 func edgeServeCmd() *cli.Command {
@@ -40,10 +44,13 @@ func edgeServeCmd() *cli.Command {
 			"With --hub, every --interval: push an edge export to the hub, pull the site's export\n" +
 			"and apply it (same checks as 'edge import'), downloads resumed with Range and capped\n" +
 			"by --bandwidth (e.g. 512KiB/s, 4Mbit/s); failures retried with backoff (1s to 5m).\n" +
+			"With --tls-cert and --tls-key it serves over TLS. An https --hub is verified against the\n" +
+			"hub CA pinned in DIR/edge/hub-ca.pem only ('edge init --tls-ca', or --tls-ca here the first\n" +
+			"time; another CA is refused unless --replace-hub-ca). docs/tls.md.\n" +
 			"Every request is logged once answered (--access-log): method, path, status, bytes,\n" +
 			"duration_ms, remote and user_agent, at INFO.\n" +
 			"SIGINT or SIGTERM stops it gracefully. docs/sync-protocol.md describes the flow.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			dataFlag(&o.data),
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8450", Usage: "address to serve on", Destination: &o.listen},
 			&cli.StringFlag{Name: "hub", Usage: "hub URL to sync with (needs --token-file)", Destination: &o.hub},
@@ -51,7 +58,8 @@ func edgeServeCmd() *cli.Command {
 			&cli.StringFlag{Name: "interval", Value: "30s", Usage: "time between sync rounds", Destination: &o.interval},
 			&cli.StringFlag{Name: "bandwidth", Usage: "download cap, e.g. 512KiB/s or 4Mbit/s (default: none)", Destination: &o.bandwidth},
 			accessLogFlag(&o.accessLog),
-		},
+			&cli.BoolFlag{Name: "replace-hub-ca", Usage: "replace the pinned hub CA with --tls-ca (rotation of the hub's CA)", Destination: &o.replaceHubCA},
+		}, tlsListenFlags(&o.tls, "the hub's TLS CA certificate: pinned in DIR/edge/hub-ca.pem when none is, and the only CA an https --hub is verified against")...),
 		Action: func(c *cli.Context) error { return o.run(c) },
 	}
 }
@@ -60,6 +68,7 @@ func edgeServeCmd() *cli.Command {
 type serveStarted struct {
 	Site      string `json:"site"`
 	Listen    string `json:"listen"`
+	URL       string `json:"url"`
 	Hub       string `json:"hub,omitempty"`
 	Bandwidth int64  `json:"bandwidth_bytes_per_second,omitempty"`
 }
@@ -98,8 +107,16 @@ func (o *edgeServeOptions) run(c *cli.Context) error {
 			return usageErrorf("--token-file %s is empty", o.tokenFile)
 		}
 	}
+	listenFiles := tlsconf.Files{Cert: o.tls.Cert, Key: o.tls.Key}
+	serveTLS, err := loadTLS(listenFiles, tlsconf.ForServer)
+	if err != nil {
+		return err
+	}
 	e, err := edge.Open(o.data)
 	if err != nil {
+		return err
+	}
+	if err := o.pinHubCA(e); err != nil {
 		return err
 	}
 	log := serveLogger(out)
@@ -119,8 +136,14 @@ func (o *edgeServeOptions) run(c *cli.Context) error {
 	limits := httpserve.Options{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), AccessLog: access}
 	hs := httpserve.Server(srv, limits)
 	served := make(chan error, 1)
-	go func() { served <- httpserve.Serve(hs, ln, limits) }()
-	started := serveStarted{Site: e.Site(), Listen: ln.Addr().String(), Hub: o.hub, Bandwidth: rate}
+	scheme := "http"
+	if serveTLS != nil {
+		scheme = "https"
+		go func() { served <- httpserve.ServeTLS(hs, ln, limits, serveTLS.ServerConfig(tls.NoClientCert)) }()
+	} else {
+		go func() { served <- httpserve.Serve(hs, ln, limits) }()
+	}
+	started := serveStarted{Site: e.Site(), Listen: ln.Addr().String(), URL: scheme + "://" + ln.Addr().String(), Hub: o.hub, Bandwidth: rate}
 	// One line, so a supervisor or a test can read the address at once.
 	switch {
 	case out.json:
@@ -128,7 +151,7 @@ func (o *edgeServeOptions) run(c *cli.Context) error {
 			return err
 		}
 	case !out.quiet:
-		fmt.Fprintf(out.w, "edge %s serving on http://%s\n", started.Site, started.Listen)
+		fmt.Fprintf(out.w, "edge %s serving on %s\n", started.Site, started.URL)
 	}
 
 	go reconcileUntilDone(ctx, srv, log)
@@ -150,6 +173,33 @@ func (o *edgeServeOptions) run(c *cli.Context) error {
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// pinHubCA pins --tls-ca as the hub's CA, and refuses an https --hub
+// when no CA is pinned (the edge never trusts the system's roots for it).
+func (o *edgeServeOptions) pinHubCA(e *edge.Edge) error {
+	if o.tls.CA != "" {
+		_, caPEM, err := tlsconf.LoadCAFile(o.tls.CA, "--tls-ca")
+		if err != nil {
+			return err
+		}
+		if _, err := e.PinHubCA(caPEM, o.replaceHubCA); err != nil {
+			return fmt.Errorf("--tls-ca: %w", err)
+		}
+	} else if o.replaceHubCA {
+		return usageErrorf("--replace-hub-ca needs --tls-ca, the hub's new CA")
+	}
+	if !strings.HasPrefix(o.hub, "https://") {
+		return nil
+	}
+	pinned, err := e.HubCA()
+	if err != nil {
+		return err
+	}
+	if pinned == nil {
+		return usageErrorf("--hub %s is https, and this edge has no hub CA pinned: give --tls-ca HUB-CA.pem (ca.pem of 'eucora hub tls init') once, or at 'edge init'", o.hub)
 	}
 	return nil
 }
