@@ -44,9 +44,16 @@ func hubTLSCmd() *cli.Command {
 
 type hubTLSInitOptions struct {
 	dir   string
-	nodes cli.StringSlice
+	nodes repeated
 	newCA bool
 }
+
+// repeated is a flag value collecting every occurrence as given (a
+// cli.StringSliceFlag would split NAME=HOST,IP at its commas).
+type repeated []string
+
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+func (r *repeated) String() string     { return strings.Join(*r, " ") }
 
 func hubTLSInitCmd() *cli.Command {
 	var o hubTLSInitOptions
@@ -63,7 +70,7 @@ func hubTLSInitCmd() *cli.Command {
 			"Each node then runs: eucora hub serve --tls-cert DIR/NAME.pem --tls-key DIR/NAME.key --tls-ca DIR/ca.pem",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Required: true, Usage: "directory for the CA and the node files (created 0700)", Destination: &o.dir},
-			&cli.StringSliceFlag{Name: "node", Required: true, Usage: "NAME[=HOST,IP,...]: a node certificate to create (repeat)", Destination: &o.nodes},
+			&cli.GenericFlag{Name: "node", Required: true, Usage: "NAME[=HOST,IP,...]: a node certificate to create (repeat)", Value: &o.nodes},
 			&cli.BoolFlag{Name: "new-ca", Usage: "replace an existing CA in DIR (every node then needs a new certificate)", Destination: &o.newCA},
 		},
 		Action: func(c *cli.Context) error { return o.run(c) },
@@ -76,7 +83,7 @@ func (o *hubTLSInitOptions) run(c *cli.Context) error {
 		return err
 	}
 	var specs []tlsconf.NodeSpec
-	for _, v := range o.nodes.Value() {
+	for _, v := range o.nodes {
 		spec, err := tlsconf.ParseNodeSpec(v)
 		if err != nil {
 			return usageErrorf("--node %q: %v", v, err)
