@@ -71,6 +71,9 @@ func NewSyncer(e *Edge, base, token string) *Syncer {
 		TLSHandshakeTimeout:   30 * time.Second,
 		ResponseHeaderTimeout: 60 * time.Second,
 		IdleConnTimeout:       90 * time.Second,
+		// An https hub is verified against the CA pinned at enrolment
+		// only (hubca.go).
+		TLSClientConfig: e.hubTLSConfig(),
 	}}
 	return &Syncer{Edge: e, Hub: c}
 }

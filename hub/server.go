@@ -290,6 +290,9 @@ func (s *Server) join() error {
 			s.log.Info("joined cluster", "via", s.cfg.Join)
 			return nil
 		}
+		if isCertError(err) {
+			return fmt.Errorf("%w through %s: %v (a node joins with --tls-cert, --tls-key and --tls-ca of the cluster's CA: docs/tls.md)", ErrJoin, s.cfg.Join, err)
+		}
 		if errors.Is(err, client.ErrDenied) || attempt >= 30 {
 			return fmt.Errorf("%w through %s: %v", ErrJoin, s.cfg.Join, err)
 		}

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -124,4 +125,15 @@ func (s *Server) checkNodeCert(r *http.Request) error {
 		return fmt.Errorf("%w: %s is called by hub nodes only, which present their certificate (--tls-cert) signed by --tls-ca", ErrNoNodeCert, r.URL.Path)
 	}
 	return nil
+}
+
+// isCertError reports whether err is a TLS certificate failure (ours not
+// accepted by the peer, or the peer's not verified by us): retrying does
+// not cure it.
+func isCertError(err error) bool {
+	var cve *tls.CertificateVerificationError
+	var alert tls.AlertError
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	return errors.As(err, &cve) || errors.As(err, &alert) || errors.As(err, &uae) || errors.As(err, &hne)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/eucora/eucora/edge"
 	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/progress"
+	"github.com/eucora/eucora/internal/tlsconf"
 	"github.com/eucora/eucora/transfer"
 )
 
@@ -29,20 +30,23 @@ func edgeCmd() *cli.Command {
 	}
 }
 
-type edgeInitOptions struct{ data, site, hubKey string }
+type edgeInitOptions struct{ data, site, hubKey, hubCA string }
 
 func edgeInitCmd() *cli.Command {
 	var o edgeInitOptions
 	return &cli.Command{
 		Name:      "init",
 		Usage:     "create the edge's key pair and state, trusting exactly the given hub key",
-		UsageText: "eucora edge init --data DIR --site NAME --hub-key HUB.pub",
+		UsageText: "eucora edge init --data DIR --site NAME --hub-key HUB.pub [--tls-ca HUB-CA.pem]",
 		Description: "Writes DIR/keys/edge.key (mode 0600), DIR/edge.pub (register it at the hub),\n" +
-			"DIR/edge/hub.pub (the one trusted key) and DIR/edge/state.json.",
+			"DIR/edge/hub.pub (the one trusted key) and DIR/edge/state.json.\n" +
+			"--tls-ca pins the CA of an https hub in DIR/edge/hub-ca.pem: 'edge serve --hub https://...'\n" +
+			"then verifies the hub against exactly that CA, never the system's roots (docs/tls.md).",
 		Flags: []cli.Flag{
 			dataFlag(&o.data),
 			&cli.StringFlag{Name: "site", Usage: "this site's name, as the hub addresses it", Required: true, Destination: &o.site},
 			&cli.StringFlag{Name: "hub-key", Usage: "the hub's public key file (from 'eucora hub key')", Required: true, Destination: &o.hubKey},
+			&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"EUCORA_TLS_CA"}, Usage: "the hub's TLS CA certificate (ca.pem of 'eucora hub tls init') to pin", Destination: &o.hubCA},
 		},
 		Action: func(c *cli.Context) error { return o.run(c) },
 	}
@@ -60,15 +64,30 @@ func (o *edgeInitOptions) run(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("--hub-key: %w", err)
 	}
+	var caPEM []byte
+	if o.hubCA != "" { // checked before anything is written
+		if _, caPEM, err = tlsconf.LoadCAFile(o.hubCA, "--tls-ca"); err != nil {
+			return err
+		}
+	}
 	e, err := edge.Init(o.data, o.site, hub)
 	if err != nil {
 		return err
 	}
 	res := map[string]any{"site": e.Site(), "edge_key_id": e.PublicKey().ID, "hub_key_id": hub.ID,
 		"edge_public_key": filepath.Join(o.data, "edge.pub")}
+	if caPEM != nil {
+		if _, err := e.PinHubCA(caPEM, false); err != nil {
+			return fmt.Errorf("--tls-ca: %w", err)
+		}
+		res["hub_ca"] = e.HubCAPath()
+	}
 	return out.emit(res, func(w io.Writer) {
 		fmt.Fprintf(w, "edge %s initialised in %s\n  edge key %s (public key: %s/edge.pub; register it at the hub)\n  trusts hub key %s\n",
 			e.Site(), o.data, e.PublicKey().ID, o.data, hub.ID)
+		if caPEM != nil {
+			fmt.Fprintf(w, "  pins hub TLS CA %s\n", e.HubCAPath())
+		}
 	})
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,11 +20,14 @@ import (
 	"github.com/eucora/eucora/internal/bytesize"
 	"github.com/eucora/eucora/internal/httpserve"
 	"github.com/eucora/eucora/internal/sdnotify"
+	"github.com/eucora/eucora/internal/tlsconf"
 )
 
 type edgeServeOptions struct {
 	data, listen, hub, tokenFile, interval, bandwidth, accessLog, logFormat string
 	executeInterval                                                         string
+	tls                                                                     tlsconf.Files
+	replaceHubCA                                                            bool
 }
 
 func edgeServeCmd() *cli.Command {
@@ -42,10 +46,13 @@ func edgeServeCmd() *cli.Command {
 			"With --hub, every --interval: push an edge export to the hub, pull the site's export\n" +
 			"and apply it (same checks as 'edge import'), downloads resumed with Range and capped\n" +
 			"by --bandwidth (e.g. 512KiB/s, 4Mbit/s); failures retried with backoff (1s to 5m).\n" +
+			"With --tls-cert and --tls-key it serves over TLS. An https --hub is verified against the\n" +
+			"hub CA pinned in DIR/edge/hub-ca.pem only ('edge init --tls-ca', or --tls-ca here the first\n" +
+			"time; another CA is refused unless --replace-hub-ca). docs/tls.md.\n" +
 			"Every request is logged once answered (--access-log): method, path, status, bytes,\n" +
 			"duration_ms, remote and user_agent, at INFO.\n" +
 			"SIGINT or SIGTERM stops it gracefully. docs/sync-protocol.md describes the flow.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			dataFlag(&o.data),
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8450", Usage: "address to serve on", Destination: &o.listen},
 			&cli.StringFlag{Name: "hub", Usage: "hub URL to sync with (needs --token-file)", Destination: &o.hub},
@@ -55,7 +62,8 @@ func edgeServeCmd() *cli.Command {
 			accessLogFlag(&o.accessLog), logFormatFlag(&o.logFormat),
 			&cli.StringFlag{Name: "execute-interval", Value: "1m", Usage: "time between passes applying the hub's orders to the site-local planes ('edge execute'); off: never",
 				Destination: &o.executeInterval},
-		},
+			&cli.BoolFlag{Name: "replace-hub-ca", Usage: "replace the pinned hub CA with --tls-ca (rotation of the hub's CA)", Destination: &o.replaceHubCA},
+		}, tlsListenFlags(&o.tls, "the hub's TLS CA certificate: pinned in DIR/edge/hub-ca.pem when none is, and the only CA an https --hub is verified against")...),
 		Action: func(c *cli.Context) error { return o.run(c) },
 	}
 }
@@ -64,6 +72,7 @@ func edgeServeCmd() *cli.Command {
 type serveStarted struct {
 	Site      string `json:"site"`
 	Listen    string `json:"listen"`
+	URL       string `json:"url"`
 	Hub       string `json:"hub,omitempty"`
 	Bandwidth int64  `json:"bandwidth_bytes_per_second,omitempty"`
 }
@@ -108,8 +117,16 @@ func (o *edgeServeOptions) run(c *cli.Context) error {
 			return usageErrorf("--token-file %s is empty", o.tokenFile)
 		}
 	}
+	listenFiles := tlsconf.Files{Cert: o.tls.Cert, Key: o.tls.Key}
+	serveTLS, err := loadTLS(listenFiles, tlsconf.ForServer)
+	if err != nil {
+		return err
+	}
 	e, err := edge.Open(o.data)
 	if err != nil {
+		return err
+	}
+	if err := o.pinHubCA(e); err != nil {
 		return err
 	}
 	log, err := newServeLogger(out, o.logFormat)
@@ -132,8 +149,14 @@ func (o *edgeServeOptions) run(c *cli.Context) error {
 	limits := httpserve.Options{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), AccessLog: access}
 	hs := httpserve.Server(srv, limits)
 	served := make(chan error, 1)
-	go func() { served <- httpserve.Serve(hs, ln, limits) }()
-	started := serveStarted{Site: e.Site(), Listen: ln.Addr().String(), Hub: o.hub, Bandwidth: rate}
+	scheme := "http"
+	if serveTLS != nil {
+		scheme = "https"
+		go func() { served <- httpserve.ServeTLS(hs, ln, limits, serveTLS.ServerConfig(tls.NoClientCert)) }()
+	} else {
+		go func() { served <- httpserve.Serve(hs, ln, limits) }()
+	}
+	started := serveStarted{Site: e.Site(), Listen: ln.Addr().String(), URL: scheme + "://" + ln.Addr().String(), Hub: o.hub, Bandwidth: rate}
 	// One line, so a supervisor or a test can read the address at once.
 	switch {
 	case out.json:
@@ -141,13 +164,13 @@ func (o *edgeServeOptions) run(c *cli.Context) error {
 			return err
 		}
 	case !out.quiet:
-		fmt.Fprintf(out.w, "edge %s serving on http://%s\n", started.Site, started.Listen)
+		fmt.Fprintf(out.w, "edge %s serving on %s\n", started.Site, started.URL)
 	}
 
 	if err := sdnotify.Ready("serving " + started.Listen); err != nil {
 		log.Warn("systemd notify", "err", err)
 	}
-	go sdnotify.Watchdog(ctx, sdnotify.HTTPCheck(func() string { return "http://" + started.Listen + "/healthz" }), log)
+	go sdnotify.Watchdog(ctx, sdnotify.HTTPCheck(func() string { return started.URL + "/healthz" }), log)
 	go reconcileUntilDone(ctx, srv, log)
 	if execEvery > 0 {
 		go e.RunExecute(ctx, execEvery, edge.ExecuteOptions{Log: log})
@@ -171,6 +194,33 @@ func (o *edgeServeOptions) run(c *cli.Context) error {
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// pinHubCA pins --tls-ca as the hub's CA, and refuses an https --hub
+// when no CA is pinned (the edge never trusts the system's roots for it).
+func (o *edgeServeOptions) pinHubCA(e *edge.Edge) error {
+	if o.tls.CA != "" {
+		_, caPEM, err := tlsconf.LoadCAFile(o.tls.CA, "--tls-ca")
+		if err != nil {
+			return err
+		}
+		if _, err := e.PinHubCA(caPEM, o.replaceHubCA); err != nil {
+			return fmt.Errorf("--tls-ca: %w", err)
+		}
+	} else if o.replaceHubCA {
+		return usageErrorf("--replace-hub-ca needs --tls-ca, the hub's new CA")
+	}
+	if !strings.HasPrefix(o.hub, "https://") {
+		return nil
+	}
+	pinned, err := e.HubCA()
+	if err != nil {
+		return err
+	}
+	if pinned == nil {
+		return usageErrorf("--hub %s is https, and this edge has no hub CA pinned: give --tls-ca HUB-CA.pem (ca.pem of 'eucora hub tls init') once, or at 'edge init'", o.hub)
 	}
 	return nil
 }

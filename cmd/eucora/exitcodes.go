@@ -15,6 +15,7 @@ import (
 	"github.com/eucora/eucora/internal/datadir"
 	"github.com/eucora/eucora/internal/digest"
 	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/internal/tlsconf"
 	"github.com/eucora/eucora/mirror"
 	"github.com/eucora/eucora/mirror/debian"
 	"github.com/eucora/eucora/packaging/facts"
@@ -84,14 +85,14 @@ func anyOf(ms ...func(error) bool) func(error) bool {
 var exitCodes = []exitCodeInfo{
 	{exitOK, "ok", "success", nil},
 	{exitError, "error", "any other error", nil},
-	{exitUsage, "usage", "bad command line: unknown flag, missing or malformed argument", anyOf(as[*usageError](), isMissingFlag, is(edge.ErrNotHubKey, edge.ErrHubDataDir, debian.ErrFilterSyntax, mirror.ErrNotOffered))},
+	{exitUsage, "usage", "bad command line: unknown flag, missing or malformed argument", anyOf(as[*usageError](), isMissingFlag, is(edge.ErrNotHubKey, edge.ErrHubDataDir, debian.ErrFilterSyntax, mirror.ErrNotOffered, tlsconf.ErrFlags, tlsconf.ErrBadName))},
 	{exitNotInit, "not-initialised", "data directory or key not initialised", is(datadir.ErrNotInitialised, edge.ErrNotInitialised, mirror.ErrNotFound, signing.ErrKeyFile, transfer.ErrNotEnrolled)},
 	{exitNoSpace, "no-space", "not enough free space for the work (a 64 MiB reserve is kept free), or the disk filled up", is(cas.ErrNoSpace, syscall.ENOSPC, syscall.EDQUOT)},
 	{exitBadSignature, "bad-signature", "bad signature, or signed by an unknown or untrusted key",
 		is(transfer.ErrBadSignature, transfer.ErrUnknownKey, signing.ErrBadSignature, signing.ErrUnknownKey, mirror.ErrBadSignature, mirror.ErrUnknownKey)},
 	{exitCorrupt, "corrupt", "hash mismatch, truncated or corrupt data, malformed input",
 		anyOf(as[*digest.MismatchError](), is(transfer.ErrCorrupt, transfer.ErrBadRecord, transfer.ErrChain, edge.ErrState, signing.ErrEnvelope, debian.ErrSyntax,
-			deploy.ErrInvalidInput, hub.ErrBadBackup, facts.ErrDefect), hubRefusedInput)},
+			deploy.ErrInvalidInput, hub.ErrBadBackup, facts.ErrDefect, tlsconf.ErrBadPEM, tlsconf.ErrMismatch), hubRefusedInput)},
 	{exitStale, "stale", "stale, replayed, out-of-order or expired bundle; a bundle for another side or from an unregistered site",
 		is(transfer.ErrExpired, transfer.ErrStale, transfer.ErrForeign, edge.ErrIncomplete, edge.ErrTimeAhead, mirror.ErrExpired, mirror.ErrRollback,
 			errNotForHub, errUnregisteredSite)},

@@ -17,6 +17,7 @@ import (
 	"github.com/eucora/eucora/internal/progress"
 	"github.com/eucora/eucora/internal/sdnotify"
 	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/internal/tlsconf"
 	"github.com/eucora/eucora/transfer"
 )
 
@@ -24,15 +25,16 @@ func hubCmd() *cli.Command {
 	return &cli.Command{
 		Name:        "hub",
 		Usage:       "run and operate the hub (control plane)",
-		Subcommands: []*cli.Command{hubServeCmd(), hubBackupCmd(), hubKeyCmd(), hubRotateKeyCmd(), hubExportCmd(), hubImportCmd(), hubRestoreCmd()},
+		Subcommands: []*cli.Command{hubServeCmd(), hubBackupCmd(), hubKeyCmd(), hubRotateKeyCmd(), hubExportCmd(), hubImportCmd(), hubRestoreCmd(), hubTLSCmd()},
 	}
 }
 
 type hubServeOptions struct {
 	data, httpAddr, raftAddr, nodeID, join, token string
-	bootstrap                                     bool
+	bootstrap, insecureHTTP                       bool
 	rolloutInterval, reconcileInterval            time.Duration
 	logFormat, accessLog                          string
+	tls                                           tlsconf.Files
 }
 
 func hubServeCmd() *cli.Command {
@@ -44,8 +46,12 @@ func hubServeCmd() *cli.Command {
 		Description: "With no flags: a single-node hub in ./eucora-data on 127.0.0.1:8440 (HTTP) and\n" +
 			"127.0.0.1:8441 (Raft) that bootstraps itself and writes a platform-admin token to\n" +
 			"DIR/bootstrap.token (mode 0600). A node with no state and no --join bootstraps.\n" +
-			"--join URL adds this node through any member, with a platform-admin --token.",
-		Flags: []cli.Flag{
+			"--join URL adds this node through any member, with a platform-admin --token.\n" +
+			"With --tls-cert, --tls-key and --tls-ca (from 'eucora hub tls init') the API is served over\n" +
+			"TLS and Raft and every node-to-node call run over mutual TLS: a node without a certificate\n" +
+			"of --tls-ca cannot join or replicate. Without TLS, a request carrying a token that arrives\n" +
+			"on a non-loopback address is refused unless --insecure-http is given (docs/tls.md).",
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", EnvVars: []string{"EUCORA_DATA"}, Value: datadir.Default, Usage: "data directory", Destination: &o.data},
 			&cli.StringFlag{Name: "http", Value: hub.DefaultHTTPAddr, Usage: "HTTP API address", Destination: &o.httpAddr},
 			&cli.StringFlag{Name: "raft", Value: hub.DefaultRaftAddr, Usage: "Raft address", Destination: &o.raftAddr},
@@ -56,7 +62,8 @@ func hubServeCmd() *cli.Command {
 			&cli.DurationFlag{Name: "rollout-interval", Value: 5 * time.Second, Usage: "how often the leader's orchestrator takes each rollout's next step", Destination: &o.rolloutInterval},
 			&cli.DurationFlag{Name: "reconcile-interval", Value: time.Minute, Usage: "how often each deployed release is compared with its plane (drift)", Destination: &o.reconcileInterval},
 			logFormatFlag(&o.logFormat), accessLogFlag(&o.accessLog),
-		},
+			&cli.BoolFlag{Name: "insecure-http", EnvVars: []string{"EUCORA_INSECURE_HTTP"}, Usage: "accept bearer tokens over plaintext HTTP on a non-loopback address (logs a warning)", Destination: &o.insecureHTTP},
+		}, tlsListenFlags(&o.tls, "PEM CA certificate every node's certificate is verified against (mutual TLS)")...),
 		Action: func(c *cli.Context) error { return o.run(c) },
 	}
 }
@@ -79,10 +86,14 @@ func (o *hubServeOptions) run(c *cli.Context) error {
 	if o.rolloutInterval <= 0 || o.reconcileInterval <= 0 {
 		return usageErrorf("--rollout-interval and --reconcile-interval must be positive")
 	}
+	m, err := loadTLS(o.tls, tlsconf.ForNode)
+	if err != nil {
+		return err
+	}
 	srv, err := hub.New(hub.Config{
 		DataDir: o.data, HTTPAddr: o.httpAddr, RaftAddr: o.raftAddr, NodeID: o.nodeID,
 		Bootstrap: o.bootstrap || o.join == "", Join: o.join, JoinToken: o.token, Logger: log, Version: version,
-		RolloutInterval: o.rolloutInterval, ReconcileInterval: o.reconcileInterval,
+		RolloutInterval: o.rolloutInterval, ReconcileInterval: o.reconcileInterval, TLS: m, InsecureHTTP: o.insecureHTTP,
 		HTTPLimits: httpserve.Options{AccessLog: access},
 	})
 	if err != nil {

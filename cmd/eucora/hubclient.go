@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/eucora/eucora/hub"
 	"github.com/eucora/eucora/hub/client"
 	"github.com/eucora/eucora/internal/datadir"
+	"github.com/eucora/eucora/internal/tlsconf"
 )
 
 // hubClientFlags are the flags of every command that talks to a hub.
@@ -23,6 +25,7 @@ func hubClientFlags() []cli.Flag {
 		&cli.StringFlag{Name: "data", EnvVars: []string{"EUCORA_DATA"}, Value: datadir.Default,
 			Usage: "the hub's data directory, whose " + hub.BootstrapTokenFile + " is the token when no other is given"},
 		&cli.BoolFlag{Name: "stale", Usage: "read from the node asked, without a leader round trip"},
+		&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"EUCORA_TLS_CA"}, Usage: "PEM CA certificate to verify an https:// hub against (default: the system's roots)"},
 	}
 }
 
@@ -60,6 +63,13 @@ func hubClient(c *cli.Context) (*client.Client, error) {
 		}
 	}
 	cl := client.New(c.String("hub"), tok)
+	if ca := c.String("tls-ca"); ca != "" {
+		pool, _, err := tlsconf.LoadCAFile(ca, "--tls-ca")
+		if err != nil {
+			return nil, err
+		}
+		cl.HTTP.Transport = tlsconf.Transport(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool})
+	}
 	cl.Stale = c.Bool("stale")
 	cl.AuthHint = hint
 	return cl, nil

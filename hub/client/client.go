@@ -184,7 +184,7 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, path string,
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx) // the reason the caller cancelled, if it gave one
 		}
-		return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, method, u, err)
+		return nil, fmt.Errorf("%w: %s %s: %w", ErrUnavailable, method, u, err)
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eucora/eucora/hub"
 	"github.com/eucora/eucora/hub/store"
+	"github.com/eucora/eucora/internal/tlsconf"
 )
 
 // Start runs a one-node hub in a temporary data directory, stopped when the
@@ -25,6 +26,13 @@ import (
 // leads within about 100 ms instead of a second.
 func Start(t testing.TB) (dir, url, token string) {
 	t.Helper()
+	return StartTLS(t, nil)
+}
+
+// StartTLS is Start with the API served over TLS with m (nil: plaintext,
+// as Start); the URL is then https://.
+func StartTLS(t testing.TB, m *tlsconf.Material) (dir, url, token string) {
+	t.Helper()
 	dir = t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -34,7 +42,7 @@ func Start(t testing.TB) (dir, url, token string) {
 	_, trans := raft.NewInmemTransport(raftAddr)
 	logs := raft.NewInmemStore()
 	srv, err := hub.New(hub.Config{DataDir: dir, RaftAddr: raftAddr, NodeID: "node1", Bootstrap: true, Listener: ln,
-		ElectionTimeout: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+		ElectionTimeout: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler), TLS: m,
 		Raft: store.RaftDeps{Transport: trans, Logs: logs, Stable: logs, Snapshots: raft.NewInmemSnapshotStore()}})
 	if err != nil {
 		ln.Close()
@@ -59,5 +67,5 @@ func Start(t testing.TB) (dir, url, token string) {
 		}
 		time.Sleep(pause)
 	}
-	return dir, "http://" + ln.Addr().String(), strings.TrimSpace(string(tok))
+	return dir, srv.URL(), strings.TrimSpace(string(tok))
 }
