@@ -82,6 +82,7 @@ func (s *Server) evidenceStore(ctx context.Context) deploy.EvidenceStore {
 // recordEvidenceFailure records a refused evidence write as an audit event:
 // without stored evidence, publish and promotion are refused.
 func (s *Server) recordEvidenceFailure(r *http.Request, p *Principal, object string, err error) {
+	s.metrics.evidenceFailures.Inc()
 	a := s.audit(r, p, "gov.evidence.store", object)
 	a.Outcome = "denied"
 	a.Reason = fmt.Sprintf("evidence store not writable, publish and promotion refused: %v", err)

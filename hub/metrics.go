@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/eucora/eucora/connectors"
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/store"
 )
@@ -23,6 +24,9 @@ type metrics struct {
 
 	deniedDropped prometheus.Counter
 	deniedFolded  prometheus.Counter
+
+	planeCalls       *prometheus.CounterVec
+	evidenceFailures prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -48,7 +52,13 @@ func newMetrics() *metrics {
 	m.deniedFolded = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "eucora_hub_denied_events_aggregated_total", Help: "Denials by authenticated callers over their per-caller budget, recorded in a per-caller aggregate audit event instead of one event each.",
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.apply, m.fsmApply, m.deniedDropped, m.deniedFolded,
+	m.planeCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "eucora_hub_plane_calls_total", Help: "Execution-plane connector operations as the caller saw them (after retries), by plane, operation and outcome: ok, throttled (the plane answered 429), or the failure class.",
+	}, []string{"plane", "op", "outcome"})
+	m.evidenceFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "eucora_hub_evidence_store_failures_total", Help: "Evidence packs the evidence store could not write (publish and promotion refused meanwhile).",
+	})
+	m.reg.MustRegister(m.requests, m.latency, m.apply, m.fsmApply, m.deniedDropped, m.deniedFolded, m.planeCalls, m.evidenceFailures,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -59,6 +69,10 @@ func (m *metrics) register(st *store.Store) {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
 	}
 	gauge("eucora_hub_raft_state", "Raft state: 0 follower, 1 candidate, 2 leader, 3 shutdown.", func() float64 { return float64(st.RaftState()) })
+	gauge("eucora_hub_raft_has_leader", "1 when this node knows a Raft leader.", func() float64 {
+		_, id := st.Leader()
+		return b2f(id != "")
+	})
 	gauge("eucora_hub_raft_term", "Current Raft term.", func() float64 { return float64(st.Status().Term) })
 	gauge("eucora_hub_raft_commit_index", "Raft commit index.", func() float64 { return float64(st.Status().CommitIndex) })
 	gauge("eucora_hub_raft_applied_index", "Raft applied index.", func() float64 { return float64(st.Status().AppliedIndex) })
@@ -68,6 +82,19 @@ func (m *metrics) register(st *store.Store) {
 		}
 		return 0
 	})
+}
+
+// planeCall counts one connector operation.
+func (m *metrics) planeCall(plane, op string, c connectors.Call) {
+	outcome := c.Outcome
+	switch {
+	case outcome == "ok":
+	case c.Status == http.StatusTooManyRequests:
+		outcome = "throttled"
+	case c.Class != "":
+		outcome = c.Class
+	}
+	m.planeCalls.WithLabelValues(plane, op, outcome).Inc()
 }
 
 func (m *metrics) handler() http.Handler {

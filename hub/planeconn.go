@@ -72,6 +72,7 @@ func (a *planeAudit) RecordCall(_ context.Context, c connectors.Call) {
 	if outcome != "ok" {
 		outcome = "failed:" + c.Class
 	}
+	a.s.metrics.planeCall(a.plane, op, c)
 	a.s.recordAudit(&store.AuditInput{
 		ID: ulid.Make().String(), Time: store.NowUTC(), Actor: a.actor, Action: "connector." + op,
 		Object: "plane/" + a.plane, CorrelationID: c.CorrelationID, Outcome: outcome, Reason: reason.String(),
