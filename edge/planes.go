@@ -12,6 +12,7 @@ import (
 
 	"github.com/eucora/eucora/connectors"
 	"github.com/eucora/eucora/connectors/planes"
+	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/internal/atomicfile"
 )
 
@@ -65,8 +66,8 @@ func loadPlanes(edgeDir string) (planesFile, error) {
 // (connectors/planes), and nothing is written when they are wrong. The
 // name must be the one the hub registered the plane under.
 func (e *Edge) AddPlane(name, kind, rawURL string, credentials []byte, replace bool) (Plane, error) {
-	if !validPlaneName(name) {
-		return Plane{}, fmt.Errorf("plane name %q: want 1-63 characters of a-z, 0-9, '.', '_', '-'", name)
+	if !deploy.ValidName(name) {
+		return Plane{}, fmt.Errorf("plane name %q: want %s", name, deploy.NameRule)
 	}
 	if err := planes.Validate(kind, rawURL, credentials); err != nil {
 		return Plane{}, fmt.Errorf("plane %s: %w", name, err)
@@ -147,16 +148,4 @@ func (f planesFile) connector(name string) (connectors.Connector, Plane, error) 
 	p := f.Planes[i]
 	c, err := planes.New(string(p.Kind), p.URL, p.Credentials)
 	return c, p.Plane, err
-}
-
-func validPlaneName(s string) bool {
-	if len(s) == 0 || len(s) > 63 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -52,7 +53,7 @@ func (s *Server) createSitePlane(w http.ResponseWriter, r *http.Request, p *Prin
 	}
 	pl := store.Plane{Name: req.Name, Kind: req.Kind, Scope: req.Scope, Site: req.Site, CreatedAt: store.NowUTC(), CreatedBy: p.actor()}
 	if err := store.ValidatePlane(pl); err != nil {
-		writeInputError(w, badField("plane", "%s", trimInvalid(err)))
+		writeInputError(w, badField("plane", "%s", strings.TrimPrefix(err.Error(), store.ErrInvalid.Error()+": ")))
 		return
 	}
 	if !p.Scope.Contains(req.Scope) {
@@ -64,14 +65,6 @@ func (s *Server) createSitePlane(w http.ResponseWriter, r *http.Request, p *Prin
 		return
 	}
 	s.apply(w, r, p, store.CmdPlaneCreate, "plane/"+pl.Name, pl, http.StatusCreated)
-}
-
-func trimInvalid(err error) string {
-	msg := err.Error()
-	if p := store.ErrInvalid.Error() + ": "; len(msg) > len(p) && msg[:len(p)] == p {
-		return msg[len(p):]
-	}
-	return msg
 }
 
 // siteRelay is a site-local plane's connector at the hub.

@@ -190,17 +190,3 @@ func Duration(d time.Duration) string {
 	}
 	return fmt.Sprintf("%dd%dh", days, h)
 }
-
-// Bytes renders n bytes for people.
-func Bytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}

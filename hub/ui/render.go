@@ -10,6 +10,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/eucora/eucora/internal/bytesize"
 )
 
 //go:embed templates/*.html
@@ -43,7 +45,7 @@ type Renderer struct {
 var funcs = template.FuncMap{
 	"secs":  func(s int64) string { return Duration(time.Duration(s) * time.Second) },
 	"dur":   Duration,
-	"bytes": Bytes,
+	"bytes": bytesize.Format,
 	"when": func(v any) string {
 		switch t := v.(type) {
 		case time.Time:
