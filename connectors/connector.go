@@ -3,6 +3,8 @@ package connectors
 import (
 	"context"
 	"time"
+
+	"github.com/eucora/eucora/deploy"
 )
 
 // Kind names an execution plane.
@@ -70,6 +72,15 @@ type DeviceState struct {
 	At time.Time `json:"at,omitzero"`
 }
 
+// ID is the device's identity for EUCORA: the plane's device id, else its
+// name.
+func (d DeviceState) ID() string {
+	if d.DeviceID != "" {
+		return d.DeviceID
+	}
+	return d.Device
+}
+
 // Summary counts devices by state.
 type Summary struct {
 	Installed     int `json:"installed"`
@@ -110,6 +121,16 @@ type Status struct {
 	Summary Summary       `json:"summary"`
 	// Assigned lists the target ids the release is assigned to now.
 	Assigned []string `json:"assigned"`
+}
+
+// Results are the devices' states as the promotion gate measures them
+// (deploy.MeasureRing).
+func (s Status) Results() []deploy.DeviceResult {
+	out := make([]deploy.DeviceResult, len(s.Devices))
+	for i, d := range s.Devices {
+		out[i] = deploy.DeviceResult{Device: d.ID(), Outcome: deploy.DeviceOutcome(d.State), At: d.At}
+	}
+	return out
 }
 
 // Action is a remediation.

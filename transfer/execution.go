@@ -172,10 +172,7 @@ func (r ExecutionReport) check() error {
 	}
 	seen := make(map[string]bool, len(r.Status.Devices))
 	for i, d := range r.Status.Devices {
-		id := d.DeviceID
-		if id == "" {
-			id = d.Device
-		}
+		id := d.ID()
 		switch {
 		case id == "" || len(id) > 256:
 			return badRecord(RecordExecution, "status.devices[%d]: want a device or device_id of 1-256 characters", i)

@@ -510,7 +510,7 @@ func gateFigures(ctx context.Context, res *result, largest bool) error {
 	if len(st.Devices) != res.ring {
 		return fmt.Errorf("the ring's Query reports %d devices, want %d", len(st.Devices), res.ring)
 	}
-	rs := results(st)
+	rs := st.Results()
 	published := time.Now().Add(-20 * time.Hour)
 	risk, err := deploy.Score(deploy.RiskInput{Model: "v1.0", Factors: factorsOf(0.3), TargetRing: deploy.Ring(3)})
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/eucora/eucora/connectors"
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/rollout"
 	"github.com/eucora/eucora/hub/store"
@@ -14,19 +13,6 @@ import (
 	"github.com/eucora/eucora/internal/signing"
 	"github.com/eucora/eucora/transfer"
 )
-
-// results converts a plane's device states as hub/rollout does.
-func results(st connectors.Status) []deploy.DeviceResult {
-	out := make([]deploy.DeviceResult, len(st.Devices))
-	for i, d := range st.Devices {
-		id := d.DeviceID
-		if id == "" {
-			id = d.Device
-		}
-		out[i] = deploy.DeviceResult{Device: id, Outcome: deploy.DeviceOutcome(d.State), At: d.At}
-	}
-	return out
-}
 
 // saveRollouts records each intent's rollout as the orchestrator leaves
 // it after publishing and observing the ring (plane, targets, telemetry,
@@ -38,7 +24,7 @@ func (h *hub) saveRollouts(ctx context.Context, apps []appRef, ans answers, publ
 		a := apps[i]
 		st := ans[a.intent].status()
 		at := published.Add(2 * time.Hour)
-		m := deploy.MeasureRing(a.ring, deploy.SiteOnline, published, at, results(st))
+		m := deploy.MeasureRing(a.ring, deploy.SiteOnline, published, at, st.Results())
 		key := releaseOf(a).Key
 		steps := []store.RolloutStep{
 			{Op: "publish", Phase: "begin", At: published.Add(-time.Minute), Detail: fmt.Sprintf("%s to 1 group(s) on %s", key, planeName(a.acq))},

@@ -115,7 +115,7 @@ func (o *Orchestrator) reconcile(ctx context.Context, r store.Rollout, policy de
 		return reads, 0, err
 	default:
 		obs.Assigned = st.Assigned
-		obs.Devices = deviceResults(st)
+		obs.Devices = st.Results()
 	}
 	if obs.Held {
 		objs, err := conn.Find(ctx, r.IntentID)

@@ -100,19 +100,7 @@ func (o *Orchestrator) measure(ctx context.Context, r store.Rollout) (connectors
 	if err != nil {
 		return st, deploy.RingMeasure{}, err
 	}
-	return st, deploy.MeasureRing(r.Ring, r.SiteClass, *r.PublishedAt, o.now(), deviceResults(st)), nil
-}
-
-func deviceResults(st connectors.Status) []deploy.DeviceResult {
-	out := make([]deploy.DeviceResult, len(st.Devices))
-	for i, d := range st.Devices {
-		id := d.DeviceID
-		if id == "" {
-			id = d.Device
-		}
-		out[i] = deploy.DeviceResult{Device: id, Outcome: deploy.DeviceOutcome(d.State), At: d.At}
-	}
-	return out
+	return st, deploy.MeasureRing(r.Ring, r.SiteClass, *r.PublishedAt, o.now(), st.Results()), nil
 }
 
 // gate builds the ring gate of r on a measurement. withEvidence judges it

@@ -141,24 +141,17 @@ func receivedTimes(next *SiteExecution, prev SiteExecution) {
 	before := map[string]connectors.DeviceState{}
 	if prev.Status != nil {
 		for _, d := range prev.Status.Devices {
-			before[deviceID(d)] = d
+			before[d.ID()] = d
 		}
 	}
 	for i := range next.Status.Devices {
 		d := &next.Status.Devices[i]
-		if p, ok := before[deviceID(*d)]; ok && p.State == d.State {
+		if p, ok := before[d.ID()]; ok && p.State == d.State {
 			d.At = p.At
 		} else {
 			d.At = next.ReceivedAt
 		}
 	}
-}
-
-func deviceID(d connectors.DeviceState) string {
-	if d.DeviceID != "" {
-		return d.DeviceID
-	}
-	return d.Device
 }
 
 // SiteOrder returns the order of an intent at a site.
