@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/eucora
 FUZZTIME ?= 20s
 
-.PHONY: build test test-short conformance bench-connectors bench-factory bench bench-transfer bench-apt bench-hub bench-sync bench-rollout fuzz lint clean sdk-check
+.PHONY: deb build test test-short conformance bench-connectors bench-factory bench bench-transfer bench-apt bench-hub bench-sync bench-rollout fuzz lint clean sdk-check
 
 # urfave_cli_no_docs leaves out urfave/cli's man/markdown generators (unused)
 # and the markdown library they pull in, whose init every command paid.
@@ -17,6 +17,13 @@ build:
 # internal/testreport prints each package's result, failures in full, every
 # skipped test with its reason, and a closing "N passed, N failed, N skipped".
 # Under CI=true a test whose system tool is missing fails instead of skipping.
+# The Debian package dist/out/eucora_<version>_amd64.deb (dist/build-deb.sh):
+# the binary, systemd units, /etc/eucora conffiles, man pages and shell
+# completions generated from the CLI; reproducible (SOURCE_DATE_EPOCH,
+# default the last commit's time). Needs dpkg-deb. docs/install.md.
+deb: build
+	bash dist/build-deb.sh $(BIN) $(VERSION) dist/out
+
 test:
 	set -o pipefail; $(GO) test -race -count=1 -timeout 15m -json $(PKGS) | $(GO) run ./internal/testreport
 

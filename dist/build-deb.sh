@@ -6,6 +6,7 @@
 # (v1.2.0-3-gabc -> 1.2.0+3+gabc, a bare commit -> 0.0~git<commit>).
 # Reproducible: every mtime is SOURCE_DATE_EPOCH (default: the last
 # commit's time), which dpkg-deb also uses for the archive members.
+# DEB_COMPRESSION (default xz) is passed to dpkg-deb -Z.
 set -euo pipefail
 bin=${1:?usage: build-deb.sh BINARY VERSION OUTDIR} version=${2:?VERSION} out=${3:?OUTDIR}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -40,7 +41,7 @@ for d in install.md config.md metrics.md; do
 done
 
 # Generated from the CLI: the pages and completions of this very binary.
-"$bin" man --dir "$work/man" --quiet
+"$bin" man --dir "$work/man" >/dev/null
 install -d -m 0755 "$root/usr/share/man/man1"
 for p in "$work"/man/*.1; do
 	gzip -9n -c "$p" >"$root/usr/share/man/man1/$(basename "$p").gz"
@@ -59,5 +60,5 @@ find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 
 mkdir -p "$out"
 deb="$out/eucora_${v}_amd64.deb"
-dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
+dpkg-deb --root-owner-group -Z"${DEB_COMPRESSION:-xz}" --build "$root" "$deb" >/dev/null
 echo "$deb"

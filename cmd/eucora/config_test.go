@@ -3,14 +3,20 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/eucora/eucora/internal/config"
 )
 
 func writeFile(t *testing.T, path, text string) {
@@ -224,4 +230,77 @@ func TestServeSystemdNotify(t *testing.T) {
 			t.Fatalf("after SIGTERM: %v", err)
 		}
 	})
+}
+
+// keyTable renders the configuration keys of the command at path as the
+// Markdown table docs/config.md holds.
+func keyTable(t *testing.T, path string) string {
+	t.Helper()
+	cmds := newApp().Commands
+	var cmd *cli.Command
+	for _, name := range strings.Fields(path) {
+		cmd = findCommand(cmds, name)
+		if cmd == nil {
+			t.Fatalf("no command %q", path)
+		}
+		cmds = cmd.Subcommands
+	}
+	var b strings.Builder
+	b.WriteString("| key | value | default | environment | meaning |\n|---|---|---|---|---|\n")
+	for _, f := range cmd.Flags {
+		name := f.Names()[0]
+		if slices.Contains(config.Excluded, name) {
+			continue
+		}
+		var def, env, usage string
+		if d, ok := f.(cli.DocGenerationFlag); ok {
+			if d.TakesValue() {
+				def = d.GetDefaultText()
+			}
+			if e := d.GetEnvVars(); len(e) > 0 {
+				env = "`" + strings.Join(e, "`, `") + "`"
+			}
+			usage = d.GetUsage()
+		}
+		if def != "" {
+			def = "`" + def + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", name, config.Kind(f), def, env, strings.ReplaceAll(usage, "|", "\\|"))
+	}
+	return b.String()
+}
+
+// TestConfigDocKeys: docs/config.md lists every key of the serve
+// commands, as the command tree has them (-update rewrites the tables).
+func TestConfigDocKeys(t *testing.T) {
+	path := filepath.Join("..", "..", "docs", "config.md")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, cmd := range []string{"hub serve", "edge serve"} {
+		begin, end := "<!-- keys: "+cmd+" -->\n", "<!-- end keys -->"
+		i := strings.Index(doc, begin)
+		if i < 0 {
+			t.Fatalf("docs/config.md has no %q marker", begin)
+		}
+		j := strings.Index(doc[i:], end)
+		if j < 0 {
+			t.Fatalf("docs/config.md: no %q after %q", end, begin)
+		}
+		got, want := doc[i+len(begin):i+j], keyTable(t, cmd)
+		if got != want {
+			if *update {
+				doc = doc[:i+len(begin)] + want + doc[i+j:]
+				continue
+			}
+			t.Errorf("docs/config.md's keys of %s differ from the command tree (go test ./cmd/eucora -run TestConfigDocKeys -update):\n%s", cmd, lineDiff(got, want))
+		}
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
