@@ -89,12 +89,18 @@ type pageState struct {
 	Scripts  int    `json:"scripts"`
 	Imgs     int    `json:"imgs"`
 	Handlers int    `json:"handlers"`
+	// Unisolated counts text nodes holding a right-to-left override that
+	// no <bdi> isolates: its reversal would run into the console's own
+	// text around it.
+	Unisolated int    `json:"unisolated"`
 	Text     string `json:"text"`
 }
 
 const pageStateJS = `JSON.stringify({url: location.href, title: document.title, pwned: window.__pwned === undefined ? null : window.__pwned,
  scripts: document.scripts.length, imgs: document.images.length,
- handlers: document.querySelectorAll('[onload],[onerror],[onclick]').length, text: document.body.innerText})`
+ handlers: document.querySelectorAll('[onload],[onerror],[onclick]').length, text: document.body.innerText,
+ unisolated: (() => { const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT); let bad = 0, n;
+   while ((n = w.nextNode())) { if (n.nodeValue.includes('\u202e') && !n.parentElement.closest('bdi')) bad++; } return bad; })()})`
 
 type consoleBrowser struct {
 	t    *testing.T
@@ -153,7 +159,7 @@ func (b *consoleBrowser) visit(path, shot string) pageState {
 func (b *consoleBrowser) checked(shot string) pageState {
 	b.t.Helper()
 	ps := b.state()
-	if ps.Pwned != nil || ps.Title == "pwned" || ps.Scripts != 0 || ps.Imgs != 0 || ps.Handlers != 0 {
+	if ps.Pwned != nil || ps.Title == "pwned" || ps.Scripts != 0 || ps.Imgs != 0 || ps.Handlers != 0 || ps.Unisolated != 0 {
 		b.t.Errorf("%s: hostile content became markup: %+v", ps.URL, ps)
 	}
 	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
