@@ -93,7 +93,7 @@ type pageState struct {
 	// no <bdi> isolates: its reversal would run into the console's own
 	// text around it.
 	Unisolated int    `json:"unisolated"`
-	Text     string `json:"text"`
+	Text       string `json:"text"`
 }
 
 const pageStateJS = `JSON.stringify({url: location.href, title: document.title, pwned: window.__pwned === undefined ? null : window.__pwned,
