@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/eucora
 FUZZTIME ?= 20s
 
-.PHONY: deb build test test-short conformance bench-connectors bench-factory bench bench-transfer bench-apt bench-hub bench-sync bench-rollout fuzz lint clean sdk-check
+.PHONY: deb build test test-short conformance bench-connectors bench-factory bench bench-transfer bench-apt bench-hub bench-sync bench-rollout bench-console fuzz lint clean sdk-check
 
 # urfave_cli_no_docs leaves out urfave/cli's man/markdown generators (unused)
 # and the markdown library they pull in, whose init every command paid.
@@ -45,7 +45,12 @@ bench-connectors:
 	EUCORA_BENCH_OUT=$$out $(GO) test -count=1 -run '^$$' -bench '^BenchmarkConnector$$' -benchtime 1x -timeout 0 ./connectors/... >/dev/null && \
 	$(GO) run ./connectors/conformance/table $$out
 
-bench: bench-transfer bench-apt bench-hub bench-sync
+bench: bench-transfer bench-apt bench-hub bench-sync bench-console
+
+# The web console's Sites view of a 500-site hub, server time per page
+# (target: < 200 ms; docs/console.md).
+bench-console:
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkConsoleSites500$$' -benchtime 20x ./hub/
 
 # The packaging factory: intake of a 2 GiB package and of 1,000 small debs
 # against sha256sum (ratio, peak RSS), and vulnerability matching of 10,000

@@ -156,7 +156,7 @@ func TestConsoleHTTP(t *testing.T) {
 		t.Errorf("POST unauthenticated: %d to %q", st, h.Get("Location"))
 	}
 	st, h, page := c.do("GET", "/ui/login", nil, nil)
-	if st != http.StatusOK || h.Get("Content-Security-Policy") != ui.ContentSecurityPolicy || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "no-referrer" {
+	if st != http.StatusOK || h.Get("Content-Security-Policy") != ui.ContentSecurityPolicy || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "same-origin" {
 		t.Fatalf("login page: %d headers %v", st, h)
 	}
 	if ck := h.Get("Set-Cookie"); !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Strict") || strings.Contains(ck, "Secure") {
@@ -255,7 +255,7 @@ func TestConsoleHTTP(t *testing.T) {
 	// neither: 403 and a denied event naming the API route.
 	ca := newConsoleClient(t, n.url())
 	ca.login(auditor)
-	if st, _, body := ca.do("GET", "/ui/audit", nil, nil); st != http.StatusOK || strings.Contains(body, "<button type=\"submit\" name=\"do\"") {
+	if st, _, body := ca.do("GET", "/ui/audit", nil, nil); st != http.StatusOK || strings.Contains(body, "class=\"control\"") {
 		t.Errorf("auditor audit view: %d", st)
 	}
 	cp := newConsoleClient(t, n.url())
@@ -294,5 +294,52 @@ func TestConsoleHTTP(t *testing.T) {
 	}
 	if st, _, _ := ca.do("GET", "/ui/audit", nil, nil); st != http.StatusSeeOther {
 		t.Errorf("revoked token's session: %d, want 303 to login", st)
+	}
+}
+
+// TestConsoleRBACMatrix logs in with a token of every role and checks each
+// view against a matrix written apart from the route table: 200 where the
+// role may read the API route the view shows, 403 otherwise, and the
+// navigation links exactly the readable views.
+func TestConsoleRBACMatrix(t *testing.T) {
+	nodes, admin := makeCluster(t, 1, clusterOpts{})
+	n := nodes[0]
+	if _, err := cli(n, admin).CreateSite(ctxT(t), api.SiteRequest{Name: "lon", Class: api.ClassOnline}); err != nil {
+		t.Fatal(err)
+	}
+	type row struct{ sites, rollouts, cab, drift, audit bool }
+	matrix := map[deploy.Role]row{
+		deploy.RolePlatformAdmin:     {true, true, true, true, true},
+		deploy.RolePackagingEngineer: {false, true, true, true, false},
+		deploy.RolePublisher:         {false, true, true, true, false},
+		deploy.RoleCABApprover:       {false, true, true, true, false},
+		deploy.RoleSecurityReviewer:  {true, true, true, true, true},
+		deploy.RoleEndpointOps:       {true, true, true, true, true},
+		deploy.RoleAuditor:           {true, true, true, true, true},
+	}
+	for _, role := range deploy.Roles {
+		want, ok := matrix[role]
+		if !ok {
+			t.Fatalf("role %s missing from the matrix", role)
+		}
+		c := newConsoleClient(t, n.url())
+		_, _, page := c.do("GET", "/ui/login", nil, nil)
+		st, _, _ := c.do("POST", "/ui/login", url.Values{"token": {newToken(t, n, admin, "u-"+string(role), role, deploy.Scope{})}, "csrf": {csrfOf(t, page)}}, nil)
+		if st != http.StatusSeeOther {
+			t.Fatalf("%s: login %d", role, st)
+		}
+		for _, v := range []struct {
+			path string
+			ok   bool
+		}{{"/ui/sites", want.sites}, {"/ui/sites/lon", want.sites}, {"/ui/rollouts", want.rollouts}, {"/ui/cab", want.cab}, {"/ui/drift", want.drift}, {"/ui/audit", want.audit}} {
+			st, _, body := c.do("GET", v.path, nil, nil)
+			if wantSt := map[bool]int{true: 200, false: 403}[v.ok]; st != wantSt {
+				t.Errorf("%s GET %s: %d, want %d", role, v.path, st, wantSt)
+			}
+			base := strings.SplitN(strings.TrimPrefix(v.path, "/ui/"), "/", 2)[0]
+			if linked := strings.Contains(body, `<li><a href="/ui/`+base+`"`); linked != v.ok {
+				t.Errorf("%s: navigation links /ui/%s: %v, want %v", role, base, linked, v.ok)
+			}
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/api"
+	"github.com/eucora/eucora/hub/sitesync"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/hub/ui"
 	"github.com/eucora/eucora/transfer"
@@ -96,11 +97,101 @@ var siteColumns = []struct{ key, label string }{
 	{"staleness", "Staleness / time to compliance"}, {"pending", "Pending"}, {"events", "Events"}, {"gaps", "Gaps"},
 }
 
+// onceState reads the governance records every site's delta plan reads
+// once for the span of one page (the Sites view plans all sites in scope:
+// without it each site's plan reads and decodes every intent, its
+// assessment and artifacts again); the per-site records pass through.
+type onceState struct {
+	*store.State
+	intents    []store.IntentRecord
+	approvals  []deploy.ApprovalRecord
+	exceptions []deploy.Exception
+	apps       map[string]store.AppRecord
+	assessed   map[string]store.AssessmentRecord
+	artifacts  map[string][]store.ArtifactRecord
+	read       map[string]bool
+}
+
+var _ sitesync.State = (*onceState)(nil)
+
+func newOnceState(st *store.State) *onceState {
+	return &onceState{State: st, apps: map[string]store.AppRecord{}, assessed: map[string]store.AssessmentRecord{},
+		artifacts: map[string][]store.ArtifactRecord{}, read: map[string]bool{}}
+}
+
+func (o *onceState) Intents() ([]store.IntentRecord, error) {
+	if !o.read["intents"] {
+		v, err := o.State.Intents()
+		if err != nil {
+			return nil, err
+		}
+		o.intents, o.read["intents"] = v, true
+	}
+	return o.intents, nil
+}
+
+func (o *onceState) Approvals() ([]deploy.ApprovalRecord, error) {
+	if !o.read["approvals"] {
+		v, err := o.State.Approvals()
+		if err != nil {
+			return nil, err
+		}
+		o.approvals, o.read["approvals"] = v, true
+	}
+	return o.approvals, nil
+}
+
+func (o *onceState) Exceptions() ([]deploy.Exception, error) {
+	if !o.read["exceptions"] {
+		v, err := o.State.Exceptions()
+		if err != nil {
+			return nil, err
+		}
+		o.exceptions, o.read["exceptions"] = v, true
+	}
+	return o.exceptions, nil
+}
+
+func (o *onceState) App(id string) (store.AppRecord, error) {
+	if v, ok := o.apps[id]; ok {
+		return v, nil
+	}
+	v, err := o.State.App(id)
+	if err == nil {
+		o.apps[id] = v
+	}
+	return v, err
+}
+
+func (o *onceState) Assessment(id string) (store.AssessmentRecord, error) {
+	if v, ok := o.assessed[id]; ok {
+		return v, nil
+	}
+	v, err := o.State.Assessment(id)
+	if err == nil {
+		o.assessed[id] = v
+	}
+	return v, err
+}
+
+func (o *onceState) Artifacts(app, version string) ([]store.ArtifactRecord, error) {
+	k := app + "\x00" + version
+	if v, ok := o.artifacts[k]; ok {
+		return v, nil
+	}
+	v, err := o.State.Artifacts(app, version)
+	if err == nil {
+		o.artifacts[k] = v
+	}
+	return v, err
+}
+
 // SitesPage builds the Sites view for p at now, as GET /v1/sites (the
 // caller's scope) and GET /v1/sites/{name}/sync (each site's status)
 // answer them.
 func (s *Server) sitesPage(p *Principal, q ui.SitesQuery, now time.Time) (ui.SitesPage, error) {
 	page := ui.SitesPage{Query: q, Classes: ui.SiteClasses, States: ui.SiteStates}
+	syncer := s.siteSync.WithState(newOnceState(s.store.State()))
 	all, err := s.store.State().Sites()
 	if err != nil {
 		return page, err
@@ -113,7 +204,7 @@ func (s *Server) sitesPage(p *Principal, q ui.SitesQuery, now time.Time) (ui.Sit
 		if q.Class != "" && site.Class != q.Class {
 			continue
 		}
-		v, err := s.siteSync.Status(site, now)
+		v, err := syncer.Status(site, now)
 		if err != nil {
 			return page, fmt.Errorf("site %s: %w", site.Name, err)
 		}

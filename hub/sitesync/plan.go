@@ -35,9 +35,19 @@ type plan struct {
 // this node's APT publications. An error says what the records or the
 // mirror lack, or that the state could not be read.
 func (x *Syncer) plan(site store.Site, sync store.SiteSync) (*plan, error) {
+	return x.planOf(site, sync, true)
+}
+
+// planOf is plan; without records it checks and collects the same
+// objects but encodes no record and computes no content key (what Status
+// needs: the pending objects, and why none can be planned).
+func (x *Syncer) planOf(site store.Site, sync store.SiteSync, records bool) (*plan, error) {
 	st := x.cfg.State
 	pl := &plan{objects: map[digest.Digest]int64{}}
 	add := func(typ string, v any) error {
+		if !records {
+			return nil
+		}
 		b, err := json.Marshal(v)
 		if err != nil {
 			return err
@@ -178,6 +188,9 @@ func (x *Syncer) plan(site store.Site, sync store.SiteSync) (*plan, error) {
 	if sync.Chain.Seq > 0 {
 		pl.ack = &transfer.Ack{Origin: site.Name, Sequence: sync.Chain.Seq, Hash: sync.Chain.Hash}
 	}
+	if !records {
+		return pl, nil
+	}
 	// The content key: every record and object, in a fixed order.
 	var lines []string
 	for _, r := range pl.records {
@@ -307,7 +320,7 @@ func (x *Syncer) Status(site store.Site, now time.Time) (*api.SiteSync, error) {
 	v.LastReceiptAt, v.LastImportAt = timeOf(ss.LastReceiptAt), timeOf(ss.LastImportAt)
 	v.Sync = api.SyncSummary(v.LastExportedSeq, v.LastAppliedSeq)
 	v.LastRefusalAt, v.LastRefusalReason, v.RefusalsSinceImport = timeOf(ss.LastRefusalAt), ss.LastRefusalReason, ss.RefusalsSinceImport
-	if pl, err := x.plan(site, ss); err != nil {
+	if pl, err := x.planOf(site, ss, false); err != nil {
 		v.PendingError = err.Error()
 	} else {
 		held, err := pl.heldBy(st, site.Name, ss)

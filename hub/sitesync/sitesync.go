@@ -122,6 +122,14 @@ func New(cfg Config) *Syncer {
 	return &Syncer{cfg: cfg}
 }
 
+// WithState returns a Syncer like x that reads st instead (for example a
+// reader that keeps what it read for the span of one request).
+func (x *Syncer) WithState(st State) *Syncer {
+	c := x.cfg
+	c.State = st
+	return New(c)
+}
+
 // Errors of Export and Import, by what the caller should answer; each
 // error of these kinds reads as the whole explanation (the kind adds no
 // words to it). Errors of none of these kinds come from the state or a

@@ -46,7 +46,11 @@ func single(v url.Values, allowed []string) (map[string]string, error) {
 	slices.Sort(keys)
 	for _, k := range keys {
 		if !slices.Contains(allowed, k) {
-			return nil, bad(clip.String(k, 64), "unknown parameter (want one of %s)", strings.Join(allowed, ", "))
+			name := clip.String(k, 64)
+			if name == "" {
+				name = "(a parameter with no name)"
+			}
+			return nil, bad(name, "unknown parameter (want one of %s)", strings.Join(allowed, ", "))
 		}
 		if len(v[k]) > 1 {
 			return nil, bad(k, "given %d times; give it once", len(v[k]))

@@ -146,7 +146,7 @@ func BarPlot(title string, vals []BarValue, maxV, rule float64, ruleLabel string
 	}
 	p.Labels = len(vals) <= 12
 	slot := innerW / float64(len(vals))
-	w := slot * 0.7
+	w := min(slot*0.7, 80)
 	y := func(v float64) float64 { return padT + innerH*(1-v/maxV) }
 	for i, v := range vals {
 		cls := "bar"
