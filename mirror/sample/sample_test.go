@@ -1,14 +1,18 @@
 package sample
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +25,12 @@ import (
 
 // published is the sample repository mirrored and republished by EUCORA.
 type published struct {
-	sample  *Repo
-	upURL   string // the sample repository, served as written
-	pubURL  string // EUCORA's publication of it (prefix "dev")
-	pubKey  []byte // the publication's binary public keyring
-	mirror  *mirror.Repo
-	packges []byte // the published Packages index
+	sample   *Repo
+	upURL    string // the sample repository, served as written
+	pubURL   string // EUCORA's publication of it (prefix "dev")
+	pubKey   []byte // the publication's binary public keyring
+	mirror   *mirror.Repo
+	packages []byte // the published Packages index
 }
 
 // publishSample writes the default sample repository, serves it over
@@ -105,7 +109,7 @@ func publishSample(t *testing.T) *published {
 	if _, err := b.ReadFrom(resp.Body); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("published Packages: %d %v", resp.StatusCode, err)
 	}
-	return &published{sample: s, upURL: up.URL, pubURL: pub.URL + "/dev", pubKey: pubKey, mirror: repo, packges: b.Bytes()}
+	return &published{sample: s, upURL: up.URL, pubURL: pub.URL + "/dev", pubKey: pubKey, mirror: repo, packages: b.Bytes()}
 }
 
 // TestWriteMirrorsWithEucora: EUCORA's mirror accepts the sample
@@ -113,7 +117,7 @@ func publishSample(t *testing.T) *published {
 // republishes all three packages with their dependency intact.
 func TestWriteMirrorsWithEucora(t *testing.T) {
 	p := publishSample(t)
-	pkgs, err := debian.ParsePackages(bytes.NewReader(p.packges), "published Packages")
+	pkgs, err := debian.ParsePackages(bytes.NewReader(p.packages), "published Packages")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,6 +378,11 @@ func TestWriteIsDeterministic(t *testing.T) {
 	if !bytes.Contains(rel, []byte("\nDate: Tue, 04 Mar 2025 05:06:07 UTC\n")) {
 		t.Fatalf("Release Date:\n%s", rel)
 	}
+	// Every mtime (ar headers, both tars) is Now; every tar entry is root's.
+	for _, rel := range a.Debs {
+		deb, _ := os.ReadFile(filepath.Join(a.Dir, rel))
+		checkStamps(t, rel, deb, now)
+	}
 	c, err := Write(filepath.Join(t.TempDir(), "c"), Options{Now: now.Add(time.Second)})
 	if err != nil {
 		t.Fatal(err)
@@ -382,5 +391,56 @@ func TestWriteIsDeterministic(t *testing.T) {
 	y, _ := os.ReadFile(filepath.Join(c.Dir, c.Debs[0]))
 	if bytes.Equal(x, y) {
 		t.Fatal("a different Now gave the same .deb: the mtimes are not Now")
+	}
+}
+
+// checkStamps reads deb's ar members and their tars and fails unless each
+// ar header and tar entry has mtime now, uid and gid 0.
+func checkStamps(t *testing.T, name string, deb []byte, now time.Time) {
+	t.Helper()
+	if !bytes.HasPrefix(deb, []byte("!<arch>\n")) {
+		t.Fatalf("%s: no ar magic", name)
+	}
+	rest := deb[8:]
+	var members []string
+	for len(rest) >= 60 {
+		h := string(rest[:60])
+		size, err := strconv.Atoi(strings.TrimSpace(h[48:58]))
+		if err != nil || size > len(rest)-60 {
+			t.Fatalf("%s: bad ar header %q", name, h)
+		}
+		member := strings.TrimSpace(h[:16])
+		members = append(members, member)
+		if mt := strings.TrimSpace(h[16:28]); mt != strconv.FormatInt(now.Unix(), 10) {
+			t.Fatalf("%s: ar member %s mtime %s, want %d", name, member, mt, now.Unix())
+		}
+		if strings.TrimSpace(h[28:34]) != "0" || strings.TrimSpace(h[34:40]) != "0" {
+			t.Fatalf("%s: ar member %s not owned by 0/0: %q", name, member, h)
+		}
+		data := rest[60 : 60+size]
+		rest = rest[60+size+size%2:]
+		if !strings.HasSuffix(member, ".tar.gz") {
+			continue
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s: %s: %v", name, member, err)
+		}
+		tr := tar.NewReader(zr)
+		for {
+			hd, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %s: %v", name, member, err)
+			}
+			if !hd.ModTime.Equal(now) || hd.Uid != 0 || hd.Gid != 0 || hd.Uname != "root" || hd.Gname != "root" {
+				t.Fatalf("%s: %s: %s has mtime %s owner %d/%d %s/%s, want %s root", name, member, hd.Name, hd.ModTime, hd.Uid, hd.Gid, hd.Uname, hd.Gname, now)
+			}
+		}
+	}
+	if len(rest) != 0 || strings.Join(members, " ") != "debian-binary control.tar.gz data.tar.gz" {
+		t.Fatalf("%s: ar members %v, %d trailing bytes", name, members, len(rest))
 	}
 }
