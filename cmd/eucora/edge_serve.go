@@ -249,15 +249,19 @@ func reconcileUntilDone(ctx context.Context, srv *edge.Server, log *slog.Logger)
 	}
 }
 
-// serveLogger logs to stderr: JSON with --output json, warnings only with
-// --quiet.
+// serveLogger logs to stderr (the app's ErrWriter, if set): JSON with
+// --output json, warnings only with --quiet.
 func serveLogger(out *output) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	if out.quiet {
 		opts.Level = slog.LevelWarn
 	}
-	if out.json {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	w := out.logw
+	if w == nil {
+		w = os.Stderr
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	if out.json {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -74,7 +74,7 @@ func (o *hubServeOptions) run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	log, err := newServeLogger(&output{w: out.w, json: out.json}, o.logFormat) // INFO even with --quiet, as before
+	log, err := newServeLogger(&output{w: out.w, logw: out.logw, json: out.json}, o.logFormat) // INFO even with --quiet, as before
 	if err != nil {
 		return err
 	}

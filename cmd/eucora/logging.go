@@ -18,7 +18,7 @@ func newServeLogger(out *output, format string) (*slog.Logger, error) {
 	switch format {
 	case "text", "":
 	case "json":
-		out = &output{json: true, quiet: out.quiet, w: out.w}
+		out = &output{json: true, quiet: out.quiet, w: out.w, logw: out.logw}
 	default:
 		return nil, usageErrorf("--log-format %q: want text or json", format)
 	}

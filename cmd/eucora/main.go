@@ -98,6 +98,7 @@ func commands() []*cli.Command {
 		decisionCmd(),
 		elevateCmd(),
 		simCmd(),
+		devCmd(),
 		configCmd(),
 		completionCmd(),
 		manCmd(),

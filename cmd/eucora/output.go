@@ -17,10 +17,11 @@ type output struct {
 	json  bool
 	quiet bool
 	w     io.Writer
+	logw  io.Writer // where servers log: the app's ErrWriter, else stderr
 }
 
 func outputFrom(c *cli.Context) (*output, error) {
-	o := &output{quiet: globalBool(c, "quiet"), w: c.App.Writer}
+	o := &output{quiet: globalBool(c, "quiet"), w: c.App.Writer, logw: c.App.ErrWriter}
 	if o.w == nil {
 		o.w = os.Stdout
 	}

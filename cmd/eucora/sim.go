@@ -203,13 +203,10 @@ func (o *simServeOptions) loadFleet() (*fleet.Fleet, error) {
 	case o.fleetSize > 0:
 		g := fleet.GenerateOptions{N: o.fleetSize, Platform: platform, Seed: o.fleetSeed}
 		if o.fleetCheckIn != "" {
-			lo, hi, ok := strings.Cut(o.fleetCheckIn, "-")
-			min, err1 := time.ParseDuration(lo)
-			max, err2 := time.ParseDuration(hi)
-			if !ok || err1 != nil || err2 != nil || min < time.Second || max < min || min%time.Second != 0 || max%time.Second != 0 {
-				return nil, usageErrorf("--fleet-check-in %q: want MIN-MAX in whole seconds, MIN >= 1s and MAX >= MIN (e.g. 1s-5s)", o.fleetCheckIn)
+			var err error
+			if g.CheckInMin, g.CheckInMax, err = parseCheckIn("--fleet-check-in", o.fleetCheckIn); err != nil {
+				return nil, err
 			}
-			g.CheckInMin, g.CheckInMax = min, max
 		}
 		f, err := fleet.Generate(g)
 		if err != nil {
@@ -227,4 +224,15 @@ func (o *simServeOptions) loadFleet() (*fleet.Fleet, error) {
 		return nil, fmt.Errorf("--fleet %s: %w", o.fleetFile, err)
 	}
 	return f, nil
+}
+
+// parseCheckIn reads a check-in interval range, MIN-MAX in whole seconds.
+func parseCheckIn(flag, s string) (lo, hi time.Duration, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	lo, err1 := time.ParseDuration(a)
+	hi, err2 := time.ParseDuration(b)
+	if !ok || err1 != nil || err2 != nil || lo < time.Second || hi < lo || lo%time.Second != 0 || hi%time.Second != 0 {
+		return 0, 0, usageErrorf("%s %q: want MIN-MAX in whole seconds, MIN >= 1s and MAX >= MIN (e.g. 1s-5s)", flag, s)
+	}
+	return lo, hi, nil
 }
