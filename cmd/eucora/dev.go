@@ -35,7 +35,7 @@ func devCmd() *cli.Command {
 			"Rings 0-4), an intermittent edge that syncs with the hub over the network, an air-gapped edge\n" +
 			"fed through a media folder, an APT repository mirrored and published by the hub, and a sample\n" +
 			"catalog: one app rolling out by itself (it will wait for CAB approval before Ring 2, as\n" +
-			"EUCORA-architecture.md section 5 requires for its risk) and one in the CAB queue.\n" +
+			"EUCORA-architecture.md section 9.3 requires for its risk) and one in the CAB queue.\n" +
 			"It prints the console URL, a token per role and the next commands to try, then runs until\n" +
 			"interrupted. The directory (a new temporary one unless --dir) is removed on exit unless\n" +
 			"--keep. Plaintext HTTP on loopback only: not for production (docs/tls.md).",

@@ -20,7 +20,7 @@ type devToken struct {
 }
 
 // devPrincipals are the people of the sample catalog, one per duty that
-// separation of duties keeps apart (EUCORA-architecture.md section 6).
+// separation of duties keeps apart (EUCORA-architecture.md section 14.1).
 var devPrincipals = []struct{ name, role, scope string }{
 	{"pat", "packaging-engineer", "acquisition=acme"},
 	{"carol", "cab-approver", ""},
