@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -345,6 +346,32 @@ func TestRolloutThroughRings(t *testing.T) {
 			t.Errorf("1.0 lost Ring 2 after the rollback")
 		case strings.Contains(a.Notes, "release="+rolloutApp+"@1.1/") && has:
 			t.Errorf("1.1 still assigned to Ring 2 after the rollback")
+		}
+	}
+	checkRolloutHeads(t, w.n.srv.Store().State())
+}
+
+// checkRolloutHeads: the reconciliation pass's head-only scan gives, for
+// every rollout, exactly the fields it documents, as the whole record has
+// them.
+func checkRolloutHeads(t *testing.T, st *store.State) {
+	t.Helper()
+	full, err := st.Rollouts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	heads, err := st.RolloutHeads()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(heads) != len(full) || len(full) < 5 {
+		t.Fatalf("%d heads of %d rollouts", len(heads), len(full))
+	}
+	for i, r := range full {
+		want := store.Rollout{IntentID: r.IntentID, AppID: r.AppID, Version: r.Version, Ring: r.Ring, Scope: r.Scope, State: r.State,
+			Plane: r.Plane, SiteClass: r.SiteClass, Targets: r.Targets, Prior: r.Prior, PublishedAt: r.PublishedAt}
+		if !reflect.DeepEqual(heads[i], want) {
+			t.Errorf("head of %s:\n got %+v\nwant %+v", r.IntentID, heads[i], want)
 		}
 	}
 }

@@ -17,20 +17,26 @@ import (
 // publish until it is rolled back, promoted releases included (the ring
 // keeps the version).
 func (o *Orchestrator) reconcileAll(ctx context.Context, rep *Report) {
-	rollouts, err := o.st.Rollouts()
+	rollouts, err := o.st.RolloutHeads()
 	if err != nil {
 		rep.fail("reconcile: %v", err)
 		return
 	}
-	policy, err := o.st.DriftPolicy()
+	in, err := o.passInputs()
 	if err != nil {
-		rep.fail("reconcile: drift policy: %v", err)
+		rep.fail("reconcile: %v", err)
 		return
 	}
-	targets, err := o.st.AllRingTargets()
+	// The open drift of every intent, read once: a pass records drift of
+	// the intent it reconciles only, so the others' stay as read.
+	sets, err := o.st.Drift()
 	if err != nil {
-		rep.fail("reconcile: ring targets: %v", err)
+		rep.fail("reconcile: drift: %v", err)
 		return
+	}
+	in.open = make(map[string]store.DriftSet, len(sets))
+	for _, d := range sets {
+		in.open[d.IntentID+"\x00"+d.Plane] = d
 	}
 	now := o.now()
 	for _, r := range rollouts {
@@ -43,7 +49,7 @@ func (o *Orchestrator) reconcileAll(ctx context.Context, rep *Report) {
 		if seen && now.Sub(last) < o.c.ReconcileEvery {
 			continue
 		}
-		reads, n, err := o.reconcile(ctx, r, policy, targets)
+		reads, n, err := o.reconcile(ctx, r, in)
 		rep.PlaneReads += reads
 		rep.Drifts += n
 		if err != nil {
@@ -79,26 +85,55 @@ func (o *Orchestrator) Reconcile(ctx context.Context, intent string) ([]store.Dr
 	if !desired(r) {
 		return nil, fmt.Errorf("rollout of intent %s is %s: nothing of it is desired on a plane: %w", intent, r.State, store.ErrConflict)
 	}
-	policy, err := o.st.DriftPolicy()
+	in, err := o.passInputs()
 	if err != nil {
 		return nil, err
 	}
-	targets, err := o.st.AllRingTargets()
-	if err != nil {
-		return nil, err
-	}
-	if _, _, err := o.reconcile(ctx, r, policy, targets); err != nil {
+	if _, _, err := o.reconcile(ctx, r, in); err != nil {
 		return nil, err
 	}
 	set, err := o.st.DriftSet(intent, r.Plane)
 	return set.Open, err
 }
 
+// reconcileInputs is what every rollout's reconciliation reads: the
+// drift policy, every ring's targets, and (in a pass) the open drift of
+// every intent by intent and plane; a nil open map reads each intent's.
+type reconcileInputs struct {
+	policy  deploy.DriftPolicy
+	targets []store.RingTargets
+	open    map[string]store.DriftSet
+}
+
+func (o *Orchestrator) passInputs() (reconcileInputs, error) {
+	policy, err := o.st.DriftPolicy()
+	if err != nil {
+		return reconcileInputs{}, fmt.Errorf("drift policy: %w", err)
+	}
+	targets, err := o.st.AllRingTargets()
+	if err != nil {
+		return reconcileInputs{}, fmt.Errorf("ring targets: %w", err)
+	}
+	return reconcileInputs{policy: policy, targets: targets}, nil
+}
+
+// openDrift is the recorded open drift of r on its plane.
+func (in reconcileInputs) openDrift(st State, r store.Rollout) (store.DriftSet, error) {
+	if in.open == nil {
+		return st.DriftSet(r.IntentID, r.Plane)
+	}
+	if d, ok := in.open[r.IntentID+"\x00"+r.Plane]; ok {
+		return d, nil
+	}
+	return store.DriftSet{IntentID: r.IntentID, Plane: r.Plane}, nil
+}
+
 // reconcile reads the plane (status and the objects carrying the
 // intent's correlation id), finds drift, remediates it when the policy
 // enforces, and records the open drift when it changed. It returns the
-// plane reads made and the drifts found.
-func (o *Orchestrator) reconcile(ctx context.Context, r store.Rollout, policy deploy.DriftPolicy, targets []store.RingTargets) (int, int, error) {
+// plane reads made and the drifts found. r need only hold what
+// store.RolloutHeads fills in.
+func (o *Orchestrator) reconcile(ctx context.Context, r store.Rollout, in reconcileInputs) (int, int, error) {
 	conn, err := o.connector(r.Plane)
 	if err != nil {
 		return 0, 0, err
@@ -135,7 +170,7 @@ func (o *Orchestrator) reconcile(ctx context.Context, r store.Rollout, policy de
 	for _, t := range r.Targets {
 		want.Targets = append(want.Targets, t.ID)
 	}
-	for _, rt := range targets {
+	for _, rt := range in.targets {
 		if rt.Plane == r.Plane && rt.Ring != r.Ring {
 			for _, t := range rt.Targets {
 				want.OtherTargets = append(want.OtherTargets, t.ID)
@@ -162,7 +197,7 @@ func (o *Orchestrator) reconcile(ctx context.Context, r store.Rollout, policy de
 	}
 	o.mu.Unlock()
 
-	cur, err := o.st.DriftSet(r.IntentID, r.Plane)
+	cur, err := in.openDrift(o.st, r)
 	if err != nil {
 		return reads, len(drifts), err
 	}
@@ -170,12 +205,12 @@ func (o *Orchestrator) reconcile(ctx context.Context, r store.Rollout, policy de
 		return reads, 0, nil // the common case: nothing drifted, nothing was open
 	}
 	var family deploy.OSFamily
-	if in, err := o.st.Intent(r.IntentID); err == nil {
-		if art, err := o.st.Artifact(in.AppID, in.Version, in.Artifact); err == nil {
+	if it, err := o.st.Intent(r.IntentID); err == nil {
+		if art, err := o.st.Artifact(it.AppID, it.Version, it.Artifact); err == nil {
 			family = art.Platform.Family()
 		}
 	}
-	mode, why := policy.Mode(family, r.SiteClass, r.Scope)
+	mode, why := in.policy.Mode(family, r.SiteClass, r.Scope)
 	at := o.now()
 	open := make([]store.DriftRecord, 0, len(drifts))
 	for _, d := range drifts {
@@ -246,7 +281,11 @@ func sameDrift(a, b []store.DriftRecord) bool {
 // assigns exactly the ring's targets), a reverted device by asking the
 // ring's devices to install again. An object edited outside EUCORA is
 // reported, never overwritten. It returns what it changed.
-func (o *Orchestrator) remediate(ctx context.Context, conn connectors.Connector, r store.Rollout, open []store.DriftRecord) ([]string, error) {
+func (o *Orchestrator) remediate(ctx context.Context, conn connectors.Connector, head store.Rollout, open []store.DriftRecord) ([]string, error) {
+	r, err := o.st.Rollout(head.IntentID) // the whole record, to act on
+	if err != nil {
+		return nil, err
+	}
 	rel, err := o.release(ctx, r)
 	if err != nil {
 		return nil, err

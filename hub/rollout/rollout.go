@@ -52,6 +52,7 @@ type State interface {
 	Intents() ([]store.IntentRecord, error)
 	Intent(id string) (store.IntentRecord, error)
 	Rollouts() ([]store.Rollout, error)
+	RolloutHeads() ([]store.Rollout, error)
 	Rollout(intent string) (store.Rollout, error)
 	Planes() ([]store.Plane, error)
 	AllRingTargets() ([]store.RingTargets, error)
@@ -63,6 +64,7 @@ type State interface {
 	Incidents() ([]store.Incident, error)
 	RollbackValidation(app, version string) (store.RollbackValidation, error)
 	DriftSet(intent, plane string) (store.DriftSet, error)
+	Drift() ([]store.DriftSet, error)
 	DriftPolicy() (deploy.DriftPolicy, error)
 }
 

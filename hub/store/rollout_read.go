@@ -5,6 +5,7 @@ package store
 import (
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -32,6 +33,37 @@ func (s *State) Rollout(intent string) (v Rollout, err error) {
 // Rollouts lists every rollout in intent id order.
 func (s *State) Rollouts() (out []Rollout, err error) {
 	err = scan(s, prefixRollout, func(v Rollout) bool { out = append(out, v); return true })
+	return out, err
+}
+
+// rolloutHead is the part of a rollout record that says where its
+// release is desired: what RolloutHeads decodes.
+type rolloutHead struct {
+	IntentID    string           `json:"intent_id"`
+	AppID       string           `json:"app_id"`
+	Version     string           `json:"version"`
+	Ring        deploy.Ring      `json:"ring"`
+	Scope       deploy.Scope     `json:"scope"`
+	State       string           `json:"state"`
+	Plane       string           `json:"plane,omitempty"`
+	SiteClass   deploy.SiteClass `json:"site_class"`
+	Targets     []Target         `json:"targets,omitempty"`
+	Prior       string           `json:"prior,omitempty"`
+	PublishedAt *time.Time       `json:"published_at,omitempty"`
+}
+
+// RolloutHeads lists every rollout in intent id order with only the
+// fields that say where its release is desired filled in: IntentID,
+// AppID, Version, Ring, Scope, State, Plane, SiteClass, Targets, Prior
+// and PublishedAt. It is the reconciliation pass's scan, which would
+// otherwise spend most of its time decoding steps, telemetry and gates;
+// read the whole record with Rollout before acting on one.
+func (s *State) RolloutHeads() (out []Rollout, err error) {
+	err = scan(s, prefixRollout, func(h rolloutHead) bool {
+		out = append(out, Rollout{IntentID: h.IntentID, AppID: h.AppID, Version: h.Version, Ring: h.Ring, Scope: h.Scope, State: h.State,
+			Plane: h.Plane, SiteClass: h.SiteClass, Targets: h.Targets, Prior: h.Prior, PublishedAt: h.PublishedAt})
+		return true
+	})
 	return out, err
 }
 
