@@ -199,8 +199,12 @@ func TestRolloutAirGappedSiteE2E(t *testing.T) {
 	done := func(rs []api.Rollout) bool {
 		r0, _ := byIntent(rs, first)
 		next, ok := byIntent(rs, r1)
+		// The hub marks a site plane's ring published (and observing, with
+		// empty telemetry) when it issues the order; Ring 1 is published
+		// at the site once the edge reported the site's SCCM numbers of
+		// its release.
 		return r0.Telemetry != nil && r0.Telemetry.Measure.Targeted > 0 && r0.Telemetry.Measure.Installed == r0.Telemetry.Measure.Targeted &&
-			(r0.State == "promoted" || r0.State == "completed") && ok && next.PublishedAt != nil
+			r0.State == "promoted" && ok && next.Telemetry != nil && next.Telemetry.Measure.Targeted > 0
 	}
 	const maxRounds = 30
 	rounds, executed, lastBundle := 0, map[string]int{}, ""
@@ -277,11 +281,17 @@ func TestRolloutAirGappedSiteE2E(t *testing.T) {
 	if r0.Gate == nil || r0.Gate.Verdict != "pass" || r0.Gate.Decision == "" {
 		t.Errorf("Ring 0 gate: %+v", r0.Gate)
 	}
-	if next, ok := byIntent(rs, r1); !ok || next.Plane != planeName || next.Ring != deploy.Ring1Canary {
-		t.Errorf("Ring 1 intent: %+v", next)
+	if r0.Validation != "validated" {
+		t.Errorf("Ring 0's rollback validation (uninstall, redeploy) at the site: %q", r0.Validation)
 	}
-	if executed["publish"] < 2 {
-		t.Errorf("orders executed at the site: %v, want Ring 0's and Ring 1's publish", executed)
+	next, _ := byIntent(rs, r1)
+	if next.Plane != planeName || next.Ring != deploy.Ring1Canary || next.Telemetry.Measure.Targeted != fl.Groups["ring-1"] {
+		t.Errorf("Ring 1 at the site: %s on %q, telemetry %+v, want its %d ring-1 devices targeted", next.State, next.Plane, next.Telemetry, fl.Groups["ring-1"])
+	}
+	// Each order executed once at the site, though every bundle re-sends
+	// the orders held.
+	if want := map[string]int{"publish": 2, "uninstall": 1, "redeploy": 1}; fmt.Sprint(executed) != fmt.Sprint(want) {
+		t.Errorf("orders executed at the site: %v, want %v (Ring 0 publish, uninstall, redeploy; Ring 1 publish)", executed, want)
 	}
 	text := mustRun(t, tmp, as("eve", "rollout", "status", app)...).stdout
 	for _, want := range []string{planeName, "promoted"} {
@@ -291,11 +301,12 @@ func TestRolloutAirGappedSiteE2E(t *testing.T) {
 	}
 
 	// The site's SCCM, read through its AdminService: the release is one
-	// application, deployed once to Ring 0's collection.
-	sccm := func() (apps, deployments int) {
+	// application, with one install deployment in each ring published.
+	sccm := func() (apps int, deployments map[string]int) {
 		t.Helper()
 		tok := sccmToken(t, started.URL+sc.TokenPath, sc.ClientID, sc.ClientSecret, sc.Scope)
 		var list struct {
+			Next  string `json:"@odata.nextLink"`
 			Value []struct {
 				ModelName   string `json:"ModelName"`
 				IsLatest    bool   `json:"IsLatest"`
@@ -310,22 +321,28 @@ func TestRolloutAirGappedSiteE2E(t *testing.T) {
 			}
 		}
 		var ds struct {
+			Next  string `json:"@odata.nextLink"`
 			Value []struct {
 				Description string `json:"AssignmentDescription"`
 				Desired     int    `json:"DesiredConfigType"`
 			} `json:"value"`
 		}
 		getJSON(t, planeURL+"/wmi/SMS_ApplicationAssignment", tok, &ds)
+		if list.Next != "" || ds.Next != "" {
+			t.Fatalf("the site's SCCM answered in pages (%q, %q): this test reads one", list.Next, ds.Next)
+		}
+		deployments = map[string]int{}
 		for _, d := range ds.Value {
-			if d.Desired == 1 && strings.Contains(d.Description, "release="+app+"@"+version+"/ring-0/") {
-				deployments++
+			if _, rel, ok := strings.Cut(d.Description, "release="+app+"@"+version+"/"); ok && d.Desired == 1 {
+				ring, _, _ := strings.Cut(rel, "/")
+				deployments[ring]++
 			}
 		}
 		return len(models), deployments
 	}
 	apps, deps := sccm()
-	if apps != 1 || deps != 1 {
-		t.Errorf("the site's SCCM holds %d application(s) and %d Ring 0 install deployment(s) of %s %s, want 1 and 1", apps, deps, app, version)
+	if want := map[string]int{"ring-0": 1, "ring-1": 1}; apps != 1 || fmt.Sprint(deps) != fmt.Sprint(want) {
+		t.Errorf("the site's SCCM holds %d application(s) and install deployments %v of %s %s, want 1 and %v", apps, deps, app, version, want)
 	}
 
 	// 8. Refusals and no-ops. The same bundle again is a duplicate; the
@@ -340,7 +357,8 @@ func TestRolloutAirGappedSiteE2E(t *testing.T) {
 	}
 	if rounds > 1 {
 		old := filepath.Join(tmp, "usb", "1")
-		if r := eucora(t, tmp, "edge", "import", "--data", edgeData, old); r.code != exitStale {
+		r := eucora(t, tmp, "edge", "import", "--data", edgeData, old)
+		if r.code != exitStale || !strings.Contains(r.stderr, "older than the last applied sequence") {
 			t.Errorf("an older bundle: exit %d, want %d (stale)\n%s%s", r.code, exitStale, r.stdout, r.stderr)
 		}
 	}
@@ -349,8 +367,8 @@ func TestRolloutAirGappedSiteE2E(t *testing.T) {
 			t.Errorf("execute after the duplicate and the stale bundle: %+v", x)
 		}
 	}
-	if a2, d2 := sccm(); a2 != apps || d2 != deps {
-		t.Errorf("re-sent orders changed the site's SCCM: %d application(s), %d deployment(s), before %d, %d", a2, d2, apps, deps)
+	if a2, d2 := sccm(); a2 != apps || fmt.Sprint(d2) != fmt.Sprint(deps) {
+		t.Errorf("re-sent orders changed the site's SCCM: %d application(s), deployments %v, before %d, %v", a2, d2, apps, deps)
 	}
 	t.Logf("Ring 0 -> Ring 1 at an air-gapped site through SCCM in %d media round trips, orders executed %v, %d of %d ring-0 devices installed, %s wall time",
 		rounds, executed, m.Installed, ring0, time.Since(start).Round(time.Millisecond))
