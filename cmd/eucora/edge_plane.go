@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/eucora/eucora/connectors/planes"
 	"github.com/eucora/eucora/edge"
 )
 
@@ -65,6 +67,9 @@ func (o *edgePlaneAddOptions) run(c *cli.Context) error {
 		return err
 	}
 	p, err := e.AddPlane(args[0], o.kind, o.url, creds, o.replace)
+	if errors.Is(err, planes.ErrUnknownKind) || errors.Is(err, planes.ErrNotInBuild) {
+		return usageErrorf("--kind: %v", err)
+	}
 	if err != nil {
 		return usageErrorf("%v", err)
 	}

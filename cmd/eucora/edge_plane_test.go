@@ -23,7 +23,7 @@ func TestEdgePlaneCLI(t *testing.T) {
 		want string
 	}{
 		{[]string{"BAD_NAME", "--kind", "sccm", "--url", "https://sccm.example/AdminService", "--credentials", "sccm.json"}, "plane name"},
-		{[]string{"sccm-berlin", "--kind", "bigfix", "--url", "https://sccm.example/AdminService", "--credentials", "sccm.json"}, "unknown plane kind"},
+		{[]string{"sccm-berlin", "--kind", "bigfix", "--url", "https://sccm.example/AdminService", "--credentials", "sccm.json"}, "--kind: plane sccm-berlin: kind \"bigfix\": unknown plane kind"},
 		{[]string{"sccm-berlin", "--kind", "sccm", "--url", "ftp://sccm.example", "--credentials", "sccm.json"}, "URL"},
 		{[]string{"sccm-berlin", "--kind", "sccm", "--url", "https://sccm.example/AdminService", "--credentials", "bad.json"}, "token_url"},
 		{[]string{"sccm-berlin", "--kind", "sccm", "--url", "https://sccm.example/AdminService", "--credentials", "notjson.json"}, "credentials"},
