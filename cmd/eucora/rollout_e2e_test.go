@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"github.com/eucora/eucora/deploy"
 	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/client"
-	"github.com/eucora/eucora/internal/digest"
 )
 
 // TestRolloutE2E runs the real binaries: `eucora sim serve` simulating
@@ -53,41 +51,10 @@ func TestRolloutE2E(t *testing.T) {
 		t.Fatalf("simulator: %+v", started)
 	}
 
-	hubData := filepath.Join(tmp, "hub")
-	httpAddr := freeAddr(t)
-	hubURL := "http://" + httpAddr
-	startProc(t, "hub", "serve", "--data", hubData, "--http", httpAddr, "--raft", freeAddr(t), "--rollout-interval", "200ms", "--reconcile-interval", "2s")
-	waitFor(t, "the hub", 60*time.Second, func() bool {
-		_, err := os.Stat(filepath.Join(hubData, "bootstrap.token"))
-		return err == nil && httpOK(hubURL+"/readyz")
-	})
-	adminTok := strings.TrimSpace(string(must(os.ReadFile(filepath.Join(hubData, "bootstrap.token")))))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	ac := client.New(hubURL, adminTok)
-	tokens := map[string]string{}
-	for _, u := range []struct {
-		name  string
-		role  deploy.Role
-		scope deploy.Scope
-	}{
-		{"pat", deploy.RolePackagingEngineer, deploy.Scope{Acquisition: "acme"}},
-		{"carol", deploy.RoleCABApprover, deploy.Scope{}},
-		{"eve", deploy.RoleEndpointOps, deploy.Scope{Acquisition: "acme"}},
-	} {
-		nt, err := ac.CreateToken(ctx, api.TokenRequest{Name: u.name, Role: u.role, Scope: u.scope})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tokens[u.name] = nt.Token
-	}
-	as := func(who string, args ...string) []string {
-		tok := adminTok
-		if who != "admin" {
-			tok = tokens[who]
-		}
-		return append(args, "--hub", hubURL, "--token", tok)
-	}
+	hubURL, tokens := startHubWithPeople(t, ctx, tmp)
+	as := hubArgsAs(hubURL, tokens)
 
 	// The platform admin registers the plane and each ring's Entra group.
 	creds := filepath.Join(tmp, "intune.json")
@@ -109,59 +76,7 @@ func TestRolloutE2E(t *testing.T) {
 	}
 	stage := func(version string) string {
 		t.Helper()
-		if _, err := pat.CreateVersion(ctx, "com.acme.ledger", api.VersionRequest{Version: version, OSMatrix: []deploy.OSSupport{{OS: "windows", Versions: ">= 10", Arch: "x64"}}}); err != nil {
-			t.Fatal(err)
-		}
-		body := []byte("MSI of ledger " + version + strings.Repeat(".", 2000))
-		d := digest.FromBytes(body)
-		if err := pat.PutBlob(ctx, d.Hex(), bytes.NewReader(body), int64(len(body))); err != nil {
-			t.Fatal(err)
-		}
-		name := "ledger-" + version + ".msi"
-		if _, err := pat.CreateArtifact(ctx, "com.acme.ledger", version, api.ArtifactRequest{Platform: deploy.PlatformMSI, Name: name, SHA256: d,
-			Size: int64(len(body)), Signing: deploy.Signing{State: deploy.SigKnownVendor}, ScanDecision: deploy.ScanPass}); err != nil {
-			t.Fatal(err)
-		}
-		for _, to := range []deploy.State{deploy.StatePackaged, deploy.StateStaged} {
-			if _, err := pat.Transition(ctx, "com.acme.ledger", version, to); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := carol.Transition(ctx, "com.acme.ledger", version, deploy.StateApproved); err != nil {
-			t.Fatal(err)
-		}
-		f := map[string]float64{}
-		for _, s := range deploy.ModelV1.Factors {
-			f[string(s.Name)] = 0.3
-		}
-		in := must(json.Marshal(map[string]any{"model": "v1.0", "factors": f, "privileged_tooling": false, "target_ring": 0}))
-		asID, intent := "as-"+version, "ledger-"+strings.ReplaceAll(version, ".", "-")
-		a, err := pat.CreateAssessment(ctx, api.AssessmentRequest{ID: asID, AppID: "com.acme.ledger", Version: version, Input: in})
-		if err != nil {
-			t.Fatal(err)
-		}
-		scope := deploy.Scope{Acquisition: "acme"}
-		now := time.Now().UTC().Truncate(time.Second)
-		if _, err := pat.CreateIntent(ctx, api.IntentRequest{ID: intent, AppID: "com.acme.ledger", Version: version, Artifact: d, Ring: 0, Scope: &scope,
-			Schedule: deploy.Schedule{NotBefore: now.Add(-time.Hour)}, AssessmentID: asID}); err != nil {
-			t.Fatal(err)
-		}
-		doc := func(c byte) *deploy.DocRef {
-			return &deploy.DocRef{Digest: digest.Digest("sha256:" + strings.Repeat(string(c), 64)), MediaType: "text/markdown"}
-		}
-		pack := deploy.EvidencePack{Schema: deploy.EvidenceSchema, IntentID: intent, AppID: "com.acme.ledger", Version: version, CreatedAt: now,
-			Artifacts: []deploy.ArtifactEvidence{{Name: name, Platform: deploy.PlatformMSI, SHA256: d, Size: int64(len(body)), Signing: deploy.Signing{State: deploy.SigKnownVendor}, Decision: deploy.ScanPass}},
-			SBOM:      doc('c'), ScanReport: doc('d'), PolicyDecision: deploy.ScanPass, InstallDoc: doc('1'), UninstallDoc: doc('2'), DetectionDoc: doc('3'),
-			TestEvidence: deploy.TestEvidence{Lab: &deploy.TestResult{Passed: true, Report: *doc('5')}}, Exceptions: []deploy.Exception{},
-			ScopeDiff: &deploy.ScopeDiff{Previous: scope, Requested: scope, Change: "unchanged", Summary: "unchanged"}, Risk: &a.Assessment}
-		ev, err := pat.StoreEvidence(ctx, must(json.Marshal(pack)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pat.Publish(ctx, intent, api.PublishRequest{Evidence: ev.Record.Digest}); err != nil {
-			t.Fatal(err)
-		}
-		return intent
+		return stageMSI(t, ctx, pat, carol, "com.acme.ledger", version, deploy.Scope{Acquisition: "acme"})
 	}
 	status := func(who, arg string) []api.Rollout {
 		t.Helper()
@@ -255,4 +170,47 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// startHubWithPeople starts 'eucora hub serve' in TMP/hub with a fast
+// orchestrator and makes the rollout tests' people: pat (packaging
+// engineer, acquisition acme), carol (CAB approver) and eve (endpoint ops,
+// acme). It returns the hub's URL and each person's token, the platform
+// admin's as "admin".
+func startHubWithPeople(t *testing.T, ctx context.Context, tmp string) (string, map[string]string) {
+	t.Helper()
+	hubData := filepath.Join(tmp, "hub")
+	httpAddr := freeAddr(t)
+	hubURL := "http://" + httpAddr
+	startProc(t, "hub", "serve", "--data", hubData, "--http", httpAddr, "--raft", freeAddr(t), "--rollout-interval", "200ms", "--reconcile-interval", "2s")
+	waitFor(t, "the hub", 60*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(hubData, "bootstrap.token"))
+		return err == nil && httpOK(hubURL+"/readyz")
+	})
+	adminTok := strings.TrimSpace(string(must(os.ReadFile(filepath.Join(hubData, "bootstrap.token")))))
+	ac := client.New(hubURL, adminTok)
+	tokens := map[string]string{"admin": adminTok}
+	for _, u := range []struct {
+		name  string
+		role  deploy.Role
+		scope deploy.Scope
+	}{
+		{"pat", deploy.RolePackagingEngineer, deploy.Scope{Acquisition: "acme"}},
+		{"carol", deploy.RoleCABApprover, deploy.Scope{}},
+		{"eve", deploy.RoleEndpointOps, deploy.Scope{Acquisition: "acme"}},
+	} {
+		nt, err := ac.CreateToken(ctx, api.TokenRequest{Name: u.name, Role: u.role, Scope: u.scope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[u.name] = nt.Token
+	}
+	return hubURL, tokens
+}
+
+// hubArgsAs appends to a command line what reaches the hub as who.
+func hubArgsAs(hubURL string, tokens map[string]string) func(who string, args ...string) []string {
+	return func(who string, args ...string) []string {
+		return append(args, "--hub", hubURL, "--token", tokens[who])
+	}
 }

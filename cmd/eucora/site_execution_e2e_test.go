@@ -79,41 +79,10 @@ func TestRolloutAirGappedSiteE2E(t *testing.T) {
 	}
 
 	// 2. The hub and its people.
-	hubData := filepath.Join(tmp, "hub")
-	httpAddr := freeAddr(t)
-	hubURL := "http://" + httpAddr
-	startProc(t, "hub", "serve", "--data", hubData, "--http", httpAddr, "--raft", freeAddr(t), "--rollout-interval", "200ms", "--reconcile-interval", "2s")
-	waitFor(t, "the hub", 60*time.Second, func() bool {
-		_, err := os.Stat(filepath.Join(hubData, "bootstrap.token"))
-		return err == nil && httpOK(hubURL+"/readyz")
-	})
-	adminTok := strings.TrimSpace(string(must(os.ReadFile(filepath.Join(hubData, "bootstrap.token")))))
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	ac := client.New(hubURL, adminTok)
-	tokens := map[string]string{}
-	for _, u := range []struct {
-		name  string
-		role  deploy.Role
-		scope deploy.Scope
-	}{
-		{"pat", deploy.RolePackagingEngineer, deploy.Scope{Acquisition: "acme"}},
-		{"carol", deploy.RoleCABApprover, deploy.Scope{}},
-		{"eve", deploy.RoleEndpointOps, deploy.Scope{Acquisition: "acme"}},
-	} {
-		nt, err := ac.CreateToken(ctx, api.TokenRequest{Name: u.name, Role: u.role, Scope: u.scope})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tokens[u.name] = nt.Token
-	}
-	as := func(who string, args ...string) []string {
-		tok := adminTok
-		if who != "admin" {
-			tok = tokens[who]
-		}
-		return append(args, "--hub", hubURL, "--token", tok)
-	}
+	hubURL, tokens := startHubWithPeople(t, ctx, tmp)
+	as := hubArgsAs(hubURL, tokens)
 
 	// 3. The edge, trusting the hub's key, and the site enrolling its key.
 	edgeData := filepath.Join(tmp, "edge")
@@ -392,7 +361,7 @@ type edgeExecution struct {
 	} `json:"orders"`
 }
 
-// stageMSI is TestRolloutE2E's stage: version of app with a Windows MSI,
+// stageMSI stages a version of app with a Windows MSI,
 // packaged, staged, approved, assessed low risk and published to Ring 0
 // in scope; it returns the intent id.
 func stageMSI(t *testing.T, ctx context.Context, pat, carol *client.Client, app, version string, scope deploy.Scope) string {
