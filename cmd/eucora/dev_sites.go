@@ -96,23 +96,21 @@ func devPlanes(env *devEnv, res *devResult, planes []*devPlane) error {
 // AWX's hosts install from repo (the intermittent edge's publication).
 func devCredentials(p *devPlane, repo map[string]string) (map[string]any, string, error) {
 	var c struct {
-		Tenant, TenantID, ClientID, ClientSecret, Scope string
-		Username, Password, JobTemplate                 string
-		AccessKey, SecretKey                            string
-		TokenPath, BasePath, SiteID                     string
-		DistributionPointGroups                         []string
+		Tenant                  string   `json:"tenant"`
+		ClientID                string   `json:"client_id"`
+		ClientSecret            string   `json:"client_secret"`
+		Scope                   string   `json:"scope"`
+		Username                string   `json:"username"`
+		Password                string   `json:"password"`
+		JobTemplate             string   `json:"job_template"`
+		AccessKey               string   `json:"access_key"`
+		SecretKey               string   `json:"secret_key"`
+		TokenPath               string   `json:"token_path"`
+		BasePath                string   `json:"base_path"`
+		SiteID                  string   `json:"site_id"`
+		DistributionPointGroups []string `json:"distribution_point_groups"`
 	}
-	// The simulators print snake_case keys (one prints Go names); map both.
-	var m map[string]any
-	if err := json.Unmarshal(p.raw, &m); err != nil {
-		return nil, "", fmt.Errorf("the %s simulator's credentials: %w", p.Kind, err)
-	}
-	norm := map[string]any{}
-	for k, v := range m {
-		norm[strings.ReplaceAll(k, "_", "")] = v
-	}
-	b, _ := json.Marshal(norm)
-	if err := json.Unmarshal(b, &c); err != nil {
+	if err := json.Unmarshal(p.raw, &c); err != nil {
 		return nil, "", fmt.Errorf("the %s simulator's credentials: %w", p.Kind, err)
 	}
 	switch p.Kind {

@@ -136,8 +136,8 @@ type Options struct {
 
 // Credentials are what a client needs: an access key and its secret.
 type Credentials struct {
-	AccessKey string
-	SecretKey string
+	AccessKey string `json:"access_key"`
+	SecretKey string `json:"secret_key"`
 }
 
 // Server is a simulated Landscape.
