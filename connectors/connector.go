@@ -46,6 +46,11 @@ type Publication struct {
 	// Handle is the plane's handle for asynchronous work the call
 	// started (a Landscape activity group, an AWX job), if any.
 	Handle string `json:"handle,omitempty"`
+	// Deferred says why the plane has not run the call yet, for a plane
+	// the hub reaches later (a site-local plane's order travels in the
+	// site's next bundle); empty once it ran, and always for a plane the
+	// hub calls directly.
+	Deferred string `json:"deferred,omitempty"`
 }
 
 // InstallState is a device's state for a release, in EUCORA's words.
@@ -121,6 +126,10 @@ type Status struct {
 	Summary Summary       `json:"summary"`
 	// Assigned lists the target ids the release is assigned to now.
 	Assigned []string `json:"assigned"`
+	// Deferred says why the plane has not yet run the latest call for the
+	// release (see Publication.Deferred); what the status shows is from
+	// before it.
+	Deferred string `json:"deferred,omitempty"`
 }
 
 // Results are the devices' states as the promotion gate measures them

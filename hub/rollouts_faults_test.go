@@ -255,3 +255,45 @@ func TestRolloutLeaderKilledMidPublish(t *testing.T) {
 		t.Fatalf("steps %+v: want the publish begun by both leaders", r.Steps)
 	}
 }
+
+// TestRolloutRevertFoundByTheNextLeader: the devices reconciliation saw
+// installed are recorded in the store, so a device reverted after the
+// leader died is drift on the new leader's first reconcile (it would be
+// taken for a device that never installed otherwise).
+func TestRolloutRevertFoundByTheNextLeader(t *testing.T) {
+	w := newRolloutCluster(t, 3)
+	ctx := w.ctx
+	first := w.stage("6.0")
+	r1 := nextIDForTest(first, deploy.Ring1Canary)
+	w.passUntil("ring 1 on its plane", 300, func() bool { return w.rollout(r1).PublishedAt != nil })
+	if _, err := w.as("eve", deploy.RoleEndpointOps).ControlRollout(ctx, r1, "pause", api.RolloutControl{Reason: "leader drill"}); err != nil {
+		t.Fatal(err)
+	}
+	old := w.n
+	eventually(t, "ring 1's devices seen installed", func() bool {
+		d, err := old.srv.orchestrator().Reconcile(ctx, r1)
+		if err != nil || len(d) != 0 {
+			t.Fatalf("ring 1 baseline: %+v %v", d, err)
+		}
+		seen, _ := old.srv.Store().State().InstalledSeen(r1)
+		return slices.Contains(seen, "r1-dev003")
+	})
+	old.crash()
+	var alive []*testNode
+	for _, n := range w.nodes {
+		if n != old {
+			alive = append(alive, n)
+		}
+	}
+	w.n = leaderOf(t, alive)
+	if seen, _ := w.n.srv.Store().State().InstalledSeen(r1); !slices.Contains(seen, "r1-dev003") {
+		t.Fatalf("the new leader's store has not the devices seen installed: %v", seen)
+	}
+	if err := w.fleet.sim.SetDeviceState(w.fleet.appOf(t, "6.0").ID, "r1-dev003", intunesim.Outcome{State: "notInstalled"}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := w.n.srv.orchestrator().Reconcile(ctx, r1)
+	if err != nil || len(d) != 1 || d[0].Kind != deploy.DriftDeviceReverted || !slices.Equal(d[0].Subjects, []string{"r1-dev003"}) {
+		t.Fatalf("reverted device on the new leader's first reconcile: %+v %v", d, err)
+	}
+}

@@ -2,6 +2,8 @@ package hub
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/eucora/eucora/hub/api"
 	"github.com/eucora/eucora/hub/store"
 	"github.com/eucora/eucora/internal/signing"
+	"github.com/eucora/eucora/transfer"
 )
 
 // TestRolloutAirGappedSiteThroughEdge: a Windows app rolled out to an
@@ -82,18 +85,12 @@ func TestRolloutAirGappedSiteThroughEdge(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	first := w.stageScoped("5.0", berlin)
-	r1 := nextIDForTest(first, deploy.Ring1Canary)
-	o := w.n.srv.orchestrator()
 	var imports []time.Time
-	rounds, executed := 0, 0
-	for ; rounds < 120; rounds++ {
-		if _, err := o.Pass(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if r := w.rollout(r1); r.State == store.RolloutObserving && r.Telemetry != nil {
-			break
-		}
+	// round carries the hub's bundle to the edge, executes its orders and
+	// carries the edge's bundle back; it returns the orders executed.
+	round := func(rounds int) int {
+		t.Helper()
+		executed := 0
 		// Hub -> media -> edge.
 		x := must[api.Export](t, "export")(w.admin.ExportSite(ctx, "berlin", api.ExportRequest{}))
 		if _, err := e.Import(ctx, download(t, w.admin, "berlin", x, t.TempDir()), edge.ImportOptions{}); err != nil && !strings.Contains(err.Error(), "stale") {
@@ -127,11 +124,33 @@ func TestRolloutAirGappedSiteThroughEdge(t *testing.T) {
 		}
 		ss := must[api.SiteSync](t, "sync")(w.admin.SiteSyncState(ctx, "berlin"))
 		imports = append(imports, ss.LastImportAt.UTC())
+		return executed
+	}
+
+	first := w.stageScoped("5.0", berlin)
+	r1 := nextIDForTest(first, deploy.Ring1Canary)
+	o := w.n.srv.orchestrator()
+	rounds, executed, ordered := 0, 0, 0
+	for ; rounds < 120; rounds++ {
+		if _, err := o.Pass(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Ring 1 is published once the site ran its order (it waits in
+		// Publishing, naming the site's next bundle, until then).
+		if r := w.rollout(r1); r.State == store.RolloutPublishing && len(r.Waiting) == 1 && strings.Contains(r.Waiting[0], "travels to site berlin in its next bundle") {
+			ordered++
+		} else if sitePublished(r) {
+			break
+		}
+		executed += round(rounds)
 		time.Sleep(300 * time.Millisecond) // the fleet checks in every second
 	}
 	r0 := w.rollout(first)
-	if r0.Plane != "sccm-berlin" || r0.State != store.RolloutPromoted || w.rollout(r1).State != store.RolloutObserving {
+	if r0.Plane != "sccm-berlin" || r0.State != store.RolloutPromoted || !sitePublished(w.rollout(r1)) {
 		t.Fatalf("after %d media rounds: Ring 0 %s on %q, Ring 1 %s", rounds, r0.State, r0.Plane, w.rollout(r1).State)
+	}
+	if ordered == 0 {
+		t.Error("Ring 1 never waited for the site to run its order: it counted as published when the hub issued it")
 	}
 	// Publish, uninstall and redeploy in Ring 0, then Ring 1's publish:
 	// each order executed once at the site.
@@ -194,7 +213,91 @@ func TestRolloutAirGappedSiteThroughEdge(t *testing.T) {
 			t.Errorf("no %s event from the site in the hub's audit log: %v", want, evs)
 		}
 	}
+
+	// Enforcement at the site: someone deletes Ring 0's deployment on the
+	// site's SCCM. The edge's next report shows it; enforcing, the hub
+	// orders the release published again, and while that order travels
+	// the drift stays open and no second order is made.
+	pol := deploy.DriftPolicy{Phase: 2, Rules: []deploy.DriftRule{{Family: deploy.FamilyWindows, SiteClass: deploy.SiteAirGapped, Mode: deploy.DriftEnforce}}}
+	if _, err := w.admin.SetDriftPolicy(ctx, pol); err != nil {
+		t.Fatal(err)
+	}
+	var dep int64 // the connector's install deployment to its Ring 0 collection
+	for _, d := range sim.Deployments() {
+		if strings.Contains(d.AssignmentName, "-5.0-r0-") && d.DesiredConfigType == 1 {
+			dep = d.AssignmentID
+		}
+	}
+	tok, _ := sim.Tokens().Issue()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, fmt.Sprintf("%s%s/wmi/SMS_ApplicationAssignment(%d)", srv.URL, cred.BasePath, dep), nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete Ring 0's deployment %d on the site's SCCM: %v %v", dep, resp, err)
+	}
+	if got := round(rounds); got != 0 {
+		t.Fatalf("%d orders executed with none new", got)
+	}
+	d, err := o.Reconcile(ctx, first)
+	if err != nil || len(d) != 1 || d[0].Kind != deploy.DriftMissingAssignment || d[0].Remediated != 1 {
+		t.Fatalf("deleted deployment at the site, enforcing: %+v %v", d, err)
+	}
+	order := must[transfer.Order](t, "order")(w.n.srv.Store().State().SiteOrder("berlin", first))
+	ordersBefore := countEvents(t, w, "site.order")
+	for i := 0; i < 3; i++ {
+		again, err := o.Reconcile(ctx, first)
+		if err != nil || len(again) != 1 || again[0].Remediated != 1 {
+			t.Fatalf("reconcile %d while the order travels: %+v %v (want the drift kept, not remediated again)", i, again, err)
+		}
+	}
+	if o2 := must[transfer.Order](t, "order")(w.n.srv.Store().State().SiteOrder("berlin", first)); o2.Seq != order.Seq {
+		t.Fatalf("a second order (%d, was %d) while the first travels", o2.Seq, order.Seq)
+	}
+	if n := countEvents(t, w, "site.order"); n != ordersBefore {
+		t.Fatalf("%d site.order events while the order travels, want none", n-ordersBefore)
+	}
+	if got := round(rounds); got != 1 {
+		t.Fatalf("%d orders executed at the site, want the one republish", got)
+	}
+	if d, err := o.Reconcile(ctx, first); err != nil || len(d) != 0 {
+		t.Fatalf("after the site ran the republish: %+v %v", d, err)
+	}
+	if _, a := sim.Count(k0); a != assigns {
+		t.Fatalf("the site's SCCM has %d assignment(s) for Ring 0 after enforcement, want %d", a, assigns)
+	}
 	t.Logf("Ring 0 -> Ring 1 at an air-gapped site in %d media round trips, %d orders executed", rounds, executed)
+}
+
+// sitePublished says whether a site rollout's publish ran at the site: a
+// publish step done after the order and a state past Publishing.
+func sitePublished(r store.Rollout) bool {
+	ordered := false
+	for _, st := range r.Steps {
+		switch {
+		case st.Op == "publish" && st.Phase == "ordered":
+			ordered = true
+		case st.Op == "publish" && st.Phase == "done" && ordered:
+			return r.State != store.RolloutPublishing
+		}
+	}
+	return false
+}
+
+// countEvents counts the hub's audit events of an action.
+func countEvents(t *testing.T, w *rolloutWorld, action string) int {
+	t.Helper()
+	n := 0
+	for after := ""; ; {
+		page := must[api.EventPage](t, "events")(w.admin.Events(w.ctx, after, 1000))
+		for _, ev := range page.Events {
+			if ev.Action == action {
+				n++
+			}
+		}
+		if page.Next == "" || len(page.Events) == 0 {
+			return n
+		}
+		after = page.Next
+	}
 }
 
 func containsTime(ts []time.Time, t time.Time) bool {

@@ -98,6 +98,15 @@ func (c *siteRelay) order(ctx context.Context, action connectors.Action, rel con
 		return connectors.Publication{}, c.fail(op, connectors.Permanent, "%v", err)
 	}
 	rel.Content.Open = nil
+	if prev, ok, err := c.orderFor(rel.Key); err == nil && ok && prev.Action == action && prev.IntentID == rel.CorrelationID {
+		// The same order not yet run at the site: the store would return
+		// it unchanged; answer without a Raft entry or an audit event.
+		if ex, err := c.s.store.State().SiteExecution(c.plane.Site, prev.IntentID); errors.Is(err, store.ErrNotFound) || (err == nil && ex.OrderSeq < prev.Seq) {
+			if store.SameRelease(prev.Release, rel) {
+				return c.publication(prev), nil
+			}
+		}
+	}
 	o := transfer.Order{IntentID: rel.CorrelationID, Site: c.plane.Site, Plane: c.plane.Name, Kind: c.Kind(), Action: action, Release: rel,
 		At: store.NowUTC()}
 	audit := &store.AuditInput{ID: ulid.Make().String(), Time: o.At, Actor: c.actor, Action: "site.order", Object: "site/" + c.plane.Site,
@@ -114,11 +123,28 @@ func (c *siteRelay) order(ctx context.Context, action connectors.Action, rel con
 		return connectors.Publication{}, c.fail(op, connectors.Transient, "record the order: %v", err)
 	}
 	got, _ := v.(transfer.Order)
-	pub := connectors.Publication{Key: rel.Key, Handle: fmt.Sprintf("site/%s/order/%d", c.plane.Site, got.Seq)}
+	return c.publication(got), nil
+}
+
+// publication is what an order is to the orchestrator: deferred until the
+// site's edge reports it ran, with the objects it last reported.
+func (c *siteRelay) publication(o transfer.Order) connectors.Publication {
+	pub := connectors.Publication{Key: o.Release.Key, Handle: fmt.Sprintf("site/%s/order/%d", c.plane.Site, o.Seq), Deferred: c.deferred(o)}
 	if ex, err := c.s.store.State().SiteExecution(c.plane.Site, o.IntentID); err == nil && ex.Status != nil {
 		pub.Objects = ex.Status.Objects
 	}
-	return pub, nil
+	return pub
+}
+
+// deferred says why order o has not run at the site yet, "" once the
+// site's edge reported running it.
+func (c *siteRelay) deferred(o transfer.Order) string {
+	ex, err := c.s.store.State().SiteExecution(c.plane.Site, o.IntentID)
+	if err == nil && ex.OrderSeq >= o.Seq {
+		return ""
+	}
+	return fmt.Sprintf("order %d (%s) travels to site %s in its next bundle; its edge runs it on plane %s and reports back in the site's bundle (EUCORA-architecture.md section 8.4)",
+		o.Seq, o.Action, c.plane.Site, c.plane.Name)
 }
 
 // orderFor finds the site's order whose release has key k.
@@ -150,7 +176,7 @@ func (c *siteRelay) Query(_ context.Context, k connectors.ReleaseKey) (connector
 	}
 	ex, err := c.s.store.State().SiteExecution(c.plane.Site, o.IntentID)
 	if errors.Is(err, store.ErrNotFound) {
-		return connectors.Status{Key: k}, nil
+		return connectors.Status{Key: k, Deferred: c.deferred(o)}, nil
 	}
 	if err != nil {
 		return connectors.Status{}, c.fail("query", connectors.Transient, "%v", err)
@@ -164,10 +190,13 @@ func (c *siteRelay) Query(_ context.Context, k connectors.ReleaseKey) (connector
 		}
 	}
 	if ex.Status == nil {
-		return connectors.Status{Key: k}, nil
+		return connectors.Status{Key: k, Deferred: c.deferred(o)}, nil
 	}
 	st := *ex.Status
 	st.Key = k
+	if d := c.deferred(o); d != "" {
+		st.Deferred = d // else the site's plane's own (a job still running there)
+	}
 	return st, nil
 }
 

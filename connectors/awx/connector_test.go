@@ -149,6 +149,9 @@ func TestQueryMapsHostSummaries(t *testing.T) {
 	if d := by["pilot-3"].Detail; !strings.Contains(d, "unreachable") {
 		t.Fatalf("unreachable host detail %q", d)
 	}
+	if st.Deferred != "" {
+		t.Fatalf("finished job: deferred %q", st.Deferred)
+	}
 	if st.Summary != (connectors.Summary{Installed: 1, Failed: 1, Unknown: 1}) || st.Summary.Attempts() != 2 {
 		t.Fatalf("summary %+v", st.Summary)
 	}
@@ -173,6 +176,11 @@ func TestQueryWhileTheJobIsPending(t *testing.T) {
 	}
 	if strings.Join(st.Assigned, ",") != "canary-1,canary-2" || len(st.Devices) != 0 || pub.Created != 1 {
 		t.Fatalf("pending job: %+v", st)
+	}
+	// Reconciliation keeps its drift while the job runs (the hosts'
+	// states are not final yet).
+	if !strings.Contains(st.Deferred, "AWX job "+pub.Handle+" (install of slow@1.0/ring-1") || !strings.Contains(st.Deferred, "is pending") {
+		t.Fatalf("pending job: deferred %q", st.Deferred)
 	}
 	id, _ := strconv.Atoi(pub.Handle)
 	if j, err := c.Job(ctx(t), id); err != nil || j.Status != "pending" || j.Done() {

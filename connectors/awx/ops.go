@@ -297,6 +297,9 @@ func (c *Client) Query(ctx context.Context, k connectors.ReleaseKey) (connectors
 	for _, d := range devs {
 		st.Summary.Add(d.State)
 	}
+	if !latest.Done() {
+		st.Deferred = fmt.Sprintf("AWX job %d (%s of %s) is %s: the hosts' states are final when it finishes", latest.ID, latest.vars.Action, latest.vars.Release, latest.Status)
+	}
 	return st, nil
 }
 

@@ -61,6 +61,62 @@ func (o *Orchestrator) reconcileAll(ctx context.Context, rep *Report) {
 		o.reconciled[r.IntentID] = now
 		o.mu.Unlock()
 	}
+	if err := o.recordSeen(ctx); err != nil {
+		rep.fail("reconcile: %v", err)
+	}
+}
+
+// seen returns the intent's memory of devices seen installed, read from
+// the store the first time (a new leader's orchestrator finds a revert
+// from its first pass).
+func (o *Orchestrator) seen(intent string) (map[string]bool, error) {
+	o.mu.Lock()
+	m, ok := o.installed[intent]
+	o.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	ds, err := o.st.InstalledSeen(intent)
+	if err != nil {
+		return nil, fmt.Errorf("devices seen installed: %w", err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if m, ok := o.installed[intent]; ok {
+		return m, nil // another reconcile read it meanwhile
+	}
+	m = make(map[string]bool, len(ds))
+	for _, d := range ds {
+		m[d] = true
+	}
+	o.installed[intent] = m
+	return m, nil
+}
+
+// recordSeen records the devices seen installed for the first time since
+// the last record, in one command; on failure they stay to record with
+// the next pass.
+func (o *Orchestrator) recordSeen(ctx context.Context) error {
+	o.mu.Lock()
+	body := store.ReconcileSeenBody{Seen: o.newlySeen}
+	o.newlySeen = map[string][]string{}
+	o.mu.Unlock()
+	if len(body.Seen) == 0 {
+		return nil
+	}
+	cmd, err := store.NewCommand(store.CmdReconcileSeen, body, nil)
+	if err == nil {
+		_, err = o.h.Apply(ctx, cmd)
+	}
+	if err != nil {
+		o.mu.Lock()
+		for id, ds := range body.Seen {
+			o.newlySeen[id] = append(ds, o.newlySeen[id]...)
+		}
+		o.mu.Unlock()
+		return fmt.Errorf("record devices seen installed: %w", err)
+	}
+	return nil
 }
 
 // desired reports whether r's release should be on its plane now.
@@ -90,6 +146,9 @@ func (o *Orchestrator) Reconcile(ctx context.Context, intent string) ([]store.Dr
 		return nil, err
 	}
 	if _, _, err := o.reconcile(ctx, r, in); err != nil {
+		return nil, err
+	}
+	if err := o.recordSeen(ctx); err != nil {
 		return nil, err
 	}
 	set, err := o.st.DriftSet(intent, r.Plane)
@@ -148,6 +207,11 @@ func (o *Orchestrator) reconcile(ctx context.Context, r store.Rollout, in reconc
 		obs.Held = false
 	case err != nil:
 		return reads, 0, err
+	case st.Deferred != "":
+		// The plane has not run the latest call yet (a site's order in
+		// transit): its state is from before it, so the drift recorded
+		// stays as it is until the plane reports.
+		return reads, 0, nil
 	default:
 		obs.Assigned = st.Assigned
 		obs.Devices = st.Results()
@@ -180,18 +244,18 @@ func (o *Orchestrator) reconcile(ctx context.Context, r store.Rollout, in reconc
 	// The memory of devices once seen installed is read and grown under
 	// the lock (a person's reconcile may run beside the loop's); it only
 	// grows, in place: a reverted device is drift until it reports the
-	// release installed again.
+	// release installed again. What it learns is recorded with the pass.
+	seen, err := o.seen(r.IntentID)
+	if err != nil {
+		return reads, 0, err
+	}
 	o.mu.Lock()
-	seen := o.installed[r.IntentID]
 	drifts := deploy.DetectDrift(want, obs, seen)
 	if obs.Held {
-		if seen == nil {
-			seen = make(map[string]bool, len(obs.Devices))
-			o.installed[r.IntentID] = seen
-		}
 		for _, d := range obs.Devices {
-			if d.Outcome == deploy.OutcomeInstalled {
+			if d.Outcome == deploy.OutcomeInstalled && !seen[d.Device] {
 				seen[d.Device] = true
+				o.newlySeen[r.IntentID] = append(o.newlySeen[r.IntentID], d.Device)
 			}
 		}
 	}

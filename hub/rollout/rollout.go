@@ -66,6 +66,7 @@ type State interface {
 	DriftSet(intent, plane string) (store.DriftSet, error)
 	Drift() ([]store.DriftSet, error)
 	DriftPolicy() (deploy.DriftPolicy, error)
+	InstalledSeen(intent string) ([]string, error)
 }
 
 var _ State = (*store.State)(nil)
@@ -137,9 +138,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Orchestrator runs rollouts. Its in-memory state is a cache and a
-// reconciliation memory (the devices last seen installed, to find
-// reverts); losing it loses nothing recorded.
+// Orchestrator runs rollouts. Its in-memory state is a cache: of the
+// connectors, of when each release was last reconciled, and of the
+// devices reconciliation saw installed (to find reverts), which it reads
+// from the store on first use and records there as it grows; losing it
+// loses nothing recorded.
 type Orchestrator struct {
 	st State
 	h  Host
@@ -148,6 +151,7 @@ type Orchestrator struct {
 	mu         sync.Mutex
 	conns      map[string]planeConn
 	installed  map[string]map[string]bool
+	newlySeen  map[string][]string // seen installed, not yet recorded
 	reconciled map[string]time.Time
 }
 
@@ -159,7 +163,7 @@ type planeConn struct {
 // New makes an orchestrator.
 func New(st State, h Host, c Config) *Orchestrator {
 	return &Orchestrator{st: st, h: h, c: c.withDefaults(), conns: map[string]planeConn{},
-		installed: map[string]map[string]bool{}, reconciled: map[string]time.Time{}}
+		installed: map[string]map[string]bool{}, newlySeen: map[string][]string{}, reconciled: map[string]time.Time{}}
 }
 
 // Close releases the connectors.

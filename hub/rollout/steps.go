@@ -69,6 +69,9 @@ func (o *Orchestrator) publish(ctx context.Context, w *world, r store.Rollout) (
 		r.Waiting = []string{fmt.Sprintf("plane %s: %v", r.Plane, err)}
 		return true, o.save(ctx, &r, "rollout.waiting", r.Waiting[0])
 	}
+	if n := len(r.Steps); n > 0 && r.Steps[n-1].Op == "publish" && r.Steps[n-1].Phase == "ordered" {
+		return o.ordered(ctx, conn, r)
+	}
 	rel, err := o.release(ctx, r)
 	if err != nil {
 		return false, err
@@ -83,11 +86,33 @@ func (o *Orchestrator) publish(ctx context.Context, w *world, r store.Rollout) (
 	}
 	at := o.now()
 	if r.PublishedAt == nil {
-		r.PublishedAt = &at
+		r.PublishedAt = &at // time-to-compliance counts from here, at a site too
 	}
-	r.State, r.Backoff, r.Waiting = store.RolloutObserving, nil, nil
+	r.Backoff = nil
+	if pub.Deferred != "" {
+		r.Waiting = []string{pub.Deferred}
+		r.Step(store.RolloutStep{Op: "publish", Phase: "ordered", At: at, Detail: pub.Handle})
+		return true, o.save(ctx, &r, "rollout.ordered", fmt.Sprintf("%s on %s: %s", rel.Key, r.Plane, pub.Deferred))
+	}
+	r.State, r.Waiting = store.RolloutObserving, nil
 	r.Step(store.RolloutStep{Op: "publish", Phase: "done", At: at, Created: pub.Created, Objects: len(pub.Objects)})
 	return true, o.save(ctx, &r, "rollout.published", fmt.Sprintf("%s on %s: %d object(s), %d created", rel.Key, r.Plane, len(pub.Objects), pub.Created))
+}
+
+// ordered waits for a deferred publish (a site-local plane's order) to
+// run: the ring is published once the plane reports it ran, not when the
+// hub issued the order.
+func (o *Orchestrator) ordered(ctx context.Context, conn connectors.Connector, r store.Rollout) (bool, error) {
+	st, err := conn.Query(ctx, key(r))
+	if err != nil {
+		return true, o.planeFailure(ctx, &r, "query", err)
+	}
+	if st.Deferred != "" {
+		return false, nil
+	}
+	r.State, r.Backoff, r.Waiting = store.RolloutObserving, nil, nil
+	r.Step(store.RolloutStep{Op: "publish", Phase: "done", At: o.now(), Objects: len(st.Objects)})
+	return true, o.save(ctx, &r, "rollout.published", fmt.Sprintf("%s on %s: the plane ran the order, %d object(s)", key(r), r.Plane, len(st.Objects)))
 }
 
 // measure reads the plane's status of r's release and measures the ring.

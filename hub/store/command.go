@@ -109,6 +109,7 @@ const (
 	CmdIncidentCreate  = "ops.incident.create"
 	CmdDriftRecord     = "rollout.drift"
 	CmdDriftPolicySet  = "rollout.drift-policy"
+	CmdReconcileSeen   = "rollout.reconcile-seen"
 )
 
 // supported maps each command type to the highest version this binary
@@ -127,7 +128,7 @@ var supported = map[string]int{
 	CmdIntentCreate: 1, CmdIntentPublish: 1, CmdIntentPromote: 1, CmdEvidenceRecord: 1,
 	CmdVulnFeedImport: 1, CmdCodeSignRoot: 1, CmdSigningKey: 1,
 	CmdRingTargets: 1, CmdRolloutSave: 1, CmdRolloutControl: 1, CmdRolloutValidate: 1,
-	CmdIncidentCreate: 1, CmdDriftRecord: 1, CmdDriftPolicySet: 1,
+	CmdIncidentCreate: 1, CmdDriftRecord: 1, CmdDriftPolicySet: 1, CmdReconcileSeen: 1,
 }
 
 // Command is the envelope of every Raft log entry. Everything the FSM needs

@@ -102,6 +102,7 @@ const (
 	prefixNeeds           = "rn/"
 	prefixSiteOrder       = "so/"
 	prefixSiteExec        = "sx/"
+	prefixSeen            = "rs/"
 
 	// keySep separates the parts of a composite key.
 	keySep = "\x00"
@@ -116,7 +117,7 @@ var keyPrefixes = []string{
 	prefixGrant, prefixIntent, prefixActive, prefixEvidence, prefixDecision,
 	prefixVulnFeed, prefixCodeSignRoot, prefixSigningKey,
 	prefixRingTargets, prefixRollout, prefixValidation, prefixIncident, prefixDrift, prefixNeeds,
-	prefixSiteOrder, prefixSiteExec,
+	prefixSiteOrder, prefixSiteExec, prefixSeen,
 }
 
 // Single keys.
@@ -157,6 +158,7 @@ func siteOrderKey(site, intent string) []byte {
 func siteExecKey(site, intent string) []byte { return []byte(prefixSiteExec + site + keySep + intent) }
 func incidentKey(id string) []byte           { return []byte(prefixIncident + id) }
 func driftKey(intent, plane string) []byte   { return []byte(prefixDrift + intent + keySep + plane) }
+func seenKey(intent string) []byte           { return []byte(prefixSeen + intent) }
 func nodeKey(id string) []byte               { return []byte(prefixNode + id) }
 func siteKey(name string) []byte             { return []byte(prefixSite + name) }
 func planeKey(name string) []byte            { return []byte(prefixPlane + name) }

@@ -28,6 +28,7 @@ var rolloutHandlers = map[string]handler{
 	CmdDriftRecord:     withBody(applyDriftRecord),
 	CmdDriftPolicySet:  withBody(applyDriftPolicy),
 	CmdRolloutValidate: withBody(applyRolloutValidate),
+	CmdReconcileSeen:   withBody(applyReconcileSeen),
 }
 
 // Rollout states. Active states are worked on by the orchestrator;

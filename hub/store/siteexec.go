@@ -65,7 +65,7 @@ func applySiteOrder(b Batch, body SiteOrderBody) (any, error) {
 		return nil, err
 	default:
 		o.Seq = prev.Seq + 1
-		if prev.Action == o.Action && sameRelease(prev.Release, o.Release) {
+		if prev.Action == o.Action && SameRelease(prev.Release, o.Release) {
 			ex, err := getRec[SiteExecution](b, siteExecKey(o.Site, o.IntentID), "execution")
 			if errors.Is(err, ErrNotFound) || (err == nil && ex.OrderSeq < prev.Seq) {
 				return prev, nil
@@ -85,7 +85,8 @@ func reachedBy(p Plane) string {
 	return "site " + p.Site + "'s edge"
 }
 
-func sameRelease(a, b connectors.Release) bool {
+// SameRelease says whether two releases are exactly the same order.
+func SameRelease(a, b connectors.Release) bool {
 	x, err1 := json.Marshal(a)
 	y, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && bytes.Equal(x, y)
