@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -93,28 +94,49 @@ func (o *Orchestrator) seen(intent string) (map[string]bool, error) {
 	return m, nil
 }
 
+// seenPerCommand bounds the devices one record of them holds (about a
+// megabyte of Raft entry): a first pass over a large estate records its
+// millions in many.
+const seenPerCommand = 50_000
+
 // recordSeen records the devices seen installed for the first time since
-// the last record, in one command; on failure they stay to record with
-// the next pass.
+// the last record, in commands of at most seenPerCommand devices; what
+// fails to record stays to record with the next pass.
 func (o *Orchestrator) recordSeen(ctx context.Context) error {
 	o.mu.Lock()
-	body := store.ReconcileSeenBody{Seen: o.newlySeen}
+	pending := o.newlySeen
 	o.newlySeen = map[string][]string{}
 	o.mu.Unlock()
-	if len(body.Seen) == 0 {
-		return nil
-	}
-	cmd, err := store.NewCommand(store.CmdReconcileSeen, body, nil)
-	if err == nil {
-		_, err = o.h.Apply(ctx, cmd)
-	}
-	if err != nil {
-		o.mu.Lock()
-		for id, ds := range body.Seen {
-			o.newlySeen[id] = append(ds, o.newlySeen[id]...)
+	intents := slices.Sorted(maps.Keys(pending))
+	for len(intents) > 0 {
+		body := store.ReconcileSeenBody{Seen: map[string][]string{}}
+		for n := 0; len(intents) > 0 && n < seenPerCommand; {
+			id := intents[0]
+			ds := pending[id]
+			take := min(len(ds), seenPerCommand-n)
+			body.Seen[id] = ds[:take]
+			n += take
+			if take == len(ds) {
+				intents = intents[1:]
+			} else {
+				pending[id] = ds[take:]
+			}
 		}
-		o.mu.Unlock()
-		return fmt.Errorf("record devices seen installed: %w", err)
+		cmd, err := store.NewCommand(store.CmdReconcileSeen, body, nil)
+		if err == nil {
+			_, err = o.h.Apply(ctx, cmd)
+		}
+		if err != nil {
+			o.mu.Lock()
+			for _, id := range intents {
+				o.newlySeen[id] = append(pending[id], o.newlySeen[id]...)
+			}
+			for id, ds := range body.Seen {
+				o.newlySeen[id] = append(ds, o.newlySeen[id]...)
+			}
+			o.mu.Unlock()
+			return fmt.Errorf("record devices seen installed: %w", err)
+		}
 	}
 	return nil
 }
