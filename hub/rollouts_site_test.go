@@ -196,17 +196,10 @@ func TestRolloutAirGappedSiteThroughEdge(t *testing.T) {
 	}
 	// The edge's own events of what it did arrived in the hub's audit log.
 	evs := map[string]int{}
-	for after := ""; ; {
-		page := must[api.EventPage](t, "events")(w.admin.Events(ctx, after, 1000))
-		for _, ev := range page.Events {
-			if ev.Origin == "berlin" {
-				evs[ev.Action]++
-			}
+	for _, ev := range allEvents(t, w.admin) {
+		if ev.Origin == "berlin" {
+			evs[ev.Action]++
 		}
-		if page.Next == "" || len(page.Events) == 0 {
-			break
-		}
-		after = page.Next
 	}
 	for _, want := range []string{"execution.publish", "execution.uninstall", "execution.redeploy", "execution.status"} {
 		if evs[want] == 0 {
@@ -286,18 +279,12 @@ func sitePublished(r store.Rollout) bool {
 func countEvents(t *testing.T, w *rolloutWorld, action string) int {
 	t.Helper()
 	n := 0
-	for after := ""; ; {
-		page := must[api.EventPage](t, "events")(w.admin.Events(w.ctx, after, 1000))
-		for _, ev := range page.Events {
-			if ev.Action == action {
-				n++
-			}
+	for _, ev := range allEvents(t, w.admin) {
+		if ev.Action == action {
+			n++
 		}
-		if page.Next == "" || len(page.Events) == 0 {
-			return n
-		}
-		after = page.Next
 	}
+	return n
 }
 
 func containsTime(ts []time.Time, t time.Time) bool {

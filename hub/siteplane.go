@@ -98,13 +98,11 @@ func (c *siteRelay) order(ctx context.Context, action connectors.Action, rel con
 		return connectors.Publication{}, c.fail(op, connectors.Permanent, "%v", err)
 	}
 	rel.Content.Open = nil
-	if prev, ok, err := c.orderFor(rel.Key); err == nil && ok && prev.Action == action && prev.IntentID == rel.CorrelationID {
+	if prev, ok, err := c.orderFor(rel.Key); err == nil && ok && prev.Action == action && store.SameRelease(prev.Release, rel) {
 		// The same order not yet run at the site: the store would return
 		// it unchanged; answer without a Raft entry or an audit event.
-		if ex, err := c.s.store.State().SiteExecution(c.plane.Site, prev.IntentID); errors.Is(err, store.ErrNotFound) || (err == nil && ex.OrderSeq < prev.Seq) {
-			if store.SameRelease(prev.Release, rel) {
-				return c.publication(prev), nil
-			}
+		if ex, err := c.execution(prev); err == nil && !ex.Ran(prev) {
+			return c.publication(prev, ex), nil
 		}
 	}
 	o := transfer.Order{IntentID: rel.CorrelationID, Site: c.plane.Site, Plane: c.plane.Name, Kind: c.Kind(), Action: action, Release: rel,
@@ -123,24 +121,34 @@ func (c *siteRelay) order(ctx context.Context, action connectors.Action, rel con
 		return connectors.Publication{}, c.fail(op, connectors.Transient, "record the order: %v", err)
 	}
 	got, _ := v.(transfer.Order)
-	return c.publication(got), nil
+	ex, _ := c.execution(got) // none yet, or unreadable: the order is deferred
+	return c.publication(got, ex), nil
+}
+
+// execution is the edge's latest report of o's intent at the site: the
+// zero report before the first.
+func (c *siteRelay) execution(o transfer.Order) (store.SiteExecution, error) {
+	ex, err := c.s.store.State().SiteExecution(c.plane.Site, o.IntentID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.SiteExecution{}, nil
+	}
+	return ex, err
 }
 
 // publication is what an order is to the orchestrator: deferred until the
 // site's edge reports it ran, with the objects it last reported.
-func (c *siteRelay) publication(o transfer.Order) connectors.Publication {
-	pub := connectors.Publication{Key: o.Release.Key, Handle: fmt.Sprintf("site/%s/order/%d", c.plane.Site, o.Seq), Deferred: c.deferred(o)}
-	if ex, err := c.s.store.State().SiteExecution(c.plane.Site, o.IntentID); err == nil && ex.Status != nil {
+func (c *siteRelay) publication(o transfer.Order, ex store.SiteExecution) connectors.Publication {
+	pub := connectors.Publication{Key: o.Release.Key, Handle: fmt.Sprintf("site/%s/order/%d", c.plane.Site, o.Seq), Deferred: c.deferred(o, ex)}
+	if ex.Status != nil {
 		pub.Objects = ex.Status.Objects
 	}
 	return pub
 }
 
 // deferred says why order o has not run at the site yet, "" once the
-// site's edge reported running it.
-func (c *siteRelay) deferred(o transfer.Order) string {
-	ex, err := c.s.store.State().SiteExecution(c.plane.Site, o.IntentID)
-	if err == nil && ex.OrderSeq >= o.Seq {
+// site's edge reported running it (ex is its latest report).
+func (c *siteRelay) deferred(o transfer.Order, ex store.SiteExecution) string {
+	if ex.Ran(o) {
 		return ""
 	}
 	return fmt.Sprintf("order %d (%s) travels to site %s in its next bundle; its edge runs it on plane %s and reports back in the site's bundle (EUCORA-architecture.md section 8.4)",
@@ -174,10 +182,7 @@ func (c *siteRelay) Query(_ context.Context, k connectors.ReleaseKey) (connector
 		e.NotFound = true
 		return connectors.Status{}, e
 	}
-	ex, err := c.s.store.State().SiteExecution(c.plane.Site, o.IntentID)
-	if errors.Is(err, store.ErrNotFound) {
-		return connectors.Status{Key: k, Deferred: c.deferred(o)}, nil
-	}
+	ex, err := c.execution(o)
 	if err != nil {
 		return connectors.Status{}, c.fail("query", connectors.Transient, "%v", err)
 	}
@@ -190,11 +195,11 @@ func (c *siteRelay) Query(_ context.Context, k connectors.ReleaseKey) (connector
 		}
 	}
 	if ex.Status == nil {
-		return connectors.Status{Key: k, Deferred: c.deferred(o)}, nil
+		return connectors.Status{Key: k, Deferred: c.deferred(o, ex)}, nil
 	}
 	st := *ex.Status
 	st.Key = k
-	if d := c.deferred(o); d != "" {
+	if d := c.deferred(o, ex); d != "" {
 		st.Deferred = d // else the site's plane's own (a job still running there)
 	}
 	return st, nil

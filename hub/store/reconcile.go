@@ -18,8 +18,8 @@ type ReconcileSeenBody struct {
 	Seen map[string][]string `json:"seen"`
 }
 
-// MaxSeenPerCommand bounds the devices one command may add.
-const MaxSeenPerCommand = 1 << 20
+// maxSeenPerCommand bounds the devices one command may add.
+const maxSeenPerCommand = 1 << 20
 
 func applyReconcileSeen(b Batch, body ReconcileSeenBody) (any, error) {
 	n := 0
@@ -33,8 +33,8 @@ func applyReconcileSeen(b Batch, body ReconcileSeenBody) (any, error) {
 				return nil, fmt.Errorf("%w: seen[%s]: an empty device id", ErrInvalid, id)
 			}
 		}
-		if n += len(ds); n > MaxSeenPerCommand {
-			return nil, fmt.Errorf("%w: seen: more than %d devices in one command", ErrInvalid, MaxSeenPerCommand)
+		if n += len(ds); n > maxSeenPerCommand {
+			return nil, fmt.Errorf("%w: seen: more than %d devices in one command", ErrInvalid, maxSeenPerCommand)
 		}
 		intents = append(intents, id)
 	}

@@ -39,6 +39,10 @@ type SiteExecution struct {
 	Bundle uint64 `json:"bundle"`
 }
 
+// Ran says whether the report is of order o or a later one: whether the
+// site's edge has run o (the zero report, none yet, has run nothing).
+func (x SiteExecution) Ran(o transfer.Order) bool { return x.OrderSeq >= o.Seq && x.OrderSeq > 0 }
+
 // applySiteOrder records an order at the next sequence, or returns the
 // current one unchanged when it asks for the same action on the same
 // release and the edge has not executed it yet (a retried step after a
@@ -67,11 +71,11 @@ func applySiteOrder(b Batch, body SiteOrderBody) (any, error) {
 		o.Seq = prev.Seq + 1
 		if prev.Action == o.Action && SameRelease(prev.Release, o.Release) {
 			ex, err := getRec[SiteExecution](b, siteExecKey(o.Site, o.IntentID), "execution")
-			if errors.Is(err, ErrNotFound) || (err == nil && ex.OrderSeq < prev.Seq) {
-				return prev, nil
-			}
-			if err != nil {
+			if err != nil && !errors.Is(err, ErrNotFound) {
 				return nil, err
+			}
+			if !ex.Ran(prev) {
+				return prev, nil
 			}
 		}
 	}
